@@ -1,0 +1,42 @@
+import { defineConfig } from 'vitest/config';
+
+// Packages export their TypeScript source under the `onpush-source` condition, so tests run
+// against src/ without a build; processes spawned by end-to-end tests run the compiled dist/.
+const resolve = { conditions: ['onpush-source'] };
+
+export default defineConfig({
+  resolve,
+  test: {
+    reporters: ['default'],
+    projects: [
+      {
+        resolve,
+        test: {
+          name: 'unit',
+          include: ['{shared,services,cli}/*/src/**/*.test.ts', 'cli/src/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        resolve,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        resolve,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
