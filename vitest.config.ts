@@ -25,6 +25,7 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 180_000,
           fileParallelism: false,
+          globalSetup: ['test/global-setup.ts'],
         },
       },
       {
@@ -35,6 +36,7 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 240_000,
           fileParallelism: false,
+          globalSetup: ['test/global-setup.ts'],
         },
       },
     ],

@@ -1,1 +1,17 @@
-export {};
+export { freePort, portOpen, pidAlive, waitUntil, SandboxError, type Log } from './process.js';
+export { NatsServer, findNatsServer, type NatsServerOptions } from './nats-server.js';
+export { PubsubEmulator, findPubsubEmulator } from './pubsub-emulator.js';
+export { KubeApiServer, controlPlaneAssets, kubeconfig } from './kube-apiserver.js';
+export { cacheDir } from './paths.js';
+export {
+  Sandbox,
+  sandboxUp,
+  sandboxDown,
+  envFile,
+  envFileText,
+  ALL_COMPONENTS,
+  type Component,
+  type SandboxEnv,
+  type SandboxOptions,
+  type UpResult,
+} from './sandbox.js';

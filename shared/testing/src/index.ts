@@ -1,1 +1,3 @@
-export {};
+export { startSandbox, useSandbox } from './harness.js';
+export { eventually } from './wait.js';
+export { setupPidRegistry } from './global-setup.js';

@@ -1,0 +1,43 @@
+import { resolve } from 'node:path';
+import { sandboxDown, sandboxUp, type Component, ALL_COMPONENTS } from '@onpush/sandbox';
+import type { Output } from './output.js';
+
+export function sandboxDir(env: NodeJS.ProcessEnv, flag?: string): string {
+  return resolve(flag ?? env['ONPUSH_SANDBOX_DIR'] ?? '.onpush/sandbox');
+}
+
+export async function sandboxCommand(
+  action: string | undefined,
+  options: { dir: string; only?: string | undefined },
+  out: Output,
+): Promise<number> {
+  switch (action) {
+    case 'up': {
+      const components = parseComponents(options.only);
+      const result = await sandboxUp({ dir: options.dir, components, log: (l) => out.info(l) });
+      out.info(result.status === 'running' ? 'sandbox already running' : 'sandbox started');
+      for (const p of result.pids) out.info(`  ${p.name.padEnd(16)} pid ${p.pid}`);
+      for (const [k, v] of Object.entries(result.env)) out.info(`  ${k}=${v}`);
+      out.info(`environment written to ${result.envFile}; use it with:  . ${result.envFile}`);
+      out.result({ status: result.status, envFile: result.envFile, env: result.env, pids: result.pids });
+      return 0;
+    }
+    case 'down': {
+      const stopped = await sandboxDown(options.dir);
+      out.info(stopped.length ? `stopped ${stopped.map((p) => `${p.name} (${p.pid})`).join(', ')}` : 'nothing running');
+      out.result({ stopped });
+      return 0;
+    }
+    default:
+      out.error('usage: onpush sandbox up|down [--dir DIR] [--only nats,pubsub,kube]');
+      return 2;
+  }
+}
+
+function parseComponents(only: string | undefined): Component[] {
+  if (!only) return [...ALL_COMPONENTS];
+  const parts = only.split(',').map((s) => s.trim());
+  const bad = parts.filter((p) => !(ALL_COMPONENTS as readonly string[]).includes(p));
+  if (bad.length) throw new Error(`--only: unknown component ${bad.join(', ')} (nats, pubsub, kube)`);
+  return parts as Component[];
+}

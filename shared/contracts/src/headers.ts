@@ -1,0 +1,39 @@
+// NATS header names onpush sets and reads. Values are strings; see DESIGN.md for who sets what.
+import { SubjectError } from './subjects.js';
+
+/** NATS headers. HTTP/Pub/Sub transport headers are copied as `Onpush-Transport-<name>`. */
+export const HEADERS = {
+  /** JetStream de-duplication key; always set from a stable key (see DESIGN.md). */
+  msgId: 'Nats-Msg-Id',
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
+  /** The `source` token of a raw delivery (also the last token of its subject). */
+  source: 'Onpush-Source',
+  /** When ingest accepted the delivery, ISO 8601. */
+  receivedAt: 'Onpush-Received-At',
+  /** The sender's content type of a raw body. */
+  contentType: 'Onpush-Content-Type',
+  /** `ImagePushed.id` on every message derived from an event. */
+  eventId: 'Onpush-Event-Id',
+  /** On a replayed message: the id of the dead letter it came from. */
+  replayOf: 'Onpush-Replay-Of',
+  transportPrefix: 'Onpush-Transport-',
+} as const;
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * The NATS header that carries transport header `name` (HTTP names are case-insensitive, so
+ * the name is lower-cased: `X-GitHub-Event` → `Onpush-Transport-x-github-event`).
+ */
+export function transportHeader(name: string): string {
+  if (!HEADER_NAME.test(name)) throw new SubjectError(name, 'invalid_header_name');
+  return `${HEADERS.transportPrefix}${name.toLowerCase()}`;
+}
+
+/** The transport header name carried by NATS header `header`, or undefined when it is not one. */
+export function transportHeaderName(header: string): string | undefined {
+  const prefix = HEADERS.transportPrefix.toLowerCase();
+  if (!header.toLowerCase().startsWith(prefix) || header.length === prefix.length) return undefined;
+  return header.slice(prefix.length).toLowerCase();
+}

@@ -1,0 +1,218 @@
+// The single topology module: every subject, stream and consumer onpush uses is declared here,
+// as plain data. `@onpush/nats` turns TOPOLOGY into JetStream calls and provisions it
+// idempotently; services only bind to what is declared here.
+
+/** The five services, in flow order. Used in `onpush.dead.<stage>` and `Outcome.stage`. */
+export const STAGES = ['ingest', 'parser', 'resolver', 'restarter', 'dlq-manager'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** How an accepted event ends. `dispatched` means it became one or more restart requests. */
+export const EVENT_FATES = ['ignored', 'no-match', 'dead', 'dispatched'] as const;
+export type EventFate = (typeof EVENT_FATES)[number];
+
+/** How one restart request (one workload) ends. */
+export const WORKLOAD_FATES = ['restarted', 'unchanged', 'gone', 'dead'] as const;
+export type WorkloadFate = (typeof WORKLOAD_FATES)[number];
+
+/** Every fate, as used in `onpush.outcome.<fate>`. `dead` is both an event and a workload fate. */
+export const FATES = ['ignored', 'no-match', 'dispatched', 'restarted', 'unchanged', 'gone', 'dead'] as const;
+export type Fate = (typeof FATES)[number];
+
+/** Thrown when a value cannot be a subject token (or header name). Never retryable. */
+export class SubjectError extends Error {
+  override readonly name = 'SubjectError';
+  readonly retryable = false;
+  constructor(
+    readonly token: string,
+    readonly type: 'invalid_subject_token' | 'invalid_header_name' = 'invalid_subject_token',
+  ) {
+    super(
+      type === 'invalid_subject_token'
+        ? `invalid subject token ${JSON.stringify(token)}: expected a DNS label (a-z, 0-9, "-")`
+        : `invalid header name ${JSON.stringify(token)}`,
+    );
+  }
+}
+
+// A DNS label (RFC 1123, as Kubernetes namespaces are), plus `_`: lower-case, never `.`, `*`,
+// `>`, whitespace or `$`, so it is always exactly one NATS token.
+const TOKEN = /^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$/;
+
+/** Returns `token` unchanged when it is a valid single subject token; throws SubjectError. */
+export function subjectToken(token: string): string {
+  if (!TOKEN.test(token)) throw new SubjectError(token);
+  return token;
+}
+
+export function isSubjectToken(token: string): boolean {
+  return TOKEN.test(token);
+}
+
+export const SUBJECT_PREFIX = 'onpush';
+export const RAW_ALL = 'onpush.raw.>';
+export const PUSHED = 'onpush.pushed';
+export const RESTART_ALL = 'onpush.restart.>';
+export const OUTCOME_ALL = 'onpush.outcome.>';
+export const DEAD_ALL = 'onpush.dead.>';
+
+/** `onpush.raw.<source>`: the untouched body of one delivery from `source` (e.g. `gar`). */
+export function rawSubject(source: string): string {
+  return `onpush.raw.${subjectToken(source)}`;
+}
+
+/** `onpush.restart.<namespace>`: one restart request for a workload in `namespace`. */
+export function restartSubject(namespace: string): string {
+  return `onpush.restart.${subjectToken(namespace)}`;
+}
+
+export function outcomeSubject(fate: Fate): string {
+  return `onpush.outcome.${subjectToken(fate)}`;
+}
+
+export function deadSubject(stage: Stage): string {
+  return `onpush.dead.${subjectToken(stage)}`;
+}
+
+/** The last token of `subject` when it starts with `prefix.` (e.g. the namespace), or undefined. */
+export function subjectTail(subject: string, prefix: string): string | undefined {
+  if (!subject.startsWith(`${prefix}.`)) return undefined;
+  const tail = subject.slice(prefix.length + 1);
+  return isSubjectToken(tail) ? tail : undefined;
+}
+
+/** JetStream's advisory when a message of `stream` reached max_deliver on `consumer`. */
+export function maxDeliveriesAdvisory(stream: string, consumer: string): string {
+  return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`;
+}
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const DAY = 24 * 60 * MINUTE;
+const GIB = 1024 ** 3;
+
+export const STREAMS = { main: 'ONPUSH', outcomes: 'ONPUSH_OUTCOMES', dlq: 'ONPUSH_DLQ' } as const;
+export type StreamName = (typeof STREAMS)[keyof typeof STREAMS];
+
+/** A stream, in JetStream's terms; durations in ms, `-1` means "no limit". */
+export interface StreamSpec {
+  readonly name: StreamName;
+  readonly description: string;
+  readonly subjects: readonly string[];
+  readonly storage: 'file' | 'memory';
+  readonly retention: 'limits' | 'interest' | 'workqueue';
+  readonly discard: 'old' | 'new';
+  readonly maxAgeMs: number;
+  readonly maxBytes: number;
+  readonly maxMsgs: number;
+  readonly duplicateWindowMs: number;
+}
+
+/** The stages that pull from JetStream (ingest only publishes). */
+export type ConsumerStage = Exclude<Stage, 'ingest'>;
+
+/**
+ * A durable pull consumer. JetStream applies `backoffMs` to redeliveries after an ack timeout
+ * (a NAK carries its own delay) and then uses `backoffMs[0]` as the ack wait, so the first
+ * step always equals `ackWaitMs`. `maxDeliver` must exceed the number of backoff steps.
+ */
+export interface ConsumerSpec {
+  readonly durable: ConsumerStage;
+  readonly stream: StreamName;
+  readonly description: string;
+  readonly filterSubject: string;
+  readonly ackPolicy: 'explicit';
+  readonly deliverPolicy: 'all';
+  readonly replayPolicy: 'instant';
+  readonly ackWaitMs: number;
+  readonly maxAckPending: number;
+  readonly maxDeliver: number;
+  readonly backoffMs: readonly number[];
+}
+
+export interface Topology {
+  readonly streams: Readonly<Record<keyof typeof STREAMS, StreamSpec>>;
+  readonly consumers: Readonly<Record<ConsumerStage, ConsumerSpec>>;
+}
+
+const DEDUP = 2 * MINUTE;
+
+const streams = {
+  main: {
+    name: STREAMS.main,
+    description: 'onpush work in flight: raw deliveries, canonical events, restart requests',
+    subjects: [RAW_ALL, PUSHED, RESTART_ALL],
+    storage: 'file',
+    retention: 'limits',
+    discard: 'old',
+    maxAgeMs: 7 * DAY, // the replay window
+    maxBytes: -1,
+    maxMsgs: -1,
+    duplicateWindowMs: DEDUP,
+  },
+  outcomes: {
+    name: STREAMS.outcomes,
+    description: 'onpush audit trail: one message per terminal fate',
+    subjects: [OUTCOME_ALL],
+    storage: 'file',
+    retention: 'limits',
+    discard: 'old',
+    maxAgeMs: 30 * DAY,
+    maxBytes: -1,
+    maxMsgs: -1,
+    duplicateWindowMs: DEDUP,
+  },
+  // Never discards new: with discard 'new' a full stream rejects the publish, so the failing
+  // stage gets an error, does not ack, and the original stays in ONPUSH to be redelivered;
+  // nothing is dropped silently. Old dead letters only leave by age (or an explicit purge).
+  // No message-count limit, only a large byte cap that protects the server's disk.
+  dlq: {
+    name: STREAMS.dlq,
+    description: 'onpush dead letters: kept, shown and replayed by dlq-manager',
+    subjects: [DEAD_ALL],
+    storage: 'file',
+    retention: 'limits',
+    discard: 'new',
+    maxAgeMs: 90 * DAY,
+    maxBytes: 10 * GIB,
+    maxMsgs: -1,
+    duplicateWindowMs: DEDUP,
+  },
+} as const satisfies Topology['streams'];
+
+function consumer(
+  durable: ConsumerStage,
+  stream: StreamName,
+  filterSubject: string,
+  description: string,
+  limits: { maxAckPending: number; maxDeliver: number; backoffMs: readonly number[] },
+): ConsumerSpec {
+  const ackWaitMs = limits.backoffMs[0] ?? 30 * SECOND;
+  const base = { ackPolicy: 'explicit', deliverPolicy: 'all', replayPolicy: 'instant' } as const;
+  return { durable, stream, filterSubject, description, ackWaitMs, ...base, ...limits };
+}
+
+const consumers = {
+  parser: consumer('parser', STREAMS.main, RAW_ALL, 'decodes raw deliveries', {
+    maxAckPending: 1_000,
+    maxDeliver: 5,
+    backoffMs: [10 * SECOND, 30 * SECOND, MINUTE, 2 * MINUTE],
+  }),
+  resolver: consumer('resolver', STREAMS.main, PUSHED, 'finds workloads running an image', {
+    maxAckPending: 256,
+    maxDeliver: 6,
+    backoffMs: [30 * SECOND, MINUTE, 2 * MINUTE, 5 * MINUTE],
+  }),
+  restarter: consumer('restarter', STREAMS.main, RESTART_ALL, 'patches workloads', {
+    maxAckPending: 64,
+    maxDeliver: 8,
+    backoffMs: [30 * SECOND, MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE],
+  }),
+  'dlq-manager': consumer('dlq-manager', STREAMS.dlq, DEAD_ALL, 'indexes dead letters', {
+    maxAckPending: 256,
+    maxDeliver: 10,
+    backoffMs: [30 * SECOND, MINUTE, 5 * MINUTE],
+  }),
+} as const satisfies Topology['consumers'];
+
+/** Every stream and durable consumer onpush needs. Plain data: no NATS library involved. */
+export const TOPOLOGY: Topology = { streams, consumers };

@@ -1,0 +1,68 @@
+/** Why a Kubernetes API call failed, and whether the broker should try again. */
+export class KubeApiError extends Error {
+  override readonly name = 'KubeApiError';
+  /** Low-cardinality: `http_403`, `http_429`, `network`, ... */
+  readonly type: string;
+  readonly status: number | undefined;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    message: string,
+    init: { status?: number | undefined; retryAfterMs?: number | undefined; cause?: unknown },
+  ) {
+    super(message, { cause: init.cause });
+    this.status = init.status;
+    this.type = init.status === undefined ? 'network' : `http_${init.status}`;
+    this.retryable = isRetryableStatus(init.status);
+    this.retryAfterMs = init.retryAfterMs;
+  }
+}
+
+/** 409 (conflict), 429 (throttled), 5xx and network failures pass; 4xx otherwise will not. */
+export function isRetryableStatus(status: number | undefined): boolean {
+  if (status === undefined) return true;
+  return status === 409 || status === 429 || status >= 500;
+}
+
+/** `Retry-After` as seconds or an HTTP date, in milliseconds. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+interface ClientNodeApiException {
+  code: number;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+function isApiException(error: unknown): error is ClientNodeApiException {
+  return typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'number';
+}
+
+/** Turns whatever client-node threw into a KubeApiError (status, message from the Status body). */
+export function toKubeApiError(error: unknown): KubeApiError {
+  if (error instanceof KubeApiError) return error;
+  if (isApiException(error)) {
+    const body = typeof error.body === 'string' ? safeJson(error.body) : error.body;
+    const message = (body as { message?: string } | undefined)?.message ?? `HTTP ${error.code}`;
+    return new KubeApiError(message, {
+      status: error.code,
+      retryAfterMs: parseRetryAfter(error.headers['retry-after']),
+      cause: error,
+    });
+  }
+  return new KubeApiError(error instanceof Error ? error.message : String(error), { cause: error });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text };
+  }
+}

@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, ManagedProcess, portOpen, SandboxError, waitUntil, type Log } from './process.js';
+
+export interface NatsServerOptions {
+  dir: string;
+  detached?: boolean;
+  port?: number;
+  log?: Log;
+}
+
+/** Finds nats-server: NATS_SERVER_BIN, then PATH, then Debian's /usr/sbin. */
+export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
+  const candidates = [env['NATS_SERVER_BIN'], 'nats-server', '/usr/sbin/nats-server', '/usr/bin/nats-server'];
+  for (const bin of candidates) {
+    if (!bin) continue;
+    try {
+      execFileSync(bin, ['--version'], { stdio: 'ignore' });
+      return bin;
+    } catch {
+      /* try the next */
+    }
+  }
+  throw new SandboxError(
+    'missing_binary',
+    'nats-server not found: install it (apt-get install nats-server) or set NATS_SERVER_BIN',
+  );
+}
+
+/**
+ * A real nats-server with JetStream on disk. `kill()` is a crash (SIGKILL); `start()` again
+ * brings it back on the same port with the same store, as a restarted broker would.
+ */
+export class NatsServer {
+  readonly port: number;
+  readonly monitorPort: number;
+  readonly storeDir: string;
+  private process: ManagedProcess | undefined;
+  private readonly options: NatsServerOptions;
+  private readonly bin: string;
+
+  private constructor(options: NatsServerOptions, port: number, monitorPort: number) {
+    this.options = options;
+    this.port = port;
+    this.monitorPort = monitorPort;
+    this.storeDir = join(options.dir, 'jetstream');
+    this.bin = findNatsServer();
+  }
+
+  static async create(options: NatsServerOptions): Promise<NatsServer> {
+    const server = new NatsServer(options, options.port ?? (await freePort()), await freePort());
+    await server.start();
+    return server;
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.process?.running ? this.process.pid : undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.process?.running) return;
+    mkdirSync(this.storeDir, { recursive: true });
+    const proc = ManagedProcess.start({
+      name: 'nats-server',
+      command: this.bin,
+      args: ['-a', '127.0.0.1', '-p', String(this.port), '-m', String(this.monitorPort), '-js', '-sd', this.storeDir],
+      logFile: join(this.options.dir, 'nats-server.log'),
+      detached: this.options.detached ?? false,
+    });
+    this.process = proc;
+    await waitUntil('nats-server', () => this.jetStreamReady(), { alive: () => proc.running });
+    this.options.log?.(`started nats-server pid ${proc.pid} on ${this.url} (JetStream store ${this.storeDir})`);
+  }
+
+  private async jetStreamReady(): Promise<boolean> {
+    if (!(await portOpen(this.port))) return false;
+    const response = await fetch(`http://127.0.0.1:${this.monitorPort}/healthz?js-enabled-only=true`);
+    return response.ok;
+  }
+
+  async stop(): Promise<void> {
+    const proc = this.process;
+    if (!proc) return;
+    await proc.stop();
+    this.options.log?.(`stopped nats-server pid ${proc.pid}`);
+  }
+
+  /** kill -9: the broker crashes with whatever it had not yet synced. */
+  async kill(): Promise<void> {
+    const proc = this.process;
+    if (!proc) return;
+    await proc.kill();
+    this.options.log?.(`killed nats-server pid ${proc.pid} (SIGKILL)`);
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+}

@@ -1,0 +1,159 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { KubeApiServer } from './kube-apiserver.js';
+import { NatsServer } from './nats-server.js';
+import { pidAlive, stopPid, type Log } from './process.js';
+import { PubsubEmulator } from './pubsub-emulator.js';
+
+export type Component = 'nats' | 'pubsub' | 'kube';
+export const ALL_COMPONENTS: readonly Component[] = ['nats', 'pubsub', 'kube'];
+
+export interface SandboxOptions {
+  /** State directory: stores, logs, kubeconfig, the env file. */
+  dir: string;
+  components?: readonly Component[];
+  /** Detached processes outlive the caller (`onpush sandbox up`); attached ones are the caller's. */
+  detached?: boolean;
+  pubsubProject?: string;
+  log?: Log;
+}
+
+/** The variables a client needs, as the env file writes them. */
+export interface SandboxEnv {
+  NATS_URL?: string;
+  PUBSUB_EMULATOR_HOST?: string;
+  PUBSUB_PROJECT?: string;
+  KUBECONFIG?: string;
+}
+
+interface SandboxState {
+  env: SandboxEnv;
+  pids: { name: string; pid: number }[];
+}
+
+/** The servers onpush runs against: real nats-server, Pub/Sub emulator, kube-apiserver + etcd. */
+export class Sandbox {
+  readonly dir: string;
+  readonly nats: NatsServer | undefined;
+  readonly pubsub: PubsubEmulator | undefined;
+  readonly kube: KubeApiServer | undefined;
+  readonly env: SandboxEnv;
+
+  private constructor(dir: string, parts: Pick<Sandbox, 'nats' | 'pubsub' | 'kube' | 'env'>) {
+    this.dir = dir;
+    this.nats = parts.nats;
+    this.pubsub = parts.pubsub;
+    this.kube = parts.kube;
+    this.env = parts.env;
+  }
+
+  /** Starts the components in parallel; if one fails, stops the others and rethrows. */
+  static async start(options: SandboxOptions): Promise<Sandbox> {
+    const dir = resolve(options.dir);
+    mkdirSync(dir, { recursive: true });
+    const want = new Set(options.components ?? ALL_COMPONENTS);
+    const common = { detached: options.detached ?? false, ...(options.log ? { log: options.log } : {}) };
+    const started = await Promise.allSettled([
+      want.has('nats') ? NatsServer.create({ dir: join(dir, 'nats'), ...common }) : undefined,
+      want.has('pubsub') ? PubsubEmulator.create({ dir: join(dir, 'pubsub'), ...common }) : undefined,
+      want.has('kube') ? KubeApiServer.create({ dir: join(dir, 'kube'), ...common }) : undefined,
+    ]);
+    const [nats, pubsub, kube] = started.map((r) => (r.status === 'fulfilled' ? r.value : undefined)) as [
+      NatsServer | undefined,
+      PubsubEmulator | undefined,
+      KubeApiServer | undefined,
+    ];
+    const env: SandboxEnv = {
+      ...(nats ? { NATS_URL: nats.url } : {}),
+      ...(pubsub ? { PUBSUB_EMULATOR_HOST: pubsub.host, PUBSUB_PROJECT: options.pubsubProject ?? 'onpush-sandbox' } : {}),
+      ...(kube ? { KUBECONFIG: kube.kubeconfigPath } : {}),
+    };
+    const sandbox = new Sandbox(dir, { nats, pubsub, kube, env });
+    const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) {
+      await sandbox.stop();
+      throw failure.reason;
+    }
+    return sandbox;
+  }
+
+  /** The component, or a clear error when this sandbox was started without it. */
+  need<K extends 'nats' | 'pubsub' | 'kube'>(component: K): NonNullable<Sandbox[K]> {
+    const part = this[component];
+    if (!part) throw new Error(`this sandbox was started without ${component}`);
+    return part as NonNullable<Sandbox[K]>;
+  }
+
+  get pubsubProject(): string {
+    return this.env.PUBSUB_PROJECT ?? 'onpush-sandbox';
+  }
+
+  get pids(): { name: string; pid: number }[] {
+    const pids: { name: string; pid: number }[] = [];
+    if (this.nats?.pid) pids.push({ name: 'nats-server', pid: this.nats.pid });
+    if (this.pubsub) pids.push({ name: 'pubsub-emulator', pid: this.pubsub.pid });
+    if (this.kube) {
+      pids.push({ name: 'kube-apiserver', pid: this.kube.pids.apiserver });
+      pids.push({ name: 'etcd', pid: this.kube.pids.etcd });
+    }
+    return pids;
+  }
+
+  /** Stops everything this sandbox started; safe to call twice. */
+  async stop(): Promise<void> {
+    await Promise.all([this.nats?.stop(), this.pubsub?.stop(), this.kube?.stop()]);
+  }
+}
+
+/** `export NAME='value'` lines a POSIX shell can source. */
+export function envFileText(env: SandboxEnv): string {
+  const quote = (v: string): string => `'${v.replaceAll("'", `'\\''`)}'`;
+  return Object.entries(env)
+    .filter((entry): entry is [string, string] => typeof entry[1] === 'string')
+    .map(([k, v]) => `export ${k}=${quote(v)}\n`)
+    .join('');
+}
+
+const stateFile = (dir: string): string => join(resolve(dir), 'state.json');
+export const envFile = (dir: string): string => join(resolve(dir), 'env');
+
+function readState(dir: string): SandboxState | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFile(dir), 'utf8')) as SandboxState;
+  } catch {
+    return undefined;
+  }
+}
+
+export type UpResult = { status: 'started' | 'running'; env: SandboxEnv; envFile: string; pids: SandboxState['pids'] };
+
+/**
+ * `onpush sandbox up`: starts detached servers and records them; when the recorded ones still
+ * run, it changes nothing (up twice is harmless). A half-alive sandbox is stopped and restarted.
+ */
+export async function sandboxUp(options: Omit<SandboxOptions, 'detached'>): Promise<UpResult> {
+  const existing = readState(options.dir);
+  if (existing && existing.pids.length > 0 && existing.pids.every((p) => pidAlive(p.pid))) {
+    return { status: 'running', env: existing.env, envFile: envFile(options.dir), pids: existing.pids };
+  }
+  if (existing) await sandboxDown(options.dir);
+  const sandbox = await Sandbox.start({ ...options, detached: true });
+  const state: SandboxState = { env: sandbox.env, pids: sandbox.pids };
+  writeFileSync(stateFile(options.dir), `${JSON.stringify(state, null, 2)}\n`);
+  writeFileSync(envFile(options.dir), envFileText(sandbox.env));
+  return { status: 'started', env: sandbox.env, envFile: envFile(options.dir), pids: state.pids };
+}
+
+/** `onpush sandbox down`: stops every process `up` recorded; returns what it stopped. */
+export async function sandboxDown(dir: string): Promise<SandboxState['pids']> {
+  const state = readState(dir);
+  if (!state) return [];
+  const alive = state.pids.filter((p) => pidAlive(p.pid));
+  // The API server first, so it does not log etcd's disappearance as an error.
+  const order = ['kube-apiserver', 'nats-server', 'pubsub-emulator', 'etcd'];
+  alive.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  for (const p of alive) await stopPid(p.pid);
+  rmSync(stateFile(dir), { force: true });
+  rmSync(envFile(dir), { force: true });
+  return alive;
+}

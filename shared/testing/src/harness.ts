@@ -1,0 +1,33 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { Sandbox, type Component } from '@onpush/sandbox';
+
+const log = (line: string): void => console.info(`sandbox: ${line}`);
+
+/** Starts an isolated sandbox (its own ports and state directory) for one test file. */
+export async function startSandbox(components: readonly Component[], label = 'suite'): Promise<Sandbox> {
+  const dir = mkdtempSync(join(tmpdir(), `onpush-${label}-`));
+  return Sandbox.start({ dir, components, log });
+}
+
+/**
+ * Registers beforeAll/afterAll for a sandbox with the given servers. The returned getter is
+ * valid inside tests. The sandbox stops after the file, also when a test failed.
+ */
+export function useSandbox(components: readonly Component[], label?: string): () => Sandbox {
+  let sandbox: Sandbox | undefined;
+  beforeAll(async () => {
+    sandbox = await startSandbox(components, label);
+  });
+  afterAll(async () => {
+    if (!sandbox) return;
+    await sandbox.stop();
+    if (!process.env['ONPUSH_KEEP_SANDBOX']) rmSync(sandbox.dir, { recursive: true, force: true });
+  });
+  return () => {
+    if (!sandbox) throw new Error('sandbox not started (use it inside a test or hook)');
+    return sandbox;
+  };
+}

@@ -1,0 +1,5 @@
+import { setupPidRegistry } from '@onpush/testing';
+
+export default function setup(): () => void {
+  return setupPidRegistry();
+}
