@@ -1,1 +1,88 @@
-export {};
+// @onpush/contracts: the topology (subjects, streams, consumers), header names, messages and
+// image-reference normalization shared by every onpush service.
+export {
+  STAGES,
+  EVENT_FATES,
+  WORKLOAD_FATES,
+  FATES,
+  SubjectError,
+  subjectToken,
+  isSubjectToken,
+  SUBJECT_PREFIX,
+  RAW_ALL,
+  PUSHED,
+  RESTART_ALL,
+  OUTCOME_ALL,
+  DEAD_ALL,
+  rawSubject,
+  restartSubject,
+  outcomeSubject,
+  deadSubject,
+  subjectTail,
+  maxDeliveriesAdvisory,
+  STREAMS,
+  TOPOLOGY,
+} from './subjects.js';
+export type {
+  Stage,
+  EventFate,
+  WorkloadFate,
+  Fate,
+  StreamName,
+  StreamSpec,
+  ConsumerStage,
+  ConsumerSpec,
+  Topology,
+} from './subjects.js';
+
+export { HEADERS, transportHeader, transportHeaderName } from './headers.js';
+
+export {
+  DOCKER_HUB,
+  DEFAULT_TAG,
+  MAX_PATH_LENGTH,
+  TAG_PATTERN,
+  DIGEST_PATTERN,
+  IMAGE_REF_REASONS,
+  ImageRefError,
+  splitReference,
+  parseImageRef,
+  normalizeImageRef,
+  isNormalizedName,
+  matchKey,
+} from './image-ref.js';
+export type { ImageRefReason, ImageRef, ParseOptions, ReferenceParts } from './image-ref.js';
+
+export { parseDigest, imageRefFromParts, normalizeEventRef } from './event-ref.js';
+export type { DigestCheck, PartsRef } from './event-ref.js';
+
+export { ContractError, decode, decodeOrThrow } from './codec.js';
+export type { ContractErrorType, ContractIssue, Decoded } from './codec.js';
+
+export {
+  WORKLOAD_KINDS,
+  ImagePushedSchema,
+  WorkloadRefSchema,
+  WorkloadSchema,
+  RestartRequestSchema,
+  OutcomeSchema,
+  DeadLetterSchema,
+  isWorkloadOutcome,
+  toPayload,
+  payloadBytes,
+  encode,
+  parseImagePushed,
+  parseRestartRequest,
+  parseOutcome,
+  parseDeadLetter,
+} from './messages.js';
+export type {
+  WorkloadKind,
+  ImagePushed,
+  WorkloadRef,
+  Workload,
+  RestartRequest,
+  Outcome,
+  DeadLetter,
+  Message,
+} from './messages.js';

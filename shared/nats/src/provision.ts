@@ -1,0 +1,123 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  ReplayPolicy,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import type { ConsumerSpec, StreamSpec, Topology } from '@onpush/contracts';
+
+export type ProvisionAction = 'created' | 'updated' | 'unchanged';
+export interface ProvisionChange {
+  kind: 'stream' | 'consumer';
+  name: string;
+  action: ProvisionAction;
+}
+
+const ns = (ms: number): number => (ms < 0 ? 0 : nanos(ms));
+
+export function streamConfig(spec: StreamSpec, replicas = 1): Partial<StreamConfig> & { name: string } {
+  return {
+    name: spec.name,
+    description: spec.description,
+    subjects: [...spec.subjects],
+    storage: spec.storage === 'file' ? StorageType.File : StorageType.Memory,
+    retention: { limits: RetentionPolicy.Limits, interest: RetentionPolicy.Interest, workqueue: RetentionPolicy.Workqueue }[
+      spec.retention
+    ],
+    discard: spec.discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old,
+    max_age: ns(spec.maxAgeMs),
+    max_bytes: spec.maxBytes,
+    max_msgs: spec.maxMsgs,
+    duplicate_window: ns(spec.duplicateWindowMs),
+    num_replicas: replicas,
+  };
+}
+
+export function consumerConfig(spec: ConsumerSpec): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
+    durable_name: spec.durable,
+    description: spec.description,
+    filter_subject: spec.filterSubject,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    replay_policy: ReplayPolicy.Instant,
+    ack_wait: ns(spec.ackWaitMs),
+    max_ack_pending: spec.maxAckPending,
+    max_deliver: spec.maxDeliver,
+    backoff: spec.backoffMs.map(ns),
+  };
+}
+
+/** True when every field we declare already has the declared value on the server. */
+function matches(desired: object, actual: object): boolean {
+  const current = actual as Record<string, unknown>;
+  return Object.entries(desired).every(([key, value]) => JSON.stringify(current[key]) === JSON.stringify(value));
+}
+
+function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamNotFound || error.code === JetStreamApiCodes.ConsumerNotFound)
+  );
+}
+
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<ProvisionAction> {
+  const info = await jsm.streams.info(config.name).catch((error: unknown) => {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  });
+  if (!info) {
+    await jsm.streams.add(config);
+    return 'created';
+  }
+  if (matches(config, info.config)) return 'unchanged';
+  await jsm.streams.update(config.name, config);
+  return 'updated';
+}
+
+async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  config: Partial<ConsumerConfig> & { durable_name: string },
+): Promise<ProvisionAction> {
+  const info = await jsm.consumers.info(stream, config.durable_name).catch((error: unknown) => {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  });
+  if (!info) {
+    await jsm.consumers.add(stream, config);
+    return 'created';
+  }
+  if (matches(config, info.config)) return 'unchanged';
+  await jsm.consumers.update(stream, config.durable_name, config);
+  return 'updated';
+}
+
+/**
+ * Creates or updates every stream and consumer of the topology; running it twice changes
+ * nothing the second time. Services call it at start, `onpush provision` on demand.
+ */
+export async function provision(
+  jsm: JetStreamManager,
+  topology: Topology,
+  options: { replicas?: number } = {},
+): Promise<ProvisionChange[]> {
+  const changes: ProvisionChange[] = [];
+  for (const spec of Object.values(topology.streams)) {
+    const action = await ensureStream(jsm, streamConfig(spec, options.replicas));
+    changes.push({ kind: 'stream', name: spec.name, action });
+  }
+  for (const spec of Object.values(topology.consumers)) {
+    const action = await ensureConsumer(jsm, spec.stream, consumerConfig(spec));
+    changes.push({ kind: 'consumer', name: `${spec.stream}/${spec.durable}`, action });
+  }
+  return changes;
+}

@@ -1,0 +1,37 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
+
+export interface PublishOptions {
+  /** The de-duplication key (Nats-Msg-Id). Required: every onpush publish is idempotent. */
+  msgId: string;
+  headers?: Record<string, string> | undefined;
+  /** How long to wait for the stream's ack. */
+  timeoutMs?: number | undefined;
+}
+
+export interface Published {
+  stream: string;
+  seq: number;
+  /** The stream already held a message with this Nats-Msg-Id: nothing new was stored. */
+  duplicate: boolean;
+}
+
+export type Publish = (subject: string, data: Uint8Array, options: PublishOptions) => Promise<Published>;
+
+export function toMsgHdrs(values: Record<string, string> | undefined): MsgHdrs {
+  const hdrs = natsHeaders();
+  for (const [key, value] of Object.entries(values ?? {})) hdrs.set(key, value);
+  return hdrs;
+}
+
+/** A publish that resolves only once JetStream stored the message (or found it a duplicate). */
+export function publisher(js: JetStreamClient): Publish {
+  return async (subject, data, options) => {
+    const ack = await js.publish(subject, data, {
+      msgID: options.msgId,
+      headers: toMsgHdrs(options.headers),
+      timeout: options.timeoutMs ?? 5_000,
+    });
+    return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+  };
+}
