@@ -7,7 +7,8 @@ const resolve = { conditions: ['onpush-source'] };
 export default defineConfig({
   resolve,
   test: {
-    reporters: ['default'],
+    // The JSON report is what .ci/run counts for its last line.
+    reporters: ['default', ['json', { outputFile: '.vitest-reports/results.json' }]],
     projects: [
       {
         resolve,

@@ -30,6 +30,9 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   switch (command) {
+    case 'demo':
+      // For now the demo brings the sandbox up and reports what runs; the pipeline joins it next.
+      return sandboxCommand('up', { dir: sandboxDir(process.env, values.dir), only: values.only }, out);
     case 'sandbox':
       return sandboxCommand(action, { dir: sandboxDir(process.env, values.dir), only: values.only }, out);
     default:

@@ -48,7 +48,10 @@ export function decode<T>(schema: z.ZodType<T>, input: unknown, kind = 'message'
     path: issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.'),
     message: issue.message,
   }));
-  return { ok: false, error: new ContractError('invalid_message', kind, issues, { cause: result.error }) };
+  return {
+    ok: false,
+    error: new ContractError('invalid_message', kind, issues, { cause: result.error }),
+  };
 }
 
 /** Like decode, but throws the ContractError. */

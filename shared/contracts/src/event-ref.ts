@@ -39,7 +39,11 @@ export function imageRefFromParts(parts: ReferenceParts): PartsRef {
   const tag = rawTag === '' || rawTag === parts.digest?.trim() ? undefined : rawTag;
   const checked = parseDigest(parts.digest);
   if (checked.malformed && tag === undefined) {
-    throw new ImageRefError('bad_digest', parts.digest ?? '', 'malformed digest and no tag');
+    throw new ImageRefError(
+      'bad_digest',
+      `${parts.name}@${parts.digest ?? ''}`,
+      'malformed digest, no tag',
+    );
   }
   const tagPart = tag === undefined ? '' : `:${tag}`;
   const digestPart = checked.digest === undefined ? '' : `@${checked.digest}`;

@@ -11,7 +11,9 @@
 //   rejected, as `docker pull` rejects it). `normalizeImageRef` is the lenient form used on
 //   registry events and workload images: it trims and lower-cases the path, since senders
 //   such as GitHub keep an owner's capitals and the registry serves the lower-case path.
-// - Domain detection is the same in both modes: an upper-case first element is a host.
+// - Domain detection is the same in both modes: an upper-case first element is a host. Hosts
+//   are lower-cased, unless that would make them read as a path (see parseHost), so that a
+//   canonical reference always parses back to itself.
 // - No tag and no digest means tag `latest`. A digest-only reference has no tag, so it has no
 //   match key (see matchKey).
 // - "Paths over 255 characters" counts the path as written, without the host and without the
@@ -26,7 +28,11 @@ export const MAX_PATH_LENGTH = 255;
 export const TAG_PATTERN = /^\w[\w.-]{0,127}$/;
 export const DIGEST_PATTERN = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 
-const DOCKER_HUB_ALIASES = new Set(['index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
+const DOCKER_HUB_ALIASES = new Set([
+  'index.docker.io',
+  'registry-1.docker.io',
+  'registry.hub.docker.com',
+]);
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const LABEL = '[a-z0-9](?:[a-z0-9-]*[a-z0-9])?';
 const HOST = new RegExp(`^(?:\\[[0-9a-f:.]+\\]|${LABEL}(?:\\.${LABEL})*)(?::[0-9]{1,5})?$`);
@@ -164,7 +170,8 @@ function parseName(
     throw new ImageRefError('bad_separator', input, 'leading or trailing "/"');
   }
   const elements = name.split('/');
-  if (elements.includes('')) throw new ImageRefError('empty_component', input, 'empty path component');
+  if (elements.includes(''))
+    throw new ImageRefError('empty_component', input, 'empty path component');
   const first = elements[0] ?? '';
   const hasHost = elements.length > 1 && isHostLike(first);
   const registry = hasHost ? parseHost(input, first) : DOCKER_HUB;
@@ -181,13 +188,18 @@ function isHostLike(element: string): boolean {
   return element === 'localhost' || /[.:]/.test(element) || element !== element.toLowerCase();
 }
 
+// Hosts are lower-cased, except a bare name that is a host only through its capitals
+// (`MyReg/app`): lower-cased it would read as a Docker Hub path, so it is kept as written.
 function parseHost(input: string, element: string): string {
-  const host = element.toLowerCase();
-  if (!HOST.test(host)) throw new ImageRefError('bad_host', input, `invalid registry host "${host}"`);
-  const port = host.match(/:([0-9]+)$/)?.[1];
+  const lowered = element.toLowerCase();
+  if (!HOST.test(lowered)) {
+    throw new ImageRefError('bad_host', input, `invalid registry host "${element}"`);
+  }
+  const port = lowered.match(/:([0-9]+)$/)?.[1];
   if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
     throw new ImageRefError('bad_host', input, `invalid port ${port}`);
   }
+  const host = isHostLike(lowered) ? lowered : element;
   return DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB : host;
 }
 

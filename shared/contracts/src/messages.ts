@@ -7,7 +7,13 @@ import { DIGEST_PATTERN, TAG_PATTERN, isNormalizedName } from './image-ref.js';
 import { FATES, STAGES, isSubjectToken } from './subjects.js';
 import type { Fate } from './subjects.js';
 
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Rollout'] as const;
+export const WORKLOAD_KINDS = [
+  'Deployment',
+  'StatefulSet',
+  'DaemonSet',
+  'CronJob',
+  'Rollout',
+] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;

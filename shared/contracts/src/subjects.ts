@@ -15,7 +15,15 @@ export const WORKLOAD_FATES = ['restarted', 'unchanged', 'gone', 'dead'] as cons
 export type WorkloadFate = (typeof WORKLOAD_FATES)[number];
 
 /** Every fate, as used in `onpush.outcome.<fate>`. `dead` is both an event and a workload fate. */
-export const FATES = ['ignored', 'no-match', 'dispatched', 'restarted', 'unchanged', 'gone', 'dead'] as const;
+export const FATES = [
+  'ignored',
+  'no-match',
+  'dispatched',
+  'restarted',
+  'unchanged',
+  'gone',
+  'dead',
+] as const;
 export type Fate = (typeof FATES)[number];
 
 /** Thrown when a value cannot be a subject token (or header name). Never retryable. */

@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import {
+  HEADERS,
+  deadSubject,
+  encode,
+  outcomeSubject,
+  toPayload,
+  type DeadLetter,
+  type Outcome,
+  type Stage,
+} from '@onpush/contracts';
+import type { FailureInfo, Incoming, Outgoing } from './message-machine.js';
+
+const REASON = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** The event a message belongs to: its header, else its own de-duplication key. */
+export function eventIdOf(msg: Incoming): string {
+  return msg.headers[HEADERS.eventId] ?? msg.headers[HEADERS.msgId] ?? `seq-${msg.seq}`;
+}
+
+/**
+ * The dead letter for a message this stage gives up on, and the `dead` outcome that accounts for
+ * it, both keyed by the failed message's stream sequence so a retried dead-lettering stores once.
+ */
+export function deadLetterFor(stage: Stage, msg: Incoming, failure: FailureInfo, stream: string, now = new Date()): Outgoing[] {
+  const at = now.toISOString();
+  const gaveUp = failure.retryable;
+  const reason = REASON.test(failure.type) ? failure.type : 'internal_error';
+  const traceId = /^00-([0-9a-f]{32})-/.exec(msg.headers[HEADERS.traceparent] ?? '')?.[1];
+  const key = `dead:${stage}:${stream}:${msg.seq}`;
+  const letter: DeadLetter = {
+    v: 1,
+    id: randomUUID(),
+    stage,
+    reason: gaveUp ? 'max_deliveries' : reason,
+    error: gaveUp ? `gave up after ${msg.deliveryCount} attempts: [${reason}] ${failure.message}` : failure.message,
+    attempts: msg.deliveryCount,
+    subject: msg.subject,
+    headers: msg.headers,
+    payload: toPayload(msg.data),
+    firstFailedAt: at,
+    lastFailedAt: at,
+    ...(traceId ? { traceId } : {}),
+    ...(msg.headers[HEADERS.replayOf] ? { replayOf: msg.headers[HEADERS.replayOf] } : {}),
+  };
+  const eventId = eventIdOf(msg);
+  const workload = workloadOf(msg);
+  const outcome: Outcome = {
+    v: 1,
+    eventId,
+    fate: 'dead',
+    stage,
+    reason: letter.reason,
+    detail: letter.error.slice(0, 500),
+    at,
+    ...(workload ? { workload } : {}),
+  };
+  const headers = { [HEADERS.eventId]: eventId };
+  return [
+    { subject: deadSubject(stage), data: encode(letter), msgId: key, headers },
+    { subject: outcomeSubject('dead'), data: encode(outcome), msgId: `${key}:outcome`, headers },
+  ];
+}
+
+/** A restart request names its workload in headers, so its dead outcome can too. */
+function workloadOf(msg: Incoming): Outcome['workload'] {
+  const kind = msg.headers['Onpush-Workload-Kind'];
+  const namespace = msg.headers['Onpush-Workload-Namespace'];
+  const name = msg.headers['Onpush-Workload-Name'];
+  if (!kind || !namespace || !name) return undefined;
+  return { kind: kind as NonNullable<Outcome['workload']>['kind'], namespace, name };
+}

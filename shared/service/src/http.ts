@@ -1,0 +1,71 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Registry } from '@onpush/telemetry';
+
+export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
+
+export interface HttpOptions {
+  port: number;
+  host?: string;
+  registry: Registry;
+  live: () => boolean;
+  ready: () => { ready: boolean; detail: unknown };
+  /** Extra routes (ingest's push endpoint, dlq-manager's API); a route returns true when it answered. */
+  routes?: Route[];
+  onError?: (error: unknown) => void;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** `/healthz` (the process works), `/readyz` (it does its job now), `/metrics` (Prometheus). */
+export function startHttp(options: HttpOptions): Promise<Server> {
+  const server = createServer((req, res) => {
+    void handle(options, req, res).catch((error: unknown) => {
+      options.onError?.(error);
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.end();
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve(server));
+  });
+}
+
+async function handle(options: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (req.method === 'GET' && url.pathname === '/healthz') {
+    sendJson(res, options.live() ? 200 : 503, { live: options.live() });
+    return;
+  }
+  if (req.method === 'GET' && url.pathname === '/readyz') {
+    const { ready, detail } = options.ready();
+    sendJson(res, ready ? 200 : 503, { ready, ...(detail as object) });
+    return;
+  }
+  if (req.method === 'GET' && url.pathname === '/metrics') {
+    const text = await options.registry.metrics();
+    res.writeHead(200, { 'content-type': options.registry.contentType });
+    res.end(text);
+    return;
+  }
+  for (const route of options.routes ?? []) {
+    if (await route(req, res, url)) return;
+  }
+  sendJson(res, 404, { error: `no route for ${req.method ?? 'GET'} ${url.pathname}` });
+}
+
+/** Reads a request body up to `limit` bytes; rejects with a `status` of 413 beyond it. */
+export async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw Object.assign(new Error(`body over ${limit} bytes`), { status: 413 });
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

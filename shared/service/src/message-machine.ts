@@ -1,0 +1,141 @@
+import { assign, fromPromise, setup } from 'xstate';
+
+/** One delivery, as the machine sees it (transport-neutral). */
+export interface Incoming {
+  subject: string;
+  data: Uint8Array;
+  headers: Record<string, string>;
+  /** Stream sequence of the message. */
+  seq: number;
+  /** JetStream's count: 1 on first delivery. */
+  deliveryCount: number;
+}
+
+/** A message to publish before the incoming one is acked; `msgId` makes it idempotent. */
+export interface Outgoing {
+  subject: string;
+  data: Uint8Array;
+  msgId: string;
+  headers?: Record<string, string>;
+}
+
+/** What a failure says about itself (STYLE: decided where it is understood). */
+export interface FailureInfo {
+  type: string;
+  message: string;
+  retryable: boolean;
+  retryAfterMs?: number | undefined;
+}
+
+export function describeFailure(error: unknown): FailureInfo {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
+  return {
+    type: typeof e['type'] === 'string' ? e['type'] : 'internal_error',
+    message: error instanceof Error ? error.message : String(error),
+    // Unknown failures are treated as transient: the broker's max_deliver bounds them.
+    retryable: typeof e['retryable'] === 'boolean' ? e['retryable'] : true,
+    retryAfterMs: typeof e['retryAfterMs'] === 'number' ? e['retryAfterMs'] : undefined,
+  };
+}
+
+/** The NAK delay for attempt `deliveryCount`: Retry-After when given, else the schedule's step. */
+export function retryDelayMs(deliveryCount: number, failure: FailureInfo, scheduleMs: readonly number[]): number {
+  if (failure.retryAfterMs !== undefined) return Math.max(0, Math.ceil(failure.retryAfterMs));
+  const step = scheduleMs[Math.min(Math.max(deliveryCount, 1), scheduleMs.length) - 1];
+  return step ?? 1_000;
+}
+
+export type MessageResult = 'acked' | 'retried' | 'dead';
+
+export interface MessageInput {
+  msg: Incoming;
+  maxDeliver: number;
+  retryScheduleMs: readonly number[];
+}
+
+interface MessageContext extends MessageInput {
+  outgoing: Outgoing[];
+  failure: FailureInfo | undefined;
+  result: MessageResult;
+}
+
+/** Placeholder effect: every real one is supplied with `.provide()`. */
+const notProvided = (): Promise<never> => Promise.reject(new Error('effect not provided'));
+
+/**
+ * Handling one message: decoding → handling → publishing → acked, or → retrying (NAK with a
+ * delay, the broker redelivers), or → deadLettering (permanent failure, or the last attempt)
+ * then acked. Effects are supplied with `.provide()`; the machine is only the policy.
+ */
+export const messageMachine = setup({
+  types: {
+    context: {} as MessageContext,
+    input: {} as MessageInput,
+    output: {} as { result: MessageResult; failure: FailureInfo | undefined },
+  },
+  actors: {
+    handle: fromPromise<Outgoing[], { msg: Incoming }>(notProvided),
+    publish: fromPromise<void, { outgoing: Outgoing[] }>(notProvided),
+    ack: fromPromise<void, { msg: Incoming }>(notProvided),
+    nak: fromPromise<void, { msg: Incoming; delayMs: number }>(notProvided),
+    deadLetter: fromPromise<void, { msg: Incoming; failure: FailureInfo }>(notProvided),
+  },
+  guards: {
+    shouldRetry: ({ context }) =>
+      context.failure !== undefined && context.failure.retryable && context.msg.deliveryCount < context.maxDeliver,
+  },
+}).createMachine({
+  id: 'message',
+  context: ({ input }) => ({ ...input, outgoing: [], failure: undefined, result: 'acked' }),
+  initial: 'handling',
+  states: {
+    // Decoding is the first step of `handle`: a body that does not decode is a permanent failure.
+    handling: {
+      invoke: {
+        src: 'handle',
+        input: ({ context }) => ({ msg: context.msg }),
+        onDone: { target: 'publishing', actions: assign({ outgoing: ({ event }) => event.output }) },
+        onError: { target: 'failed', actions: assign({ failure: ({ event }) => describeFailure(event.error) }) },
+      },
+    },
+    publishing: {
+      invoke: {
+        src: 'publish',
+        input: ({ context }) => ({ outgoing: context.outgoing }),
+        onDone: 'acking',
+        onError: { target: 'failed', actions: assign({ failure: ({ event }) => describeFailure(event.error) }) },
+      },
+    },
+    failed: {
+      always: [{ guard: 'shouldRetry', target: 'retrying' }, { target: 'deadLettering' }],
+    },
+    retrying: {
+      entry: assign({ result: 'retried' }),
+      invoke: {
+        src: 'nak',
+        input: ({ context }) => ({
+          msg: context.msg,
+          delayMs: retryDelayMs(context.msg.deliveryCount, context.failure!, context.retryScheduleMs),
+        }),
+        onDone: 'done',
+        // A NAK that cannot be sent is a NAK by timeout: the broker redelivers after ack_wait.
+        onError: 'done',
+      },
+    },
+    deadLettering: {
+      entry: assign({ result: 'dead' }),
+      invoke: {
+        src: 'deadLetter',
+        input: ({ context }) => ({ msg: context.msg, failure: context.failure! }),
+        onDone: 'acking',
+        // The dead letter could not be stored: keep the message, let the broker redeliver it.
+        onError: { target: 'retrying', actions: assign({ failure: ({ context }) => ({ ...context.failure!, retryable: true }) }) },
+      },
+    },
+    acking: {
+      invoke: { src: 'ack', input: ({ context }) => ({ msg: context.msg }), onDone: 'done', onError: 'done' },
+    },
+    done: { type: 'final' },
+  },
+  output: ({ context }) => ({ result: context.result, failure: context.failure }),
+});

@@ -1,0 +1,144 @@
+import { createActor, fromPromise, toPromise } from 'xstate';
+import { TOPOLOGY, type ConsumerStage } from '@onpush/contracts';
+import {
+  connectNats,
+  jetstream,
+  jetstreamManager,
+  provision,
+  publisher,
+  type JetStreamClient,
+  type JsMsg,
+  type NatsConnection,
+  type Publish,
+} from '@onpush/nats';
+import type { Logger, Metrics } from '@onpush/telemetry';
+import { deadLetterFor } from './dead-letter.js';
+import type { LifecycleEvent } from './lifecycle-machine.js';
+import { messageMachine, type Incoming, type Outgoing } from './message-machine.js';
+import type { ServiceEffects } from './run.js';
+
+export interface StageContext {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  publish: Publish;
+}
+
+export interface StageOptions {
+  stage: ConsumerStage;
+  natsUrl: string;
+  /** Decode, decide, and return what to publish; throw a failure that says whether it is retryable. */
+  handle: (msg: Incoming) => Promise<Outgoing[]>;
+  maxInFlight: number;
+  retryScheduleMs: readonly number[];
+  log: Logger;
+  metrics: Metrics;
+  /** Runs once connected and provisioned, before the first message (e.g. the resolver's index). */
+  onConnected?: (ctx: StageContext) => Promise<void>;
+  onDrained?: () => Promise<void>;
+}
+
+export function incomingOf(m: JsMsg): Incoming {
+  const headers: Record<string, string> = {};
+  for (const key of m.headers?.keys() ?? []) headers[key] = m.headers?.get(key) ?? '';
+  return { subject: m.subject, data: m.data, headers, seq: m.seq, deliveryCount: m.info.deliveryCount };
+}
+
+/** Publishes in order and resolves once JetStream stored every message. */
+export async function publishAll(publish: Publish, outgoing: readonly Outgoing[]): Promise<void> {
+  for (const out of outgoing) await publish(out.subject, out.data, { msgId: out.msgId, headers: out.headers });
+}
+
+/**
+ * A consuming stage: binds to its durable pull consumer and runs one message actor per delivery,
+ * at most `maxInFlight` at once. Ack only after every downstream publish was acknowledged.
+ */
+export function stageEffects(options: StageOptions): ServiceEffects {
+  const spec = TOPOLOGY.consumers[options.stage];
+  const raw = new WeakMap<Incoming, JsMsg>();
+  const inFlight = new Set<Promise<unknown>>();
+  let ctx: StageContext | undefined;
+  let stopConsuming: (() => Promise<void>) | undefined;
+
+  const machine = messageMachine.provide({
+    actors: {
+      handle: fromPromise(({ input }) => options.handle(input.msg)),
+      publish: fromPromise(({ input }) => publishAll(ctx!.publish, input.outgoing)),
+      ack: fromPromise(async ({ input }) => raw.get(input.msg)?.ack()),
+      nak: fromPromise(async ({ input }) => raw.get(input.msg)?.nak(input.delayMs)),
+      deadLetter: fromPromise(({ input }) =>
+        publishAll(ctx!.publish, deadLetterFor(options.stage, input.msg, input.failure, spec.stream)),
+      ),
+    },
+  });
+
+  async function handleOne(m: JsMsg): Promise<void> {
+    const started = performance.now();
+    const msg = incomingOf(m);
+    raw.set(msg, m);
+    const actor = createActor(machine, {
+      input: { msg, maxDeliver: spec.maxDeliver, retryScheduleMs: options.retryScheduleMs },
+    });
+    actor.start();
+    const { result, failure } = await toPromise(actor);
+    options.metrics.messages.inc({ stage: options.stage, result });
+    options.metrics.handling.observe({ stage: options.stage }, (performance.now() - started) / 1000);
+    if (failure) {
+      const fields = { subject: msg.subject, seq: msg.seq, attempt: msg.deliveryCount, error: failure.message, type: failure.type };
+      if (result === 'dead') options.log.warn('dead-lettered', fields);
+      else options.log.info('will retry', fields);
+    }
+  }
+
+  return {
+    async connect() {
+      const nc = await connectNats({ url: options.natsUrl, name: `onpush-${options.stage}` });
+      try {
+        await provision(await jetstreamManager(nc), TOPOLOGY);
+        const js = jetstream(nc);
+        ctx = { nc, js, publish: publisher(js) };
+        await options.onConnected?.(ctx);
+      } catch (error) {
+        await nc.close();
+        throw error;
+      }
+    },
+    run(report: (event: LifecycleEvent) => void) {
+      const { nc, js } = ctx!;
+      void watchConnection(nc, report);
+      let stopped = false;
+      let messages: Awaited<ReturnType<Awaited<ReturnType<JetStreamClient['consumers']['get']>>['consume']>> | undefined;
+      const loop = async (): Promise<void> => {
+        const consumer = await js.consumers.get(spec.stream, spec.durable);
+        messages = await consumer.consume({ max_messages: options.maxInFlight });
+        for await (const m of messages) {
+          const task = handleOne(m).catch((error: unknown) => options.log.error('message actor failed', { error }));
+          inFlight.add(task);
+          void task.finally(() => inFlight.delete(task));
+          while (inFlight.size >= options.maxInFlight) await Promise.race(inFlight);
+        }
+      };
+      const running = loop().catch((error: unknown) => {
+        if (!stopped) options.log.error('consume loop ended', { error });
+      });
+      stopConsuming = async () => {
+        stopped = true;
+        await messages?.close();
+        await running;
+      };
+      return () => undefined;
+    },
+    async drain() {
+      await stopConsuming?.();
+      await Promise.allSettled([...inFlight]);
+      await options.onDrained?.();
+      await ctx?.nc.drain();
+    },
+  };
+}
+
+async function watchConnection(nc: NatsConnection, report: (event: LifecycleEvent) => void): Promise<void> {
+  for await (const status of nc.status()) {
+    if (status.type === 'disconnect') report({ type: 'DEPENDENCY_LOST', dependency: 'nats' });
+    if (status.type === 'reconnect') report({ type: 'DEPENDENCY_BACK', dependency: 'nats' });
+  }
+}
