@@ -29,8 +29,16 @@ describe('field helpers', () => {
   it.each([
     [url(['nats', 'tls']), 'nats://localhost:4222', 'nats://localhost:4222'],
     [url(['nats', 'tls']), 'tls://nats.example.com', 'tls://nats.example.com'],
-    [url(['nats', 'tls']), 'http://x', 'problem: X: must be a nats:// or tls:// URL (got "http://x")'],
-    [url(['nats:', 'tls://']), 'localhost:4222', 'problem: X: must be a nats:// or tls:// URL (got "localhost:4222")'],
+    [
+      url(['nats', 'tls']),
+      'http://x',
+      'problem: X: must be a nats:// or tls:// URL (got "http://x")',
+    ],
+    [
+      url(['nats:', 'tls://']),
+      'localhost:4222',
+      'problem: X: must be a nats:// or tls:// URL (got "localhost:4222")',
+    ],
     [url(), 'https://otel:4318/v1', 'https://otel:4318/v1'],
     [url(), 'not a url', 'problem: X: must be a URL (got "not a url")'],
     [url(['nats']), 'nats://', 'problem: X: must be a nats:// URL (got "nats://")'],
@@ -67,9 +75,17 @@ describe('field helpers', () => {
     [int(), '99999999999999999999', 'problem: X: must be an integer (got "99999999999999999999")'],
     [list(), 'a, b ,,c', ['a', 'b', 'c']],
     [list(port()), '4222,4223', [4222, 4223]],
-    [list(url(['nats'])), 'nats://a,http://b', 'problem: X: item 2: must be a nats:// URL (got "nats://a,http://b")'],
+    [
+      list(url(['nats'])),
+      'nats://a,http://b',
+      'problem: X: item 2: must be a nats:// URL (got "nats://a,http://b")',
+    ],
     [enumOf(['debug', 'info', 'warn']), 'info', 'info'],
-    [enumOf(['debug', 'info', 'warn']), 'INFO', 'problem: X: must be one of debug, info, warn (got "INFO")'],
+    [
+      enumOf(['debug', 'info', 'warn']),
+      'INFO',
+      'problem: X: must be one of debug, info, warn (got "INFO")',
+    ],
   ] as const)('%#: %j', (schema, raw, expected) => {
     expect(field(schema, raw)).toStrictEqual(expected);
   });
@@ -138,7 +154,9 @@ describe('loadConfig', () => {
   it('never shows a secret value', () => {
     const leaky = z.object({
       TOKEN: secret(z.string().refine((s) => s.startsWith('s3'), { error: 'TOKEN is wrong' })),
-      ECHO: secret(z.string()).refine((s) => s === 'x', { error: 'not x' }).optional(),
+      ECHO: secret(z.string())
+        .refine((s) => s === 'x', { error: 'not x' })
+        .optional(),
     });
     const env = { TOKEN: 'hunter2-hunter2', ECHO: 'hunter2-hunter2' };
     const problems = problemsOf(leaky, env);
@@ -147,12 +165,18 @@ describe('loadConfig', () => {
       expect(problem.message).not.toContain('hunter2');
       expect(problem.message).toContain('(value not shown: secret)');
     }
-    const short = problemsOf(schema, { NATS_URL: 'nats://a', PUBSUB_PROJECT: 'p', NATS_TOKEN: 'abc' });
+    const short = problemsOf(schema, {
+      NATS_URL: 'nats://a',
+      PUBSUB_PROJECT: 'p',
+      NATS_TOKEN: 'abc',
+    });
     expect(JSON.stringify(short)).not.toContain('abc');
   });
 
   it('scrubs a secret value that a custom message echoes', () => {
-    const echoing = z.object({ KEY: secret(z.string().refine(() => false, { error: 'bad KEY s3cr3t' })) });
+    const echoing = z.object({
+      KEY: secret(z.string().refine(() => false, { error: 'bad KEY s3cr3t' })),
+    });
     expect(problemsOf(echoing, { KEY: 's3cr3t' })[0]?.message).toBe(
       'bad KEY *** (value not shown: secret)',
     );
@@ -162,6 +186,13 @@ describe('loadConfig', () => {
     expect(isSecret(secret(z.string()).optional())).toBe(true);
     expect(isSecret(secret(z.string()).default('x'))).toBe(true);
     expect(isSecret(secret(port()))).toBe(true);
+    expect(
+      isSecret(
+        secret(z.string())
+          .min(3)
+          .transform((s) => s.length),
+      ),
+    ).toBe(true);
     expect(isSecret(port())).toBe(false);
   });
 
@@ -184,7 +215,9 @@ describe('configOrExit', () => {
   });
 
   it('returns the config when it is valid', () => {
-    expect(configOrExit(schema, { NATS_URL: 'nats://a', PUBSUB_PROJECT: 'p' }, 'parser').PORT).toBe(8080);
+    expect(configOrExit(schema, { NATS_URL: 'nats://a', PUBSUB_PROJECT: 'p' }, 'parser').PORT).toBe(
+      8080,
+    );
   });
 
   it('prints every problem and exits with EX_CONFIG', () => {
@@ -196,7 +229,9 @@ describe('configOrExit', () => {
     vi.spyOn(process, 'exit').mockImplementation((code?: string | number | null) => {
       throw new Error(`exit ${String(code)}`);
     });
-    expect(() => configOrExit(schema, { NATS_URL: 'http://x' }, 'parser')).toThrow(`exit ${EX_CONFIG}`);
+    expect(() => configOrExit(schema, { NATS_URL: 'http://x' }, 'parser')).toThrow(
+      `exit ${EX_CONFIG}`,
+    );
     expect(written.join('')).toBe(
       [
         'parser: invalid configuration',

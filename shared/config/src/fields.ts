@@ -15,15 +15,18 @@ function parsed<T>(parse: (raw: string) => Parsed<T>) {
   });
 }
 
-const secrets = new WeakSet<z.ZodType>();
+// The mark is a no-op check: zod copies a schema's checks into the copies that `.refine()`,
+// `.min()` and friends make, so `secret(z.string()).refine(...)` stays secret (registry
+// metadata would not follow a refine).
+const SECRET_MARK = z.check<unknown>(() => undefined);
 
 /** Marks a field secret: its value never appears in a configuration error. */
 export function secret<T extends z.ZodType>(schema: T): T {
-  secrets.add(schema);
-  return schema;
+  return schema.check(SECRET_MARK);
 }
 
-interface WrapperDef {
+interface FieldDef {
+  readonly checks?: readonly unknown[];
   readonly innerType?: z.ZodType;
   readonly in?: z.ZodType;
   readonly out?: z.ZodType;
@@ -31,8 +34,8 @@ interface WrapperDef {
 
 /** True when the field, or a schema it wraps (`.optional()`, `.default()`, a pipe), is secret. */
 export function isSecret(schema: z.ZodType): boolean {
-  if (secrets.has(schema)) return true;
-  const def = schema._zod.def as WrapperDef;
+  const def = schema._zod.def as FieldDef;
+  if (def.checks?.includes(SECRET_MARK) === true) return true;
   const inner = [def.innerType, def.in, def.out].filter((s) => s !== undefined);
   return inner.some(isSecret);
 }
@@ -110,9 +113,12 @@ export function int(options: { readonly min?: number; readonly max?: number } = 
 
 /** A comma-separated list, items trimmed, empty items dropped; each item checked by `item`. */
 export function list<T extends z.ZodType<unknown, string> = z.ZodString>(item?: T) {
-  const items = z
-    .string()
-    .transform((raw) => raw.split(',').map((part) => part.trim()).filter((part) => part !== ''));
+  const items = z.string().transform((raw) =>
+    raw
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part !== ''),
+  );
   return items.pipe(z.array((item ?? z.string()) as T));
 }
 

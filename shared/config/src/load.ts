@@ -38,7 +38,7 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: Env): z.output
   const raw: Record<string, string | undefined> = {};
   for (const variable of Object.keys(schema.shape)) {
     const value = env[variable];
-    raw[variable] = value === '' ? undefined : value;
+    if (value !== undefined && value !== '') raw[variable] = value;
   }
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
@@ -58,7 +58,8 @@ function toProblem(
   if (value === undefined && missing && rest.length === 0) {
     return { variable, message: 'required' };
   }
-  const field = schema.shape[variable];
+  const fields: Readonly<Record<string, z.ZodType | undefined>> = schema.shape;
+  const field = fields[variable];
   const hidden = field !== undefined && isSecret(field);
   const where = rest.length > 0 ? `${describePath(rest)}: ` : '';
   if (hidden) {
@@ -82,7 +83,11 @@ function shorten(value: string): string {
  * and one line per problem to stderr, then exits with EX_CONFIG (78). The only function in
  * this package that touches `process`.
  */
-export function configOrExit<S extends z.ZodObject>(schema: S, env: Env, name: string): z.output<S> {
+export function configOrExit<S extends z.ZodObject>(
+  schema: S,
+  env: Env,
+  name: string,
+): z.output<S> {
   try {
     return loadConfig(schema, env);
   } catch (error) {

@@ -13,3 +13,4 @@ export { startHttp, sendJson, readBody, type Route, type HttpOptions } from './h
 export { deadLetterFor, eventIdOf } from './dead-letter.js';
 export { stageEffects, incomingOf, publishAll, type StageOptions, type StageContext } from './stage.js';
 export { runService, type RunOptions, type ServiceEffects } from './run.js';
+export { baseServiceSchema, type BaseServiceConfig } from './config.js';

@@ -1,0 +1,24 @@
+import type { ImageRef } from '@onpush/contracts';
+
+/** One push found in a delivery. */
+export interface Push {
+  ref: ImageRef;
+  /** The sender's time of the push, ISO 8601, when it says. */
+  pushedAt?: string | undefined;
+  /** Distinguishes pushes of one delivery (a batch); '' for a single push. */
+  key: string;
+  /** A malformed digest that was dropped (the tag still names the image). */
+  droppedDigest?: string | undefined;
+}
+
+/** What a delivery means: pushes, or nothing to do and why (a delete, a ping, a layer). */
+export type FormatResult = { kind: 'pushes'; pushes: Push[] } | { kind: 'ignored'; reason: string; detail: string };
+
+export interface Delivery {
+  data: Uint8Array;
+  /** Transport headers (Pub/Sub attributes, HTTP headers), lower-case names. */
+  transport: Record<string, string>;
+}
+
+/** A registry's format: bytes in, pushes out; throws ParseError when the body is unusable. */
+export type Format = (delivery: Delivery) => FormatResult;

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+import { configOrExit } from '@onpush/config';
+import { runService, stageEffects } from '@onpush/service';
+import { createLogger, createMetrics } from '@onpush/telemetry';
+import { parserSchema } from './config.js';
+import { createHandler } from './handler.js';
+
+const config = configOrExit(parserSchema, process.env, 'parser');
+const log = createLogger({ service: 'parser' }, { level: config.LOG_LEVEL });
+const metrics = createMetrics('parser');
+
+await runService({
+  name: 'parser',
+  port: config.PORT,
+  log,
+  metrics,
+  effects: stageEffects({
+    stage: 'parser',
+    natsUrl: config.NATS_URL,
+    handle: createHandler(),
+    maxInFlight: config.MAX_IN_FLIGHT,
+    retryScheduleMs: config.RETRY_SCHEDULE,
+    log,
+    metrics,
+  }),
+});
+process.exit(0);

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { duration, enumOf, int, list, port, url } from '@onpush/config';
+
+/** Variables every service reads; each service extends this with its own. */
+export const baseServiceSchema = z.object({
+  NATS_URL: url(['nats', 'tls', 'ws', 'wss']).default('nats://127.0.0.1:4222'),
+  NATS_USER: z.string().optional(),
+  NATS_PASSWORD: z.string().optional(),
+  /** Port of /healthz, /readyz, /metrics (and the service's own routes). */
+  PORT: port({ allowZero: true }),
+  LOG_LEVEL: enumOf(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Messages handled at once by one replica. */
+  MAX_IN_FLIGHT: int({ min: 1, max: 10_000 }).default(64),
+  /** NAK delays for transient failures, attempt by attempt (the last repeats). */
+  RETRY_SCHEDULE: list(duration({ min: 0 })).default([250, 1_000, 5_000, 15_000, 30_000]),
+});
+
+export type BaseServiceConfig = z.output<typeof baseServiceSchema>;
