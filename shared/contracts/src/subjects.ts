@@ -215,6 +215,8 @@ const consumers = {
     maxDeliver: 8,
     backoffMs: [30 * SECOND, MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE],
   }),
+  // Acking here deletes nothing (limits retention): dead letters stay in ONPUSH_DLQ until they
+  // age out or are purged; this consumer only feeds the manager's view of them.
   'dlq-manager': consumer('dlq-manager', STREAMS.dlq, DEAD_ALL, 'indexes dead letters', {
     maxAckPending: 256,
     maxDeliver: 10,
