@@ -1,13 +1,21 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { demoCommand } from './demo-command.js';
 import { output } from './output.js';
+import { provisionCommand } from './provision-command.js';
 import { sandboxCommand, sandboxDir } from './sandbox-command.js';
+import { isService, runOne, SERVICES } from './services.js';
+import { startCommand } from './start-command.js';
 
 const USAGE = `onpush — restart every Kubernetes workload that runs a pushed image
 
 usage:
-  onpush sandbox up|down [--dir DIR] [--only nats,pubsub,kube]   local NATS, Pub/Sub emulator, kube-apiserver
-  onpush demo                                                     the pipeline end to end on a sandbox
+  onpush demo                         sandbox + pipeline + one Artifact Registry push, end to end
+  onpush start                        the five services as supervised processes (NATS_URL, or a local nats-server)
+  onpush run <service>                one service in this process (${SERVICES.join(', ')})
+  onpush provision [--replicas N]     create or update the JetStream streams and consumers
+  onpush sandbox up|down              local nats-server, Pub/Sub emulator, kube-apiserver + etcd
+      [--dir DIR] [--only nats,pubsub,kube]
   onpush help
 options:
   --json   machine-readable output on stdout`;
@@ -19,20 +27,32 @@ async function main(argv: string[]): Promise<number> {
     options: {
       dir: { type: 'string' },
       only: { type: 'string' },
+      replicas: { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const out = output(values.json);
   const [command, action] = positionals;
+  const natsUrl = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
   if (values.help || !command || command === 'help') {
     out.info(USAGE);
     return command || values.help ? 0 : 2;
   }
   switch (command) {
     case 'demo':
-      // For now the demo brings the sandbox up and reports what runs; the pipeline joins it next.
-      return sandboxCommand('up', { dir: sandboxDir(process.env, values.dir), only: values.only }, out);
+      return demoCommand(sandboxDir(process.env, values.dir), out);
+    case 'start':
+      return startCommand(process.env, out);
+    case 'run':
+      if (!isService(action)) {
+        out.error(`onpush run: name a service (${SERVICES.join(', ')})`);
+        return 2;
+      }
+      await runOne(action);
+      return 0;
+    case 'provision':
+      return provisionCommand(natsUrl, Number(values.replicas), out);
     case 'sandbox':
       return sandboxCommand(action, { dir: sandboxDir(process.env, values.dir), only: values.only }, out);
     default:

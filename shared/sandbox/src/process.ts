@@ -186,7 +186,7 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 /** Stops a process (and its group) by pid — also one started by an earlier `sandbox up`. */
 export async function stopPid(pid: number, graceMs = 10_000, exited?: Promise<void>): Promise<void> {
   signalGroup(pid, 'SIGTERM');
-  const gone = async (): Promise<boolean> => !pidAlive(pid) || isZombie(pid);
+  const gone = (): boolean => !pidAlive(pid) || isZombie(pid);
   const done = waitUntil(`pid ${pid}`, gone, { timeoutMs: graceMs, intervalMs: 50 });
   try {
     await (exited ? Promise.race([exited, done]) : done);

@@ -63,8 +63,8 @@ export function stageEffects(options: StageOptions): ServiceEffects {
     actors: {
       handle: fromPromise(({ input }) => options.handle(input.msg)),
       publish: fromPromise(({ input }) => publishAll(ctx!.publish, input.outgoing)),
-      ack: fromPromise(async ({ input }) => raw.get(input.msg)?.ack()),
-      nak: fromPromise(async ({ input }) => raw.get(input.msg)?.nak(input.delayMs)),
+      ack: fromPromise(({ input }) => Promise.resolve(raw.get(input.msg)?.ack())),
+      nak: fromPromise(({ input }) => Promise.resolve(raw.get(input.msg)?.nak(input.delayMs))),
       deadLetter: fromPromise(({ input }) =>
         publishAll(ctx!.publish, deadLetterFor(options.stage, input.msg, input.failure, spec.stream)),
       ),

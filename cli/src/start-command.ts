@@ -1,0 +1,32 @@
+import { resolve } from 'node:path';
+import { NatsServer } from '@onpush/sandbox';
+import type { Output } from './output.js';
+import { Supervisor } from './supervisor.js';
+
+/**
+ * `onpush start`: the five services as supervised processes. Without NATS_URL it runs a local
+ * nats-server with JetStream under ./.onpush/nats. Ctrl-C (or SIGTERM) stops everything.
+ */
+export async function startCommand(env: NodeJS.ProcessEnv, out: Output): Promise<number> {
+  let nats: NatsServer | undefined;
+  const childEnv = { ...env };
+  if (!env['NATS_URL']) {
+    nats = await NatsServer.create({ dir: resolve('.onpush', 'nats'), log: (l) => out.info(`onpush: ${l}`) });
+    childEnv['NATS_URL'] = nats.url;
+  }
+  const supervisor = new Supervisor({ env: childEnv });
+  supervisor.start();
+  out.info(`onpush: started ingest, parser, resolver, restarter, dlq-manager against ${childEnv['NATS_URL']}`);
+  await new Promise<void>((done) => {
+    process.once('SIGINT', () => done());
+    process.once('SIGTERM', () => done());
+  });
+  out.info('onpush: stopping');
+  await supervisor.stop();
+  await nats?.stop();
+  return 0;
+}
+
+export function defaultStateDir(): string {
+  return resolve('.onpush');
+}

@@ -1,0 +1,77 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_PORTS, SERVICES, serviceMain, type ServiceName } from './services.js';
+
+export interface SupervisorOptions {
+  env: NodeJS.ProcessEnv;
+  /** Per-service extra environment (ports, options). */
+  envFor?: (service: ServiceName) => NodeJS.ProcessEnv;
+  services?: readonly ServiceName[];
+  write?: (line: string) => void;
+}
+
+interface Child {
+  service: ServiceName;
+  process: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+/** How long to wait before restarting a service that crashed for the n-th time in a row. */
+export function restartDelayMs(crashes: number): number {
+  return Math.min(30_000, 500 * 2 ** Math.max(0, crashes - 1));
+}
+
+/**
+ * Runs the services as separate processes with prefixed output, restarts one that crashes
+ * (with a growing delay), and stops them all with SIGTERM on `stop()`.
+ */
+export class Supervisor {
+  private readonly children = new Map<ServiceName, Child>();
+  private stopping = false;
+  private readonly options: SupervisorOptions;
+  private readonly write: (line: string) => void;
+
+  constructor(options: SupervisorOptions) {
+    this.options = options;
+    this.write = options.write ?? ((line) => process.stdout.write(`${line}\n`));
+  }
+
+  start(): void {
+    for (const service of this.options.services ?? SERVICES) this.spawn(service, 0);
+  }
+
+  ports(): Record<ServiceName, number> {
+    return { ...DEFAULT_PORTS };
+  }
+
+  private spawn(service: ServiceName, crashes: number): void {
+    const env = { PORT: String(DEFAULT_PORTS[service]), ...this.options.env, ...this.options.envFor?.(service) };
+    const child = spawn(process.execPath, [serviceMain(service)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const prefix = `[${service}]`.padEnd(14);
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => this.write(`${prefix} ${line}`));
+    }
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    this.children.set(service, { service, process: child, exited });
+    const startedAt = Date.now();
+    void exited.then(async (code) => {
+      if (this.stopping) return;
+      const next = Date.now() - startedAt > 60_000 ? 1 : crashes + 1;
+      const delay = restartDelayMs(next);
+      this.write(`${prefix} exited with ${code ?? 'signal'}; restarting in ${delay} ms`);
+      await sleep(delay);
+      if (!this.stopping) this.spawn(service, next);
+    });
+  }
+
+  /** SIGTERM to every service (they drain and exit 0); SIGKILL after `graceMs`. */
+  async stop(graceMs = 15_000): Promise<void> {
+    this.stopping = true;
+    const all = [...this.children.values()];
+    for (const child of all) child.process.kill('SIGTERM');
+    const timer = setTimeout(() => all.forEach((c) => c.process.kill('SIGKILL')), graceMs);
+    await Promise.all(all.map((c) => c.exited));
+    clearTimeout(timer);
+  }
+}

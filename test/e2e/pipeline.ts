@@ -1,0 +1,62 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OUTCOME_ALL, STREAMS, parseOutcome, type Outcome } from '@onpush/contracts';
+import { Supervisor, SERVICES, type ServiceName } from '@onpush/cli';
+import { connectNats, jetstream, jetstreamManager, type NatsConnection } from '@onpush/nats';
+import { freePort, kubeconfig, waitUntil, type Sandbox } from '@onpush/sandbox';
+
+/** The five services as real processes against a sandbox, on free ports. */
+export async function startPipeline(
+  sandbox: Sandbox,
+  extra: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {},
+): Promise<{ supervisor: Supervisor; ports: Record<ServiceName, number>; logs: string[] }> {
+  const ports = {} as Record<ServiceName, number>;
+  for (const s of SERVICES) ports[s] = await freePort();
+  const logs: string[] = [];
+  const supervisor = new Supervisor({
+    env: { ...process.env, ...sandbox.env, PUBSUB_CREATE_SUBSCRIPTION: 'true', LOG_LEVEL: 'info' },
+    envFor: (service) => ({ PORT: String(ports[service]), ...extra[service] }),
+    write: (line) => logs.push(line),
+  });
+  supervisor.start();
+  for (const s of SERVICES) {
+    await waitUntil(`${s} ready`, async () => (await fetch(`http://127.0.0.1:${ports[s]}/readyz`)).ok, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    }).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}\n${logs.slice(-30).join('\n')}`);
+    });
+  }
+  return { supervisor, ports, logs };
+}
+
+/** A kubeconfig file for a ServiceAccount token (to run a service with least privilege). */
+export function writeTokenKubeconfig(sandbox: Sandbox, name: string, token: string): string {
+  const kube = sandbox.need('kube');
+  const path = join(sandbox.dir, `${name}.kubeconfig`);
+  writeFileSync(path, kubeconfig(kube.server, kube.caFile, token));
+  return path;
+}
+
+/** Every outcome on ONPUSH_OUTCOMES, read from the stream (what an auditor sees). */
+export async function readOutcomes(nc: NatsConnection): Promise<Outcome[]> {
+  const last = (await (await jetstreamManager(nc)).streams.info(STREAMS.outcomes)).state.last_seq;
+  const consumer = await jetstream(nc).consumers.get(STREAMS.outcomes, { filter_subjects: [OUTCOME_ALL] });
+  const outcomes: Outcome[] = [];
+  while (last > 0) {
+    const msg = await consumer.next({ expires: 1_000 });
+    if (!msg) break;
+    outcomes.push(parseOutcome(msg.data));
+    if (msg.seq >= last) break;
+  }
+  return outcomes;
+}
+
+export async function outcomesOf(url: string, eventId: string): Promise<Outcome[]> {
+  const nc = await connectNats({ url, name: 'onpush-e2e' });
+  try {
+    return (await readOutcomes(nc)).filter((o) => o.eventId === eventId || o.eventId.startsWith(`${eventId}#`));
+  } finally {
+    await nc.close();
+  }
+}
