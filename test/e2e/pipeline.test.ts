@@ -1,0 +1,160 @@
+import { PubSub, type Topic } from '@google-cloud/pubsub';
+import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients, type V1Deployment } from '@onpush/kube';
+import { eventually, useSandbox } from '@onpush/testing';
+import { outcomesOf, startPipeline, writeTokenKubeconfig } from './pipeline.js';
+
+const REPO = 'europe-west1-docker.pkg.dev/p/r';
+const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
+
+function deployment(name: string, containers: { name: string; image: string }[], optIn = true): V1Deployment {
+  return {
+    metadata: { name, labels: { app: name, ...(optIn ? { 'onpush.dev/enabled': 'true' } : {}) } },
+    spec: {
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers } },
+    },
+  };
+}
+
+async function annotations(kube: KubeClients, namespace: string, name: string): Promise<Record<string, string>> {
+  const d = await kube.apps.readNamespacedDeployment({ namespace, name });
+  return d.spec?.template.metadata?.annotations ?? {};
+}
+
+/** Least privilege for the restarter: read and patch Deployments, but not in namespace `locked`. */
+async function restarterIdentity(kube: KubeClients, rbac: RbacAuthorizationV1Api, namespaces: string[]): Promise<string> {
+  await kube.core.createNamespacedServiceAccount({ namespace: 'onpush', body: { metadata: { name: 'restarter' } } });
+  await rbac.createClusterRole({
+    body: {
+      metadata: { name: 'onpush-restarter' },
+      rules: [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] }],
+    },
+  });
+  for (const namespace of namespaces) {
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: 'onpush-restarter' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'onpush-restarter' },
+        subjects: [{ kind: 'ServiceAccount', name: 'restarter', namespace: 'onpush' }],
+      },
+    });
+  }
+  const request = await kube.core.createNamespacedServiceAccountToken({
+    namespace: 'onpush',
+    name: 'restarter',
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  return request.status?.token ?? '';
+}
+
+// Given four Deployments — two opted in that run …/app:1.1 (different namespaces, one as a
+// sidecar), one opted in on another image, one not opted in on the same image — and the five
+// services running as processes against real NATS, the Pub/Sub emulator and a kube-apiserver.
+describe('pipeline: an Artifact Registry push restarts every workload that runs the image', () => {
+  const sandbox = useSandbox(['nats', 'pubsub', 'kube'], 'e2e');
+  let kube: KubeClients;
+  let topic: Topic;
+  let pubsub: PubSub;
+  let stop: () => Promise<void>;
+  let logs: string[] = [];
+
+  beforeAll(async () => {
+    const config = loadKubeConfig(sandbox().need('kube').kubeconfigPath);
+    kube = kubeClients(config);
+    for (const ns of ['onpush', 'shop', 'blog', 'locked']) await kube.core.createNamespace({ body: { metadata: { name: ns } } });
+    const create = (ns: string, d: V1Deployment) => kube.apps.createNamespacedDeployment({ namespace: ns, body: d });
+    await create('shop', deployment('web', [{ name: 'app', image: `${REPO}/app:1.1` }]));
+    await create('blog', deployment('front', [{ name: 'nginx', image: 'nginx:1.27' }, { name: 'app', image: `${REPO}/app:1.1` }]));
+    await create('shop', deployment('other', [{ name: 'app', image: `${REPO}/other:1.1` }]));
+    await create('blog', deployment('legacy', [{ name: 'app', image: `${REPO}/app:1.1` }], false));
+    await create('locked', deployment('api', [{ name: 'app', image: `${REPO}/locked:2.0` }]));
+    const token = await restarterIdentity(kube, config.makeApiClient(RbacAuthorizationV1Api), ['shop', 'blog']);
+    const pipeline = await startPipeline(sandbox(), {
+      restarter: { KUBECONFIG: writeTokenKubeconfig(sandbox(), 'restarter', token) },
+    });
+    logs = pipeline.logs;
+    stop = () => pipeline.supervisor.stop();
+    pubsub = new PubSub({ projectId: sandbox().pubsubProject, apiEndpoint: sandbox().need('pubsub').host, emulatorMode: true });
+    topic = pubsub.topic('gcr');
+  });
+
+  afterAll(async () => {
+    await pubsub?.close();
+    await stop?.();
+  });
+
+  const publish = async (body: unknown): Promise<string> =>
+    `gar:${await topic.publishMessage({ data: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) })}`;
+  const outcomes = (eventId: string) => outcomesOf(sandbox().need('nats').url, eventId);
+
+  it('restarts exactly the two opted-in Deployments, with two `restarted` outcomes', async () => {
+    const eventId = await publish({ action: 'INSERT', digest: `${REPO}/app@${digest(1)}`, tag: `${REPO}/app:1.1` });
+
+    const fates = await eventually('two restarted outcomes', async () => {
+      const found = await outcomes(eventId);
+      return found.filter((o) => o.fate === 'restarted').length === 2 ? found : undefined;
+    }, { timeoutMs: 30_000 }).catch((e: unknown) => { throw new Error(`${String(e)}\n${logs.slice(-40).join('\n')}`); });
+    expect(fates.map((o) => o.fate).sort()).toEqual(['dispatched', 'restarted', 'restarted']);
+    expect(fates.filter((o) => o.fate === 'restarted').map((o) => `${o.workload?.namespace}/${o.workload?.name}`).sort()).toEqual(['blog/front', 'shop/web']);
+    for (const [ns, name] of [['shop', 'web'], ['blog', 'front']] as const) {
+      const a = await annotations(kube, ns, name);
+      expect(a[ANNOTATIONS.digest]).toBe(digest(1));
+      expect(a[ANNOTATIONS.eventId]).toBe(eventId);
+      expect(a[ANNOTATIONS.restartedAt]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    }
+    expect(await annotations(kube, 'shop', 'other')).toEqual({});
+    expect(await annotations(kube, 'blog', 'legacy')).toEqual({});
+  });
+
+  it('restarts nothing when the same digest is pushed again: two `unchanged`', async () => {
+    const eventId = await publish({ action: 'INSERT', digest: `${REPO}/app@${digest(1)}`, tag: `${REPO}/app:1.1` });
+    const found = await eventually('two unchanged outcomes', async () => {
+      const f = await outcomes(eventId);
+      return f.filter((o) => o.fate === 'unchanged').length === 2 ? f : undefined;
+    });
+    expect(found.map((o) => o.fate).sort()).toEqual(['dispatched', 'unchanged', 'unchanged']);
+  });
+
+  it('ends a DELETE as `ignored` and a push nobody runs as `no-match`', async () => {
+    const deleted = await publish({ action: 'DELETE', tag: `${REPO}/app:1.1` });
+    const nobody = await publish({ action: 'INSERT', digest: `${REPO}/nobody@${digest(2)}`, tag: `${REPO}/nobody:1.0` });
+    expect((await eventually('ignored', async () => { const f = await outcomes(deleted); return f.length ? f : undefined; })).map((o) => o.fate)).toEqual(['ignored']);
+    expect((await eventually('no-match', async () => { const f = await outcomes(nobody); return f.length ? f : undefined; })).map((o) => o.fate)).toEqual(['no-match']);
+  });
+
+  it('dead-letters garbage and an invalid reference with reason codes and the original bytes', async () => {
+    const garbage = await publish('this is not json');
+    const invalid = await publish({ action: 'INSERT', tag: 'https://example.com/app:1.0' });
+    const dead = await eventually('two dead outcomes', async () => {
+      const f = [...(await outcomes(garbage)), ...(await outcomes(invalid))];
+      return f.length === 2 ? f : undefined;
+    });
+    expect(dead.map((o) => [o.fate, o.stage, o.reason])).toEqual([
+      ['dead', 'parser', 'invalid_json'],
+      ['dead', 'parser', 'invalid_reference'],
+    ]);
+  });
+
+  it('finds a Deployment created after the resolver started (watch) on the next push', async () => {
+    await kube.apps.createNamespacedDeployment({ namespace: 'shop', body: deployment('late', [{ name: 'app', image: `${REPO}/late:3.0` }]) });
+    await new Promise((r) => setTimeout(r, 500));
+    const eventId = await publish({ action: 'INSERT', digest: `${REPO}/late@${digest(3)}`, tag: `${REPO}/late:3.0` });
+    await eventually('late restarted', async () => (await outcomes(eventId)).some((o) => o.fate === 'restarted'));
+    expect((await annotations(kube, 'shop', 'late'))[ANNOTATIONS.digest]).toBe(digest(3));
+  });
+
+  it('dead-letters a restart refused with 403', async () => {
+    const eventId = await publish({ action: 'INSERT', digest: `${REPO}/locked@${digest(4)}`, tag: `${REPO}/locked:2.0` });
+    const found = await eventually('dead restart', async () => {
+      const f = await outcomes(eventId);
+      return f.some((o) => o.fate === 'dead') ? f : undefined;
+    });
+    const dead = found.find((o) => o.fate === 'dead');
+    expect(dead?.stage).toBe('restarter');
+    expect(dead?.reason).toBe('http_403');
+    expect(dead?.workload).toEqual({ kind: 'Deployment', namespace: 'locked', name: 'api' });
+  });
+});
