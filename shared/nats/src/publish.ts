@@ -24,11 +24,20 @@ export function toMsgHdrs(values: Record<string, string> | undefined): MsgHdrs {
   return hdrs;
 }
 
+/**
+ * The stream-wide de-duplication id. JetStream de-duplicates per stream, and one stream holds
+ * several kinds of message derived from one key (a raw delivery `gar:1` and the ImagePushed of
+ * event `gar:1`), so the key is scoped by subject: the same key on two subjects is two messages.
+ */
+export function dedupId(subject: string, msgId: string): string {
+  return `${subject}|${msgId}`;
+}
+
 /** A publish that resolves only once JetStream stored the message (or found it a duplicate). */
 export function publisher(js: JetStreamClient): Publish {
   return async (subject, data, options) => {
     const ack = await js.publish(subject, data, {
-      msgID: options.msgId,
+      msgID: dedupId(subject, options.msgId),
       headers: toMsgHdrs(options.headers),
       timeout: options.timeoutMs ?? 5_000,
     });
