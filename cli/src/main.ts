@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { demoCommand } from './demo-command.js';
+import { dlqCommand } from './dlq-command.js';
 import { output } from './output.js';
 import { provisionCommand } from './provision-command.js';
 import { sandboxCommand, sandboxDir } from './sandbox-command.js';
@@ -14,11 +15,25 @@ usage:
   onpush start                        the five services as supervised processes (NATS_URL, or a local nats-server)
   onpush run <service>                one service in this process (${SERVICES.join(', ')})
   onpush provision [--replicas N]     create or update the JetStream streams and consumers
+  onpush dlq ls|show <id>|replay <id>|purge <id> [--stage S] [--reason R] [--since 1h]
+                                      dead letters: list, show, replay to the original subject, purge
   onpush sandbox up|down              local nats-server, Pub/Sub emulator, kube-apiserver + etcd
       [--dir DIR] [--only nats,pubsub,kube]
   onpush help
 options:
   --json   machine-readable output on stdout`;
+
+function definedFilters(values: { stage?: string | undefined; reason?: string | undefined; since?: string | undefined }): {
+  stage?: string;
+  reason?: string;
+  since?: string;
+} {
+  return {
+    ...(values.stage ? { stage: values.stage } : {}),
+    ...(values.reason ? { reason: values.reason } : {}),
+    ...(values.since ? { since: values.since } : {}),
+  };
+}
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -28,6 +43,9 @@ async function main(argv: string[]): Promise<number> {
       dir: { type: 'string' },
       only: { type: 'string' },
       replicas: { type: 'string', default: '1' },
+      stage: { type: 'string' },
+      reason: { type: 'string' },
+      since: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -53,6 +71,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'provision':
       return provisionCommand(natsUrl, Number(values.replicas), out);
+    case 'dlq':
+      return dlqCommand(action, positionals.slice(2), { natsUrl, json: values.json, ...definedFilters(values) }, out);
     case 'sandbox':
       return sandboxCommand(action, { dir: sandboxDir(process.env, values.dir), only: values.only }, out);
     default:

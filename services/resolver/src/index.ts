@@ -1,1 +1,40 @@
-export {};
+export { createHandler, InvalidMessageError, WORKLOAD_HEADERS, type HandlerDeps } from './handler.js';
+export {
+  ImageIndex,
+  workloadKey,
+  containerKey,
+  queryKey,
+  type ContainerImage,
+  type IndexedWorkload,
+  type IndexStats,
+  type LookupQuery,
+  type Match,
+  type UpsertResult,
+  type WorkloadId,
+} from './index-store.js';
+export {
+  createSnapshotStore,
+  splitShards,
+  shardName,
+  SnapshotError,
+  SNAPSHOT_NAME,
+  SNAPSHOT_LABEL,
+  SHARD_LIMIT_BYTES,
+  type ConfigMapApi,
+  type SnapshotStore,
+  type SnapshotStoreOptions,
+} from './snapshot.js';
+export { createSnapshotter, type Snapshotter, type SnapshotterOptions } from './snapshot-writer.js';
+export { createWatcher, restartDelay, type Watcher, type WatcherOptions } from './watch.js';
+export { createRebuilder, IndexUnavailableError, type Rebuilder, type RebuilderOptions } from './rebuild.js';
+export {
+  deploymentSource,
+  deploymentWorkload,
+  podContainers,
+  labelSelector,
+  type Selection,
+  type WorkloadSource,
+  type WorkloadInformer,
+} from './sources.js';
+export { resolverSchema, kubeconfigFile, type ResolverConfig } from './config.js';
+export { registerIndexMetrics, type IndexHealth } from './metrics.js';

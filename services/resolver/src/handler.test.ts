@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { describeFailure, type Incoming, type Outgoing } from '@onpush/service';
+import { parseOutcome, parseRestartRequest, type ImagePushed } from '@onpush/contracts';
+import { createHandler, type HandlerDeps } from './handler.js';
+import { ImageIndex } from './index-store.js';
+
+const AT = new Date('2025-01-02T03:04:05.000Z');
+const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+function pushed(overrides: Partial<ImagePushed> = {}): ImagePushed {
+  return {
+    v: 1,
+    id: 'evt-1',
+    source: 'gar',
+    image: 'docker.io/library/nginx',
+    registry: 'docker.io',
+    repository: 'library/nginx',
+    tag: '1.27',
+    pushedAt: '2025-01-02T03:04:00.000Z',
+    receivedAt: '2025-01-02T03:04:01.000Z',
+    ...overrides,
+  };
+}
+
+function incoming(body: unknown, headers: Record<string, string> = {}): Incoming {
+  const data = new TextEncoder().encode(typeof body === 'string' ? body : JSON.stringify(body));
+  return { subject: 'onpush.pushed', data, headers, seq: 7, deliveryCount: 1 };
+}
+
+function shopIndex(): ImageIndex {
+  const index = new ImageIndex();
+  index.upsert({ kind: 'Deployment', namespace: 'shop', name: 'web', containers: [{ name: 'app', image: 'nginx:1.27' }, { name: 'log', image: 'fluent/fluent-bit' }] });
+  index.upsert({ kind: 'Deployment', namespace: 'ops', name: 'proxy', containers: [{ name: 'init', image: 'nginx:1.27' }, { name: 'app', image: 'nginx:1.27' }] });
+  return index;
+}
+
+function handler(overrides: Partial<HandlerDeps> = {}) {
+  return createHandler({ index: shopIndex(), canAnswer: () => true, rebuild: () => Promise.resolve(), now: () => AT, ...overrides });
+}
+
+const bodyOf = (out: Outgoing): unknown => JSON.parse(new TextDecoder().decode(out.data));
+
+describe('resolver handler', () => {
+  it('emits one restart request per matching workload, then the dispatched outcome', async () => {
+    const out = await handler()(incoming(pushed(), { traceparent: TRACEPARENT, tracestate: 'k=v', 'Onpush-Replay-Of': 'dl-9', other: 'x' }));
+    expect(out.map((o) => [o.subject, o.msgId])).toEqual([
+      ['onpush.restart.ops', 'evt-1:Deployment/ops/proxy'],
+      ['onpush.restart.shop', 'evt-1:Deployment/shop/web'],
+      ['onpush.outcome.dispatched', 'evt-1:dispatched'],
+    ]);
+    expect(parseRestartRequest(bodyOf(out[0]!))).toEqual({
+      v: 1,
+      eventId: 'evt-1',
+      image: 'docker.io/library/nginx',
+      tag: '1.27',
+      pushedAt: '2025-01-02T03:04:00.000Z',
+      workload: { kind: 'Deployment', namespace: 'ops', name: 'proxy', containers: ['init', 'app'] },
+    });
+    expect(out[0]!.headers).toEqual({
+      'Onpush-Event-Id': 'evt-1',
+      traceparent: TRACEPARENT,
+      tracestate: 'k=v',
+      'Onpush-Replay-Of': 'dl-9',
+      'Onpush-Workload-Kind': 'Deployment',
+      'Onpush-Workload-Namespace': 'ops',
+      'Onpush-Workload-Name': 'proxy',
+    });
+    expect(parseOutcome(bodyOf(out[2]!))).toEqual({
+      v: 1,
+      eventId: 'evt-1',
+      fate: 'dispatched',
+      stage: 'resolver',
+      image: 'docker.io/library/nginx',
+      tag: '1.27',
+      requests: 2,
+      at: AT.toISOString(),
+    });
+    expect(out[2]!.headers).toEqual({ 'Onpush-Event-Id': 'evt-1', traceparent: TRACEPARENT, tracestate: 'k=v', 'Onpush-Replay-Of': 'dl-9' });
+  });
+
+  it('emits only no-match when no workload runs the image', async () => {
+    const digest = `sha256:${'c'.repeat(64)}`;
+    const out = await handler()(incoming(pushed({ tag: '1.28', digest })));
+    expect(out.map((o) => [o.subject, o.msgId])).toEqual([['onpush.outcome.no-match', 'evt-1:no-match']]);
+    expect(parseOutcome(bodyOf(out[0]!))).toMatchObject({ fate: 'no-match', stage: 'resolver', image: 'docker.io/library/nginx', tag: '1.28', digest });
+  });
+
+  it.each([
+    ['not JSON', '{nope'],
+    ['breaks the contract', { ...pushed(), image: 'nginx' }],
+    ['has neither tag nor digest', { ...pushed(), tag: undefined }],
+  ])('throws a permanent invalid_message failure when the body %s', async (_name, body) => {
+    const error = await handler()(incoming(body)).catch((e: unknown) => e);
+    expect(describeFailure(error)).toMatchObject({ type: 'invalid_message', retryable: false });
+  });
+
+  it('rebuilds first when the index cannot answer, then answers from it', async () => {
+    const index = new ImageIndex();
+    const out = await handler({
+      index,
+      canAnswer: () => false,
+      rebuild: () => {
+        index.replaceKind('Deployment', [{ kind: 'Deployment', namespace: 'shop', name: 'web', containers: [{ name: 'app', image: 'nginx:1.27' }] }]);
+        return Promise.resolve();
+      },
+    })(incoming(pushed()));
+    expect(out.map((o) => o.msgId)).toEqual(['evt-1:Deployment/shop/web', 'evt-1:dispatched']);
+  });
+
+  it('passes a failed rebuild on as a retryable failure', async () => {
+    const failure = Object.assign(new Error('apiserver down'), { type: 'index_unavailable', retryable: true, retryAfterMs: 5_000 });
+    const error = await handler({ canAnswer: () => false, rebuild: () => Promise.reject(failure) })(incoming(pushed())).catch((e: unknown) => e);
+    expect(describeFailure(error)).toMatchObject({ type: 'index_unavailable', retryable: true, retryAfterMs: 5_000 });
+  });
+});

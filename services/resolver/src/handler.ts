@@ -1,0 +1,120 @@
+import {
+  HEADERS,
+  encode,
+  outcomeSubject,
+  parseImagePushed,
+  restartSubject,
+  type ImagePushed,
+  type Outcome,
+  type RestartRequest,
+} from '@onpush/contracts';
+import type { Incoming, Outgoing } from '@onpush/service';
+import type { LookupQuery, Match } from './index-store.js';
+
+/**
+ * Headers that name the workload of a restart request, so a dead letter (and its `dead` outcome)
+ * can name it. @onpush/contracts' HEADERS has no constants for them yet; the names are the ones
+ * @onpush/service's dead-letter code reads.
+ */
+export const WORKLOAD_HEADERS = {
+  kind: 'Onpush-Workload-Kind',
+  namespace: 'Onpush-Workload-Namespace',
+  name: 'Onpush-Workload-Name',
+} as const;
+
+/** An `onpush.pushed` message that breaks its contract. Never retryable. */
+export class InvalidMessageError extends Error {
+  override readonly name = 'InvalidMessageError';
+  readonly type = 'invalid_message';
+  readonly retryable = false;
+}
+
+export interface HandlerDeps {
+  index: { lookup(query: LookupQuery): Match[] };
+  /** True when the index can be trusted as it is (watch synced or snapshot loaded, watch not broken). */
+  canAnswer: () => boolean;
+  /** One list call, shared and rate-limited; throws a retryable error when it fails. */
+  rebuild: () => Promise<void>;
+  now?: () => Date;
+}
+
+function decodeEvent(data: Uint8Array): ImagePushed {
+  try {
+    return parseImagePushed(data);
+  } catch (cause) {
+    throw new InvalidMessageError((cause as Error).message, { cause });
+  }
+}
+
+/** The event id and the trace context, carried by everything derived from the event. */
+function derivedHeaders(msg: Incoming, eventId: string): Record<string, string> {
+  const headers: Record<string, string> = { [HEADERS.eventId]: eventId };
+  for (const name of [HEADERS.traceparent, HEADERS.tracestate, HEADERS.replayOf]) {
+    const value = msg.headers[name];
+    if (value) headers[name] = value;
+  }
+  return headers;
+}
+
+/** The image fields of the event, as restart requests and outcomes repeat them. */
+function imageOf(event: ImagePushed): Pick<RestartRequest, 'image' | 'tag' | 'digest'> {
+  return {
+    image: event.image,
+    ...(event.tag !== undefined ? { tag: event.tag } : {}),
+    ...(event.digest !== undefined ? { digest: event.digest } : {}),
+  };
+}
+
+function restartOf(event: ImagePushed, match: Match, headers: Record<string, string>): Outgoing {
+  const { kind, namespace, name, containers } = match;
+  const request: RestartRequest = {
+    v: 1,
+    eventId: event.id,
+    ...imageOf(event),
+    ...(event.pushedAt !== undefined ? { pushedAt: event.pushedAt } : {}),
+    workload: { kind, namespace, name, containers },
+  };
+  return {
+    subject: restartSubject(namespace),
+    data: encode(request),
+    msgId: `${event.id}:${kind}/${namespace}/${name}`,
+    headers: {
+      ...headers,
+      [WORKLOAD_HEADERS.kind]: kind,
+      [WORKLOAD_HEADERS.namespace]: namespace,
+      [WORKLOAD_HEADERS.name]: name,
+    },
+  };
+}
+
+function outcomeOf(event: ImagePushed, requests: number, at: Date, headers: Record<string, string>): Outgoing {
+  const fate = requests > 0 ? 'dispatched' : 'no-match';
+  const outcome: Outcome = {
+    v: 1,
+    eventId: event.id,
+    fate,
+    stage: 'resolver',
+    ...imageOf(event),
+    ...(requests > 0 ? { requests } : {}),
+    at: at.toISOString(),
+  };
+  return { subject: outcomeSubject(fate), data: encode(outcome), msgId: `${event.id}:${fate}`, headers };
+}
+
+/**
+ * `ImagePushed` → one `RestartRequest` per matching workload on `onpush.restart.<namespace>`,
+ * then the fate `dispatched` (with the request count), or only the fate `no-match`. When the
+ * index cannot be trusted it is rebuilt first (one shared list call); if that fails the error
+ * is retryable and the broker redelivers.
+ */
+export function createHandler(deps: HandlerDeps) {
+  const now = deps.now ?? (() => new Date());
+  return async (msg: Incoming): Promise<Outgoing[]> => {
+    const event = decodeEvent(msg.data);
+    if (!deps.canAnswer()) await deps.rebuild();
+    const matches = deps.index.lookup(event);
+    const headers = derivedHeaders(msg, event.id);
+    const restarts = matches.map((match) => restartOf(event, match, headers));
+    return [...restarts, outcomeOf(event, restarts.length, now(), headers)];
+  };
+}

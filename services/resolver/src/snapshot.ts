@@ -1,0 +1,150 @@
+// The index snapshot in ConfigMaps, so a restarted resolver answers before its watch syncs.
+// A ConfigMap holds at most 1 MiB, so the JSON is cut into shards of at most ~900 KiB:
+// `onpush-image-index` (the head: shard count, generation, first part), then
+// `onpush-image-index-1`, `-2`, … Each shard carries the generation; a load whose shards do not
+// all carry the head's generation (a write in progress, two writers racing) is refused rather
+// than stitched together. Writes go tail first and head last, then stale shards are deleted.
+import { randomUUID } from 'node:crypto';
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import { toKubeApiError } from '@onpush/kube';
+
+export const SNAPSHOT_NAME = 'onpush-image-index';
+/** Room left under the API server's 1 MiB object limit for metadata. */
+export const SHARD_LIMIT_BYTES = 900 * 1024;
+/** Label on every shard (value: the head's name), so stale shards can be found. */
+export const SNAPSHOT_LABEL = 'onpush.dev/snapshot';
+const KEYS = { data: 'index.json', shards: 'shards', generation: 'generation', shard: 'shard' } as const;
+
+/** The slice of client-node's CoreV1Api the snapshot uses. */
+export interface ConfigMapApi {
+  readNamespacedConfigMap(param: { name: string; namespace: string }): Promise<V1ConfigMap>;
+  createNamespacedConfigMap(param: { namespace: string; body: V1ConfigMap }): Promise<unknown>;
+  replaceNamespacedConfigMap(param: { name: string; namespace: string; body: V1ConfigMap }): Promise<unknown>;
+  deleteNamespacedConfigMap(param: { name: string; namespace: string }): Promise<unknown>;
+  listNamespacedConfigMap(param: { namespace: string; labelSelector?: string }): Promise<{ items: V1ConfigMap[] }>;
+}
+
+export interface SnapshotStoreOptions {
+  api: ConfigMapApi;
+  namespace: string;
+  name?: string;
+  shardLimitBytes?: number;
+  newGeneration?: () => string;
+}
+
+export interface SnapshotStore {
+  /** The snapshot text, or undefined when there is none. Throws SnapshotError or KubeApiError. */
+  load(): Promise<string | undefined>;
+  /** Writes `text` in as many shards as needed; resolves to the shard count. */
+  save(text: string): Promise<number>;
+}
+
+/** A snapshot that exists but cannot be read back whole. */
+export class SnapshotError extends Error {
+  override readonly name = 'SnapshotError';
+  readonly type = 'snapshot_unreadable';
+  readonly retryable = false;
+}
+
+/** Cuts `text` into pieces of at most `limitBytes` UTF-8 bytes, never inside a character. */
+export function splitShards(text: string, limitBytes: number): string[] {
+  if (limitBytes < 4) throw new RangeError('a shard holds at least 4 bytes');
+  const shards: string[] = [];
+  let start = 0;
+  do {
+    let end = Math.min(text.length, start + limitBytes);
+    let bytes = Buffer.byteLength(text.slice(start, end));
+    while (bytes > limitBytes) {
+      end -= Math.max(1, Math.floor((bytes - limitBytes) / 3));
+      bytes = Buffer.byteLength(text.slice(start, end));
+    }
+    const code = text.charCodeAt(end - 1);
+    if (end < text.length && code >= 0xd800 && code <= 0xdbff) end -= 1;
+    shards.push(text.slice(start, end));
+    start = end;
+  } while (start < text.length);
+  return shards;
+}
+
+export function shardName(name: string, shard: number): string {
+  return shard === 0 ? name : `${name}-${shard}`;
+}
+
+function statusOf(error: unknown): number | undefined {
+  return toKubeApiError(error).status;
+}
+
+export function createSnapshotStore(options: SnapshotStoreOptions): SnapshotStore {
+  const { api, namespace, name = SNAPSHOT_NAME, shardLimitBytes = SHARD_LIMIT_BYTES } = options;
+  const newGeneration = options.newGeneration ?? (() => randomUUID());
+
+  async function read(shard: number): Promise<Record<string, string> | undefined> {
+    try {
+      const map = await api.readNamespacedConfigMap({ name: shardName(name, shard), namespace });
+      return map.data ?? {};
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw toKubeApiError(error);
+    }
+  }
+
+  async function put(shard: number, data: Record<string, string>): Promise<void> {
+    const metadata = { name: shardName(name, shard), namespace, labels: { [SNAPSHOT_LABEL]: name } };
+    const body: V1ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata, data };
+    try {
+      await api.createNamespacedConfigMap({ namespace, body });
+    } catch (error) {
+      if (statusOf(error) !== 409) throw toKubeApiError(error);
+      try {
+        await api.replaceNamespacedConfigMap({ name: metadata.name, namespace, body });
+      } catch (replaceError) {
+        throw toKubeApiError(replaceError);
+      }
+    }
+  }
+
+  async function deleteStale(count: number): Promise<void> {
+    const listed = await api.listNamespacedConfigMap({ namespace, labelSelector: `${SNAPSHOT_LABEL}=${name}` });
+    const pattern = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-([0-9]+)$`);
+    for (const item of listed.items) {
+      const shard = Number(pattern.exec(item.metadata?.name ?? '')?.[1] ?? 0);
+      if (shard < count) continue;
+      try {
+        await api.deleteNamespacedConfigMap({ name: shardName(name, shard), namespace });
+      } catch (error) {
+        if (statusOf(error) !== 404) throw toKubeApiError(error);
+      }
+    }
+  }
+
+  return {
+    async load() {
+      const head = await read(0);
+      if (head === undefined) return undefined;
+      const count = Number(head[KEYS.shards]);
+      const generation = head[KEYS.generation];
+      if (!Number.isSafeInteger(count) || count < 1 || !generation) {
+        throw new SnapshotError(`${name}: no shard count or generation`);
+      }
+      const parts = [head[KEYS.data] ?? ''];
+      for (let shard = 1; shard < count; shard += 1) {
+        const data = await read(shard);
+        if (data?.[KEYS.generation] !== generation) {
+          throw new SnapshotError(`${shardName(name, shard)}: missing or from another generation than ${generation}`);
+        }
+        parts.push(data[KEYS.data] ?? '');
+      }
+      return parts.join('');
+    },
+    async save(text) {
+      const shards = splitShards(text, shardLimitBytes);
+      const generation = newGeneration();
+      for (let shard = shards.length - 1; shard >= 1; shard -= 1) {
+        await put(shard, { [KEYS.generation]: generation, [KEYS.shard]: String(shard), [KEYS.data]: shards[shard] ?? '' });
+      }
+      await put(0, { [KEYS.shards]: String(shards.length), [KEYS.generation]: generation, [KEYS.data]: shards[0] ?? '' });
+      await deleteStale(shards.length);
+      return shards.length;
+    },
+  };
+}

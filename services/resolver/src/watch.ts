@@ -1,0 +1,135 @@
+// Feeds the index from informers, one per workload source. An informer lists, then watches from
+// the list's resourceVersion and lists again on 410 Gone. When its list or watch fails it stops:
+// the source is then `broken` and the informer is started again after a growing delay. Once a
+// start succeeds, the index is reconciled with the informer's cache, which drops workloads that
+// a snapshot still had but that were deleted while no resolver was watching.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from '@onpush/telemetry';
+import { workloadKey, type ImageIndex } from './index-store.js';
+import type { WorkloadSource } from './sources.js';
+
+export interface WatcherOptions {
+  sources: readonly WorkloadSource[];
+  index: ImageIndex;
+  log: Logger;
+  /** First wait before restarting a failed watch; doubles per failure up to maxRestartDelayMs. */
+  restartDelayMs?: number;
+  maxRestartDelayMs?: number;
+}
+
+export interface Watcher {
+  /** Every source completed its first list. */
+  readonly synced: boolean;
+  /** Some source's list or watch failed and is waiting to restart. */
+  readonly broken: boolean;
+  /** Starts every informer (idempotent). */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+interface Runner {
+  readonly synced: boolean;
+  readonly broken: boolean;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function restartDelay(failures: number, firstMs: number, maxMs: number): number {
+  return Math.min(maxMs, firstMs * 2 ** Math.max(0, failures - 1));
+}
+
+function runSource<T extends KubernetesObject>(source: WorkloadSource<T>, options: WatcherOptions): Runner {
+  const { index, restartDelayMs = 1_000, maxRestartDelayMs = 30_000 } = options;
+  const log = options.log.child({ kind: source.kind });
+  const informer = source.informer();
+  let synced = false;
+  let broken = false;
+  let started = false;
+  let stopped = false;
+  let errored = false;
+  let failures = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  const apply = (object: T): void => {
+    const workload = source.toWorkload(object);
+    if (!workload) return;
+    const { skipped } = index.upsert(workload);
+    if (skipped.length > 0) log.warn('container images not indexable', { workload: workloadKey(workload), images: skipped });
+  };
+  const remove = (object: T): void => {
+    const workload = source.toWorkload(object);
+    if (workload) index.remove(workload);
+  };
+
+  function fail(error: unknown): void {
+    errored = true;
+    if (stopped) return;
+    broken = true;
+    failures += 1;
+    const delayMs = restartDelay(failures, restartDelayMs, maxRestartDelayMs);
+    log.warn('watch failed, restarting', { error, delayMs, failures });
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      void attempt();
+    }, delayMs);
+  }
+
+  async function attempt(): Promise<void> {
+    errored = false;
+    try {
+      await informer.start();
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    if (stopped || errored) return;
+    index.replaceKind(source.kind, informer.list().flatMap((o) => source.toWorkload(o) ?? []));
+    if (!synced || broken) log.info('watch synced', { workloads: index.stats().workloads });
+    failures = 0;
+    broken = false;
+    synced = true;
+  }
+
+  informer.on('add', apply);
+  informer.on('update', apply);
+  informer.on('delete', remove);
+  informer.on('error', fail);
+
+  return {
+    get synced() {
+      return synced;
+    },
+    get broken() {
+      return broken;
+    },
+    start() {
+      if (started) return;
+      started = true;
+      void attempt();
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      timer = undefined;
+      await informer.stop();
+    },
+  };
+}
+
+export function createWatcher(options: WatcherOptions): Watcher {
+  const runners = options.sources.map((source) => runSource(source, options));
+  return {
+    get synced() {
+      return runners.every((r) => r.synced);
+    },
+    get broken() {
+      return runners.some((r) => r.broken);
+    },
+    start() {
+      for (const runner of runners) runner.start();
+    },
+    async stop() {
+      await Promise.all(runners.map((r) => r.stop()));
+    },
+  };
+}
