@@ -1,0 +1,36 @@
+import type { Published } from '@onpush/nats';
+import { Counter, type Metrics } from '@onpush/telemetry';
+import { GAR_SOURCE } from './handler.js';
+
+export type DeliveryResult = 'stored' | 'duplicate' | 'rejected' | 'failed';
+
+/** The shared service metrics plus ingest's own, registered in the same registry. */
+export function ingestMetrics(metrics: Metrics) {
+  return {
+    ...metrics,
+    deliveries: new Counter({
+      name: 'onpush_ingest_deliveries_total',
+      help: 'Deliveries seen by ingest, by transport (pull, push) and result (stored, duplicate, rejected, failed)',
+      labelNames: ['via', 'result'] as const,
+      registers: [metrics.registry],
+    }),
+    pubsubSettled: new Counter({
+      name: 'onpush_ingest_pubsub_settled_total',
+      help: 'Pub/Sub messages settled by the streaming-pull subscriber, by action (ack, nack)',
+      labelNames: ['action'] as const,
+      registers: [metrics.registry],
+    }),
+  };
+}
+
+export type IngestMetrics = ReturnType<typeof ingestMetrics>;
+
+/**
+ * Counts a delivery JetStream answered for. A new event counts in `received` once; a
+ * redelivery that JetStream found a duplicate of does not, so events in stays exact.
+ */
+export function countStored(metrics: IngestMetrics, via: 'pull' | 'push', published: Published, seconds: number): void {
+  metrics.deliveries.inc({ via, result: published.duplicate ? 'duplicate' : 'stored' });
+  if (!published.duplicate) metrics.received.inc({ source: GAR_SOURCE });
+  metrics.handling.observe({ stage: 'ingest' }, seconds);
+}

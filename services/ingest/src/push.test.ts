@@ -1,0 +1,143 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Publish, PublishOptions } from '@onpush/nats';
+import { startHttp } from '@onpush/service';
+import { createLogger, createMetrics } from '@onpush/telemetry';
+import { ingestMetrics } from './metrics.js';
+import { EnvelopeError, parseEnvelope, pushRoute } from './push.js';
+
+const log = createLogger({ service: 'ingest-test' }, { write: () => undefined });
+const garBody = '{"action":"INSERT","digest":"us-docker.pkg.dev/p/r/app@sha256:abc","tag":"us-docker.pkg.dev/p/r/app:1.1"}';
+
+interface Call {
+  subject: string;
+  data: Uint8Array;
+  options: PublishOptions;
+}
+
+let server: Server | undefined;
+
+afterEach(async () => {
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  server = undefined;
+});
+
+async function start(publish: Publish, maxBodyBytes = 4096): Promise<string> {
+  const metrics = ingestMetrics(createMetrics('ingest-test'));
+  server = await startHttp({
+    port: 0,
+    host: '127.0.0.1',
+    registry: metrics.registry,
+    live: () => true,
+    ready: () => ({ ready: true, detail: {} }),
+    routes: [pushRoute({ publish, maxBodyBytes, metrics, log, now: () => new Date('2025-05-05T05:05:05.000Z') })],
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function recording(): { publish: Publish; calls: Call[] } {
+  const calls: Call[] = [];
+  const publish: Publish = (subject, data, options) => {
+    calls.push({ subject, data, options });
+    return Promise.resolve({ stream: 'ONPUSH', seq: calls.length, duplicate: false });
+  };
+  return { publish, calls };
+}
+
+function envelope(message: Record<string, unknown>): string {
+  return JSON.stringify({ message, subscription: 'projects/p/subscriptions/onpush-gcr-push' });
+}
+
+const goodMessage = {
+  data: Buffer.from(garBody).toString('base64'),
+  messageId: '2070443601311540',
+  message_id: '2070443601311540',
+  publishTime: '2021-02-26T19:13:55.749Z',
+  attributes: { origin: 'gcr' },
+};
+
+const post = (url: string, body: string, contentType = 'application/json'): Promise<Response> =>
+  fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
+
+describe('push route', () => {
+  it.each(['/pubsub/push', '/webhooks/gcr'])('%s: 204 once JetStream stored the decoded bytes', async (path) => {
+    const { publish, calls } = recording();
+    const url = await start(publish);
+    const res = await post(`${url}${path}`, envelope(goodMessage), 'application/json; charset=utf-8');
+
+    expect(res.status).toBe(204);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.subject).toBe('onpush.raw.gar');
+    expect(Buffer.from(calls[0]?.data ?? []).toString()).toBe(garBody);
+    expect(calls[0]?.options.msgId).toBe('gar:2070443601311540');
+    expect(calls[0]?.options.headers).toMatchObject({
+      'Onpush-Transport-via': 'push',
+      'Onpush-Transport-publish-time': '2021-02-26T19:13:55.749Z',
+      'Onpush-Transport-origin': 'gcr',
+      'Onpush-Transport-subscription': 'projects/p/subscriptions/onpush-gcr-push',
+    });
+  });
+
+  it('503 when JetStream does not acknowledge, so Pub/Sub retries', async () => {
+    const url = await start(() => Promise.reject(new Error('timeout')));
+    const res = await post(`${url}/pubsub/push`, envelope(goodMessage));
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: 'unavailable' });
+  });
+
+  it('415 for a body that is not JSON by its content type; publishes nothing', async () => {
+    const { publish, calls } = recording();
+    const url = await start(publish);
+    const res = await post(`${url}/pubsub/push`, envelope(goodMessage), 'text/plain');
+    expect(res.status).toBe(415);
+    expect(calls).toEqual([]);
+  });
+
+  it('413 over MAX_BODY_BYTES; publishes nothing', async () => {
+    const { publish, calls } = recording();
+    const url = await start(publish, 64);
+    const res = await post(`${url}/pubsub/push`, envelope(goodMessage));
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: 'payload_too_large' });
+    expect(calls).toEqual([]);
+  });
+
+  it.each([
+    ['not JSON', '{"message":', 'invalid_json'],
+    ['no message', '{"subscription":"s"}', 'missing_message'],
+    ['no messageId', envelope({ data: goodMessage.data }), 'missing_message_id'],
+    ['data not base64', envelope({ ...goodMessage, data: 'not base64!' }), 'invalid_data'],
+    ['attributes not strings', envelope({ ...goodMessage, attributes: { n: 1 } }), 'invalid_attributes'],
+  ])('400 for %s; publishes nothing', async (_case, body, error) => {
+    const { publish, calls } = recording();
+    const url = await start(publish);
+    const res = await post(`${url}/pubsub/push`, body);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error });
+    expect(calls).toEqual([]);
+  });
+
+  it('405 for another method on a push path; other paths are left to other routes', async () => {
+    const url = await start(recording().publish);
+    const get = await fetch(`${url}/pubsub/push`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    expect((await post(`${url}/elsewhere`, '{}')).status).toBe(404);
+  });
+});
+
+describe('parseEnvelope', () => {
+  it('accepts message_id / publish_time spellings, URL-safe base64 and no data', () => {
+    const body = Buffer.from(JSON.stringify({ message: { message_id: '9', publish_time: 'x', data: '-_8' } }));
+    const delivery = parseEnvelope(body);
+    expect(delivery).toMatchObject({ messageId: '9', publishTime: 'x', attributes: {}, via: 'push' });
+    expect([...delivery.data]).toEqual([0xfb, 0xff]);
+    expect(parseEnvelope(Buffer.from('{"message":{"messageId":"1"}}')).data).toHaveLength(0);
+  });
+
+  it.each(['abcde', 'ab=c', 'YQ==='])('rejects %j as data', (data) => {
+    const body = Buffer.from(JSON.stringify({ message: { messageId: '1', data } }));
+    expect(() => parseEnvelope(body)).toThrow(EnvelopeError);
+  });
+});
