@@ -1,1 +1,34 @@
-export {};
+export {
+  createHandler,
+  decodeRequest,
+  outcomeMsgId,
+  restartOutcome,
+  type HandlerDeps,
+} from './handler.js';
+export {
+  restartMachine,
+  alreadyRestarted,
+  conflictDelayMs,
+  isConflict,
+  isNotFound,
+  MAX_CONFLICT_REREADS,
+  type PatchInput,
+  type WorkloadSnapshot,
+  type RestartEffects,
+  type RestartInput,
+  type RestartMarkInput,
+  type RestartOutput,
+  type TemplateAnnotations,
+} from './machine.js';
+export { kubeEffects, type KubeEffectsDeps } from './kube.js';
+export {
+  WORKLOAD_APIS,
+  workloadApi,
+  type WorkloadApi,
+  type WorkloadApis,
+  type ApiResponse,
+} from './workloads.js';
+export { TokenBucket, type TokenBucketOptions } from './token-bucket.js';
+export { kubeRequestCounter, type KubeRequestCounter } from './metrics.js';
+export { RestartError, type RestartErrorType } from './errors.js';
+export { restarterSchema, type RestarterConfig } from './config.js';

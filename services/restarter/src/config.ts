@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { int, port } from '@onpush/config';
+import { baseServiceSchema } from '@onpush/service';
+
+/** A positive decimal such as `50` or `0.5` (client-go's QPS is a float too). */
+function positiveNumber() {
+  return z
+    .string()
+    .regex(/^\d+(?:\.\d+)?$/, { error: 'must be a positive number such as 50 or 0.5' })
+    .transform(Number)
+    .refine((value) => value > 0, { error: 'must be greater than 0' });
+}
+
+export const restarterSchema = baseServiceSchema.extend({
+  PORT: port({ allowZero: true }).default(8084),
+  /** One kubeconfig file; unset: the standard places, then the in-cluster ServiceAccount. */
+  KUBECONFIG: z.string().min(1).optional(),
+  /** Sustained Kubernetes API requests per second (token bucket refill rate). */
+  KUBE_QPS: positiveNumber().default(50),
+  /** Requests allowed at once above the sustained rate (token bucket size). */
+  KUBE_BURST: int({ min: 1, max: 100_000 }).default(100),
+  MAX_IN_FLIGHT: int({ min: 1, max: 10_000 }).default(16),
+});
+
+export type RestarterConfig = z.output<typeof restarterSchema>;

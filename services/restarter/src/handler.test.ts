@@ -1,0 +1,230 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createActor, fromPromise, toPromise } from 'xstate';
+import { HEADERS, parseOutcome } from '@onpush/contracts';
+import { ANNOTATIONS } from '@onpush/kube';
+import { messageMachine, type Incoming, type Outgoing } from '@onpush/service';
+import { createMetrics } from '@onpush/telemetry';
+import { FakeApiException, FakeApps, fakeClients } from './fake-apps.js';
+import { createHandler } from './handler.js';
+import { kubeEffects } from './kube.js';
+import { kubeRequestCounter } from './metrics.js';
+import { TokenBucket } from './token-bucket.js';
+
+const DIGEST = `sha256:${'d'.repeat(64)}`;
+const NOW = new Date('2026-11-26T10:00:01.250Z');
+const TRACEPARENT = `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`;
+
+function request(overrides: Record<string, unknown> = {}, seq = 1): Incoming {
+  const body = {
+    v: 1,
+    eventId: 'evt-1',
+    image: 'us-docker.pkg.dev/acme/shop/web',
+    tag: '1.2.0',
+    digest: DIGEST,
+    pushedAt: '2026-11-26T10:00:00.000Z',
+    workload: { kind: 'Deployment', namespace: 'shop', name: 'web', containers: ['main'] },
+    ...overrides,
+  };
+  const headers = {
+    [HEADERS.eventId]: 'evt-1',
+    [HEADERS.msgId]: `evt-1:${seq}`,
+    [HEADERS.traceparent]: TRACEPARENT,
+  };
+  return {
+    subject: 'onpush.restart.shop',
+    data: new TextEncoder().encode(JSON.stringify(body)),
+    headers,
+    seq,
+    deliveryCount: 1,
+  };
+}
+
+function setUp() {
+  const apps = new FakeApps().add('shop', 'web', {
+    [ANNOTATIONS.digest]: `sha256:${'0'.repeat(64)}`,
+  });
+  const bucket = new TokenBucket({ qps: 50, burst: 100 });
+  const requests = kubeRequestCounter(createMetrics('restarter-test').registry);
+  const handle = createHandler({
+    effects: kubeEffects({ clients: fakeClients(apps), bucket, requests }),
+  });
+  return { apps, handle };
+}
+
+function only(outgoing: Outgoing[]): Outgoing & { outcome: ReturnType<typeof parseOutcome> } {
+  expect(outgoing).toHaveLength(1);
+  const [out] = outgoing;
+  if (!out) throw new Error('no outcome');
+  return { ...out, outcome: parseOutcome(out.data) };
+}
+
+describe('restarter handler', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: NOW });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('restarts the Deployment and publishes one `restarted` outcome with push-to-restart time', async () => {
+    const { apps, handle } = setUp();
+    const out = only(await handle(request()));
+    expect(apps.annotations('shop', 'web')).toEqual({
+      [ANNOTATIONS.restartedAt]: '2026-11-26T10:00:01Z',
+      [ANNOTATIONS.eventId]: 'evt-1',
+      [ANNOTATIONS.digest]: DIGEST,
+    });
+    expect(out.subject).toBe('onpush.outcome.restarted');
+    expect(out.msgId).toBe('evt-1:Deployment/shop/web:outcome');
+    expect(out.headers).toEqual({ [HEADERS.eventId]: 'evt-1', [HEADERS.traceparent]: TRACEPARENT });
+    expect(out.outcome).toEqual({
+      v: 1,
+      eventId: 'evt-1',
+      fate: 'restarted',
+      stage: 'restarter',
+      workload: { kind: 'Deployment', namespace: 'shop', name: 'web' },
+      image: 'us-docker.pkg.dev/acme/shop/web',
+      tag: '1.2.0',
+      digest: DIGEST,
+      durationMs: 1_250,
+      at: '2026-11-26T10:00:01.250Z',
+    });
+  });
+
+  it('publishes `unchanged`, without a PATCH, for a second request with the same digest', async () => {
+    const { apps, handle } = setUp();
+    await handle(request());
+    const out = only(await handle(request({ eventId: 'evt-2' })));
+    expect(apps.verbs()).toEqual(['get', 'patch', 'get']);
+    expect(apps.annotations('shop', 'web')?.[ANNOTATIONS.eventId]).toBe('evt-1');
+    expect(out.subject).toBe('onpush.outcome.unchanged');
+    expect(out.msgId).toBe('evt-2:Deployment/shop/web:outcome');
+    expect(out.outcome).toMatchObject({
+      eventId: 'evt-2',
+      fate: 'unchanged',
+      at: NOW.toISOString(),
+    });
+    expect(out.outcome.durationMs).toBeUndefined();
+  });
+
+  it('restarts once when two requests for the same digest race', async () => {
+    const { apps, handle } = setUp();
+    const both = Promise.all([handle(request()), handle(request({ eventId: 'evt-2' }))]);
+    await vi.advanceTimersByTimeAsync(100);
+    const fates = (await both).map((out) => only(out).outcome.fate);
+    expect(fates.sort()).toEqual(['restarted', 'unchanged']);
+    expect(apps.verbs().filter((verb) => verb === 'patch')).toHaveLength(2);
+    expect(apps.annotations('shop', 'web')?.[ANNOTATIONS.eventId]).toBe('evt-1');
+  });
+
+  it('judges a push by tag only by its event id', async () => {
+    const { apps, handle } = setUp();
+    const tagOnly = { digest: undefined };
+    expect(only(await handle(request(tagOnly))).outcome.fate).toBe('restarted');
+    expect(only(await handle(request(tagOnly))).outcome.fate).toBe('unchanged');
+    expect(only(await handle(request({ ...tagOnly, eventId: 'evt-2' }))).outcome.fate).toBe(
+      'restarted',
+    );
+    expect(apps.verbs()).toEqual(['get', 'patch', 'get', 'get', 'patch']);
+  });
+
+  it('publishes `gone` for a Deployment that no longer exists, and omits durationMs without pushedAt', async () => {
+    const { handle } = setUp();
+    const out = only(
+      await handle(
+        request({
+          workload: { kind: 'Deployment', namespace: 'shop', name: 'api', containers: ['main'] },
+        }),
+      ),
+    );
+    expect(out.subject).toBe('onpush.outcome.gone');
+    expect(out.outcome).toMatchObject({ fate: 'gone', workload: { name: 'api' } });
+    const { handle: other } = setUp();
+    expect(only(await other(request({ pushedAt: undefined }))).outcome.durationMs).toBeUndefined();
+  });
+
+  it('throws a permanent http_403 with the API message', async () => {
+    const { apps, handle } = setUp();
+    apps.fail(
+      'patch',
+      new FakeApiException(403, 'deployments.apps "web" is forbidden: User cannot patch'),
+    );
+    await expect(handle(request())).rejects.toMatchObject({
+      type: 'http_403',
+      retryable: false,
+      message: 'deployments.apps "web" is forbidden: User cannot patch',
+    });
+  });
+
+  it('throws retryable errors for 429 (with Retry-After) and 500', async () => {
+    const { apps, handle } = setUp();
+    apps.fail('get', new FakeApiException(429, 'slow down', { 'retry-after': '2' }));
+    await expect(handle(request())).rejects.toMatchObject({
+      type: 'http_429',
+      retryable: true,
+      retryAfterMs: 2_000,
+    });
+    apps.fail('patch', new FakeApiException(500, 'etcdserver: request timed out'));
+    await expect(handle(request())).rejects.toMatchObject({ type: 'http_500', retryable: true });
+  });
+
+  it('rejects a message that is not a RestartRequest as invalid_message, permanently', async () => {
+    const { apps, handle } = setUp();
+    await expect(handle(request({ eventId: '' }))).rejects.toMatchObject({
+      type: 'invalid_message',
+      retryable: false,
+    });
+    const notJson = { ...request(), data: new TextEncoder().encode('{not json') };
+    await expect(handle(notJson)).rejects.toMatchObject({
+      type: 'invalid_message',
+      retryable: false,
+    });
+    expect(apps.calls).toEqual([]);
+  });
+
+  it('rejects a kind it cannot restart as unsupported_kind, permanently', async () => {
+    const { handle } = setUp();
+    const cron = { kind: 'CronJob', namespace: 'shop', name: 'nightly', containers: ['main'] };
+    await expect(handle(request({ workload: cron }))).rejects.toMatchObject({
+      type: 'unsupported_kind',
+      retryable: false,
+    });
+  });
+});
+
+describe('restarter handler in the message machine', () => {
+  async function deliver(handle: (msg: Incoming) => Promise<Outgoing[]>) {
+    const seen: { naks: number[]; dead: string[] } = { naks: [], dead: [] };
+    const machine = messageMachine.provide({
+      actors: {
+        handle: fromPromise(({ input }) => handle(input.msg)),
+        publish: fromPromise(() => Promise.resolve()),
+        ack: fromPromise(() => Promise.resolve()),
+        nak: fromPromise(({ input }) => Promise.resolve(void seen.naks.push(input.delayMs))),
+        deadLetter: fromPromise(({ input }) =>
+          Promise.resolve(void seen.dead.push(input.failure.type)),
+        ),
+      },
+    });
+    const input = { msg: request(), maxDeliver: 8, retryScheduleMs: [250, 1_000] };
+    const { result } = await toPromise(createActor(machine, { input }).start());
+    return { result, ...seen };
+  }
+
+  it('NAKs a 429 with the Retry-After delay and dead-letters a 403', async () => {
+    const throttled = setUp();
+    throttled.apps.fail('patch', new FakeApiException(429, 'slow down', { 'retry-after': '3' }));
+    await expect(deliver(throttled.handle)).resolves.toEqual({
+      result: 'retried',
+      naks: [3_000],
+      dead: [],
+    });
+    const forbidden = setUp();
+    forbidden.apps.fail('patch', new FakeApiException(403, 'forbidden'));
+    await expect(deliver(forbidden.handle)).resolves.toEqual({
+      result: 'dead',
+      naks: [],
+      dead: ['http_403'],
+    });
+  });
+});

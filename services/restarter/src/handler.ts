@@ -1,0 +1,102 @@
+import { createActor, fromPromise, toPromise } from 'xstate';
+import {
+  ContractError,
+  HEADERS,
+  encode,
+  outcomeSubject,
+  parseRestartRequest,
+  type Outcome,
+  type RestartRequest,
+} from '@onpush/contracts';
+import type { Incoming, Outgoing } from '@onpush/service';
+import { RestartError } from './errors.js';
+import { restartMachine, type RestartEffects, type RestartOutput } from './machine.js';
+
+export interface HandlerDeps {
+  /** The Kubernetes side: `kubeEffects(...)` in production, fakes in tests. */
+  effects: RestartEffects;
+  now?: () => Date;
+}
+
+type Finished = Exclude<RestartOutput, { fate: 'failed' }>;
+
+/** Bytes → RestartRequest; a message that breaks the contract is permanent (`invalid_message`). */
+export function decodeRequest(data: Uint8Array): RestartRequest {
+  try {
+    return parseRestartRequest(data);
+  } catch (error) {
+    if (!(error instanceof ContractError)) throw error;
+    throw new RestartError('invalid_message', error.message, { cause: error });
+  }
+}
+
+/** The workload fate of one request, as published on `onpush.outcome.<fate>`. */
+export function restartOutcome(request: RestartRequest, result: Finished, now: Date): Outcome {
+  const { kind, namespace, name } = request.workload;
+  const at = result.fate === 'restarted' ? result.respondedAt : now;
+  const pushedAt = request.pushedAt === undefined ? undefined : Date.parse(request.pushedAt);
+  const durationMs =
+    result.fate === 'restarted' && pushedAt !== undefined
+      ? Math.max(0, at.getTime() - pushedAt)
+      : undefined;
+  return {
+    v: 1,
+    eventId: request.eventId,
+    fate: result.fate,
+    stage: 'restarter',
+    workload: { kind, namespace, name },
+    image: request.image,
+    ...(request.tag !== undefined ? { tag: request.tag } : {}),
+    ...(request.digest !== undefined ? { digest: request.digest } : {}),
+    ...(durationMs !== undefined ? { durationMs } : {}),
+    at: at.toISOString(),
+  };
+}
+
+/** The Nats-Msg-Id of a request's outcome: one per (event, workload), whatever the fate. */
+export function outcomeMsgId(request: RestartRequest): string {
+  const { kind, namespace, name } = request.workload;
+  return `${request.eventId}:${kind}/${namespace}/${name}:outcome`;
+}
+
+function outcomeHeaders(msg: Incoming, eventId: string): Record<string, string> {
+  const headers: Record<string, string> = { [HEADERS.eventId]: eventId };
+  for (const name of [HEADERS.traceparent, HEADERS.tracestate]) {
+    const value = msg.headers[name];
+    if (value) headers[name] = value;
+  }
+  return headers;
+}
+
+/**
+ * RestartRequest → exactly one workload fate (`restarted`, `unchanged`, `gone`). A failure is
+ * thrown as is: its `type`, `retryable` and `retryAfterMs` tell the stage to NAK with a delay or
+ * to dead-letter the request.
+ */
+export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Outgoing[]> {
+  const now = deps.now ?? (() => new Date());
+  const machine = restartMachine.provide({
+    actors: {
+      read: fromPromise(({ input }) => deps.effects.read(input.workload)),
+      patch: fromPromise(({ input }) => deps.effects.patch(input.workload, input.patch)),
+    },
+  });
+  return async (msg: Incoming): Promise<Outgoing[]> => {
+    const request = decodeRequest(msg.data);
+    const actor = createActor(machine, {
+      input: { workload: request.workload, eventId: request.eventId, digest: request.digest },
+    });
+    actor.start();
+    const result = await toPromise(actor);
+    if (result.fate === 'failed') throw result.error;
+    const outcome = restartOutcome(request, result, now());
+    return [
+      {
+        subject: outcomeSubject(outcome.fate),
+        data: encode(outcome),
+        msgId: outcomeMsgId(request),
+        headers: outcomeHeaders(msg, request.eventId),
+      },
+    ];
+  };
+}

@@ -1,0 +1,55 @@
+import type { WorkloadRef } from '@onpush/contracts';
+import { toKubeApiError, type KubeClients } from '@onpush/kube';
+import type { PatchInput, RestartEffects } from './machine.js';
+import type { KubeRequestCounter } from './metrics.js';
+import type { TokenBucket } from './token-bucket.js';
+import { WORKLOAD_APIS, workloadApi, type ApiResponse, type WorkloadApis } from './workloads.js';
+
+export interface KubeEffectsDeps {
+  clients: KubeClients;
+  /** Every API call waits for a token first. */
+  bucket: TokenBucket;
+  requests: KubeRequestCounter;
+  apis?: WorkloadApis;
+  now?: () => Date;
+}
+
+/**
+ * The restart machine's effects against the real API server: rate-limited, counted by verb and
+ * code, and failing with KubeApiError (type `http_<code>` or `network`, retryable, retryAfterMs).
+ */
+export function kubeEffects(deps: KubeEffectsDeps): RestartEffects {
+  const apis = deps.apis ?? WORKLOAD_APIS;
+  const now = deps.now ?? (() => new Date());
+
+  async function call<T>(
+    verb: 'get' | 'patch',
+    request: () => Promise<ApiResponse<T>>,
+  ): Promise<T> {
+    await deps.bucket.take();
+    try {
+      const response = await request();
+      deps.requests.inc({ verb, code: String(response.status) });
+      return response.data;
+    } catch (cause) {
+      const error = toKubeApiError(cause);
+      deps.requests.inc({
+        verb,
+        code: error.status === undefined ? 'error' : String(error.status),
+      });
+      throw error;
+    }
+  }
+
+  return {
+    async read(workload: WorkloadRef) {
+      const api = workloadApi(apis, workload.kind, deps.clients);
+      return await call('get', () => api.read(workload));
+    },
+    async patch(workload: WorkloadRef, { resourceVersion, ...mark }: PatchInput) {
+      const api = workloadApi(apis, workload.kind, deps.clients);
+      await call('patch', () => api.patch(workload, { ...mark, at: now() }, resourceVersion));
+      return now();
+    },
+  };
+}

@@ -1,0 +1,189 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createActor, fromPromise, toPromise } from 'xstate';
+import { ANNOTATIONS, KubeApiError } from '@onpush/kube';
+import { describeFailure } from '@onpush/service';
+import {
+  alreadyRestarted,
+  conflictDelayMs,
+  restartMachine,
+  type PatchInput,
+  type RestartEffects,
+  type RestartInput,
+  type RestartOutput,
+  type TemplateAnnotations,
+} from './machine.js';
+
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+const OTHER = `sha256:${'b'.repeat(64)}`;
+const RESPONDED = new Date('2026-11-26T10:00:01.250Z');
+const input: RestartInput = {
+  workload: { kind: 'Deployment', namespace: 'shop', name: 'web' },
+  eventId: 'evt-2',
+  digest: DIGEST,
+};
+
+type Answer<T> = T | Error;
+
+/**
+ * A workload whose GETs answer `reads` in turn (the last one repeats) and whose PATCHes answer
+ * `patches` in turn (then succeed). Records what was patched.
+ */
+function effects(reads: Answer<TemplateAnnotations>[], patches: (Error | undefined)[] = []) {
+  const sent: PatchInput[] = [];
+  let version = 0;
+  const fake: RestartEffects = {
+    read: () => {
+      const answer = reads.length > 1 ? reads.shift() : reads[0];
+      if (answer instanceof Error) return Promise.reject(answer);
+      return Promise.resolve({ annotations: answer ?? {}, resourceVersion: String(++version) });
+    },
+    patch: (_workload, patch) => {
+      sent.push(patch);
+      const error = patches.shift();
+      return error ? Promise.reject(error) : Promise.resolve(RESPONDED);
+    },
+  };
+  return { fake, sent };
+}
+
+function run(fake: RestartEffects, restart: RestartInput = input): Promise<RestartOutput> {
+  const machine = restartMachine.provide({
+    actors: {
+      read: fromPromise(({ input: i }) => fake.read(i.workload)),
+      patch: fromPromise(({ input: i }) => fake.patch(i.workload, i.patch)),
+    },
+  });
+  return toPromise(createActor(machine, { input: restart }).start());
+}
+
+async function failure(fake: RestartEffects) {
+  const output = await run(fake);
+  if (output.fate !== 'failed') throw new Error(`expected a failure, got ${output.fate}`);
+  return describeFailure(output.error);
+}
+
+const apiError = (status: number, message = `HTTP ${status}`, retryAfterMs?: number) =>
+  new KubeApiError(message, { status, retryAfterMs });
+
+describe('restartMachine', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('patches a workload without the digest, conditionally on the version read, and ends restarted at the response time', async () => {
+    const { fake, sent } = effects([{ [ANNOTATIONS.digest]: OTHER }]);
+    await expect(run(fake)).resolves.toEqual({ fate: 'restarted', respondedAt: RESPONDED });
+    expect(sent).toEqual([{ eventId: 'evt-2', digest: DIGEST, resourceVersion: '1' }]);
+  });
+
+  it('ends unchanged without a PATCH when the pod template already carries the pushed digest', async () => {
+    const { fake, sent } = effects([
+      { [ANNOTATIONS.digest]: DIGEST, [ANNOTATIONS.eventId]: 'evt-1' },
+    ]);
+    await expect(run(fake)).resolves.toEqual({ fate: 'unchanged' });
+    expect(sent).toEqual([]);
+  });
+
+  it('judges a push without digest by its event id', async () => {
+    const tagOnly = { ...input, digest: undefined };
+    const same = effects([{ [ANNOTATIONS.eventId]: 'evt-2' }]);
+    await expect(run(same.fake, tagOnly)).resolves.toEqual({ fate: 'unchanged' });
+    const other = effects([{ [ANNOTATIONS.eventId]: 'evt-1', [ANNOTATIONS.digest]: DIGEST }]);
+    await expect(run(other.fake, tagOnly)).resolves.toMatchObject({ fate: 'restarted' });
+    expect(other.sent).toEqual([{ eventId: 'evt-2', digest: undefined, resourceVersion: '1' }]);
+  });
+
+  it('ends gone when GET or PATCH answers 404', async () => {
+    const notFound = apiError(404, 'deployments.apps "web" not found');
+    await expect(run(effects([notFound]).fake)).resolves.toEqual({ fate: 'gone' });
+    await expect(run(effects([{}], [notFound]).fake)).resolves.toEqual({ fate: 'gone' });
+  });
+
+  it('reads again after a 409 and ends unchanged when a concurrent restart already applied the digest', async () => {
+    const { fake, sent } = effects([{}, { [ANNOTATIONS.digest]: DIGEST }], [apiError(409)]);
+    const done = run(fake);
+    await vi.advanceTimersByTimeAsync(conflictDelayMs(1));
+    await expect(done).resolves.toEqual({ fate: 'unchanged' });
+    expect(sent).toHaveLength(1);
+  });
+
+  it('reads and patches again after a 409 caused by an unrelated change', async () => {
+    const { fake, sent } = effects([{}], [apiError(409)]);
+    const done = run(fake);
+    await vi.advanceTimersByTimeAsync(conflictDelayMs(1));
+    await expect(done).resolves.toMatchObject({ fate: 'restarted' });
+    expect(sent.map((p) => p.resourceVersion)).toEqual(['1', '2']);
+  });
+
+  it('gives a persistent conflict to the broker as retryable http_409 after three re-reads', async () => {
+    const conflicts = [apiError(409), apiError(409), apiError(409), apiError(409)];
+    const { fake, sent } = effects([{}], conflicts);
+    const done = failure(fake);
+    await vi.advanceTimersByTimeAsync(10 + 20 + 40);
+    await expect(done).resolves.toMatchObject({ type: 'http_409', retryable: true });
+    expect(sent).toHaveLength(4);
+  });
+
+  it('fails permanently on 403 with type http_403 and the API message', async () => {
+    const forbidden = apiError(403, 'deployments.apps "web" is forbidden');
+    await expect(failure(effects([{}], [forbidden]).fake)).resolves.toEqual({
+      type: 'http_403',
+      message: 'deployments.apps "web" is forbidden',
+      retryable: false,
+      retryAfterMs: undefined,
+    });
+  });
+
+  it.each([401, 422])('fails permanently on %i', async (status) => {
+    await expect(failure(effects([{}], [apiError(status)]).fake)).resolves.toMatchObject({
+      type: `http_${status}`,
+      retryable: false,
+    });
+  });
+
+  it('fails retryably on 429 and carries Retry-After', async () => {
+    const throttled = apiError(429, 'too many requests', 3_000);
+    await expect(failure(effects([throttled]).fake)).resolves.toMatchObject({
+      type: 'http_429',
+      retryable: true,
+      retryAfterMs: 3_000,
+    });
+  });
+
+  it.each([500, 503])('fails retryably on %i', async (status) => {
+    await expect(failure(effects([{}], [apiError(status)]).fake)).resolves.toMatchObject({
+      type: `http_${status}`,
+      retryable: true,
+    });
+  });
+
+  it('fails retryably when the API server cannot be reached', async () => {
+    const unreachable = new KubeApiError('connect ECONNREFUSED 127.0.0.1:6443', {});
+    await expect(failure(effects([unreachable]).fake)).resolves.toMatchObject({
+      type: 'network',
+      retryable: true,
+    });
+  });
+});
+
+describe('alreadyRestarted', () => {
+  it('compares digests when the push has one, event ids otherwise', () => {
+    expect(
+      alreadyRestarted({ [ANNOTATIONS.digest]: DIGEST }, { eventId: 'x', digest: DIGEST }),
+    ).toBe(true);
+    expect(alreadyRestarted({ [ANNOTATIONS.eventId]: 'x' }, { eventId: 'x', digest: DIGEST })).toBe(
+      false,
+    );
+    expect(alreadyRestarted({ [ANNOTATIONS.eventId]: 'x' }, { eventId: 'x' })).toBe(true);
+    expect(alreadyRestarted({}, { eventId: 'x' })).toBe(false);
+  });
+});
+
+describe('conflictDelayMs', () => {
+  it('doubles from 10 ms', () => {
+    expect([1, 2, 3].map(conflictDelayMs)).toEqual([10, 20, 40]);
+  });
+});

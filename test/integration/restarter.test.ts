@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { KubeConfig } from '@kubernetes/client-node';
+import {
+  HEADERS,
+  encode,
+  parseOutcome,
+  type Outcome,
+  type RestartRequest,
+} from '@onpush/contracts';
+import {
+  ANNOTATIONS,
+  PatchStrategy,
+  kubeClients,
+  loadKubeConfig,
+  setHeaderOptions,
+  type KubeClients,
+  type V1Deployment,
+} from '@onpush/kube';
+import { createHandler, kubeEffects, kubeRequestCounter, TokenBucket } from '@onpush/restarter';
+import type { Incoming, Outgoing } from '@onpush/service';
+import { createMetrics } from '@onpush/telemetry';
+import { useSandbox } from '@onpush/testing';
+
+const DIGEST = `sha256:${'e'.repeat(64)}`;
+
+function deployment(namespace: string, name: string): V1Deployment {
+  return {
+    metadata: { name, namespace, labels: { app: name } },
+    spec: {
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'main', image: 'us-docker.pkg.dev/acme/shop/web:1.2.0' }] },
+      },
+    },
+  };
+}
+
+function request(eventId: string, namespace: string, name: string): Incoming {
+  const body: RestartRequest = {
+    v: 1,
+    eventId,
+    image: 'us-docker.pkg.dev/acme/shop/web',
+    tag: '1.2.0',
+    digest: DIGEST,
+    pushedAt: new Date(Date.now() - 1_000).toISOString(),
+    workload: { kind: 'Deployment', namespace, name, containers: ['main'] },
+  };
+  return {
+    subject: `onpush.restart.${namespace}`,
+    data: encode(body),
+    headers: { [HEADERS.eventId]: eventId },
+    seq: 1,
+    deliveryCount: 1,
+  };
+}
+
+function handlerFor(clients: KubeClients) {
+  const requests = kubeRequestCounter(createMetrics('restarter-it').registry);
+  const bucket = new TokenBucket({ qps: 50, burst: 100 });
+  return createHandler({ effects: kubeEffects({ clients, bucket, requests }) });
+}
+
+function outcomeOf(outgoing: Outgoing[]): Outcome {
+  expect(outgoing).toHaveLength(1);
+  return parseOutcome(outgoing[0]?.data);
+}
+
+// Given a real kube-apiserver with etcd and RBAC on, and the restarter's handler (not the service).
+describe('restarter handler against the Kubernetes API server', () => {
+  const sandbox = useSandbox(['kube'], 'restarter');
+  const admin = (): KubeClients =>
+    kubeClients(loadKubeConfig(sandbox().need('kube').kubeconfigPath));
+
+  it('restarts a Deployment once per digest, and reports a missing one as gone', async () => {
+    const kube = admin();
+    await kube.core.createNamespace({ body: { metadata: { name: 'shop' } } });
+    await kube.apps.createNamespacedDeployment({
+      namespace: 'shop',
+      body: deployment('shop', 'web'),
+    });
+    const handle = handlerFor(kube);
+
+    const first = outcomeOf(await handle(request('evt-1', 'shop', 'web')));
+    expect(first).toMatchObject({
+      fate: 'restarted',
+      eventId: 'evt-1',
+      workload: { kind: 'Deployment', namespace: 'shop', name: 'web' },
+    });
+    expect(first.durationMs).toBeGreaterThanOrEqual(1_000);
+    const live = await kube.apps.readNamespacedDeployment({ namespace: 'shop', name: 'web' });
+    const annotations = live.spec?.template.metadata?.annotations ?? {};
+    expect(annotations[ANNOTATIONS.digest]).toBe(DIGEST);
+    expect(annotations[ANNOTATIONS.eventId]).toBe('evt-1');
+    expect(annotations[ANNOTATIONS.restartedAt]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+
+    expect(outcomeOf(await handle(request('evt-2', 'shop', 'web')))).toMatchObject({
+      fate: 'unchanged',
+      eventId: 'evt-2',
+    });
+    const after = await kube.apps.readNamespacedDeployment({ namespace: 'shop', name: 'web' });
+    expect(after.spec?.template.metadata?.annotations?.[ANNOTATIONS.eventId]).toBe('evt-1');
+
+    expect(outcomeOf(await handle(request('evt-3', 'shop', 'gone')))).toMatchObject({
+      fate: 'gone',
+      workload: { name: 'gone' },
+    });
+  });
+
+  it('restarts once when two requests for the same digest race, the PATCH being conditional', async () => {
+    const kube = admin();
+    await kube.core.createNamespace({ body: { metadata: { name: 'race' } } });
+    await kube.apps.createNamespacedDeployment({
+      namespace: 'race',
+      body: deployment('race', 'web'),
+    });
+    const handle = handlerFor(kube);
+
+    const both = await Promise.all([
+      handle(request('evt-a', 'race', 'web')),
+      handle(request('evt-b', 'race', 'web')),
+    ]);
+    expect(both.map((out) => outcomeOf(out).fate).sort()).toEqual(['restarted', 'unchanged']);
+
+    const effects = kubeEffects({
+      clients: kube,
+      bucket: new TokenBucket({ qps: 50, burst: 100 }),
+      requests: kubeRequestCounter(createMetrics('restarter-it').registry),
+    });
+    const web = { kind: 'Deployment', namespace: 'race', name: 'web' } as const;
+    const { resourceVersion } = await effects.read(web);
+    await kube.apps.patchNamespacedDeployment(
+      { namespace: 'race', name: 'web', body: { metadata: { labels: { touched: 'yes' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+    await expect(effects.patch(web, { eventId: 'evt-c', resourceVersion })).rejects.toMatchObject({
+      type: 'http_409',
+      retryable: true,
+    });
+  });
+
+  it('fails with a permanent http_403 for a ServiceAccount without the permission', async () => {
+    const kube = admin();
+    await kube.core.createNamespace({ body: { metadata: { name: 'locked' } } });
+    await kube.apps.createNamespacedDeployment({
+      namespace: 'locked',
+      body: deployment('locked', 'api'),
+    });
+    await kube.core.createNamespacedServiceAccount({
+      namespace: 'locked',
+      body: { metadata: { name: 'restarter' } },
+    });
+    const token = await kube.core.createNamespacedServiceAccountToken({
+      namespace: 'locked',
+      name: 'restarter',
+      body: { spec: { audiences: [], expirationSeconds: 600 } },
+    });
+    const cluster = kube.config.getCurrentCluster();
+    if (!cluster) throw new Error('no current cluster');
+    const asServiceAccount = new KubeConfig();
+    asServiceAccount.loadFromClusterAndUser(cluster, {
+      name: 'restarter',
+      token: token.status?.token ?? '',
+    });
+
+    const error = await handlerFor(kubeClients(asServiceAccount))(
+      request('evt-4', 'locked', 'api'),
+    ).catch((e: unknown) => e);
+    expect(error).toMatchObject({ type: 'http_403', retryable: false });
+    expect((error as Error).message).toContain('forbidden');
+  });
+});
