@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OUTCOME_ALL, STREAMS, parseOutcome, type Outcome } from '@onpush/contracts';
+import { STREAMS, parseOutcome, type Outcome } from '@onpush/contracts';
 import { Supervisor, SERVICES, type ServiceName } from '@onpush/cli';
 import { connectNats, jetstream, jetstreamManager, type NatsConnection } from '@onpush/nats';
 import { freePort, kubeconfig, waitUntil, type Sandbox } from '@onpush/sandbox';
@@ -41,7 +41,7 @@ export function writeTokenKubeconfig(sandbox: Sandbox, name: string, token: stri
 /** Every outcome on ONPUSH_OUTCOMES, read from the stream (what an auditor sees). */
 export async function readOutcomes(nc: NatsConnection): Promise<Outcome[]> {
   const last = (await (await jetstreamManager(nc)).streams.info(STREAMS.outcomes)).state.last_seq;
-  const consumer = await jetstream(nc).consumers.get(STREAMS.outcomes, { filter_subjects: [OUTCOME_ALL] });
+  const consumer = await jetstream(nc).consumers.get(STREAMS.outcomes);
   const outcomes: Outcome[] = [];
   while (last > 0) {
     const msg = await consumer.next({ expires: 1_000 });
