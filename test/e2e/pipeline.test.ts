@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { PubSub, type Topic } from '@google-cloud/pubsub';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +8,7 @@ import { eventually, useSandbox } from '@onpush/testing';
 import { outcomesOf, startPipeline, writeTokenKubeconfig } from './pipeline.js';
 
 const REPO = 'europe-west1-docker.pkg.dev/p/r';
+const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
 
 function deployment(name: string, containers: { name: string; image: string }[], optIn = true): V1Deployment {
@@ -60,6 +63,9 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
   let pubsub: PubSub;
   let stop: () => Promise<void>;
   let logs: string[] = [];
+  let rbac: RbacAuthorizationV1Api;
+  let ingestPort = 0;
+  const published: string[] = [];
 
   beforeAll(async () => {
     const config = loadKubeConfig(sandbox().need('kube').kubeconfigPath);
@@ -71,11 +77,13 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
     await create('shop', deployment('other', [{ name: 'app', image: `${REPO}/other:1.1` }]));
     await create('blog', deployment('legacy', [{ name: 'app', image: `${REPO}/app:1.1` }], false));
     await create('locked', deployment('api', [{ name: 'app', image: `${REPO}/locked:2.0` }]));
-    const token = await restarterIdentity(kube, config.makeApiClient(RbacAuthorizationV1Api), ['shop', 'blog']);
+    rbac = config.makeApiClient(RbacAuthorizationV1Api);
+    const token = await restarterIdentity(kube, rbac, ['shop', 'blog']);
     const pipeline = await startPipeline(sandbox(), {
       restarter: { KUBECONFIG: writeTokenKubeconfig(sandbox(), 'restarter', token) },
     });
     logs = pipeline.logs;
+    ingestPort = pipeline.ports.ingest;
     stop = () => pipeline.supervisor.stop();
     pubsub = new PubSub({ projectId: sandbox().pubsubProject, apiEndpoint: sandbox().need('pubsub').host, emulatorMode: true });
     topic = pubsub.topic('gcr');
@@ -86,8 +94,12 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
     await stop?.();
   });
 
-  const publish = async (body: unknown): Promise<string> =>
-    `gar:${await topic.publishMessage({ data: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) })}`;
+  const publish = async (body: unknown): Promise<string> => {
+    const data = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const eventId = `gar:${await topic.publishMessage({ data })}`;
+    published.push(eventId);
+    return eventId;
+  };
   const outcomes = (eventId: string) => outcomesOf(sandbox().need('nats').url, eventId);
 
   it('restarts exactly the two opted-in Deployments, with two `restarted` outcomes', async () => {
@@ -136,6 +148,11 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
       ['dead', 'parser', 'invalid_json'],
       ['dead', 'parser', 'invalid_reference'],
     ]);
+    const listed = JSON.parse(await onpush(['dlq', 'ls', '--stage', 'parser', '--json'])) as { entries: { id: number; reason: string }[] };
+    expect(listed.entries.map((e) => e.reason)).toEqual(['invalid_json', 'invalid_reference']);
+    const shown = JSON.parse(await onpush(['dlq', 'show', String(listed.entries[0]?.id), '--json'])) as { payload: string; subject: string };
+    expect(Buffer.from(shown.payload, 'base64').toString()).toBe('this is not json');
+    expect(shown.subject).toBe('onpush.raw.gar');
   });
 
   it('finds a Deployment created after the resolver started (watch) on the next push', async () => {
@@ -157,4 +174,85 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
     expect(dead?.reason).toBe('http_403');
     expect(dead?.workload).toEqual({ kind: 'Deployment', namespace: 'locked', name: 'api' });
   });
+
+  it('restarts once when Pub/Sub delivers the same message twice (push endpoint)', async () => {
+    const body = { action: 'INSERT', digest: `${REPO}/app@${digest(5)}`, tag: `${REPO}/app:1.1` };
+    const envelope = {
+      message: { data: Buffer.from(JSON.stringify(body)).toString('base64'), messageId: 'push-5', publishTime: new Date().toISOString() },
+      subscription: 'projects/p/subscriptions/onpush-push',
+    };
+    for (let i = 0; i < 2; i += 1) {
+      const response = await fetch(`http://127.0.0.1:${ingestPort}/pubsub/push`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(envelope),
+      });
+      expect(response.status).toBe(204);
+    }
+    published.push('gar:push-5');
+    await eventually('two restarted', async () => (await outcomes('gar:push-5')).filter((o) => o.fate === 'restarted').length === 2);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await outcomes('gar:push-5')).map((o) => o.fate).sort()).toEqual(['dispatched', 'restarted', 'restarted']);
+  });
+
+  it('replays the refused restart with `onpush dlq replay` once the permission is granted', async () => {
+    const eventId = await deadRestartEvent();
+    const list = JSON.parse(await onpush(['dlq', 'ls', '--stage', 'restarter', '--reason', 'http_403', '--json'])) as { entries: { id: number }[] };
+    expect(list.entries).toHaveLength(1);
+    await rbac.createNamespacedRoleBinding({
+      namespace: 'locked',
+      body: {
+        metadata: { name: 'onpush-restarter' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'onpush-restarter' },
+        subjects: [{ kind: 'ServiceAccount', name: 'restarter', namespace: 'onpush' }],
+      },
+    });
+    await onpush(['dlq', 'replay', String(list.entries[0]?.id)]);
+    await eventually('the replayed restart', async () => (await outcomes(eventId ?? '')).some((o) => o.fate === 'restarted'));
+    expect((await annotations(kube, 'locked', 'api'))[ANNOTATIONS.digest]).toBe(digest(4));
+    const after = JSON.parse(await onpush(['dlq', 'ls', '--stage', 'restarter', '--json'])) as { entries: { replayedAt?: string }[] };
+    expect(after.entries[0]?.replayedAt).toBeTruthy();
+  });
+
+  it('accounts for every published event exactly once', async () => {
+    const nc = sandbox().need('nats').url;
+    for (const eventId of published) {
+      const fates = await outcomes(eventId);
+      const eventFates = fates.filter((o) => o.workload === undefined);
+      const workloadFates = fates.filter((o) => o.workload !== undefined);
+      const dispatched = eventFates.find((o) => o.fate === 'dispatched');
+      if (dispatched) {
+        // Each restart request ends in exactly one workload fate; a replayed one may end twice
+        // (dead, then restarted), which the DLQ records as replayed.
+        const byWorkload = new Map<string, string[]>();
+        for (const o of workloadFates) {
+          const key = `${o.workload?.namespace}/${o.workload?.name}`;
+          byWorkload.set(key, [...(byWorkload.get(key) ?? []), o.fate]);
+        }
+        expect(byWorkload.size, `${eventId} (${nc})`).toBe(dispatched.requests);
+        for (const [key, list] of byWorkload) {
+          expect(list.length === 1 || list.join(',') === 'dead,restarted', `${eventId} ${key}: ${list.join(',')}`).toBe(true);
+        }
+      } else {
+        expect(eventFates.map((o) => o.fate), eventId).toHaveLength(1);
+        expect(workloadFates, eventId).toEqual([]);
+      }
+    }
+  });
+
+  async function deadRestartEvent(): Promise<string> {
+    for (const eventId of published) {
+      if ((await outcomes(eventId)).some((o) => o.fate === 'dead' && o.stage === 'restarter')) return eventId;
+    }
+    throw new Error('no dead restart yet');
+  }
+
+  function onpush(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(process.execPath, [cliMain, ...args], { env: { ...process.env, NATS_URL: sandbox().need('nats').url } }, (error, stdout, stderr) => {
+        if (error) reject(new Error(`onpush ${args.join(' ')}: ${stderr || error.message}`));
+        else resolve(stdout);
+      });
+    });
+  }
 });
