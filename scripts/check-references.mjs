@@ -27,12 +27,14 @@ for (const [name, dir] of workspaces) {
     .sort();
   const actual = (ts.references ?? []).map((r) => relative(dir, resolve(dir, r.path))).sort();
   for (const w of wanted) if (!actual.includes(w)) problems.push(`${name}: add reference ${w}`);
-  for (const a of actual) if (!wanted.includes(a)) problems.push(`${name}: reference ${a} has no dependency`);
+  for (const a of actual)
+    if (!wanted.includes(a)) problems.push(`${name}: reference ${a} has no dependency`);
 }
 const globs = rootPkg.workspaces.map((w) => w.replace('/*', ''));
 for (const dir of workspaces.values()) {
   const rel = relative(root, dir);
-  if (!globs.some((g) => rel === g || rel.startsWith(`${g}/`))) problems.push(`${rel}: not in workspaces`);
+  if (!globs.some((g) => rel === g || rel.startsWith(`${g}/`)))
+    problems.push(`${rel}: not in workspaces`);
   if (!existsSync(join(dir, 'src', 'index.ts')) && !existsSync(join(dir, 'src', 'main.ts')))
     problems.push(`${rel}: no src/index.ts entry`);
 }

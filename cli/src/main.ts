@@ -23,7 +23,11 @@ usage:
 options:
   --json   machine-readable output on stdout`;
 
-function definedFilters(values: { stage?: string | undefined; reason?: string | undefined; since?: string | undefined }): {
+function definedFilters(values: {
+  stage?: string | undefined;
+  reason?: string | undefined;
+  since?: string | undefined;
+}): {
   stage?: string;
   reason?: string;
   since?: string;
@@ -72,9 +76,18 @@ async function main(argv: string[]): Promise<number> {
     case 'provision':
       return provisionCommand(natsUrl, Number(values.replicas), out);
     case 'dlq':
-      return dlqCommand(action, positionals.slice(2), { natsUrl, json: values.json, ...definedFilters(values) }, out);
+      return dlqCommand(
+        action,
+        positionals.slice(2),
+        { natsUrl, json: values.json, ...definedFilters(values) },
+        out,
+      );
     case 'sandbox':
-      return sandboxCommand(action, { dir: sandboxDir(process.env, values.dir), only: values.only }, out);
+      return sandboxCommand(
+        action,
+        { dir: sandboxDir(process.env, values.dir), only: values.only },
+        out,
+      );
     default:
       out.error(`unknown command: ${command}\n\n${USAGE}`);
       return 2;

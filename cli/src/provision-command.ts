@@ -3,7 +3,11 @@ import { connectNats, jetstreamManager, provision } from '@onpush/nats';
 import type { Output } from './output.js';
 
 /** `onpush provision`: creates or updates the streams and consumers; twice is a no-op. */
-export async function provisionCommand(natsUrl: string, replicas: number, out: Output): Promise<number> {
+export async function provisionCommand(
+  natsUrl: string,
+  replicas: number,
+  out: Output,
+): Promise<number> {
   const nc = await connectNats({ url: natsUrl, name: 'onpush-cli' });
   try {
     const changes = await provision(await jetstreamManager(nc), TOPOLOGY, { replicas });

@@ -19,12 +19,21 @@ export async function sandboxCommand(
       for (const p of result.pids) out.info(`  ${p.name.padEnd(16)} pid ${p.pid}`);
       for (const [k, v] of Object.entries(result.env)) out.info(`  ${k}=${v}`);
       out.info(`environment written to ${result.envFile}; use it with:  . ${result.envFile}`);
-      out.result({ status: result.status, envFile: result.envFile, env: result.env, pids: result.pids });
+      out.result({
+        status: result.status,
+        envFile: result.envFile,
+        env: result.env,
+        pids: result.pids,
+      });
       return 0;
     }
     case 'down': {
       const stopped = await sandboxDown(options.dir);
-      out.info(stopped.length ? `stopped ${stopped.map((p) => `${p.name} (${p.pid})`).join(', ')}` : 'nothing running');
+      out.info(
+        stopped.length
+          ? `stopped ${stopped.map((p) => `${p.name} (${p.pid})`).join(', ')}`
+          : 'nothing running',
+      );
       out.result({ stopped });
       return 0;
     }
@@ -38,6 +47,7 @@ function parseComponents(only: string | undefined): Component[] {
   if (!only) return [...ALL_COMPONENTS];
   const parts = only.split(',').map((s) => s.trim());
   const bad = parts.filter((p) => !(ALL_COMPONENTS as readonly string[]).includes(p));
-  if (bad.length) throw new Error(`--only: unknown component ${bad.join(', ')} (nats, pubsub, kube)`);
+  if (bad.length)
+    throw new Error(`--only: unknown component ${bad.join(', ')} (nats, pubsub, kube)`);
   return parts as Component[];
 }

@@ -11,12 +11,17 @@ export async function startCommand(env: NodeJS.ProcessEnv, out: Output): Promise
   let nats: NatsServer | undefined;
   const childEnv = { ...env };
   if (!env['NATS_URL']) {
-    nats = await NatsServer.create({ dir: resolve('.onpush', 'nats'), log: (l) => out.info(`onpush: ${l}`) });
+    nats = await NatsServer.create({
+      dir: resolve('.onpush', 'nats'),
+      log: (l) => out.info(`onpush: ${l}`),
+    });
     childEnv['NATS_URL'] = nats.url;
   }
   const supervisor = new Supervisor({ env: childEnv });
   supervisor.start();
-  out.info(`onpush: started ingest, parser, resolver, restarter, dlq-manager against ${childEnv['NATS_URL']}`);
+  out.info(
+    `onpush: started ingest, parser, resolver, restarter, dlq-manager against ${childEnv['NATS_URL']}`,
+  );
   await new Promise<void>((done) => {
     process.once('SIGINT', () => done());
     process.once('SIGTERM', () => done());

@@ -46,13 +46,22 @@ export class Supervisor {
   }
 
   private spawn(service: ServiceName, crashes: number): void {
-    const env = { PORT: String(DEFAULT_PORTS[service]), ...this.options.env, ...this.options.envFor?.(service) };
-    const child = spawn(process.execPath, [serviceMain(service)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = {
+      PORT: String(DEFAULT_PORTS[service]),
+      ...this.options.env,
+      ...this.options.envFor?.(service),
+    };
+    const child = spawn(process.execPath, [serviceMain(service)], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const prefix = `[${service}]`.padEnd(14);
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => this.write(`${prefix} ${line}`));
     }
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
     this.children.set(service, { service, process: child, exited });
     const startedAt = Date.now();
     void exited.then(async (code) => {

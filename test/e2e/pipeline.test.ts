@@ -3,7 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { PubSub, type Topic } from '@google-cloud/pubsub';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients, type V1Deployment } from '@onpush/kube';
+import {
+  ANNOTATIONS,
+  kubeClients,
+  loadKubeConfig,
+  type KubeClients,
+  type V1Deployment,
+} from '@onpush/kube';
 import { eventually, useSandbox } from '@onpush/testing';
 import { outcomesOf, startPipeline, writeTokenKubeconfig } from './pipeline.js';
 
@@ -11,7 +17,11 @@ const REPO = 'europe-west1-docker.pkg.dev/p/r';
 const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
 
-function deployment(name: string, containers: { name: string; image: string }[], optIn = true): V1Deployment {
+function deployment(
+  name: string,
+  containers: { name: string; image: string }[],
+  optIn = true,
+): V1Deployment {
   return {
     metadata: { name, labels: { app: name, ...(optIn ? { 'onpush.dev/enabled': 'true' } : {}) } },
     spec: {
@@ -21,14 +31,25 @@ function deployment(name: string, containers: { name: string; image: string }[],
   };
 }
 
-async function annotations(kube: KubeClients, namespace: string, name: string): Promise<Record<string, string>> {
+async function annotations(
+  kube: KubeClients,
+  namespace: string,
+  name: string,
+): Promise<Record<string, string>> {
   const d = await kube.apps.readNamespacedDeployment({ namespace, name });
   return d.spec?.template.metadata?.annotations ?? {};
 }
 
 /** Least privilege for the restarter: read and patch Deployments, but not in namespace `locked`. */
-async function restarterIdentity(kube: KubeClients, rbac: RbacAuthorizationV1Api, namespaces: string[]): Promise<string> {
-  await kube.core.createNamespacedServiceAccount({ namespace: 'onpush', body: { metadata: { name: 'restarter' } } });
+async function restarterIdentity(
+  kube: KubeClients,
+  rbac: RbacAuthorizationV1Api,
+  namespaces: string[],
+): Promise<string> {
+  await kube.core.createNamespacedServiceAccount({
+    namespace: 'onpush',
+    body: { metadata: { name: 'restarter' } },
+  });
   await rbac.createClusterRole({
     body: {
       metadata: { name: 'onpush-restarter' },
@@ -40,7 +61,11 @@ async function restarterIdentity(kube: KubeClients, rbac: RbacAuthorizationV1Api
       namespace,
       body: {
         metadata: { name: 'onpush-restarter' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'onpush-restarter' },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: 'onpush-restarter',
+        },
         subjects: [{ kind: 'ServiceAccount', name: 'restarter', namespace: 'onpush' }],
       },
     });
@@ -70,10 +95,18 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
   beforeAll(async () => {
     const config = loadKubeConfig(sandbox().need('kube').kubeconfigPath);
     kube = kubeClients(config);
-    for (const ns of ['onpush', 'shop', 'blog', 'locked']) await kube.core.createNamespace({ body: { metadata: { name: ns } } });
-    const create = (ns: string, d: V1Deployment) => kube.apps.createNamespacedDeployment({ namespace: ns, body: d });
+    for (const ns of ['onpush', 'shop', 'blog', 'locked'])
+      await kube.core.createNamespace({ body: { metadata: { name: ns } } });
+    const create = (ns: string, d: V1Deployment) =>
+      kube.apps.createNamespacedDeployment({ namespace: ns, body: d });
     await create('shop', deployment('web', [{ name: 'app', image: `${REPO}/app:1.1` }]));
-    await create('blog', deployment('front', [{ name: 'nginx', image: 'nginx:1.27' }, { name: 'app', image: `${REPO}/app:1.1` }]));
+    await create(
+      'blog',
+      deployment('front', [
+        { name: 'nginx', image: 'nginx:1.27' },
+        { name: 'app', image: `${REPO}/app:1.1` },
+      ]),
+    );
     await create('shop', deployment('other', [{ name: 'app', image: `${REPO}/other:1.1` }]));
     await create('blog', deployment('legacy', [{ name: 'app', image: `${REPO}/app:1.1` }], false));
     await create('locked', deployment('api', [{ name: 'app', image: `${REPO}/locked:2.0` }]));
@@ -85,7 +118,11 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
     logs = pipeline.logs;
     ingestPort = pipeline.ports.ingest;
     stop = () => pipeline.supervisor.stop();
-    pubsub = new PubSub({ projectId: sandbox().pubsubProject, apiEndpoint: sandbox().need('pubsub').host, emulatorMode: true });
+    pubsub = new PubSub({
+      projectId: sandbox().pubsubProject,
+      apiEndpoint: sandbox().need('pubsub').host,
+      emulatorMode: true,
+    });
     topic = pubsub.topic('gcr');
   });
 
@@ -103,15 +140,33 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
   const outcomes = (eventId: string) => outcomesOf(sandbox().need('nats').url, eventId);
 
   it('restarts exactly the two opted-in Deployments, with two `restarted` outcomes', async () => {
-    const eventId = await publish({ action: 'INSERT', digest: `${REPO}/app@${digest(1)}`, tag: `${REPO}/app:1.1` });
+    const eventId = await publish({
+      action: 'INSERT',
+      digest: `${REPO}/app@${digest(1)}`,
+      tag: `${REPO}/app:1.1`,
+    });
 
-    const fates = await eventually('two restarted outcomes', async () => {
-      const found = await outcomes(eventId);
-      return found.filter((o) => o.fate === 'restarted').length === 2 ? found : undefined;
-    }, { timeoutMs: 30_000 }).catch((e: unknown) => { throw new Error(`${String(e)}\n${logs.slice(-40).join('\n')}`); });
+    const fates = await eventually(
+      'two restarted outcomes',
+      async () => {
+        const found = await outcomes(eventId);
+        return found.filter((o) => o.fate === 'restarted').length === 2 ? found : undefined;
+      },
+      { timeoutMs: 30_000 },
+    ).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${logs.slice(-40).join('\n')}`);
+    });
     expect(fates.map((o) => o.fate).sort()).toEqual(['dispatched', 'restarted', 'restarted']);
-    expect(fates.filter((o) => o.fate === 'restarted').map((o) => `${o.workload?.namespace}/${o.workload?.name}`).sort()).toEqual(['blog/front', 'shop/web']);
-    for (const [ns, name] of [['shop', 'web'], ['blog', 'front']] as const) {
+    expect(
+      fates
+        .filter((o) => o.fate === 'restarted')
+        .map((o) => `${o.workload?.namespace}/${o.workload?.name}`)
+        .sort(),
+    ).toEqual(['blog/front', 'shop/web']);
+    for (const [ns, name] of [
+      ['shop', 'web'],
+      ['blog', 'front'],
+    ] as const) {
       const a = await annotations(kube, ns, name);
       expect(a[ANNOTATIONS.digest]).toBe(digest(1));
       expect(a[ANNOTATIONS.eventId]).toBe(eventId);
@@ -122,7 +177,11 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
   });
 
   it('restarts nothing when the same digest is pushed again: two `unchanged`', async () => {
-    const eventId = await publish({ action: 'INSERT', digest: `${REPO}/app@${digest(1)}`, tag: `${REPO}/app:1.1` });
+    const eventId = await publish({
+      action: 'INSERT',
+      digest: `${REPO}/app@${digest(1)}`,
+      tag: `${REPO}/app:1.1`,
+    });
     const found = await eventually('two unchanged outcomes', async () => {
       const f = await outcomes(eventId);
       return f.filter((o) => o.fate === 'unchanged').length === 2 ? f : undefined;
@@ -132,9 +191,27 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
 
   it('ends a DELETE as `ignored` and a push nobody runs as `no-match`', async () => {
     const deleted = await publish({ action: 'DELETE', tag: `${REPO}/app:1.1` });
-    const nobody = await publish({ action: 'INSERT', digest: `${REPO}/nobody@${digest(2)}`, tag: `${REPO}/nobody:1.0` });
-    expect((await eventually('ignored', async () => { const f = await outcomes(deleted); return f.length ? f : undefined; })).map((o) => o.fate)).toEqual(['ignored']);
-    expect((await eventually('no-match', async () => { const f = await outcomes(nobody); return f.length ? f : undefined; })).map((o) => o.fate)).toEqual(['no-match']);
+    const nobody = await publish({
+      action: 'INSERT',
+      digest: `${REPO}/nobody@${digest(2)}`,
+      tag: `${REPO}/nobody:1.0`,
+    });
+    expect(
+      (
+        await eventually('ignored', async () => {
+          const f = await outcomes(deleted);
+          return f.length ? f : undefined;
+        })
+      ).map((o) => o.fate),
+    ).toEqual(['ignored']);
+    expect(
+      (
+        await eventually('no-match', async () => {
+          const f = await outcomes(nobody);
+          return f.length ? f : undefined;
+        })
+      ).map((o) => o.fate),
+    ).toEqual(['no-match']);
   });
 
   it('dead-letters garbage and an invalid reference with reason codes and the original bytes', async () => {
@@ -148,23 +225,40 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
       ['dead', 'parser', 'invalid_json'],
       ['dead', 'parser', 'invalid_reference'],
     ]);
-    const listed = JSON.parse(await onpush(['dlq', 'ls', '--stage', 'parser', '--json'])) as { entries: { id: number; reason: string }[] };
+    const listed = JSON.parse(await onpush(['dlq', 'ls', '--stage', 'parser', '--json'])) as {
+      entries: { id: number; reason: string }[];
+    };
     expect(listed.entries.map((e) => e.reason)).toEqual(['invalid_json', 'invalid_reference']);
-    const shown = JSON.parse(await onpush(['dlq', 'show', String(listed.entries[0]?.id), '--json'])) as { payload: string; subject: string };
+    const shown = JSON.parse(
+      await onpush(['dlq', 'show', String(listed.entries[0]?.id), '--json']),
+    ) as { payload: string; subject: string };
     expect(Buffer.from(shown.payload, 'base64').toString()).toBe('this is not json');
     expect(shown.subject).toBe('onpush.raw.gar');
   });
 
   it('finds a Deployment created after the resolver started (watch) on the next push', async () => {
-    await kube.apps.createNamespacedDeployment({ namespace: 'shop', body: deployment('late', [{ name: 'app', image: `${REPO}/late:3.0` }]) });
+    await kube.apps.createNamespacedDeployment({
+      namespace: 'shop',
+      body: deployment('late', [{ name: 'app', image: `${REPO}/late:3.0` }]),
+    });
     await new Promise((r) => setTimeout(r, 500));
-    const eventId = await publish({ action: 'INSERT', digest: `${REPO}/late@${digest(3)}`, tag: `${REPO}/late:3.0` });
-    await eventually('late restarted', async () => (await outcomes(eventId)).some((o) => o.fate === 'restarted'));
+    const eventId = await publish({
+      action: 'INSERT',
+      digest: `${REPO}/late@${digest(3)}`,
+      tag: `${REPO}/late:3.0`,
+    });
+    await eventually('late restarted', async () =>
+      (await outcomes(eventId)).some((o) => o.fate === 'restarted'),
+    );
     expect((await annotations(kube, 'shop', 'late'))[ANNOTATIONS.digest]).toBe(digest(3));
   });
 
   it('dead-letters a restart refused with 403', async () => {
-    const eventId = await publish({ action: 'INSERT', digest: `${REPO}/locked@${digest(4)}`, tag: `${REPO}/locked:2.0` });
+    const eventId = await publish({
+      action: 'INSERT',
+      digest: `${REPO}/locked@${digest(4)}`,
+      tag: `${REPO}/locked:2.0`,
+    });
     const found = await eventually('dead restart', async () => {
       const f = await outcomes(eventId);
       return f.some((o) => o.fate === 'dead') ? f : undefined;
@@ -178,7 +272,11 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
   it('restarts once when Pub/Sub delivers the same message twice (push endpoint)', async () => {
     const body = { action: 'INSERT', digest: `${REPO}/app@${digest(5)}`, tag: `${REPO}/app:1.1` };
     const envelope = {
-      message: { data: Buffer.from(JSON.stringify(body)).toString('base64'), messageId: 'push-5', publishTime: new Date().toISOString() },
+      message: {
+        data: Buffer.from(JSON.stringify(body)).toString('base64'),
+        messageId: 'push-5',
+        publishTime: new Date().toISOString(),
+      },
       subscription: 'projects/p/subscriptions/onpush-push',
     };
     for (let i = 0; i < 2; i += 1) {
@@ -190,27 +288,44 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
       expect(response.status).toBe(204);
     }
     published.push('gar:push-5');
-    await eventually('two restarted', async () => (await outcomes('gar:push-5')).filter((o) => o.fate === 'restarted').length === 2);
+    await eventually(
+      'two restarted',
+      async () => (await outcomes('gar:push-5')).filter((o) => o.fate === 'restarted').length === 2,
+    );
     await new Promise((r) => setTimeout(r, 500));
-    expect((await outcomes('gar:push-5')).map((o) => o.fate).sort()).toEqual(['dispatched', 'restarted', 'restarted']);
+    expect((await outcomes('gar:push-5')).map((o) => o.fate).sort()).toEqual([
+      'dispatched',
+      'restarted',
+      'restarted',
+    ]);
   });
 
   it('replays the refused restart with `onpush dlq replay` once the permission is granted', async () => {
     const eventId = await deadRestartEvent();
-    const list = JSON.parse(await onpush(['dlq', 'ls', '--stage', 'restarter', '--reason', 'http_403', '--json'])) as { entries: { id: number }[] };
+    const list = JSON.parse(
+      await onpush(['dlq', 'ls', '--stage', 'restarter', '--reason', 'http_403', '--json']),
+    ) as { entries: { id: number }[] };
     expect(list.entries).toHaveLength(1);
     await rbac.createNamespacedRoleBinding({
       namespace: 'locked',
       body: {
         metadata: { name: 'onpush-restarter' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'onpush-restarter' },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: 'onpush-restarter',
+        },
         subjects: [{ kind: 'ServiceAccount', name: 'restarter', namespace: 'onpush' }],
       },
     });
     await onpush(['dlq', 'replay', String(list.entries[0]?.id)]);
-    await eventually('the replayed restart', async () => (await outcomes(eventId ?? '')).some((o) => o.fate === 'restarted'));
+    await eventually('the replayed restart', async () =>
+      (await outcomes(eventId ?? '')).some((o) => o.fate === 'restarted'),
+    );
     expect((await annotations(kube, 'locked', 'api'))[ANNOTATIONS.digest]).toBe(digest(4));
-    const after = JSON.parse(await onpush(['dlq', 'ls', '--stage', 'restarter', '--json'])) as { entries: { replayedAt?: string }[] };
+    const after = JSON.parse(await onpush(['dlq', 'ls', '--stage', 'restarter', '--json'])) as {
+      entries: { replayedAt?: string }[];
+    };
     expect(after.entries[0]?.replayedAt).toBeTruthy();
   });
 
@@ -231,10 +346,16 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
         }
         expect(byWorkload.size, `${eventId} (${nc})`).toBe(dispatched.requests);
         for (const [key, list] of byWorkload) {
-          expect(list.length === 1 || list.join(',') === 'dead,restarted', `${eventId} ${key}: ${list.join(',')}`).toBe(true);
+          expect(
+            list.length === 1 || list.join(',') === 'dead,restarted',
+            `${eventId} ${key}: ${list.join(',')}`,
+          ).toBe(true);
         }
       } else {
-        expect(eventFates.map((o) => o.fate), eventId).toHaveLength(1);
+        expect(
+          eventFates.map((o) => o.fate),
+          eventId,
+        ).toHaveLength(1);
         expect(workloadFates, eventId).toEqual([]);
       }
     }
@@ -242,17 +363,23 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
 
   async function deadRestartEvent(): Promise<string> {
     for (const eventId of published) {
-      if ((await outcomes(eventId)).some((o) => o.fate === 'dead' && o.stage === 'restarter')) return eventId;
+      if ((await outcomes(eventId)).some((o) => o.fate === 'dead' && o.stage === 'restarter'))
+        return eventId;
     }
     throw new Error('no dead restart yet');
   }
 
   function onpush(args: string[]): Promise<string> {
     return new Promise((resolve, reject) => {
-      execFile(process.execPath, [cliMain, ...args], { env: { ...process.env, NATS_URL: sandbox().need('nats').url } }, (error, stdout, stderr) => {
-        if (error) reject(new Error(`onpush ${args.join(' ')}: ${stderr || error.message}`));
-        else resolve(stdout);
-      });
+      execFile(
+        process.execPath,
+        [cliMain, ...args],
+        { env: { ...process.env, NATS_URL: sandbox().need('nats').url } },
+        (error, stdout, stderr) => {
+          if (error) reject(new Error(`onpush ${args.join(' ')}: ${stderr || error.message}`));
+          else resolve(stdout);
+        },
+      );
     });
   }
 });

@@ -20,10 +20,14 @@ export async function startPipeline(
   });
   supervisor.start();
   for (const s of SERVICES) {
-    await waitUntil(`${s} ready`, async () => (await fetch(`http://127.0.0.1:${ports[s]}/readyz`)).ok, {
-      timeoutMs: 60_000,
-      intervalMs: 100,
-    }).catch((error: unknown) => {
+    await waitUntil(
+      `${s} ready`,
+      async () => (await fetch(`http://127.0.0.1:${ports[s]}/readyz`)).ok,
+      {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      },
+    ).catch((error: unknown) => {
       throw new Error(`${(error as Error).message}\n${logs.slice(-30).join('\n')}`);
     });
   }
@@ -55,7 +59,9 @@ export async function readOutcomes(nc: NatsConnection): Promise<Outcome[]> {
 export async function outcomesOf(url: string, eventId: string): Promise<Outcome[]> {
   const nc = await connectNats({ url, name: 'onpush-e2e' });
   try {
-    return (await readOutcomes(nc)).filter((o) => o.eventId === eventId || o.eventId.startsWith(`${eventId}#`));
+    return (await readOutcomes(nc)).filter(
+      (o) => o.eventId === eventId || o.eventId.startsWith(`${eventId}#`),
+    );
   } finally {
     await nc.close();
   }

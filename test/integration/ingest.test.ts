@@ -9,7 +9,15 @@ import {
   startPull,
   type PullHandle,
 } from '@onpush/ingest';
-import { connectNats, jetstream, jetstreamManager, provision, publisher, type NatsConnection, type Publish } from '@onpush/nats';
+import {
+  connectNats,
+  jetstream,
+  jetstreamManager,
+  provision,
+  publisher,
+  type NatsConnection,
+  type Publish,
+} from '@onpush/nats';
 import type { LifecycleEvent } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { eventually, useSandbox } from '@onpush/testing';
@@ -38,7 +46,11 @@ describe('ingest streaming pull', () => {
   let publish: Publish;
 
   beforeAll(async () => {
-    pubsub = new PubSub({ projectId: sandbox().pubsubProject, apiEndpoint: sandbox().need('pubsub').host, emulatorMode: true });
+    pubsub = new PubSub({
+      projectId: sandbox().pubsubProject,
+      apiEndpoint: sandbox().need('pubsub').host,
+      emulatorMode: true,
+    });
     nc = await connectNats({ url: sandbox().need('nats').url, name: 'onpush-ingest-test' });
     await provision(await jetstreamManager(nc), TOPOLOGY);
     publish = publisher(jetstream(nc));
@@ -66,7 +78,9 @@ describe('ingest streaming pull', () => {
 
   async function storedRaw(seqAfter: number) {
     const jsm = await jetstreamManager(nc);
-    const message = await jsm.streams.getMessage(STREAMS.main, { last_by_subj: rawSubject('gar') }).catch(() => null);
+    const message = await jsm.streams
+      .getMessage(STREAMS.main, { last_by_subj: rawSubject('gar') })
+      .catch(() => null);
     return message && message.seq > seqAfter ? message : undefined;
   }
 
@@ -82,7 +96,9 @@ describe('ingest streaming pull', () => {
     const body = Buffer.from('{"action":"INSERT","tag":"us-docker.pkg.dev/p/r/app:1.1"}\n  ');
 
     // When the registry publishes a notification on topic gcr.
-    const messageId = await pubsub.topic('gcr').publishMessage({ data: body, attributes: { origin: 'test' } });
+    const messageId = await pubsub
+      .topic('gcr')
+      .publishMessage({ data: body, attributes: { origin: 'test' } });
 
     // Then it is in the ONPUSH stream, byte for byte, with its key and transport headers.
     const stored = await eventually('the raw delivery in ONPUSH', () => storedRaw(before));
@@ -90,7 +106,9 @@ describe('ingest streaming pull', () => {
     expect(stored.header.get(HEADERS.eventId)).toBe(`gar:${messageId}`);
     expectMsgId(stored.header.get(HEADERS.msgId), `gar:${messageId}`);
     // The same key again is a duplicate: that is what makes a Pub/Sub redelivery harmless.
-    expect((await publish(rawSubject('gar'), body, { msgId: `gar:${messageId}` })).duplicate).toBe(true);
+    expect((await publish(rawSubject('gar'), body, { msgId: `gar:${messageId}` })).duplicate).toBe(
+      true,
+    );
     expect(stored.header.get('Onpush-Transport-origin')).toBe('test');
     expect(stored.header.get('Onpush-Transport-via')).toBe('pull');
     expect(await Promise.all(first.handled)).toEqual(['ack']);
@@ -109,10 +127,14 @@ describe('ingest streaming pull', () => {
     const before = await lastSeq();
     let attempts = 0;
     const flaky: Publish = (subject, data, options) =>
-      ++attempts === 1 ? Promise.reject(new Error('simulated JetStream timeout')) : publish(subject, data, options);
+      ++attempts === 1
+        ? Promise.reject(new Error('simulated JetStream timeout'))
+        : publish(subject, data, options);
     const pulling = pull('onpush-gcr-retry', flaky);
 
-    const messageId = await pubsub.topic('gcr').publishMessage({ data: Buffer.from('{"action":"INSERT"}') });
+    const messageId = await pubsub
+      .topic('gcr')
+      .publishMessage({ data: Buffer.from('{"action":"INSERT"}') });
 
     const stored = await eventually('the redelivered message in ONPUSH', () => storedRaw(before));
     expectMsgId(stored.header.get(HEADERS.msgId), `gar:${messageId}`);
@@ -134,7 +156,9 @@ describe('ingest streaming pull', () => {
     await ensureSubscription(pubsub, 'gcr', 'onpush-gcr-late');
     const before = await lastSeq();
     await pubsub.topic('gcr').publishMessage({ data: Buffer.from('{"action":"INSERT"}') });
-    await eventually('the message after the subscription appeared', () => storedRaw(before), { timeoutMs: 30_000 });
+    await eventually('the message after the subscription appeared', () => storedRaw(before), {
+      timeoutMs: 30_000,
+    });
     expect(pulling.events.at(-1)).toEqual({ type: 'DEPENDENCY_BACK', dependency: 'pubsub' });
     await pulling.handle.close();
   });

@@ -34,7 +34,9 @@ describe('JetStream', () => {
       const second = await provision(jsm, TOPOLOGY);
 
       expect(first.map((c) => c.action)).toEqual(first.map(() => 'created'));
-      expect(second.map((c) => [c.name, c.action])).toEqual(first.map((c) => [c.name, 'unchanged']));
+      expect(second.map((c) => [c.name, c.action])).toEqual(
+        first.map((c) => [c.name, 'unchanged']),
+      );
       const info = await jsm.streams.info(STREAMS.main);
       expect(info.config.storage).toBe('file');
       expect(info.config.duplicate_window).toBe(120_000_000_000);
@@ -53,7 +55,9 @@ describe('JetStream', () => {
 
       expect(first.duplicate).toBe(false);
       expect(again).toEqual({ stream: STREAMS.main, seq: first.seq, duplicate: true });
-      const stored = await (await jetstreamManager(nc)).streams.getMessage(STREAMS.main, { seq: first.seq });
+      const stored = await (
+        await jetstreamManager(nc)
+      ).streams.getMessage(STREAMS.main, { seq: first.seq });
       expect(stored?.json()).toEqual({ n: 1 });
     });
   });
@@ -89,7 +93,9 @@ describe('JetStream', () => {
     const nats = sandbox().need('nats');
     const seq = await withConnection(url(), async (nc) => {
       await provision(await jetstreamManager(nc), TOPOLOGY);
-      return (await publisher(jetstream(nc))(PUSHED, encoder.encode('survives'), { msgId: 'crash-1' })).seq;
+      return (
+        await publisher(jetstream(nc))(PUSHED, encoder.encode('survives'), { msgId: 'crash-1' })
+      ).seq;
     });
     await nats.kill();
     expect(nats.pid).toBeUndefined();

@@ -48,7 +48,11 @@ describe('Kubernetes API server', () => {
     try {
       const at = new Date('2026-11-26T10:00:00Z');
       await kube.apps.patchNamespacedDeployment(
-        { namespace: 'shop', name: 'web', body: restartPatch({ at, eventId: 'evt-1', digest: 'sha256:' + 'a'.repeat(64) }) },
+        {
+          namespace: 'shop',
+          name: 'web',
+          body: restartPatch({ at, eventId: 'evt-1', digest: 'sha256:' + 'a'.repeat(64) }),
+        },
         setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
       );
       const annotations = await eventually('the watch to see the patch', () => seen[0]);
@@ -66,8 +70,14 @@ describe('Kubernetes API server', () => {
     const admin = loadKubeConfig(sandbox().need('kube').kubeconfigPath);
     const kube = kubeClients(admin);
     await kube.core.createNamespace({ body: { metadata: { name: 'locked' } } });
-    await kube.apps.createNamespacedDeployment({ namespace: 'locked', body: deployment('locked', 'api', 'nginx:1.27') });
-    await kube.core.createNamespacedServiceAccount({ namespace: 'locked', body: { metadata: { name: 'restarter' } } });
+    await kube.apps.createNamespacedDeployment({
+      namespace: 'locked',
+      body: deployment('locked', 'api', 'nginx:1.27'),
+    });
+    await kube.core.createNamespacedServiceAccount({
+      namespace: 'locked',
+      body: { metadata: { name: 'restarter' } },
+    });
     const request = await kube.core.createNamespacedServiceAccountToken({
       namespace: 'locked',
       name: 'restarter',
@@ -83,7 +93,11 @@ describe('Kubernetes API server', () => {
     const restarter = kubeClients(asServiceAccount);
     const patch = (): Promise<V1Deployment> =>
       restarter.apps.patchNamespacedDeployment(
-        { namespace: 'locked', name: 'api', body: restartPatch({ at: new Date(), eventId: 'evt-2' }) },
+        {
+          namespace: 'locked',
+          name: 'api',
+          body: restartPatch({ at: new Date(), eventId: 'evt-2' }),
+        },
         setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
       );
 
@@ -103,11 +117,17 @@ describe('Kubernetes API server', () => {
       namespace: 'locked',
       body: {
         metadata: { name: 'restarter' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'restart-deployments' },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'Role',
+          name: 'restart-deployments',
+        },
         subjects: [{ kind: 'ServiceAccount', name: 'restarter', namespace: 'locked' }],
       },
     });
-    const patched = await eventually('RBAC to allow the patch', () => patch().catch(() => undefined));
+    const patched = await eventually('RBAC to allow the patch', () =>
+      patch().catch(() => undefined),
+    );
     expect(patched.spec?.template.metadata?.annotations?.[ANNOTATIONS.eventId]).toBe('evt-2');
   });
 });

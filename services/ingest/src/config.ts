@@ -36,10 +36,16 @@ export const ingestSchema = baseServiceSchema
     PUBSUB_MAX_MESSAGES: int({ min: 1, max: 10_000 }).default(500),
   })
   // Checked even when another variable is invalid (`when`), so every problem is listed at once.
-  .refine((c) => c.PUBSUB_PROJECT !== undefined || (c.PUBSUB_PULL !== true && c.PUBSUB_CREATE_SUBSCRIPTION !== true), {
-    path: ['PUBSUB_PROJECT'],
-    message: 'required when PUBSUB_PULL or PUBSUB_CREATE_SUBSCRIPTION is true (PUBSUB_PULL=false: HTTP push only)',
-    when: () => true,
-  });
+  .refine(
+    (c) =>
+      c.PUBSUB_PROJECT !== undefined ||
+      (c.PUBSUB_PULL !== true && c.PUBSUB_CREATE_SUBSCRIPTION !== true),
+    {
+      path: ['PUBSUB_PROJECT'],
+      message:
+        'required when PUBSUB_PULL or PUBSUB_CREATE_SUBSCRIPTION is true (PUBSUB_PULL=false: HTTP push only)',
+      when: () => true,
+    },
+  );
 
 export type IngestConfig = z.output<typeof ingestSchema>;

@@ -68,7 +68,9 @@ describe('ingestSchema', () => {
       MAX_BODY_BYTES: 1024 * 1024,
       PUBSUB_MAX_MESSAGES: 500,
     });
-    expect(() => loadConfig(ingestSchema, { PORT: 'x' })).toThrow(/PORT: .*\n?.*PUBSUB_PROJECT: required when PUBSUB_PULL/s);
+    expect(() => loadConfig(ingestSchema, { PORT: 'x' })).toThrow(
+      /PORT: .*\n?.*PUBSUB_PROJECT: required when PUBSUB_PULL/s,
+    );
     expect(loadConfig(ingestSchema, { PUBSUB_PULL: 'false' }).PUBSUB_PROJECT).toBeUndefined();
   });
 });

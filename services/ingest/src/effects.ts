@@ -58,7 +58,10 @@ export interface Ingest {
   routes: Route[];
 }
 
-async function watchNats(nc: NatsConnection, report: (event: LifecycleEvent) => void): Promise<void> {
+async function watchNats(
+  nc: NatsConnection,
+  report: (event: LifecycleEvent) => void,
+): Promise<void> {
   for await (const status of nc.status()) {
     if (status.type === 'disconnect') report({ type: 'DEPENDENCY_LOST', dependency: 'nats' });
     if (status.type === 'reconnect') report({ type: 'DEPENDENCY_BACK', dependency: 'nats' });
@@ -66,8 +69,16 @@ async function watchNats(nc: NatsConnection, report: (event: LifecycleEvent) => 
 }
 
 /** Connects to NATS and provisions the topology, then runs `more`; closes again if any step fails. */
-async function connectJetStream(config: IngestConfig, more?: () => Promise<void>): Promise<NatsConnection> {
-  const nc = await connectNats({ url: config.NATS_URL, name: 'onpush-ingest', user: config.NATS_USER, pass: config.NATS_PASSWORD });
+async function connectJetStream(
+  config: IngestConfig,
+  more?: () => Promise<void>,
+): Promise<NatsConnection> {
+  const nc = await connectNats({
+    url: config.NATS_URL,
+    name: 'onpush-ingest',
+    user: config.NATS_USER,
+    pass: config.NATS_PASSWORD,
+  });
   try {
     await provision(await jetstreamManager(nc), TOPOLOGY);
     await more?.();
@@ -95,8 +106,13 @@ export function ingestService({ config, log, metrics }: IngestOptions): Ingest {
     js !== undefined && accepting
       ? js(subject, data, options)
       : Promise.reject(new NotConnectedError(accepting ? 'not connected to NATS yet' : 'draining'));
-  const client = (): PubSub => (pubsub ??= createPubSub({ project: config.PUBSUB_PROJECT ?? '', emulatorHost: config.PUBSUB_EMULATOR_HOST }));
-  const ensure = (): Promise<void> => ensureSubscription(client(), config.PUBSUB_TOPIC, config.PUBSUB_SUBSCRIPTION);
+  const client = (): PubSub =>
+    (pubsub ??= createPubSub({
+      project: config.PUBSUB_PROJECT ?? '',
+      emulatorHost: config.PUBSUB_EMULATOR_HOST,
+    }));
+  const ensure = (): Promise<void> =>
+    ensureSubscription(client(), config.PUBSUB_TOPIC, config.PUBSUB_SUBSCRIPTION);
 
   const effects: ServiceEffects = {
     async connect() {
@@ -104,9 +120,16 @@ export function ingestService({ config, log, metrics }: IngestOptions): Ingest {
       js = publisher(jetstream(nc));
     },
     run(report) {
-      if (nc) void watchNats(nc, report).catch((error: unknown) => log.warn('watching NATS failed', { error }));
+      if (nc)
+        void watchNats(nc, report).catch((error: unknown) =>
+          log.warn('watching NATS failed', { error }),
+        );
       if (!config.PUBSUB_PULL) return () => undefined;
-      const subscription = pullSubscription(client(), config.PUBSUB_SUBSCRIPTION, config.PUBSUB_MAX_MESSAGES);
+      const subscription = pullSubscription(
+        client(),
+        config.PUBSUB_SUBSCRIPTION,
+        config.PUBSUB_MAX_MESSAGES,
+      );
       pull = startPull(subscription, {
         publish,
         metrics,
@@ -116,11 +139,16 @@ export function ingestService({ config, log, metrics }: IngestOptions): Ingest {
         probe: async () => void (await subscription.getMetadata()),
         ...(config.PUBSUB_CREATE_SUBSCRIPTION ? { beforeReopen: ensure } : {}),
       });
-      log.info('pulling', { subscription: subscription.name, maxMessages: config.PUBSUB_MAX_MESSAGES });
+      log.info('pulling', {
+        subscription: subscription.name,
+        maxMessages: config.PUBSUB_MAX_MESSAGES,
+      });
       return () => undefined;
     },
     async drain() {
-      await pull?.close().catch((error: unknown) => log.warn('closing the pubsub subscriber failed', { error }));
+      await pull
+        ?.close()
+        .catch((error: unknown) => log.warn('closing the pubsub subscriber failed', { error }));
       accepting = false;
       await inFlight.settled();
       await nc?.drain();
@@ -128,5 +156,8 @@ export function ingestService({ config, log, metrics }: IngestOptions): Ingest {
     },
   };
   const track = inFlight.track;
-  return { effects, routes: [pushRoute({ publish, maxBodyBytes: config.MAX_BODY_BYTES, metrics, log, track })] };
+  return {
+    effects,
+    routes: [pushRoute({ publish, maxBodyBytes: config.MAX_BODY_BYTES, metrics, log, track })],
+  };
 }

@@ -57,9 +57,13 @@ const headerValue = (value: string): string => value.replace(/[\r\n]+/g, ' ');
 
 /** W3C trace context from the message attributes (the client library's or a plain one). */
 function traceHeaders(attributes: Readonly<Record<string, string>>): Record<string, string> {
-  const parent = TRACE_ATTRIBUTES.traceparent.map((name) => attributes[name]).find((v) => v && TRACEPARENT.test(v));
+  const parent = TRACE_ATTRIBUTES.traceparent
+    .map((name) => attributes[name])
+    .find((v) => v && TRACEPARENT.test(v));
   if (parent === undefined) return {};
-  const state = TRACE_ATTRIBUTES.tracestate.map((name) => attributes[name]).find((v) => v !== undefined && v !== '');
+  const state = TRACE_ATTRIBUTES.tracestate
+    .map((name) => attributes[name])
+    .find((v) => v !== undefined && v !== '');
   return {
     [HEADERS.traceparent]: parent,
     ...(state !== undefined ? { [HEADERS.tracestate]: headerValue(state) } : {}),
@@ -70,7 +74,11 @@ function traceHeaders(attributes: Readonly<Record<string, string>>): Record<stri
  * The NATS headers of a GAR delivery: every attribute as `Onpush-Transport-<name>` (names that
  * cannot be header names are skipped), then ingest's own headers, which attributes cannot override.
  */
-export function garHeaders(delivery: GarDelivery, eventId: string, receivedAt: Date): Record<string, string> {
+export function garHeaders(
+  delivery: GarDelivery,
+  eventId: string,
+  receivedAt: Date,
+): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(delivery.attributes)) {
     const header = transportName(name);
@@ -84,7 +92,9 @@ export function garHeaders(delivery: GarDelivery, eventId: string, receivedAt: D
     [transportHeader('message-id')]: delivery.messageId,
     [transportHeader('via')]: delivery.via,
     ...(publishTime !== undefined ? { [transportHeader('publish-time')]: publishTime } : {}),
-    ...(delivery.subscription ? { [transportHeader('subscription')]: headerValue(delivery.subscription) } : {}),
+    ...(delivery.subscription
+      ? { [transportHeader('subscription')]: headerValue(delivery.subscription) }
+      : {}),
   });
   return headers;
 }

@@ -29,7 +29,12 @@ export type IngestMetrics = ReturnType<typeof ingestMetrics>;
  * Counts a delivery JetStream answered for. A new event counts in `received` once; a
  * redelivery that JetStream found a duplicate of does not, so events in stays exact.
  */
-export function countStored(metrics: IngestMetrics, via: 'pull' | 'push', published: Published, seconds: number): void {
+export function countStored(
+  metrics: IngestMetrics,
+  via: 'pull' | 'push',
+  published: Published,
+  seconds: number,
+): void {
   metrics.deliveries.inc({ via, result: published.duplicate ? 'duplicate' : 'stored' });
   if (!published.duplicate) metrics.received.inc({ source: GAR_SOURCE });
   metrics.handling.observe({ stage: 'ingest' }, seconds);

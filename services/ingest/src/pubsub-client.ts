@@ -1,4 +1,10 @@
-import { Duration, PubSub, SubscriptionCloseBehaviors, type ClientConfig, type Subscription } from '@google-cloud/pubsub';
+import {
+  Duration,
+  PubSub,
+  SubscriptionCloseBehaviors,
+  type ClientConfig,
+  type Subscription,
+} from '@google-cloud/pubsub';
 
 /** gRPC ALREADY_EXISTS. */
 const ALREADY_EXISTS = 6;
@@ -25,7 +31,11 @@ export function createPubSub(settings: PubSubSettings): PubSub {
 }
 
 function isAlreadyExists(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === ALREADY_EXISTS;
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { code?: unknown }).code === ALREADY_EXISTS
+  );
 }
 
 async function ignoreAlreadyExists(call: Promise<unknown>): Promise<void> {
@@ -39,7 +49,11 @@ async function ignoreAlreadyExists(call: Promise<unknown>): Promise<void> {
  * A nacked message comes back after 1 s, growing to 60 s, not at once: while JetStream is
  * down, redeliveries do not spin.
  */
-export async function ensureSubscription(pubsub: PubSub, topic: string, subscription: string): Promise<void> {
+export async function ensureSubscription(
+  pubsub: PubSub,
+  topic: string,
+  subscription: string,
+): Promise<void> {
   await ignoreAlreadyExists(pubsub.topic(topic).create());
   await ignoreAlreadyExists(
     pubsub.topic(topic).createSubscription(subscription, {

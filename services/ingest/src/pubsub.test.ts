@@ -8,7 +8,11 @@ import { handlePulled, startPull, type PulledMessage, type PullSubscription } fr
 
 const log = createLogger({ service: 'ingest-test' }, { write: () => undefined });
 
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: Error) => void } {
+function deferred<T>(): {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: Error) => void;
+} {
   let resolve!: (value: T) => void;
   let reject!: (error: Error) => void;
   const promise = new Promise<T>((res, rej) => {
@@ -80,7 +84,9 @@ describe('handlePulled', () => {
     expect(message.nack).toHaveBeenCalledOnce();
     expect(message.ack).not.toHaveBeenCalled();
     const settled = await metrics.pubsubSettled.get();
-    expect(settled.values).toEqual([expect.objectContaining({ labels: { action: 'nack' }, value: 1 })]);
+    expect(settled.values).toEqual([
+      expect.objectContaining({ labels: { action: 'nack' }, value: 1 }),
+    ]);
   });
 
   it('acks a redelivery JetStream already held, without counting a new event', async () => {
@@ -139,7 +145,8 @@ describe('startPull', () => {
   it('re-opens a subscription the library closed, with a growing delay, and reports it back', async () => {
     vi.useFakeTimers();
     let creates = 0;
-    const beforeReopen = (): Promise<void> => (++creates === 1 ? Promise.reject(new Error('5 NOT_FOUND')) : Promise.resolve());
+    const beforeReopen = (): Promise<void> =>
+      ++creates === 1 ? Promise.reject(new Error('5 NOT_FOUND')) : Promise.resolve();
     const { subscription, events } = setup({ beforeReopen });
     subscription.lose(new Error('5 NOT_FOUND'));
     expect(events).toEqual([{ type: 'DEPENDENCY_LOST', dependency: 'pubsub' }]);

@@ -48,12 +48,19 @@ export function pulledDelivery(message: PulledMessage, subscription?: string): G
  * One pulled message: stored on JetStream, then acked. When the publish fails the message is
  * nacked and Pub/Sub redelivers it; it is never acked before JetStream stored it.
  */
-export async function handlePulled(message: PulledMessage, deps: PullHandlerDeps): Promise<'ack' | 'nack'> {
+export async function handlePulled(
+  message: PulledMessage,
+  deps: PullHandlerDeps,
+): Promise<'ack' | 'nack'> {
   const started = performance.now();
   const options = deps.now ? { now: deps.now } : {};
   let outcome: 'ack' | 'nack';
   try {
-    const published = await acceptGarDelivery(deps.publish, pulledDelivery(message, deps.subscription), options);
+    const published = await acceptGarDelivery(
+      deps.publish,
+      pulledDelivery(message, deps.subscription),
+      options,
+    );
     countStored(deps.metrics, 'pull', published, (performance.now() - started) / 1000);
     outcome = 'ack';
   } catch (error) {
@@ -113,7 +120,9 @@ class Puller implements PullHandle {
   onMessage(message: PulledMessage): void {
     this.attempts = 0; // only flowing messages reset the re-open delay, so a flapping stream backs off
     this.back();
-    this.options.track(handlePulled(message, { ...this.options, subscription: this.subscription.name }));
+    this.options.track(
+      handlePulled(message, { ...this.options, subscription: this.subscription.name }),
+    );
   }
 
   onClose(): void {
@@ -125,7 +134,10 @@ class Puller implements PullHandle {
   private scheduleReopen(): void {
     this.attempts += 1;
     const wait = (this.options.reopenDelayMs ?? reconnectDelayMs)(this.attempts);
-    this.options.log.info('pubsub subscription closed; re-opening', { attempt: this.attempts, inMs: wait });
+    this.options.log.info('pubsub subscription closed; re-opening', {
+      attempt: this.attempts,
+      inMs: wait,
+    });
     this.timer = setTimeout(() => void this.reopen(), wait);
   }
 
@@ -164,7 +176,10 @@ class Puller implements PullHandle {
 export function startPull(subscription: PullSubscription, options: PullOptions): PullHandle {
   const puller = new Puller(subscription, options);
   subscription.on('error', (error) => {
-    options.log.warn('pubsub subscription error', { error, code: (error as { code?: unknown }).code });
+    options.log.warn('pubsub subscription error', {
+      error,
+      code: (error as { code?: unknown }).code,
+    });
     puller.lose();
   });
   subscription.on('close', () => puller.onClose());

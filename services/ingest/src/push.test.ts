@@ -8,7 +8,8 @@ import { ingestMetrics } from './metrics.js';
 import { EnvelopeError, parseEnvelope, pushRoute } from './push.js';
 
 const log = createLogger({ service: 'ingest-test' }, { write: () => undefined });
-const garBody = '{"action":"INSERT","digest":"us-docker.pkg.dev/p/r/app@sha256:abc","tag":"us-docker.pkg.dev/p/r/app:1.1"}';
+const garBody =
+  '{"action":"INSERT","digest":"us-docker.pkg.dev/p/r/app@sha256:abc","tag":"us-docker.pkg.dev/p/r/app:1.1"}';
 
 interface Call {
   subject: string;
@@ -31,7 +32,15 @@ async function start(publish: Publish, maxBodyBytes = 4096): Promise<string> {
     registry: metrics.registry,
     live: () => true,
     ready: () => ({ ready: true, detail: {} }),
-    routes: [pushRoute({ publish, maxBodyBytes, metrics, log, now: () => new Date('2025-05-05T05:05:05.000Z') })],
+    routes: [
+      pushRoute({
+        publish,
+        maxBodyBytes,
+        metrics,
+        log,
+        now: () => new Date('2025-05-05T05:05:05.000Z'),
+      }),
+    ],
   });
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
@@ -61,23 +70,30 @@ const post = (url: string, body: string, contentType = 'application/json'): Prom
   fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
 
 describe('push route', () => {
-  it.each(['/pubsub/push', '/webhooks/gcr'])('%s: 204 once JetStream stored the decoded bytes', async (path) => {
-    const { publish, calls } = recording();
-    const url = await start(publish);
-    const res = await post(`${url}${path}`, envelope(goodMessage), 'application/json; charset=utf-8');
+  it.each(['/pubsub/push', '/webhooks/gcr'])(
+    '%s: 204 once JetStream stored the decoded bytes',
+    async (path) => {
+      const { publish, calls } = recording();
+      const url = await start(publish);
+      const res = await post(
+        `${url}${path}`,
+        envelope(goodMessage),
+        'application/json; charset=utf-8',
+      );
 
-    expect(res.status).toBe(204);
-    expect(calls).toHaveLength(1);
-    expect(calls[0]?.subject).toBe('onpush.raw.gar');
-    expect(Buffer.from(calls[0]?.data ?? []).toString()).toBe(garBody);
-    expect(calls[0]?.options.msgId).toBe('gar:2070443601311540');
-    expect(calls[0]?.options.headers).toMatchObject({
-      'Onpush-Transport-via': 'push',
-      'Onpush-Transport-publish-time': '2021-02-26T19:13:55.749Z',
-      'Onpush-Transport-origin': 'gcr',
-      'Onpush-Transport-subscription': 'projects/p/subscriptions/onpush-gcr-push',
-    });
-  });
+      expect(res.status).toBe(204);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]?.subject).toBe('onpush.raw.gar');
+      expect(Buffer.from(calls[0]?.data ?? []).toString()).toBe(garBody);
+      expect(calls[0]?.options.msgId).toBe('gar:2070443601311540');
+      expect(calls[0]?.options.headers).toMatchObject({
+        'Onpush-Transport-via': 'push',
+        'Onpush-Transport-publish-time': '2021-02-26T19:13:55.749Z',
+        'Onpush-Transport-origin': 'gcr',
+        'Onpush-Transport-subscription': 'projects/p/subscriptions/onpush-gcr-push',
+      });
+    },
+  );
 
   it('503 when JetStream does not acknowledge, so Pub/Sub retries', async () => {
     const url = await start(() => Promise.reject(new Error('timeout')));
@@ -108,7 +124,11 @@ describe('push route', () => {
     ['no message', '{"subscription":"s"}', 'missing_message'],
     ['no messageId', envelope({ data: goodMessage.data }), 'missing_message_id'],
     ['data not base64', envelope({ ...goodMessage, data: 'not base64!' }), 'invalid_data'],
-    ['attributes not strings', envelope({ ...goodMessage, attributes: { n: 1 } }), 'invalid_attributes'],
+    [
+      'attributes not strings',
+      envelope({ ...goodMessage, attributes: { n: 1 } }),
+      'invalid_attributes',
+    ],
   ])('400 for %s; publishes nothing', async (_case, body, error) => {
     const { publish, calls } = recording();
     const url = await start(publish);
@@ -129,9 +149,16 @@ describe('push route', () => {
 
 describe('parseEnvelope', () => {
   it('accepts message_id / publish_time spellings, URL-safe base64 and no data', () => {
-    const body = Buffer.from(JSON.stringify({ message: { message_id: '9', publish_time: 'x', data: '-_8' } }));
+    const body = Buffer.from(
+      JSON.stringify({ message: { message_id: '9', publish_time: 'x', data: '-_8' } }),
+    );
     const delivery = parseEnvelope(body);
-    expect(delivery).toMatchObject({ messageId: '9', publishTime: 'x', attributes: {}, via: 'push' });
+    expect(delivery).toMatchObject({
+      messageId: '9',
+      publishTime: 'x',
+      attributes: {},
+      via: 'push',
+    });
     expect([...delivery.data]).toEqual([0xfb, 0xff]);
     expect(parseEnvelope(Buffer.from('{"message":{"messageId":"1"}}')).data).toHaveLength(0);
   });

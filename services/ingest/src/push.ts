@@ -34,7 +34,12 @@ function decodeData(data: unknown): Uint8Array {
   if (data === undefined || data === null) return new Uint8Array(0);
   const unpadded = typeof data === 'string' ? data.replace(/=+$/, '') : '';
   const padded = typeof data === 'string' && data.length !== unpadded.length;
-  if (typeof data !== 'string' || !BASE64.test(data) || unpadded.length % 4 === 1 || (padded && data.length % 4 !== 0)) {
+  if (
+    typeof data !== 'string' ||
+    !BASE64.test(data) ||
+    unpadded.length % 4 === 1 ||
+    (padded && data.length % 4 !== 0)
+  ) {
     throw new EnvelopeError('invalid_data', 'message.data must be a base64 string');
   }
   return Buffer.from(data, 'base64');
@@ -66,10 +71,14 @@ function parseJson(body: Uint8Array): unknown {
 export function parseEnvelope(body: Uint8Array): GarDelivery {
   const envelope = parseJson(body);
   const message = isObject(envelope) ? envelope['message'] : undefined;
-  if (!isObject(envelope) || !isObject(message)) throw new EnvelopeError('missing_message', 'body has no message object');
+  if (!isObject(envelope) || !isObject(message))
+    throw new EnvelopeError('missing_message', 'body has no message object');
   const messageId = message['messageId'] ?? message['message_id'];
   if (typeof messageId !== 'string' || !/^[\x21-\x7e]{1,256}$/.test(messageId)) {
-    throw new EnvelopeError('missing_message_id', 'message.messageId must be a non-empty printable string');
+    throw new EnvelopeError(
+      'missing_message_id',
+      'message.messageId must be a non-empty printable string',
+    );
   }
   const publishTime = message['publishTime'] ?? message['publish_time'];
   const subscription = envelope['subscription'];
@@ -98,7 +107,13 @@ function isJson(req: IncomingMessage): boolean {
   return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
 }
 
-function reject(res: ServerResponse, options: PushOptions, status: number, error: string, message: string): void {
+function reject(
+  res: ServerResponse,
+  options: PushOptions,
+  status: number,
+  error: string,
+  message: string,
+): void {
   options.metrics.deliveries.inc({ via: 'push', result: 'rejected' });
   // The rest of an oversized body is not read: close the connection rather than drain it.
   if (status === 413) res.setHeader('connection', 'close');
@@ -116,11 +131,29 @@ async function bodyOf(req: IncomingMessage, limit: number): Promise<Buffer | und
   }
 }
 
-async function handlePush(req: IncomingMessage, res: ServerResponse, options: PushOptions): Promise<void> {
+async function handlePush(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: PushOptions,
+): Promise<void> {
   const started = performance.now();
-  if (!isJson(req)) return reject(res, options, 415, 'unsupported_media_type', 'expected Content-Type: application/json');
+  if (!isJson(req))
+    return reject(
+      res,
+      options,
+      415,
+      'unsupported_media_type',
+      'expected Content-Type: application/json',
+    );
   const body = await bodyOf(req, options.maxBodyBytes);
-  if (body === undefined) return reject(res, options, 413, 'payload_too_large', `body over ${options.maxBodyBytes} bytes`);
+  if (body === undefined)
+    return reject(
+      res,
+      options,
+      413,
+      'payload_too_large',
+      `body over ${options.maxBodyBytes} bytes`,
+    );
   let delivery: GarDelivery;
   try {
     delivery = parseEnvelope(body);
@@ -129,13 +162,23 @@ async function handlePush(req: IncomingMessage, res: ServerResponse, options: Pu
     return reject(res, options, 400, error.type, error.message);
   }
   try {
-    const published = await acceptGarDelivery(options.publish, delivery, options.now ? { now: options.now } : {});
+    const published = await acceptGarDelivery(
+      options.publish,
+      delivery,
+      options.now ? { now: options.now } : {},
+    );
     countStored(options.metrics, 'push', published, (performance.now() - started) / 1000);
   } catch (error) {
     if (error instanceof DeliveryError) return reject(res, options, 400, error.type, error.message);
     options.metrics.deliveries.inc({ via: 'push', result: 'failed' });
-    options.log.warn('push delivery not stored; answering 503 so Pub/Sub retries', { messageId: delivery.messageId, error });
-    return sendJson(res, 503, { error: 'unavailable', message: 'the delivery could not be stored; retry later' });
+    options.log.warn('push delivery not stored; answering 503 so Pub/Sub retries', {
+      messageId: delivery.messageId,
+      error,
+    });
+    return sendJson(res, 503, {
+      error: 'unavailable',
+      message: 'the delivery could not be stored; retry later',
+    });
   }
   res.writeHead(204);
   res.end();

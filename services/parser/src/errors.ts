@@ -1,5 +1,10 @@
 /** Why a raw delivery cannot become an event. Never retryable: the same bytes fail the same way. */
-export type ParseErrorType = 'invalid_json' | 'missing_field' | 'invalid_reference' | 'unknown_source' | 'invalid_encoding';
+export type ParseErrorType =
+  | 'invalid_json'
+  | 'missing_field'
+  | 'invalid_reference'
+  | 'unknown_source'
+  | 'invalid_encoding';
 
 export class ParseError extends Error {
   override readonly name = 'ParseError';
@@ -17,7 +22,9 @@ export function parseJson(data: Uint8Array): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {
-    throw new ParseError('invalid_json', `body is not JSON: ${(cause as Error).message}`, { cause });
+    throw new ParseError('invalid_json', `body is not JSON: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }
 
@@ -26,7 +33,11 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** A string field, or a `missing_field` ParseError naming it. */
-export function requireString(body: Record<string, unknown>, field: string, where = 'body'): string {
+export function requireString(
+  body: Record<string, unknown>,
+  field: string,
+  where = 'body',
+): string {
   const value = body[field];
   if (typeof value !== 'string' || value.trim() === '') {
     throw new ParseError('missing_field', `${where}.${field} must be a non-empty string`);

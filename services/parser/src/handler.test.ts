@@ -5,7 +5,10 @@ import type { Incoming } from '@onpush/service';
 import { createHandler } from './handler.js';
 
 const fixture = (name: string): string =>
-  readFileSync(new URL(`../../../../shared/fixtures/registry-events/${name}`, import.meta.url), 'utf8');
+  readFileSync(
+    new URL(`../../../../shared/fixtures/registry-events/${name}`, import.meta.url),
+    'utf8',
+  );
 
 const raw = (body: string, extra: Record<string, string> = {}): Incoming => ({
   subject: 'onpush.raw.gar',
@@ -26,7 +29,15 @@ const D = `sha256:${'ab'.repeat(32)}`;
 
 describe('parser: Artifact Registry notifications', () => {
   it('turns an INSERT with tag and digest into one ImagePushed keyed by the Pub/Sub message id', async () => {
-    const [out, ...rest] = await handle(raw(JSON.stringify({ action: 'INSERT', digest: `us-docker.pkg.dev/p/r/app@${D}`, tag: 'us-docker.pkg.dev/p/r/app:1.1' })));
+    const [out, ...rest] = await handle(
+      raw(
+        JSON.stringify({
+          action: 'INSERT',
+          digest: `us-docker.pkg.dev/p/r/app@${D}`,
+          tag: 'us-docker.pkg.dev/p/r/app:1.1',
+        }),
+      ),
+    );
     expect(rest).toEqual([]);
     expect(out?.subject).toBe('onpush.pushed');
     expect(out?.msgId).toBe('gar:123');
@@ -53,7 +64,9 @@ describe('parser: Artifact Registry notifications', () => {
   });
 
   it('accepts a push by digest only (a per-platform manifest)', async () => {
-    const [out] = await handle(raw(JSON.stringify({ action: 'INSERT', digest: `us-docker.pkg.dev/p/r/app@${D}` })));
+    const [out] = await handle(
+      raw(JSON.stringify({ action: 'INSERT', digest: `us-docker.pkg.dev/p/r/app@${D}` })),
+    );
     const pushed = parseImagePushed(out?.data);
     expect(pushed.tag).toBeUndefined();
     expect(pushed.digest).toBe(D);
@@ -62,7 +75,12 @@ describe('parser: Artifact Registry notifications', () => {
   it('ends a DELETE as the fate ignored', async () => {
     const [out] = await handle(raw(fixture('gar-delete.json')));
     expect(out?.subject).toBe('onpush.outcome.ignored');
-    expect(parseOutcome(out?.data)).toMatchObject({ eventId: 'gar:123', fate: 'ignored', reason: 'delete', stage: 'parser' });
+    expect(parseOutcome(out?.data)).toMatchObject({
+      eventId: 'gar:123',
+      fate: 'ignored',
+      reason: 'delete',
+      stage: 'parser',
+    });
   });
 
   it.each([
@@ -77,6 +95,8 @@ describe('parser: Artifact Registry notifications', () => {
   });
 
   it('rejects a subject with no known format', async () => {
-    await expect(handle({ ...raw('{}'), subject: 'onpush.raw.nope' })).rejects.toMatchObject({ type: 'unknown_source' });
+    await expect(handle({ ...raw('{}'), subject: 'onpush.raw.nope' })).rejects.toMatchObject({
+      type: 'unknown_source',
+    });
   });
 });

@@ -56,7 +56,10 @@ function pushedMessage(push: Push, source: string, id: string, receivedAt: strin
  * fate `ignored`. A body that cannot be read throws a ParseError: the stage dead-letters it with
  * the original bytes.
  */
-export function createHandler(formats: Readonly<Record<string, Format>> = FORMATS, now = () => new Date()) {
+export function createHandler(
+  formats: Readonly<Record<string, Format>> = FORMATS,
+  now = () => new Date(),
+) {
   return async (msg: Incoming): Promise<Outgoing[]> => {
     const source = subjectTail(msg.subject, RAW_PREFIX);
     const format = source === undefined ? undefined : formats[source];
@@ -77,7 +80,14 @@ export function createHandler(formats: Readonly<Record<string, Format>> = FORMAT
         detail: result.detail,
         at: now().toISOString(),
       };
-      return [{ subject: outcomeSubject('ignored'), data: encode(outcome), msgId: `${eventId}:ignored`, headers: derivedHeaders(msg, eventId) }];
+      return [
+        {
+          subject: outcomeSubject('ignored'),
+          data: encode(outcome),
+          msgId: `${eventId}:ignored`,
+          headers: derivedHeaders(msg, eventId),
+        },
+      ];
     }
     return result.pushes.map((push) => {
       const id = push.key === '' ? eventId : `${eventId}#${push.key}`;

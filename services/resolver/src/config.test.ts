@@ -22,7 +22,11 @@ describe('resolver config', () => {
       REBUILD_MIN_INTERVAL: '1m',
       KUBECONFIG: '/etc/kube/config',
     });
-    expect(config).toMatchObject({ ONPUSH_SELECT: 'all', SNAPSHOT_DEBOUNCE: 500, REBUILD_MIN_INTERVAL: 60_000 });
+    expect(config).toMatchObject({
+      ONPUSH_SELECT: 'all',
+      SNAPSHOT_DEBOUNCE: 500,
+      REBUILD_MIN_INTERVAL: 60_000,
+    });
     expect(kubeconfigFile(config.KUBECONFIG)).toBe('/etc/kube/config');
     expect(kubeconfigFile('/a:/b')).toBeUndefined();
   });
@@ -30,12 +34,20 @@ describe('resolver config', () => {
   it('names every bad variable at once', () => {
     const error = (() => {
       try {
-        return loadConfig(resolverSchema, { ONPUSH_SELECT: 'some', ONPUSH_NAMESPACE: 'Not_A_Namespace', SNAPSHOT_DEBOUNCE: 'soon' });
+        return loadConfig(resolverSchema, {
+          ONPUSH_SELECT: 'some',
+          ONPUSH_NAMESPACE: 'Not_A_Namespace',
+          SNAPSHOT_DEBOUNCE: 'soon',
+        });
       } catch (e) {
         return e;
       }
     })();
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).problems.map((p) => p.variable).sort()).toEqual(['ONPUSH_NAMESPACE', 'ONPUSH_SELECT', 'SNAPSHOT_DEBOUNCE']);
+    expect((error as ConfigError).problems.map((p) => p.variable).sort()).toEqual([
+      'ONPUSH_NAMESPACE',
+      'ONPUSH_SELECT',
+      'SNAPSHOT_DEBOUNCE',
+    ]);
   });
 });

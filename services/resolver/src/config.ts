@@ -8,7 +8,10 @@ const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 export const resolverSchema = baseServiceSchema.extend({
   PORT: port({ allowZero: true }).default(8083),
   /** Where the index snapshot ConfigMaps live (the resolver's own namespace). */
-  ONPUSH_NAMESPACE: z.string().regex(DNS_LABEL, { error: 'must be a Kubernetes namespace (DNS label)' }).default('onpush'),
+  ONPUSH_NAMESPACE: z
+    .string()
+    .regex(DNS_LABEL, { error: 'must be a Kubernetes namespace (DNS label)' })
+    .default('onpush'),
   /** `labelled`: Deployments labelled onpush.dev/enabled=true; `all`: every Deployment. */
   ONPUSH_SELECT: enumOf(['labelled', 'all']).default('labelled'),
   /** A kubeconfig file; unset: the standard places, else the in-cluster ServiceAccount. */

@@ -9,7 +9,10 @@ import type { IndexedWorkload } from './index-store.js';
 export class FakeApiException extends Error {
   readonly body: { message: string };
   readonly headers: Record<string, string> = {};
-  constructor(readonly code: number, message: string) {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
     super(`HTTP ${code}: ${message}`);
     this.body = { message };
   }
@@ -26,15 +29,32 @@ export class FakeConfigMaps implements ConfigMapApi {
   }
 
   names(namespace: string): string[] {
-    return [...this.maps.keys()].filter((k) => k.startsWith(`${namespace}/`)).map((k) => k.slice(namespace.length + 1)).sort();
+    return [...this.maps.keys()]
+      .filter((k) => k.startsWith(`${namespace}/`))
+      .map((k) => k.slice(namespace.length + 1))
+      .sort();
   }
 
-  readNamespacedConfigMap({ name, namespace }: { name: string; namespace: string }): Promise<V1ConfigMap> {
+  readNamespacedConfigMap({
+    name,
+    namespace,
+  }: {
+    name: string;
+    namespace: string;
+  }): Promise<V1ConfigMap> {
     const map = this.maps.get(this.#key(namespace, name));
-    return map ? Promise.resolve(structuredClone(map)) : Promise.reject(new FakeApiException(404, `${name} not found`));
+    return map
+      ? Promise.resolve(structuredClone(map))
+      : Promise.reject(new FakeApiException(404, `${name} not found`));
   }
 
-  createNamespacedConfigMap({ namespace, body }: { namespace: string; body: V1ConfigMap }): Promise<V1ConfigMap> {
+  createNamespacedConfigMap({
+    namespace,
+    body,
+  }: {
+    namespace: string;
+    body: V1ConfigMap;
+  }): Promise<V1ConfigMap> {
     this.writes += 1;
     if (this.failWrites) return Promise.reject(this.failWrites);
     const key = this.#key(namespace, body.metadata?.name ?? '');
@@ -43,21 +63,37 @@ export class FakeConfigMaps implements ConfigMapApi {
     return Promise.resolve(body);
   }
 
-  replaceNamespacedConfigMap(param: { name: string; namespace: string; body: V1ConfigMap }): Promise<V1ConfigMap> {
+  replaceNamespacedConfigMap(param: {
+    name: string;
+    namespace: string;
+    body: V1ConfigMap;
+  }): Promise<V1ConfigMap> {
     this.writes += 1;
     if (this.failWrites) return Promise.reject(this.failWrites);
     const key = this.#key(param.namespace, param.name);
-    if (!this.maps.has(key)) return Promise.reject(new FakeApiException(404, `${param.name} not found`));
+    if (!this.maps.has(key))
+      return Promise.reject(new FakeApiException(404, `${param.name} not found`));
     this.maps.set(key, structuredClone(param.body));
     return Promise.resolve(param.body);
   }
 
-  deleteNamespacedConfigMap({ name, namespace }: { name: string; namespace: string }): Promise<unknown> {
+  deleteNamespacedConfigMap({
+    name,
+    namespace,
+  }: {
+    name: string;
+    namespace: string;
+  }): Promise<unknown> {
     const deleted = this.maps.delete(this.#key(namespace, name));
-    return deleted ? Promise.resolve({}) : Promise.reject(new FakeApiException(404, `${name} not found`));
+    return deleted
+      ? Promise.resolve({})
+      : Promise.reject(new FakeApiException(404, `${name} not found`));
   }
 
-  listNamespacedConfigMap(param: { namespace: string; labelSelector?: string }): Promise<{ items: V1ConfigMap[] }> {
+  listNamespacedConfigMap(param: {
+    namespace: string;
+    labelSelector?: string;
+  }): Promise<{ items: V1ConfigMap[] }> {
     const [label, value] = (param.labelSelector ?? '').split('=');
     const items = this.names(param.namespace)
       .map((name) => this.maps.get(this.#key(param.namespace, name))!)
@@ -66,8 +102,14 @@ export class FakeConfigMaps implements ConfigMapApi {
   }
 }
 
-export function fakeDeployment(namespace: string, name: string, images: Record<string, string>, init: Record<string, string> = {}): V1Deployment {
-  const containers = (entries: Record<string, string>) => Object.entries(entries).map(([n, image]) => ({ name: n, image }));
+export function fakeDeployment(
+  namespace: string,
+  name: string,
+  images: Record<string, string>,
+  init: Record<string, string> = {},
+): V1Deployment {
+  const containers = (entries: Record<string, string>) =>
+    Object.entries(entries).map(([n, image]) => ({ name: n, image }));
   return {
     metadata: { namespace, name },
     spec: {
@@ -95,7 +137,10 @@ export class FakeInformer implements WorkloadInformer<V1Deployment> {
 
   off(verb: Verb, cb: (arg: V1Deployment) => void): void {
     for (const v of verb === 'change' ? (['add', 'update', 'delete'] as const) : [verb]) {
-      this.#callbacks.set(v, (this.#callbacks.get(v) ?? []).filter((c) => c !== cb));
+      this.#callbacks.set(
+        v,
+        (this.#callbacks.get(v) ?? []).filter((c) => c !== cb),
+      );
     }
   }
 
@@ -105,9 +150,17 @@ export class FakeInformer implements WorkloadInformer<V1Deployment> {
       this.fail(this.failStart);
       return Promise.resolve();
     }
-    const listed = new Map(this.objects.map((o) => [`${o.metadata?.namespace}/${o.metadata?.name}`, o]));
+    const listed = new Map(
+      this.objects.map((o) => [`${o.metadata?.namespace}/${o.metadata?.name}`, o]),
+    );
     for (const [key, old] of [...this.#cache]) if (!listed.has(key)) this.emit('delete', old);
-    for (const object of this.objects) this.emit(this.#cache.has(`${object.metadata?.namespace}/${object.metadata?.name}`) ? 'update' : 'add', object);
+    for (const object of this.objects)
+      this.emit(
+        this.#cache.has(`${object.metadata?.namespace}/${object.metadata?.name}`)
+          ? 'update'
+          : 'add',
+        object,
+      );
     return Promise.resolve();
   }
 

@@ -29,20 +29,49 @@ function incoming(body: unknown, headers: Record<string, string> = {}): Incoming
 
 function shopIndex(): ImageIndex {
   const index = new ImageIndex();
-  index.upsert({ kind: 'Deployment', namespace: 'shop', name: 'web', containers: [{ name: 'app', image: 'nginx:1.27' }, { name: 'log', image: 'fluent/fluent-bit' }] });
-  index.upsert({ kind: 'Deployment', namespace: 'ops', name: 'proxy', containers: [{ name: 'init', image: 'nginx:1.27' }, { name: 'app', image: 'nginx:1.27' }] });
+  index.upsert({
+    kind: 'Deployment',
+    namespace: 'shop',
+    name: 'web',
+    containers: [
+      { name: 'app', image: 'nginx:1.27' },
+      { name: 'log', image: 'fluent/fluent-bit' },
+    ],
+  });
+  index.upsert({
+    kind: 'Deployment',
+    namespace: 'ops',
+    name: 'proxy',
+    containers: [
+      { name: 'init', image: 'nginx:1.27' },
+      { name: 'app', image: 'nginx:1.27' },
+    ],
+  });
   return index;
 }
 
 function handler(overrides: Partial<HandlerDeps> = {}) {
-  return createHandler({ index: shopIndex(), canAnswer: () => true, rebuild: () => Promise.resolve(), now: () => AT, ...overrides });
+  return createHandler({
+    index: shopIndex(),
+    canAnswer: () => true,
+    rebuild: () => Promise.resolve(),
+    now: () => AT,
+    ...overrides,
+  });
 }
 
 const bodyOf = (out: Outgoing): unknown => JSON.parse(new TextDecoder().decode(out.data));
 
 describe('resolver handler', () => {
   it('emits one restart request per matching workload, then the dispatched outcome', async () => {
-    const out = await handler()(incoming(pushed(), { traceparent: TRACEPARENT, tracestate: 'k=v', 'Onpush-Replay-Of': 'dl-9', other: 'x' }));
+    const out = await handler()(
+      incoming(pushed(), {
+        traceparent: TRACEPARENT,
+        tracestate: 'k=v',
+        'Onpush-Replay-Of': 'dl-9',
+        other: 'x',
+      }),
+    );
     expect(out.map((o) => [o.subject, o.msgId])).toEqual([
       ['onpush.restart.ops', 'evt-1:Deployment/ops/proxy'],
       ['onpush.restart.shop', 'evt-1:Deployment/shop/web'],
@@ -54,7 +83,12 @@ describe('resolver handler', () => {
       image: 'docker.io/library/nginx',
       tag: '1.27',
       pushedAt: '2025-01-02T03:04:00.000Z',
-      workload: { kind: 'Deployment', namespace: 'ops', name: 'proxy', containers: ['init', 'app'] },
+      workload: {
+        kind: 'Deployment',
+        namespace: 'ops',
+        name: 'proxy',
+        containers: ['init', 'app'],
+      },
     });
     expect(out[0]!.headers).toEqual({
       'Onpush-Event-Id': 'evt-1',
@@ -75,14 +109,27 @@ describe('resolver handler', () => {
       requests: 2,
       at: AT.toISOString(),
     });
-    expect(out[2]!.headers).toEqual({ 'Onpush-Event-Id': 'evt-1', traceparent: TRACEPARENT, tracestate: 'k=v', 'Onpush-Replay-Of': 'dl-9' });
+    expect(out[2]!.headers).toEqual({
+      'Onpush-Event-Id': 'evt-1',
+      traceparent: TRACEPARENT,
+      tracestate: 'k=v',
+      'Onpush-Replay-Of': 'dl-9',
+    });
   });
 
   it('emits only no-match when no workload runs the image', async () => {
     const digest = `sha256:${'c'.repeat(64)}`;
     const out = await handler()(incoming(pushed({ tag: '1.28', digest })));
-    expect(out.map((o) => [o.subject, o.msgId])).toEqual([['onpush.outcome.no-match', 'evt-1:no-match']]);
-    expect(parseOutcome(bodyOf(out[0]!))).toMatchObject({ fate: 'no-match', stage: 'resolver', image: 'docker.io/library/nginx', tag: '1.28', digest });
+    expect(out.map((o) => [o.subject, o.msgId])).toEqual([
+      ['onpush.outcome.no-match', 'evt-1:no-match'],
+    ]);
+    expect(parseOutcome(bodyOf(out[0]!))).toMatchObject({
+      fate: 'no-match',
+      stage: 'resolver',
+      image: 'docker.io/library/nginx',
+      tag: '1.28',
+      digest,
+    });
   });
 
   it.each([
@@ -100,7 +147,14 @@ describe('resolver handler', () => {
       index,
       canAnswer: () => false,
       rebuild: () => {
-        index.replaceKind('Deployment', [{ kind: 'Deployment', namespace: 'shop', name: 'web', containers: [{ name: 'app', image: 'nginx:1.27' }] }]);
+        index.replaceKind('Deployment', [
+          {
+            kind: 'Deployment',
+            namespace: 'shop',
+            name: 'web',
+            containers: [{ name: 'app', image: 'nginx:1.27' }],
+          },
+        ]);
         return Promise.resolve();
       },
     })(incoming(pushed()));
@@ -108,8 +162,18 @@ describe('resolver handler', () => {
   });
 
   it('passes a failed rebuild on as a retryable failure', async () => {
-    const failure = Object.assign(new Error('apiserver down'), { type: 'index_unavailable', retryable: true, retryAfterMs: 5_000 });
-    const error = await handler({ canAnswer: () => false, rebuild: () => Promise.reject(failure) })(incoming(pushed())).catch((e: unknown) => e);
-    expect(describeFailure(error)).toMatchObject({ type: 'index_unavailable', retryable: true, retryAfterMs: 5_000 });
+    const failure = Object.assign(new Error('apiserver down'), {
+      type: 'index_unavailable',
+      retryable: true,
+      retryAfterMs: 5_000,
+    });
+    const error = await handler({ canAnswer: () => false, rebuild: () => Promise.reject(failure) })(
+      incoming(pushed()),
+    ).catch((e: unknown) => e);
+    expect(describeFailure(error)).toMatchObject({
+      type: 'index_unavailable',
+      retryable: true,
+      retryAfterMs: 5_000,
+    });
   });
 });

@@ -87,7 +87,12 @@ function restartOf(event: ImagePushed, match: Match, headers: Record<string, str
   };
 }
 
-function outcomeOf(event: ImagePushed, requests: number, at: Date, headers: Record<string, string>): Outgoing {
+function outcomeOf(
+  event: ImagePushed,
+  requests: number,
+  at: Date,
+  headers: Record<string, string>,
+): Outgoing {
   const fate = requests > 0 ? 'dispatched' : 'no-match';
   const outcome: Outcome = {
     v: 1,
@@ -98,7 +103,12 @@ function outcomeOf(event: ImagePushed, requests: number, at: Date, headers: Reco
     ...(requests > 0 ? { requests } : {}),
     at: at.toISOString(),
   };
-  return { subject: outcomeSubject(fate), data: encode(outcome), msgId: `${event.id}:${fate}`, headers };
+  return {
+    subject: outcomeSubject(fate),
+    data: encode(outcome),
+    msgId: `${event.id}:${fate}`,
+    headers,
+  };
 }
 
 /**

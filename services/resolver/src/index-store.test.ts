@@ -4,12 +4,19 @@ import { ImageIndex, type IndexedWorkload, type LookupQuery } from './index-stor
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const OTHER_DIGEST = `sha256:${'b'.repeat(64)}`;
 
-function deployment(name: string, containers: Record<string, string>, namespace = 'shop'): IndexedWorkload {
+function deployment(
+  name: string,
+  containers: Record<string, string>,
+  namespace = 'shop',
+): IndexedWorkload {
   return {
     kind: 'Deployment',
     namespace,
     name,
-    containers: Object.entries(containers).map(([container, image]) => ({ name: container, image })),
+    containers: Object.entries(containers).map(([container, image]) => ({
+      name: container,
+      image,
+    })),
   };
 }
 
@@ -31,13 +38,37 @@ describe('ImageIndex matching', () => {
   index.upsert(deployment('other', { app: 'redis:7' }));
 
   const cases: [string, LookupQuery, string[]][] = [
-    ['tag push, every spelling', { image: 'docker.io/library/nginx', tag: '1.27' }, ['shop/aliased[app]', 'shop/web[app]']],
-    ['no tag means latest', { image: 'docker.io/library/nginx', tag: 'latest' }, ['shop/hub[app]', 'shop/plain[app]']],
-    ['digest-pinned containers ignore tag pushes, even with a digest', { image: 'docker.io/library/nginx', tag: '1.27', digest: DIGEST }, ['shop/aliased[app]', 'shop/web[app]']],
-    ['digest-only push matches pinned containers', { image: 'docker.io/library/nginx', digest: DIGEST }, ['shop/pinned[app]', 'shop/pinned-tagged[app]']],
-    ['another digest matches nothing', { image: 'docker.io/library/nginx', digest: OTHER_DIGEST }, []],
+    [
+      'tag push, every spelling',
+      { image: 'docker.io/library/nginx', tag: '1.27' },
+      ['shop/aliased[app]', 'shop/web[app]'],
+    ],
+    [
+      'no tag means latest',
+      { image: 'docker.io/library/nginx', tag: 'latest' },
+      ['shop/hub[app]', 'shop/plain[app]'],
+    ],
+    [
+      'digest-pinned containers ignore tag pushes, even with a digest',
+      { image: 'docker.io/library/nginx', tag: '1.27', digest: DIGEST },
+      ['shop/aliased[app]', 'shop/web[app]'],
+    ],
+    [
+      'digest-only push matches pinned containers',
+      { image: 'docker.io/library/nginx', digest: DIGEST },
+      ['shop/pinned[app]', 'shop/pinned-tagged[app]'],
+    ],
+    [
+      'another digest matches nothing',
+      { image: 'docker.io/library/nginx', digest: OTHER_DIGEST },
+      [],
+    ],
     ['sidecar image', { image: 'docker.io/envoyproxy/envoy', tag: 'v1.31' }, ['shop/web[sidecar]']],
-    ['init container', { image: 'ghcr.io/acme/api', tag: 'v2' }, ['ops/twice[a,b]', 'shop/init[migrate]']],
+    [
+      'init container',
+      { image: 'ghcr.io/acme/api', tag: 'v2' },
+      ['ops/twice[a,b]', 'shop/init[migrate]'],
+    ],
     ['other tag', { image: 'docker.io/library/nginx', tag: '1.26' }, []],
     ['other image', { image: 'docker.io/library/httpd', tag: 'latest' }, []],
     ['same path on another registry', { image: 'ghcr.io/acme/web', tag: 'v1' }, []],
@@ -59,7 +90,9 @@ describe('ImageIndex changes', () => {
     const result = index.upsert(deployment('web', { bad: 'Not An Image', app: 'nginx' }));
     expect(result.skipped).toEqual(['Not An Image']);
     expect(index.stats().skippedContainers).toBe(1);
-    expect(names(index, { image: 'docker.io/library/nginx', tag: 'latest' })).toEqual(['shop/web[app]']);
+    expect(names(index, { image: 'docker.io/library/nginx', tag: 'latest' })).toEqual([
+      'shop/web[app]',
+    ]);
     index.remove({ kind: 'Deployment', namespace: 'shop', name: 'web' });
     expect(index.stats()).toEqual({ workloads: 0, images: 0, skippedContainers: 0 });
   });
@@ -69,7 +102,9 @@ describe('ImageIndex changes', () => {
     index.upsert(deployment('web', { app: 'nginx:1.26' }));
     index.upsert(deployment('web', { app: 'nginx:1.27' }));
     expect(names(index, { image: 'docker.io/library/nginx', tag: '1.26' })).toEqual([]);
-    expect(names(index, { image: 'docker.io/library/nginx', tag: '1.27' })).toEqual(['shop/web[app]']);
+    expect(names(index, { image: 'docker.io/library/nginx', tag: '1.27' })).toEqual([
+      'shop/web[app]',
+    ]);
     expect(index.stats()).toEqual({ workloads: 1, images: 1, skippedContainers: 0 });
   });
 
@@ -87,13 +122,14 @@ describe('ImageIndex changes', () => {
     index.upsert(deployment('web', { app: 'nginx' }));
     index.upsert({ ...deployment('web', { app: 'nginx' }), kind: 'StatefulSet' });
     index.upsert(deployment('web', { app: 'nginx' }, 'other'));
-    expect(index.lookup({ image: 'docker.io/library/nginx', tag: 'latest' }).map((m) => m.kind)).toEqual([
-      'Deployment',
-      'Deployment',
-      'StatefulSet',
-    ]);
+    expect(
+      index.lookup({ image: 'docker.io/library/nginx', tag: 'latest' }).map((m) => m.kind),
+    ).toEqual(['Deployment', 'Deployment', 'StatefulSet']);
     index.replaceKind('Deployment', [deployment('api', { app: 'nginx' })]);
-    expect(names(index, { image: 'docker.io/library/nginx', tag: 'latest' })).toEqual(['shop/api[app]', 'shop/web[app]']);
+    expect(names(index, { image: 'docker.io/library/nginx', tag: 'latest' })).toEqual([
+      'shop/api[app]',
+      'shop/web[app]',
+    ]);
     expect(index.has({ kind: 'StatefulSet', namespace: 'shop', name: 'web' })).toBe(true);
   });
 });
@@ -105,8 +141,12 @@ describe('ImageIndex snapshot', () => {
     index.upsert(deployment('pinned', { app: `nginx@${DIGEST}` }, 'ops'));
     const copy = ImageIndex.deserialize(index.serialize());
     expect(copy.stats()).toEqual(index.stats());
-    expect(names(copy, { image: 'docker.io/library/nginx', tag: '1.27' })).toEqual(['shop/web[app]']);
-    expect(names(copy, { image: 'docker.io/library/nginx', digest: DIGEST })).toEqual(['ops/pinned[app]']);
+    expect(names(copy, { image: 'docker.io/library/nginx', tag: '1.27' })).toEqual([
+      'shop/web[app]',
+    ]);
+    expect(names(copy, { image: 'docker.io/library/nginx', digest: DIGEST })).toEqual([
+      'ops/pinned[app]',
+    ]);
     expect(copy.serialize()).toBe(index.serialize());
   });
 

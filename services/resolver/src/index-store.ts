@@ -85,14 +85,21 @@ export function queryKey(query: LookupQuery): string | undefined {
 const SnapshotSchema = z.object({
   v: z.literal(1),
   w: z.array(
-    z.tuple([z.enum(WORKLOAD_KINDS), z.string(), z.string(), z.array(z.tuple([z.string(), z.string()]))]),
+    z.tuple([
+      z.enum(WORKLOAD_KINDS),
+      z.string(),
+      z.string(),
+      z.array(z.tuple([z.string(), z.string()])),
+    ]),
   ),
 });
 
 type SnapshotRow = z.infer<typeof SnapshotSchema>['w'][number];
 
 function sameContainers(a: readonly ContainerImage[], b: readonly ContainerImage[]): boolean {
-  return a.length === b.length && a.every((c, i) => c.name === b[i]?.name && c.image === b[i]?.image);
+  return (
+    a.length === b.length && a.every((c, i) => c.name === b[i]?.name && c.image === b[i]?.image)
+  );
 }
 
 function toEntry(workload: IndexedWorkload): { entry: Entry; skipped: string[] } {
@@ -167,7 +174,9 @@ export class ImageIndex {
       const entry = this.#workloads.get(id);
       const names = found.get(id);
       if (!entry || !names) return [];
-      return [{ kind: entry.kind, namespace: entry.namespace, name: entry.name, containers: [...names] }];
+      return [
+        { kind: entry.kind, namespace: entry.namespace, name: entry.name, containers: [...names] },
+      ];
     });
   }
 
@@ -176,7 +185,11 @@ export class ImageIndex {
   }
 
   stats(): IndexStats {
-    return { workloads: this.#workloads.size, images: this.#byKey.size, skippedContainers: this.#skipped };
+    return {
+      workloads: this.#workloads.size,
+      images: this.#byKey.size,
+      skippedContainers: this.#skipped,
+    };
   }
 
   /** Calls `listener` after every change; returns the unsubscribe. */
@@ -201,7 +214,12 @@ export class ImageIndex {
     const snapshot = SnapshotSchema.parse(JSON.parse(json));
     for (const [key, entry] of [...this.#workloads]) this.#unlink(key, entry);
     for (const [kind, namespace, name, containers] of snapshot.w) {
-      const { entry } = toEntry({ kind, namespace, name, containers: containers.map(([n, image]) => ({ name: n, image })) });
+      const { entry } = toEntry({
+        kind,
+        namespace,
+        name,
+        containers: containers.map(([n, image]) => ({ name: n, image })),
+      });
       this.#link(workloadKey(entry), entry);
     }
     this.#changed();

@@ -1,4 +1,9 @@
-export { createHandler, InvalidMessageError, WORKLOAD_HEADERS, type HandlerDeps } from './handler.js';
+export {
+  createHandler,
+  InvalidMessageError,
+  WORKLOAD_HEADERS,
+  type HandlerDeps,
+} from './handler.js';
 export {
   ImageIndex,
   workloadKey,
@@ -26,7 +31,12 @@ export {
 } from './snapshot.js';
 export { createSnapshotter, type Snapshotter, type SnapshotterOptions } from './snapshot-writer.js';
 export { createWatcher, restartDelay, type Watcher, type WatcherOptions } from './watch.js';
-export { createRebuilder, IndexUnavailableError, type Rebuilder, type RebuilderOptions } from './rebuild.js';
+export {
+  createRebuilder,
+  IndexUnavailableError,
+  type Rebuilder,
+  type RebuilderOptions,
+} from './rebuild.js';
 export {
   deploymentSource,
   deploymentWorkload,

@@ -27,7 +27,12 @@ const snapshot = createSnapshotter({
   debounceMs: config.SNAPSHOT_DEBOUNCE,
   log,
 });
-const rebuilder = createRebuilder({ sources, index, minIntervalMs: config.REBUILD_MIN_INTERVAL, log });
+const rebuilder = createRebuilder({
+  sources,
+  index,
+  minIntervalMs: config.REBUILD_MIN_INTERVAL,
+  log,
+});
 registerIndexMetrics(metrics.registry, index, watcher);
 
 await runService({

@@ -7,7 +7,11 @@ export interface IndexHealth {
 }
 
 /** Index size and watch state, read when Prometheus scrapes. */
-export function registerIndexMetrics(registry: Registry, index: ImageIndex, watch: IndexHealth): void {
+export function registerIndexMetrics(
+  registry: Registry,
+  index: ImageIndex,
+  watch: IndexHealth,
+): void {
   new Gauge({
     name: 'onpush_resolver_index_size',
     help: 'Entries in the image index, by what (workloads, images, skipped_containers)',

@@ -19,15 +19,34 @@ function event(id: string): Parameters<ReturnType<typeof createHandler>>[0] {
     tag: 'latest',
     receivedAt: '2025-01-02T03:04:01.000Z',
   };
-  return { subject: 'onpush.pushed', data: new TextEncoder().encode(JSON.stringify(body)), headers: {}, seq: 1, deliveryCount: 1 };
+  return {
+    subject: 'onpush.pushed',
+    data: new TextEncoder().encode(JSON.stringify(body)),
+    headers: {},
+    seq: 1,
+    deliveryCount: 1,
+  };
 }
 
 function setup(minIntervalMs = 5_000) {
   const source = new FakeSource();
-  source.fake.objects = [fakeDeployment('shop', 'web', { app: 'nginx' }), fakeDeployment('shop', 'db', { app: 'postgres:17' })];
+  source.fake.objects = [
+    fakeDeployment('shop', 'web', { app: 'nginx' }),
+    fakeDeployment('shop', 'db', { app: 'postgres:17' }),
+  ];
   const index = new ImageIndex();
-  const rebuilder = createRebuilder({ sources: [source], index, minIntervalMs, log, now: () => Date.now() });
-  const handle = createHandler({ index, canAnswer: () => false, rebuild: () => rebuilder.rebuild() });
+  const rebuilder = createRebuilder({
+    sources: [source],
+    index,
+    minIntervalMs,
+    log,
+    now: () => Date.now(),
+  });
+  const handle = createHandler({
+    index,
+    canAnswer: () => false,
+    rebuild: () => rebuilder.rebuild(),
+  });
   return { source, index, rebuilder, handle };
 }
 
@@ -57,7 +76,10 @@ describe('rebuild on an index that cannot answer', () => {
     await handle(event('a'));
     source.fake.objects = [fakeDeployment('shop', 'web', { app: 'nginx:1.27' })];
     await vi.advanceTimersByTimeAsync(4_999);
-    expect((await handle(event('b'))).map((o) => o.msgId)).toEqual(['b:Deployment/shop/web', 'b:dispatched']);
+    expect((await handle(event('b'))).map((o) => o.msgId)).toEqual([
+      'b:Deployment/shop/web',
+      'b:dispatched',
+    ]);
     expect(source.lists).toBe(1);
     await vi.advanceTimersByTimeAsync(1);
     expect((await handle(event('c'))).map((o) => o.msgId)).toEqual(['c:no-match']);
@@ -68,21 +90,41 @@ describe('rebuild on an index that cannot answer', () => {
     const { source, handle } = setup(5_000);
     source.failList = new FakeApiException(503, 'unavailable');
     const first = describeFailure(await handle(event('a')).catch((e: unknown) => e));
-    expect(first).toMatchObject({ type: 'index_unavailable', retryable: true, retryAfterMs: 5_000 });
+    expect(first).toMatchObject({
+      type: 'index_unavailable',
+      retryable: true,
+      retryAfterMs: 5_000,
+    });
     await vi.advanceTimersByTimeAsync(2_000);
     source.failList = undefined;
     const second = describeFailure(await handle(event('b')).catch((e: unknown) => e));
-    expect(second).toMatchObject({ type: 'index_unavailable', retryable: true, retryAfterMs: 3_000 });
+    expect(second).toMatchObject({
+      type: 'index_unavailable',
+      retryable: true,
+      retryAfterMs: 3_000,
+    });
     expect(source.lists).toBe(1);
     await vi.advanceTimersByTimeAsync(3_000);
-    expect((await handle(event('c'))).map((o) => o.msgId)).toEqual(['c:Deployment/shop/web', 'c:dispatched']);
+    expect((await handle(event('c'))).map((o) => o.msgId)).toEqual([
+      'c:Deployment/shop/web',
+      'c:dispatched',
+    ]);
     expect(source.lists).toBe(2);
   });
 
   it('replaces stale workloads with what the list returns', async () => {
     const { index, rebuilder } = setup();
-    index.upsert({ kind: 'Deployment', namespace: 'old', name: 'gone', containers: [{ name: 'app', image: 'nginx' }] });
+    index.upsert({
+      kind: 'Deployment',
+      namespace: 'old',
+      name: 'gone',
+      containers: [{ name: 'app', image: 'nginx' }],
+    });
     await rebuilder.rebuild();
-    expect(index.lookup({ image: 'docker.io/library/nginx', tag: 'latest' }).map((m) => `${m.namespace}/${m.name}`)).toEqual(['shop/web']);
+    expect(
+      index
+        .lookup({ image: 'docker.io/library/nginx', tag: 'latest' })
+        .map((m) => `${m.namespace}/${m.name}`),
+    ).toEqual(['shop/web']);
   });
 });

@@ -50,7 +50,11 @@ export function createRebuilder(options: RebuilderOptions): Rebuilder {
 
   const unavailable = (cause: Error, waitMs: number): IndexUnavailableError => {
     const retryAfterMs = Math.max(waitMs, (cause as { retryAfterMs?: number }).retryAfterMs ?? 0);
-    return new IndexUnavailableError(`index unavailable, rebuild failed: ${cause.message}`, retryAfterMs, { cause });
+    return new IndexUnavailableError(
+      `index unavailable, rebuild failed: ${cause.message}`,
+      retryAfterMs,
+      { cause },
+    );
   };
 
   async function run(at: number): Promise<void> {
@@ -77,7 +81,9 @@ export function createRebuilder(options: RebuilderOptions): Rebuilder {
       const at = now();
       if (last && at - last.at < minIntervalMs) {
         const error = last.error;
-        return error ? Promise.reject(unavailable(error, minIntervalMs - (at - last.at))) : Promise.resolve();
+        return error
+          ? Promise.reject(unavailable(error, minIntervalMs - (at - last.at)))
+          : Promise.resolve();
       }
       inFlight = run(at).finally(() => (inFlight = undefined));
       return inFlight;

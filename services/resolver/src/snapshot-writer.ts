@@ -48,7 +48,11 @@ export function createSnapshotter(options: SnapshotterOptions): Snapshotter {
     try {
       const shards = await store.save(text);
       written = version;
-      log.debug('index snapshot written', { shards, bytes: Buffer.byteLength(text), ...index.stats() });
+      log.debug('index snapshot written', {
+        shards,
+        bytes: Buffer.byteLength(text),
+        ...index.stats(),
+      });
     } catch (error) {
       log.warn('index snapshot not written, will retry', { error, retryMs });
       schedule(retryMs);

@@ -11,7 +11,12 @@ const NS = 'onpush';
 function indexWith(count: number): ImageIndex {
   const index = new ImageIndex();
   for (let i = 0; i < count; i += 1) {
-    index.upsert({ kind: 'Deployment', namespace: 'shop', name: `web-${i}`, containers: [{ name: 'app', image: `ghcr.io/acme/web-${i}:v1` }] });
+    index.upsert({
+      kind: 'Deployment',
+      namespace: 'shop',
+      name: `web-${i}`,
+      containers: [{ name: 'app', image: `ghcr.io/acme/web-${i}:v1` }],
+    });
   }
   return index;
 }
@@ -34,7 +39,9 @@ describe('ConfigMap snapshot store', () => {
     expect(await store.save(index.serialize())).toBe(1);
     expect(api.names(NS)).toEqual(['onpush-image-index']);
     const copy = ImageIndex.deserialize((await store.load())!);
-    expect(copy.lookup({ image: 'ghcr.io/acme/web-2', tag: 'v1' }).map((m) => m.name)).toEqual(['web-2']);
+    expect(copy.lookup({ image: 'ghcr.io/acme/web-2', tag: 'v1' }).map((m) => m.name)).toEqual([
+      'web-2',
+    ]);
     expect(api.maps.get(`${NS}/onpush-image-index`)?.data?.['shards']).toBe('1');
   });
 
@@ -62,7 +69,12 @@ describe('ConfigMap snapshot store', () => {
   it('refuses shards of mixed generations', async () => {
     const api = new FakeConfigMaps();
     let generation = 0;
-    const store = createSnapshotStore({ api, namespace: NS, shardLimitBytes: 1_000, newGeneration: () => `g${++generation}` });
+    const store = createSnapshotStore({
+      api,
+      namespace: NS,
+      shardLimitBytes: 1_000,
+      newGeneration: () => `g${++generation}`,
+    });
     await store.save(indexWith(60).serialize());
     const shard = api.maps.get(`${NS}/onpush-image-index-1`)!;
     shard.data = { ...shard.data, generation: 'g0' };
@@ -82,7 +94,12 @@ describe('snapshotter', () => {
     const api = new FakeConfigMaps();
     await createSnapshotStore({ api, namespace: NS }).save(indexWith(4).serialize());
     const index = new ImageIndex();
-    const snapshotter = createSnapshotter({ store: createSnapshotStore({ api, namespace: NS }), index, debounceMs: 2_000, log });
+    const snapshotter = createSnapshotter({
+      store: createSnapshotStore({ api, namespace: NS }),
+      index,
+      debounceMs: 2_000,
+      log,
+    });
     expect(await snapshotter.load()).toBe(true);
     expect(snapshotter.loaded).toBe(true);
     expect(index.lookup({ image: 'ghcr.io/acme/web-3', tag: 'v1' })).toHaveLength(1);
@@ -93,14 +110,31 @@ describe('snapshotter', () => {
   it('writes once per burst of changes, after the debounce', async () => {
     const api = new FakeConfigMaps();
     const index = new ImageIndex();
-    createSnapshotter({ store: createSnapshotStore({ api, namespace: NS }), index, debounceMs: 2_000, log });
-    index.upsert({ kind: 'Deployment', namespace: 'shop', name: 'a', containers: [{ name: 'app', image: 'nginx' }] });
+    createSnapshotter({
+      store: createSnapshotStore({ api, namespace: NS }),
+      index,
+      debounceMs: 2_000,
+      log,
+    });
+    index.upsert({
+      kind: 'Deployment',
+      namespace: 'shop',
+      name: 'a',
+      containers: [{ name: 'app', image: 'nginx' }],
+    });
     await vi.advanceTimersByTimeAsync(1_000);
-    index.upsert({ kind: 'Deployment', namespace: 'shop', name: 'b', containers: [{ name: 'app', image: 'nginx' }] });
+    index.upsert({
+      kind: 'Deployment',
+      namespace: 'shop',
+      name: 'b',
+      containers: [{ name: 'app', image: 'nginx' }],
+    });
     expect(api.maps.size).toBe(0);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(api.writes).toBe(1);
-    const stored = ImageIndex.deserialize((await createSnapshotStore({ api, namespace: NS }).load())!);
+    const stored = ImageIndex.deserialize(
+      (await createSnapshotStore({ api, namespace: NS }).load())!,
+    );
     expect(stored.stats().workloads).toBe(2);
   });
 
@@ -108,8 +142,19 @@ describe('snapshotter', () => {
     const api = new FakeConfigMaps();
     api.failWrites = new FakeApiException(500, 'etcd is sad');
     const index = new ImageIndex();
-    createSnapshotter({ store: createSnapshotStore({ api, namespace: NS }), index, debounceMs: 2_000, retryMs: 10_000, log });
-    index.upsert({ kind: 'Deployment', namespace: 'shop', name: 'a', containers: [{ name: 'app', image: 'nginx' }] });
+    createSnapshotter({
+      store: createSnapshotStore({ api, namespace: NS }),
+      index,
+      debounceMs: 2_000,
+      retryMs: 10_000,
+      log,
+    });
+    index.upsert({
+      kind: 'Deployment',
+      namespace: 'shop',
+      name: 'a',
+      containers: [{ name: 'app', image: 'nginx' }],
+    });
     await vi.advanceTimersByTimeAsync(2_000);
     expect(api.writes).toBe(1);
     expect(api.maps.size).toBe(0);
@@ -121,11 +166,26 @@ describe('snapshotter', () => {
   it('writes what is left on close', async () => {
     const api = new FakeConfigMaps();
     const index = new ImageIndex();
-    const snapshotter = createSnapshotter({ store: createSnapshotStore({ api, namespace: NS }), index, debounceMs: 2_000, log });
-    index.upsert({ kind: 'Deployment', namespace: 'shop', name: 'a', containers: [{ name: 'app', image: 'nginx' }] });
+    const snapshotter = createSnapshotter({
+      store: createSnapshotStore({ api, namespace: NS }),
+      index,
+      debounceMs: 2_000,
+      log,
+    });
+    index.upsert({
+      kind: 'Deployment',
+      namespace: 'shop',
+      name: 'a',
+      containers: [{ name: 'app', image: 'nginx' }],
+    });
     await snapshotter.close();
     expect(api.maps.size).toBe(1);
-    index.upsert({ kind: 'Deployment', namespace: 'shop', name: 'b', containers: [{ name: 'app', image: 'nginx' }] });
+    index.upsert({
+      kind: 'Deployment',
+      namespace: 'shop',
+      name: 'b',
+      containers: [{ name: 'app', image: 'nginx' }],
+    });
     await vi.advanceTimersByTimeAsync(10_000);
     expect(api.writes).toBe(1);
   });

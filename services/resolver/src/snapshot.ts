@@ -13,15 +13,27 @@ export const SNAPSHOT_NAME = 'onpush-image-index';
 export const SHARD_LIMIT_BYTES = 900 * 1024;
 /** Label on every shard (value: the head's name), so stale shards can be found. */
 export const SNAPSHOT_LABEL = 'onpush.dev/snapshot';
-const KEYS = { data: 'index.json', shards: 'shards', generation: 'generation', shard: 'shard' } as const;
+const KEYS = {
+  data: 'index.json',
+  shards: 'shards',
+  generation: 'generation',
+  shard: 'shard',
+} as const;
 
 /** The slice of client-node's CoreV1Api the snapshot uses. */
 export interface ConfigMapApi {
   readNamespacedConfigMap(param: { name: string; namespace: string }): Promise<V1ConfigMap>;
   createNamespacedConfigMap(param: { namespace: string; body: V1ConfigMap }): Promise<unknown>;
-  replaceNamespacedConfigMap(param: { name: string; namespace: string; body: V1ConfigMap }): Promise<unknown>;
+  replaceNamespacedConfigMap(param: {
+    name: string;
+    namespace: string;
+    body: V1ConfigMap;
+  }): Promise<unknown>;
   deleteNamespacedConfigMap(param: { name: string; namespace: string }): Promise<unknown>;
-  listNamespacedConfigMap(param: { namespace: string; labelSelector?: string }): Promise<{ items: V1ConfigMap[] }>;
+  listNamespacedConfigMap(param: {
+    namespace: string;
+    labelSelector?: string;
+  }): Promise<{ items: V1ConfigMap[] }>;
 }
 
 export interface SnapshotStoreOptions {
@@ -89,7 +101,11 @@ export function createSnapshotStore(options: SnapshotStoreOptions): SnapshotStor
   }
 
   async function put(shard: number, data: Record<string, string>): Promise<void> {
-    const metadata = { name: shardName(name, shard), namespace, labels: { [SNAPSHOT_LABEL]: name } };
+    const metadata = {
+      name: shardName(name, shard),
+      namespace,
+      labels: { [SNAPSHOT_LABEL]: name },
+    };
     const body: V1ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata, data };
     try {
       await api.createNamespacedConfigMap({ namespace, body });
@@ -104,7 +120,10 @@ export function createSnapshotStore(options: SnapshotStoreOptions): SnapshotStor
   }
 
   async function deleteStale(count: number): Promise<void> {
-    const listed = await api.listNamespacedConfigMap({ namespace, labelSelector: `${SNAPSHOT_LABEL}=${name}` });
+    const listed = await api.listNamespacedConfigMap({
+      namespace,
+      labelSelector: `${SNAPSHOT_LABEL}=${name}`,
+    });
     const pattern = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-([0-9]+)$`);
     for (const item of listed.items) {
       const shard = Number(pattern.exec(item.metadata?.name ?? '')?.[1] ?? 0);
@@ -130,7 +149,9 @@ export function createSnapshotStore(options: SnapshotStoreOptions): SnapshotStor
       for (let shard = 1; shard < count; shard += 1) {
         const data = await read(shard);
         if (data?.[KEYS.generation] !== generation) {
-          throw new SnapshotError(`${shardName(name, shard)}: missing or from another generation than ${generation}`);
+          throw new SnapshotError(
+            `${shardName(name, shard)}: missing or from another generation than ${generation}`,
+          );
         }
         parts.push(data[KEYS.data] ?? '');
       }
@@ -140,9 +161,17 @@ export function createSnapshotStore(options: SnapshotStoreOptions): SnapshotStor
       const shards = splitShards(text, shardLimitBytes);
       const generation = newGeneration();
       for (let shard = shards.length - 1; shard >= 1; shard -= 1) {
-        await put(shard, { [KEYS.generation]: generation, [KEYS.shard]: String(shard), [KEYS.data]: shards[shard] ?? '' });
+        await put(shard, {
+          [KEYS.generation]: generation,
+          [KEYS.shard]: String(shard),
+          [KEYS.data]: shards[shard] ?? '',
+        });
       }
-      await put(0, { [KEYS.shards]: String(shards.length), [KEYS.generation]: generation, [KEYS.data]: shards[0] ?? '' });
+      await put(0, {
+        [KEYS.shards]: String(shards.length),
+        [KEYS.generation]: generation,
+        [KEYS.data]: shards[0] ?? '',
+      });
       await deleteStale(shards.length);
       return shards.length;
     },

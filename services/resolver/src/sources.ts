@@ -17,7 +17,8 @@ import type { ContainerImage, IndexedWorkload } from './index-store.js';
 /** `labelled`: only workloads labelled `onpush.dev/enabled=true`; `all`: every workload. */
 export type Selection = 'labelled' | 'all';
 
-export type WorkloadInformer<T extends KubernetesObject> = Informer<T> & Pick<ObjectCache<T>, 'list'>;
+export type WorkloadInformer<T extends KubernetesObject> = Informer<T> &
+  Pick<ObjectCache<T>, 'list'>;
 
 export interface WorkloadSource<T extends KubernetesObject = KubernetesObject> {
   readonly kind: WorkloadKind;
@@ -43,13 +44,24 @@ export function deploymentWorkload(deployment: V1Deployment): IndexedWorkload | 
   const namespace = deployment.metadata?.namespace;
   const name = deployment.metadata?.name;
   if (!namespace || !name) return undefined;
-  return { kind: 'Deployment', namespace, name, containers: podContainers(deployment.spec?.template.spec) };
+  return {
+    kind: 'Deployment',
+    namespace,
+    name,
+    containers: podContainers(deployment.spec?.template.spec),
+  };
 }
 
 /** Deployments across all namespaces, through the apps/v1 API. */
-export function deploymentSource(kube: Pick<KubeClients, 'config' | 'apps'>, selection: Selection): WorkloadSource<V1Deployment> {
+export function deploymentSource(
+  kube: Pick<KubeClients, 'config' | 'apps'>,
+  selection: Selection,
+): WorkloadSource<V1Deployment> {
   const selector = labelSelector(selection);
-  const listAll = () => kube.apps.listDeploymentForAllNamespaces(selector === undefined ? {} : { labelSelector: selector });
+  const listAll = () =>
+    kube.apps.listDeploymentForAllNamespaces(
+      selector === undefined ? {} : { labelSelector: selector },
+    );
   return {
     kind: 'Deployment',
     async list() {

@@ -41,7 +41,12 @@ describe('watcher', () => {
 
   it('drops snapshot entries the first list no longer has', async () => {
     const index = new ImageIndex();
-    index.upsert({ kind: 'Deployment', namespace: 'shop', name: 'deleted-while-down', containers: [{ name: 'app', image: 'nginx' }] });
+    index.upsert({
+      kind: 'Deployment',
+      namespace: 'shop',
+      name: 'deleted-while-down',
+      containers: [{ name: 'app', image: 'nginx' }],
+    });
     const source = new FakeSource();
     source.fake.objects = [fakeDeployment('shop', 'web', { app: 'nginx' })];
     createWatcher({ sources: [source], index, log }).start();
@@ -92,7 +97,9 @@ describe('workload sources', () => {
   });
 
   it('reads init containers and containers out of a Deployment', () => {
-    expect(deploymentWorkload(fakeDeployment('shop', 'web', { app: 'a:1' }, { init: 'b:2' }))).toEqual({
+    expect(
+      deploymentWorkload(fakeDeployment('shop', 'web', { app: 'a:1' }, { init: 'b:2' })),
+    ).toEqual({
       kind: 'Deployment',
       namespace: 'shop',
       name: 'web',
@@ -105,6 +112,8 @@ describe('workload sources', () => {
   });
 
   it('grows the restart delay up to its cap', () => {
-    expect([1, 2, 3, 10].map((n) => restartDelay(n, 1_000, 5_000))).toEqual([1_000, 2_000, 4_000, 5_000]);
+    expect([1, 2, 3, 10].map((n) => restartDelay(n, 1_000, 5_000))).toEqual([
+      1_000, 2_000, 4_000, 5_000,
+    ]);
   });
 });

@@ -38,7 +38,10 @@ export function restartDelay(failures: number, firstMs: number, maxMs: number): 
   return Math.min(maxMs, firstMs * 2 ** Math.max(0, failures - 1));
 }
 
-function runSource<T extends KubernetesObject>(source: WorkloadSource<T>, options: WatcherOptions): Runner {
+function runSource<T extends KubernetesObject>(
+  source: WorkloadSource<T>,
+  options: WatcherOptions,
+): Runner {
   const { index, restartDelayMs = 1_000, maxRestartDelayMs = 30_000 } = options;
   const log = options.log.child({ kind: source.kind });
   const informer = source.informer();
@@ -54,7 +57,11 @@ function runSource<T extends KubernetesObject>(source: WorkloadSource<T>, option
     const workload = source.toWorkload(object);
     if (!workload) return;
     const { skipped } = index.upsert(workload);
-    if (skipped.length > 0) log.warn('container images not indexable', { workload: workloadKey(workload), images: skipped });
+    if (skipped.length > 0)
+      log.warn('container images not indexable', {
+        workload: workloadKey(workload),
+        images: skipped,
+      });
   };
   const remove = (object: T): void => {
     const workload = source.toWorkload(object);
@@ -83,7 +90,10 @@ function runSource<T extends KubernetesObject>(source: WorkloadSource<T>, option
       return;
     }
     if (stopped || errored) return;
-    index.replaceKind(source.kind, informer.list().flatMap((o) => source.toWorkload(o) ?? []));
+    index.replaceKind(
+      source.kind,
+      informer.list().flatMap((o) => source.toWorkload(o) ?? []),
+    );
     if (!synced || broken) log.info('watch synced', { workloads: index.stats().workloads });
     failures = 0;
     broken = false;

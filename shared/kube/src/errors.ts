@@ -41,7 +41,11 @@ interface ClientNodeApiException {
 }
 
 function isApiException(error: unknown): error is ClientNodeApiException {
-  return typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'number';
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { code?: unknown }).code === 'number'
+  );
 }
 
 /** Turns whatever client-node threw into a KubeApiError (status, message from the Status body). */

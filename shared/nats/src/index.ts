@@ -1,6 +1,19 @@
 export { connectNats, type NatsOptions } from './connect.js';
-export { provision, streamConfig, consumerConfig, type ProvisionChange, type ProvisionAction } from './provision.js';
-export { publisher, dedupId, toMsgHdrs, type Publish, type PublishOptions, type Published } from './publish.js';
+export {
+  provision,
+  streamConfig,
+  consumerConfig,
+  type ProvisionChange,
+  type ProvisionAction,
+} from './provision.js';
+export {
+  publisher,
+  dedupId,
+  toMsgHdrs,
+  type Publish,
+  type PublishOptions,
+  type Published,
+} from './publish.js';
 export { jetstream, jetstreamManager } from '@nats-io/jetstream';
 export type { JetStreamClient, JetStreamManager, JsMsg, Consumer } from '@nats-io/jetstream';
 export type { NatsConnection, MsgHdrs } from '@nats-io/nats-core';

@@ -23,15 +23,20 @@ export interface ProvisionChange {
 
 const ns = (ms: number): number => (ms < 0 ? 0 : nanos(ms));
 
-export function streamConfig(spec: StreamSpec, replicas = 1): Partial<StreamConfig> & { name: string } {
+export function streamConfig(
+  spec: StreamSpec,
+  replicas = 1,
+): Partial<StreamConfig> & { name: string } {
   return {
     name: spec.name,
     description: spec.description,
     subjects: [...spec.subjects],
     storage: spec.storage === 'file' ? StorageType.File : StorageType.Memory,
-    retention: { limits: RetentionPolicy.Limits, interest: RetentionPolicy.Interest, workqueue: RetentionPolicy.Workqueue }[
-      spec.retention
-    ],
+    retention: {
+      limits: RetentionPolicy.Limits,
+      interest: RetentionPolicy.Interest,
+      workqueue: RetentionPolicy.Workqueue,
+    }[spec.retention],
     discard: spec.discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old,
     max_age: ns(spec.maxAgeMs),
     max_bytes: spec.maxBytes,
@@ -41,7 +46,9 @@ export function streamConfig(spec: StreamSpec, replicas = 1): Partial<StreamConf
   };
 }
 
-export function consumerConfig(spec: ConsumerSpec): Partial<ConsumerConfig> & { durable_name: string } {
+export function consumerConfig(
+  spec: ConsumerSpec,
+): Partial<ConsumerConfig> & { durable_name: string } {
   return {
     durable_name: spec.durable,
     description: spec.description,
@@ -59,17 +66,23 @@ export function consumerConfig(spec: ConsumerSpec): Partial<ConsumerConfig> & { 
 /** True when every field we declare already has the declared value on the server. */
 function matches(desired: object, actual: object): boolean {
   const current = actual as Record<string, unknown>;
-  return Object.entries(desired).every(([key, value]) => JSON.stringify(current[key]) === JSON.stringify(value));
+  return Object.entries(desired).every(
+    ([key, value]) => JSON.stringify(current[key]) === JSON.stringify(value),
+  );
 }
 
 function isNotFound(error: unknown): boolean {
   return (
     error instanceof JetStreamApiError &&
-    (error.code === JetStreamApiCodes.StreamNotFound || error.code === JetStreamApiCodes.ConsumerNotFound)
+    (error.code === JetStreamApiCodes.StreamNotFound ||
+      error.code === JetStreamApiCodes.ConsumerNotFound)
   );
 }
 
-async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<ProvisionAction> {
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+): Promise<ProvisionAction> {
   const info = await jsm.streams.info(config.name).catch((error: unknown) => {
     if (isNotFound(error)) return undefined;
     throw error;

@@ -16,7 +16,11 @@ export interface Published {
   duplicate: boolean;
 }
 
-export type Publish = (subject: string, data: Uint8Array, options: PublishOptions) => Promise<Published>;
+export type Publish = (
+  subject: string,
+  data: Uint8Array,
+  options: PublishOptions,
+) => Promise<Published>;
 
 export function toMsgHdrs(values: Record<string, string> | undefined): MsgHdrs {
   const hdrs = natsHeaders();

@@ -126,16 +126,25 @@ async function startEtcd(
     logFile: join(options.dir, 'etcd.log'),
     detached: options.detached ?? false,
   });
-  await waitUntil('etcd', async () => (await fetch(`${url}/health`)).ok, { alive: () => proc.running });
+  await waitUntil('etcd', async () => (await fetch(`${url}/health`)).ok, {
+    alive: () => proc.running,
+  });
   options.log?.(`started etcd pid ${proc.pid} on ${url}`);
   return { process: proc, url };
 }
 
-function writeCredentials(dir: string): { adminToken: string; tokenFile: string; saKey: string; saPub: string } {
+function writeCredentials(dir: string): {
+  adminToken: string;
+  tokenFile: string;
+  saKey: string;
+  saPub: string;
+} {
   mkdirSync(dir, { recursive: true });
   const adminToken = randomBytes(24).toString('hex');
   const tokenFile = join(dir, 'tokens.csv');
-  writeFileSync(tokenFile, `${adminToken},onpush-admin,onpush-admin,"system:masters"\n`, { mode: 0o600 });
+  writeFileSync(tokenFile, `${adminToken},onpush-admin,onpush-admin,"system:masters"\n`, {
+    mode: 0o600,
+  });
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const saKey = join(dir, 'sa.key');
   const saPub = join(dir, 'sa.pub');
@@ -179,7 +188,8 @@ async function startApiServer(
   await waitUntil(
     'kube-apiserver',
     async () =>
-      existsSync(caFile) && (await kubeGet(server, '/readyz', creds.adminToken, readFileSync(caFile, 'utf8'))) === 200,
+      existsSync(caFile) &&
+      (await kubeGet(server, '/readyz', creds.adminToken, readFileSync(caFile, 'utf8'))) === 200,
     { alive: () => proc.running, timeoutMs: 120_000, intervalMs: 250 },
   );
   options.log?.(`started kube-apiserver pid ${proc.pid} on ${server} (RBAC on)`);
@@ -203,7 +213,9 @@ export function kubeconfig(server: string, caFile: string, token: string): strin
     kind: 'Config',
     clusters: [{ name: 'onpush-sandbox', cluster: { server, 'certificate-authority': caFile } }],
     users: [{ name: 'onpush-admin', user: { token } }],
-    contexts: [{ name: 'onpush-sandbox', context: { cluster: 'onpush-sandbox', user: 'onpush-admin' } }],
+    contexts: [
+      { name: 'onpush-sandbox', context: { cluster: 'onpush-sandbox', user: 'onpush-admin' } },
+    ],
     'current-context': 'onpush-sandbox',
     preferences: {},
   };

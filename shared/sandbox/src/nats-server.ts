@@ -1,7 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, ManagedProcess, portOpen, SandboxError, waitUntil, type Log } from './process.js';
+import {
+  freePort,
+  ManagedProcess,
+  portOpen,
+  SandboxError,
+  waitUntil,
+  type Log,
+} from './process.js';
 
 export interface NatsServerOptions {
   dir: string;
@@ -12,7 +19,12 @@ export interface NatsServerOptions {
 
 /** Finds nats-server: NATS_SERVER_BIN, then PATH, then Debian's /usr/sbin. */
 export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
-  const candidates = [env['NATS_SERVER_BIN'], 'nats-server', '/usr/sbin/nats-server', '/usr/bin/nats-server'];
+  const candidates = [
+    env['NATS_SERVER_BIN'],
+    'nats-server',
+    '/usr/sbin/nats-server',
+    '/usr/bin/nats-server',
+  ];
   for (const bin of candidates) {
     if (!bin) continue;
     try {
@@ -68,18 +80,32 @@ export class NatsServer {
     const proc = ManagedProcess.start({
       name: 'nats-server',
       command: this.bin,
-      args: ['-a', '127.0.0.1', '-p', String(this.port), '-m', String(this.monitorPort), '-js', '-sd', this.storeDir],
+      args: [
+        '-a',
+        '127.0.0.1',
+        '-p',
+        String(this.port),
+        '-m',
+        String(this.monitorPort),
+        '-js',
+        '-sd',
+        this.storeDir,
+      ],
       logFile: join(this.options.dir, 'nats-server.log'),
       detached: this.options.detached ?? false,
     });
     this.process = proc;
     await waitUntil('nats-server', () => this.jetStreamReady(), { alive: () => proc.running });
-    this.options.log?.(`started nats-server pid ${proc.pid} on ${this.url} (JetStream store ${this.storeDir})`);
+    this.options.log?.(
+      `started nats-server pid ${proc.pid} on ${this.url} (JetStream store ${this.storeDir})`,
+    );
   }
 
   private async jetStreamReady(): Promise<boolean> {
     if (!(await portOpen(this.port))) return false;
-    const response = await fetch(`http://127.0.0.1:${this.monitorPort}/healthz?js-enabled-only=true`);
+    const response = await fetch(
+      `http://127.0.0.1:${this.monitorPort}/healthz?js-enabled-only=true`,
+    );
     return response.ok;
   }
 

@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 /** The per-user cache for binaries built once (control plane, pstest). */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env['ONPUSH_CACHE_DIR'] ?? join(env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'onpush');
+  return (
+    env['ONPUSH_CACHE_DIR'] ?? join(env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'onpush')
+  );
 }
 
 /** The repository's scripts/ folder, found from this file (src/ or dist/). */

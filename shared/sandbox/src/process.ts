@@ -64,9 +64,16 @@ export async function waitUntil(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await Promise.resolve().then(probe).catch(() => false)) return;
-    if (!alive()) throw new SandboxError('process_exited', `${what}: the process exited while starting`);
-    if (Date.now() > deadline) throw new SandboxError('timeout', `${what}: not ready after ${timeoutMs} ms`);
+    if (
+      await Promise.resolve()
+        .then(probe)
+        .catch(() => false)
+    )
+      return;
+    if (!alive())
+      throw new SandboxError('process_exited', `${what}: the process exited while starting`);
+    if (Date.now() > deadline)
+      throw new SandboxError('timeout', `${what}: not ready after ${timeoutMs} ms`);
     await sleep(intervalMs);
   }
 }
@@ -184,7 +191,11 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /** Stops a process (and its group) by pid — also one started by an earlier `sandbox up`. */
-export async function stopPid(pid: number, graceMs = 10_000, exited?: Promise<void>): Promise<void> {
+export async function stopPid(
+  pid: number,
+  graceMs = 10_000,
+  exited?: Promise<void>,
+): Promise<void> {
   signalGroup(pid, 'SIGTERM');
   const gone = (): boolean => !pidAlive(pid) || isZombie(pid);
   const done = waitUntil(`pid ${pid}`, gone, { timeoutMs: graceMs, intervalMs: 50 });
@@ -205,4 +216,3 @@ function isZombie(pid: number): boolean {
     return false;
   }
 }
-

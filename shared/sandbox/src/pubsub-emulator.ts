@@ -2,7 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, ManagedProcess, portOpen, SandboxError, waitUntil, type Log } from './process.js';
+import {
+  freePort,
+  ManagedProcess,
+  portOpen,
+  SandboxError,
+  waitUntil,
+  type Log,
+} from './process.js';
 import { buildScript } from './paths.js';
 
 export interface PubsubEmulatorOptions {
@@ -20,7 +27,11 @@ interface EmulatorCommand {
 const EMULATOR_IN_SDK = 'platform/pubsub-emulator/bin/cloud-pubsub-emulator';
 
 function cloudSdkRoots(env: NodeJS.ProcessEnv): string[] {
-  const roots = [env['CLOUDSDK_ROOT_DIR'], '/usr/lib/google-cloud-sdk', '/usr/share/google-cloud-sdk'];
+  const roots = [
+    env['CLOUDSDK_ROOT_DIR'],
+    '/usr/lib/google-cloud-sdk',
+    '/usr/share/google-cloud-sdk',
+  ];
   roots.push(join(homedir(), 'google-cloud-sdk'), '/opt/google-cloud-sdk');
   try {
     const root = execFileSync('gcloud', ['info', '--format=value(installation.sdk_root)'], {
@@ -42,7 +53,11 @@ function cloudSdkRoots(env: NodeJS.ProcessEnv): string[] {
  */
 export function findPubsubEmulator(env: NodeJS.ProcessEnv = process.env): EmulatorCommand {
   const explicit = env['PUBSUB_EMULATOR_BIN'];
-  const sdk = explicit ?? cloudSdkRoots(env).map((r) => join(r, EMULATOR_IN_SDK)).find((p) => existsSync(p));
+  const sdk =
+    explicit ??
+    cloudSdkRoots(env)
+      .map((r) => join(r, EMULATOR_IN_SDK))
+      .find((p) => existsSync(p));
   if (sdk) {
     return {
       kind: 'cloud-sdk',
@@ -73,7 +88,12 @@ export class PubsubEmulator {
   private readonly process: ManagedProcess;
   private readonly log: Log | undefined;
 
-  private constructor(port: number, kind: EmulatorCommand['kind'], proc: ManagedProcess, log?: Log) {
+  private constructor(
+    port: number,
+    kind: EmulatorCommand['kind'],
+    proc: ManagedProcess,
+    log?: Log,
+  ) {
     this.port = port;
     this.kind = kind;
     this.process = proc;
@@ -94,7 +114,9 @@ export class PubsubEmulator {
       alive: () => proc.running,
       timeoutMs: 90_000,
     });
-    options.log?.(`started pubsub-emulator (${emulator.kind}) pid ${proc.pid} on 127.0.0.1:${port}`);
+    options.log?.(
+      `started pubsub-emulator (${emulator.kind}) pid ${proc.pid} on 127.0.0.1:${port}`,
+    );
     return new PubsubEmulator(port, emulator.kind, proc, options.log);
   }
 

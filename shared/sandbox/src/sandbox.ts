@@ -52,20 +52,28 @@ export class Sandbox {
     const dir = resolve(options.dir);
     mkdirSync(dir, { recursive: true });
     const want = new Set(options.components ?? ALL_COMPONENTS);
-    const common = { detached: options.detached ?? false, ...(options.log ? { log: options.log } : {}) };
+    const common = {
+      detached: options.detached ?? false,
+      ...(options.log ? { log: options.log } : {}),
+    };
     const started = await Promise.allSettled([
       want.has('nats') ? NatsServer.create({ dir: join(dir, 'nats'), ...common }) : undefined,
-      want.has('pubsub') ? PubsubEmulator.create({ dir: join(dir, 'pubsub'), ...common }) : undefined,
+      want.has('pubsub')
+        ? PubsubEmulator.create({ dir: join(dir, 'pubsub'), ...common })
+        : undefined,
       want.has('kube') ? KubeApiServer.create({ dir: join(dir, 'kube'), ...common }) : undefined,
     ]);
-    const [nats, pubsub, kube] = started.map((r) => (r.status === 'fulfilled' ? r.value : undefined)) as [
-      NatsServer | undefined,
-      PubsubEmulator | undefined,
-      KubeApiServer | undefined,
-    ];
+    const [nats, pubsub, kube] = started.map((r) =>
+      r.status === 'fulfilled' ? r.value : undefined,
+    ) as [NatsServer | undefined, PubsubEmulator | undefined, KubeApiServer | undefined];
     const env: SandboxEnv = {
       ...(nats ? { NATS_URL: nats.url } : {}),
-      ...(pubsub ? { PUBSUB_EMULATOR_HOST: pubsub.host, PUBSUB_PROJECT: options.pubsubProject ?? 'onpush-sandbox' } : {}),
+      ...(pubsub
+        ? {
+            PUBSUB_EMULATOR_HOST: pubsub.host,
+            PUBSUB_PROJECT: options.pubsubProject ?? 'onpush-sandbox',
+          }
+        : {}),
       ...(kube ? { KUBECONFIG: kube.kubeconfigPath } : {}),
     };
     const sandbox = new Sandbox(dir, { nats, pubsub, kube, env });
@@ -125,7 +133,12 @@ function readState(dir: string): SandboxState | undefined {
   }
 }
 
-export type UpResult = { status: 'started' | 'running'; env: SandboxEnv; envFile: string; pids: SandboxState['pids'] };
+export type UpResult = {
+  status: 'started' | 'running';
+  env: SandboxEnv;
+  envFile: string;
+  pids: SandboxState['pids'];
+};
 
 /**
  * `onpush sandbox up`: starts detached servers and records them; when the recorded ones still
@@ -134,7 +147,12 @@ export type UpResult = { status: 'started' | 'running'; env: SandboxEnv; envFile
 export async function sandboxUp(options: Omit<SandboxOptions, 'detached'>): Promise<UpResult> {
   const existing = readState(options.dir);
   if (existing && existing.pids.length > 0 && existing.pids.every((p) => pidAlive(p.pid))) {
-    return { status: 'running', env: existing.env, envFile: envFile(options.dir), pids: existing.pids };
+    return {
+      status: 'running',
+      env: existing.env,
+      envFile: envFile(options.dir),
+      pids: existing.pids,
+    };
   }
   if (existing) await sandboxDown(options.dir);
   const sandbox = await Sandbox.start({ ...options, detached: true });

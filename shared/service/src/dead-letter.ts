@@ -22,7 +22,13 @@ export function eventIdOf(msg: Incoming): string {
  * The dead letter for a message this stage gives up on, and the `dead` outcome that accounts for
  * it, both keyed by the failed message's stream sequence so a retried dead-lettering stores once.
  */
-export function deadLetterFor(stage: Stage, msg: Incoming, failure: FailureInfo, stream: string, now = new Date()): Outgoing[] {
+export function deadLetterFor(
+  stage: Stage,
+  msg: Incoming,
+  failure: FailureInfo,
+  stream: string,
+  now = new Date(),
+): Outgoing[] {
   const at = now.toISOString();
   const gaveUp = failure.retryable;
   const reason = REASON.test(failure.type) ? failure.type : 'internal_error';
@@ -33,7 +39,9 @@ export function deadLetterFor(stage: Stage, msg: Incoming, failure: FailureInfo,
     id: randomUUID(),
     stage,
     reason: gaveUp ? 'max_deliveries' : reason,
-    error: gaveUp ? `gave up after ${msg.deliveryCount} attempts: [${reason}] ${failure.message}` : failure.message,
+    error: gaveUp
+      ? `gave up after ${msg.deliveryCount} attempts: [${reason}] ${failure.message}`
+      : failure.message,
     attempts: msg.deliveryCount,
     subject: msg.subject,
     headers: msg.headers,

@@ -1,7 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from '@onpush/telemetry';
 
-export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
+export type Route = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+) => Promise<boolean> | boolean;
 
 export interface HttpOptions {
   port: number;
@@ -16,7 +20,10 @@ export interface HttpOptions {
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -35,7 +42,11 @@ export function startHttp(options: HttpOptions): Promise<Server> {
   });
 }
 
-async function handle(options: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  options: HttpOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method === 'GET' && url.pathname === '/healthz') {
     sendJson(res, options.live() ? 200 : 503, { live: options.live() });

@@ -24,7 +24,10 @@ describe('lifecycle machine', () => {
   }
 
   it('retries a failed connect after a growing delay, then runs', async () => {
-    const connect = vi.fn().mockRejectedValueOnce(new Error('refused')).mockResolvedValue(undefined);
+    const connect = vi
+      .fn()
+      .mockRejectedValueOnce(new Error('refused'))
+      .mockResolvedValue(undefined);
     const { actor } = start(connect);
     await vi.advanceTimersByTimeAsync(0);
     expect(actor.getSnapshot().value).toBe('waiting');

@@ -48,7 +48,10 @@ export const lifecycleMachine = setup({
         onDone: { target: 'active', actions: assign({ attempts: 0, lastError: undefined }) },
         onError: {
           target: 'waiting',
-          actions: assign({ lastError: ({ event }) => (event.error instanceof Error ? event.error.message : String(event.error)) }),
+          actions: assign({
+            lastError: ({ event }) =>
+              event.error instanceof Error ? event.error.message : String(event.error),
+          }),
         },
       },
       on: { STOP: 'stopped' },
@@ -65,14 +68,18 @@ export const lifecycleMachine = setup({
           on: {
             DEPENDENCY_LOST: {
               target: 'degraded',
-              actions: assign({ lost: ({ context, event }) => [...new Set([...context.lost, event.dependency])] }),
+              actions: assign({
+                lost: ({ context, event }) => [...new Set([...context.lost, event.dependency])],
+              }),
             },
           },
         },
         degraded: {
           on: {
             DEPENDENCY_LOST: {
-              actions: assign({ lost: ({ context, event }) => [...new Set([...context.lost, event.dependency])] }),
+              actions: assign({
+                lost: ({ context, event }) => [...new Set([...context.lost, event.dependency])],
+              }),
             },
             DEPENDENCY_BACK: [
               {
@@ -80,7 +87,11 @@ export const lifecycleMachine = setup({
                 target: 'running',
                 actions: assign({ lost: [] }),
               },
-              { actions: assign({ lost: ({ context, event }) => context.lost.filter((d) => d !== event.dependency) }) },
+              {
+                actions: assign({
+                  lost: ({ context, event }) => context.lost.filter((d) => d !== event.dependency),
+                }),
+              },
             ],
           },
         },

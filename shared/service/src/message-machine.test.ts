@@ -10,13 +10,25 @@ const msg = (deliveryCount = 1): Incoming => ({
   deliveryCount,
 });
 
-function run(handle: () => Promise<Outgoing[]>, options: { deliveryCount?: number; publishFails?: boolean; deadFails?: boolean } = {}) {
-  const effects = { published: [] as Outgoing[], acked: 0, naks: [] as number[], dead: [] as string[] };
+function run(
+  handle: () => Promise<Outgoing[]>,
+  options: { deliveryCount?: number; publishFails?: boolean; deadFails?: boolean } = {},
+) {
+  const effects = {
+    published: [] as Outgoing[],
+    acked: 0,
+    naks: [] as number[],
+    dead: [] as string[],
+  };
   const machine = messageMachine.provide({
     actors: {
       handle: fromPromise(handle),
       publish: fromPromise(async ({ input }) => {
-        if (options.publishFails) throw Object.assign(new Error('nats down'), { type: 'nats_unavailable', retryable: true });
+        if (options.publishFails)
+          throw Object.assign(new Error('nats down'), {
+            type: 'nats_unavailable',
+            retryable: true,
+          });
         effects.published.push(...input.outgoing);
       }),
       ack: fromPromise(async () => {
@@ -48,7 +60,10 @@ describe('message machine', () => {
   });
 
   it('dead-letters a permanent failure at once and acks the original', async () => {
-    const failure = Object.assign(new Error('not json'), { type: 'invalid_json', retryable: false });
+    const failure = Object.assign(new Error('not json'), {
+      type: 'invalid_json',
+      retryable: false,
+    });
     const { result, effects } = await run(() => Promise.reject(failure));
     expect(result).toBe('dead');
     expect(effects.dead).toEqual(['invalid_json']);
@@ -58,8 +73,14 @@ describe('message machine', () => {
 
   it('NAKs a transient failure with the schedule delay, or Retry-After when given', async () => {
     const transient = Object.assign(new Error('503'), { type: 'http_503', retryable: true });
-    expect((await run(() => Promise.reject(transient), { deliveryCount: 2 })).effects.naks).toEqual([1_000]);
-    const throttled = Object.assign(new Error('429'), { type: 'http_429', retryable: true, retryAfterMs: 2_500 });
+    expect((await run(() => Promise.reject(transient), { deliveryCount: 2 })).effects.naks).toEqual(
+      [1_000],
+    );
+    const throttled = Object.assign(new Error('429'), {
+      type: 'http_429',
+      retryable: true,
+      retryAfterMs: 2_500,
+    });
     const { result, effects } = await run(() => Promise.reject(throttled));
     expect(result).toBe('retried');
     expect(effects.naks).toEqual([2_500]);

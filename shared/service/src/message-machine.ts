@@ -39,7 +39,11 @@ export function describeFailure(error: unknown): FailureInfo {
 }
 
 /** The NAK delay for attempt `deliveryCount`: Retry-After when given, else the schedule's step. */
-export function retryDelayMs(deliveryCount: number, failure: FailureInfo, scheduleMs: readonly number[]): number {
+export function retryDelayMs(
+  deliveryCount: number,
+  failure: FailureInfo,
+  scheduleMs: readonly number[],
+): number {
   if (failure.retryAfterMs !== undefined) return Math.max(0, Math.ceil(failure.retryAfterMs));
   const step = scheduleMs[Math.min(Math.max(deliveryCount, 1), scheduleMs.length) - 1];
   return step ?? 1_000;
@@ -82,7 +86,9 @@ export const messageMachine = setup({
   },
   guards: {
     shouldRetry: ({ context }) =>
-      context.failure !== undefined && context.failure.retryable && context.msg.deliveryCount < context.maxDeliver,
+      context.failure !== undefined &&
+      context.failure.retryable &&
+      context.msg.deliveryCount < context.maxDeliver,
   },
 }).createMachine({
   id: 'message',
@@ -94,8 +100,14 @@ export const messageMachine = setup({
       invoke: {
         src: 'handle',
         input: ({ context }) => ({ msg: context.msg }),
-        onDone: { target: 'publishing', actions: assign({ outgoing: ({ event }) => event.output }) },
-        onError: { target: 'failed', actions: assign({ failure: ({ event }) => describeFailure(event.error) }) },
+        onDone: {
+          target: 'publishing',
+          actions: assign({ outgoing: ({ event }) => event.output }),
+        },
+        onError: {
+          target: 'failed',
+          actions: assign({ failure: ({ event }) => describeFailure(event.error) }),
+        },
       },
     },
     publishing: {
@@ -103,7 +115,10 @@ export const messageMachine = setup({
         src: 'publish',
         input: ({ context }) => ({ outgoing: context.outgoing }),
         onDone: 'acking',
-        onError: { target: 'failed', actions: assign({ failure: ({ event }) => describeFailure(event.error) }) },
+        onError: {
+          target: 'failed',
+          actions: assign({ failure: ({ event }) => describeFailure(event.error) }),
+        },
       },
     },
     failed: {
@@ -115,7 +130,11 @@ export const messageMachine = setup({
         src: 'nak',
         input: ({ context }) => ({
           msg: context.msg,
-          delayMs: retryDelayMs(context.msg.deliveryCount, context.failure!, context.retryScheduleMs),
+          delayMs: retryDelayMs(
+            context.msg.deliveryCount,
+            context.failure!,
+            context.retryScheduleMs,
+          ),
         }),
         onDone: 'done',
         // A NAK that cannot be sent is a NAK by timeout: the broker redelivers after ack_wait.
@@ -129,11 +148,19 @@ export const messageMachine = setup({
         input: ({ context }) => ({ msg: context.msg, failure: context.failure! }),
         onDone: 'acking',
         // The dead letter could not be stored: keep the message, let the broker redeliver it.
-        onError: { target: 'retrying', actions: assign({ failure: ({ context }) => ({ ...context.failure!, retryable: true }) }) },
+        onError: {
+          target: 'retrying',
+          actions: assign({ failure: ({ context }) => ({ ...context.failure!, retryable: true }) }),
+        },
       },
     },
     acking: {
-      invoke: { src: 'ack', input: ({ context }) => ({ msg: context.msg }), onDone: 'done', onError: 'done' },
+      invoke: {
+        src: 'ack',
+        input: ({ context }) => ({ msg: context.msg }),
+        onDone: 'done',
+        onError: 'done',
+      },
     },
     done: { type: 'final' },
   },

@@ -40,12 +40,19 @@ export interface StageOptions {
 export function incomingOf(m: JsMsg): Incoming {
   const headers: Record<string, string> = {};
   for (const key of m.headers?.keys() ?? []) headers[key] = m.headers?.get(key) ?? '';
-  return { subject: m.subject, data: m.data, headers, seq: m.seq, deliveryCount: m.info.deliveryCount };
+  return {
+    subject: m.subject,
+    data: m.data,
+    headers,
+    seq: m.seq,
+    deliveryCount: m.info.deliveryCount,
+  };
 }
 
 /** Publishes in order and resolves once JetStream stored every message. */
 export async function publishAll(publish: Publish, outgoing: readonly Outgoing[]): Promise<void> {
-  for (const out of outgoing) await publish(out.subject, out.data, { msgId: out.msgId, headers: out.headers });
+  for (const out of outgoing)
+    await publish(out.subject, out.data, { msgId: out.msgId, headers: out.headers });
 }
 
 /**
@@ -66,7 +73,10 @@ export function stageEffects(options: StageOptions): ServiceEffects {
       ack: fromPromise(({ input }) => Promise.resolve(raw.get(input.msg)?.ack())),
       nak: fromPromise(({ input }) => Promise.resolve(raw.get(input.msg)?.nak(input.delayMs))),
       deadLetter: fromPromise(({ input }) =>
-        publishAll(ctx!.publish, deadLetterFor(options.stage, input.msg, input.failure, spec.stream)),
+        publishAll(
+          ctx!.publish,
+          deadLetterFor(options.stage, input.msg, input.failure, spec.stream),
+        ),
       ),
     },
   });
@@ -81,9 +91,18 @@ export function stageEffects(options: StageOptions): ServiceEffects {
     actor.start();
     const { result, failure } = await toPromise(actor);
     options.metrics.messages.inc({ stage: options.stage, result });
-    options.metrics.handling.observe({ stage: options.stage }, (performance.now() - started) / 1000);
+    options.metrics.handling.observe(
+      { stage: options.stage },
+      (performance.now() - started) / 1000,
+    );
     if (failure) {
-      const fields = { subject: msg.subject, seq: msg.seq, attempt: msg.deliveryCount, error: failure.message, type: failure.type };
+      const fields = {
+        subject: msg.subject,
+        seq: msg.seq,
+        attempt: msg.deliveryCount,
+        error: failure.message,
+        type: failure.type,
+      };
       if (result === 'dead') options.log.warn('dead-lettered', fields);
       else options.log.info('will retry', fields);
     }
@@ -106,12 +125,16 @@ export function stageEffects(options: StageOptions): ServiceEffects {
       const { nc, js } = ctx!;
       void watchConnection(nc, report);
       let stopped = false;
-      let messages: Awaited<ReturnType<Awaited<ReturnType<JetStreamClient['consumers']['get']>>['consume']>> | undefined;
+      let messages:
+        | Awaited<ReturnType<Awaited<ReturnType<JetStreamClient['consumers']['get']>>['consume']>>
+        | undefined;
       const loop = async (): Promise<void> => {
         const consumer = await js.consumers.get(spec.stream, spec.durable);
         messages = await consumer.consume({ max_messages: options.maxInFlight });
         for await (const m of messages) {
-          const task = handleOne(m).catch((error: unknown) => options.log.error('message actor failed', { error }));
+          const task = handleOne(m).catch((error: unknown) =>
+            options.log.error('message actor failed', { error }),
+          );
           inFlight.add(task);
           void task.finally(() => inFlight.delete(task));
           while (inFlight.size >= options.maxInFlight) await Promise.race(inFlight);
@@ -136,7 +159,10 @@ export function stageEffects(options: StageOptions): ServiceEffects {
   };
 }
 
-async function watchConnection(nc: NatsConnection, report: (event: LifecycleEvent) => void): Promise<void> {
+async function watchConnection(
+  nc: NatsConnection,
+  report: (event: LifecycleEvent) => void,
+): Promise<void> {
   for await (const status of nc.status()) {
     if (status.type === 'disconnect') report({ type: 'DEPENDENCY_LOST', dependency: 'nats' });
     if (status.type === 'reconnect') report({ type: 'DEPENDENCY_BACK', dependency: 'nats' });

@@ -16,7 +16,11 @@ export interface Logger {
 function errorFields(value: unknown): unknown {
   if (!(value instanceof Error)) return value;
   const type = (value as { type?: unknown }).type;
-  return { name: value.name, message: value.message, ...(typeof type === 'string' ? { type } : {}) };
+  return {
+    name: value.name,
+    message: value.message,
+    ...(typeof type === 'string' ? { type } : {}),
+  };
 }
 
 /**
@@ -25,7 +29,10 @@ function errorFields(value: unknown): unknown {
  */
 export function createLogger(
   base: Fields,
-  { level = 'info', write = (line: string) => process.stdout.write(line) }: { level?: Level; write?: (line: string) => void } = {},
+  {
+    level = 'info',
+    write = (line: string) => process.stdout.write(line),
+  }: { level?: Level; write?: (line: string) => void } = {},
 ): Logger {
   const emit = (lvl: Level, msg: string, fields?: Fields): void => {
     if (ORDER[lvl] < ORDER[level]) return;

@@ -7,7 +7,10 @@ import { Sandbox, type Component } from '@onpush/sandbox';
 const log = (line: string): void => console.info(`sandbox: ${line}`);
 
 /** Starts an isolated sandbox (its own ports and state directory) for one test file. */
-export async function startSandbox(components: readonly Component[], label = 'suite'): Promise<Sandbox> {
+export async function startSandbox(
+  components: readonly Component[],
+  label = 'suite',
+): Promise<Sandbox> {
   const dir = mkdtempSync(join(tmpdir(), `onpush-${label}-`));
   return Sandbox.start({ dir, components, log });
 }

@@ -16,11 +16,17 @@ export const gar: Format = ({ data, transport }) => {
     throw new ParseError('missing_field', 'body.action must be a non-empty string');
   }
   if (action !== 'INSERT') {
-    return { kind: 'ignored', reason: action === 'DELETE' ? 'delete' : 'not_a_push', detail: `action ${action}` };
+    return {
+      kind: 'ignored',
+      reason: action === 'DELETE' ? 'delete' : 'not_a_push',
+      detail: `action ${action}`,
+    };
   }
   const tag = typeof body['tag'] === 'string' && body['tag'] !== '' ? body['tag'] : undefined;
-  const digest = typeof body['digest'] === 'string' && body['digest'] !== '' ? body['digest'] : undefined;
-  if (!tag && !digest) throw new ParseError('missing_field', 'an INSERT needs body.tag or body.digest');
+  const digest =
+    typeof body['digest'] === 'string' && body['digest'] !== '' ? body['digest'] : undefined;
+  if (!tag && !digest)
+    throw new ParseError('missing_field', 'an INSERT needs body.tag or body.digest');
   const parsed = reference(tag, digest);
   return {
     kind: 'pushes',
@@ -39,7 +45,8 @@ export const gar: Format = ({ data, transport }) => {
 function reference(tag: string | undefined, digest: string | undefined): PartsRef {
   try {
     const digestPart = digest ? digest.slice(digest.indexOf('@') + 1) : undefined;
-    if (digest && !digest.includes('@')) throw new ParseError('invalid_reference', `digest ${digest} has no @`);
+    if (digest && !digest.includes('@'))
+      throw new ParseError('invalid_reference', `digest ${digest} has no @`);
     const base = tag ?? digest!.slice(0, digest!.indexOf('@'));
     return normalizeEventRef(digestPart ? `${base}@${digestPart}` : base);
   } catch (error) {

@@ -12,7 +12,9 @@ export interface Push {
 }
 
 /** What a delivery means: pushes, or nothing to do and why (a delete, a ping, a layer). */
-export type FormatResult = { kind: 'pushes'; pushes: Push[] } | { kind: 'ignored'; reason: string; detail: string };
+export type FormatResult =
+  | { kind: 'pushes'; pushes: Push[] }
+  | { kind: 'ignored'; reason: string; detail: string };
 
 export interface Delivery {
   data: Uint8Array;
