@@ -43,6 +43,7 @@ case "$job" in
     npx tsc -p test/tsconfig.json --noEmit
     node scripts/check-references.mjs
     npx eslint .
+    npx prettier --check . >/dev/null || { echo "onpush: formatting differs (npm run format)" >&2; exit 1; }
     exec npx vitest run --project unit "$@" ;;
   *) echo "unknown job: $job" >&2; exit 2 ;;
 esac
