@@ -17,6 +17,11 @@ export async function startCommand(env: NodeJS.ProcessEnv, out: Output): Promise
     });
     childEnv['NATS_URL'] = nats.url;
   }
+  if (!env['PUBSUB_PROJECT']) {
+    // Without a project there is no subscription to pull: ingest serves its HTTP endpoints only.
+    childEnv['PUBSUB_PULL'] = 'false';
+    out.info('onpush: PUBSUB_PROJECT is not set: ingest takes Pub/Sub push deliveries only');
+  }
   const supervisor = new Supervisor({ env: childEnv });
   supervisor.start();
   out.info(

@@ -74,13 +74,17 @@ export class Supervisor {
     });
   }
 
-  /** SIGTERM to every service (they drain and exit 0); SIGKILL after `graceMs`. */
-  async stop(graceMs = 15_000): Promise<void> {
+  /**
+   * SIGTERM to every service (they drain and exit 0); SIGKILL after `graceMs`. Resolves with
+   * each service's exit code (null when a signal ended it).
+   */
+  async stop(graceMs = 15_000): Promise<Partial<Record<ServiceName, number | null>>> {
     this.stopping = true;
     const all = [...this.children.values()];
     for (const child of all) child.process.kill('SIGTERM');
     const timer = setTimeout(() => all.forEach((c) => c.process.kill('SIGKILL')), graceMs);
-    await Promise.all(all.map((c) => c.exited));
+    const codes = await Promise.all(all.map(async (c) => [c.service, await c.exited] as const));
     clearTimeout(timer);
+    return Object.fromEntries(codes);
   }
 }

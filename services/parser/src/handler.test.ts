@@ -6,7 +6,7 @@ import { createHandler } from './handler.js';
 
 const fixture = (name: string): string =>
   readFileSync(
-    new URL(`../../../../shared/fixtures/registry-events/${name}`, import.meta.url),
+    new URL(`../../../test/fixtures/registry-events/${name}`, import.meta.url),
     'utf8',
   );
 
