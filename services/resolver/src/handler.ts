@@ -17,9 +17,9 @@ import type { LookupQuery, Match } from './index-store.js';
  * @onpush/service's dead-letter code reads.
  */
 export const WORKLOAD_HEADERS = {
-  kind: 'Onpush-Workload-Kind',
-  namespace: 'Onpush-Workload-Namespace',
-  name: 'Onpush-Workload-Name',
+  kind: HEADERS.workloadKind,
+  namespace: HEADERS.workloadNamespace,
+  name: HEADERS.workloadName,
 } as const;
 
 /** An `onpush.pushed` message that breaks its contract. Never retryable. */

@@ -17,6 +17,14 @@ export const HEADERS = {
   eventId: 'Onpush-Event-Id',
   /** On a replayed message: the id of the dead letter it came from. */
   replayOf: 'Onpush-Replay-Of',
+  /** The named ingest endpoint a webhook came in on (two Harbor instances are two endpoints). */
+  endpoint: 'Onpush-Endpoint',
+  /** The registry host configured for a source whose events do not name it (JFrog). */
+  registryHost: 'Onpush-Registry-Host',
+  /** On a restart request: the workload, so a dead letter and its outcome can name it. */
+  workloadKind: 'Onpush-Workload-Kind',
+  workloadNamespace: 'Onpush-Workload-Namespace',
+  workloadName: 'Onpush-Workload-Name',
   transportPrefix: 'Onpush-Transport-',
 } as const;
 

@@ -72,9 +72,9 @@ export function deadLetterFor(
 
 /** A restart request names its workload in headers, so its dead outcome can too. */
 function workloadOf(msg: Incoming): Outcome['workload'] {
-  const kind = msg.headers['Onpush-Workload-Kind'];
-  const namespace = msg.headers['Onpush-Workload-Namespace'];
-  const name = msg.headers['Onpush-Workload-Name'];
+  const kind = msg.headers[HEADERS.workloadKind];
+  const namespace = msg.headers[HEADERS.workloadNamespace];
+  const name = msg.headers[HEADERS.workloadName];
   if (!kind || !namespace || !name) return undefined;
   return { kind: kind as NonNullable<Outcome['workload']>['kind'], namespace, name };
 }
