@@ -39,6 +39,12 @@ case "$job" in
     fi
     npx tsc -p test/tsconfig.json --noEmit
     exec npx vitest run "$@" ;;
+  bench)
+    if [ -z "${KUBEBUILDER_ASSETS:-}" ]; then
+      KUBEBUILDER_ASSETS="$(scripts/build-control-plane.sh)"
+      export KUBEBUILDER_ASSETS
+    fi
+    exec node --expose-gc bench/dist/main.js "$@" ;;
   check)
     npx tsc -p test/tsconfig.json --noEmit
     node scripts/check-references.mjs

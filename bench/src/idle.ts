@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import type { KubeApiServer } from '@onpush/sandbox';
+
+function httpsText(url: string, token: string, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { authorization: `Bearer ${token}` }, ca }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Requests the API server has served on resources, by verb and resource, from its own
+ * apiserver_request_total — watches excepted, and leases excepted (the API server renews its
+ * own identity lease every few seconds; nothing of onpush uses leases).
+ */
+export async function apiRequests(kube: KubeApiServer): Promise<Record<string, number>> {
+  const text = await httpsText(
+    `${kube.server}/metrics`,
+    kube.adminToken,
+    readFileSync(kube.caFile, 'utf8'),
+  );
+  const byVerb: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? '?';
+    const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? '';
+    if (verb === 'WATCH' || resource === '' || resource === 'leases') continue;
+    const key = `${verb} ${resource}`;
+    byVerb[key] = (byVerb[key] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return byVerb;
+}
+
+/** process_cpu_seconds_total of a service, from its own /metrics. */
+export async function cpuSeconds(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('process_cpu_seconds_total'));
+  return Number(line?.slice(line.lastIndexOf(' ') + 1) ?? Number.NaN);
+}
+
+export function diff(
+  after: Record<string, number>,
+  before: Record<string, number>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0);
+    if (d > 0) out[k] = d;
+  }
+  return out;
+}

@@ -1,0 +1,108 @@
+import { STREAMS } from '@onpush/contracts';
+import { connectNats, jetstreamManager } from '@onpush/nats';
+import { BENCH_REGISTRY } from './cluster.js';
+import { digestOf, garBody, postPush } from './pushes.js';
+
+/** Outcome messages stored so far (each push to one workload ends in two: dispatched + its fate). */
+export async function outcomeCount(natsUrl: string): Promise<number> {
+  const nc = await connectNats({ url: natsUrl, name: 'onpush-bench' });
+  try {
+    return (await (await jetstreamManager(nc)).streams.info(STREAMS.outcomes)).state.messages;
+  } finally {
+    await nc.close();
+  }
+}
+
+async function waitForOutcomes(
+  natsUrl: string,
+  target: number,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  const started = performance.now();
+  while (performance.now() - started < timeoutMs) {
+    if ((await outcomeCount(natsUrl)) >= target) return performance.now() - started;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return undefined;
+}
+
+/** Sends `total` pushes as fast as `concurrency` allows, each through `send`. */
+async function blast(
+  total: number,
+  concurrency: number,
+  send: (n: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let n = next++; n < total; n = next++) await send(n);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+export interface ThroughputStep {
+  rate: number;
+  seconds: number;
+  sent: number;
+  accountedAfterMs: number | undefined;
+}
+
+/** One step at `rate` pushes/s: every push accounted for within `graceMs` of the last send? */
+export async function throughputStep(
+  ingestPort: number,
+  natsUrl: string,
+  workloads: number,
+  rate: number,
+  seconds: number,
+  offset: number,
+  graceMs = 5_000,
+): Promise<ThroughputStep> {
+  const before = await outcomeCount(natsUrl);
+  const total = Math.round(rate * seconds);
+  const start = performance.now();
+  await blast(total, 64, async (n) => {
+    const wait = start + (n * 1_000) / rate - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const i = offset + n;
+    await postPush(ingestPort, `tp-${i}`, garBody(`${BENCH_REGISTRY}/app-${i % workloads}`, i));
+  });
+  const accountedAfterMs = await waitForOutcomes(natsUrl, before + 2 * total, graceMs);
+  return { rate, seconds, sent: total, accountedAfterMs };
+}
+
+export interface StormResult {
+  pushes: number;
+  workloads: number;
+  sendMs: number;
+  accountedMs: number | undefined;
+  restartsPerWorkload: Record<string, number>;
+}
+
+/** `pushes` pushes of one image (same digest) as fast as possible; restarts per workload. */
+export async function storm(
+  ingestPort: number,
+  natsUrl: string,
+  pushes: number,
+  workloads: number,
+  restarts: () => Record<string, number>,
+): Promise<StormResult> {
+  const before = await outcomeCount(natsUrl);
+  const body = JSON.stringify({
+    action: 'INSERT',
+    tag: `${BENCH_REGISTRY}/storm:1.0`,
+    digest: `${BENCH_REGISTRY}/storm@${digestOf(-1)}`,
+  });
+  const started = performance.now();
+  await blast(pushes, 200, async (n) => {
+    await postPush(ingestPort, `storm-${n}`, body);
+  });
+  const sendMs = performance.now() - started;
+  // Each push: one dispatched + one fate per workload that runs the image.
+  const waited = await waitForOutcomes(natsUrl, before + pushes * (1 + workloads), 120_000);
+  return {
+    pushes,
+    workloads,
+    sendMs,
+    accountedMs: waited === undefined ? undefined : sendMs + waited,
+    restartsPerWorkload: restarts(),
+  };
+}

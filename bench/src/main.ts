@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeResults, table } from './report.js';
+import { runBench } from './run.js';
+
+const smoke = process.argv.includes('--smoke');
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`;
+const results = await runBench({ smoke, log: (line) => process.stderr.write(`bench: ${line}\n`) });
+const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
+const files = writeResults(out, results, machine);
+process.stdout.write(`\n${table(results)}\n\nwrote ${files.json}\n      ${files.md}\n`);
