@@ -1,14 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseImagePushed, parseOutcome } from '@onpush/contracts';
+import { parseDeadLetter, parseImagePushed, parseOutcome, payloadBytes } from '@onpush/contracts';
+import { createLogger, createMetrics } from '@onpush/telemetry';
 import type { Incoming } from '@onpush/service';
 import { createHandler } from './handler.js';
+import { createParserMetrics } from './metrics.js';
 
 const fixture = (name: string): string =>
-  readFileSync(
-    new URL(`../../../test/fixtures/registry-events/${name}`, import.meta.url),
-    'utf8',
-  );
+  readFileSync(new URL(`../../../test/fixtures/registry-events/${name}`, import.meta.url), 'utf8');
 
 const raw = (body: string, extra: Record<string, string> = {}): Incoming => ({
   subject: 'onpush.raw.gar',
@@ -24,7 +23,7 @@ const raw = (body: string, extra: Record<string, string> = {}): Incoming => ({
   deliveryCount: 1,
 });
 
-const handle = createHandler(undefined, () => new Date('2026-11-26T10:00:02Z'));
+const handle = createHandler({ now: () => new Date('2026-11-26T10:00:02Z') });
 const D = `sha256:${'ab'.repeat(32)}`;
 
 describe('parser: Artifact Registry notifications', () => {
@@ -98,5 +97,87 @@ describe('parser: Artifact Registry notifications', () => {
     await expect(handle({ ...raw('{}'), subject: 'onpush.raw.nope' })).rejects.toMatchObject({
       type: 'unknown_source',
     });
+  });
+});
+
+describe('parser: every source', () => {
+  const D2 = `sha256:${'cd'.repeat(32)}`;
+  const batch = (...events: unknown[]) => JSON.stringify({ events });
+  const push = (id: string, repository: string, extra: Record<string, unknown> = {}) => ({
+    id,
+    action: 'push',
+    target: {
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      repository,
+      tag: 'v1',
+      ...extra,
+    },
+    request: { host: 'reg.example.com' },
+  });
+  const distribution = (body: string, headers: Record<string, string> = {}): Incoming => ({
+    ...raw(body, {
+      'Nats-Msg-Id': 'distribution:r1',
+      'Onpush-Event-Id': 'distribution:r1',
+      ...headers,
+    }),
+    subject: 'onpush.raw.distribution',
+    seq: 42,
+  });
+
+  it('rejects a subject that names an object property rather than a source', async () => {
+    await expect(handle({ ...raw('{}'), subject: 'onpush.raw.constructor' })).rejects.toMatchObject(
+      {
+        type: 'unknown_source',
+      },
+    );
+  });
+
+  it('gives each push of a batch its own id, Nats-Msg-Id and the delivery trace context', async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const out = await handle(distribution(batch(push('a', 'x'), push('b', 'y')), { traceparent }));
+    expect(
+      out.map((o) => [o.msgId, o.headers?.['Onpush-Event-Id'], o.headers?.['traceparent']]),
+    ).toEqual([
+      ['distribution:r1#a', 'distribution:r1#a', traceparent],
+      ['distribution:r1#b', 'distribution:r1#b', traceparent],
+    ]);
+  });
+
+  it('dead-letters a partly malformed batch once, with the original bytes, and counts it', async () => {
+    const metrics = createParserMetrics(createMetrics('parser').registry);
+    const lines: string[] = [];
+    const log = createLogger({}, { write: (line) => lines.push(line) });
+    const counting = createHandler({ log, metrics });
+    const body = batch(push('ok', 'x', { digest: 'sha256:6ec128e26cd5' }), push('bad', 'a//b'));
+    const out = await counting(distribution(body));
+    expect(out.map((o) => [o.subject, o.msgId])).toEqual([
+      ['onpush.pushed', 'distribution:r1#ok'],
+      ['onpush.dead.parser', 'dead:parser:ONPUSH:42'],
+      ['onpush.outcome.dead', 'dead:parser:ONPUSH:42:outcome'],
+    ]);
+    const letter = parseDeadLetter(out[1]?.data);
+    expect(new TextDecoder().decode(payloadBytes(letter))).toBe(body);
+    expect(letter).toMatchObject({ reason: 'invalid_reference', attempts: 1 });
+    expect(parseOutcome(out[2]?.data)).toMatchObject({
+      eventId: 'distribution:r1',
+      fate: 'dead',
+      stage: 'parser',
+    });
+    const text = await metrics.results.get();
+    expect(text.values.map((v) => [v.labels['result'], v.value])).toEqual([
+      ['pushed', 1],
+      ['rejected', 1],
+    ]);
+    expect((await metrics.droppedDigests.get()).values[0]?.value).toBe(1);
+    expect(lines.some((line) => line.includes('malformed batch entries'))).toBe(true);
+  });
+
+  it('leaves out a push time that is not an ISO 8601 time with a zone', async () => {
+    const [out] = await handle(
+      raw(JSON.stringify({ action: 'INSERT', digest: `us-docker.pkg.dev/p/r/app@${D2}` }), {
+        'Onpush-Transport-publish-time': '+275760-09-13T00:00:00.000Z',
+      }),
+    );
+    expect(parseImagePushed(out?.data).pushedAt).toBeUndefined();
   });
 });

@@ -1,102 +1,142 @@
-import {
-  HEADERS,
-  PUSHED,
-  encode,
-  outcomeSubject,
-  subjectTail,
-  transportHeaderName,
-  type ImagePushed,
-  type Outcome,
-} from '@onpush/contracts';
-import { eventIdOf, type Incoming, type Outgoing } from '@onpush/service';
+import { HEADERS, TOPOLOGY, subjectTail, transportHeaderName } from '@onpush/contracts';
+import { deadLetterFor, eventIdOf, type Incoming, type Outgoing } from '@onpush/service';
+import type { Logger } from '@onpush/telemetry';
 import { ParseError } from './errors.js';
-import { FORMATS, type Format, type Push } from './formats/index.js';
+import {
+  FORMATS,
+  combined,
+  type Delivery,
+  type Format,
+  type Push,
+  type Rejected,
+} from './formats/index.js';
+import type { ParserMetrics } from './metrics.js';
+import {
+  ignoredOutgoing,
+  imagePushed,
+  isoTime,
+  pushedOutgoing,
+  type PushContext,
+} from './outgoing.js';
 
 const RAW_PREFIX = 'onpush.raw';
 
-function transportOf(headers: Record<string, string>): Record<string, string> {
+export interface HandlerOptions {
+  formats?: Readonly<Record<string, Format>>;
+  now?: () => Date;
+  log?: Logger;
+  metrics?: ParserMetrics;
+}
+
+/** What a format reads of a raw message: the bytes, transport headers and endpoint settings. */
+export function deliveryOf(msg: Incoming): Delivery {
   const transport: Record<string, string> = {};
-  for (const [key, value] of Object.entries(headers)) {
+  for (const [key, value] of Object.entries(msg.headers)) {
     const name = transportHeaderName(key);
     if (name !== undefined) transport[name] = value;
   }
-  return transport;
-}
-
-const isIso = (value: string | undefined): value is string =>
-  value !== undefined && !Number.isNaN(Date.parse(value)) && /T.*(Z|[+-]\d\d:\d\d)$/.test(value);
-
-/** Headers every message derived from the event carries: its id and the trace context. */
-function derivedHeaders(msg: Incoming, eventId: string): Record<string, string> {
-  const headers: Record<string, string> = { [HEADERS.eventId]: eventId };
-  for (const name of [HEADERS.traceparent, HEADERS.tracestate, HEADERS.replayOf]) {
-    const value = msg.headers[name];
-    if (value) headers[name] = value;
-  }
-  return headers;
-}
-
-function pushedMessage(push: Push, source: string, id: string, receivedAt: string): ImagePushed {
+  const host = msg.headers[HEADERS.registryHost]?.trim();
+  const contentType = msg.headers[HEADERS.contentType]?.trim();
   return {
-    v: 1,
-    id,
-    source,
-    image: push.ref.name,
-    registry: push.ref.registry,
-    repository: push.ref.repository,
-    ...(push.ref.tag !== undefined ? { tag: push.ref.tag } : {}),
-    ...(push.ref.digest !== undefined ? { digest: push.ref.digest } : {}),
-    ...(isIso(push.pushedAt) ? { pushedAt: new Date(push.pushedAt).toISOString() } : {}),
-    receivedAt,
+    data: msg.data,
+    transport,
+    ...(host ? { registryHost: host } : {}),
+    ...(contentType ? { contentType } : {}),
   };
+}
+
+function formatOf(formats: Readonly<Record<string, Format>>, subject: string) {
+  const source = subjectTail(subject, RAW_PREFIX);
+  if (source === undefined || !Object.hasOwn(formats, source)) {
+    throw new ParseError('unknown_source', `no format for subject ${subject.slice(0, 200)}`);
+  }
+  return { source, format: formats[source]! };
 }
 
 /**
- * Raw delivery → `ImagePushed` per push (on `onpush.pushed`, Nats-Msg-Id = event id), or the
- * fate `ignored`. A body that cannot be read throws a ParseError: the stage dead-letters it with
- * the original bytes.
+ * Raw delivery → `ImagePushed` per push (on `onpush.pushed`, Nats-Msg-Id = its id), or the fate
+ * `ignored`. A body that cannot be read throws a ParseError: the stage dead-letters it with the
+ * original bytes. A batch with valid pushes and malformed entries publishes the pushes and one
+ * dead letter of the whole delivery naming the malformed entries (see README).
  */
-export function createHandler(
-  formats: Readonly<Record<string, Format>> = FORMATS,
-  now = () => new Date(),
-) {
+export function createHandler(options: HandlerOptions = {}) {
+  const formats = options.formats ?? FORMATS;
+  const now = options.now ?? (() => new Date());
   return async (msg: Incoming): Promise<Outgoing[]> => {
-    const source = subjectTail(msg.subject, RAW_PREFIX);
-    const format = source === undefined ? undefined : formats[source];
-    if (source === undefined || format === undefined) {
-      throw new ParseError('unknown_source', `no format for subject ${msg.subject}`);
-    }
+    const { source, format } = formatOf(formats, msg.subject);
     const eventId = eventIdOf(msg);
-    const received = msg.headers[HEADERS.receivedAt];
-    const receivedAt = isIso(received) ? received : now().toISOString();
-    const result = format({ data: msg.data, transport: transportOf(msg.headers) });
+    const result = format(deliveryOf(msg));
     if (result.kind === 'ignored') {
-      const outcome: Outcome = {
-        v: 1,
-        eventId,
-        fate: 'ignored',
-        stage: 'parser',
-        reason: result.reason,
-        detail: result.detail,
-        at: now().toISOString(),
-      };
-      return [
-        {
-          subject: outcomeSubject('ignored'),
-          data: encode(outcome),
-          msgId: `${eventId}:ignored`,
-          headers: derivedHeaders(msg, eventId),
-        },
-      ];
+      options.metrics?.results.inc({ source, result: 'ignored' });
+      return [ignoredOutgoing(msg, eventId, result, now())];
     }
-    return result.pushes.map((push) => {
-      const id = push.key === '' ? eventId : `${eventId}#${push.key}`;
-      return {
-        subject: PUSHED,
-        data: encode(pushedMessage(push, source, id, receivedAt)),
-        msgId: id,
-        headers: derivedHeaders(msg, id),
-      };
-    });
+    const receivedAt = isoTime(msg.headers[HEADERS.receivedAt]) ?? now().toISOString();
+    const context: PushContext = { msg, source, eventId, receivedAt };
+    const { published, rejected } = checkPushes(result.pushes, result.rejected ?? [], context);
+    if (published.length === 0) throw combined(rejected, rejected.length);
+    report(options, context, result.pushes, published.length, rejected);
+    if (rejected.length === 0) return published;
+    return [...published, ...partialDeadLetter(msg, rejected, published.length)];
   };
+}
+
+/** Pushes as checked `ImagePushed` messages; one that breaks the contract joins `rejected`. */
+function checkPushes(pushes: readonly Push[], rejected: readonly Rejected[], context: PushContext) {
+  const published: Outgoing[] = [];
+  const all = [...rejected];
+  for (const push of pushes) {
+    try {
+      published.push(pushedOutgoing(imagePushed(push, context), context.msg));
+    } catch (error) {
+      if (!(error instanceof ParseError)) throw error;
+      all.push({ key: push.key, error });
+    }
+  }
+  return { published, rejected: all };
+}
+
+function report(
+  options: HandlerOptions,
+  { source, eventId }: PushContext,
+  pushes: readonly Push[],
+  published: number,
+  rejected: readonly Rejected[],
+): void {
+  for (const push of pushes) {
+    if (push.droppedDigest === undefined) continue;
+    options.metrics?.droppedDigests.inc({ source });
+    options.log?.info('malformed digest dropped; the tag still names the image', {
+      eventId,
+      key: push.key,
+      digest: push.droppedDigest.slice(0, 200),
+    });
+  }
+  options.metrics?.results.inc({ source, result: 'pushed' }, published);
+  if (rejected.length === 0) return;
+  options.metrics?.results.inc({ source, result: 'rejected' }, rejected.length);
+  options.log?.warn('malformed batch entries dead-lettered beside the published pushes', {
+    eventId,
+    entries: rejected
+      .slice(0, 20)
+      .map((r) => ({ key: r.key, type: r.error.type, error: r.error.message })),
+  });
+}
+
+/** One dead letter of the whole delivery, naming the entries that could not be read. */
+function partialDeadLetter(
+  msg: Incoming,
+  rejected: readonly Rejected[],
+  published: number,
+): Outgoing[] {
+  const listed = rejected
+    .slice(0, 10)
+    .map((r) => `#${r.key}: ${r.error.message}`)
+    .join('; ');
+  const more = rejected.length > 10 ? `; and ${rejected.length - 10} more` : '';
+  const failure = {
+    type: rejected[0]!.error.type,
+    message: `${rejected.length} malformed entries (${published} pushes were published): ${listed}${more}`,
+    retryable: false,
+  };
+  return deadLetterFor('parser', msg, failure, TOPOLOGY.consumers.parser.stream);
 }

@@ -1,3 +1,11 @@
-export { createHandler } from './handler.js';
+export { createHandler, deliveryOf, type HandlerOptions } from './handler.js';
 export { ParseError, type ParseErrorType } from './errors.js';
-export { FORMATS, type Format, type FormatResult, type Push } from './formats/index.js';
+export { createParserMetrics, type ParserMetrics } from './metrics.js';
+export {
+  FORMATS,
+  MAX_BATCH,
+  type Delivery,
+  type Format,
+  type FormatResult,
+  type Push,
+} from './formats/index.js';

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
-import { runService, stageEffects } from '@onpush/service';
+import { consumerTuning, runService, stageEffects } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { parserSchema } from './config.js';
 import { createHandler } from './handler.js';
+import { createParserMetrics } from './metrics.js';
 
 const config = configOrExit(parserSchema, process.env, 'parser');
 const log = createLogger({ service: 'parser' }, { level: config.LOG_LEVEL });
@@ -17,9 +18,10 @@ await runService({
   effects: stageEffects({
     stage: 'parser',
     natsUrl: config.NATS_URL,
-    handle: createHandler(),
+    handle: createHandler({ log, metrics: createParserMetrics(metrics.registry) }),
     maxInFlight: config.MAX_IN_FLIGHT,
     retryScheduleMs: config.RETRY_SCHEDULE,
+    tuning: consumerTuning(config),
     log,
     metrics,
   }),

@@ -1,58 +1,63 @@
-import { ImageRefError, normalizeEventRef, type PartsRef } from '@onpush/contracts';
-import { ParseError, isObject, parseJson } from '../errors.js';
-import type { Format } from './types.js';
+import { splitReference } from '@onpush/contracts';
+import { ParseError } from '../errors.js';
+import { ignored, pushes } from './batch.js';
+import {
+  asObject,
+  child,
+  decodeBase64,
+  firstOf,
+  need,
+  parseJson,
+  text,
+  type Json,
+} from './read.js';
+import { pushOf } from './reference.js';
+import type { Delivery, Format, FormatResult } from './types.js';
 
 /**
- * Artifact Registry / Container Registry notifications (Pub/Sub topic `gcr`):
- * `{"action":"INSERT","digest":"HOST/PATH@sha256:…","tag":"HOST/PATH:TAG"}`. A push is
- * `action == INSERT`; `tag` is absent on a push by digest (multi-arch per-platform manifests).
- * DELETE and any other action are ignored. The registry's time is the Pub/Sub publish time.
+ * Artifact Registry / Container Registry notifications (Pub/Sub topic `gcr`; subjects
+ * `onpush.raw.gar` and `onpush.raw.gcr`): `{"action":"INSERT","digest":"HOST/PATH@sha256:…",
+ * "tag":"HOST/PATH:TAG"}`. A push is `action == INSERT`; `tag` is absent on a push by digest
+ * (multi-arch per-platform manifests). DELETE and any other action are ignored. The body may
+ * also be a whole Pub/Sub push envelope (`{"message":{"data":"<base64>",…}}`), which is opened.
+ * The registry's time is the Pub/Sub publish time.
  */
-export const gar: Format = ({ data, transport }) => {
-  const body = parseJson(data);
-  if (!isObject(body)) throw new ParseError('missing_field', 'body must be a JSON object');
-  const action = body['action'];
-  if (typeof action !== 'string' || action === '') {
-    throw new ParseError('missing_field', 'body.action must be a non-empty string');
-  }
-  if (action !== 'INSERT') {
-    return {
-      kind: 'ignored',
-      reason: action === 'DELETE' ? 'delete' : 'not_a_push',
-      detail: `action ${action}`,
-    };
-  }
-  const tag = typeof body['tag'] === 'string' && body['tag'] !== '' ? body['tag'] : undefined;
-  const digest =
-    typeof body['digest'] === 'string' && body['digest'] !== '' ? body['digest'] : undefined;
-  if (!tag && !digest)
-    throw new ParseError('missing_field', 'an INSERT needs body.tag or body.digest');
-  const parsed = reference(tag, digest);
-  return {
-    kind: 'pushes',
-    pushes: [
-      {
-        ref: parsed.ref,
-        key: '',
-        pushedAt: transport['publish-time'],
-        droppedDigest: parsed.droppedDigest,
-      },
-    ],
-  };
+export const gar: Format = (delivery) => {
+  const body = asObject(parseJson(delivery.data), 'body');
+  const envelope = body['action'] === undefined ? child(body, 'message') : undefined;
+  if (envelope !== undefined) return fromEnvelope(envelope, delivery);
+  return notification(body, delivery.transport['publish-time']);
 };
 
-/** `tag` and `digest` are full references to the same image; combine them into one. */
-function reference(tag: string | undefined, digest: string | undefined): PartsRef {
-  try {
-    const digestPart = digest ? digest.slice(digest.indexOf('@') + 1) : undefined;
-    if (digest && !digest.includes('@'))
-      throw new ParseError('invalid_reference', `digest ${digest} has no @`);
-    const base = tag ?? digest!.slice(0, digest!.indexOf('@'));
-    return normalizeEventRef(digestPart ? `${base}@${digestPart}` : base);
-  } catch (error) {
-    if (error instanceof ImageRefError) {
-      throw new ParseError('invalid_reference', error.message, { cause: error });
-    }
-    throw error;
+function fromEnvelope(message: Json, delivery: Delivery): FormatResult {
+  const data = need(message, 'data', 'message');
+  const body = asObject(
+    parseJson(decodeBase64(data, 'message.data'), 'message.data'),
+    'message.data',
+  );
+  const publishTime = firstOf(
+    text(message, 'publishTime'),
+    text(message, 'publish_time'),
+    delivery.transport['publish-time'],
+  );
+  return notification(body, publishTime);
+}
+
+function notification(body: Json, pushedAt: string | undefined): FormatResult {
+  const action = need(body, 'action', 'body');
+  if (action !== 'INSERT') {
+    return ignored(action === 'DELETE' ? 'delete' : 'not_a_push', `action ${action.slice(0, 80)}`);
   }
+  const tag = text(body, 'tag');
+  const digest = text(body, 'digest');
+  if (tag === undefined && digest === undefined) {
+    throw new ParseError('missing_field', 'an INSERT needs body.tag or body.digest');
+  }
+  if (digest !== undefined && !digest.includes('@')) {
+    throw new ParseError('invalid_reference', 'body.digest must be HOST/PATH@sha256:…');
+  }
+  const tagged = tag === undefined ? undefined : splitReference(tag);
+  const pinned = digest === undefined ? undefined : splitReference(digest);
+  const name = tagged?.name ?? pinned!.name;
+  return pushes(pushOf({ name, tag: tagged?.tag, digest: pinned?.digest }, 'body', pushedAt));
 }
