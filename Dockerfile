@@ -1,16 +1,34 @@
-# One image for every onpush service: `docker run onpush <service>` (ingest, parser, resolver,
-# restarter, dlq-manager). Multi-stage: build with dev dependencies, ship production ones only.
-FROM node:24-bookworm-slim AS build
-WORKDIR /app
-COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
-COPY shared shared
-COPY services services
-COPY cli cli
-RUN npm ci --no-audit --no-fund && npx tsc --build && npm prune --omit=dev
+# One image for every onpush service: its entrypoint is the `onpush` command, so
+#   docker build -t onpush .
+#   docker run --read-only --tmpfs /tmp -e NATS_URL=nats://nats:4222 onpush run parser
+# runs a service by name (ingest, parser, resolver, restarter, dlq-manager), and `onpush provision`
+# or `onpush dlq ls` run the same way. Each service serves /healthz, /readyz and /metrics on PORT
+# (8080 in the image). Nothing is written outside /tmp: a read-only root filesystem works.
+ARG NODE_IMAGE=node:24.21.0-alpine
 
-FROM node:24-bookworm-slim
-ENV NODE_ENV=production
+# Build with every dependency; then install the production dependencies of the CLI and the
+# services only (not the test harness's), and keep the compiled dist/ without sources.
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-COPY --from=build --chown=node:node /app /app
-USER node
-ENTRYPOINT ["node", "cli/dist/main.js", "run"]
+COPY . .
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --ignore-scripts --no-audit --no-fund \
+ && npx tsc --build \
+ && npm ci --omit=dev --workspace=cli --workspace=services --ignore-scripts --no-audit --no-fund \
+ && find . -name node_modules -prune -o \( -name src -o -name '*.tsbuildinfo' \) -prune -exec rm -rf {} +
+
+FROM ${NODE_IMAGE}
+# npm, npx, corepack and yarn are build tools: not shipped.
+RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
+      /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
+ENV NODE_ENV=production PORT=8080
+WORKDIR /app
+# Owned by root, read-only for the service's user.
+COPY --from=build /app ./
+# The base image's `node` user, numeric so that Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.PORT+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "cli/dist/main.js"]
+CMD ["help"]

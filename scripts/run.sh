@@ -37,6 +37,9 @@ case "$job" in
       KUBEBUILDER_ASSETS="$(scripts/build-control-plane.sh)"
       export KUBEBUILDER_ASSETS
     fi
+    # docker-compose, kustomize (when kubectl is missing), dockerfile-utils: the deployment tests,
+    # which fail naming what is missing when this could not install it.
+    scripts/install-deploy-tools.sh || echo "onpush: deployment tools missing (see above)" >&2
     npx tsc -p test/tsconfig.json --noEmit
     exec npx vitest run "$@" ;;
   bench)

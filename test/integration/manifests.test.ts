@@ -1,0 +1,488 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  ApiException,
+  ApiextensionsV1Api,
+  AuthorizationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  loadAllYaml,
+  type KubernetesObject,
+  type V1ConfigMap,
+  type V1CustomResourceDefinition,
+  type V1Deployment,
+  type V1Job,
+  type V1NetworkPolicy,
+  type V1Pod,
+  type V1PodDisruptionBudget,
+  type V1PodTemplateSpec,
+  type V1ServiceAccount,
+  type V1StatefulSet,
+  type V2HorizontalPodAutoscaler,
+} from '@kubernetes/client-node';
+import { TOPOLOGY } from '@onpush/contracts';
+import { loadKubeConfig } from '@onpush/kube';
+import { cacheDir, findNatsServer } from '@onpush/sandbox';
+import { eventually, useSandbox } from '@onpush/testing';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const OVERLAYS = ['small', 'production'] as const;
+type Overlay = (typeof OVERLAYS)[number];
+const SERVICES = ['ingest', 'parser', 'resolver', 'restarter', 'dlq-manager'] as const;
+const NAMESPACE = 'onpush';
+const FIELD_MANAGER = 'onpush-manifests-test';
+
+type Obj = KubernetesObject & { metadata: { name: string; namespace?: string } };
+interface ScaledObject extends Obj {
+  spec: {
+    scaleTargetRef: { name: string };
+    triggers: { type: string; metadata: Record<string, string> }[];
+  };
+}
+
+function onPath(name: string): string | undefined {
+  return (process.env['PATH'] ?? '')
+    .split(delimiter)
+    .map((dir) => join(dir, name))
+    .find((file) => existsSync(file));
+}
+
+/** kubectl's built-in kustomize, or the one scripts/install-deploy-tools.sh built from Go. */
+function kustomize(dir: string): [string, string[]] {
+  if (onPath('kubectl')) return ['kubectl', ['kustomize', dir]];
+  const installed = onPath('kustomize');
+  if (installed) return [installed, ['build', dir]];
+  const built = join(cacheDir(), 'tools', 'bin', 'kustomize');
+  if (existsSync(built)) return [built, ['build', dir]];
+  throw new Error(
+    'kustomize not found: neither kubectl nor kustomize on PATH, nor ' +
+      `${built}. Run scripts/install-deploy-tools.sh (npm test runs it).`,
+  );
+}
+
+async function build(overlay: Overlay): Promise<Obj[]> {
+  const [command, args] = kustomize(join(ROOT, 'k8s', 'overlays', overlay));
+  const { stdout } = await run(command, args, { maxBuffer: 16 * 1024 * 1024 });
+  return (loadAllYaml(stdout) as (Obj | null)[]).filter((o): o is Obj => o !== null);
+}
+
+const ofKind = <T>(objects: readonly Obj[], kind: string): (T & Obj)[] =>
+  objects.filter((o) => o.kind === kind) as (T & Obj)[];
+
+/** A minimal CRD: the kind exists; the contents are the operator's business. */
+function crd(group: string, version: string, kind: string, plural: string, required: string[]) {
+  const body: V1CustomResourceDefinition = {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${group}` },
+    spec: {
+      group,
+      scope: 'Namespaced',
+      names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+      versions: [
+        {
+          name: version,
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              required: ['spec'],
+              properties: {
+                spec: { type: 'object', required, x_kubernetes_preserve_unknown_fields: true },
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+  return body;
+}
+
+const CRDS = [
+  crd('keda.sh', 'v1alpha1', 'ScaledObject', 'scaledobjects', ['scaleTargetRef', 'triggers']),
+  crd('keda.sh', 'v1alpha1', 'TriggerAuthentication', 'triggerauthentications', []),
+  crd('monitoring.coreos.com', 'v1', 'ServiceMonitor', 'servicemonitors', [
+    'selector',
+    'endpoints',
+  ]),
+];
+
+/** Every pod a workload will create, as the controller would write it. */
+function podTemplates(objects: readonly Obj[]): { owner: string; template: V1PodTemplateSpec }[] {
+  const out: { owner: string; template: V1PodTemplateSpec }[] = [];
+  for (const d of ofKind<V1Deployment>(objects, 'Deployment'))
+    if (d.spec) out.push({ owner: `Deployment/${d.metadata.name}`, template: d.spec.template });
+  for (const j of ofKind<V1Job>(objects, 'Job'))
+    if (j.spec) out.push({ owner: `Job/${j.metadata.name}`, template: j.spec.template });
+  for (const s of ofKind<V1StatefulSet>(objects, 'StatefulSet')) {
+    if (!s.spec) continue;
+    const claims = (s.spec.volumeClaimTemplates ?? []).map((c) => ({
+      name: c.metadata?.name ?? '',
+      persistentVolumeClaim: { claimName: `${c.metadata?.name ?? ''}-${s.metadata.name}-0` },
+    }));
+    const spec = s.spec.template.spec;
+    if (!spec) continue;
+    const template = {
+      ...s.spec.template,
+      spec: { ...spec, volumes: [...(spec.volumes ?? []), ...claims] },
+    };
+    out.push({ owner: `StatefulSet/${s.metadata.name}`, template });
+  }
+  return out;
+}
+
+/** What is wrong with how a service's Deployment runs; empty when nothing is. */
+function serviceFindings(name: string, objects: readonly Obj[]): string[] {
+  const found: string[] = [];
+  const d = ofKind<V1Deployment>(objects, 'Deployment').find((o) => o.metadata.name === name);
+  const pod = d?.spec?.template.spec;
+  const c = pod?.containers[0];
+  if (!d || !pod || !c) return [`${name}: no Deployment`];
+  const check = (ok: unknown, what: string) => {
+    if (!ok) found.push(`${name}: ${what}`);
+  };
+  check(JSON.stringify(c.args) === JSON.stringify(['run', name]), `args ${String(c.args)}`);
+  check(/:[\w.-]+$/.test(c.image ?? '') && !c.image?.endsWith(':latest'), `image ${c.image}`);
+  check(pod.securityContext?.runAsNonRoot, 'runAsNonRoot');
+  check(pod.securityContext?.seccompProfile?.type === 'RuntimeDefault', 'seccomp RuntimeDefault');
+  check(c.securityContext?.readOnlyRootFilesystem, 'readOnlyRootFilesystem');
+  check(c.securityContext?.allowPrivilegeEscalation === false, 'allowPrivilegeEscalation');
+  check(c.securityContext?.capabilities?.drop?.includes('ALL'), 'drop ALL capabilities');
+  check(c.resources?.requests?.['cpu'] && c.resources.requests['memory'], 'resource requests');
+  check(c.resources?.limits?.['memory'], 'memory limit');
+  check(c.livenessProbe?.httpGet?.path === '/healthz', 'liveness probe on /healthz');
+  check(c.readinessProbe?.httpGet?.path === '/readyz', 'readiness probe on /readyz');
+  check((pod.topologySpreadConstraints ?? []).length > 0, 'topology spread');
+  const labels = d.spec?.template.metadata?.labels ?? {};
+  const pdbs = ofKind<V1PodDisruptionBudget>(objects, 'PodDisruptionBudget').filter((p) =>
+    Object.entries(p.spec?.selector?.matchLabels ?? { none: '' }).every(
+      ([k, v]) => labels[k] === v,
+    ),
+  );
+  check(pdbs.length === 1, `one PodDisruptionBudget (has ${pdbs.length})`);
+  const needsApi = name === 'resolver' || name === 'restarter';
+  const sa = ofKind<V1ServiceAccount>(objects, 'ServiceAccount').find(
+    (s) => s.metadata.name === pod.serviceAccountName,
+  );
+  check(sa, `ServiceAccount ${pod.serviceAccountName}`);
+  if (!needsApi) {
+    check(pod.automountServiceAccountToken === false, 'no API token in the pod');
+    check(sa?.automountServiceAccountToken === false, 'no API token on its ServiceAccount');
+  }
+  return found;
+}
+
+/** [ServiceAccount, verb, resource(.group), namespace ('' = every namespace), allowed] */
+type Access = [string, string, string, string, boolean];
+const ACCESS: Access[] = [
+  ['restarter', 'get', 'deployments.apps', 'shop', true],
+  ['restarter', 'patch', 'deployments.apps', 'shop', true],
+  ['restarter', 'patch', 'deployments.apps', 'default', true],
+  ['restarter', 'patch', 'statefulsets.apps', 'shop', true],
+  ['restarter', 'patch', 'cronjobs.batch', 'shop', true],
+  ['restarter', 'get', 'secrets', 'shop', false],
+  ['restarter', 'get', 'secrets', NAMESPACE, false],
+  ['restarter', 'update', 'configmaps', NAMESPACE, false],
+  ['restarter', 'delete', 'deployments.apps', 'shop', false],
+  ['restarter', 'list', 'pods', 'shop', false],
+  ['resolver', 'list', 'deployments.apps', '', true],
+  ['resolver', 'watch', 'deployments.apps', '', true],
+  ['resolver', 'watch', 'statefulsets.apps', '', true],
+  ['resolver', 'watch', 'cronjobs.batch', '', true],
+  ['resolver', 'get', 'configmaps', NAMESPACE, true],
+  ['resolver', 'create', 'configmaps', NAMESPACE, true],
+  ['resolver', 'update', 'configmaps', NAMESPACE, true],
+  ['resolver', 'delete', 'configmaps', NAMESPACE, true],
+  ['resolver', 'update', 'configmaps', 'default', false],
+  ['resolver', 'list', 'configmaps', '', false],
+  ['resolver', 'patch', 'deployments.apps', 'shop', false],
+  ['resolver', 'get', 'secrets', NAMESPACE, false],
+  ['resolver', 'list', 'secrets', '', false],
+  ...['ingest', 'parser', 'dlq-manager'].flatMap((sa): Access[] => [
+    ...['deployments.apps', 'configmaps', 'pods', 'secrets', 'namespaces'].map(
+      (resource): Access => [sa, 'list', resource, '', false],
+    ),
+    [sa, 'get', 'configmaps', NAMESPACE, false],
+  ]),
+];
+
+/** The API server's own words for a refusal. */
+function reason(error: unknown): string {
+  if (error instanceof ApiException) {
+    try {
+      return `${error.code} ${(JSON.parse(String(error.body)) as { message?: string }).message}`;
+    } catch {
+      return `${error.code} ${String(error.body)}`;
+    }
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+// Given the shipped kustomize overlays and a real kube-apiserver with RBAC on.
+describe('Kubernetes manifests (k8s/)', () => {
+  const sandbox = useSandbox(['kube'], 'manifests');
+  const built = new Map<Overlay, Obj[]>();
+  const objects = (overlay: Overlay): Obj[] => built.get(overlay) ?? [];
+
+  beforeAll(async () => {
+    for (const overlay of OVERLAYS) built.set(overlay, await build(overlay));
+  });
+
+  it('builds every overlay with the five services hardened, probed, budgeted and spread', () => {
+    for (const overlay of OVERLAYS) {
+      const findings = SERVICES.flatMap((name) => serviceFindings(name, objects(overlay)));
+      expect(findings, overlay).toEqual([]);
+      const resolver = ofKind<V1Deployment>(objects(overlay), 'Deployment').find(
+        (d) => d.metadata.name === 'resolver',
+      );
+      const env = resolver?.spec?.template.spec?.containers[0]?.env ?? [];
+      expect(env.find((e) => e.name === 'ONPUSH_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe(
+        'metadata.namespace',
+      );
+      expect(ofKind(objects(overlay), 'Secret'), 'no Secret is shipped').toEqual([]);
+    }
+  });
+
+  it('scales each service with exactly one autoscaler; KEDA reads the consumers of TOPOLOGY', () => {
+    for (const overlay of OVERLAYS) {
+      const targets = [
+        ...ofKind<V2HorizontalPodAutoscaler>(objects(overlay), 'HorizontalPodAutoscaler').map(
+          (h) => h.spec?.scaleTargetRef.name,
+        ),
+        ...ofKind<ScaledObject>(objects(overlay), 'ScaledObject').map(
+          (s) => s.spec.scaleTargetRef.name,
+        ),
+      ].sort();
+      expect(targets, overlay).toEqual([...SERVICES].sort());
+    }
+    const scaled = ofKind<ScaledObject>(objects('production'), 'ScaledObject');
+    for (const consumer of Object.values(TOPOLOGY.consumers)) {
+      const triggers = scaled.find((s) => s.spec.scaleTargetRef.name === consumer.stage)?.spec
+        .triggers;
+      expect(triggers, consumer.durable).toContainEqual(
+        expect.objectContaining({
+          type: 'nats-jetstream',
+          metadata: expect.objectContaining({
+            stream: consumer.stream,
+            consumer: consumer.durable,
+          }) as unknown,
+        }),
+      );
+    }
+  });
+
+  it('denies all traffic by default and lets only ingest take traffic from anywhere', () => {
+    for (const overlay of OVERLAYS) {
+      const policies = ofKind<V1NetworkPolicy>(objects(overlay), 'NetworkPolicy');
+      const denyAll = policies.find(
+        (p) =>
+          Object.keys(p.spec?.podSelector?.matchLabels ?? {}).length === 0 &&
+          !p.spec?.podSelector?.matchExpressions &&
+          p.spec?.policyTypes?.includes('Ingress') &&
+          p.spec.policyTypes.includes('Egress') &&
+          !p.spec.ingress &&
+          !p.spec.egress,
+      );
+      expect(denyAll, overlay).toBeDefined();
+      const openToAll = policies
+        .filter((p) => (p.spec?.ingress ?? []).some((rule) => !rule._from))
+        .map((p) => p.metadata.name);
+      expect(openToAll, overlay).toEqual(['ingest']);
+    }
+  });
+
+  it('ships a NATS configuration that nats-server accepts', async () => {
+    const config = ofKind<V1ConfigMap>(objects('production'), 'ConfigMap').find((c) =>
+      c.metadata.name.startsWith('nats-config'),
+    );
+    const nats = ofKind<V1StatefulSet>(objects('production'), 'StatefulSet')[0];
+    const env = nats?.spec?.template.spec?.containers[0]?.env ?? [];
+    const dir = mkdtempSync(join(tmpdir(), 'onpush-nats-conf-'));
+    try {
+      const file = join(dir, 'nats.conf');
+      writeFileSync(file, config?.data?.['nats.conf'] ?? '');
+      const values = Object.fromEntries(env.filter((e) => e.value).map((e) => [e.name, e.value]));
+      const { stderr, stdout } = await run(findNatsServer(), ['-c', file, '-t'], {
+        env: { ...process.env, ...values, POD_NAME: `${nats?.metadata.name}-0` },
+      });
+      expect(stdout + stderr).toContain('is valid');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('applies every overlay with server-side dry run, CRDs for KEDA and Prometheus registered', async () => {
+    const kc = loadKubeConfig(sandbox().need('kube').kubeconfigPath);
+    const extensions = kc.makeApiClient(ApiextensionsV1Api);
+    for (const body of CRDS) await extensions.createCustomResourceDefinition({ body });
+    for (const { metadata } of CRDS) {
+      await eventually(`CRD ${metadata?.name} established`, async () => {
+        const crd = await extensions.readCustomResourceDefinition({ name: metadata?.name ?? '' });
+        return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+      });
+    }
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await eventually('the API server to serve the new kinds', () =>
+      custom.listNamespacedCustomObject({
+        group: 'keda.sh',
+        version: 'v1alpha1',
+        namespace: NAMESPACE,
+        plural: 'scaledobjects',
+      }),
+    );
+    const api = KubernetesObjectApi.makeApiClient(kc);
+    const apply = (o: Obj, dryRun?: 'All') =>
+      api.patch(o, undefined, dryRun, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+
+    for (const overlay of OVERLAYS) {
+      const failures: string[] = [];
+      // The namespace for real: namespaced objects are admitted only into an existing one.
+      for (const ns of ofKind(objects(overlay), 'Namespace')) await apply(ns);
+      for (const o of objects(overlay).filter((x) => x.kind !== 'Namespace')) {
+        await apply(o, 'All').catch((error: unknown) =>
+          failures.push(`${o.kind}/${o.metadata.name}: ${reason(error)}`),
+        );
+      }
+      expect(failures, overlay).toEqual([]);
+    }
+  });
+
+  it('runs every pod under the restricted Pod Security Standard the namespace enforces', async () => {
+    const core = loadKubeConfig(sandbox().need('kube').kubeconfigPath).makeApiClient(CoreV1Api);
+    await eventually('namespace onpush', () => core.readNamespace({ name: NAMESPACE }));
+    for (const overlay of OVERLAYS) {
+      const refused: string[] = [];
+      for (const { owner, template } of podTemplates(objects(overlay))) {
+        const body: V1Pod = {
+          metadata: {
+            name: `${owner.split('/')[1]}-dry-run`,
+            labels: template.metadata?.labels ?? {},
+          },
+          spec: template.spec ?? { containers: [] },
+        };
+        await core
+          .createNamespacedPod({ namespace: NAMESPACE, body, dryRun: 'All' })
+          .catch((error: unknown) => refused.push(`${owner}: ${reason(error)}`));
+      }
+      expect(refused, overlay).toEqual([]);
+    }
+  });
+
+  describe('RBAC, created for real from the production overlay', () => {
+    const admin = () => loadKubeConfig(sandbox().need('kube').kubeconfigPath);
+    const KINDS = [
+      'Namespace',
+      'ServiceAccount',
+      'Role',
+      'RoleBinding',
+      'ClusterRole',
+      'ClusterRoleBinding',
+    ];
+    const shipped = () => objects('production').filter((o) => KINDS.includes(o.kind ?? ''));
+
+    beforeAll(async () => {
+      const api = KubernetesObjectApi.makeApiClient(admin());
+      for (const o of shipped())
+        await api.patch(
+          o,
+          undefined,
+          undefined,
+          FIELD_MANAGER,
+          true,
+          PatchStrategy.ServerSideApply,
+        );
+    });
+
+    it('lets each ServiceAccount do what its service does (SubjectAccessReview)', async () => {
+      const authz = admin().makeApiClient(AuthorizationV1Api);
+      const can = async ([sa, verb, resource, namespace]: Access): Promise<boolean> => {
+        const [plural = resource, group = ''] = resource.split(/\.(.*)/);
+        const review = await authz.createSubjectAccessReview({
+          body: {
+            spec: {
+              user: `system:serviceaccount:${NAMESPACE}:${sa}`,
+              groups: ['system:serviceaccounts', `system:serviceaccounts:${NAMESPACE}`],
+              resourceAttributes: { verb, group, resource: plural, namespace },
+            },
+          },
+        });
+        return review.status?.allowed === true;
+      };
+      await eventually('RBAC to see the shipped bindings', () =>
+        can(['restarter', 'patch', 'deployments.apps', 'shop', true]),
+      );
+      const answers = await Promise.all(ACCESS.map(can));
+      const wrong = ACCESS.filter((row, i) => answers[i] !== row[4]).map(
+        ([sa, verb, res, ns, allowed]) =>
+          `${sa} ${allowed ? 'cannot' : 'can'} ${verb} ${res} in ${ns || 'every namespace'}`,
+      );
+      expect(wrong).toEqual([]);
+    });
+
+    it('gives each ServiceAccount nothing more, as it sees its own rules with its own token', async () => {
+      const kc = admin();
+      const core = kc.makeApiClient(CoreV1Api);
+      const cluster = kc.getCurrentCluster();
+      if (!cluster) throw new Error('no current cluster');
+      const rulesOf = async (sa: string, namespace: string): Promise<string[]> => {
+        const request = await core.createNamespacedServiceAccountToken({
+          namespace: NAMESPACE,
+          name: sa,
+          body: { spec: { audiences: [], expirationSeconds: 600 } },
+        });
+        const asSa = new KubeConfig();
+        asSa.loadFromClusterAndUser(cluster, { name: sa, token: request.status?.token ?? '' });
+        const review = await asSa
+          .makeApiClient(AuthorizationV1Api)
+          .createSelfSubjectRulesReview({ body: { spec: { namespace } } });
+        return (review.status?.resourceRules ?? [])
+          .flatMap((r) =>
+            (r.apiGroups ?? []).flatMap((g) =>
+              (r.resources ?? []).flatMap((res) =>
+                r.verbs.map((v) => `${v} ${res}${g ? `.${g}` : ''}`),
+              ),
+            ),
+          )
+          .filter((rule) => !/ self\w+\.(authorization|authentication)\.k8s\.io$/.test(rule))
+          .sort();
+      };
+      const workloads = [
+        'deployments.apps',
+        'statefulsets.apps',
+        'daemonsets.apps',
+        'cronjobs.batch',
+      ];
+      const times = (verbs: string[], resources: string[]) =>
+        verbs.flatMap((v) => resources.map((r) => `${v} ${r}`));
+      const snapshot = times(['get', 'list', 'create', 'update', 'delete'], ['configmaps']);
+      const expected: Record<string, Record<string, string[]>> = {
+        ingest: { [NAMESPACE]: [], shop: [] },
+        parser: { [NAMESPACE]: [], shop: [] },
+        'dlq-manager': { [NAMESPACE]: [], shop: [] },
+        restarter: {
+          [NAMESPACE]: times(['get', 'patch'], workloads),
+          shop: times(['get', 'patch'], workloads),
+        },
+        resolver: {
+          [NAMESPACE]: [...times(['get', 'list', 'watch'], workloads), ...snapshot],
+          shop: times(['get', 'list', 'watch'], workloads),
+        },
+      };
+      for (const [sa, byNamespace] of Object.entries(expected)) {
+        for (const [namespace, rules] of Object.entries(byNamespace)) {
+          expect(await rulesOf(sa, namespace), `${sa} in ${namespace}`).toEqual([...rules].sort());
+        }
+      }
+    });
+  });
+});
