@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { auditCommand } from './audit-command.js';
 import { demoCommand } from './demo-command.js';
 import { dlqCommand } from './dlq-command.js';
 import { output } from './output.js';
@@ -7,6 +8,7 @@ import { provisionCommand } from './provision-command.js';
 import { sandboxCommand, sandboxDir } from './sandbox-command.js';
 import { isService, runOne, SERVICES } from './services.js';
 import { startCommand } from './start-command.js';
+import { statusCommand } from './status-command.js';
 
 const USAGE = `onpush — restart every Kubernetes workload that runs a pushed image
 
@@ -17,6 +19,9 @@ usage:
   onpush provision [--replicas N]     create or update the JetStream streams and consumers
   onpush dlq ls|show <id>|replay <id>|purge <id> [--stage S] [--reason R] [--since 1h]
                                       dead letters: list, show, replay to the original subject, purge
+  onpush status                       services' health, consumers' lag, DLQ depth, index size, last minute's fates
+                                      (services at ONPUSH_<SERVICE>_URL, default http://127.0.0.1:808x)
+  onpush audit [--since 1h]           every event and restart request ended exactly once? (exit 1 if not)
   onpush sandbox up|down              local nats-server, Pub/Sub emulator, kube-apiserver + etcd
       [--dir DIR] [--only nats,pubsub,kube]
   onpush help
@@ -82,6 +87,10 @@ async function main(argv: string[]): Promise<number> {
         { natsUrl, json: values.json, ...definedFilters(values) },
         out,
       );
+    case 'status':
+      return statusCommand(natsUrl, process.env, out);
+    case 'audit':
+      return auditCommand({ natsUrl, json: values.json, since: values.since }, out);
     case 'sandbox':
       return sandboxCommand(
         action,

@@ -28,6 +28,7 @@ export function restartDelayMs(crashes: number): number {
  */
 export class Supervisor {
   private readonly children = new Map<ServiceName, Child>();
+  private readonly restartCounts = new Map<ServiceName, number>();
   private stopping = false;
   private readonly options: SupervisorOptions;
   private readonly write: (line: string) => void;
@@ -70,8 +71,34 @@ export class Supervisor {
       const delay = restartDelayMs(next);
       this.write(`${prefix} exited with ${code ?? 'signal'}; restarting in ${delay} ms`);
       await sleep(delay);
-      if (!this.stopping) this.spawn(service, next);
+      if (this.stopping) return;
+      this.restartCounts.set(service, (this.restartCounts.get(service) ?? 0) + 1);
+      this.spawn(service, next);
     });
+  }
+
+  /** The pid of a service's current process (it may have exited and await its restart). */
+  pid(service: ServiceName): number | undefined {
+    return this.children.get(service)?.process.pid;
+  }
+
+  /** How many times each service was restarted after its process exited. */
+  restarts(): Record<ServiceName, number> {
+    const counts = {} as Record<ServiceName, number>;
+    for (const service of this.options.services ?? SERVICES)
+      counts[service] = this.restartCounts.get(service) ?? 0;
+    return counts;
+  }
+
+  /**
+   * Sends `signal` to one service (SIGKILL: a crash) and resolves with its exit code once that
+   * process exited; the supervisor then restarts it as after any crash.
+   */
+  async kill(service: ServiceName, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    const child = this.children.get(service);
+    if (!child) throw new Error(`${service} is not running under this supervisor`);
+    child.process.kill(signal);
+    return child.exited;
   }
 
   /**

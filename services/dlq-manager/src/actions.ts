@@ -1,10 +1,13 @@
 // Changing the DLQ: replay an entry to its original subject, purge it; one or every match.
-import { STREAMS, payloadBytes } from '@onpush/contracts';
+import { HEADERS, STREAMS, payloadBytes } from '@onpush/contracts';
 import { dedupId, toMsgHdrs } from '@onpush/nats';
 import { decodeEntry, replayHeaders, replayMsgId, replayTarget } from './entry.js';
 import { DlqError } from './errors.js';
 import { describeFilter, isSelective, type DlqFilter } from './filter.js';
 import { collect, readRaw, type StoreContext } from './read.js';
+import { withReplaySpan } from './tracing.js';
+
+const TRACE_HEADERS = [HEADERS.traceparent, HEADERS.tracestate];
 
 export interface ReplayResult {
   /** The id of the entry replayed. */
@@ -46,10 +49,10 @@ export async function replay(ctx: StoreContext, id: number): Promise<ReplayResul
   const headers = toMsgHdrs(undefined);
   for (const [name, value] of replayHeaders(entry.headers, id)) headers.append(name, value);
   const timeout = ctx.publishTimeoutMs;
-  const ack = await ctx.js.publish(subject, payloadBytes(entry), {
-    msgID: msgId,
-    headers,
-    timeout,
+  const ack = await withReplaySpan({ id, subject, msgId, headers: entry.headers }, (trace) => {
+    if (trace[HEADERS.traceparent]) for (const name of TRACE_HEADERS) headers.delete(name);
+    for (const [name, value] of Object.entries(trace)) headers.set(name, value);
+    return ctx.js.publish(subject, payloadBytes(entry), { msgID: msgId, headers, timeout });
   });
   const replayedAt = ctx.now().toISOString();
   // false: a concurrent replay of this entry won the write; it used the same msgId, so the

@@ -1,6 +1,11 @@
 import { parseDeadLetter, subjectTail } from '@onpush/contracts';
 import type { Incoming, Outgoing } from '@onpush/service';
-import type { Logger } from '@onpush/telemetry';
+import {
+  ATTR_ONPUSH_DLQ_REASON,
+  ATTR_ONPUSH_DLQ_STAGE,
+  annotate,
+  type Logger,
+} from '@onpush/telemetry';
 import { INVALID_REASON } from './entry.js';
 import type { DlqMetrics } from './metrics.js';
 
@@ -22,6 +27,7 @@ export function createHandler(deps: HandlerDeps) {
     try {
       const letter = parseDeadLetter(msg.data);
       deps.metrics.deadLetters.inc({ stage: letter.stage, reason: letter.reason });
+      annotate({ [ATTR_ONPUSH_DLQ_STAGE]: letter.stage, [ATTR_ONPUSH_DLQ_REASON]: letter.reason });
       deps.log.warn('dead letter', {
         id,
         stage: letter.stage,

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
-import { runService, stageEffects } from '@onpush/service';
+import { jetstreamManager, type JetStreamManager } from '@onpush/nats';
+import { consumerTuning, runService, stageEffects } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
+import { createAdvisoryHandler, originalReader } from './advisory-handler.js';
 import { dlqManagerSchema } from './config.js';
+import { bothEffects } from './effects.js';
 import { createHandler } from './handler.js';
 import { createDlqMetrics, statsUpdater, type StatsUpdater } from './metrics.js';
 import { dlqRoutes } from './routes.js';
@@ -16,6 +19,24 @@ const dlqMetrics = createDlqMetrics(metrics.registry);
 // Bound once connected; until then the API answers 503.
 let store: DlqStore | undefined;
 let stats: StatsUpdater | undefined;
+let jsm: JetStreamManager | undefined;
+const tuning = consumerTuning(config);
+
+// Max-deliveries advisories (ONPUSH_ADVISORIES) → dead letters of the messages they name.
+const advisories = stageEffects({
+  stage: 'dlq-manager',
+  durable: 'dlq-manager-advisories',
+  natsUrl: config.NATS_URL,
+  handle: createAdvisoryHandler({ original: originalReader(() => jsm), log }),
+  maxInFlight: config.MAX_IN_FLIGHT,
+  retryScheduleMs: config.RETRY_SCHEDULE,
+  tuning,
+  log,
+  metrics,
+  onConnected: async ({ nc }) => {
+    jsm = await jetstreamManager(nc);
+  },
+});
 
 await runService({
   name: 'dlq-manager',
@@ -23,25 +44,29 @@ await runService({
   log,
   metrics,
   routes: dlqRoutes(() => store),
-  effects: stageEffects({
-    stage: 'dlq-manager',
-    natsUrl: config.NATS_URL,
-    handle: createHandler({ log, metrics: dlqMetrics, refresh: () => stats?.update() }),
-    maxInFlight: config.MAX_IN_FLIGHT,
-    retryScheduleMs: config.RETRY_SCHEDULE,
-    log,
-    metrics,
-    onConnected: async ({ nc }) => {
-      const opened = await openDlqStore(nc);
-      store = opened;
-      stats?.stop();
-      stats = statsUpdater(() => opened.stats(), dlqMetrics, log, config.DLQ_STATS_INTERVAL);
-      stats.update();
-    },
-    onDrained: () => {
-      stats?.stop();
-      return Promise.resolve();
-    },
-  }),
+  effects: bothEffects(
+    stageEffects({
+      stage: 'dlq-manager',
+      natsUrl: config.NATS_URL,
+      handle: createHandler({ log, metrics: dlqMetrics, refresh: () => stats?.update() }),
+      maxInFlight: config.MAX_IN_FLIGHT,
+      retryScheduleMs: config.RETRY_SCHEDULE,
+      tuning,
+      log,
+      metrics,
+      onConnected: async ({ nc }) => {
+        const opened = await openDlqStore(nc);
+        store = opened;
+        stats?.stop();
+        stats = statsUpdater(() => opened.stats(), dlqMetrics, log, config.DLQ_STATS_INTERVAL);
+        stats.update();
+      },
+      onDrained: () => {
+        stats?.stop();
+        return Promise.resolve();
+      },
+    }),
+    advisories,
+  ),
 });
 process.exit(0);

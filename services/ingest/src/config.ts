@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { bool, int, port } from '@onpush/config';
+import { ConfigError, bool, duration, int, loadConfig, port, type Env } from '@onpush/config';
 import { baseServiceSchema } from '@onpush/service';
+import type { Endpoint } from './webhooks/endpoints.js';
+import { loadWebhooks } from './webhooks/load.js';
 
 const MIB = 1024 * 1024;
 
@@ -34,6 +37,14 @@ export const ingestSchema = baseServiceSchema
     MAX_BODY_BYTES: int({ min: 1, max: 64 * MIB }).default(MIB),
     /** Pub/Sub flow control: messages held (being handled) at once. */
     PUBSUB_MAX_MESSAGES: int({ min: 1, max: 10_000 }).default(500),
+    /** Webhook endpoints, inline JSON (see docs/sources.md); read by loadIngestConfig. */
+    WEBHOOKS: z.string().optional(),
+    /** A JSON file of webhook endpoints (instead of WEBHOOKS). */
+    WEBHOOKS_FILE: z.string().optional(),
+    /** Longest time to receive a whole request (headers and body); then 408. */
+    HTTP_REQUEST_TIMEOUT: duration({ min: 1_000, max: 600_000 }).default(30_000),
+    /** Longest time to receive the request headers. */
+    HTTP_HEADERS_TIMEOUT: duration({ min: 1_000, max: 600_000 }).default(10_000),
   })
   // Checked even when another variable is invalid (`when`), so every problem is listed at once.
   .refine(
@@ -49,3 +60,32 @@ export const ingestSchema = baseServiceSchema
   );
 
 export type IngestConfig = z.output<typeof ingestSchema>;
+
+export interface IngestSettings {
+  config: IngestConfig;
+  /** The webhook endpoints; undefined when none are configured (only the Pub/Sub push routes). */
+  endpoints: Endpoint[] | undefined;
+}
+
+/**
+ * The environment and the webhook endpoints (WEBHOOKS or WEBHOOKS_FILE, secrets from files or
+ * the environment), checked together: throws one ConfigError listing every problem.
+ */
+export function loadIngestConfig(
+  env: Env,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): IngestSettings {
+  let config: IngestConfig | undefined;
+  const problems = [];
+  try {
+    config = loadConfig(ingestSchema, env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  const maxBodyBytes = config?.MAX_BODY_BYTES ?? 1024 * 1024;
+  const webhooks = loadWebhooks({ env, readFile }, { maxBodyBytes });
+  problems.push(...webhooks.problems);
+  if (config === undefined || problems.length > 0) throw new ConfigError(problems);
+  return { config, endpoints: webhooks.endpoints };
+}

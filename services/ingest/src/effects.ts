@@ -9,13 +9,22 @@ import {
   type NatsConnection,
   type Publish,
 } from '@onpush/nats';
-import type { LifecycleEvent, Route, ServiceEffects } from '@onpush/service';
+import {
+  instrumentPublish,
+  type LifecycleEvent,
+  type Route,
+  type ServiceEffects,
+} from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
 import type { IngestConfig } from './config.js';
 import type { IngestMetrics } from './metrics.js';
 import { createPubSub, ensureSubscription, pullSubscription } from './pubsub-client.js';
 import { startPull, type PullHandle } from './pubsub.js';
 import { pushRoute } from './push.js';
+import { traceIngest } from './telemetry.js';
+import type { Endpoint } from './webhooks/endpoints.js';
+import type { Fetcher } from './webhooks/fetch.js';
+import { webhookRoute } from './webhooks/route.js';
 
 /** Publishing while ingest is not connected (or already draining). Retryable: try again later. */
 export class NotConnectedError extends Error {
@@ -51,6 +60,13 @@ export interface IngestOptions {
   config: IngestConfig;
   log: Logger;
   metrics: IngestMetrics;
+  /**
+   * The webhook endpoints (`POST /webhooks/<name>`). Undefined: none configured, and the
+   * Pub/Sub push routes `/pubsub/push` and `/webhooks/gcr` are served unauthenticated instead.
+   */
+  endpoints?: readonly Endpoint[] | undefined;
+  /** How webhook authentication fetches keys and certificates (tests). */
+  fetcher?: Fetcher;
 }
 
 export interface Ingest {
@@ -80,7 +96,8 @@ async function connectJetStream(
     pass: config.NATS_PASSWORD,
   });
   try {
-    await provision(await jetstreamManager(nc), TOPOLOGY);
+    // Streams and missing consumers only: each stage owns its consumer's tunables.
+    await provision(await jetstreamManager(nc), TOPOLOGY, { consumers: [] });
     await more?.();
     return nc;
   } catch (error) {
@@ -94,7 +111,7 @@ async function connectJetStream(
  * Pub/Sub topic and subscription; run pulls; drain stops pulling, waits for what is in flight,
  * then drains NATS. The push route publishes through the same connection.
  */
-export function ingestService({ config, log, metrics }: IngestOptions): Ingest {
+export function ingestService({ config, log, metrics, endpoints, fetcher }: IngestOptions): Ingest {
   const inFlight = new InFlight();
   let nc: NatsConnection | undefined;
   let js: Publish | undefined;
@@ -117,7 +134,7 @@ export function ingestService({ config, log, metrics }: IngestOptions): Ingest {
   const effects: ServiceEffects = {
     async connect() {
       nc = await connectJetStream(config, config.PUBSUB_CREATE_SUBSCRIPTION ? ensure : undefined);
-      js = publisher(jetstream(nc));
+      js = traceIngest(instrumentPublish(publisher(jetstream(nc))));
     },
     run(report) {
       if (nc)
@@ -156,8 +173,9 @@ export function ingestService({ config, log, metrics }: IngestOptions): Ingest {
     },
   };
   const track = inFlight.track;
-  return {
-    effects,
-    routes: [pushRoute({ publish, maxBodyBytes: config.MAX_BODY_BYTES, metrics, log, track })],
-  };
+  const route =
+    endpoints === undefined
+      ? pushRoute({ publish, maxBodyBytes: config.MAX_BODY_BYTES, metrics, log, track })
+      : webhookRoute({ endpoints, publish, metrics, log, track, ...(fetcher ? { fetcher } : {}) });
+  return { effects, routes: [route] };
 }

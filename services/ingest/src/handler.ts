@@ -16,6 +16,8 @@ export interface GarDelivery {
   via: 'pull' | 'push';
   /** The subscription that delivered it, when known. */
   subscription?: string | undefined;
+  /** The named webhook endpoint a push came in on, when it did. */
+  endpoint?: string | undefined;
 }
 
 export interface AcceptOptions {
@@ -95,6 +97,7 @@ export function garHeaders(
     ...(delivery.subscription
       ? { [transportHeader('subscription')]: headerValue(delivery.subscription) }
       : {}),
+    ...(delivery.endpoint ? { [HEADERS.endpoint]: delivery.endpoint } : {}),
   });
   return headers;
 }

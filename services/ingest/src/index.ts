@@ -1,4 +1,9 @@
-export { ingestSchema, type IngestConfig } from './config.js';
+export {
+  ingestSchema,
+  loadIngestConfig,
+  type IngestConfig,
+  type IngestSettings,
+} from './config.js';
 export {
   GAR_SOURCE,
   DeliveryError,
@@ -31,8 +36,10 @@ export {
   EnvelopeError,
   parseEnvelope,
   pushRoute,
+  storeEnvelope,
   type EnvelopeErrorType,
   type PushOptions,
+  type PushReply,
 } from './push.js';
 export {
   InFlight,
@@ -41,3 +48,30 @@ export {
   type Ingest,
   type IngestOptions,
 } from './effects.js';
+export {
+  SOURCES,
+  SOURCE_SPECS,
+  SECRET_HEADERS,
+  type Source,
+  type AuthType,
+} from './webhooks/sources.js';
+export {
+  DEFAULT_RATE_LIMIT,
+  MIN_PATH_TOKEN,
+  type Endpoint,
+  type EndpointAuth,
+} from './webhooks/endpoints.js';
+export { GOOGLE_JWKS_URL, GOOGLE_ISSUERS, SNS_ORIGIN } from './webhooks/endpoint-schema.js';
+export { loadWebhooks, type WebhooksLoaded } from './webhooks/load.js';
+export {
+  AuthError,
+  AuthUnavailableError,
+  FetchError,
+  type AuthFailure,
+} from './webhooks/errors.js';
+export { verifyOidc, type OidcPolicy } from './webhooks/oidc.js';
+export { JwksKeys, parseJwks } from './webhooks/jwks.js';
+export { snsStringToSign, verifySns, SnsCertificates, type SnsMessage } from './webhooks/sns.js';
+export { deliveryId, publishWebhook, webhookHeaders } from './webhooks/delivery.js';
+export { webhookRoute, type WebhookOptions } from './webhooks/route.js';
+export { TokenBucket } from './webhooks/rate-limit.js';

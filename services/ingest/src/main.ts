@@ -1,15 +1,38 @@
 #!/usr/bin/env node
-import { configOrExit } from '@onpush/config';
+import { ConfigError, EX_CONFIG, formatProblem } from '@onpush/config';
 import { runService } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
-import { ingestSchema } from './config.js';
+import { loadIngestConfig, type IngestSettings } from './config.js';
 import { ingestService } from './effects.js';
 import { ingestMetrics } from './metrics.js';
 
-const config = configOrExit(ingestSchema, process.env, 'ingest');
+function settingsOrExit(): IngestSettings {
+  try {
+    return loadIngestConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const lines = error.problems.map((problem) => `  ${formatProblem(problem)}\n`).join('');
+    process.stderr.write(`ingest: invalid configuration\n${lines}`);
+    process.exit(EX_CONFIG);
+  }
+}
+
+const { config, endpoints } = settingsOrExit();
 const log = createLogger({ service: 'ingest' }, { level: config.LOG_LEVEL });
 const metrics = ingestMetrics(createMetrics('ingest'));
-const { effects, routes } = ingestService({ config, log, metrics });
+const { effects, routes } = ingestService({ config, log, metrics, endpoints });
+if (endpoints !== undefined)
+  log.info('webhook endpoints', {
+    endpoints: endpoints.map((e) => ({ name: e.name, source: e.source, auth: e.auth.type })),
+  });
 
-await runService({ name: 'ingest', port: config.PORT, log, metrics, effects, routes });
+await runService({
+  name: 'ingest',
+  port: config.PORT,
+  log,
+  metrics,
+  effects,
+  routes,
+  httpTimeouts: { requestMs: config.HTTP_REQUEST_TIMEOUT, headersMs: config.HTTP_HEADERS_TIMEOUT },
+});
 process.exit(0);

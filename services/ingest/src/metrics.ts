@@ -3,6 +3,7 @@ import { Counter, type Metrics } from '@onpush/telemetry';
 import { GAR_SOURCE } from './handler.js';
 
 export type DeliveryResult = 'stored' | 'duplicate' | 'rejected' | 'failed';
+export type Via = 'pull' | 'push' | 'webhook';
 
 /** The shared service metrics plus ingest's own, registered in the same registry. */
 export function ingestMetrics(metrics: Metrics) {
@@ -20,6 +21,24 @@ export function ingestMetrics(metrics: Metrics) {
       labelNames: ['action'] as const,
       registers: [metrics.registry],
     }),
+    webhookRequests: new Counter({
+      name: 'onpush_webhook_requests_total',
+      help: 'Requests received by a configured webhook endpoint, by endpoint and source',
+      labelNames: ['endpoint', 'source'] as const,
+      registers: [metrics.registry],
+    }),
+    webhookResponses: new Counter({
+      name: 'onpush_webhook_responses_total',
+      help: 'Answers of the webhook endpoints, by endpoint, source and HTTP status',
+      labelNames: ['endpoint', 'source', 'status'] as const,
+      registers: [metrics.registry],
+    }),
+    authFailures: new Counter({
+      name: 'onpush_webhook_auth_failures_total',
+      help: 'Webhook requests refused with 401, by endpoint, source and reason',
+      labelNames: ['endpoint', 'source', 'reason'] as const,
+      registers: [metrics.registry],
+    }),
   };
 }
 
@@ -31,11 +50,12 @@ export type IngestMetrics = ReturnType<typeof ingestMetrics>;
  */
 export function countStored(
   metrics: IngestMetrics,
-  via: 'pull' | 'push',
+  via: Via,
   published: Published,
   seconds: number,
+  source: string = GAR_SOURCE,
 ): void {
   metrics.deliveries.inc({ via, result: published.duplicate ? 'duplicate' : 'stored' });
-  if (!published.duplicate) metrics.received.inc({ source: GAR_SOURCE });
+  if (!published.duplicate) metrics.received.inc({ source });
   metrics.handling.observe({ stage: 'ingest' }, seconds);
 }

@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Publish } from '@onpush/nats';
-import { readBody, sendJson, type Route } from '@onpush/service';
+import { sendJson, type Route } from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
 import { DeliveryError, acceptGarDelivery, type GarDelivery } from './handler.js';
 import { countStored, type IngestMetrics } from './metrics.js';
+import { bodyOf, isJsonType, mediaType } from './webhooks/request.js';
 
 /** Where Pub/Sub push subscriptions (and a GCR webhook relay) deliver. */
 export const PUSH_PATHS: readonly string[] = ['/pubsub/push', '/webhooks/gcr'];
@@ -102,64 +103,34 @@ export interface PushOptions {
   now?: () => Date;
 }
 
-function isJson(req: IncomingMessage): boolean {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+/** What to answer a push request. */
+export interface PushReply {
+  status: number;
+  body?: { error: string; message: string };
 }
 
-function reject(
-  res: ServerResponse,
-  options: PushOptions,
-  status: number,
-  error: string,
-  message: string,
-): void {
+function rejected(options: PushOptions, status: number, error: string, message: string): PushReply {
   options.metrics.deliveries.inc({ via: 'push', result: 'rejected' });
-  // The rest of an oversized body is not read: close the connection rather than drain it.
-  if (status === 413) res.setHeader('connection', 'close');
-  sendJson(res, status, { error, message });
+  return { status, body: { error, message } };
 }
 
-async function bodyOf(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) return undefined;
-  try {
-    return await readBody(req, limit);
-  } catch (error) {
-    if ((error as { status?: unknown }).status === 413) return undefined;
-    throw error;
-  }
-}
-
-async function handlePush(
-  req: IncomingMessage,
-  res: ServerResponse,
+/**
+ * Stores the Pub/Sub message of a push envelope body: 204 once JetStream stored it, 400 when
+ * the body is not an envelope, 503 when JetStream did not store it (Pub/Sub retries).
+ * `endpoint`: the named webhook endpoint it came in on, when it did.
+ */
+export async function storeEnvelope(
+  body: Buffer,
   options: PushOptions,
-): Promise<void> {
+  endpoint?: string,
+): Promise<PushReply> {
   const started = performance.now();
-  if (!isJson(req))
-    return reject(
-      res,
-      options,
-      415,
-      'unsupported_media_type',
-      'expected Content-Type: application/json',
-    );
-  const body = await bodyOf(req, options.maxBodyBytes);
-  if (body === undefined)
-    return reject(
-      res,
-      options,
-      413,
-      'payload_too_large',
-      `body over ${options.maxBodyBytes} bytes`,
-    );
   let delivery: GarDelivery;
   try {
-    delivery = parseEnvelope(body);
+    delivery = { ...parseEnvelope(body), endpoint };
   } catch (error) {
     if (!(error instanceof EnvelopeError)) throw error;
-    return reject(res, options, 400, error.type, error.message);
+    return rejected(options, 400, error.type, error.message);
   }
   try {
     const published = await acceptGarDelivery(
@@ -169,19 +140,46 @@ async function handlePush(
     );
     countStored(options.metrics, 'push', published, (performance.now() - started) / 1000);
   } catch (error) {
-    if (error instanceof DeliveryError) return reject(res, options, 400, error.type, error.message);
+    if (error instanceof DeliveryError) return rejected(options, 400, error.type, error.message);
     options.metrics.deliveries.inc({ via: 'push', result: 'failed' });
     options.log.warn('push delivery not stored; answering 503 so Pub/Sub retries', {
       messageId: delivery.messageId,
       error,
     });
-    return sendJson(res, 503, {
-      error: 'unavailable',
-      message: 'the delivery could not be stored; retry later',
-    });
+    return {
+      status: 503,
+      body: { error: 'unavailable', message: 'the delivery could not be stored; retry later' },
+    };
   }
-  res.writeHead(204);
-  res.end();
+  return { status: 204 };
+}
+
+function send(res: ServerResponse, reply: PushReply): void {
+  // The rest of an oversized body is not read: close the connection rather than drain it.
+  if (reply.status === 413) res.setHeader('connection', 'close');
+  if (reply.body === undefined) {
+    res.writeHead(reply.status);
+    res.end();
+  } else sendJson(res, reply.status, reply.body);
+}
+
+async function handlePush(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: PushOptions,
+): Promise<void> {
+  if (!isJsonType(mediaType(req.headers)))
+    return send(
+      res,
+      rejected(options, 415, 'unsupported_media_type', 'expected Content-Type: application/json'),
+    );
+  const body = await bodyOf(req, options.maxBodyBytes);
+  if (body === undefined)
+    return send(
+      res,
+      rejected(options, 413, 'payload_too_large', `body over ${options.maxBodyBytes} bytes`),
+    );
+  send(res, await storeEnvelope(body, options));
 }
 
 /**

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
-import { runService, stageEffects } from '@onpush/service';
+import { consumerTuning, runService, stageEffects } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { parserSchema } from './config.js';
 import { createHandler } from './handler.js';
@@ -21,6 +21,7 @@ await runService({
     handle: createHandler({ log, metrics: createParserMetrics(metrics.registry) }),
     maxInFlight: config.MAX_IN_FLIGHT,
     retryScheduleMs: config.RETRY_SCHEDULE,
+    tuning: consumerTuning(config),
     log,
     metrics,
   }),

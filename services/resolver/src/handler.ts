@@ -9,6 +9,7 @@ import {
   type RestartRequest,
 } from '@onpush/contracts';
 import type { Incoming, Outgoing } from '@onpush/service';
+import { ATTR_ONPUSH_IMAGE, ATTR_ONPUSH_MATCHED_WORKLOADS, annotate } from '@onpush/telemetry';
 import type { LookupQuery, Match } from './index-store.js';
 
 /**
@@ -123,6 +124,7 @@ export function createHandler(deps: HandlerDeps) {
     const event = decodeEvent(msg.data);
     if (!deps.canAnswer()) await deps.rebuild();
     const matches = deps.index.lookup(event);
+    annotate({ [ATTR_ONPUSH_IMAGE]: event.image, [ATTR_ONPUSH_MATCHED_WORKLOADS]: matches.length });
     const headers = derivedHeaders(msg, event.id);
     const restarts = matches.map((match) => restartOf(event, match, headers));
     return [...restarts, outcomeOf(event, restarts.length, now(), headers)];

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
 import { kubeClients, loadKubeConfig } from '@onpush/kube';
-import { runService, stageEffects } from '@onpush/service';
+import { consumerTuning, runService, stageEffects } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { kubeconfigFile, resolverSchema } from './config.js';
 import { createHandler } from './handler.js';
@@ -33,7 +33,7 @@ const rebuilder = createRebuilder({
   minIntervalMs: config.REBUILD_MIN_INTERVAL,
   log,
 });
-registerIndexMetrics(metrics.registry, index, watcher);
+registerIndexMetrics(metrics.registry, index, watcher, rebuilder);
 
 await runService({
   name: 'resolver',
@@ -51,6 +51,7 @@ await runService({
     }),
     maxInFlight: config.MAX_IN_FLIGHT,
     retryScheduleMs: config.RETRY_SCHEDULE,
+    tuning: consumerTuning(config),
     log,
     metrics,
     onConnected: async () => {

@@ -1,4 +1,4 @@
-import { Gauge, type Registry } from '@onpush/telemetry';
+import { Counter, Gauge, type Registry } from '@onpush/telemetry';
 import type { ImageIndex } from './index-store.js';
 
 export interface IndexHealth {
@@ -6,12 +6,24 @@ export interface IndexHealth {
   readonly broken: boolean;
 }
 
-/** Index size and watch state, read when Prometheus scrapes. */
+/** Index size, watch state and rebuild count, read when Prometheus scrapes. */
 export function registerIndexMetrics(
   registry: Registry,
   index: ImageIndex,
   watch: IndexHealth,
+  rebuilder?: { readonly rebuilds: number },
 ): void {
+  if (rebuilder !== undefined) {
+    new Counter({
+      name: 'onpush_resolver_index_rebuilds_total',
+      help: 'Index rebuilds started (one list call per source) because the watch could not answer',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(rebuilder.rebuilds);
+      },
+    });
+  }
   new Gauge({
     name: 'onpush_resolver_index_size',
     help: 'Entries in the image index, by what (workloads, images, skipped_containers)',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { int, port } from '@onpush/config';
+import { duration, int, port } from '@onpush/config';
 import { baseServiceSchema } from '@onpush/service';
 
 /** A positive decimal such as `50` or `0.5` (client-go's QPS is a float too). */
@@ -20,6 +20,11 @@ export const restarterSchema = baseServiceSchema.extend({
   /** Requests allowed at once above the sustained rate (token bucket size). */
   KUBE_BURST: int({ min: 1, max: 100_000 }).default(100),
   MAX_IN_FLIGHT: int({ min: 1, max: 10_000 }).default(16),
+  /**
+   * Requests for one workload and image arriving within this window restart it once, with the
+   * latest push; 0 turns coalescing off. Capped at a quarter of the consumer's ack wait.
+   */
+  COALESCE_WINDOW: duration({ min: 0, max: 60_000 }).default(300),
 });
 
 export type RestarterConfig = z.output<typeof restarterSchema>;

@@ -73,6 +73,7 @@ describe('restarter handler', () => {
       [ANNOTATIONS.restartedAt]: '2026-11-26T10:00:01Z',
       [ANNOTATIONS.eventId]: 'evt-1',
       [ANNOTATIONS.digest]: DIGEST,
+      [ANNOTATIONS.pushedAt]: '2026-11-26T10:00:00.000Z',
     });
     expect(out.subject).toBe('onpush.outcome.restarted');
     expect(out.msgId).toBe('evt-1:Deployment/shop/web:outcome');

@@ -9,16 +9,24 @@ import {
   type RestartRequest,
 } from '@onpush/contracts';
 import type { Incoming, Outgoing } from '@onpush/service';
+import type { Histogram } from '@onpush/telemetry';
+import type { MemberResult } from './coalesce.js';
+import { createCoalescer } from './coalescer.js';
 import { RestartError } from './errors.js';
-import { restartMachine, type RestartEffects, type RestartOutput } from './machine.js';
+import { restartMachine, type RestartEffects } from './machine.js';
+import { annotateRestart, recordOutcome } from './telemetry.js';
 
 export interface HandlerDeps {
   /** The Kubernetes side: `kubeEffects(...)` in production, fakes in tests. */
   effects: RestartEffects;
+  /** Coalescing window (`windowMs(COALESCE_WINDOW, ack wait)`); 0 or unset: none. */
+  windowMs?: number;
   now?: () => Date;
+  /** `onpush_push_to_restart_seconds`, observed for each restart with a known push time. */
+  pushToRestart?: Pick<Histogram, 'observe'>;
 }
 
-type Finished = Exclude<RestartOutput, { fate: 'failed' }>;
+type Finished = Exclude<MemberResult, { fate: 'failed' }>;
 
 /** Bytes → RestartRequest; a message that breaks the contract is permanent (`invalid_message`). */
 export function decodeRequest(data: Uint8Array): RestartRequest {
@@ -34,6 +42,7 @@ export function decodeRequest(data: Uint8Array): RestartRequest {
 export function restartOutcome(request: RestartRequest, result: Finished, now: Date): Outcome {
   const { kind, namespace, name } = request.workload;
   const at = result.fate === 'restarted' ? result.respondedAt : now;
+  const superseded = 'by' in result ? `superseded by ${describePush(result.by)}` : undefined;
   const pushedAt = request.pushedAt === undefined ? undefined : Date.parse(request.pushedAt);
   const durationMs =
     result.fate === 'restarted' && pushedAt !== undefined
@@ -49,8 +58,15 @@ export function restartOutcome(request: RestartRequest, result: Finished, now: D
     ...(request.tag !== undefined ? { tag: request.tag } : {}),
     ...(request.digest !== undefined ? { digest: request.digest } : {}),
     ...(durationMs !== undefined ? { durationMs } : {}),
+    ...(result.fate === 'unchanged' && result.reason ? { reason: result.reason } : {}),
+    ...(superseded !== undefined ? { detail: superseded } : {}),
     at: at.toISOString(),
   };
+}
+
+/** `event <id> (<digest or tag>)`, for people reading an outcome. */
+function describePush(request: RestartRequest): string {
+  return `event ${request.eventId} (${request.digest ?? request.tag ?? request.image})`;
 }
 
 /** The Nats-Msg-Id of a request's outcome: one per (event, workload), whatever the fate. */
@@ -69,7 +85,9 @@ function outcomeHeaders(msg: Incoming, eventId: string): Record<string, string> 
 }
 
 /**
- * RestartRequest → exactly one workload fate (`restarted`, `unchanged`, `gone`). A failure is
+ * RestartRequest → exactly one workload fate (`restarted`, `unchanged`, `gone`); requests for one
+ * workload and image within the window restart it once, the others end `unchanged` with reason
+ * `superseded`. A failure is
  * thrown as is: its `type`, `retryable` and `retryAfterMs` tell the stage to NAK with a delay or
  * to dead-letter the request.
  */
@@ -81,15 +99,29 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
       patch: fromPromise(({ input }) => deps.effects.patch(input.workload, input.patch)),
     },
   });
-  return async (msg: Incoming): Promise<Outgoing[]> => {
-    const request = decodeRequest(msg.data);
+  const restart = (request: RestartRequest) => {
     const actor = createActor(machine, {
-      input: { workload: request.workload, eventId: request.eventId, digest: request.digest },
+      input: {
+        workload: request.workload,
+        eventId: request.eventId,
+        digest: request.digest,
+        pushedAt: request.pushedAt,
+      },
     });
     actor.start();
-    const result = await toPromise(actor);
+    return toPromise(actor);
+  };
+  const windowMs = deps.windowMs ?? 0;
+  const coalescer = windowMs > 0 ? createCoalescer({ windowMs, restart }) : undefined;
+  return async (msg: Incoming): Promise<Outgoing[]> => {
+    const request = decodeRequest(msg.data);
+    annotateRestart(request);
+    const result = coalescer
+      ? await coalescer.join({ request, seq: msg.seq })
+      : await restart(request);
     if (result.fate === 'failed') throw result.error;
     const outcome = restartOutcome(request, result, now());
+    recordOutcome(outcome, deps.pushToRestart);
     return [
       {
         subject: outcomeSubject(outcome.fate),

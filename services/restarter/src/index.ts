@@ -8,6 +8,7 @@ export {
 export {
   restartMachine,
   alreadyRestarted,
+  supersededBy,
   conflictDelayMs,
   isConflict,
   isNotFound,
@@ -21,6 +22,19 @@ export {
   type TemplateAnnotations,
 } from './machine.js';
 export { kubeEffects, type KubeEffectsDeps } from './kube.js';
+export {
+  coalesceKey,
+  isNewer,
+  latestOf,
+  memberResult,
+  windowMs,
+  windowMachine,
+  MAX_WINDOW_SHARE,
+  type Member,
+  type MemberResult,
+  type WindowOutput,
+} from './coalesce.js';
+export { createCoalescer, type Coalescer, type CoalescerOptions } from './coalescer.js';
 export {
   WORKLOAD_APIS,
   workloadApi,

@@ -2,6 +2,7 @@ import type { WorkloadRef } from '@onpush/contracts';
 import { toKubeApiError, type KubeClients } from '@onpush/kube';
 import type { PatchInput, RestartEffects } from './machine.js';
 import type { KubeRequestCounter } from './metrics.js';
+import { annotatePatchStatus } from './telemetry.js';
 import type { TokenBucket } from './token-bucket.js';
 import { WORKLOAD_APIS, workloadApi, type ApiResponse, type WorkloadApis } from './workloads.js';
 
@@ -30,9 +31,11 @@ export function kubeEffects(deps: KubeEffectsDeps): RestartEffects {
     try {
       const response = await request();
       deps.requests.inc({ verb, code: String(response.status) });
+      if (verb === 'patch') annotatePatchStatus(response.status);
       return response.data;
     } catch (cause) {
       const error = toKubeApiError(cause);
+      if (verb === 'patch') annotatePatchStatus(error.status);
       deps.requests.inc({
         verb,
         code: error.status === undefined ? 'error' : String(error.status),

@@ -6,6 +6,7 @@ import {
   alreadyRestarted,
   conflictDelayMs,
   restartMachine,
+  supersededBy,
   type PatchInput,
   type RestartEffects,
   type RestartInput,
@@ -85,6 +86,18 @@ describe('restartMachine', () => {
     ]);
     await expect(run(fake)).resolves.toEqual({ fate: 'unchanged' });
     expect(sent).toEqual([]);
+  });
+
+  it('ends unchanged (superseded) without a PATCH when the template carries a later push', async () => {
+    const later = { [ANNOTATIONS.digest]: OTHER, [ANNOTATIONS.pushedAt]: '2026-11-26T10:00:02Z' };
+    const { fake, sent } = effects([later]);
+    const older = { ...input, pushedAt: '2026-11-26T10:00:01Z' };
+    await expect(run(fake, older)).resolves.toEqual({ fate: 'unchanged', reason: 'superseded' });
+    expect(sent).toEqual([]);
+    const { fake: again, sent: patched } = effects([later]);
+    const newer = { ...input, pushedAt: '2026-11-26T10:00:03Z' };
+    await expect(run(again, newer)).resolves.toMatchObject({ fate: 'restarted' });
+    expect(patched[0]?.pushedAt).toBe('2026-11-26T10:00:03Z');
   });
 
   it('judges a push without digest by its event id', async () => {
@@ -185,5 +198,18 @@ describe('alreadyRestarted', () => {
 describe('conflictDelayMs', () => {
   it('doubles from 10 ms', () => {
     expect([1, 2, 3].map(conflictDelayMs)).toEqual([10, 20, 40]);
+  });
+});
+
+describe('supersededBy', () => {
+  const carried = { [ANNOTATIONS.pushedAt]: '2026-11-26T10:00:02.000Z' };
+  it.each([
+    ['an older push', carried, '2026-11-26T10:00:01.000Z', true],
+    ['the same push time', carried, '2026-11-26T10:00:02.000Z', false],
+    ['a newer push', carried, '2026-11-26T10:00:03.000Z', false],
+    ['a push without time', carried, undefined, false],
+    ['a template without pushed-at', {}, '2026-11-26T10:00:01.000Z', false],
+  ] as const)('%s → %s', (_, annotations, pushedAt, expected) => {
+    expect(supersededBy(annotations, { eventId: 'e', pushedAt })).toBe(expected);
   });
 });

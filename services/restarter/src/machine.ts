@@ -17,6 +17,8 @@ export interface WorkloadSnapshot {
 export interface RestartMarkInput {
   eventId: string;
   digest?: string | undefined;
+  /** The push's own time (ISO 8601), when the source gave one. */
+  pushedAt?: string | undefined;
 }
 
 export interface PatchInput extends RestartMarkInput {
@@ -39,7 +41,7 @@ export interface RestartInput extends RestartMarkInput {
 /** How the restart of one workload ended; `failed` carries the error for the broker to judge. */
 export type RestartOutput =
   | { fate: 'restarted'; respondedAt: Date }
-  | { fate: 'unchanged' }
+  | { fate: 'unchanged'; reason?: 'superseded' }
   | { fate: 'gone' }
   | { fate: 'failed'; error: unknown };
 
@@ -69,6 +71,17 @@ export function alreadyRestarted(
   return annotations[ANNOTATIONS.eventId] === mark.eventId;
 }
 
+/**
+ * True when the pod template already carries a push made after this one (its pushed-at
+ * annotation is later): restarting would roll the workload back to an older digest. Unknown
+ * when either time is missing: then the request is not judged stale.
+ */
+export function supersededBy(annotations: TemplateAnnotations, mark: RestartMarkInput): boolean {
+  const carried = Date.parse(annotations[ANNOTATIONS.pushedAt] ?? '');
+  const pushed = Date.parse(mark.pushedAt ?? '');
+  return !Number.isNaN(carried) && !Number.isNaN(pushed) && carried > pushed;
+}
+
 const statusOf = (error: unknown): unknown =>
   typeof error === 'object' && error !== null ? (error as { status?: unknown }).status : undefined;
 
@@ -88,7 +101,7 @@ const errorOf = ({ event }: { event: { error: unknown } }) => ({ error: event.er
 /**
  * Restarting ONE workload: reading (GET) → deciding → patching (strategic-merge PATCH, as
  * `kubectl rollout restart`, conditional on the resourceVersion read) → restarted; → unchanged
- * when it already carries this push; → gone on a 404 from either call; → conflicted on a 409,
+ * when it already carries this push; → superseded (fate `unchanged`) when it carries a later one; → gone on a 404 from either call; → conflicted on a 409,
  * which reads again after a short delay (a concurrent restart may have made this one moot);
  * → failed with the API error otherwise. Policy only: effects come from `.provide()`, and whether
  * a failure is retryable is the error's own property.
@@ -105,6 +118,7 @@ export const restartMachine = setup({
   },
   guards: {
     alreadyRestarted: ({ context }) => alreadyRestarted(context.snapshot.annotations, context),
+    superseded: ({ context }) => supersededBy(context.snapshot.annotations, context),
     notFound: (_, params: { error: unknown }) => isNotFound(params.error),
     mayReread: ({ context }, params: { error: unknown }) =>
       isConflict(params.error) && context.conflicts < MAX_CONFLICT_REREADS,
@@ -139,7 +153,11 @@ export const restartMachine = setup({
       },
     },
     deciding: {
-      always: [{ guard: 'alreadyRestarted', target: 'unchanged' }, { target: 'patching' }],
+      always: [
+        { guard: 'alreadyRestarted', target: 'unchanged' },
+        { guard: 'superseded', target: 'superseded' },
+        { target: 'patching' },
+      ],
     },
     patching: {
       invoke: {
@@ -149,6 +167,7 @@ export const restartMachine = setup({
           patch: {
             eventId: context.eventId,
             digest: context.digest,
+            pushedAt: context.pushedAt,
             resourceVersion: context.snapshot.resourceVersion,
           },
         }),
@@ -171,6 +190,10 @@ export const restartMachine = setup({
     },
     restarted: { type: 'final' },
     unchanged: { type: 'final', entry: assign({ output: { fate: 'unchanged' } }) },
+    superseded: {
+      type: 'final',
+      entry: assign({ output: { fate: 'unchanged', reason: 'superseded' } as const }),
+    },
     gone: { type: 'final', entry: assign({ output: { fate: 'gone' } }) },
     failed: { type: 'final' },
   },

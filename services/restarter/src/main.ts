@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { EX_CONFIG, configOrExit } from '@onpush/config';
 import { kubeClients, loadKubeConfig, type KubeConfig } from '@onpush/kube';
-import { runService, stageEffects } from '@onpush/service';
-import { createLogger, createMetrics } from '@onpush/telemetry';
+import { consumerSpecOrExit, consumerTuning, runService, stageEffects } from '@onpush/service';
+import { createLogger, createMetrics, pushToRestartHistogram } from '@onpush/telemetry';
+import { windowMs } from './coalesce.js';
 import { restarterSchema } from './config.js';
 import { createHandler } from './handler.js';
 import { kubeEffects } from './kube.js';
@@ -25,6 +26,8 @@ function kubeConfigOrExit(path: string | undefined): KubeConfig {
 const config = configOrExit(restarterSchema, process.env, 'restarter');
 const log = createLogger({ service: 'restarter' }, { level: config.LOG_LEVEL });
 const metrics = createMetrics('restarter');
+const tuning = consumerTuning(config);
+const { ackWaitMs } = consumerSpecOrExit('restarter', tuning, 'restarter');
 const effects = kubeEffects({
   clients: kubeClients(kubeConfigOrExit(config.KUBECONFIG)),
   bucket: new TokenBucket({ qps: config.KUBE_QPS, burst: config.KUBE_BURST }),
@@ -39,9 +42,14 @@ await runService({
   effects: stageEffects({
     stage: 'restarter',
     natsUrl: config.NATS_URL,
-    handle: createHandler({ effects }),
+    handle: createHandler({
+      effects,
+      windowMs: windowMs(config.COALESCE_WINDOW, ackWaitMs),
+      pushToRestart: pushToRestartHistogram(metrics.registry),
+    }),
     maxInFlight: config.MAX_IN_FLIGHT,
     retryScheduleMs: config.RETRY_SCHEDULE,
+    tuning,
     log,
     metrics,
   }),

@@ -20,6 +20,7 @@ export {
   deadSubject,
   subjectTail,
   maxDeliveriesAdvisory,
+  MAX_DELIVERIES_MAIN,
   STREAMS,
   TOPOLOGY,
 } from './subjects.js';
@@ -31,6 +32,7 @@ export type {
   StreamName,
   StreamSpec,
   ConsumerStage,
+  ConsumerName,
   ConsumerSpec,
   Topology,
 } from './subjects.js';

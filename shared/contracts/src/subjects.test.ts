@@ -3,6 +3,7 @@ import { HEADERS, transportHeader, transportHeaderName } from './headers.js';
 import {
   DEAD_ALL,
   FATES,
+  MAX_DELIVERIES_MAIN,
   OUTCOME_ALL,
   PUSHED,
   RAW_ALL,
@@ -71,7 +72,9 @@ describe('TOPOLOGY', () => {
 
   it('routes every subject to exactly one stream', () => {
     const subjects = streams.flatMap((stream) => stream.subjects);
-    expect(subjects.sort()).toEqual([DEAD_ALL, OUTCOME_ALL, PUSHED, RAW_ALL, RESTART_ALL].sort());
+    expect(subjects.sort()).toEqual(
+      [DEAD_ALL, OUTCOME_ALL, PUSHED, RAW_ALL, RESTART_ALL, MAX_DELIVERIES_MAIN].sort(),
+    );
   });
 
   it('keeps every stream on file with a duplicate window of at least 2 minutes', () => {
@@ -94,13 +97,19 @@ describe('TOPOLOGY', () => {
     expect(dlq.maxAgeMs).toBeGreaterThanOrEqual(TOPOLOGY.streams.outcomes.maxAgeMs);
   });
 
-  it('declares one durable pull consumer per consuming stage', () => {
+  it('declares one durable pull consumer per consuming stage, plus the advisory consumer', () => {
     expect(consumers.map((c) => c.durable).sort()).toEqual([
       'dlq-manager',
+      'dlq-manager-advisories',
       'parser',
       'resolver',
       'restarter',
     ]);
+    expect(TOPOLOGY.consumers['dlq-manager-advisories']).toMatchObject({
+      stage: 'dlq-manager',
+      stream: 'ONPUSH_ADVISORIES',
+      filterSubject: '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ONPUSH.*',
+    });
     expect(TOPOLOGY.consumers['dlq-manager']).toMatchObject({
       stream: 'ONPUSH_DLQ',
       filterSubject: DEAD_ALL,
@@ -120,6 +129,14 @@ describe('TOPOLOGY', () => {
       expect(consumer.backoffMs).toEqual(sorted);
     },
   );
+
+  it('captures the max-deliveries advisories of the work stream durably', () => {
+    expect(TOPOLOGY.streams.advisories).toMatchObject({
+      name: 'ONPUSH_ADVISORIES',
+      subjects: [MAX_DELIVERIES_MAIN],
+      storage: 'file',
+    });
+  });
 
   it('names the max-deliveries advisory the dlq-manager listens to', () => {
     expect(maxDeliveriesAdvisory('ONPUSH', 'parser')).toBe(

@@ -98,7 +98,12 @@ const MINUTE = 60 * SECOND;
 const DAY = 24 * 60 * MINUTE;
 const GIB = 1024 ** 3;
 
-export const STREAMS = { main: 'ONPUSH', outcomes: 'ONPUSH_OUTCOMES', dlq: 'ONPUSH_DLQ' } as const;
+export const STREAMS = {
+  main: 'ONPUSH',
+  outcomes: 'ONPUSH_OUTCOMES',
+  dlq: 'ONPUSH_DLQ',
+  advisories: 'ONPUSH_ADVISORIES',
+} as const;
 export type StreamName = (typeof STREAMS)[keyof typeof STREAMS];
 
 /** A stream, in JetStream's terms; durations in ms, `-1` means "no limit". */
@@ -118,13 +123,25 @@ export interface StreamSpec {
 /** The stages that pull from JetStream (ingest only publishes). */
 export type ConsumerStage = Exclude<Stage, 'ingest'>;
 
+/** Durable consumers: one per consuming stage, plus the dlq-manager's advisory consumer. */
+export type ConsumerName = ConsumerStage | 'dlq-manager-advisories';
+
+/**
+ * Every max-deliveries advisory of a consumer of the work stream (ONPUSH): captured by stream
+ * ONPUSH_ADVISORIES, so none is missed while the dlq-manager is down. The one `$` subject onpush
+ * declares: JetStream names it, not onpush.
+ */
+export const MAX_DELIVERIES_MAIN = maxDeliveriesAdvisory(STREAMS.main, '*');
+
 /**
  * A durable pull consumer. JetStream applies `backoffMs` to redeliveries after an ack timeout
  * (a NAK carries its own delay) and then uses `backoffMs[0]` as the ack wait, so the first
  * step always equals `ackWaitMs`. `maxDeliver` must exceed the number of backoff steps.
  */
 export interface ConsumerSpec {
-  readonly durable: ConsumerStage;
+  readonly durable: ConsumerName;
+  /** The stage that binds to it (and dead-letters what it gives up on). */
+  readonly stage: ConsumerStage;
   readonly stream: StreamName;
   readonly description: string;
   readonly filterSubject: string;
@@ -139,7 +156,7 @@ export interface ConsumerSpec {
 
 export interface Topology {
   readonly streams: Readonly<Record<keyof typeof STREAMS, StreamSpec>>;
-  readonly consumers: Readonly<Record<ConsumerStage, ConsumerSpec>>;
+  readonly consumers: Readonly<Record<ConsumerName, ConsumerSpec>>;
 }
 
 const DEDUP = 2 * MINUTE;
@@ -185,18 +202,33 @@ const streams = {
     maxMsgs: -1,
     duplicateWindowMs: DEDUP,
   },
+  // JetStream does not store advisories; this stream does, so a message that exhausted its
+  // deliveries while the dlq-manager was down still reaches the DLQ when it comes back.
+  advisories: {
+    name: STREAMS.advisories,
+    description: 'onpush max-deliveries advisories of the work stream, for the dlq-manager',
+    subjects: [MAX_DELIVERIES_MAIN],
+    storage: 'file',
+    retention: 'limits',
+    discard: 'old',
+    maxAgeMs: 30 * DAY,
+    maxBytes: GIB,
+    maxMsgs: -1,
+    duplicateWindowMs: DEDUP,
+  },
 } as const satisfies Topology['streams'];
 
 function consumer(
-  durable: ConsumerStage,
+  durable: ConsumerName,
   stream: StreamName,
   filterSubject: string,
   description: string,
   limits: { maxAckPending: number; maxDeliver: number; backoffMs: readonly number[] },
+  stage: ConsumerStage = durable === 'dlq-manager-advisories' ? 'dlq-manager' : durable,
 ): ConsumerSpec {
   const ackWaitMs = limits.backoffMs[0] ?? 30 * SECOND;
   const base = { ackPolicy: 'explicit', deliverPolicy: 'all', replayPolicy: 'instant' } as const;
-  return { durable, stream, filterSubject, description, ackWaitMs, ...base, ...limits };
+  return { durable, stage, stream, filterSubject, description, ackWaitMs, ...base, ...limits };
 }
 
 const consumers = {
@@ -222,6 +254,14 @@ const consumers = {
     maxDeliver: 10,
     backoffMs: [30 * SECOND, MINUTE, 5 * MINUTE],
   }),
+  // Turns each advisory into the dead letter of the message that exhausted its deliveries.
+  'dlq-manager-advisories': consumer(
+    'dlq-manager-advisories',
+    STREAMS.advisories,
+    MAX_DELIVERIES_MAIN,
+    'dead-letters messages that exhausted their deliveries',
+    { maxAckPending: 64, maxDeliver: 10, backoffMs: [30 * SECOND, MINUTE, 5 * MINUTE] },
+  ),
 } as const satisfies Topology['consumers'];
 
 /** Every stream and durable consumer onpush needs. Plain data: no NATS library involved. */

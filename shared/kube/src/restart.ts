@@ -3,6 +3,8 @@ export const ANNOTATIONS = {
   restartedAt: 'kubectl.kubernetes.io/restartedAt',
   digest: 'onpush.dev/digest',
   eventId: 'onpush.dev/event-id',
+  /** When the push restarted last was made (the restarter never goes back to an older one). */
+  pushedAt: 'onpush.dev/pushed-at',
 } as const;
 
 export const LABELS = {
@@ -13,6 +15,8 @@ export interface RestartMark {
   at: Date;
   eventId: string;
   digest?: string | undefined;
+  /** The push's own time, ISO 8601, when the source gave one. */
+  pushedAt?: string | undefined;
 }
 
 /** The strategic-merge patch `kubectl rollout restart` sends, plus onpush's digest and event id. */
@@ -24,5 +28,6 @@ export function restartPatch(mark: RestartMark): {
     [ANNOTATIONS.eventId]: mark.eventId,
   };
   if (mark.digest) annotations[ANNOTATIONS.digest] = mark.digest;
+  if (mark.pushedAt) annotations[ANNOTATIONS.pushedAt] = mark.pushedAt;
   return { spec: { template: { metadata: { annotations } } } };
 }

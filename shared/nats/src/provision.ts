@@ -100,6 +100,7 @@ async function ensureConsumer(
   jsm: JetStreamManager,
   stream: string,
   config: Partial<ConsumerConfig> & { durable_name: string },
+  update = true,
 ): Promise<ProvisionAction> {
   const info = await jsm.consumers.info(stream, config.durable_name).catch((error: unknown) => {
     if (isNotFound(error)) return undefined;
@@ -109,19 +110,21 @@ async function ensureConsumer(
     await jsm.consumers.add(stream, config);
     return 'created';
   }
-  if (matches(config, info.config)) return 'unchanged';
+  if (!update || matches(config, info.config)) return 'unchanged';
   await jsm.consumers.update(stream, config.durable_name, config);
   return 'updated';
 }
 
 /**
  * Creates or updates every stream and consumer of the topology; running it twice changes
- * nothing the second time. Services call it at start, `onpush provision` on demand.
+ * nothing the second time. Services call it at start, `onpush provision` on demand. With
+ * `consumers`, only those durables are updated (a stage owns its consumer's tunables); the
+ * others are created when missing and otherwise left as they are.
  */
 export async function provision(
   jsm: JetStreamManager,
   topology: Topology,
-  options: { replicas?: number } = {},
+  options: { replicas?: number; consumers?: readonly string[] } = {},
 ): Promise<ProvisionChange[]> {
   const changes: ProvisionChange[] = [];
   for (const spec of Object.values(topology.streams)) {
@@ -129,7 +132,8 @@ export async function provision(
     changes.push({ kind: 'stream', name: spec.name, action });
   }
   for (const spec of Object.values(topology.consumers)) {
-    const action = await ensureConsumer(jsm, spec.stream, consumerConfig(spec));
+    const update = options.consumers?.includes(spec.durable) ?? true;
+    const action = await ensureConsumer(jsm, spec.stream, consumerConfig(spec), update);
     changes.push({ kind: 'consumer', name: `${spec.stream}/${spec.durable}`, action });
   }
   return changes;

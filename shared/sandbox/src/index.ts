@@ -1,7 +1,22 @@
-export { freePort, portOpen, pidAlive, waitUntil, SandboxError, type Log } from './process.js';
+export {
+  freePort,
+  portOpen,
+  pidAlive,
+  waitUntil,
+  ManagedProcess,
+  SandboxError,
+  type Log,
+  type ProcessSpec,
+} from './process.js';
 export { NatsServer, findNatsServer, type NatsServerOptions } from './nats-server.js';
 export { PubsubEmulator, findPubsubEmulator } from './pubsub-emulator.js';
 export { KubeApiServer, controlPlaneAssets, kubeconfig } from './kube-apiserver.js';
+export {
+  AUDIT_POLICY,
+  auditedDeploymentWrites,
+  countPatches,
+  type AuditedWrite,
+} from './kube-audit.js';
 export { cacheDir } from './paths.js';
 export {
   Sandbox,

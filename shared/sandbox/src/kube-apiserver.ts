@@ -3,6 +3,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import { AUDIT_POLICY } from './kube-audit.js';
 import { buildScript } from './paths.js';
 import { freePort, ManagedProcess, SandboxError, waitUntil, type Log } from './process.js';
 
@@ -59,8 +60,10 @@ export class KubeApiServer {
   readonly adminToken: string;
   readonly kubeconfigPath: string;
   readonly caFile: string;
+  /** The API server's own audit log (JSON lines): deployment writes, with their request bodies. */
+  readonly auditLogPath: string;
   private readonly etcd: ManagedProcess;
-  private readonly apiserver: ManagedProcess;
+  private apiserver: ManagedProcess;
   private readonly log: Log | undefined;
 
   constructor(init: {
@@ -68,6 +71,7 @@ export class KubeApiServer {
     adminToken: string;
     kubeconfigPath: string;
     caFile: string;
+    auditLogPath: string;
     etcd: ManagedProcess;
     apiserver: ManagedProcess;
     log: Log | undefined;
@@ -76,6 +80,7 @@ export class KubeApiServer {
     this.adminToken = init.adminToken;
     this.kubeconfigPath = init.kubeconfigPath;
     this.caFile = init.caFile;
+    this.auditLogPath = init.auditLogPath;
     this.etcd = init.etcd;
     this.apiserver = init.apiserver;
     this.log = init.log;
@@ -94,6 +99,22 @@ export class KubeApiServer {
 
   get pids(): { etcd: number; apiserver: number } {
     return { etcd: this.etcd.pid, apiserver: this.apiserver.pid };
+  }
+
+  /**
+   * Stops the API server (SIGTERM: open watches end) and starts it again with the same flags, so
+   * on the same port, etcd, certificates and tokens; `downMs` keeps it down that long in between.
+   * Resolves once it answers /readyz again.
+   */
+  async restartApiServer(options: { downMs?: number } = {}): Promise<void> {
+    const previous = this.apiserver;
+    await previous.stop();
+    this.log?.(`stopped kube-apiserver pid ${previous.pid} (restart)`);
+    if (options.downMs) await new Promise((resolve) => setTimeout(resolve, options.downMs));
+    const proc = ManagedProcess.start(previous.spec);
+    this.apiserver = proc;
+    await waitApiServerReady(this.server, this.adminToken, this.caFile, proc);
+    this.log?.(`restarted kube-apiserver pid ${proc.pid} on ${this.server}`);
   }
 
   async stop(): Promise<void> {
@@ -162,6 +183,9 @@ async function startApiServer(
   const creds = writeCredentials(pki);
   const port = await freePort();
   const server = `https://127.0.0.1:${port}`;
+  const auditPolicy = join(options.dir, 'audit-policy.json');
+  writeFileSync(auditPolicy, `${JSON.stringify(AUDIT_POLICY, null, 2)}\n`);
+  const auditLogPath = join(options.dir, 'audit.log');
   const proc = ManagedProcess.start({
     name: 'kube-apiserver',
     command: bin,
@@ -179,19 +203,14 @@ async function startApiServer(
       `--service-account-signing-key-file=${creds.saKey}`,
       '--disable-admission-plugins=ServiceAccount',
       '--allow-privileged=true',
-      '--audit-log-path=' + join(options.dir, 'audit.log'),
+      `--audit-policy-file=${auditPolicy}`,
+      `--audit-log-path=${auditLogPath}`,
     ],
     logFile: join(options.dir, 'kube-apiserver.log'),
     detached: options.detached ?? false,
   });
   const caFile = join(pki, 'apiserver.crt');
-  await waitUntil(
-    'kube-apiserver',
-    async () =>
-      existsSync(caFile) &&
-      (await kubeGet(server, '/readyz', creds.adminToken, readFileSync(caFile, 'utf8'))) === 200,
-    { alive: () => proc.running, timeoutMs: 120_000, intervalMs: 250 },
-  );
+  await waitApiServerReady(server, creds.adminToken, caFile, proc);
   options.log?.(`started kube-apiserver pid ${proc.pid} on ${server} (RBAC on)`);
   const kubeconfigPath = join(options.dir, 'kubeconfig');
   writeFileSync(kubeconfigPath, kubeconfig(server, caFile, creds.adminToken), { mode: 0o600 });
@@ -200,10 +219,26 @@ async function startApiServer(
     adminToken: creds.adminToken,
     kubeconfigPath,
     caFile,
+    auditLogPath,
     etcd: etcd.process,
     apiserver: proc,
     log: options.log,
   });
+}
+
+function waitApiServerReady(
+  server: string,
+  token: string,
+  caFile: string,
+  proc: ManagedProcess,
+): Promise<void> {
+  return waitUntil(
+    'kube-apiserver',
+    async () =>
+      existsSync(caFile) &&
+      (await kubeGet(server, '/readyz', token, readFileSync(caFile, 'utf8'))) === 200,
+    { alive: () => proc.running, timeoutMs: 120_000, intervalMs: 250 },
+  );
 }
 
 /** A kubeconfig (JSON is valid YAML) for the sandbox admin. */

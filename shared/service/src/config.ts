@@ -13,6 +13,13 @@ export const baseServiceSchema = z.object({
   MAX_IN_FLIGHT: int({ min: 1, max: 10_000 }).default(64),
   /** NAK delays for transient failures, attempt by attempt (the last repeats). */
   RETRY_SCHEDULE: list(duration({ min: 0 })).default([250, 1_000, 5_000, 15_000, 30_000]),
+  /** Deliveries of one message before it is dead-lettered (unset: the topology's value). */
+  CONSUMER_MAX_DELIVER: int({ min: 1, max: 1_000 }).optional(),
+  /** Redelivery delays after an ack timeout, e.g. `1s,5s,30s`; the first is the ack wait. */
+  CONSUMER_BACKOFF: list(duration({ min: 100, max: 86_400_000 }))
+    .pipe(z.array(z.number()).min(1, { error: 'must list at least one duration' }))
+    .optional(),
+  /** How long a delivery may go unacknowledged (replaces the backoff's first step). */
+  CONSUMER_ACK_WAIT: duration({ min: 100, max: 86_400_000 }).optional(),
 });
-
 export type BaseServiceConfig = z.output<typeof baseServiceSchema>;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   HEADERS,
   deadSubject,
@@ -19,6 +18,24 @@ export function eventIdOf(msg: Incoming): string {
 }
 
 /**
+ * The key of the dead letter of message `seq` of `stream` given up by `stage`: its Nats-Msg-Id
+ * and its id. The dlq-manager writes the same key from a max-deliveries advisory, so a message
+ * dead-lettered by its stage and by the advisory is stored once (within the duplicate window).
+ */
+export function deadLetterKey(stage: Stage, stream: string, seq: number): string {
+  return `dead:${stage}:${stream}:${seq}`;
+}
+
+/**
+ * When the message first failed: its first delivery, bounded below by when the stream stored
+ * it; on a first delivery, now. (A redelivered message failed first at its first delivery.)
+ */
+export function firstFailedAt(msg: Incoming, now: Date): Date {
+  if (msg.deliveryCount <= 1 || msg.storedAt === undefined) return now;
+  return msg.storedAt.getTime() < now.getTime() ? msg.storedAt : now;
+}
+
+/**
  * The dead letter for a message this stage gives up on, and the `dead` outcome that accounts for
  * it, both keyed by the failed message's stream sequence so a retried dead-lettering stores once.
  */
@@ -33,10 +50,10 @@ export function deadLetterFor(
   const gaveUp = failure.retryable;
   const reason = REASON.test(failure.type) ? failure.type : 'internal_error';
   const traceId = /^00-([0-9a-f]{32})-/.exec(msg.headers[HEADERS.traceparent] ?? '')?.[1];
-  const key = `dead:${stage}:${stream}:${msg.seq}`;
+  const key = deadLetterKey(stage, stream, msg.seq);
   const letter: DeadLetter = {
     v: 1,
-    id: randomUUID(),
+    id: key,
     stage,
     reason: gaveUp ? 'max_deliveries' : reason,
     error: gaveUp
@@ -46,7 +63,7 @@ export function deadLetterFor(
     subject: msg.subject,
     headers: msg.headers,
     payload: toPayload(msg.data),
-    firstFailedAt: at,
+    firstFailedAt: firstFailedAt(msg, now).toISOString(),
     lastFailedAt: at,
     ...(traceId ? { traceId } : {}),
     ...(msg.headers[HEADERS.replayOf] ? { replayOf: msg.headers[HEADERS.replayOf] } : {}),

@@ -16,6 +16,13 @@ export interface HttpOptions {
   /** Extra routes (ingest's push endpoint, dlq-manager's API); a route returns true when it answered. */
   routes?: Route[];
   onError?: (error: unknown) => void;
+  /** Server timeouts (Node's defaults otherwise): a whole request, and its headers. */
+  timeouts?: HttpTimeouts;
+}
+
+export interface HttpTimeouts {
+  requestMs?: number;
+  headersMs?: number;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -29,7 +36,17 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 
 /** `/healthz` (the process works), `/readyz` (it does its job now), `/metrics` (Prometheus). */
 export function startHttp(options: HttpOptions): Promise<Server> {
-  const server = createServer((req, res) => {
+  const { requestMs, headersMs } = options.timeouts ?? {};
+  const shortest = Math.min(requestMs ?? Infinity, headersMs ?? Infinity);
+  const timeouts = {
+    ...(requestMs !== undefined ? { requestTimeout: requestMs } : {}),
+    ...(headersMs !== undefined ? { headersTimeout: headersMs } : {}),
+    // Node checks the timeouts only this often (30 s by default).
+    ...(shortest !== Infinity
+      ? { connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(shortest / 2))) }
+      : {}),
+  };
+  const server = createServer(timeouts, (req, res) => {
     void handle(options, req, res).catch((error: unknown) => {
       options.onError?.(error);
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });

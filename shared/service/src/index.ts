@@ -9,14 +9,33 @@ export {
   type MessageInput,
 } from './message-machine.js';
 export { lifecycleMachine, reconnectDelayMs, type LifecycleEvent } from './lifecycle-machine.js';
-export { startHttp, sendJson, readBody, type Route, type HttpOptions } from './http.js';
-export { deadLetterFor, eventIdOf } from './dead-letter.js';
+export {
+  startHttp,
+  sendJson,
+  readBody,
+  type Route,
+  type HttpOptions,
+  type HttpTimeouts,
+} from './http.js';
+export { deadLetterFor, deadLetterKey, eventIdOf, firstFailedAt } from './dead-letter.js';
+export {
+  consumerTuning,
+  tuneConsumer,
+  workingPlan,
+  mayExtend,
+  WORKING_FRACTION,
+  MAX_HOLD_ACK_WAITS,
+  type ConsumerTuning,
+  type WorkingPlan,
+} from './consumer.js';
 export {
   stageEffects,
+  consumerSpecOrExit,
   incomingOf,
   publishAll,
   type StageOptions,
   type StageContext,
 } from './stage.js';
+export { instrumentPublish, traceDelivery, trackConsumerLag, type Handled } from './tracing.js';
 export { runService, type RunOptions, type ServiceEffects } from './run.js';
 export { baseServiceSchema, type BaseServiceConfig } from './config.js';

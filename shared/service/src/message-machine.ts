@@ -9,6 +9,8 @@ export interface Incoming {
   seq: number;
   /** JetStream's count: 1 on first delivery. */
   deliveryCount: number;
+  /** When the stream stored the message (before its first delivery), when known. */
+  storedAt?: Date | undefined;
 }
 
 /** A message to publish before the incoming one is acked; `msgId` makes it idempotent. */

@@ -1,6 +1,6 @@
 import { createActor, fromCallback, fromPromise, toPromise } from 'xstate';
-import type { Logger, Metrics } from '@onpush/telemetry';
-import { startHttp, type Route } from './http.js';
+import { startTracing, type Logger, type Metrics } from '@onpush/telemetry';
+import { startHttp, type HttpTimeouts, type Route } from './http.js';
 import { lifecycleMachine, type LifecycleEvent } from './lifecycle-machine.js';
 
 /** What a service supplies to the lifecycle machine. */
@@ -20,6 +20,8 @@ export interface RunOptions {
   routes?: Route[];
   /** Extra readiness condition (the resolver's index), on top of "running". */
   ready?: () => boolean;
+  /** HTTP server timeouts (ingest's webhooks); Node's defaults otherwise. */
+  httpTimeouts?: HttpTimeouts;
 }
 
 /**
@@ -28,6 +30,7 @@ export interface RunOptions {
  */
 export async function runService(options: RunOptions): Promise<void> {
   const { log, effects } = options;
+  const tracing = await startTracing(options.name, { log });
   const machine = lifecycleMachine.provide({
     actors: {
       connect: fromPromise(() => effects.connect()),
@@ -59,6 +62,7 @@ export async function runService(options: RunOptions): Promise<void> {
     },
     routes: options.routes ?? [],
     onError: (error) => log.error('http handler failed', { error }),
+    ...(options.httpTimeouts ? { timeouts: options.httpTimeouts } : {}),
   });
   const stop = (signal: string): void => {
     log.info(`${signal}: draining`);
@@ -69,5 +73,6 @@ export async function runService(options: RunOptions): Promise<void> {
   actor.start();
   await toPromise(actor);
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  await tracing.shutdown();
   log.info('stopped');
 }

@@ -1,5 +1,11 @@
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { TOPOLOGY, type ConsumerStage } from '@onpush/contracts';
+import { ConfigError, EX_CONFIG, formatProblem } from '@onpush/config';
+import {
+  TOPOLOGY,
+  type ConsumerName,
+  type ConsumerSpec,
+  type ConsumerStage,
+} from '@onpush/contracts';
 import {
   connectNats,
   jetstream,
@@ -12,10 +18,12 @@ import {
   type Publish,
 } from '@onpush/nats';
 import type { Logger, Metrics } from '@onpush/telemetry';
+import { mayExtend, tuneConsumer, workingPlan, type ConsumerTuning } from './consumer.js';
 import { deadLetterFor } from './dead-letter.js';
 import type { LifecycleEvent } from './lifecycle-machine.js';
 import { messageMachine, type Incoming, type Outgoing } from './message-machine.js';
 import type { ServiceEffects } from './run.js';
+import { instrumentPublish, trackConsumerLag, traceDelivery, type Handled } from './tracing.js';
 
 export interface StageContext {
   nc: NatsConnection;
@@ -25,6 +33,10 @@ export interface StageContext {
 
 export interface StageOptions {
   stage: ConsumerStage;
+  /** The durable consumer to bind (default: the stage's own); provisioned with `tuning`. */
+  durable?: ConsumerName;
+  /** CONSUMER_MAX_DELIVER / CONSUMER_BACKOFF / CONSUMER_ACK_WAIT (see `consumerTuning`). */
+  tuning?: ConsumerTuning;
   natsUrl: string;
   /** Decode, decide, and return what to publish; throw a failure that says whether it is retryable. */
   handle: (msg: Incoming) => Promise<Outgoing[]>;
@@ -46,7 +58,49 @@ export function incomingOf(m: JsMsg): Incoming {
     headers,
     seq: m.seq,
     deliveryCount: m.info.deliveryCount,
+    storedAt: m.time,
   };
+}
+
+/**
+ * The consumer `durable` with the operator's tuning. A tuning JetStream would refuse stops the
+ * service as configOrExit does: `<name>: invalid configuration`, one line per problem, exit 78.
+ */
+export function consumerSpecOrExit(
+  durable: ConsumerName,
+  tuning: ConsumerTuning,
+  name: string = durable,
+): ConsumerSpec {
+  try {
+    return tuneConsumer(TOPOLOGY.consumers[durable], tuning);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const lines = error.problems.map((problem) => `  ${formatProblem(problem)}\n`).join('');
+    process.stderr.write(`${name}: invalid configuration\n${lines}`);
+    process.exit(EX_CONFIG);
+  }
+}
+
+/**
+ * Calls `working()` on a delivery every fraction of the ack wait while it is handled, so the
+ * broker does not redeliver it meanwhile; for at most MAX_HOLD_ACK_WAITS ack waits. Returns the
+ * function that stops it.
+ */
+function keepWorking(m: JsMsg, ackWaitMs: number): () => void {
+  const plan = workingPlan(ackWaitMs);
+  const started = performance.now();
+  const timer = setInterval(() => {
+    if (!mayExtend(performance.now() - started, plan)) {
+      clearInterval(timer);
+      return;
+    }
+    try {
+      m.working();
+    } catch {
+      // Connection closed: the broker redelivers after the ack wait, as after a crash.
+    }
+  }, plan.intervalMs);
+  return () => clearInterval(timer);
 }
 
 /** Publishes in order and resolves once JetStream stored every message. */
@@ -60,11 +114,17 @@ export async function publishAll(publish: Publish, outgoing: readonly Outgoing[]
  * at most `maxInFlight` at once. Ack only after every downstream publish was acknowledged.
  */
 export function stageEffects(options: StageOptions): ServiceEffects {
-  const spec = TOPOLOGY.consumers[options.stage];
+  const spec = consumerSpecOrExit(
+    options.durable ?? options.stage,
+    options.tuning ?? {},
+    options.stage,
+  );
+  const topology = { ...TOPOLOGY, consumers: { ...TOPOLOGY.consumers, [spec.durable]: spec } };
   const raw = new WeakMap<Incoming, JsMsg>();
   const inFlight = new Set<Promise<unknown>>();
   let ctx: StageContext | undefined;
   let stopConsuming: (() => Promise<void>) | undefined;
+  trackConsumerLag(options.metrics, spec, () => ctx?.js);
 
   const machine = messageMachine.provide({
     actors: {
@@ -81,15 +141,16 @@ export function stageEffects(options: StageOptions): ServiceEffects {
     },
   });
 
-  async function handleOne(m: JsMsg): Promise<void> {
+  async function handleOne(m: JsMsg): Promise<Handled> {
     const started = performance.now();
     const msg = incomingOf(m);
     raw.set(msg, m);
     const actor = createActor(machine, {
       input: { msg, maxDeliver: spec.maxDeliver, retryScheduleMs: options.retryScheduleMs },
     });
+    const stopWorking = keepWorking(m, spec.ackWaitMs);
     actor.start();
-    const { result, failure } = await toPromise(actor);
+    const { result, failure } = await toPromise(actor).finally(stopWorking);
     options.metrics.messages.inc({ stage: options.stage, result });
     options.metrics.handling.observe(
       { stage: options.stage },
@@ -106,15 +167,17 @@ export function stageEffects(options: StageOptions): ServiceEffects {
       if (result === 'dead') options.log.warn('dead-lettered', fields);
       else options.log.info('will retry', fields);
     }
+    return { result, failure };
   }
 
   return {
     async connect() {
       const nc = await connectNats({ url: options.natsUrl, name: `onpush-${options.stage}` });
       try {
-        await provision(await jetstreamManager(nc), TOPOLOGY);
+        // Streams, missing consumers, and this stage's own consumer with its tuning.
+        await provision(await jetstreamManager(nc), topology, { consumers: [spec.durable] });
         const js = jetstream(nc);
-        ctx = { nc, js, publish: publisher(js) };
+        ctx = { nc, js, publish: instrumentPublish(publisher(js), options.metrics) };
         await options.onConnected?.(ctx);
       } catch (error) {
         await nc.close();
@@ -131,8 +194,10 @@ export function stageEffects(options: StageOptions): ServiceEffects {
       const loop = async (): Promise<void> => {
         const consumer = await js.consumers.get(spec.stream, spec.durable);
         messages = await consumer.consume({ max_messages: options.maxInFlight });
+        // Drained while binding: end the iteration below at once (close settles as it runs).
+        if (stopped) void messages.close();
         for await (const m of messages) {
-          const task = handleOne(m).catch((error: unknown) =>
+          const task = traceDelivery(m, spec, () => handleOne(m)).catch((error: unknown) =>
             options.log.error('message actor failed', { error }),
           );
           inFlight.add(task);

@@ -2,9 +2,46 @@ export { createLogger, type Logger, type Level, type Fields } from './logger.js'
 export {
   createMetrics,
   LATENCY_BUCKETS,
+  PUSH_TO_RESTART_BUCKETS,
+  pushToRestartHistogram,
+  consumerLagGauges,
   Counter,
   Gauge,
   Histogram,
+  type ConsumerLag,
   type Metrics,
   type Registry,
 } from './metrics.js';
+export { startTracing, exportRequested, type Tracing, type Env } from './tracing.js';
+export {
+  annotate,
+  carriesTrace,
+  errorTypeOf,
+  extractContext,
+  injectContext,
+  inSpan,
+  linksTo,
+  markError,
+  tracer,
+  type Headers,
+  type SpanSpec,
+} from './spans.js';
+export {
+  deliveryAttributes,
+  withProcessSpan,
+  withPublishSpan,
+  type Delivery,
+  type OutgoingMessage,
+  type StoredAck,
+} from './messaging.js';
+export { parsePrometheusText, sampleValue, type Sample } from './prometheus-text.js';
+export * from './semconv.js';
+export {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+} from '@opentelemetry/api';

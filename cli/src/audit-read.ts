@@ -1,0 +1,180 @@
+// Reading what `reconcile` needs from the streams: ONPUSH (raw deliveries, pushes, restart
+// requests) and ONPUSH_OUTCOMES since a time, with ordered consumers (ephemeral, no acks); the
+// DLQ entries with their replay state; the stage consumers' ack floors.
+import {
+  HEADERS,
+  STREAMS,
+  TOPOLOGY,
+  decode,
+  OutcomeSchema,
+  type ConsumerName,
+} from '@onpush/contracts';
+import { openDlqStore } from '@onpush/dlq-manager';
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+} from '@onpush/nats';
+import { eventIdOf, incomingOf } from '@onpush/service';
+import type {
+  AuditInput,
+  ConsumerState,
+  DeadLetterRecord,
+  FateRecord,
+  PushedRecord,
+  RawRecord,
+  RequestRecord,
+} from './audit.js';
+
+const BATCH = 512;
+const FETCH_EXPIRES_MS = 5_000;
+
+/** Every message of `stream` stored at or after `since`, in stream order. */
+export async function* scanSince(
+  js: JetStreamClient,
+  stream: string,
+  since: Date,
+): AsyncGenerator<JsMsg> {
+  const consumer = await js.consumers.get(stream, { opt_start_time: since.toISOString() });
+  try {
+    let pending = (await consumer.info(true)).num_pending;
+    while (pending > 0) {
+      const batch = await consumer.fetch({
+        max_messages: Math.min(pending, BATCH),
+        expires: FETCH_EXPIRES_MS,
+      });
+      let received = 0;
+      for await (const m of batch) {
+        received += 1;
+        pending = m.info.pending;
+        yield m;
+        if (pending === 0) break;
+      }
+      if (received === 0) break;
+    }
+  } finally {
+    await consumer.delete().catch(() => false);
+  }
+}
+
+/** The Nats-Msg-Id a publisher set, without the `<subject>|` scope `@onpush/nats` adds. */
+export function msgIdOf(m: Pick<JsMsg, 'subject' | 'headers'>): string | undefined {
+  const stored = m.headers?.get(HEADERS.msgId);
+  if (!stored) return undefined;
+  const scope = `${m.subject}|`;
+  return stored.startsWith(scope) ? stored.slice(scope.length) : stored;
+}
+
+function workloadOf(headers: Record<string, string>): string {
+  const kind = headers[HEADERS.workloadKind] ?? '?';
+  return `${kind}/${headers[HEADERS.workloadNamespace] ?? '?'}/${headers[HEADERS.workloadName] ?? '?'}`;
+}
+
+interface Work {
+  raw: RawRecord[];
+  pushed: PushedRecord[];
+  requests: RequestRecord[];
+}
+
+async function readWork(js: JetStreamClient, since: Date): Promise<Work> {
+  const work: Work = { raw: [], pushed: [], requests: [] };
+  for await (const m of scanSince(js, STREAMS.main, since)) {
+    const msg = incomingOf(m);
+    const replay = msg.headers[HEADERS.replayOf];
+    const record = { seq: m.seq, eventId: eventIdOf(msg), ...(replay ? { replayOf: replay } : {}) };
+    if (m.subject.startsWith('onpush.raw.')) work.raw.push(record);
+    else if (m.subject.startsWith('onpush.restart.')) {
+      work.requests.push({ ...record, workload: workloadOf(msg.headers) });
+    } else work.pushed.push(record);
+  }
+  return work;
+}
+
+async function readOutcomes(
+  js: JetStreamClient,
+  since: Date,
+): Promise<{ outcomes: FateRecord[]; invalid: number }> {
+  const outcomes: FateRecord[] = [];
+  let invalid = 0;
+  for await (const m of scanSince(js, STREAMS.outcomes, since)) {
+    const decoded = decode(OutcomeSchema, m.data, 'Outcome');
+    if (!decoded.ok) {
+      invalid += 1;
+      continue;
+    }
+    const o = decoded.value;
+    const w = o.workload;
+    outcomes.push({
+      key: msgIdOf(m) ?? `seq-${m.seq}`,
+      eventId: o.eventId,
+      fate: o.fate,
+      stage: o.stage,
+      ...(w ? { workload: `${w.kind}/${w.namespace}/${w.name}` } : {}),
+      ...(o.requests !== undefined ? { requests: o.requests } : {}),
+      ...(o.reason !== undefined ? { reason: o.reason } : {}),
+    });
+  }
+  return { outcomes, invalid };
+}
+
+/** Stages stamp lastFailedAt with their own clocks: read a margin before `since`. */
+const CLOCK_MARGIN_MS = 5 * 60_000;
+
+async function readDeadLetters(nc: NatsConnection, since: Date): Promise<DeadLetterRecord[]> {
+  const store = await openDlqStore(nc, { listLimit: Number.MAX_SAFE_INTEGER });
+  const { entries } = await store.list({ since: new Date(since.getTime() - CLOCK_MARGIN_MS) });
+  return entries.map((e) => ({
+    key: e.letterId ?? `dlq-${e.id}`,
+    id: e.id,
+    ...(e.replayedAt !== undefined ? { replayedAt: e.replayedAt } : {}),
+  }));
+}
+
+/** A consumer's ack floor and pending counts; a missing consumer has acknowledged nothing. */
+export async function consumerState(
+  jsm: JetStreamManager,
+  name: ConsumerName,
+): Promise<ConsumerState> {
+  const spec = TOPOLOGY.consumers[name];
+  const info = await jsm.consumers.info(spec.stream, spec.durable).catch(() => undefined);
+  return {
+    ackFloor: info?.ack_floor.stream_seq ?? 0,
+    pending: info?.num_pending ?? 0,
+    ackPending: info?.num_ack_pending ?? 0,
+  };
+}
+
+export interface AuditData extends AuditInput {
+  /** Outcomes that are not valid Outcome messages (not counted). */
+  readonly invalidOutcomes: number;
+}
+
+/**
+ * Reads the consumer states first, then the DLQ, the work stream and the outcomes, in that order:
+ * a message acknowledged after its consumer's state was read shows as in flight (a later audit
+ * settles it), never as lost; a replay made after the DLQ was read shows by its Onpush-Replay-Of.
+ */
+export async function readAuditInput(nc: NatsConnection, since: Date): Promise<AuditData> {
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const consumers = {
+    parser: await consumerState(jsm, 'parser'),
+    resolver: await consumerState(jsm, 'resolver'),
+    restarter: await consumerState(jsm, 'restarter'),
+  };
+  const advisories = await consumerState(jsm, 'dlq-manager-advisories');
+  const deadLetters = await readDeadLetters(nc, since);
+  const work = await readWork(js, since);
+  const { outcomes, invalid } = await readOutcomes(js, since);
+  return {
+    ...work,
+    outcomes,
+    deadLetters,
+    consumers,
+    advisoriesPending: advisories.pending + advisories.ackPending,
+    invalidOutcomes: invalid,
+  };
+}

@@ -1,0 +1,92 @@
+// What `onpush audit` reads and reports: the records taken from the streams, and the findings.
+import type { Fate } from '@onpush/contracts';
+
+/** A message of `onpush.raw.>`: one delivery that entered, or a replay of one. */
+export interface RawRecord {
+  readonly seq: number;
+  readonly eventId: string;
+  /** Set on a replay (`Onpush-Replay-Of`): not a new event. */
+  readonly replayOf?: string | undefined;
+}
+
+/** A message of `onpush.pushed`: one push (`<eventId>` or `<eventId>#<key>` for a batch). */
+export interface PushedRecord {
+  readonly seq: number;
+  readonly eventId: string;
+  readonly replayOf?: string | undefined;
+}
+
+/** A message of `onpush.restart.>`: one restart request, for `workload` (`Kind/namespace/name`). */
+export interface RequestRecord {
+  readonly seq: number;
+  readonly eventId: string;
+  readonly workload: string;
+  readonly replayOf?: string | undefined;
+}
+
+/** An outcome, with its Nats-Msg-Id (`key`): copies with one key are one outcome. */
+export interface FateRecord {
+  readonly key: string;
+  readonly eventId: string;
+  readonly fate: Fate;
+  /** `Kind/namespace/name` on a workload fate. */
+  readonly workload?: string | undefined;
+  readonly requests?: number | undefined;
+  readonly stage: string;
+  readonly reason?: string | undefined;
+}
+
+/** A DLQ entry: its key (the dead letter's id, `dead:<stage>:<stream>:<seq>`) and replay state. */
+export interface DeadLetterRecord {
+  readonly key: string;
+  readonly id: number;
+  readonly replayedAt?: string | undefined;
+}
+
+/** A stage consumer's progress: every message at or below `ackFloor` was acknowledged. */
+export interface ConsumerState {
+  readonly ackFloor: number;
+  readonly pending: number;
+  readonly ackPending: number;
+}
+
+export interface AuditInput {
+  readonly raw: readonly RawRecord[];
+  readonly pushed: readonly PushedRecord[];
+  readonly requests: readonly RequestRecord[];
+  readonly outcomes: readonly FateRecord[];
+  readonly deadLetters: readonly DeadLetterRecord[];
+  readonly consumers: Readonly<Partial<Record<'parser' | 'resolver' | 'restarter', ConsumerState>>>;
+  /** Max-deliveries advisories not yet turned into dead letters. */
+  readonly advisoriesPending: number;
+}
+
+export type FindingKind =
+  | 'missing_fate'
+  | 'duplicate_fate'
+  | 'requests_mismatch'
+  | 'unexpected_fate'
+  | 'in_flight';
+
+export interface Finding {
+  readonly kind: FindingKind;
+  readonly eventId: string;
+  readonly workload?: string;
+  readonly detail: string;
+  /** The fates that count (resolved dead letters left out), as `fate@stage`. */
+  readonly fates: readonly string[];
+}
+
+export interface AuditReport {
+  /** Events that entered (raw deliveries without Onpush-Replay-Of, by event id). */
+  readonly events: number;
+  /** Units that need one event fate: the events, or their pushes when split. */
+  readonly pushes: number;
+  /** Restart requests (event, workload) found on onpush.restart.>. */
+  readonly requests: number;
+  readonly accounted: { readonly pushes: number; readonly requests: number };
+  /** Dead fates that do not count because their DLQ entry was replayed. */
+  readonly resolvedByReplay: number;
+  readonly unaccounted: readonly Finding[];
+  readonly inFlight: readonly Finding[];
+}

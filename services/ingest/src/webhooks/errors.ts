@@ -1,0 +1,46 @@
+/** Why a request failed authentication: the `reason` label of the auth-failure counter. */
+export type AuthFailure =
+  | 'missing'
+  | 'malformed'
+  | 'bad_signature'
+  | 'wrong_token'
+  | 'unknown_key'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'wrong_audience'
+  | 'wrong_issuer'
+  | 'wrong_email'
+  | 'unverified_email'
+  | 'wrong_topic'
+  | 'cert_url_not_allowed';
+
+/** The sender did not prove who it is: 401, nothing enters. Never retryable. */
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+  readonly type = 'unauthenticated';
+  readonly retryable = false;
+  constructor(
+    readonly reason: AuthFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The proof could not be checked now: the signing keys or certificate could not be fetched.
+ * 503, so the sender retries later.
+ */
+export class AuthUnavailableError extends Error {
+  override readonly name = 'AuthUnavailableError';
+  readonly type = 'auth_unavailable';
+  readonly retryable = true;
+  readonly retryAfterMs = 5_000;
+}
+
+/** A GET to a sender's URL (keys, certificate, subscription confirmation) failed. */
+export class FetchError extends Error {
+  override readonly name = 'FetchError';
+  readonly type = 'fetch_failed';
+  readonly retryable = true;
+}

@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthError, AuthUnavailableError } from './errors.js';
+import { JwksKeys } from './jwks.js';
+import { verifyOidc, type OidcPolicy } from './oidc.js';
+import { rsaSigner, serve, signJwt } from './testing.js';
+
+const NOW = Date.parse('2025-06-01T12:00:00Z');
+const now = NOW / 1000;
+const policy: OidcPolicy = {
+  audience: 'https://onpush.example.com/webhooks/gcr',
+  emails: ['push@project.iam.gserviceaccount.com'],
+  issuers: ['accounts.google.com', 'https://accounts.google.com'],
+  clockSkewMs: 30_000,
+};
+const claims = {
+  iss: 'https://accounts.google.com',
+  aud: policy.audience,
+  email: 'push@project.iam.gserviceaccount.com',
+  email_verified: true,
+  iat: now - 60,
+  exp: now + 3_540,
+  sub: '1234',
+};
+
+const google = rsaSigner('google-1');
+const attacker = rsaSigner('google-1');
+let jwks: Awaited<ReturnType<typeof serve>>;
+let keys: JwksKeys;
+
+beforeAll(async () => {
+  jwks = await serve({ '/certs': JSON.stringify(google.jwks) });
+  keys = new JwksKeys({ url: `${jwks.url}/certs` }, fetch, () => NOW);
+});
+afterAll(() => jwks.close());
+
+async function reason(authorization: string | undefined): Promise<string> {
+  try {
+    await verifyOidc(authorization, policy, keys, NOW);
+    return 'ok';
+  } catch (error) {
+    if (error instanceof AuthError) return error.reason;
+    throw error;
+  }
+}
+
+const bearer = (c: Record<string, unknown>, header: Record<string, unknown> = {}) =>
+  `Bearer ${signJwt(google, c, header)}`;
+
+describe('Pub/Sub push OIDC token', () => {
+  it.each([
+    ['a valid token', bearer(claims), 'ok'],
+    ['issuer without scheme', bearer({ ...claims, iss: 'accounts.google.com' }), 'ok'],
+    ['audience in a list', bearer({ ...claims, aud: ['x', policy.audience] }), 'ok'],
+    ['expired within the skew', bearer({ ...claims, exp: now - 20 }), 'ok'],
+    ['forged: signed by another key', `Bearer ${signJwt(attacker, claims)}`, 'bad_signature'],
+    [
+      'forged: claims swapped after signing',
+      (() => {
+        const [h, , s] = signJwt(google, claims).split('.');
+        const other = Buffer.from(JSON.stringify({ ...claims, email: 'me@evil.example' }));
+        return `Bearer ${h}.${other.toString('base64url')}.${s}`;
+      })(),
+      'bad_signature',
+    ],
+    ['replayed but expired', bearer({ ...claims, iat: now - 7_200, exp: now - 3_600 }), 'expired'],
+    ['issued in the future', bearer({ ...claims, iat: now + 600 }), 'not_yet_valid'],
+    ['wrong audience', bearer({ ...claims, aud: 'https://other.example.com' }), 'wrong_audience'],
+    ['wrong issuer', bearer({ ...claims, iss: 'https://evil.example.com' }), 'wrong_issuer'],
+    ['wrong email', bearer({ ...claims, email: 'other@p.iam.gserviceaccount.com' }), 'wrong_email'],
+    ['unverified email', bearer({ ...claims, email_verified: false }), 'unverified_email'],
+    ['no exp', bearer({ ...claims, exp: undefined }), 'malformed'],
+    ['unknown key', bearer(claims, { kid: 'rotated-away' }), 'unknown_key'],
+    ['alg none', bearer(claims, { alg: 'none' }), 'malformed'],
+    ['HS256', bearer(claims, { alg: 'HS256' }), 'malformed'],
+    ['not a JWT', 'Bearer abc.def', 'malformed'],
+    ['Basic auth', 'Basic dXNlcjpwYXNz', 'malformed'],
+    ['missing header', undefined, 'missing'],
+  ])('%s → %s', async (_, authorization, expected) => {
+    expect(await reason(authorization)).toBe(expected);
+  });
+
+  it('fetches the keys once and keeps them for their max-age', () => {
+    expect(jwks.hits.get('/certs')).toBe(1);
+  });
+
+  it('answers "unavailable" (503, the sender retries) when the keys cannot be fetched', async () => {
+    const nowhere = new JwksKeys({ url: `${jwks.url}/missing` }, fetch, () => NOW);
+    await expect(verifyOidc(bearer(claims), policy, nowhere, NOW)).rejects.toBeInstanceOf(
+      AuthUnavailableError,
+    );
+  });
+});
+
+describe('JWKS from a file', () => {
+  it('verifies tokens against keys read from jwksFile', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onpush-jwks-'));
+    const file = join(dir, 'jwks.json');
+    writeFileSync(file, JSON.stringify(google.jwks));
+    const fromFile = new JwksKeys({ file }, fetch, () => NOW);
+    await expect(verifyOidc(bearer(claims), policy, fromFile, NOW)).resolves.toMatchObject({
+      email: claims.email,
+    });
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -1,0 +1,217 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Publish } from '@onpush/nats';
+import { sendJson, type Route } from '@onpush/service';
+import type { Logger } from '@onpush/telemetry';
+import { countStored, type IngestMetrics } from '../metrics.js';
+import { storeEnvelope } from '../push.js';
+import { authenticator, type AuthRequest, type Authenticator } from './auth.js';
+import { publishWebhook } from './delivery.js';
+import type { Endpoint } from './endpoints.js';
+import { AuthError, AuthUnavailableError } from './errors.js';
+import type { Fetcher } from './fetch.js';
+import { handshake, optionsReply, type Reply } from './handshakes.js';
+import { TokenBucket } from './rate-limit.js';
+import { bodyOf, isJsonType, jsonOf, mediaType } from './request.js';
+import { SOURCE_SPECS } from './sources.js';
+
+export interface WebhookOptions {
+  endpoints: readonly Endpoint[];
+  publish: Publish;
+  metrics: IngestMetrics;
+  log: Logger;
+  /** Registers a request in flight, so drain can wait for it. */
+  track?: (task: Promise<unknown>) => void;
+  fetcher?: Fetcher;
+  now?: () => Date;
+}
+
+interface Bound {
+  endpoint: Endpoint;
+  auth: Authenticator;
+  bucket: TokenBucket;
+}
+
+const PATH = /^\/webhooks\/([^/]+)(?:\/([^/]*))?$/;
+const EMPTY = Buffer.alloc(0);
+
+const problem = (
+  status: number,
+  error: string,
+  message: string,
+  headers?: Record<string, string>,
+): Reply => ({
+  status,
+  body: { error, message },
+  ...(headers ? { headers } : {}),
+});
+
+/** Answers before the body was read close the connection rather than drain what is left. */
+const early = (reply: Reply): Reply => ({
+  ...reply,
+  headers: { ...reply.headers, connection: 'close' },
+});
+
+function send(res: ServerResponse, reply: Reply): void {
+  for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+  if (reply.body === undefined) {
+    res.writeHead(reply.status);
+    res.end();
+  } else sendJson(res, reply.status, reply.body);
+}
+
+/** Is a NATS error "this message is larger than the server's max_payload"? */
+const tooLargeForNats = (error: unknown): boolean =>
+  error instanceof Error &&
+  error.name === 'InvalidArgumentError' &&
+  error.message.includes('max_payload');
+
+class WebhookHandler {
+  constructor(private readonly options: WebhookOptions) {}
+
+  async authenticate(target: Bound, request: AuthRequest): Promise<Reply | undefined> {
+    const { endpoint } = target;
+    try {
+      await target.auth.verify(request);
+      return undefined;
+    } catch (error) {
+      if (error instanceof AuthUnavailableError) {
+        this.options.log.warn('cannot check a webhook now', { endpoint: endpoint.name, error });
+        return problem(503, error.type, 'authentication cannot be checked now; retry later', {
+          'retry-after': '5',
+        });
+      }
+      if (!(error instanceof AuthError)) throw error;
+      const labels = { endpoint: endpoint.name, source: endpoint.source, reason: error.reason };
+      this.options.metrics.authFailures.inc(labels);
+      this.options.log.debug('webhook refused', { ...labels, detail: error.message });
+      return problem(401, 'unauthorized', `authentication failed (${error.reason})`);
+    }
+  }
+
+  /** Method, rate limit and, where no body is needed, authentication: an answer, or go on. */
+  private async admit(
+    req: IncomingMessage,
+    target: Bound,
+    request: AuthRequest,
+  ): Promise<Reply | undefined> {
+    const { endpoint } = target;
+    const options = SOURCE_SPECS[endpoint.source].options;
+    if (req.method !== 'POST' && !(req.method === 'OPTIONS' && options)) {
+      const allow = options ? 'POST, OPTIONS' : 'POST';
+      return early(problem(405, 'method_not_allowed', 'use POST', { allow }));
+    }
+    const wait = target.bucket.take();
+    if (wait > 0) {
+      const retryAfter = String(Math.ceil(wait / 1000));
+      return early(
+        problem(429, 'rate_limited', 'too many requests', { 'retry-after': retryAfter }),
+      );
+    }
+    // OPTIONS enters nothing: only a path token is checked (it is part of the URL).
+    if (req.method === 'OPTIONS' && endpoint.auth.type !== 'path') return undefined;
+    const refused = target.auth.needsBody ? undefined : await this.authenticate(target, request);
+    return refused && early(refused);
+  }
+
+  async handle(req: IncomingMessage, target: Bound, pathToken: string | undefined): Promise<Reply> {
+    const { endpoint } = target;
+    const spec = SOURCE_SPECS[endpoint.source];
+    const request: AuthRequest = { headers: req.headers, pathToken, body: EMPTY };
+    const refused = await this.admit(req, target, request);
+    if (refused) return refused;
+    if (req.method === 'OPTIONS') return optionsReply(endpoint, req.headers);
+    const type = mediaType(req.headers);
+    if (!isJsonType(type) && !(spec.textPlain && type === 'text/plain')) {
+      const expected = `expected JSON${spec.textPlain ? ' or text/plain' : ''}`;
+      return early(problem(415, 'unsupported_media_type', expected));
+    }
+    let body: Buffer | undefined;
+    try {
+      body = await bodyOf(req, endpoint.maxBodyBytes);
+    } catch {
+      // The sender went away or timed out mid-body: there is nobody to answer, nothing enters.
+      return early(problem(400, 'incomplete_body', 'the request body did not arrive whole'));
+    }
+    if (body === undefined)
+      return early(problem(413, 'payload_too_large', `body over ${endpoint.maxBodyBytes} bytes`));
+    const late401 = target.auth.needsBody
+      ? await this.authenticate(target, { ...request, body })
+      : undefined;
+    return late401 ?? this.accept(endpoint, req, body);
+  }
+
+  private async accept(endpoint: Endpoint, req: IncomingMessage, body: Buffer): Promise<Reply> {
+    const { publish, metrics, log } = this.options;
+    if (endpoint.source === 'gcr') return storeEnvelope(body, this.pushOptions(), endpoint.name);
+    const json = jsonOf(body);
+    const answered = await handshake(endpoint, req.headers, body, json, this.options.fetcher);
+    if (answered) return answered;
+    const started = performance.now();
+    const receivedAt = (this.options.now ?? (() => new Date()))();
+    try {
+      const delivery = { endpoint, body, headers: req.headers, json, receivedAt };
+      const { eventId, published } = await publishWebhook(publish, delivery);
+      countStored(
+        metrics,
+        'webhook',
+        published,
+        (performance.now() - started) / 1000,
+        endpoint.source,
+      );
+      return { status: 202, body: { eventId, duplicate: published.duplicate } };
+    } catch (error) {
+      if (tooLargeForNats(error))
+        return problem(413, 'payload_too_large', 'body too large for the message broker');
+      metrics.deliveries.inc({ via: 'webhook', result: 'failed' });
+      log.warn('webhook not stored; answering 503 so the sender retries', {
+        endpoint: endpoint.name,
+        error,
+      });
+      return problem(503, 'unavailable', 'the delivery could not be stored; retry later', {
+        'retry-after': '5',
+      });
+    }
+  }
+
+  private pushOptions() {
+    const { publish, metrics, log, now } = this.options;
+    return {
+      publish,
+      metrics,
+      log,
+      maxBodyBytes: Number.MAX_SAFE_INTEGER,
+      ...(now ? { now } : {}),
+    };
+  }
+}
+
+/**
+ * `POST /webhooks/<name>` (and `/webhooks/<name>/<token>` for a path token) for each configured
+ * endpoint: rate limit (429), authentication (401), content type (415), body size (413),
+ * handshakes (2xx, nothing published), then the untouched body on `onpush.raw.<source>`:
+ * 202 once JetStream stored it, 503 when it could not (the sender retries).
+ */
+export function webhookRoute(options: WebhookOptions): Route {
+  const bound = new Map<string, Bound>();
+  for (const endpoint of options.endpoints) {
+    const auth = authenticator(endpoint.auth, options.fetcher ? { fetcher: options.fetcher } : {});
+    const bucket = new TokenBucket(endpoint.rateLimit.perSecond, endpoint.rateLimit.burst);
+    bound.set(endpoint.name, { endpoint, auth, bucket });
+  }
+  const handler = new WebhookHandler(options);
+  return async (req, res, url) => {
+    const match = PATH.exec(url.pathname);
+    const target = match?.[1] === undefined ? undefined : bound.get(match[1]);
+    if (match === null || target === undefined) return false;
+    if (match[2] !== undefined && target.endpoint.auth.type !== 'path') return false;
+    const labels = { endpoint: target.endpoint.name, source: target.endpoint.source };
+    options.metrics.webhookRequests.inc(labels);
+    const task = handler.handle(req, target, match[2]).then((reply) => {
+      options.metrics.webhookResponses.inc({ ...labels, status: String(reply.status) });
+      send(res, reply);
+    });
+    options.track?.(task);
+    await task;
+    return true;
+  };
+}

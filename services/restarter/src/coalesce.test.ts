@@ -1,0 +1,182 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { HEADERS, parseOutcome, type RestartRequest } from '@onpush/contracts';
+import { ANNOTATIONS } from '@onpush/kube';
+import type { Incoming } from '@onpush/service';
+import { createMetrics } from '@onpush/telemetry';
+import { coalesceKey, isNewer, latestOf, memberResult, windowMs, type Member } from './coalesce.js';
+import { FakeApiException, FakeApps, fakeClients } from './fake-apps.js';
+import { createHandler } from './handler.js';
+import { kubeEffects } from './kube.js';
+import { kubeRequestCounter } from './metrics.js';
+import { TokenBucket } from './token-bucket.js';
+
+const digest = (n: number): string => `sha256:${String(n).repeat(64).slice(0, 64)}`;
+const NOW = new Date('2026-11-26T10:00:05.000Z');
+
+function req(eventId: string, n: number, pushedAt?: string, name = 'web'): RestartRequest {
+  return {
+    v: 1,
+    eventId,
+    image: 'us-docker.pkg.dev/acme/shop/web',
+    tag: '1.2.0',
+    digest: digest(n),
+    ...(pushedAt !== undefined ? { pushedAt } : {}),
+    workload: { kind: 'Deployment', namespace: 'shop', name, containers: ['main'] },
+  };
+}
+
+const member = (request: RestartRequest, seq: number): Member => ({ request, seq });
+
+function incoming(request: RestartRequest, seq: number): Incoming {
+  return {
+    subject: 'onpush.restart.shop',
+    data: new TextEncoder().encode(JSON.stringify(request)),
+    headers: { [HEADERS.eventId]: request.eventId },
+    seq,
+    deliveryCount: 1,
+  };
+}
+
+describe('coalescing policy', () => {
+  it('keys a window by workload and image', () => {
+    expect(coalesceKey(req('a', 1))).toBe('Deployment/shop/web|us-docker.pkg.dev/acme/shop/web');
+    expect(coalesceKey(req('a', 1))).toBe(coalesceKey(req('b', 2)));
+    expect(coalesceKey(req('a', 1))).not.toBe(coalesceKey(req('a', 1, undefined, 'api')));
+  });
+
+  it.each([
+    ['later push time wins', '2026-01-01T00:00:02Z', 1, '2026-01-01T00:00:01Z', 2, true],
+    [
+      'earlier push time loses despite arriving later',
+      '2026-01-01T00:00:01Z',
+      9,
+      '2026-01-01T00:00:02Z',
+      2,
+      false,
+    ],
+    ['same push time: stream order', '2026-01-01T00:00:01Z', 3, '2026-01-01T00:00:01Z', 2, true],
+    ['no push time: stream order', undefined, 3, '2026-01-01T00:00:01Z', 2, true],
+    ['no push time, earlier in the stream', undefined, 1, undefined, 2, false],
+  ] as const)('isNewer: %s', (_, aAt, aSeq, bAt, bSeq, expected) => {
+    expect(isNewer(member(req('a', 1, aAt), aSeq), member(req('b', 2, bAt), bSeq))).toBe(expected);
+  });
+
+  it('picks the latest push of a window', () => {
+    const members = [
+      member(req('a', 1, '2026-01-01T00:00:01Z'), 10),
+      member(req('c', 3, '2026-01-01T00:00:03Z'), 11),
+      member(req('b', 2, '2026-01-01T00:00:02Z'), 12),
+    ] as const;
+    expect(latestOf(members).request.eventId).toBe('c');
+  });
+
+  it('caps the window at a quarter of the ack wait', () => {
+    expect(windowMs(300, 30_000)).toBe(300);
+    expect(windowMs(60_000, 30_000)).toBe(7_500);
+    expect(windowMs(300, 1_000)).toBe(250);
+    expect(windowMs(0, 30_000)).toBe(0);
+  });
+
+  it('supersedes the others when the winner restarted, shares gone and failures', () => {
+    const winner = member(req('b', 2), 2);
+    const loser = member(req('a', 1), 1);
+    const out = (result: Parameters<typeof memberResult>[1]['result']) => ({
+      winner,
+      members: [loser, winner],
+      result,
+    });
+    const restarted = out({ fate: 'restarted', respondedAt: NOW });
+    expect(memberResult(winner, restarted)).toEqual({ fate: 'restarted', respondedAt: NOW });
+    expect(memberResult(loser, restarted)).toEqual({
+      fate: 'unchanged',
+      reason: 'superseded',
+      by: winner.request,
+    });
+    expect(memberResult(loser, out({ fate: 'gone' }))).toEqual({ fate: 'gone' });
+    const error = new Error('boom');
+    expect(memberResult(loser, out({ fate: 'failed', error }))).toEqual({ fate: 'failed', error });
+  });
+});
+
+describe('restarter handler with a coalescing window', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: NOW });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function setUp() {
+    const apps = new FakeApps().add('shop', 'web').add('shop', 'api');
+    const bucket = new TokenBucket({ qps: 1_000, burst: 1_000 });
+    const requests = kubeRequestCounter(createMetrics('coalesce-test').registry);
+    const effects = kubeEffects({ clients: fakeClients(apps), bucket, requests });
+    return { apps, handle: createHandler({ effects, windowMs: 300 }) };
+  }
+
+  it('restarts a workload once, with the latest digest, for a burst of pushes', async () => {
+    const { apps, handle } = setUp();
+    const burst = [
+      req('e1', 1, '2026-11-26T10:00:01.000Z'),
+      req('e3', 3, '2026-11-26T10:00:03.000Z'),
+      req('e2', 2, '2026-11-26T10:00:02.000Z'),
+    ].map((r, i) => handle(incoming(r, i + 1)));
+    await vi.advanceTimersByTimeAsync(299);
+    expect(apps.calls).toEqual([]);
+    await vi.advanceTimersByTimeAsync(50);
+    const outcomes = (await Promise.all(burst)).map((out) => parseOutcome(out[0]!.data));
+
+    expect(apps.verbs()).toEqual(['get', 'patch']);
+    expect(apps.annotations('shop', 'web')?.[ANNOTATIONS.digest]).toBe(digest(3));
+    expect(outcomes.map((o) => [o.eventId, o.fate, o.reason])).toEqual([
+      ['e1', 'unchanged', 'superseded'],
+      ['e3', 'restarted', undefined],
+      ['e2', 'unchanged', 'superseded'],
+    ]);
+    expect(outcomes[0]?.detail).toBe(`superseded by event e3 (${digest(3)})`);
+  });
+
+  it('keeps workloads apart and opens a new window after the last one closed', async () => {
+    const { apps, handle } = setUp();
+    const first = [
+      handle(incoming(req('e1', 1, '2026-11-26T10:00:01.000Z'), 1)),
+      handle(incoming(req('e1', 1, '2026-11-26T10:00:01.000Z', 'api'), 2)),
+    ];
+    await vi.advanceTimersByTimeAsync(400);
+    await Promise.all(first);
+    const later = handle(incoming(req('e2', 2, '2026-11-26T10:00:02.000Z'), 3));
+    await vi.advanceTimersByTimeAsync(400);
+    expect(parseOutcome((await later)[0]!.data).fate).toBe('restarted');
+    expect(apps.verbs().filter((v) => v === 'patch')).toHaveLength(3);
+    expect(apps.annotations('shop', 'api')?.[ANNOTATIONS.digest]).toBe(digest(1));
+    expect(apps.annotations('shop', 'web')?.[ANNOTATIONS.digest]).toBe(digest(2));
+  });
+
+  it('never goes back to an older push that arrives after a newer one was restarted', async () => {
+    const { apps, handle } = setUp();
+    const newer = handle(incoming(req('e2', 2, '2026-11-26T10:00:02.000Z'), 1));
+    await vi.advanceTimersByTimeAsync(400);
+    await newer;
+    const older = handle(incoming(req('e1', 1, '2026-11-26T10:00:01.000Z'), 2));
+    await vi.advanceTimersByTimeAsync(400);
+    const outcome = parseOutcome((await older)[0]!.data);
+    expect([outcome.fate, outcome.reason]).toEqual(['unchanged', 'superseded']);
+    expect(apps.annotations('shop', 'web')?.[ANNOTATIONS.digest]).toBe(digest(2));
+    expect(apps.verbs()).toEqual(['get', 'patch', 'get']);
+  });
+
+  it('fails every request of the window with the restart error, for the broker to retry', async () => {
+    const { apps, handle } = setUp();
+    apps.fail('patch', new FakeApiException(429, 'slow down', { 'retry-after': '1' }));
+    const burst = [1, 2].map((n) =>
+      handle(incoming(req(`e${n}`, n, `2026-11-26T10:00:0${n}.000Z`), n)).catch(
+        (error: unknown) => error,
+      ),
+    );
+    await vi.advanceTimersByTimeAsync(400);
+    expect(await Promise.all(burst)).toEqual([
+      expect.objectContaining({ type: 'http_429', retryable: true }),
+      expect.objectContaining({ type: 'http_429', retryable: true }),
+    ]);
+  });
+});

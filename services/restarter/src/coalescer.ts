@@ -1,0 +1,78 @@
+// The open windows of one restarter replica, one per (workload, image). A request joins the
+// open window of its key or opens one; a window restarts only after the previous window of the
+// same key finished, so one replica never runs two restarts of a workload at once.
+import { createActor, fromPromise, toPromise, type Actor } from 'xstate';
+import type { RestartRequest } from '@onpush/contracts';
+import {
+  coalesceKey,
+  memberResult,
+  windowMachine,
+  type Member,
+  type MemberResult,
+  type WindowOutput,
+} from './coalesce.js';
+import type { RestartOutput } from './machine.js';
+
+export interface CoalescerOptions {
+  /** How long a window stays open (see `windowMs`); 0 restarts each request on its own. */
+  windowMs: number;
+  /** Restarts the workload with this request's push (the restart machine). */
+  restart: (request: RestartRequest) => Promise<RestartOutput>;
+}
+
+export interface Coalescer {
+  /** Resolves once the request's window ended, with how this request ends. */
+  join(member: Member): Promise<MemberResult>;
+  /** Windows still open or restarting. */
+  size(): number;
+}
+
+interface Window {
+  actor: Actor<typeof windowMachine>;
+  output: Promise<WindowOutput>;
+}
+
+export function createCoalescer(options: CoalescerOptions): Coalescer {
+  const open = new Map<string, Window>();
+  const last = new Map<string, Promise<unknown>>();
+
+  function openWindow(key: string, first: Member): Window {
+    const previous = last.get(key) ?? Promise.resolve();
+    const machine = windowMachine.provide({
+      actors: {
+        restart: fromPromise(async ({ input }) => {
+          await previous.catch(() => undefined);
+          return options.restart(input.winner.request);
+        }),
+      },
+    });
+    const actor = createActor(machine, { input: { first, windowMs: options.windowMs } });
+    const window: Window = { actor, output: toPromise(actor) };
+    actor.subscribe((snapshot) => {
+      if (!snapshot.matches('collecting') && open.get(key) === window) open.delete(key);
+    });
+    last.set(key, window.output);
+    void window.output
+      .finally(() => {
+        if (last.get(key) === window.output) last.delete(key);
+      })
+      .catch(() => undefined);
+    open.set(key, window);
+    actor.start();
+    return window;
+  }
+
+  return {
+    async join(member) {
+      const key = coalesceKey(member.request);
+      const current = open.get(key);
+      if (current?.actor.getSnapshot().matches('collecting')) {
+        current.actor.send({ type: 'JOIN', member });
+        return memberResult(member, await current.output);
+      }
+      const window = openWindow(key, member);
+      return memberResult(member, await window.output);
+    },
+    size: () => new Set([...open.keys(), ...last.keys()]).size,
+  };
+}

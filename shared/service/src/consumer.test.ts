@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '@onpush/config';
+import { TOPOLOGY } from '@onpush/contracts';
+import { baseServiceSchema } from './config.js';
+import { consumerTuning, mayExtend, tuneConsumer, workingPlan } from './consumer.js';
+
+const restarter = TOPOLOGY.consumers.restarter;
+const tuningOf = (env: Record<string, string>) =>
+  consumerTuning(loadConfig(baseServiceSchema, { PORT: '0', ...env }));
+
+function problems(run: () => unknown): string[] {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((p) => p.variable);
+    throw error;
+  }
+  return [];
+}
+
+describe('tuneConsumer', () => {
+  it('keeps the topology when nothing is set', () => {
+    expect(tuneConsumer(restarter, tuningOf({}))).toEqual(restarter);
+  });
+
+  it.each([
+    [
+      'a backoff, whose first step is the ack wait',
+      { CONSUMER_BACKOFF: '1s,5s,30s' },
+      { maxDeliver: 8, backoffMs: [1_000, 5_000, 30_000], ackWaitMs: 1_000 },
+    ],
+    [
+      'an ack wait, which replaces the first step',
+      { CONSUMER_ACK_WAIT: '10s' },
+      { maxDeliver: 8, backoffMs: [10_000, 60_000, 120_000, 300_000, 600_000], ackWaitMs: 10_000 },
+    ],
+    [
+      'a smaller max deliver, which cuts the declared schedule',
+      { CONSUMER_MAX_DELIVER: '3' },
+      { maxDeliver: 3, backoffMs: [30_000, 60_000], ackWaitMs: 30_000 },
+    ],
+    [
+      'one delivery: no backoff at all',
+      { CONSUMER_MAX_DELIVER: '1', CONSUMER_ACK_WAIT: '2s' },
+      { maxDeliver: 1, backoffMs: [], ackWaitMs: 2_000 },
+    ],
+    [
+      'all three, consistent',
+      { CONSUMER_MAX_DELIVER: '4', CONSUMER_BACKOFF: '2s,4s', CONSUMER_ACK_WAIT: '2s' },
+      { maxDeliver: 4, backoffMs: [2_000, 4_000], ackWaitMs: 2_000 },
+    ],
+  ])('applies %s', (_, env, expected) => {
+    expect(tuneConsumer(restarter, tuningOf(env))).toMatchObject(expected);
+  });
+
+  it('refuses what JetStream would refuse, naming the variable', () => {
+    expect(
+      problems(() =>
+        tuneConsumer(restarter, tuningOf({ CONSUMER_BACKOFF: '1s,2s,3s,4s,5s,6s,7s,8s' })),
+      ),
+    ).toEqual(['CONSUMER_BACKOFF']);
+    expect(
+      problems(() =>
+        tuneConsumer(restarter, tuningOf({ CONSUMER_BACKOFF: '1s,2s', CONSUMER_MAX_DELIVER: '2' })),
+      ),
+    ).toEqual(['CONSUMER_MAX_DELIVER']);
+    expect(
+      problems(() =>
+        tuneConsumer(restarter, tuningOf({ CONSUMER_BACKOFF: '1s,2s', CONSUMER_ACK_WAIT: '5s' })),
+      ),
+    ).toEqual(['CONSUMER_ACK_WAIT']);
+  });
+
+  it('checks the variables themselves at load', () => {
+    expect(
+      problems(() =>
+        tuningOf({ CONSUMER_MAX_DELIVER: '0', CONSUMER_BACKOFF: 'soon', CONSUMER_ACK_WAIT: '1ms' }),
+      ).sort(),
+    ).toEqual(['CONSUMER_ACK_WAIT', 'CONSUMER_BACKOFF', 'CONSUMER_MAX_DELIVER']);
+  });
+});
+
+describe('working()', () => {
+  it('is sent every third of the ack wait, for at most ten ack waits', () => {
+    expect(workingPlan(30_000)).toEqual({ intervalMs: 10_000, maxHoldMs: 300_000 });
+    expect(workingPlan(15).intervalMs).toBe(10);
+    const plan = workingPlan(3_000);
+    expect(mayExtend(0, plan)).toBe(true);
+    expect(mayExtend(29_000, plan)).toBe(true);
+    expect(mayExtend(29_500, plan)).toBe(false);
+  });
+});
