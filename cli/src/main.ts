@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       dir: { type: 'string' },
       only: { type: 'string' },
-      replicas: { type: 'string', default: '1' },
+      replicas: { type: 'string' },
       stage: { type: 'string' },
       reason: { type: 'string' },
       since: { type: 'string' },
@@ -79,7 +79,11 @@ async function main(argv: string[]): Promise<number> {
       await runOne(action);
       return 0;
     case 'provision':
-      return provisionCommand(natsUrl, Number(values.replicas), out);
+      return provisionCommand(
+        natsUrl,
+        values.replicas === undefined ? undefined : Number(values.replicas),
+        out,
+      );
     case 'dlq':
       return dlqCommand(
         action,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
 import { jetstreamManager, type JetStreamManager } from '@onpush/nats';
-import { consumerTuning, runService, stageEffects } from '@onpush/service';
+import { consumerTuning, natsCredentials, runService, stageEffects } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { createAdvisoryHandler, originalReader } from './advisory-handler.js';
 import { dlqManagerSchema } from './config.js';
@@ -27,6 +27,7 @@ const advisories = stageEffects({
   stage: 'dlq-manager',
   durable: 'dlq-manager-advisories',
   natsUrl: config.NATS_URL,
+  ...natsCredentials(config),
   handle: createAdvisoryHandler({ original: originalReader(() => jsm), log }),
   maxInFlight: config.MAX_IN_FLIGHT,
   retryScheduleMs: config.RETRY_SCHEDULE,
@@ -48,6 +49,7 @@ await runService({
     stageEffects({
       stage: 'dlq-manager',
       natsUrl: config.NATS_URL,
+      ...natsCredentials(config),
       handle: createHandler({ log, metrics: dlqMetrics, refresh: () => stats?.update() }),
       maxInFlight: config.MAX_IN_FLIGHT,
       retryScheduleMs: config.RETRY_SCHEDULE,

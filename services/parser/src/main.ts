@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
-import { consumerTuning, runService, stageEffects } from '@onpush/service';
+import { consumerTuning, natsCredentials, runService, stageEffects } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { parserSchema } from './config.js';
 import { createHandler } from './handler.js';
@@ -18,6 +18,7 @@ await runService({
   effects: stageEffects({
     stage: 'parser',
     natsUrl: config.NATS_URL,
+    ...natsCredentials(config),
     handle: createHandler({ log, metrics: createParserMetrics(metrics.registry) }),
     maxInFlight: config.MAX_IN_FLIGHT,
     retryScheduleMs: config.RETRY_SCHEDULE,

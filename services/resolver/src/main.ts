@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
 import { kubeClients, loadKubeConfig } from '@onpush/kube';
-import { consumerTuning, runService, stageEffects } from '@onpush/service';
+import { consumerTuning, natsCredentials, runService, stageEffects } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { kubeconfigFile, resolverSchema } from './config.js';
 import { createHandler } from './handler.js';
@@ -44,6 +44,7 @@ await runService({
   effects: stageEffects({
     stage: 'resolver',
     natsUrl: config.NATS_URL,
+    ...natsCredentials(config),
     handle: createHandler({
       index,
       canAnswer: () => (watcher.synced || snapshot.loaded) && !watcher.broken,

@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 import { EX_CONFIG, configOrExit } from '@onpush/config';
 import { kubeClients, loadKubeConfig, type KubeConfig } from '@onpush/kube';
-import { consumerSpecOrExit, consumerTuning, runService, stageEffects } from '@onpush/service';
+import {
+  consumerSpecOrExit,
+  consumerTuning,
+  natsCredentials,
+  runService,
+  stageEffects,
+} from '@onpush/service';
 import { createLogger, createMetrics, pushToRestartHistogram } from '@onpush/telemetry';
 import { windowMs } from './coalesce.js';
 import { restarterSchema } from './config.js';
@@ -42,6 +48,7 @@ await runService({
   effects: stageEffects({
     stage: 'restarter',
     natsUrl: config.NATS_URL,
+    ...natsCredentials(config),
     handle: createHandler({
       effects,
       windowMs: windowMs(config.COALESCE_WINDOW, ackWaitMs),

@@ -23,9 +23,13 @@ export interface ProvisionChange {
 
 const ns = (ms: number): number => (ms < 0 ? 0 : nanos(ms));
 
+/**
+ * A stream's configuration. Replicas are set only when asked (`onpush provision --replicas 3`):
+ * a service provisioning at start must never scale a production stream back to one replica.
+ */
 export function streamConfig(
   spec: StreamSpec,
-  replicas = 1,
+  replicas?: number,
 ): Partial<StreamConfig> & { name: string } {
   return {
     name: spec.name,
@@ -42,7 +46,7 @@ export function streamConfig(
     max_bytes: spec.maxBytes,
     max_msgs: spec.maxMsgs,
     duplicate_window: ns(spec.duplicateWindowMs),
-    num_replicas: replicas,
+    ...(replicas === undefined ? {} : { num_replicas: replicas }),
   };
 }
 

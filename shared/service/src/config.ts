@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { duration, enumOf, int, list, port, url } from '@onpush/config';
+import { duration, enumOf, int, list, port, secret, url } from '@onpush/config';
 
 /** Variables every service reads; each service extends this with its own. */
 export const baseServiceSchema = z.object({
   NATS_URL: url(['nats', 'tls', 'ws', 'wss']).default('nats://127.0.0.1:4222'),
   NATS_USER: z.string().optional(),
-  NATS_PASSWORD: z.string().optional(),
+  NATS_PASSWORD: secret(z.string()).optional(),
   /** Port of /healthz, /readyz, /metrics (and the service's own routes). */
   PORT: port({ allowZero: true }),
   LOG_LEVEL: enumOf(['debug', 'info', 'warn', 'error']).default('info'),
@@ -23,3 +23,14 @@ export const baseServiceSchema = z.object({
   CONSUMER_ACK_WAIT: duration({ min: 100, max: 86_400_000 }).optional(),
 });
 export type BaseServiceConfig = z.output<typeof baseServiceSchema>;
+
+/** The NATS credentials of a service's config, for stageEffects (unset when not configured). */
+export function natsCredentials(config: Pick<BaseServiceConfig, 'NATS_USER' | 'NATS_PASSWORD'>): {
+  natsUser?: string;
+  natsPassword?: string;
+} {
+  return {
+    ...(config.NATS_USER === undefined ? {} : { natsUser: config.NATS_USER }),
+    ...(config.NATS_PASSWORD === undefined ? {} : { natsPassword: config.NATS_PASSWORD }),
+  };
+}

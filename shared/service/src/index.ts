@@ -38,4 +38,4 @@ export {
 } from './stage.js';
 export { instrumentPublish, traceDelivery, trackConsumerLag, type Handled } from './tracing.js';
 export { runService, type RunOptions, type ServiceEffects } from './run.js';
-export { baseServiceSchema, type BaseServiceConfig } from './config.js';
+export { baseServiceSchema, natsCredentials, type BaseServiceConfig } from './config.js';

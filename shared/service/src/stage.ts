@@ -38,6 +38,8 @@ export interface StageOptions {
   /** CONSUMER_MAX_DELIVER / CONSUMER_BACKOFF / CONSUMER_ACK_WAIT (see `consumerTuning`). */
   tuning?: ConsumerTuning;
   natsUrl: string;
+  natsUser?: string | undefined;
+  natsPassword?: string | undefined;
   /** Decode, decide, and return what to publish; throw a failure that says whether it is retryable. */
   handle: (msg: Incoming) => Promise<Outgoing[]>;
   maxInFlight: number;
@@ -172,7 +174,12 @@ export function stageEffects(options: StageOptions): ServiceEffects {
 
   return {
     async connect() {
-      const nc = await connectNats({ url: options.natsUrl, name: `onpush-${options.stage}` });
+      const nc = await connectNats({
+        url: options.natsUrl,
+        name: `onpush-${options.stage}`,
+        user: options.natsUser,
+        pass: options.natsPassword,
+      });
       try {
         // Streams, missing consumers, and this stage's own consumer with its tuning.
         await provision(await jetstreamManager(nc), topology, { consumers: [spec.durable] });

@@ -53,6 +53,9 @@ async function startSdk(service: string, env: Env, log?: Logger): Promise<Tracin
     // them only when asked explicitly.
     ...(set(env['OTEL_METRICS_EXPORTER']) ? {} : { metricReaders: [] }),
     ...(set(env['OTEL_LOGS_EXPORTER']) ? {} : { logRecordProcessors: [] }),
+    // W3C trace context only (the SDK's default adds baggage, which onpush does not use and
+    // which costs an extra header pass per message); OTEL_PROPAGATORS still decides when set.
+    ...(set(env['OTEL_PROPAGATORS']) ? {} : { textMapPropagator: new W3CTraceContextPropagator() }),
   });
   sdk.start();
   log?.info('tracing: exporting spans', {
