@@ -66,7 +66,9 @@ describe('bursts: pushes of one image within the window restart a workload once'
     const port = await freePort();
     supervisor = new Supervisor({
       env: { ...process.env, ...sandbox().env, LOG_LEVEL: 'info' },
-      envFor: () => ({ PORT: String(port), COALESCE_WINDOW: '500ms' }),
+      // Trailing mode: exactly one restart per burst (the default, leading, restarts the first push
+      // at once and the latest at the window's end — unit-tested in services/restarter).
+      envFor: () => ({ PORT: String(port), COALESCE_WINDOW: '500ms', COALESCE_MODE: 'trailing' }),
       services: ['restarter'],
       write: (line) => logs.push(line),
     });
@@ -115,7 +117,7 @@ describe('bursts: pushes of one image within the window restart a workload once'
       throw new Error(`${String(e)}\n${logs.slice(-20).join('\n')}`);
     });
 
-  it('restarts once with the latest digest; the others end unchanged, superseded', async () => {
+  it('trailing mode: restarts once with the latest digest; the others end unchanged, superseded', async () => {
     const before = await generation();
     // Out of order on purpose: the latest push (5) is not the last to arrive.
     for (const n of [1, 2, 5, 3, 4]) await send(restart(`burst:${n}`, n));

@@ -11,6 +11,7 @@ import {
   ANNOTATIONS,
   PatchStrategy,
   kubeClients,
+  kubeHttp,
   loadKubeConfig,
   setHeaderOptions,
   type KubeClients,
@@ -55,10 +56,11 @@ function request(eventId: string, namespace: string, name: string): Incoming {
   };
 }
 
-function handlerFor(clients: KubeClients) {
+async function handlerFor(clients: KubeClients) {
   const requests = kubeRequestCounter(createMetrics('restarter-it').registry);
   const bucket = new TokenBucket({ qps: 50, burst: 100 });
-  return createHandler({ effects: kubeEffects({ clients, bucket, requests }) });
+  const http = await kubeHttp(clients.config);
+  return createHandler({ effects: kubeEffects({ http, bucket, requests }) });
 }
 
 function outcomeOf(outgoing: Outgoing[]): Outcome {
@@ -79,7 +81,7 @@ describe('restarter handler against the Kubernetes API server', () => {
       namespace: 'shop',
       body: deployment('shop', 'web'),
     });
-    const handle = handlerFor(kube);
+    const handle = await handlerFor(kube);
 
     const first = outcomeOf(await handle(request('evt-1', 'shop', 'web')));
     expect(first).toMatchObject({
@@ -114,7 +116,7 @@ describe('restarter handler against the Kubernetes API server', () => {
       namespace: 'race',
       body: deployment('race', 'web'),
     });
-    const handle = handlerFor(kube);
+    const handle = await handlerFor(kube);
 
     const both = await Promise.all([
       handle(request('evt-a', 'race', 'web')),
@@ -123,7 +125,7 @@ describe('restarter handler against the Kubernetes API server', () => {
     expect(both.map((out) => outcomeOf(out).fate).sort()).toEqual(['restarted', 'unchanged']);
 
     const effects = kubeEffects({
-      clients: kube,
+      http: await kubeHttp(kube.config),
       bucket: new TokenBucket({ qps: 50, burst: 100 }),
       requests: kubeRequestCounter(createMetrics('restarter-it').registry),
     });
@@ -163,9 +165,8 @@ describe('restarter handler against the Kubernetes API server', () => {
       token: token.status?.token ?? '',
     });
 
-    const error = await handlerFor(kubeClients(asServiceAccount))(
-      request('evt-4', 'locked', 'api'),
-    ).catch((e: unknown) => e);
+    const handle = await handlerFor(kubeClients(asServiceAccount));
+    const error = await handle(request('evt-4', 'locked', 'api')).catch((e: unknown) => e);
     expect(error).toMatchObject({ type: 'http_403', retryable: false });
     expect((error as Error).message).toContain('forbidden');
   });

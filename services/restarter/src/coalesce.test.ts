@@ -3,8 +3,18 @@ import { HEADERS, parseOutcome, type RestartRequest } from '@onpush/contracts';
 import { ANNOTATIONS } from '@onpush/kube';
 import type { Incoming } from '@onpush/service';
 import { createMetrics } from '@onpush/telemetry';
-import { coalesceKey, isNewer, latestOf, memberResult, windowMs, type Member } from './coalesce.js';
-import { FakeApiException, FakeApps, fakeClients } from './fake-apps.js';
+import {
+  coalesceKey,
+  isNewer,
+  latestOf,
+  memberResult,
+  trailingWinner,
+  windowMs,
+  type CoalesceMode,
+  type Member,
+  type MemberResult,
+} from './coalesce.js';
+import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.js';
 import { createHandler } from './handler.js';
 import { kubeEffects } from './kube.js';
 import { kubeRequestCounter } from './metrics.js';
@@ -77,15 +87,19 @@ describe('coalescing policy', () => {
     expect(windowMs(0, 30_000)).toBe(0);
   });
 
-  it('supersedes the others when the winner restarted, shares gone and failures', () => {
-    const winner = member(req('b', 2), 2);
-    const loser = member(req('a', 1), 1);
-    const out = (result: Parameters<typeof memberResult>[1]['result']) => ({
-      winner,
-      members: [loser, winner],
-      result,
+  it('supersedes the others when the last restart ran, shares gone and failures', () => {
+    const first = member(req('a', 1), 1);
+    const winner = member(req('c', 3), 3);
+    const loser = member(req('b', 2), 2);
+    const out = (result: MemberResult) => ({
+      members: [first, loser, winner],
+      restarts: [
+        { winner: first, result: { fate: 'restarted', respondedAt: NOW } as const },
+        { winner, result },
+      ],
     });
     const restarted = out({ fate: 'restarted', respondedAt: NOW });
+    expect(memberResult(first, restarted)).toEqual({ fate: 'restarted', respondedAt: NOW });
     expect(memberResult(winner, restarted)).toEqual({ fate: 'restarted', respondedAt: NOW });
     expect(memberResult(loser, restarted)).toEqual({
       fate: 'unchanged',
@@ -95,6 +109,15 @@ describe('coalescing policy', () => {
     expect(memberResult(loser, out({ fate: 'gone' }))).toEqual({ fate: 'gone' });
     const error = new Error('boom');
     expect(memberResult(loser, out({ fate: 'failed', error }))).toEqual({ fate: 'failed', error });
+  });
+
+  it('restarts, at the end of a window, the latest member not yet restarted', () => {
+    const first = member(req('a', 1, '2026-01-01T00:00:01Z'), 1);
+    const later = member(req('b', 2, '2026-01-01T00:00:02Z'), 2);
+    expect(trailingWinner({ first, followers: [], mode: 'leading' })).toBeUndefined();
+    expect(trailingWinner({ first, followers: [later], mode: 'leading' })).toBe(later);
+    expect(trailingWinner({ first, followers: [], mode: 'trailing' })).toBe(first);
+    expect(trailingWinner({ first: later, followers: [first], mode: 'trailing' })).toBe(later);
   });
 });
 
@@ -106,16 +129,47 @@ describe('restarter handler with a coalescing window', () => {
     vi.useRealTimers();
   });
 
-  function setUp() {
+  function setUp(coalesceMode: CoalesceMode = 'leading') {
     const apps = new FakeApps().add('shop', 'web').add('shop', 'api');
     const bucket = new TokenBucket({ qps: 1_000, burst: 1_000 });
     const requests = kubeRequestCounter(createMetrics('coalesce-test').registry);
-    const effects = kubeEffects({ clients: fakeClients(apps), bucket, requests });
-    return { apps, handle: createHandler({ effects, windowMs: 300 }) };
+    const effects = kubeEffects({ http: fakeHttp(apps), bucket, requests });
+    return { apps, handle: createHandler({ effects, windowMs: 300, coalesceMode }) };
   }
 
-  it('restarts a workload once, with the latest digest, for a burst of pushes', async () => {
-    const { apps, handle } = setUp();
+  it('leading: restarts the first push at once, then once more with the latest of the burst', async () => {
+    const { apps, handle } = setUp('leading');
+    const burst = [
+      req('e1', 1, '2026-11-26T10:00:01.000Z'),
+      req('e3', 3, '2026-11-26T10:00:03.000Z'),
+      req('e2', 2, '2026-11-26T10:00:02.000Z'),
+    ].map((r, i) => handle(incoming(r, i + 1)));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(apps.verbs()).toEqual(['get', 'patch']);
+    expect(apps.annotations('shop', 'web')?.[ANNOTATIONS.digest]).toBe(digest(1));
+    await vi.advanceTimersByTimeAsync(340);
+    const outcomes = (await Promise.all(burst)).map((out) => parseOutcome(out[0]!.data));
+
+    expect(apps.verbs()).toEqual(['get', 'patch', 'get', 'patch']);
+    expect(apps.annotations('shop', 'web')?.[ANNOTATIONS.digest]).toBe(digest(3));
+    expect(outcomes.map((o) => [o.eventId, o.fate, o.reason])).toEqual([
+      ['e1', 'restarted', undefined],
+      ['e3', 'restarted', undefined],
+      ['e2', 'unchanged', 'superseded'],
+    ]);
+  });
+
+  it('leading: a burst of one digest restarts once', async () => {
+    const { apps, handle } = setUp('leading');
+    const burst = ['e1', 'e2', 'e3'].map((id, i) => handle(incoming(req(id, 1), i + 1)));
+    await vi.advanceTimersByTimeAsync(350);
+    const outcomes = (await Promise.all(burst)).map((out) => parseOutcome(out[0]!.data));
+    expect(apps.verbs().filter((v) => v === 'patch')).toHaveLength(1);
+    expect(outcomes.map((o) => o.fate)).toEqual(['restarted', 'unchanged', 'unchanged']);
+  });
+
+  it('trailing: restarts a workload once, with the latest digest, for a burst of pushes', async () => {
+    const { apps, handle } = setUp('trailing');
     const burst = [
       req('e1', 1, '2026-11-26T10:00:01.000Z'),
       req('e3', 3, '2026-11-26T10:00:03.000Z'),
@@ -165,8 +219,8 @@ describe('restarter handler with a coalescing window', () => {
     expect(apps.verbs()).toEqual(['get', 'patch', 'get']);
   });
 
-  it('fails every request of the window with the restart error, for the broker to retry', async () => {
-    const { apps, handle } = setUp();
+  it('trailing: fails every request of the window with the restart error, for the broker to retry', async () => {
+    const { apps, handle } = setUp('trailing');
     apps.fail('patch', new FakeApiException(429, 'slow down', { 'retry-after': '1' }));
     const burst = [1, 2].map((n) =>
       handle(incoming(req(`e${n}`, n, `2026-11-26T10:00:0${n}.000Z`), n)).catch(

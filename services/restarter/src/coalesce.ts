@@ -1,6 +1,13 @@
-// Bursts: restart requests for the same workload and image that arrive within a short window
-// restart it once, with the latest push. The window is a machine state with an `after` delay;
-// the delay and the choice of the latest request are pure functions.
+// Bursts: restart requests for the same workload and image that arrive within a short window.
+// Two modes (COALESCE_MODE):
+// - `leading` (default): the first request restarts AT ONCE — a lone push is never delayed —
+//   and opens the window; requests arriving in it are collected and, when it closes, the
+//   workload is restarted once more with the latest of them (a no-op when that digest is the
+//   one already running). A burst restarts a workload at most twice: first push, latest push.
+// - `trailing`: nothing restarts until the window closes; then once, with the latest push.
+//   Exactly one restart per burst, at the cost of the window's delay on every push.
+// The window is a machine state with an `after` delay; the delay and the choice of the latest
+// request are pure functions.
 import { assign, fromPromise, setup } from 'xstate';
 import type { RestartRequest } from '@onpush/contracts';
 import type { RestartOutput } from './machine.js';
@@ -41,30 +48,45 @@ export function windowMs(configuredMs: number, ackWaitMs: number): number {
   return Math.max(0, Math.min(configuredMs, Math.floor(ackWaitMs * MAX_WINDOW_SHARE)));
 }
 
-/** What a window ends with: the chosen member and how its restart ended. */
+export type CoalesceMode = 'leading' | 'trailing';
+
+/** What a window ends with: each restart it ran, with the member whose push it used. */
 export interface WindowOutput {
-  readonly winner: Member;
   readonly members: readonly Member[];
-  readonly result: RestartOutput;
+  /** The restarts of the window, in order (leading mode: the first member's, then the latest's). */
+  readonly restarts: readonly { readonly winner: Member; readonly result: RestartOutput }[];
 }
 
 interface WindowContext {
-  members: [Member, ...Member[]];
+  first: Member;
+  followers: Member[];
+  mode: CoalesceMode;
   windowMs: number;
-  result: RestartOutput | undefined;
+  restarts: { winner: Member; result: RestartOutput }[];
 }
 
 const notProvided = (): Promise<never> => Promise.reject(new Error('effect not provided'));
+const failedWith = (error: unknown): RestartOutput => ({ fate: 'failed', error });
+
+/** Whom the window restarts when it closes: the latest member not yet restarted, if any. */
+export function trailingWinner(
+  context: Pick<WindowContext, 'first' | 'followers' | 'mode'>,
+): Member | undefined {
+  const candidates =
+    context.mode === 'leading' ? context.followers : [context.first, ...context.followers];
+  const [head, ...rest] = candidates;
+  return head === undefined ? undefined : latestOf([head, ...rest]);
+}
 
 /**
- * One window: collecting (JOINs add members) → after `windowMs`, restarting the latest member
- * (the `restart` effect runs the restart machine) → done. A restart failure is an output, not an
- * error: every member of the window shares it.
+ * One window: `open` (JOINs add followers; in leading mode the first member's restart runs
+ * meanwhile) → when the window elapsed and the leading restart finished, restart the latest
+ * member not yet restarted → done. A restart failure is an output, not an error.
  */
 export const windowMachine = setup({
   types: {
     context: {} as WindowContext,
-    input: {} as { first: Member; windowMs: number },
+    input: {} as { first: Member; windowMs: number; mode: CoalesceMode },
     events: {} as { type: 'JOIN'; member: Member },
     output: {} as WindowOutput,
   },
@@ -74,36 +96,93 @@ export const windowMachine = setup({
   delays: {
     window: ({ context }) => context.windowMs,
   },
+  guards: {
+    leading: ({ context }) => context.mode === 'leading',
+    hasTrailing: ({ context }) => trailingWinner(context) !== undefined,
+  },
 }).createMachine({
   id: 'window',
-  context: ({ input }) => ({ members: [input.first], windowMs: input.windowMs, result: undefined }),
-  initial: 'collecting',
+  context: ({ input }) => ({ ...input, followers: [], restarts: [] }),
+  initial: 'open',
   states: {
-    collecting: {
+    open: {
+      type: 'parallel',
       on: {
         JOIN: {
-          actions: assign({ members: ({ context, event }) => [...context.members, event.member] }),
+          actions: assign({
+            followers: ({ context, event }) => [...context.followers, event.member],
+          }),
         },
       },
-      after: { window: 'restarting' },
+      states: {
+        leading: {
+          initial: 'choosing',
+          states: {
+            choosing: {
+              always: [{ guard: 'leading', target: 'restarting' }, { target: 'finished' }],
+            },
+            restarting: {
+              invoke: {
+                src: 'restart',
+                input: ({ context }) => ({ winner: context.first }),
+                onDone: {
+                  target: 'finished',
+                  actions: assign({
+                    restarts: ({ context, event }) => [
+                      { winner: context.first, result: event.output },
+                    ],
+                  }),
+                },
+                onError: {
+                  target: 'finished',
+                  actions: assign({
+                    restarts: ({ context, event }) => [
+                      { winner: context.first, result: failedWith(event.error) },
+                    ],
+                  }),
+                },
+              },
+            },
+            finished: { type: 'final' },
+          },
+        },
+        window: {
+          initial: 'counting',
+          states: { counting: { after: { window: 'elapsed' } }, elapsed: { type: 'final' } },
+        },
+      },
+      onDone: 'closing',
     },
-    restarting: {
+    closing: { always: [{ guard: 'hasTrailing', target: 'trailing' }, { target: 'done' }] },
+    trailing: {
       invoke: {
         src: 'restart',
-        input: ({ context }) => ({ winner: latestOf(context.members) }),
-        onDone: { target: 'done', actions: assign({ result: ({ event }) => event.output }) },
+        input: ({ context }) => ({ winner: trailingWinner(context)! }),
+        onDone: {
+          target: 'done',
+          actions: assign({
+            restarts: ({ context, event }) => [
+              ...context.restarts,
+              { winner: trailingWinner(context)!, result: event.output },
+            ],
+          }),
+        },
         onError: {
           target: 'done',
-          actions: assign({ result: ({ event }) => ({ fate: 'failed', error: event.error }) }),
+          actions: assign({
+            restarts: ({ context, event }) => [
+              ...context.restarts,
+              { winner: trailingWinner(context)!, result: failedWith(event.error) },
+            ],
+          }),
         },
       },
     },
     done: { type: 'final' },
   },
   output: ({ context }) => ({
-    winner: latestOf(context.members),
-    members: context.members,
-    result: context.result ?? { fate: 'failed', error: new Error('window ended without a result') },
+    members: [context.first, ...context.followers],
+    restarts: context.restarts,
   }),
 });
 
@@ -113,15 +192,18 @@ export type MemberResult =
   | { fate: 'unchanged'; reason: 'superseded'; by: RestartRequest };
 
 /**
- * The winner gets its restart's result; the others were superseded by it (`unchanged`,
- * reason `superseded`) when it restarted or already ran a push, share `gone` when the workload
- * is gone, and share the failure (each goes back to the broker) when the restart failed.
+ * A member whose push a restart used gets that restart's result. The others were superseded by
+ * the window's last restart (`unchanged`, reason `superseded`) when it restarted or already ran a
+ * push, share `gone` when the workload is gone, and share the failure (the broker retries).
  */
 export function memberResult(member: Member, output: WindowOutput): MemberResult {
-  if (member === output.winner) return output.result;
-  const { result } = output;
+  const own = output.restarts.find((r) => r.winner === member);
+  if (own) return own.result;
+  const last = output.restarts.at(-1);
+  if (last === undefined) return failedWith(new Error('window ended without a restart'));
+  const { result } = last;
   if (result.fate === 'restarted' || result.fate === 'unchanged') {
-    return { fate: 'unchanged', reason: 'superseded', by: output.winner.request };
+    return { fate: 'unchanged', reason: 'superseded', by: last.winner.request };
   }
   return result;
 }

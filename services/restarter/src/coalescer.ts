@@ -1,9 +1,10 @@
 // The open windows of one restarter replica, one per (workload, image). A request joins the
-// open window of its key or opens one; a window restarts only after the previous window of the
-// same key finished, so one replica never runs two restarts of a workload at once.
+// open window of its key or opens one; a window's restarts wait for the previous window of the
+// same key, so one replica never runs two restarts of a workload at once.
 import { createActor, fromPromise, toPromise, type Actor } from 'xstate';
 import type { RestartRequest } from '@onpush/contracts';
 import {
+  type CoalesceMode,
   coalesceKey,
   memberResult,
   windowMachine,
@@ -16,6 +17,8 @@ import type { RestartOutput } from './machine.js';
 export interface CoalescerOptions {
   /** How long a window stays open (see `windowMs`); 0 restarts each request on its own. */
   windowMs: number;
+  /** `leading` (default): restart the first request at once; `trailing`: only at the window's end. */
+  mode?: CoalesceMode;
   /** Restarts the workload with this request's push (the restart machine). */
   restart: (request: RestartRequest) => Promise<RestartOutput>;
 }
@@ -46,10 +49,12 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
         }),
       },
     });
-    const actor = createActor(machine, { input: { first, windowMs: options.windowMs } });
+    const actor = createActor(machine, {
+      input: { first, windowMs: options.windowMs, mode: options.mode ?? 'leading' },
+    });
     const window: Window = { actor, output: toPromise(actor) };
     actor.subscribe((snapshot) => {
-      if (!snapshot.matches('collecting') && open.get(key) === window) open.delete(key);
+      if (!snapshot.matches('open') && open.get(key) === window) open.delete(key);
     });
     last.set(key, window.output);
     void window.output
@@ -66,7 +71,7 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
     async join(member) {
       const key = coalesceKey(member.request);
       const current = open.get(key);
-      if (current?.actor.getSnapshot().matches('collecting')) {
+      if (current?.actor.getSnapshot().matches('open')) {
         current.actor.send({ type: 'JOIN', member });
         return memberResult(member, await current.output);
       }

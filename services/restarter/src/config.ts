@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, int, port } from '@onpush/config';
+import { duration, enumOf, int, port } from '@onpush/config';
 import { baseServiceSchema } from '@onpush/service';
 
 /** A positive decimal such as `50` or `0.5` (client-go's QPS is a float too). */
@@ -25,6 +25,12 @@ export const restarterSchema = baseServiceSchema.extend({
    * latest push; 0 turns coalescing off. Capped at a quarter of the consumer's ack wait.
    */
   COALESCE_WINDOW: duration({ min: 0, max: 60_000 }).default(300),
+  /**
+   * `leading`: a request restarts at once and opens the window; the latest request that arrived
+   * in it restarts once more when it closes. `trailing`: one restart, with the latest request,
+   * when the window closes (every push waits the window).
+   */
+  COALESCE_MODE: enumOf(['leading', 'trailing']).default('leading'),
 });
 
 export type RestarterConfig = z.output<typeof restarterSchema>;

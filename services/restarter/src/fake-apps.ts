@@ -1,8 +1,8 @@
-// An in-memory stand-in for the AppsV1Api calls the restarter makes, for unit tests: it keeps
-// Deployments' pod-template annotations and resourceVersion, applies restart patches (refusing a
-// stale resourceVersion with 409 as the API server does), and fails like client-node does (an
-// ApiException with `code`, the Status body as JSON text and lower-case response headers).
-import type { KubeClients } from '@onpush/kube';
+// An in-memory stand-in for the API server calls the restarter makes (KubeHttp: GET and PATCH
+// of a Deployment), for unit tests: it keeps Deployments' pod-template annotations and
+// resourceVersion, applies restart patches (refusing a stale resourceVersion with 409 as the API
+// server does), and fails as KubeHttp does (KubeApiError with the status and Retry-After).
+import { KubeApiError, parseRetryAfter, type KubeHttp, type KubeResponse } from '@onpush/kube';
 
 type Verb = 'get' | 'patch';
 type Annotations = Record<string, string>;
@@ -17,10 +17,6 @@ interface PatchBody {
   spec: { template: { metadata: { annotations: Annotations } } };
 }
 
-interface Middleware {
-  pre(context: { setHeaderParam(key: string, value: string): void }): unknown;
-}
-
 interface Stored {
   annotations: Annotations;
   resourceVersion: number;
@@ -32,21 +28,22 @@ export interface FakeCall extends Ref {
   contentType?: string;
 }
 
-/** Shaped like client-node's ApiException. */
-export class FakeApiException extends Error {
-  readonly body: string;
-  constructor(
-    readonly code: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(`HTTP-Code: ${code}`);
-    const status = { kind: 'Status', apiVersion: 'v1', status: 'Failure', message, code };
-    this.body = JSON.stringify(status);
+/** A failure as KubeHttp reports it: the HTTP status, the Status message, Retry-After. */
+export class FakeApiException extends KubeApiError {
+  constructor(code: number, message: string, headers: Record<string, string> = {}) {
+    super(message, { status: code, retryAfterMs: parseRetryAfter(headers['retry-after']) });
   }
 }
 
-export class FakeApps {
+const PATH = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)$/;
+
+function refOf(path: string): Ref {
+  const match = PATH.exec(path);
+  if (!match) throw new Error(`fake API server: unexpected path ${path}`);
+  return { namespace: decodeURIComponent(match[1]!), name: decodeURIComponent(match[2]!) };
+}
+
+export class FakeApps implements KubeHttp {
   readonly calls: FakeCall[] = [];
   private readonly deployments = new Map<string, Stored>();
   private readonly failures: { verb: Verb; error: Error }[] = [];
@@ -82,27 +79,20 @@ export class FakeApps {
     return this.calls.map((call) => call.verb);
   }
 
-  async readNamespacedDeploymentWithHttpInfo(ref: Ref) {
+  async get<T>(path: string): Promise<KubeResponse<T>> {
+    const ref = refOf(path);
     this.calls.push({ verb: 'get', ...ref });
     const stored = await this.answer('get', ref);
     const metadata = { ...ref, resourceVersion: String(stored.resourceVersion) };
     const template = { metadata: { annotations: { ...stored.annotations } } };
-    return { httpStatusCode: 200, data: { metadata, spec: { selector: {}, template } } };
+    return { status: 200, data: { metadata, spec: { selector: {}, template } } as T };
   }
 
-  async patchNamespacedDeploymentWithHttpInfo(
-    request: Ref & { body: PatchBody },
-    options?: { middleware?: Middleware[] },
-  ) {
-    const headers: Record<string, string> = {};
-    for (const middleware of options?.middleware ?? []) {
-      middleware.pre({ setHeaderParam: (key, value) => (headers[key] = value) });
-    }
-    const { namespace, name, body } = request;
-    const call: FakeCall = { verb: 'patch', namespace, name, body };
-    if (headers['Content-Type'] !== undefined) call.contentType = headers['Content-Type'];
-    this.calls.push(call);
-    const stored = await this.answer('patch', request);
+  async patch<T>(path: string, patch: unknown, contentType: string): Promise<KubeResponse<T>> {
+    const { namespace, name } = refOf(path);
+    const body = patch as PatchBody;
+    this.calls.push({ verb: 'patch', namespace, name, body, contentType });
+    const stored = await this.answer('patch', { namespace, name });
     const precondition = body.metadata?.resourceVersion;
     if (precondition !== undefined && precondition !== String(stored.resourceVersion)) {
       const message = `Operation cannot be fulfilled on deployments.apps "${name}": the object has been modified`;
@@ -110,8 +100,10 @@ export class FakeApps {
     }
     Object.assign(stored.annotations, body.spec.template.metadata.annotations);
     stored.resourceVersion = ++this.version;
-    return { httpStatusCode: 200, data: { metadata: { namespace, name } } };
+    return { status: 200, data: { metadata: { namespace, name } } as T };
   }
+
+  close(): void {}
 
   /** The stored object after one network hop, or the injected failure, or a 404. */
   private async answer(verb: Verb, { namespace, name }: Ref): Promise<Stored> {
@@ -127,7 +119,7 @@ export class FakeApps {
   }
 }
 
-/** KubeClients whose `apps` is the fake (the only API the restarter uses for Deployments). */
-export function fakeClients(apps: FakeApps): KubeClients {
-  return { apps } as unknown as KubeClients;
+/** The fake as the KubeHttp the restarter's effects take. */
+export function fakeHttp(apps: FakeApps): KubeHttp {
+  return apps;
 }

@@ -4,7 +4,7 @@ import { HEADERS, parseOutcome } from '@onpush/contracts';
 import { ANNOTATIONS } from '@onpush/kube';
 import { messageMachine, type Incoming, type Outgoing } from '@onpush/service';
 import { createMetrics } from '@onpush/telemetry';
-import { FakeApiException, FakeApps, fakeClients } from './fake-apps.js';
+import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.js';
 import { createHandler } from './handler.js';
 import { kubeEffects } from './kube.js';
 import { kubeRequestCounter } from './metrics.js';
@@ -46,7 +46,7 @@ function setUp() {
   const bucket = new TokenBucket({ qps: 50, burst: 100 });
   const requests = kubeRequestCounter(createMetrics('restarter-test').registry);
   const handle = createHandler({
-    effects: kubeEffects({ clients: fakeClients(apps), bucket, requests }),
+    effects: kubeEffects({ http: fakeHttp(apps), bucket, requests }),
   });
   return { apps, handle };
 }

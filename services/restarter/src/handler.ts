@@ -10,7 +10,7 @@ import {
 } from '@onpush/contracts';
 import type { Incoming, Outgoing } from '@onpush/service';
 import type { Histogram } from '@onpush/telemetry';
-import type { MemberResult } from './coalesce.js';
+import type { CoalesceMode, MemberResult } from './coalesce.js';
 import { createCoalescer } from './coalescer.js';
 import { RestartError } from './errors.js';
 import { restartMachine, type RestartEffects } from './machine.js';
@@ -21,6 +21,8 @@ export interface HandlerDeps {
   effects: RestartEffects;
   /** Coalescing window (`windowMs(COALESCE_WINDOW, ack wait)`); 0 or unset: none. */
   windowMs?: number;
+  /** How a window restarts: `leading` (first push at once, latest at the end) or `trailing`. */
+  coalesceMode?: CoalesceMode;
   now?: () => Date;
   /** `onpush_push_to_restart_seconds`, observed for each restart with a known push time. */
   pushToRestart?: Pick<Histogram, 'observe'>;
@@ -112,7 +114,10 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
     return toPromise(actor);
   };
   const windowMs = deps.windowMs ?? 0;
-  const coalescer = windowMs > 0 ? createCoalescer({ windowMs, restart }) : undefined;
+  const coalescer =
+    windowMs > 0
+      ? createCoalescer({ windowMs, restart, mode: deps.coalesceMode ?? 'leading' })
+      : undefined;
   return async (msg: Incoming): Promise<Outgoing[]> => {
     const request = decodeRequest(msg.data);
     annotateRestart(request);

@@ -3,7 +3,7 @@ import type { WorkloadRef } from '@onpush/contracts';
 import { KubeApiError, PatchStrategy, restartPatch } from '@onpush/kube';
 import { createMetrics } from '@onpush/telemetry';
 import { RestartError } from './errors.js';
-import { FakeApiException, FakeApps, fakeClients } from './fake-apps.js';
+import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.js';
 import { kubeEffects } from './kube.js';
 import { kubeRequestCounter } from './metrics.js';
 import { TokenBucket } from './token-bucket.js';
@@ -15,7 +15,7 @@ const NOW = new Date('2026-11-26T10:00:00.500Z');
 function setUp(bucket = new TokenBucket({ qps: 50, burst: 100 })) {
   const apps = new FakeApps().add('shop', 'web');
   const requests = kubeRequestCounter(createMetrics('restarter-test').registry);
-  const effects = kubeEffects({ clients: fakeClients(apps), bucket, requests });
+  const effects = kubeEffects({ http: fakeHttp(apps), bucket, requests });
   const counted = async () =>
     Object.fromEntries(
       (await requests.get()).values.map((v) => [`${v.labels.verb} ${v.labels.code}`, v.value]),

@@ -1,5 +1,5 @@
 import type { WorkloadRef } from '@onpush/contracts';
-import { toKubeApiError, type KubeClients } from '@onpush/kube';
+import { toKubeApiError, type KubeHttp } from '@onpush/kube';
 import type { PatchInput, RestartEffects } from './machine.js';
 import type { KubeRequestCounter } from './metrics.js';
 import { annotatePatchStatus } from './telemetry.js';
@@ -7,7 +7,8 @@ import type { TokenBucket } from './token-bucket.js';
 import { WORKLOAD_APIS, workloadApi, type ApiResponse, type WorkloadApis } from './workloads.js';
 
 export interface KubeEffectsDeps {
-  clients: KubeClients;
+  /** A keep-alive client: the hot path must not open a TLS connection per request. */
+  http: KubeHttp;
   /** Every API call waits for a token first. */
   bucket: TokenBucket;
   requests: KubeRequestCounter;
@@ -46,11 +47,11 @@ export function kubeEffects(deps: KubeEffectsDeps): RestartEffects {
 
   return {
     async read(workload: WorkloadRef) {
-      const api = workloadApi(apis, workload.kind, deps.clients);
+      const api = workloadApi(apis, workload.kind, deps.http);
       return await call('get', () => api.read(workload));
     },
     async patch(workload: WorkloadRef, { resourceVersion, ...mark }: PatchInput) {
-      const api = workloadApi(apis, workload.kind, deps.clients);
+      const api = workloadApi(apis, workload.kind, deps.http);
       await call('patch', () => api.patch(workload, { ...mark, at: now() }, resourceVersion));
       return now();
     },

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { EX_CONFIG, configOrExit } from '@onpush/config';
-import { kubeClients, loadKubeConfig, type KubeConfig } from '@onpush/kube';
+import { kubeHttp, loadKubeConfig, type KubeConfig } from '@onpush/kube';
 import {
   consumerSpecOrExit,
   consumerTuning,
@@ -35,7 +35,7 @@ const metrics = createMetrics('restarter');
 const tuning = consumerTuning(config);
 const { ackWaitMs } = consumerSpecOrExit('restarter', tuning, 'restarter');
 const effects = kubeEffects({
-  clients: kubeClients(kubeConfigOrExit(config.KUBECONFIG)),
+  http: await kubeHttp(kubeConfigOrExit(config.KUBECONFIG)),
   bucket: new TokenBucket({ qps: config.KUBE_QPS, burst: config.KUBE_BURST }),
   requests: kubeRequestCounter(metrics.registry),
 });
@@ -52,6 +52,7 @@ await runService({
     handle: createHandler({
       effects,
       windowMs: windowMs(config.COALESCE_WINDOW, ackWaitMs),
+      coalesceMode: config.COALESCE_MODE,
       pushToRestart: pushToRestartHistogram(metrics.registry),
     }),
     maxInFlight: config.MAX_IN_FLIGHT,

@@ -1,11 +1,5 @@
 import type { WorkloadKind, WorkloadRef } from '@onpush/contracts';
-import {
-  PatchStrategy,
-  restartPatch,
-  setHeaderOptions,
-  type KubeClients,
-  type RestartMark,
-} from '@onpush/kube';
+import { PatchStrategy, restartPatch, type KubeHttp, type RestartMark } from '@onpush/kube';
 import { RestartError } from './errors.js';
 import type { WorkloadSnapshot } from './machine.js';
 
@@ -15,7 +9,7 @@ export interface ApiResponse<T> {
   data: T;
 }
 
-/** How to read and restart one kind of workload. Calls reject with client-node's errors. */
+/** How to read and restart one kind of workload. Calls reject with KubeApiError. */
 export interface WorkloadApi {
   /** GET: the pod template's annotations and the object's resourceVersion. */
   read(ref: WorkloadRef): Promise<ApiResponse<WorkloadSnapshot>>;
@@ -30,33 +24,42 @@ export interface WorkloadApi {
   ): Promise<ApiResponse<undefined>>;
 }
 
-export type WorkloadApis = Partial<Record<WorkloadKind, (clients: KubeClients) => WorkloadApi>>;
-
-const strategicMerge = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+export type WorkloadApis = Partial<Record<WorkloadKind, (http: KubeHttp) => WorkloadApi>>;
 
 /** A patch that carries `metadata.resourceVersion` is applied only to that version of the object. */
 function conditional<T extends object>(patch: T, resourceVersion: string | undefined): T {
   return resourceVersion === undefined ? patch : { ...patch, metadata: { resourceVersion } };
 }
 
-const deployment = ({ apps }: KubeClients): WorkloadApi => ({
-  async read({ namespace, name }) {
-    const res = await apps.readNamespacedDeploymentWithHttpInfo({ namespace, name });
-    const annotations = res.data.spec?.template.metadata?.annotations ?? {};
+interface PodTemplateOwner {
+  metadata?: { resourceVersion?: string };
+  spec?: { template?: { metadata?: { annotations?: Record<string, string> } } };
+}
+
+/** A kind whose pod template is `spec.template` (Deployment, StatefulSet, DaemonSet). */
+function templated(group: string, plural: string) {
+  return (http: KubeHttp): WorkloadApi => {
+    const path = ({ namespace, name }: WorkloadRef): string =>
+      `/apis/${group}/namespaces/${encodeURIComponent(namespace)}/${plural}/${encodeURIComponent(name)}`;
     return {
-      status: res.httpStatusCode,
-      data: { annotations, resourceVersion: res.data.metadata?.resourceVersion },
+      async read(ref) {
+        const res = await http.get<PodTemplateOwner>(path(ref));
+        const annotations = res.data.spec?.template?.metadata?.annotations ?? {};
+        return {
+          status: res.status,
+          data: { annotations, resourceVersion: res.data.metadata?.resourceVersion },
+        };
+      },
+      async patch(ref, mark, resourceVersion) {
+        const body = conditional(restartPatch(mark), resourceVersion);
+        const res = await http.patch(path(ref), body, PatchStrategy.StrategicMergePatch);
+        return { status: res.status, data: undefined };
+      },
     };
-  },
-  async patch({ namespace, name }, mark, resourceVersion) {
-    const body = conditional(restartPatch(mark), resourceVersion);
-    const res = await apps.patchNamespacedDeploymentWithHttpInfo(
-      { namespace, name, body },
-      strategicMerge,
-    );
-    return { status: res.httpStatusCode, data: undefined };
-  },
-});
+  };
+}
+
+const deployment = templated('apps/v1', 'deployments');
 
 /**
  * The kinds the restarter can restart. StatefulSet and DaemonSet take the same patch on
@@ -67,15 +70,11 @@ export const WORKLOAD_APIS: WorkloadApis = {
 };
 
 /** The API for `kind`, or a permanent `unsupported_kind` error. */
-export function workloadApi(
-  apis: WorkloadApis,
-  kind: WorkloadKind,
-  clients: KubeClients,
-): WorkloadApi {
+export function workloadApi(apis: WorkloadApis, kind: WorkloadKind, http: KubeHttp): WorkloadApi {
   const api = apis[kind];
   if (api === undefined) {
     const known = Object.keys(apis).join(', ');
     throw new RestartError('unsupported_kind', `cannot restart a ${kind} (supported: ${known})`);
   }
-  return api(clients);
+  return api(http);
 }
