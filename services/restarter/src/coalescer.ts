@@ -67,6 +67,23 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
     return window;
   }
 
+  /** The window as soon as its leading restart finished (or the whole window, if sooner). */
+  function leadingOutput(window: Window): Promise<WindowOutput> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const { context } = window.actor.getSnapshot();
+        if (context.restarts.length === 0) return false;
+        resolve({ members: [context.first, ...context.followers], restarts: context.restarts });
+        return true;
+      };
+      if (check()) return;
+      const subscription = window.actor.subscribe(() => {
+        if (check()) subscription.unsubscribe();
+      });
+      window.output.then(resolve, reject);
+    });
+  }
+
   return {
     async join(member) {
       const key = coalesceKey(member.request);
@@ -76,6 +93,11 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
         return memberResult(member, await current.output);
       }
       const window = openWindow(key, member);
+      if ((options.mode ?? 'leading') === 'leading') {
+        // The first request's restart ran at once: it ends then, it does not hold its message
+        // (and an in-flight slot) for the rest of the window.
+        return memberResult(member, await leadingOutput(window));
+      }
       return memberResult(member, await window.output);
     },
     size: () => new Set([...open.keys(), ...last.keys()]).size,

@@ -8,7 +8,7 @@ describe('restarter config', () => {
       PORT: 8084,
       KUBE_QPS: 50,
       KUBE_BURST: 100,
-      MAX_IN_FLIGHT: 16,
+      MAX_IN_FLIGHT: 64,
     });
     expect(loadConfig(restarterSchema, {}).KUBECONFIG).toBeUndefined();
   });

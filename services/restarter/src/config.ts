@@ -19,7 +19,7 @@ export const restarterSchema = baseServiceSchema.extend({
   KUBE_QPS: positiveNumber().default(50),
   /** Requests allowed at once above the sustained rate (token bucket size). */
   KUBE_BURST: int({ min: 1, max: 100_000 }).default(100),
-  MAX_IN_FLIGHT: int({ min: 1, max: 10_000 }).default(16),
+  MAX_IN_FLIGHT: int({ min: 1, max: 10_000 }).default(64),
   /**
    * Requests for one workload and image arriving within this window restart it once, with the
    * latest push; 0 turns coalescing off. Capped at a quarter of the consumer's ack wait.

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { runBench, table } from '@onpush/bench';
+
+interface Latency {
+  sent: number;
+  restarted: number;
+  latencyMs: { n: number; p50: number };
+}
+
+// A few seconds of `npm run bench` on every test run, so the benchmark cannot rot: every
+// section runs against the real servers and real service processes and reports numbers.
+describe('benchmark smoke run', () => {
+  it('measures every section and every push is seen restarted', { timeout: 300_000 }, async () => {
+    const lines: string[] = [];
+    const results = await runBench({ smoke: true, log: (line) => lines.push(line) });
+    console.info(table(results));
+
+    const webhook = results['webhook'] as Latency;
+    const pubsub = results['pubsub'] as Latency & { emulatorMs: { n: number } };
+    expect(webhook.restarted).toBe(webhook.sent);
+    expect(pubsub.restarted).toBe(pubsub.sent);
+    expect(pubsub.emulatorMs.n).toBe(pubsub.sent);
+    expect((results['broker'] as Latency).latencyMs.n).toBeGreaterThan(0);
+    expect((results['lookup'] as { lookupUs: { n: number } }).lookupUs.n).toBeGreaterThan(0);
+    expect((results['idle'] as { apiRequests: Record<string, number> }).apiRequests).toEqual({});
+    const storm = results['storm'] as {
+      accountedMs?: number;
+      restartsPerWorkload: Record<string, number>;
+    };
+    expect(storm.accountedMs).toBeDefined();
+    // One digest pushed many times: exactly one restart per workload.
+    expect(Object.values(storm.restartsPerWorkload)).toEqual(Array(10).fill(1));
+    expect(results['exitCodes']).toEqual({
+      ingest: 0,
+      parser: 0,
+      resolver: 0,
+      restarter: 0,
+      'dlq-manager': 0,
+    });
+  });
+});
