@@ -46,7 +46,11 @@ export interface ThroughputStep {
   accountedAfterMs: number | undefined;
 }
 
-/** One step at `rate` pushes/s: every push accounted for within `graceMs` of the last send? */
+/**
+ * One step at `rate` pushes/s: every push accounted for within `graceMs` of the last send?
+ * `restart` pushes each restart one of `workloads` Deployments (two outcomes: dispatched and the
+ * workload's fate); `no-match` pushes name images nobody runs (one outcome) — the pipeline alone.
+ */
 export async function throughputStep(
   ingestPort: number,
   natsUrl: string,
@@ -54,6 +58,7 @@ export async function throughputStep(
   rate: number,
   seconds: number,
   offset: number,
+  kind: 'restart' | 'no-match' = 'restart',
   graceMs = 5_000,
 ): Promise<ThroughputStep> {
   const before = await outcomeCount(natsUrl);
@@ -63,9 +68,14 @@ export async function throughputStep(
     const wait = start + (n * 1_000) / rate - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const i = offset + n;
-    await postPush(ingestPort, `tp-${i}`, garBody(`${BENCH_REGISTRY}/app-${i % workloads}`, i));
+    const image =
+      kind === 'restart'
+        ? `${BENCH_REGISTRY}/app-${i % workloads}`
+        : `${BENCH_REGISTRY}/nobody-${i % 997}`;
+    await postPush(ingestPort, `tp-${kind}-${i}`, garBody(image, i));
   });
-  const accountedAfterMs = await waitForOutcomes(natsUrl, before + 2 * total, graceMs);
+  const perPush = kind === 'restart' ? 2 : 1;
+  const accountedAfterMs = await waitForOutcomes(natsUrl, before + perPush * total, graceMs);
   return { rate, seconds, sent: total, accountedAfterMs };
 }
 

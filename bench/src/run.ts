@@ -159,23 +159,30 @@ async function throughput(
   size: ReturnType<typeof sizes>,
   log: (l: string) => void,
 ): Promise<Results> {
-  const steps = [];
-  let best = 0;
-  for (const [i, rate] of size.throughputRates.entries()) {
-    log(`throughput: ${rate}/s for ${size.throughputSeconds}s`);
-    const step = await throughputStep(
-      ingestPort,
-      natsUrl,
-      size.deployments,
-      rate,
-      size.throughputSeconds,
-      1_000_000 * (i + 1),
-    );
-    steps.push(step);
-    if (step.accountedAfterMs === undefined) break;
-    best = rate;
+  const series: Results = {};
+  for (const kind of ['no-match', 'restart'] as const) {
+    const steps = [];
+    let best = 0;
+    for (const [i, rate] of size.throughputRates.entries()) {
+      log(`throughput (${kind}): ${rate}/s for ${size.throughputSeconds}s`);
+      const offset = (kind === 'restart' ? 10_000_000 : 20_000_000) + 1_000_000 * i;
+      const step = await throughputStep(
+        ingestPort,
+        natsUrl,
+        size.deployments,
+        rate,
+        size.throughputSeconds,
+        offset,
+        kind,
+      );
+      steps.push(step);
+      if (step.accountedAfterMs === undefined) break;
+      best = rate;
+      await new Promise((r) => setTimeout(r, 2_000)); // drain before the next step
+    }
+    series[kind] = { bestSustained: best, steps };
   }
-  return { bestSustained: best, steps };
+  return series;
 }
 
 function restartsOfStorm(byWorkload: Map<string, string[]>): Record<string, number> {
