@@ -40,6 +40,20 @@ export default defineConfig({
           globalSetup: ['test/global-setup.ts'],
         },
       },
+      {
+        resolve,
+        // Issue 4's failure modes: crashes, broker and API server restarts, API faults, hostile
+        // input. Real processes and servers; CI size by default, ONPUSH_FAILURE_SCALE=full for
+        // the issue's size (then allow the longer timeouts below to be hit only by real hangs).
+        test: {
+          name: 'failure',
+          include: ['test/failure/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
     ],
   },
 });

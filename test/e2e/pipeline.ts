@@ -27,7 +27,8 @@ export async function startPipeline(
         timeoutMs: 60_000,
         intervalMs: 100,
       },
-    ).catch((error: unknown) => {
+    ).catch(async (error: unknown) => {
+      await supervisor.stop(5_000); // a caller that never gets the supervisor cannot stop it
       throw new Error(`${(error as Error).message}\n${logs.slice(-30).join('\n')}`);
     });
   }

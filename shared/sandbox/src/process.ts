@@ -6,8 +6,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export type Log = (line: string) => void;
 
-/** A free TCP port on 127.0.0.1, chosen by the kernel. */
+/** Ports this process handed out: free when chosen, but maybe not bound yet by their user. */
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port on 127.0.0.1, chosen by the kernel, and never one this process already handed
+ * out: servers started in parallel (nats-server, etcd's two ports, kube-apiserver) each bind a
+ * port some time after choosing it, and the kernel may offer that port again meanwhile.
+ */
 export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const port = await kernelPort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new SandboxError('no_free_port', 'no fresh free port after 100 attempts');
+}
+
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

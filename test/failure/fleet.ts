@@ -1,0 +1,230 @@
+// The cluster side of the failure tests: a fleet of opted-in Deployments, the restarter's
+// least-privilege identity, and what the cluster shows afterwards — each workload's digest, and
+// the PATCHes the kube-apiserver's own audit log recorded.
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
+import { auditedDeploymentWrites, kubeconfig, type Sandbox } from '@onpush/sandbox';
+
+export const REGISTRY = 'europe-west1-docker.pkg.dev/onpush-failure/storm';
+export const TAG = '1.0';
+
+/** A deterministic sha256 digest for (image, n). */
+export function digestOf(image: string, n: number): string {
+  return `sha256:${createHash('sha256').update(`${image}#${n}`).digest('hex')}`;
+}
+
+export interface Workload {
+  namespace: string;
+  name: string;
+  /** The repository it runs, `<REGISTRY>/<app>`, at tag TAG. */
+  image: string;
+}
+
+export interface Fleet {
+  namespaces: string[];
+  images: string[];
+  workloads: Workload[];
+}
+
+/**
+ * `workloads` Deployments over `namespaces` namespaces; every image is run by `perImage`
+ * workloads, each in a different namespace when there are enough.
+ */
+export function planFleet(options: {
+  workloads: number;
+  perImage: number;
+  namespaces: string[];
+  prefix?: string;
+}): Fleet {
+  const { workloads, perImage, namespaces, prefix = 'app' } = options;
+  const images: string[] = [];
+  const list: Workload[] = [];
+  for (let j = 0; j < workloads; j += 1) {
+    const i = Math.floor(j / perImage);
+    const image = `${REGISTRY}/${prefix}-${i}`;
+    if (images[i] === undefined) images[i] = image;
+    const namespace = namespaces[j % namespaces.length]!;
+    list.push({ namespace, name: `${prefix}-w${j}`, image });
+  }
+  return { namespaces, images, workloads: list };
+}
+
+export const keyOf = (w: { namespace: string; name: string }): string => `${w.namespace}/${w.name}`;
+
+export function adminKube(sandbox: Sandbox): KubeClients {
+  return kubeClients(loadKubeConfig(sandbox.need('kube').kubeconfigPath));
+}
+
+/** Runs `task` over `items`, at most `limit` at once. */
+export async function pool<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next]!;
+      next += 1;
+      await task(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * Creates the namespaces (once, with `onpush`, where the resolver keeps its snapshot) and the
+ * fleet's Deployments, opted in to onpush.
+ */
+export async function createFleet(kube: KubeClients, fleet: Fleet): Promise<void> {
+  const existing = new Set(
+    (await kube.core.listNamespace()).items.map((n) => n.metadata?.name ?? ''),
+  );
+  for (const ns of ['onpush', ...fleet.namespaces]) {
+    if (!existing.has(ns)) await kube.core.createNamespace({ body: { metadata: { name: ns } } });
+  }
+  await pool(fleet.workloads, 8, async (w) => {
+    const labels = { app: w.name };
+    await kube.apps.createNamespacedDeployment({
+      namespace: w.namespace,
+      body: {
+        metadata: { name: w.name, labels: { ...labels, 'onpush.dev/enabled': 'true' } },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: { containers: [{ name: 'app', image: `${w.image}:${TAG}` }] },
+          },
+        },
+      },
+    });
+  });
+}
+
+/**
+ * A ServiceAccount `onpush/restarter` allowed to get and patch Deployments in `namespaces`
+ * only (least privilege); returns its token.
+ */
+export async function restarterToken(
+  sandbox: Sandbox,
+  namespaces: readonly string[],
+): Promise<string> {
+  const config = loadKubeConfig(sandbox.need('kube').kubeconfigPath);
+  const kube = kubeClients(config);
+  const rbac = config.makeApiClient(RbacAuthorizationV1Api);
+  const names = new Set((await kube.core.listNamespace()).items.map((n) => n.metadata?.name));
+  if (!names.has('onpush'))
+    await kube.core.createNamespace({ body: { metadata: { name: 'onpush' } } });
+  await kube.core.createNamespacedServiceAccount({
+    namespace: 'onpush',
+    body: { metadata: { name: 'restarter' } },
+  });
+  await rbac.createClusterRole({
+    body: {
+      metadata: { name: 'onpush-restarter' },
+      rules: [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] }],
+    },
+  });
+  for (const namespace of namespaces) await grantRestarter(sandbox, namespace);
+  const request = await kube.core.createNamespacedServiceAccountToken({
+    namespace: 'onpush',
+    name: 'restarter',
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  return request.status?.token ?? '';
+}
+
+/** The RoleBinding that lets the restarter's ServiceAccount restart in `namespace`. */
+export async function grantRestarter(sandbox: Sandbox, namespace: string): Promise<void> {
+  const rbac = loadKubeConfig(sandbox.need('kube').kubeconfigPath).makeApiClient(
+    RbacAuthorizationV1Api,
+  );
+  await rbac.createNamespacedRoleBinding({
+    namespace,
+    body: {
+      metadata: { name: 'onpush-restarter' },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'onpush-restarter',
+      },
+      subjects: [{ kind: 'ServiceAccount', name: 'restarter', namespace: 'onpush' }],
+    },
+  });
+}
+
+/** A kubeconfig file for `server` with a bearer token (a ServiceAccount's, through a proxy). */
+export function tokenKubeconfig(
+  sandbox: Sandbox,
+  name: string,
+  server: string,
+  token: string,
+): string {
+  const path = join(sandbox.dir, `${name}.kubeconfig`);
+  writeFileSync(path, kubeconfig(server, sandbox.need('kube').caFile, token));
+  return path;
+}
+
+/** The digest annotation of every workload of the fleet, by `<namespace>/<name>`. */
+export async function digestsOf(kube: KubeClients, fleet: Fleet): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  for (const ns of fleet.namespaces) {
+    const list = await kube.apps.listNamespacedDeployment({ namespace: ns });
+    for (const d of list.items) {
+      const digest = d.spec?.template.metadata?.annotations?.[ANNOTATIONS.digest];
+      found.set(`${ns}/${d.metadata?.name ?? ''}`, digest ?? '');
+    }
+  }
+  return found;
+}
+
+/** Workloads whose digest annotation is not the last digest pushed for their image. */
+export async function staleWorkloads(
+  kube: KubeClients,
+  fleet: Fleet,
+  last: Map<string, string>,
+): Promise<string[]> {
+  const found = await digestsOf(kube, fleet);
+  return fleet.workloads
+    .filter((w) => found.get(keyOf(w)) !== last.get(w.image))
+    .map(
+      (w) =>
+        `${keyOf(w)}: has ${found.get(keyOf(w)) || 'no digest'}, last pushed ${last.get(w.image)}`,
+    );
+}
+
+/**
+ * From the API server's audit log: applied PATCHes per (workload, digest) — the count of
+ * restarts the cluster really saw, whatever onpush believes.
+ */
+export function auditedRestarts(sandbox: Sandbox): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const w of auditedDeploymentWrites(sandbox.need('kube').auditLogPath)) {
+    if (w.verb !== 'patch' || w.code !== 200) continue;
+    const key = `${w.namespace}/${w.name} ${w.templateAnnotations[ANNOTATIONS.digest] ?? '-'}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** (workload, digest) pairs the API server patched more than once. */
+export function patchedTwice(sandbox: Sandbox): string[] {
+  return [...auditedRestarts(sandbox)].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`);
+}
+
+/** Workloads whose last digest the API server did not patch exactly once. */
+export function finalPatchNotOnce(
+  sandbox: Sandbox,
+  fleet: Fleet,
+  last: Map<string, string>,
+): string[] {
+  const restarts = auditedRestarts(sandbox);
+  return fleet.workloads
+    .map((w) => `${keyOf(w)} ${last.get(w.image) ?? '-'}`)
+    .filter((key) => restarts.get(key) !== 1)
+    .map((key) => `${key} patched ${restarts.get(key) ?? 0} times`);
+}
