@@ -1,13 +1,14 @@
 import type { PubSub } from '@google-cloud/pubsub';
 import { TOPOLOGY } from '@onpush/contracts';
 import {
+  closeGracefully,
   connectNats,
   jetstream,
   jetstreamManager,
-  provision,
-  publisher,
   type NatsConnection,
+  provision,
   type Publish,
+  publisher,
 } from '@onpush/nats';
 import {
   instrumentPublish,
@@ -168,7 +169,7 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
         .catch((error: unknown) => log.warn('closing the pubsub subscriber failed', { error }));
       accepting = false;
       await inFlight.settled();
-      await nc?.drain();
+      if (nc) await closeGracefully(nc);
       await pubsub?.close();
     },
   };

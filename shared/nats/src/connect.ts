@@ -28,3 +28,22 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
   if (options.token !== undefined) config.token = options.token;
   return connect(config);
 }
+
+/**
+ * Drains the connection (in-flight acks and publishes go out), bounded in time: while the
+ * server is unreachable a drain never completes, and SIGTERM must still end the process.
+ */
+export async function closeGracefully(nc: NatsConnection, timeoutMs = 5_000): Promise<void> {
+  if (nc.isClosed()) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  const drained = nc.drain().then(
+    () => 'drained' as const,
+    () => 'failed' as const,
+  );
+  const result = await Promise.race([drained, timeout]);
+  clearTimeout(timer);
+  if (result !== 'drained' && !nc.isClosed()) await nc.close().catch(() => undefined);
+}

@@ -1,4 +1,4 @@
-export { connectNats, type NatsOptions } from './connect.js';
+export { closeGracefully, connectNats, type NatsOptions } from './connect.js';
 export {
   provision,
   streamConfig,

@@ -7,6 +7,7 @@ import {
   type ConsumerStage,
 } from '@onpush/contracts';
 import {
+  closeGracefully,
   connectNats,
   jetstream,
   jetstreamManager,
@@ -223,10 +224,10 @@ export function stageEffects(options: StageOptions): ServiceEffects {
       return () => undefined;
     },
     async drain() {
-      await stopConsuming?.();
+      await withTimeout(stopConsuming?.(), 5_000);
       await Promise.allSettled([...inFlight]);
       await options.onDrained?.();
-      await ctx?.nc.drain();
+      if (ctx) await closeGracefully(ctx.nc);
     },
   };
 }
@@ -239,4 +240,17 @@ async function watchConnection(
     if (status.type === 'disconnect') report({ type: 'DEPENDENCY_LOST', dependency: 'nats' });
     if (status.type === 'reconnect') report({ type: 'DEPENDENCY_BACK', dependency: 'nats' });
   }
+}
+
+/** Waits for `work`, at most `ms` (a broker that went away must not hold a shutdown forever). */
+async function withTimeout(work: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!work) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
