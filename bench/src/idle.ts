@@ -17,9 +17,12 @@ function httpsText(url: string, token: string, ca: string): Promise<string> {
 
 /**
  * Requests the API server has served on resources, by verb and resource, from its own
- * apiserver_request_total — watches excepted, and leases excepted (the API server renews its
- * own identity lease every few seconds; nothing of onpush uses leases).
+ * apiserver_request_total — watches excepted, and the API server's own loops excepted: it renews
+ * its identity lease and reconciles the `kubernetes` Service's endpoints every few seconds
+ * (leases, endpoints, endpointslices); nothing of onpush touches those resources.
  */
+const SELF = new Set(['leases', 'endpoints', 'endpointslices']);
+
 export async function apiRequests(kube: KubeApiServer): Promise<Record<string, number>> {
   const text = await httpsText(
     `${kube.server}/metrics`,
@@ -31,7 +34,7 @@ export async function apiRequests(kube: KubeApiServer): Promise<Record<string, n
     if (!line.startsWith('apiserver_request_total{')) continue;
     const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? '?';
     const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? '';
-    if (verb === 'WATCH' || resource === '' || resource === 'leases') continue;
+    if (verb === 'WATCH' || resource === '' || SELF.has(resource)) continue;
     const key = `${verb} ${resource}`;
     byVerb[key] = (byVerb[key] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
   }
