@@ -110,6 +110,31 @@ const scenarios: readonly Scenario[] = [
     unaccounted: ['requests_mismatch'],
   },
   {
+    name: 'a restart followed by its rollout outcomes, which are no fates; a dry run',
+    given: {
+      raw: [raw('e1'), raw('e2')],
+      pushed: [pushed('e1'), pushed('e2')],
+      requests: [request('e1'), request('e2')],
+      outcomes: [
+        dispatched('e1', 1),
+        restarted('e1'),
+        fate('e1', 'rollout-failed', { workload: WEB, stage: 'restarter' }),
+        fate('e1', 'rollout-completed', { workload: WEB, stage: 'restarter' }),
+        dispatched('e2', 1),
+        fate('e2', 'would-restart', { workload: WEB, stage: 'restarter' }),
+      ],
+    },
+  },
+  {
+    name: 'a rollout outcome is not the fate of a request',
+    given: {
+      raw: [raw('e1')],
+      requests: [request('e1')],
+      outcomes: [dispatched('e1', 1), fate('e1', 'rollout-completed', { workload: WEB })],
+    },
+    unaccounted: ['missing_fate'],
+  },
+  {
     name: 'a request without a fate whose message was acknowledged',
     given: {
       raw: [raw('e1')],

@@ -2,7 +2,7 @@
 // entered (`onpush.raw.>`) ends in exactly one event fate, or — when the parser split it into
 // pushes — each push does; every restart request ends in exactly one workload fate; a
 // `dispatched` with requests=N has N requests. docs/reliability.md states the rules.
-import type { Fate } from '@onpush/contracts';
+import { isAccountingFate, type Fate } from '@onpush/contracts';
 import type {
   AuditInput,
   AuditReport,
@@ -86,7 +86,9 @@ export function replayedKeys(input: AuditInput): Set<string> {
 
 function index(input: AuditInput): Index {
   const replayed = replayedKeys(input);
-  const unique = [...groupBy(input.outcomes, (o) => o.key).values()].map((g) => g[0]!);
+  // Rollout outcomes (rollout-completed / -failed) inform about a restart; they are no fate.
+  const accounting = input.outcomes.filter((o) => isAccountingFate(o.fate));
+  const unique = [...groupBy(accounting, (o) => o.key).values()].map((g) => g[0]!);
   const resolvedDead = unique.filter((o) => replayed.has(letterKeyOf(o) ?? ''));
   const resolvedSet = new Set(resolvedDead);
   const counting = unique.filter((o) => !resolvedSet.has(o));

@@ -194,6 +194,9 @@ describe('metrics: every service tells what happened, in Prometheus terms', () =
         unchanged: 0,
         gone: 0,
         dead: 1,
+        'would-restart': 0,
+        'rollout-completed': 0,
+        'rollout-failed': 0,
       },
     });
     const table = await onpush(['status'], env);

@@ -190,6 +190,10 @@ const ACCESS: Access[] = [
   ['restarter', 'patch', 'deployments.apps', 'default', true],
   ['restarter', 'patch', 'statefulsets.apps', 'shop', true],
   ['restarter', 'patch', 'cronjobs.batch', 'shop', true],
+  ['restarter', 'patch', 'rollouts.argoproj.io', 'shop', true],
+  ['restarter', 'watch', 'deployments.apps', 'shop', true],
+  ['restarter', 'watch', 'cronjobs.batch', 'shop', false],
+  ['restarter', 'list', 'deployments.apps', 'shop', false],
   ['restarter', 'get', 'secrets', 'shop', false],
   ['restarter', 'get', 'secrets', NAMESPACE, false],
   ['restarter', 'update', 'configmaps', NAMESPACE, false],
@@ -199,6 +203,7 @@ const ACCESS: Access[] = [
   ['resolver', 'watch', 'deployments.apps', '', true],
   ['resolver', 'watch', 'statefulsets.apps', '', true],
   ['resolver', 'watch', 'cronjobs.batch', '', true],
+  ['resolver', 'watch', 'rollouts.argoproj.io', '', true],
   ['resolver', 'get', 'configmaps', NAMESPACE, true],
   ['resolver', 'create', 'configmaps', NAMESPACE, true],
   ['resolver', 'update', 'configmaps', NAMESPACE, true],
@@ -461,17 +466,24 @@ describe('Kubernetes manifests (k8s/)', () => {
         'statefulsets.apps',
         'daemonsets.apps',
         'cronjobs.batch',
+        'rollouts.argoproj.io',
       ];
       const times = (verbs: string[], resources: string[]) =>
         verbs.flatMap((v) => resources.map((r) => `${v} ${r}`));
       const snapshot = times(['get', 'list', 'create', 'update', 'delete'], ['configmaps']);
+      // What rolls out is followed (watch); a CronJob's change waits for its next run.
+      const rollingOut = workloads.filter((w) => w !== 'cronjobs.batch');
+      const restarterRules = [
+        ...times(['get', 'patch'], workloads),
+        ...times(['watch'], rollingOut),
+      ];
       const expected: Record<string, Record<string, string[]>> = {
         ingest: { [NAMESPACE]: [], shop: [] },
         parser: { [NAMESPACE]: [], shop: [] },
         'dlq-manager': { [NAMESPACE]: [], shop: [] },
         restarter: {
-          [NAMESPACE]: times(['get', 'patch'], workloads),
-          shop: times(['get', 'patch'], workloads),
+          [NAMESPACE]: restarterRules,
+          shop: restarterRules,
         },
         resolver: {
           [NAMESPACE]: [...times(['get', 'list', 'watch'], workloads), ...snapshot],

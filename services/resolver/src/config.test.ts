@@ -31,6 +31,43 @@ describe('resolver config', () => {
     expect(kubeconfigFile('/a:/b')).toBeUndefined();
   });
 
+  it('reads the scope: opt-in, namespaces, selector, kinds', () => {
+    const defaults = loadConfig(resolverSchema, {});
+    expect(defaults).toMatchObject({
+      ONPUSH_OPT_IN: 'label',
+      ONPUSH_NAMESPACES: [],
+      ONPUSH_EXCLUDE_NAMESPACES: [],
+      ONPUSH_KINDS: ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Rollout'],
+    });
+    expect(defaults.ONPUSH_SELECTOR).toBeUndefined();
+    const config = loadConfig(resolverSchema, {
+      ONPUSH_OPT_IN: 'annotation',
+      ONPUSH_NAMESPACES: 'shop, blog',
+      ONPUSH_EXCLUDE_NAMESPACES: 'kube-system',
+      ONPUSH_SELECTOR: 'team=web,tier notin (batch)',
+      ONPUSH_KINDS: 'Deployment,Rollout',
+    });
+    expect(config).toMatchObject({
+      ONPUSH_OPT_IN: 'annotation',
+      ONPUSH_NAMESPACES: ['shop', 'blog'],
+      ONPUSH_EXCLUDE_NAMESPACES: ['kube-system'],
+      ONPUSH_SELECTOR: 'team=web,tier notin (batch)',
+      ONPUSH_KINDS: ['Deployment', 'Rollout'],
+    });
+    const problems = (() => {
+      try {
+        return loadConfig(resolverSchema, {
+          ONPUSH_NAMESPACES: 'Shop',
+          ONPUSH_KINDS: 'Job',
+          ONPUSH_SELECTOR: 'a;b',
+        });
+      } catch (e) {
+        return (e as ConfigError).problems.map((p) => p.variable).sort();
+      }
+    })();
+    expect(problems).toEqual(['ONPUSH_KINDS', 'ONPUSH_NAMESPACES', 'ONPUSH_SELECTOR']);
+  });
+
   it('names every bad variable at once', () => {
     const error = (() => {
       try {

@@ -3,7 +3,7 @@
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import type { ConfigMapApi } from './snapshot.js';
 import { deploymentWorkload, type WorkloadInformer, type WorkloadSource } from './sources.js';
-import type { IndexedWorkload } from './index-store.js';
+import type { IndexedWorkload, WorkloadId } from './index-store.js';
 
 /** Shaped like client-node's ApiException, which toKubeApiError reads. */
 export class FakeApiException extends Error {
@@ -213,5 +213,10 @@ export class FakeSource implements WorkloadSource<V1Deployment> {
 
   toWorkload(object: V1Deployment): IndexedWorkload | undefined {
     return deploymentWorkload(object);
+  }
+
+  idOf(object: V1Deployment): WorkloadId | undefined {
+    const { namespace, name } = object.metadata ?? {};
+    return namespace && name ? { kind: 'Deployment', namespace, name } : undefined;
   }
 }

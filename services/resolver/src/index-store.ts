@@ -1,38 +1,27 @@
-// The image → workloads index: pure, in memory, answered without any API call. Keys are the
-// normalized `name:tag` (contracts' matchKey) for containers that follow a tag, and
-// `name@digest` for containers pinned by digest, so the two never collide (a tag has no `@`).
+// The image → workloads index: pure, in memory, answered without any API call. Keys: keys.ts.
 // Decisions:
 // - A container pinned by digest (`image@sha256:…`, with or without a tag) never matches a tag
 //   push: it runs fixed content, restarting it changes nothing. It matches only a push that
-//   names that digest and no tag.
-// - A push with a tag looks up the tag only, even when it also carries a digest.
-// - An update whose containers are unchanged (status updates, scaling) changes nothing, so it
-//   does not bump `version` nor wake the snapshot writer.
-import { z } from 'zod';
-import { WORKLOAD_KINDS, matchKey, normalizeImageRef, type WorkloadKind } from '@onpush/contracts';
+//   names that digest and no tag. Under the `pin` policy it follows its tag instead.
+// - A push with a tag looks up the tag only, even when it also carries a digest; workloads with a
+//   tag policy are also found through the repository, when their policy accepts the pushed tag.
+// - A workload with an invalid policy is kept but matches nothing (onpush never guesses).
+// - An update whose containers and policy are unchanged (status updates, scaling) changes nothing,
+//   so it does not bump `version` nor wake the snapshot writer.
+import { acceptsTag } from '@onpush/kube';
+import type { WorkloadKind } from '@onpush/contracts';
+import {
+  sameWorkload,
+  toEntry,
+  type Entry,
+  type IndexedWorkload,
+  type WorkloadId,
+} from './entry.js';
+import { queryKey, repositoryKey, type LookupQuery } from './keys.js';
+import { SnapshotSchema, type SnapshotRow } from './snapshot-format.js';
 
-export interface ContainerImage {
-  readonly name: string;
-  readonly image: string;
-}
-
-export interface WorkloadId {
-  readonly kind: WorkloadKind;
-  readonly namespace: string;
-  readonly name: string;
-}
-
-/** A workload as the index holds it: init containers and sidecars included. */
-export interface IndexedWorkload extends WorkloadId {
-  readonly containers: readonly ContainerImage[];
-}
-
-/** What an `ImagePushed` carries for a lookup; `image` is the normalized name. */
-export interface LookupQuery {
-  readonly image: string;
-  readonly tag?: string | undefined;
-  readonly digest?: string | undefined;
-}
+export { containerKey, queryKey, type LookupQuery } from './keys.js';
+export type { ContainerImage, IndexedWorkload, WorkloadId } from './entry.js';
 
 export interface Match extends WorkloadId {
   /** Names of the containers that run the image, in the workload's order. */
@@ -41,7 +30,7 @@ export interface Match extends WorkloadId {
 
 export interface IndexStats {
   readonly workloads: number;
-  /** Distinct image keys (`name:tag` or `name@digest`). */
+  /** Distinct image keys (`name:tag`, `name@digest`, `name:*`). */
   readonly images: number;
   /** Containers whose image could not be parsed, so they can never match. */
   readonly skippedContainers: number;
@@ -51,73 +40,13 @@ export interface UpsertResult {
   readonly changed: boolean;
   /** Container images that could not be parsed (skipped). */
   readonly skipped: readonly string[];
-}
-
-interface Entry extends IndexedWorkload {
-  /** Index key → names of this workload's containers under that key. */
-  readonly keys: ReadonlyMap<string, readonly string[]>;
-  readonly skipped: number;
+  /** Why the workload matches nothing at all (an invalid policy), when it does not. */
+  readonly invalid?: string;
 }
 
 /** `${kind}/${namespace}/${name}`: one key space for every workload kind. */
 export function workloadKey(id: WorkloadId): string {
   return `${id.kind}/${id.namespace}/${id.name}`;
-}
-
-/** The index key of a container image, or undefined when it cannot be parsed. */
-export function containerKey(image: string): string | undefined {
-  try {
-    const ref = normalizeImageRef(image);
-    if (ref.digest !== undefined) return `${ref.name}@${ref.digest}`;
-    return matchKey(ref);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The index key a push looks up: its tag when it has one, else its digest. */
-export function queryKey(query: LookupQuery): string | undefined {
-  if (query.tag !== undefined) return matchKey({ name: query.image, tag: query.tag });
-  if (query.digest !== undefined) return `${query.image}@${query.digest}`;
-  return undefined;
-}
-
-const SnapshotSchema = z.object({
-  v: z.literal(1),
-  w: z.array(
-    z.tuple([
-      z.enum(WORKLOAD_KINDS),
-      z.string(),
-      z.string(),
-      z.array(z.tuple([z.string(), z.string()])),
-    ]),
-  ),
-});
-
-type SnapshotRow = z.infer<typeof SnapshotSchema>['w'][number];
-
-function sameContainers(a: readonly ContainerImage[], b: readonly ContainerImage[]): boolean {
-  return (
-    a.length === b.length && a.every((c, i) => c.name === b[i]?.name && c.image === b[i]?.image)
-  );
-}
-
-function toEntry(workload: IndexedWorkload): { entry: Entry; skipped: string[] } {
-  const keys = new Map<string, string[]>();
-  const skipped: string[] = [];
-  for (const container of workload.containers) {
-    const key = containerKey(container.image);
-    if (key === undefined) {
-      skipped.push(container.image);
-      continue;
-    }
-    const names = keys.get(key) ?? [];
-    if (!names.includes(container.name)) names.push(container.name);
-    keys.set(key, names);
-  }
-  const { kind, namespace, name } = workload;
-  const containers = workload.containers.map((c) => ({ name: c.name, image: c.image }));
-  return { entry: { kind, namespace, name, containers, keys, skipped: skipped.length }, skipped };
 }
 
 export class ImageIndex {
@@ -136,14 +65,17 @@ export class ImageIndex {
   upsert(workload: IndexedWorkload): UpsertResult {
     const id = workloadKey(workload);
     const previous = this.#workloads.get(id);
-    if (previous && sameContainers(previous.containers, workload.containers)) {
-      return { changed: false, skipped: [] };
-    }
+    if (previous && sameWorkload(previous, workload)) return { changed: false, skipped: [] };
     if (previous) this.#unlink(id, previous);
     const { entry, skipped } = toEntry(workload);
     this.#link(id, entry);
     this.#changed();
-    return { changed: true, skipped };
+    const policy = entry.parsedPolicy;
+    return {
+      changed: true,
+      skipped,
+      ...(policy.kind === 'invalid' ? { invalid: policy.error } : {}),
+    };
   }
 
   /** Removes a workload; false when it was not indexed. */
@@ -156,28 +88,48 @@ export class ImageIndex {
     return true;
   }
 
-  /** Makes the workloads of `kind` exactly `workloads` (after a full list). */
-  replaceKind(kind: WorkloadKind, workloads: readonly IndexedWorkload[]): void {
+  /**
+   * Makes the workloads of `kind` exactly `workloads` (after a full list) — in `namespace` only
+   * when given (a source that watches one namespace).
+   */
+  replaceKind(kind: WorkloadKind, workloads: readonly IndexedWorkload[], namespace?: string): void {
     const keep = new Set(workloads.map(workloadKey));
     for (const entry of [...this.#workloads.values()]) {
-      if (entry.kind === kind && !keep.has(workloadKey(entry))) this.remove(entry);
+      const inScope =
+        entry.kind === kind && (namespace === undefined || entry.namespace === namespace);
+      if (inScope && !keep.has(workloadKey(entry))) this.remove(entry);
     }
     for (const workload of workloads) if (workload.kind === kind) this.upsert(workload);
   }
 
-  /** The workloads running the pushed image, sorted by workload key. No I/O. */
+  /** The workloads running the pushed image (or following it by policy), sorted by workload key. No I/O. */
   lookup(query: LookupQuery): Match[] {
+    const found = new Map<string, string[]>();
     const key = queryKey(query);
-    const found = key === undefined ? undefined : this.#byKey.get(key);
-    if (!found) return [];
+    for (const [id, names] of (key === undefined ? undefined : this.#byKey.get(key)) ?? []) {
+      found.set(id, [...names]);
+    }
+    if (query.tag !== undefined) this.#byPolicy(query.image, query.tag, found);
     return [...found.keys()].sort().flatMap((id) => {
       const entry = this.#workloads.get(id);
       const names = found.get(id);
       if (!entry || !names) return [];
+      const ordered = entry.containers.map((c) => c.name).filter((n) => names.includes(n));
       return [
-        { kind: entry.kind, namespace: entry.namespace, name: entry.name, containers: [...names] },
+        { kind: entry.kind, namespace: entry.namespace, name: entry.name, containers: ordered },
       ];
     });
+  }
+
+  /** Adds the containers whose tag policy accepts `tag` over the tag they run. */
+  #byPolicy(image: string, tag: string, found: Map<string, string[]>): void {
+    for (const [id, names] of this.#byKey.get(repositoryKey(image)) ?? []) {
+      const entry = this.#workloads.get(id);
+      if (!entry) continue;
+      const accepted = names.filter((n) => acceptsTag(entry.parsedPolicy, entry.tags.get(n), tag));
+      if (accepted.length === 0) continue;
+      found.set(id, [...new Set([...(found.get(id) ?? []), ...accepted])]);
+    }
   }
 
   has(id: WorkloadId): boolean {
@@ -198,27 +150,33 @@ export class ImageIndex {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Compact JSON: `{"v":1,"w":[[kind,namespace,name,[[container,image],…]],…]}`. */
+  /** Compact JSON: `{"v":1,"w":[[kind,namespace,name,[[container,image],…],policy?],…]}`. */
   serialize(): string {
     const rows: SnapshotRow[] = [...this.#workloads.values()].map((w) => [
       w.kind,
       w.namespace,
       w.name,
       w.containers.map((c): [string, string] => [c.name, c.image]),
+      ...(w.policy !== undefined ? [w.policy] : []),
     ]);
     return JSON.stringify({ v: 1, w: rows });
   }
 
-  /** Replaces the whole content with a snapshot; throws when it is not one (index untouched). */
-  restore(json: string): void {
+  /**
+   * Replaces the whole content with a snapshot, keeping only the workloads `keep` accepts (the
+   * configuration may have narrowed since it was written); throws when it is not one (index untouched).
+   */
+  restore(json: string, keep: (id: WorkloadId) => boolean = () => true): void {
     const snapshot = SnapshotSchema.parse(JSON.parse(json));
     for (const [key, entry] of [...this.#workloads]) this.#unlink(key, entry);
-    for (const [kind, namespace, name, containers] of snapshot.w) {
+    for (const [kind, namespace, name, containers, policy] of snapshot.w) {
+      if (!keep({ kind, namespace, name })) continue;
       const { entry } = toEntry({
         kind,
         namespace,
         name,
         containers: containers.map(([n, image]) => ({ name: n, image })),
+        ...(policy !== undefined ? { policy } : {}),
       });
       this.#link(workloadKey(entry), entry);
     }

@@ -41,10 +41,23 @@ export {
   deploymentSource,
   deploymentWorkload,
   podContainers,
-  labelSelector,
-  type Selection,
+  workloadOf,
+  workloadSource,
+  workloadSources,
   type WorkloadSource,
   type WorkloadInformer,
 } from './sources.js';
+export {
+  labelSelector,
+  fieldSelector,
+  scopeOf,
+  watchedNamespaces,
+  namespaceInScope,
+  optedIn,
+  type Scope,
+  type Selection,
+} from './selection.js';
+export { activeKinds } from './active-kinds.js';
+export { repositoryKey, containerKeys } from './keys.js';
 export { resolverSchema, kubeconfigFile, type ResolverConfig } from './config.js';
 export { registerIndexMetrics, type IndexHealth } from './metrics.js';

@@ -1,39 +1,64 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
-import { kubeClients, loadKubeConfig } from '@onpush/kube';
+import { discoverRollouts, kubeClients, kubeHttp, loadKubeConfig } from '@onpush/kube';
 import { consumerTuning, natsCredentials, runService, stageEffects } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
+import { activeKinds } from './active-kinds.js';
 import { kubeconfigFile, resolverSchema } from './config.js';
 import { createHandler } from './handler.js';
 import { ImageIndex } from './index-store.js';
 import { registerIndexMetrics } from './metrics.js';
 import { createRebuilder } from './rebuild.js';
+import { namespaceInScope, watchedNamespaces, type Scope } from './selection.js';
 import { createSnapshotStore } from './snapshot.js';
 import { createSnapshotter } from './snapshot-writer.js';
-import { deploymentSource } from './sources.js';
+import { workloadSources, type WorkloadSource } from './sources.js';
 import { createWatcher } from './watch.js';
 
 const config = configOrExit(resolverSchema, process.env, 'resolver');
 const log = createLogger({ service: 'resolver' }, { level: config.LOG_LEVEL });
 const metrics = createMetrics('resolver');
 const kube = kubeClients(loadKubeConfig(kubeconfigFile(config.KUBECONFIG)));
+const scope: Scope = {
+  select: config.ONPUSH_SELECT,
+  optIn: config.ONPUSH_OPT_IN,
+  namespaces: config.ONPUSH_NAMESPACES,
+  exclude: config.ONPUSH_EXCLUDE_NAMESPACES,
+  selector: config.ONPUSH_SELECTOR,
+};
 
 const index = new ImageIndex();
-const sources = [deploymentSource(kube, config.ONPUSH_SELECT)];
-const watcher = createWatcher({ sources, index, log });
+// Known once connected: which kinds the cluster serves (Argo Rollouts or not).
+let sources: WorkloadSource[] = [];
+let kinds = new Set<string>();
+const watcher = createWatcher({ sources: () => sources, index, log });
 const snapshot = createSnapshotter({
   store: createSnapshotStore({ api: kube.core, namespace: config.ONPUSH_NAMESPACE }),
   index,
   debounceMs: config.SNAPSHOT_DEBOUNCE,
+  keep: (id) => kinds.has(id.kind) && namespaceInScope(scope, id.namespace),
   log,
 });
 const rebuilder = createRebuilder({
-  sources,
+  sources: () => sources,
   index,
   minIntervalMs: config.REBUILD_MIN_INTERVAL,
   log,
 });
 registerIndexMetrics(metrics.registry, index, watcher, rebuilder);
+
+async function discover(): Promise<void> {
+  if (sources.length > 0) return;
+  const http = await kubeHttp(kube.config);
+  try {
+    const active = await activeKinds(config.ONPUSH_KINDS, () => discoverRollouts(http), log);
+    kinds = new Set(active);
+    sources = workloadSources(kube.config, active, scope, watchedNamespaces(scope));
+    log.info('watching', { kinds: active, namespaces: scope.namespaces, exclude: scope.exclude });
+  } finally {
+    http.close();
+  }
+}
 
 await runService({
   name: 'resolver',
@@ -56,6 +81,7 @@ await runService({
     log,
     metrics,
     onConnected: async () => {
+      await discover();
       if (!watcher.synced) await snapshot.load();
       watcher.start();
     },

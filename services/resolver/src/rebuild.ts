@@ -23,7 +23,10 @@ export class IndexUnavailableError extends Error {
 }
 
 export interface RebuilderOptions {
-  sources: readonly Pick<WorkloadSource, 'kind' | 'list'>[];
+  /** The sources, or a function giving them (known once discovery ran). */
+  sources:
+    | readonly Pick<WorkloadSource, 'kind' | 'list' | 'namespace'>[]
+    | (() => readonly Pick<WorkloadSource, 'kind' | 'list' | 'namespace'>[]);
   index: ImageIndex;
   minIntervalMs: number;
   log: Logger;
@@ -43,7 +46,7 @@ interface LastRebuild {
 }
 
 export function createRebuilder(options: RebuilderOptions): Rebuilder {
-  const { sources, index, minIntervalMs, log, now = Date.now } = options;
+  const { index, minIntervalMs, log, now = Date.now } = options;
   let inFlight: Promise<void> | undefined;
   let last: LastRebuild | undefined;
   let rebuilds = 0;
@@ -59,9 +62,12 @@ export function createRebuilder(options: RebuilderOptions): Rebuilder {
 
   async function run(at: number): Promise<void> {
     rebuilds += 1;
+    const sources = typeof options.sources === 'function' ? options.sources() : options.sources;
     try {
       const lists = await Promise.all(sources.map((source) => source.list()));
-      sources.forEach((source, i) => index.replaceKind(source.kind, lists[i] ?? []));
+      sources.forEach((source, i) =>
+        index.replaceKind(source.kind, lists[i] ?? [], source.namespace),
+      );
       last = { at };
       log.info('index rebuilt', { ...index.stats() });
     } catch (error) {

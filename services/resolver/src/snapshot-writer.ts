@@ -3,7 +3,7 @@
 // watch events costs one write, and a steady stream at most one per `debounceMs`). A failed
 // write is logged and tried again after `retryMs`; it never throws into the service.
 import type { Logger } from '@onpush/telemetry';
-import type { ImageIndex } from './index-store.js';
+import type { ImageIndex, WorkloadId } from './index-store.js';
 import type { SnapshotStore } from './snapshot.js';
 
 export interface SnapshotterOptions {
@@ -12,6 +12,8 @@ export interface SnapshotterOptions {
   debounceMs: number;
   /** Wait before writing again after a failed write. */
   retryMs?: number;
+  /** Which workloads of a snapshot to load (the configuration may have narrowed since). */
+  keep?: (id: WorkloadId) => boolean;
   log: Logger;
 }
 
@@ -80,7 +82,7 @@ export function createSnapshotter(options: SnapshotterOptions): Snapshotter {
           log.info('no index snapshot yet');
           return false;
         }
-        index.restore(text);
+        index.restore(text, options.keep);
         written = index.version;
         loaded = true;
         log.info('index snapshot loaded', { bytes: Buffer.byteLength(text), ...index.stats() });

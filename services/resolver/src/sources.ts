@@ -1,38 +1,59 @@
-// Where workloads come from, one source per kind. A source knows how to list its kind in one
-// call (the rebuild), how to watch it (an informer: list + watch, re-listing on 410 Gone) and
-// how to read the containers out of an object. StatefulSets, DaemonSets and CronJobs are one
-// more source each.
+// Where workloads come from: one source per kind (and per namespace when the namespaces are a
+// fixed list, so a Role per namespace is all the resolver needs). A source lists its kind in one
+// call (the rebuild), watches it (an informer: list + watch, re-listing on 410 Gone) and reads the
+// counted containers and the policy out of an object. Every kind goes through the same generic
+// path (`/apis/<group>/<version>/...`), custom resources (Argo Rollouts) included.
 import {
-  makeInformer,
-  type Informer,
+  CustomObjectsApi,
+  ListWatch,
+  Watch,
+  type KubeConfig,
+  type KubernetesListObject,
   type KubernetesObject,
   type ObjectCache,
+  type Informer,
   type V1Deployment,
   type V1PodSpec,
 } from '@kubernetes/client-node';
 import type { WorkloadKind } from '@onpush/contracts';
-import { LABELS, type KubeClients } from '@onpush/kube';
-import type { ContainerImage, IndexedWorkload } from './index-store.js';
-
-/** `labelled`: only workloads labelled `onpush.dev/enabled=true`; `all`: every workload. */
-export type Selection = 'labelled' | 'all';
+import {
+  ANNOTATIONS,
+  KINDS,
+  collectionPath,
+  counts,
+  readSettings,
+  templateContainers,
+  type KubeClients,
+} from '@onpush/kube';
+import type { ContainerImage, IndexedWorkload, WorkloadId } from './index-store.js';
+import {
+  fieldSelector,
+  labelSelector,
+  namespaceInScope,
+  optedIn,
+  scopeOf,
+  type Scope,
+  type Selection,
+} from './selection.js';
 
 export type WorkloadInformer<T extends KubernetesObject> = Informer<T> &
   Pick<ObjectCache<T>, 'list'>;
 
 export interface WorkloadSource<T extends KubernetesObject = KubernetesObject> {
   readonly kind: WorkloadKind;
-  /** Every selected workload of this kind, in one list call. */
+  /** The one namespace this source watches; undefined: every namespace. */
+  readonly namespace?: string | undefined;
+  /** Every selected workload of this kind (in its namespace), in one list call. */
   list(): Promise<IndexedWorkload[]>;
   /** A new informer (not started) over the same selection. */
   informer(): WorkloadInformer<T>;
-  /** The workload an object describes, or undefined when it has no name or namespace. */
+  /** The workload an object describes, or undefined when it is not selected (or has no name). */
   toWorkload(object: T): IndexedWorkload | undefined;
+  /** The workload an object names, selected or not (so one that left the selection is dropped). */
+  idOf(object: T): WorkloadId | undefined;
 }
 
-export function labelSelector(selection: Selection): string | undefined {
-  return selection === 'labelled' ? `${LABELS.enabled}=true` : undefined;
-}
+export { labelSelector, type Selection } from './selection.js';
 
 /** Init containers (native sidecars among them) first, then the app containers. */
 export function podContainers(spec: V1PodSpec | undefined): ContainerImage[] {
@@ -40,35 +61,90 @@ export function podContainers(spec: V1PodSpec | undefined): ContainerImage[] {
   return all.flatMap((c) => (c.image ? [{ name: c.name, image: c.image }] : []));
 }
 
+function idOf(kind: WorkloadKind, object: KubernetesObject): WorkloadId | undefined {
+  const namespace = object.metadata?.namespace;
+  const name = object.metadata?.name;
+  return namespace && name ? { kind, namespace, name } : undefined;
+}
+
+/** The workload as the index holds it: counted containers and policy; undefined when not selected. */
+export function workloadOf(
+  kind: WorkloadKind,
+  scope: Scope,
+  object: KubernetesObject,
+): IndexedWorkload | undefined {
+  const id = idOf(kind, object);
+  if (!id || !namespaceInScope(scope, id.namespace) || !optedIn(scope, object.metadata)) {
+    return undefined;
+  }
+  const annotations = object.metadata?.annotations;
+  const settings = readSettings(annotations);
+  const containers = templateContainers(KINDS[kind], object)
+    .filter((c) => counts(settings, c.name))
+    .map(({ name, image }) => ({ name, image }));
+  const policy = annotations?.[ANNOTATIONS.policy];
+  return { ...id, containers, ...(policy !== undefined ? { policy } : {}) };
+}
+
 export function deploymentWorkload(deployment: V1Deployment): IndexedWorkload | undefined {
-  const namespace = deployment.metadata?.namespace;
-  const name = deployment.metadata?.name;
-  if (!namespace || !name) return undefined;
+  return workloadOf('Deployment', scopeOf('all'), deployment);
+}
+
+/** Workloads of `kind` in the scope, in `namespace` (or in every namespace). */
+export function workloadSource(
+  config: KubeConfig,
+  kind: WorkloadKind,
+  selection: Selection | Scope,
+  namespace?: string,
+): WorkloadSource {
+  const scope = scopeOf(selection);
+  const { group, version, plural } = KINDS[kind];
+  const custom = config.makeApiClient(CustomObjectsApi);
+  const labels = labelSelector(scope);
+  const fields = namespace === undefined ? fieldSelector(scope) : undefined;
+  const filters = {
+    ...(labels !== undefined ? { labelSelector: labels } : {}),
+    ...(fields !== undefined ? { fieldSelector: fields } : {}),
+  };
+  const listAll = (): Promise<KubernetesListObject<KubernetesObject>> =>
+    namespace === undefined
+      ? custom.listClusterCustomObject({ group, version, plural, ...filters })
+      : custom.listNamespacedCustomObject({ group, version, namespace, plural, ...filters });
+  const toWorkload = (object: KubernetesObject) => workloadOf(kind, scope, object);
   return {
-    kind: 'Deployment',
+    kind,
     namespace,
-    name,
-    containers: podContainers(deployment.spec?.template.spec),
+    async list() {
+      return (await listAll()).items.flatMap((o) => toWorkload(o) ?? []);
+    },
+    informer: () =>
+      new ListWatch(
+        collectionPath(KINDS[kind], namespace),
+        new Watch(config),
+        listAll,
+        false,
+        labels,
+        fields,
+      ),
+    toWorkload,
+    idOf: (object) => idOf(kind, object),
   };
 }
 
-/** Deployments across all namespaces, through the apps/v1 API. */
+/** Every source the scope needs: each kind, in each watched namespace. */
+export function workloadSources(
+  config: KubeConfig,
+  kinds: readonly WorkloadKind[],
+  scope: Scope,
+  namespaces: readonly (string | undefined)[],
+): WorkloadSource[] {
+  return kinds.flatMap((kind) => namespaces.map((ns) => workloadSource(config, kind, scope, ns)));
+}
+
+/** Deployments across all namespaces (kept for callers of the first version). */
 export function deploymentSource(
-  kube: Pick<KubeClients, 'config' | 'apps'>,
+  kube: Pick<KubeClients, 'config'>,
   selection: Selection,
-): WorkloadSource<V1Deployment> {
-  const selector = labelSelector(selection);
-  const listAll = () =>
-    kube.apps.listDeploymentForAllNamespaces(
-      selector === undefined ? {} : { labelSelector: selector },
-    );
-  return {
-    kind: 'Deployment',
-    async list() {
-      const listed = await listAll();
-      return listed.items.flatMap((d) => deploymentWorkload(d) ?? []);
-    },
-    informer: () => makeInformer(kube.config, '/apis/apps/v1/deployments', listAll, selector),
-    toWorkload: deploymentWorkload,
-  };
+): WorkloadSource {
+  return workloadSource(kube.config, 'Deployment', selection);
 }

@@ -77,6 +77,26 @@ describe('watcher', () => {
     expect(running(index)).toEqual([]);
   });
 
+  it('drops a workload that leaves the selection (an update it no longer passes)', async () => {
+    const source = new FakeSource();
+    source.fake.objects = [fakeDeployment('shop', 'web', { app: 'nginx' })];
+    const index = new ImageIndex();
+    createWatcher({ sources: () => [source], index, log }).start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(running(index)).toEqual(['shop/web[app]']);
+    const unselected = fakeDeployment('shop', 'web', { app: 'nginx' });
+    vi.spyOn(source, 'toWorkload').mockReturnValue(undefined);
+    source.fake.emit('update', unselected);
+    expect(running(index)).toEqual([]);
+  });
+
+  it('is not synced before it started, with sources known only at start', () => {
+    const watcher = createWatcher({ sources: () => [], index: new ImageIndex(), log });
+    expect(watcher.synced).toBe(false);
+    watcher.start();
+    expect(watcher.synced).toBe(true);
+  });
+
   it('does not restart once stopped', async () => {
     const source = new FakeSource();
     const watcher = createWatcher({ sources: [source], index: new ImageIndex(), log });

@@ -9,7 +9,8 @@ import { workloadKey, type ImageIndex } from './index-store.js';
 import type { WorkloadSource } from './sources.js';
 
 export interface WatcherOptions {
-  sources: readonly WorkloadSource[];
+  /** The sources, or a function giving them when the watch starts (after discovery). */
+  sources: readonly WorkloadSource[] | (() => readonly WorkloadSource[]);
   index: ImageIndex;
   log: Logger;
   /** First wait before restarting a failed watch; doubles per failure up to maxRestartDelayMs. */
@@ -43,7 +44,10 @@ function runSource<T extends KubernetesObject>(
   options: WatcherOptions,
 ): Runner {
   const { index, restartDelayMs = 1_000, maxRestartDelayMs = 30_000 } = options;
-  const log = options.log.child({ kind: source.kind });
+  const log = options.log.child({
+    kind: source.kind,
+    ...(source.namespace !== undefined ? { namespace: source.namespace } : {}),
+  });
   const informer = source.informer();
   let synced = false;
   let broken = false;
@@ -53,19 +57,29 @@ function runSource<T extends KubernetesObject>(
   let failures = 0;
   let timer: NodeJS.Timeout | undefined;
 
+  // An object that is not (or no longer) selected — opt-in annotation removed, say — is dropped.
   const apply = (object: T): void => {
     const workload = source.toWorkload(object);
-    if (!workload) return;
-    const { skipped } = index.upsert(workload);
+    if (!workload) {
+      const id = source.idOf(object);
+      if (id) index.remove(id);
+      return;
+    }
+    const { skipped, invalid } = index.upsert(workload);
     if (skipped.length > 0)
       log.warn('container images not indexable', {
         workload: workloadKey(workload),
         images: skipped,
       });
+    if (invalid !== undefined)
+      log.warn('invalid policy: the workload matches no push', {
+        workload: workloadKey(workload),
+        error: invalid,
+      });
   };
   const remove = (object: T): void => {
-    const workload = source.toWorkload(object);
-    if (workload) index.remove(workload);
+    const id = source.idOf(object);
+    if (id) index.remove(id);
   };
 
   function fail(error: unknown): void {
@@ -93,6 +107,7 @@ function runSource<T extends KubernetesObject>(
     index.replaceKind(
       source.kind,
       informer.list().flatMap((o) => source.toWorkload(o) ?? []),
+      source.namespace,
     );
     if (!synced || broken) log.info('watch synced', { workloads: index.stats().workloads });
     failures = 0;
@@ -127,19 +142,24 @@ function runSource<T extends KubernetesObject>(
 }
 
 export function createWatcher(options: WatcherOptions): Watcher {
-  const runners = options.sources.map((source) => runSource(source, options));
+  const sourcesOf = options.sources;
+  let runners: Runner[] | undefined =
+    typeof sourcesOf === 'function' ? undefined : sourcesOf.map((s) => runSource(s, options));
   return {
     get synced() {
-      return runners.every((r) => r.synced);
+      return runners !== undefined && runners.every((r) => r.synced);
     },
     get broken() {
-      return runners.some((r) => r.broken);
+      return runners?.some((r) => r.broken) ?? false;
     },
     start() {
+      runners ??= (sourcesOf as () => readonly WorkloadSource[])().map((s) =>
+        runSource(s, options),
+      );
       for (const runner of runners) runner.start();
     },
     async stop() {
-      await Promise.all(runners.map((r) => r.stop()));
+      await Promise.all((runners ?? []).map((r) => r.stop()));
     },
   };
 }

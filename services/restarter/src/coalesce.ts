@@ -202,7 +202,11 @@ export function memberResult(member: Member, output: WindowOutput): MemberResult
   const last = output.restarts.at(-1);
   if (last === undefined) return failedWith(new Error('window ended without a restart'));
   const { result } = last;
-  if (result.fate === 'restarted' || result.fate === 'unchanged') {
+  if (
+    result.fate === 'restarted' ||
+    result.fate === 'unchanged' ||
+    result.fate === 'would-restart'
+  ) {
     return { fate: 'unchanged', reason: 'superseded', by: last.winner.request };
   }
   return result;

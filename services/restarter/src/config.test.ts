@@ -22,6 +22,36 @@ describe('restarter config', () => {
     expect(config).toMatchObject({ KUBECONFIG: '/etc/kube/config', KUBE_QPS: 0.5, KUBE_BURST: 1 });
   });
 
+  it('reads dry run, rollout tracking and notification routes; refuses a route to no target', () => {
+    expect(loadConfig(restarterSchema, {})).toMatchObject({
+      ONPUSH_DRY_RUN: false,
+      ROLLOUT_TRACKING: true,
+      ROLLOUT_TIMEOUT: 600_000,
+      NOTIFY_TARGETS: [],
+    });
+    const config = loadConfig(restarterSchema, {
+      ONPUSH_DRY_RUN: 'true',
+      ROLLOUT_TIMEOUT: '2m',
+      NOTIFY_TARGETS: 'ops=slack:https://hooks.slack.com/services/T/B/X',
+      NOTIFY_NAMESPACES: 'shop=ops',
+    });
+    expect(config).toMatchObject({ ONPUSH_DRY_RUN: true, ROLLOUT_TIMEOUT: 120_000 });
+    const error = (() => {
+      try {
+        return loadConfig(restarterSchema, { NOTIFY_DEFAULT: 'nobody' });
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      {
+        variable: 'NOTIFY_DEFAULT',
+        message: 'no target named nobody in NOTIFY_TARGETS (got "nobody")',
+      },
+    ]);
+  });
+
   it('names every bad variable at once', () => {
     const error = (() => {
       try {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { duration, enumOf, int, port } from '@onpush/config';
+import { bool, duration, enumOf, int, port } from '@onpush/config';
+import { notifyFields, unknownTargets } from '@onpush/notify';
 import { baseServiceSchema } from '@onpush/service';
 
 /** A positive decimal such as `50` or `0.5` (client-go's QPS is a float too). */
@@ -11,26 +12,41 @@ function positiveNumber() {
     .refine((value) => value > 0, { error: 'must be greater than 0' });
 }
 
-export const restarterSchema = baseServiceSchema.extend({
-  PORT: port({ allowZero: true }).default(8084),
-  /** One kubeconfig file; unset: the standard places, then the in-cluster ServiceAccount. */
-  KUBECONFIG: z.string().min(1).optional(),
-  /** Sustained Kubernetes API requests per second (token bucket refill rate). */
-  KUBE_QPS: positiveNumber().default(50),
-  /** Requests allowed at once above the sustained rate (token bucket size). */
-  KUBE_BURST: int({ min: 1, max: 100_000 }).default(100),
-  MAX_IN_FLIGHT: int({ min: 1, max: 10_000 }).default(64),
-  /**
-   * Requests for one workload and image arriving within this window restart it once, with the
-   * latest push; 0 turns coalescing off. Capped at a quarter of the consumer's ack wait.
-   */
-  COALESCE_WINDOW: duration({ min: 0, max: 60_000 }).default(300),
-  /**
-   * `leading`: a request restarts at once and opens the window; the latest request that arrived
-   * in it restarts once more when it closes. `trailing`: one restart, with the latest request,
-   * when the window closes (every push waits the window).
-   */
-  COALESCE_MODE: enumOf(['leading', 'trailing']).default('leading'),
-});
+export const restarterSchema = baseServiceSchema
+  .extend({
+    PORT: port({ allowZero: true }).default(8084),
+    /** One kubeconfig file; unset: the standard places, then the in-cluster ServiceAccount. */
+    KUBECONFIG: z.string().min(1).optional(),
+    /** Sustained Kubernetes API requests per second (token bucket refill rate). */
+    KUBE_QPS: positiveNumber().default(50),
+    /** Requests allowed at once above the sustained rate (token bucket size). */
+    KUBE_BURST: int({ min: 1, max: 100_000 }).default(100),
+    MAX_IN_FLIGHT: int({ min: 1, max: 10_000 }).default(64),
+    /**
+     * Requests for one workload and image arriving within this window restart it once, with the
+     * latest push; 0 turns coalescing off. Capped at a quarter of the consumer's ack wait.
+     */
+    COALESCE_WINDOW: duration({ min: 0, max: 60_000 }).default(300),
+    /**
+     * `leading`: a request restarts at once and opens the window; the latest request that arrived
+     * in it restarts once more when it closes. `trailing`: one restart, with the latest request,
+     * when the window closes (every push waits the window).
+     */
+    COALESCE_MODE: enumOf(['leading', 'trailing']).default('leading'),
+    /** Decide every request as usual, patch nothing: fate `would-restart`. */
+    ONPUSH_DRY_RUN: bool().default(false),
+    /** Follow each rollout started and publish rollout-completed / rollout-failed. */
+    ROLLOUT_TRACKING: bool().default(true),
+    /** A rollout not done by then is `rollout-failed` with reason `timeout`. */
+    ROLLOUT_TIMEOUT: duration({ min: 1_000, max: 86_400_000 }).default(600_000),
+    /** Rollouts followed at once at most (one replica). */
+    ROLLOUT_TRACK_MAX: int({ min: 1, max: 100_000 }).default(1_000),
+    ...notifyFields,
+  })
+  .superRefine((config, ctx) => {
+    for (const problem of unknownTargets(config)) {
+      ctx.addIssue({ code: 'custom', path: [problem.variable], message: problem.message });
+    }
+  });
 
 export type RestarterConfig = z.output<typeof restarterSchema>;

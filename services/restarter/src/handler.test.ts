@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { HEADERS, parseOutcome } from '@onpush/contracts';
-import { ANNOTATIONS } from '@onpush/kube';
+import { ANNOTATIONS, KINDS } from '@onpush/kube';
 import { messageMachine, type Incoming, type Outgoing } from '@onpush/service';
 import { createMetrics } from '@onpush/telemetry';
 import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.js';
@@ -9,6 +9,7 @@ import { createHandler } from './handler.js';
 import { kubeEffects } from './kube.js';
 import { kubeRequestCounter } from './metrics.js';
 import { TokenBucket } from './token-bucket.js';
+import { kindApi, type WorkloadApis } from './workloads.js';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;
 const NOW = new Date('2026-11-26T10:00:01.250Z');
@@ -39,14 +40,14 @@ function request(overrides: Record<string, unknown> = {}, seq = 1): Incoming {
   };
 }
 
-function setUp() {
+function setUp(apis?: WorkloadApis) {
   const apps = new FakeApps().add('shop', 'web', {
     [ANNOTATIONS.digest]: `sha256:${'0'.repeat(64)}`,
   });
   const bucket = new TokenBucket({ qps: 50, burst: 100 });
   const requests = kubeRequestCounter(createMetrics('restarter-test').registry);
   const handle = createHandler({
-    effects: kubeEffects({ http: fakeHttp(apps), bucket, requests }),
+    effects: kubeEffects({ http: fakeHttp(apps), bucket, requests, ...(apis ? { apis } : {}) }),
   });
   return { apps, handle };
 }
@@ -184,7 +185,7 @@ describe('restarter handler', () => {
   });
 
   it('rejects a kind it cannot restart as unsupported_kind, permanently', async () => {
-    const { handle } = setUp();
+    const { handle } = setUp({ Deployment: kindApi(KINDS.Deployment) });
     const cron = { kind: 'CronJob', namespace: 'shop', name: 'nightly', containers: ['main'] };
     await expect(handle(request({ workload: cron }))).rejects.toMatchObject({
       type: 'unsupported_kind',

@@ -13,7 +13,7 @@ import type { Histogram } from '@onpush/telemetry';
 import type { CoalesceMode, MemberResult } from './coalesce.js';
 import { createCoalescer } from './coalescer.js';
 import { RestartError } from './errors.js';
-import { restartMachine, type RestartEffects } from './machine.js';
+import { restartMachine, type RestartEffects, type RestartOutput } from './machine.js';
 import { annotateRestart, recordOutcome } from './telemetry.js';
 
 export interface HandlerDeps {
@@ -26,7 +26,13 @@ export interface HandlerDeps {
   now?: () => Date;
   /** `onpush_push_to_restart_seconds`, observed for each restart with a known push time. */
   pushToRestart?: Pick<Histogram, 'observe'>;
+  /** ONPUSH_DRY_RUN: every request is decided as usual and ends `would-restart`, nothing patched. */
+  dryRun?: boolean;
+  /** Called with each `restarted` (the rollout tracker); must not block nor throw. */
+  onRestarted?: (request: RestartRequest, result: Restarted) => void;
 }
+
+export type Restarted = Extract<RestartOutput, { fate: 'restarted' }>;
 
 type Finished = Exclude<MemberResult, { fate: 'failed' }>;
 
@@ -44,7 +50,13 @@ export function decodeRequest(data: Uint8Array): RestartRequest {
 export function restartOutcome(request: RestartRequest, result: Finished, now: Date): Outcome {
   const { kind, namespace, name } = request.workload;
   const at = result.fate === 'restarted' ? result.respondedAt : now;
-  const superseded = 'by' in result ? `superseded by ${describePush(result.by)}` : undefined;
+  const detail =
+    'by' in result
+      ? `superseded by ${describePush(result.by)}`
+      : 'detail' in result
+        ? result.detail
+        : undefined;
+  const reason = result.fate === 'unchanged' ? result.reason : undefined;
   const pushedAt = request.pushedAt === undefined ? undefined : Date.parse(request.pushedAt);
   const durationMs =
     result.fate === 'restarted' && pushedAt !== undefined
@@ -60,8 +72,8 @@ export function restartOutcome(request: RestartRequest, result: Finished, now: D
     ...(request.tag !== undefined ? { tag: request.tag } : {}),
     ...(request.digest !== undefined ? { digest: request.digest } : {}),
     ...(durationMs !== undefined ? { durationMs } : {}),
-    ...(result.fate === 'unchanged' && result.reason ? { reason: result.reason } : {}),
-    ...(superseded !== undefined ? { detail: superseded } : {}),
+    ...(reason !== undefined ? { reason } : {}),
+    ...(detail !== undefined ? { detail } : {}),
     at: at.toISOString(),
   };
 }
@@ -108,6 +120,9 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
         eventId: request.eventId,
         digest: request.digest,
         pushedAt: request.pushedAt,
+        image: request.image,
+        tag: request.tag,
+        dryRun: deps.dryRun,
       },
     });
     actor.start();
@@ -125,6 +140,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
       ? await coalescer.join({ request, seq: msg.seq })
       : await restart(request);
     if (result.fate === 'failed') throw result.error;
+    if (result.fate === 'restarted') deps.onRestarted?.(request, result);
     const outcome = restartOutcome(request, result, now());
     recordOutcome(outcome, deps.pushToRestart);
     return [

@@ -4,7 +4,16 @@ export {
   outcomeMsgId,
   restartOutcome,
   type HandlerDeps,
+  type Restarted,
 } from './handler.js';
+export {
+  decide,
+  cooldownUntil,
+  type Decision,
+  type DecisionInput,
+  type ImageChange,
+  type UnchangedReason,
+} from './decide.js';
 export {
   restartMachine,
   alreadyRestarted,
@@ -14,6 +23,7 @@ export {
   isNotFound,
   MAX_CONFLICT_REREADS,
   type PatchInput,
+  type Patched,
   type WorkloadSnapshot,
   type RestartEffects,
   type RestartInput,
@@ -38,11 +48,37 @@ export { createCoalescer, type Coalescer, type CoalescerOptions } from './coales
 export {
   WORKLOAD_APIS,
   workloadApi,
+  kindApi,
+  patchBody,
+  snapshotOf,
   type WorkloadApi,
   type WorkloadApis,
+  type WorkloadChange,
   type ApiResponse,
 } from './workloads.js';
 export { TokenBucket, type TokenBucketOptions } from './token-bucket.js';
 export { kubeRequestCounter, type KubeRequestCounter } from './metrics.js';
 export { RestartError, type RestartErrorType } from './errors.js';
 export { restarterSchema, type RestarterConfig } from './config.js';
+export {
+  createTracker,
+  type Tracker,
+  type TrackerOptions,
+  type TrackResult,
+} from './rollout/tracker.js';
+export { rolloutMachine, type RolloutResult, type RolloutEvent } from './rollout/machine.js';
+export {
+  rolloutState,
+  pruned,
+  type RolloutState,
+  type RolloutObject,
+  type RolloutFailure,
+} from './rollout/status.js';
+export {
+  trackRequest,
+  rolloutOutcome,
+  rolloutMsgId,
+  type TrackRequest,
+} from './rollout/outcome.js';
+export { rolloutReporter, notifyDeadLetters, type ReporterDeps } from './rollout/report.js';
+export { rolloutCounter, followingGauge } from './metrics.js';

@@ -1,21 +1,27 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WorkloadRef } from '@onpush/contracts';
-import { KubeApiError, PatchStrategy, restartPatch } from '@onpush/kube';
+import { KINDS, KubeApiError, PatchStrategy, restartPatch } from '@onpush/kube';
 import { createMetrics } from '@onpush/telemetry';
 import { RestartError } from './errors.js';
 import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.js';
 import { kubeEffects } from './kube.js';
 import { kubeRequestCounter } from './metrics.js';
 import { TokenBucket } from './token-bucket.js';
+import { kindApi, type WorkloadApis } from './workloads.js';
 
 const WEB: WorkloadRef = { kind: 'Deployment', namespace: 'shop', name: 'web' };
 const DIGEST = `sha256:${'c'.repeat(64)}`;
 const NOW = new Date('2026-11-26T10:00:00.500Z');
 
-function setUp(bucket = new TokenBucket({ qps: 50, burst: 100 })) {
+function setUp(bucket = new TokenBucket({ qps: 50, burst: 100 }), apis?: WorkloadApis) {
   const apps = new FakeApps().add('shop', 'web');
   const requests = kubeRequestCounter(createMetrics('restarter-test').registry);
-  const effects = kubeEffects({ http: fakeHttp(apps), bucket, requests });
+  const effects = kubeEffects({
+    http: fakeHttp(apps),
+    bucket,
+    requests,
+    ...(apis ? { apis } : {}),
+  });
   const counted = async () =>
     Object.fromEntries(
       (await requests.get()).values.map((v) => [`${v.labels.verb} ${v.labels.code}`, v.value]),
@@ -35,7 +41,7 @@ describe('kubeEffects', () => {
     const { apps, effects } = setUp();
     const { resourceVersion } = await effects.read(WEB);
     const patch = { eventId: 'evt-1', digest: DIGEST, resourceVersion };
-    await expect(effects.patch(WEB, patch)).resolves.toEqual(NOW);
+    await expect(effects.patch(WEB, patch)).resolves.toEqual({ respondedAt: NOW });
     expect(apps.calls[1]).toEqual({
       verb: 'patch',
       namespace: 'shop',
@@ -46,7 +52,7 @@ describe('kubeEffects', () => {
       },
       contentType: PatchStrategy.StrategicMergePatch,
     });
-    await expect(effects.read(WEB)).resolves.toEqual({
+    await expect(effects.read(WEB)).resolves.toMatchObject({
       annotations: {
         'kubectl.kubernetes.io/restartedAt': '2026-11-26T10:00:00Z',
         'onpush.dev/event-id': 'evt-1',
@@ -127,7 +133,7 @@ describe('kubeEffects', () => {
   });
 
   it('refuses a kind it cannot restart, permanently and without calling the API', async () => {
-    const { apps, effects, counted } = setUp();
+    const { apps, effects, counted } = setUp(undefined, { Deployment: kindApi(KINDS.Deployment) });
     const error = await effects.read({ ...WEB, kind: 'Rollout' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RestartError);
     expect(error).toMatchObject({ type: 'unsupported_kind', retryable: false });

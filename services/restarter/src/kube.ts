@@ -1,6 +1,6 @@
 import type { WorkloadRef } from '@onpush/contracts';
 import { toKubeApiError, type KubeHttp } from '@onpush/kube';
-import type { PatchInput, RestartEffects } from './machine.js';
+import type { PatchInput, Patched, RestartEffects } from './machine.js';
 import type { KubeRequestCounter } from './metrics.js';
 import { annotatePatchStatus } from './telemetry.js';
 import type { TokenBucket } from './token-bucket.js';
@@ -50,10 +50,14 @@ export function kubeEffects(deps: KubeEffectsDeps): RestartEffects {
       const api = workloadApi(apis, workload.kind, deps.http);
       return await call('get', () => api.read(workload));
     },
-    async patch(workload: WorkloadRef, { resourceVersion, ...mark }: PatchInput) {
+    async patch(workload: WorkloadRef, input: PatchInput): Promise<Patched> {
+      const { resourceVersion, images, source, eventId, digest, pushedAt } = input;
       const api = workloadApi(apis, workload.kind, deps.http);
-      await call('patch', () => api.patch(workload, { ...mark, at: now() }, resourceVersion));
-      return now();
+      const change = { mark: { eventId, digest, pushedAt, at: now() }, images, source };
+      const { generation } = await call('patch', () =>
+        api.patch(workload, change, resourceVersion),
+      );
+      return { respondedAt: now(), generation };
     },
   };
 }

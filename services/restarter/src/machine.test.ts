@@ -41,7 +41,7 @@ function effects(reads: Answer<TemplateAnnotations>[], patches: (Error | undefin
     patch: (_workload, patch) => {
       sent.push(patch);
       const error = patches.shift();
-      return error ? Promise.reject(error) : Promise.resolve(RESPONDED);
+      return error ? Promise.reject(error) : Promise.resolve({ respondedAt: RESPONDED });
     },
   };
   return { fake, sent };

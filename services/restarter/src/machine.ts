@@ -1,17 +1,19 @@
 import { assign, fromPromise, setup } from 'xstate';
 import type { WorkloadRef } from '@onpush/contracts';
-import { ANNOTATIONS } from '@onpush/kube';
+import {
+  decide,
+  type Decision,
+  type ImageChange,
+  type UnchangedReason,
+  type WorkloadSnapshot,
+} from './decide.js';
 
-/** A pod template's annotations, as read from the workload. */
-export type TemplateAnnotations = Readonly<Record<string, string>>;
-
-/** What a GET tells the policy about a workload. */
-export interface WorkloadSnapshot {
-  /** The pod template's annotations. */
-  annotations: TemplateAnnotations;
-  /** `metadata.resourceVersion`: the PATCH sends it back as a precondition (409 when stale). */
-  resourceVersion: string | undefined;
-}
+export {
+  alreadyRestarted,
+  supersededBy,
+  type TemplateAnnotations,
+  type WorkloadSnapshot,
+} from './decide.js';
 
 /** What the restart writes, besides the time (the effect stamps it when it sends the PATCH). */
 export interface RestartMarkInput {
@@ -24,29 +26,54 @@ export interface RestartMarkInput {
 export interface PatchInput extends RestartMarkInput {
   /** From the GET the decision was made on; the API server refuses the PATCH if it changed since. */
   resourceVersion: string | undefined;
+  /** Containers moved to another image (pin, semver/glob/regex); none: a plain restart. */
+  images?: readonly ImageChange[] | undefined;
+  /** The object as read (for kinds patched by JSON merge patch, whose arrays go whole). */
+  source?: unknown;
+}
+
+/** What a PATCH tells: when its response arrived and the object's new generation. */
+export interface Patched {
+  respondedAt: Date;
+  generation?: number | undefined;
 }
 
 /** The Kubernetes side of one restart, supplied with `.provide()` (real API or fakes). */
 export interface RestartEffects {
   /** GET the workload. Rejects with `status: 404` when it is gone. */
   read(workload: WorkloadRef): Promise<WorkloadSnapshot>;
-  /** PATCH the restart mark onto the pod template; resolves with the time the response arrived. */
-  patch(workload: WorkloadRef, patch: PatchInput): Promise<Date>;
+  /** PATCH the restart (and image changes) onto the workload. */
+  patch(workload: WorkloadRef, patch: PatchInput): Promise<Patched>;
 }
 
 export interface RestartInput extends RestartMarkInput {
   workload: WorkloadRef;
+  /** The pushed image (normalized name) and tag, for the policies that move containers. */
+  image?: string | undefined;
+  tag?: string | undefined;
+  /** ONPUSH_DRY_RUN: decide, patch nothing. */
+  dryRun?: boolean | undefined;
+  /** The clock of the cooldown (default Date.now). */
+  now?: (() => number) | undefined;
 }
 
 /** How the restart of one workload ended; `failed` carries the error for the broker to judge. */
 export type RestartOutput =
-  | { fate: 'restarted'; respondedAt: Date }
-  | { fate: 'unchanged'; reason?: 'superseded' }
+  | {
+      fate: 'restarted';
+      respondedAt: Date;
+      generation?: number | undefined;
+      detail?: string | undefined;
+      notify?: readonly string[] | undefined;
+    }
+  | { fate: 'unchanged'; reason?: UnchangedReason; detail?: string | undefined }
+  | { fate: 'would-restart'; detail?: string | undefined }
   | { fate: 'gone' }
   | { fate: 'failed'; error: unknown };
 
 interface RestartContext extends RestartInput {
   snapshot: WorkloadSnapshot;
+  decision: Decision;
   conflicts: number;
   output: RestartOutput | undefined;
 }
@@ -57,29 +84,6 @@ export const MAX_CONFLICT_REREADS = 3;
 /** Wait before re-reading after conflict number `n` (1-based): 10, 20, 40 ms. */
 export function conflictDelayMs(n: number): number {
   return 10 * 2 ** Math.max(0, n - 1);
-}
-
-/**
- * True when the pod template already carries this push: the same digest, or — for a push
- * without a digest (a tag only) — the same event id.
- */
-export function alreadyRestarted(
-  annotations: TemplateAnnotations,
-  mark: RestartMarkInput,
-): boolean {
-  if (mark.digest !== undefined) return annotations[ANNOTATIONS.digest] === mark.digest;
-  return annotations[ANNOTATIONS.eventId] === mark.eventId;
-}
-
-/**
- * True when the pod template already carries a push made after this one (its pushed-at
- * annotation is later): restarting would roll the workload back to an older digest. Unknown
- * when either time is missing: then the request is not judged stale.
- */
-export function supersededBy(annotations: TemplateAnnotations, mark: RestartMarkInput): boolean {
-  const carried = Date.parse(annotations[ANNOTATIONS.pushedAt] ?? '');
-  const pushed = Date.parse(mark.pushedAt ?? '');
-  return !Number.isNaN(carried) && !Number.isNaN(pushed) && carried > pushed;
 }
 
 const statusOf = (error: unknown): unknown =>
@@ -97,14 +101,19 @@ export function isConflict(error: unknown): boolean {
 
 const notProvided = (): Promise<never> => Promise.reject(new Error('effect not provided'));
 const errorOf = ({ event }: { event: { error: unknown } }) => ({ error: event.error });
+const planned = (d: Decision) => (d.kind === 'patch' ? d : undefined);
+
+/** The decision on what was just read (decide.ts): pure, the clock from the input. */
+const decisionOn = (context: RestartContext, snapshot: WorkloadSnapshot): Decision =>
+  decide(snapshot, { ...context, now: (context.now ?? Date.now)() });
 
 /**
- * Restarting ONE workload: reading (GET) → deciding → patching (strategic-merge PATCH, as
- * `kubectl rollout restart`, conditional on the resourceVersion read) → restarted; → unchanged
- * when it already carries this push; → superseded (fate `unchanged`) when it carries a later one; → gone on a 404 from either call; → conflicted on a 409,
- * which reads again after a short delay (a concurrent restart may have made this one moot);
- * → failed with the API error otherwise. Policy only: effects come from `.provide()`, and whether
- * a failure is retryable is the error's own property.
+ * Restarting ONE workload: reading (GET) → deciding (decide.ts: policy, marks, cooldown, dry run)
+ * → patching (conditional on the resourceVersion read) → restarted; → unchanged (with a reason
+ * when there is one: superseded, cooldown, not_newer, ...); → wouldRestart in a dry run; → gone
+ * on a 404 from either call; → conflicted on a 409, which reads again after a short delay (a
+ * concurrent restart may have made this one moot); → failed with the API error otherwise. Policy
+ * only: effects come from `.provide()`, and whether a failure is retryable is the error's own.
  */
 export const restartMachine = setup({
   types: {
@@ -114,11 +123,11 @@ export const restartMachine = setup({
   },
   actors: {
     read: fromPromise<WorkloadSnapshot, { workload: WorkloadRef }>(notProvided),
-    patch: fromPromise<Date, { workload: WorkloadRef; patch: PatchInput }>(notProvided),
+    patch: fromPromise<Patched, { workload: WorkloadRef; patch: PatchInput }>(notProvided),
   },
   guards: {
-    alreadyRestarted: ({ context }) => alreadyRestarted(context.snapshot.annotations, context),
-    superseded: ({ context }) => supersededBy(context.snapshot.annotations, context),
+    unchanged: ({ context }) => context.decision.kind === 'unchanged',
+    dryRun: ({ context }) => planned(context.decision)?.dryRun === true,
     notFound: (_, params: { error: unknown }) => isNotFound(params.error),
     mayReread: ({ context }, params: { error: unknown }) =>
       isConflict(params.error) && context.conflicts < MAX_CONFLICT_REREADS,
@@ -136,6 +145,7 @@ export const restartMachine = setup({
   context: ({ input }) => ({
     ...input,
     snapshot: { annotations: {}, resourceVersion: undefined },
+    decision: { kind: 'unchanged' },
     conflicts: 0,
     output: undefined,
   }),
@@ -145,7 +155,13 @@ export const restartMachine = setup({
       invoke: {
         src: 'read',
         input: ({ context }) => ({ workload: context.workload }),
-        onDone: { target: 'deciding', actions: assign({ snapshot: ({ event }) => event.output }) },
+        onDone: {
+          target: 'deciding',
+          actions: assign(({ context, event }) => ({
+            snapshot: event.output,
+            decision: decisionOn(context, event.output),
+          })),
+        },
         onError: [
           { guard: { type: 'notFound', params: errorOf }, target: 'gone' },
           { target: 'failed', actions: { type: 'fail', params: errorOf } },
@@ -154,8 +170,8 @@ export const restartMachine = setup({
     },
     deciding: {
       always: [
-        { guard: 'alreadyRestarted', target: 'unchanged' },
-        { guard: 'superseded', target: 'superseded' },
+        { guard: 'unchanged', target: 'unchanged' },
+        { guard: 'dryRun', target: 'wouldRestart' },
         { target: 'patching' },
       ],
     },
@@ -169,12 +185,13 @@ export const restartMachine = setup({
             digest: context.digest,
             pushedAt: context.pushedAt,
             resourceVersion: context.snapshot.resourceVersion,
+            ...patchExtras(context),
           },
         }),
         onDone: {
           target: 'restarted',
           actions: assign({
-            output: ({ event }) => ({ fate: 'restarted', respondedAt: event.output }) as const,
+            output: ({ context, event }) => restarted(context.decision, event.output),
           }),
         },
         onError: [
@@ -189,10 +206,15 @@ export const restartMachine = setup({
       after: { conflict: 'reading' },
     },
     restarted: { type: 'final' },
-    unchanged: { type: 'final', entry: assign({ output: { fate: 'unchanged' } }) },
-    superseded: {
+    unchanged: {
       type: 'final',
-      entry: assign({ output: { fate: 'unchanged', reason: 'superseded' } as const }),
+      entry: assign({ output: ({ context }) => unchanged(context.decision) }),
+    },
+    wouldRestart: {
+      type: 'final',
+      entry: assign({
+        output: ({ context }) => withDetail({ fate: 'would-restart' as const }, context.decision),
+      }),
     },
     gone: { type: 'final', entry: assign({ output: { fate: 'gone' } }) },
     failed: { type: 'final' },
@@ -203,3 +225,31 @@ export const restartMachine = setup({
       error: new Error('restart machine stopped without an outcome'),
     },
 });
+
+/** Image changes and the object, only when there are changes (a plain restart sends neither). */
+function patchExtras(context: RestartContext): Partial<PatchInput> {
+  const images = planned(context.decision)?.images ?? [];
+  return images.length === 0 ? {} : { images, source: context.snapshot.source };
+}
+
+function withDetail<T extends object>(output: T, decision: Decision): T & { detail?: string } {
+  return decision.detail === undefined ? output : { ...output, detail: decision.detail };
+}
+
+function unchanged(decision: Decision): RestartOutput {
+  const reason = decision.kind === 'unchanged' ? decision.reason : undefined;
+  return withDetail({ fate: 'unchanged', ...(reason !== undefined ? { reason } : {}) }, decision);
+}
+
+function restarted(decision: Decision, patched: Patched): RestartOutput {
+  const notify = planned(decision)?.notify;
+  return withDetail(
+    {
+      fate: 'restarted',
+      respondedAt: patched.respondedAt,
+      ...(patched.generation !== undefined ? { generation: patched.generation } : {}),
+      ...(notify !== undefined ? { notify } : {}),
+    },
+    decision,
+  );
+}

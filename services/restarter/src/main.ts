@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { EX_CONFIG, configOrExit } from '@onpush/config';
-import { kubeHttp, loadKubeConfig, type KubeConfig } from '@onpush/kube';
+import { kubeHttp, loadKubeConfig, watchStart, type KubeConfig } from '@onpush/kube';
+import type { Publish } from '@onpush/nats';
+import { createNotifier, notificationCounter } from '@onpush/notify';
 import {
   consumerSpecOrExit,
   consumerTuning,
@@ -13,7 +15,10 @@ import { windowMs } from './coalesce.js';
 import { restarterSchema } from './config.js';
 import { createHandler } from './handler.js';
 import { kubeEffects } from './kube.js';
-import { kubeRequestCounter } from './metrics.js';
+import { followingGauge, kubeRequestCounter, rolloutCounter } from './metrics.js';
+import { trackRequest } from './rollout/outcome.js';
+import { notifyDeadLetters, rolloutReporter } from './rollout/report.js';
+import { createTracker } from './rollout/tracker.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** The kubeconfig, or one clear line naming KUBECONFIG and exit 78 when it cannot be read. */
@@ -34,11 +39,41 @@ const log = createLogger({ service: 'restarter' }, { level: config.LOG_LEVEL });
 const metrics = createMetrics('restarter');
 const tuning = consumerTuning(config);
 const { ackWaitMs } = consumerSpecOrExit('restarter', tuning, 'restarter');
+const kubeConfig = kubeConfigOrExit(config.KUBECONFIG);
 const effects = kubeEffects({
-  http: await kubeHttp(kubeConfigOrExit(config.KUBECONFIG)),
+  http: await kubeHttp(kubeConfig),
   bucket: new TokenBucket({ qps: config.KUBE_QPS, burst: config.KUBE_BURST }),
   requests: kubeRequestCounter(metrics.registry),
 });
+
+const notifier =
+  config.NOTIFY_TARGETS.length === 0
+    ? undefined
+    : createNotifier({
+        targets: config.NOTIFY_TARGETS,
+        routes: config.NOTIFY_NAMESPACES,
+        fallback: config.NOTIFY_DEFAULT,
+        events: config.NOTIFY_ON,
+        queueSize: config.NOTIFY_QUEUE,
+        retriesMs: config.NOTIFY_RETRIES,
+        timeoutMs: config.NOTIFY_TIMEOUT,
+        log: log.child({ component: 'notify' }),
+        counter: notificationCounter(metrics.registry),
+      });
+let publish: Publish | undefined;
+let stopDeadLetters: (() => void) | undefined;
+const rollouts = rolloutCounter(metrics.registry);
+const tracker = config.ROLLOUT_TRACKING
+  ? createTracker({
+      watch: watchStart(kubeConfig),
+      timeoutMs: config.ROLLOUT_TIMEOUT,
+      maxTracked: config.ROLLOUT_TRACK_MAX,
+      report: rolloutReporter({ publish: () => publish, notifier, log }),
+      log: log.child({ component: 'rollouts' }),
+      onResult: (kind, result) => rollouts.inc({ kind, result }),
+    })
+  : undefined;
+followingGauge(metrics.registry, () => tracker?.size ?? 0);
 
 await runService({
   name: 'restarter',
@@ -54,12 +89,26 @@ await runService({
       windowMs: windowMs(config.COALESCE_WINDOW, ackWaitMs),
       coalesceMode: config.COALESCE_MODE,
       pushToRestart: pushToRestartHistogram(metrics.registry),
+      dryRun: config.ONPUSH_DRY_RUN,
+      // After the outcome is on its way: following a rollout never delays a restart.
+      onRestarted: (request, result) =>
+        setImmediate(() => tracker?.track(trackRequest(request, result))),
     }),
     maxInFlight: config.MAX_IN_FLIGHT,
     retryScheduleMs: config.RETRY_SCHEDULE,
     tuning,
     log,
     metrics,
+    onConnected: async (ctx) => {
+      publish = ctx.publish;
+      stopDeadLetters?.();
+      if (notifier) stopDeadLetters = notifyDeadLetters(ctx.nc, notifier, log);
+    },
+    onDrained: async () => {
+      await tracker?.stop();
+      stopDeadLetters?.();
+      await notifier?.close();
+    },
   }),
 });
 process.exit(0);

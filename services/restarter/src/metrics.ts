@@ -1,4 +1,4 @@
-import { Counter, type Registry } from '@onpush/telemetry';
+import { Counter, Gauge, type Registry } from '@onpush/telemetry';
 
 export type KubeRequestCounter = Counter<'verb' | 'code'>;
 
@@ -9,5 +9,27 @@ export function kubeRequestCounter(registry: Registry): KubeRequestCounter {
     help: 'Kubernetes API requests, by verb and HTTP status code (error: no response)',
     labelNames: ['verb', 'code'] as const,
     registers: [registry],
+  });
+}
+
+/** `onpush_rollouts_total{kind, result}`: rollouts followed, by how they ended. */
+export function rolloutCounter(registry: Registry): Counter<'kind' | 'result'> {
+  return new Counter({
+    name: 'onpush_rollouts_total',
+    help: 'Rollouts followed after a restart, by kind and result (completed, failed, untracked, stopped, dropped)',
+    labelNames: ['kind', 'result'] as const,
+    registers: [registry],
+  });
+}
+
+/** `onpush_rollouts_following`: rollouts being followed now, read when Prometheus scrapes. */
+export function followingGauge(registry: Registry, size: () => number): Gauge {
+  return new Gauge({
+    name: 'onpush_rollouts_following',
+    help: 'Rollouts this replica follows now',
+    registers: [registry],
+    collect() {
+      this.set(size());
+    },
   });
 }

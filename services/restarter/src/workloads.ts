@@ -1,7 +1,25 @@
+// How each kind is read and patched, by path over the keep-alive KubeHttp (the hot path), from
+// the one kind table of @onpush/kube. A plain restart of a built-in kind sends exactly the
+// strategic-merge patch `kubectl rollout restart` sends (plus onpush's marks), conditional on the
+// resourceVersion read; an Argo Rollout gets `spec.restartAt` by JSON merge patch, its marks on
+// its own metadata. Image changes (pin, semver/glob/regex) merge by container name (built-in
+// kinds) or send the container arrays whole (a custom resource: merge patch replaces arrays).
 import type { WorkloadKind, WorkloadRef } from '@onpush/contracts';
-import { PatchStrategy, restartPatch, type KubeHttp, type RestartMark } from '@onpush/kube';
+import {
+  KINDS,
+  PatchStrategy,
+  dig,
+  nest,
+  objectPath,
+  restartMarks,
+  restartTime,
+  templateContainers,
+  type KindSpec,
+  type KubeHttp,
+  type RestartMark,
+} from '@onpush/kube';
+import type { ImageChange, WorkloadSnapshot } from './decide.js';
 import { RestartError } from './errors.js';
-import type { WorkloadSnapshot } from './machine.js';
 
 /** One API response: the HTTP status (for metrics) and what the caller needs from the body. */
 export interface ApiResponse<T> {
@@ -9,64 +27,145 @@ export interface ApiResponse<T> {
   data: T;
 }
 
+/** What to write: the marks (and restart), and the containers that move to another image. */
+export interface WorkloadChange {
+  mark: RestartMark;
+  images?: readonly ImageChange[] | undefined;
+  /** The object as read; needed to send container arrays whole (JSON merge patch). */
+  source?: unknown;
+}
+
 /** How to read and restart one kind of workload. Calls reject with KubeApiError. */
 export interface WorkloadApi {
-  /** GET: the pod template's annotations and the object's resourceVersion. */
+  /** GET: the marks, the object's annotations, the template's containers, the resourceVersion. */
   read(ref: WorkloadRef): Promise<ApiResponse<WorkloadSnapshot>>;
-  /**
-   * PATCH: the restart mark onto the pod template, as `kubectl rollout restart` does; with a
-   * resourceVersion, only if the object still has it (else 409 Conflict).
-   */
+  /** PATCH the change; with a resourceVersion, only if the object still has it (else 409). */
   patch(
     ref: WorkloadRef,
-    mark: RestartMark,
+    change: WorkloadChange,
     resourceVersion: string | undefined,
-  ): Promise<ApiResponse<undefined>>;
+  ): Promise<ApiResponse<{ generation?: number | undefined }>>;
 }
 
 export type WorkloadApis = Partial<Record<WorkloadKind, (http: KubeHttp) => WorkloadApi>>;
 
-/** A patch that carries `metadata.resourceVersion` is applied only to that version of the object. */
-function conditional<T extends object>(patch: T, resourceVersion: string | undefined): T {
-  return resourceVersion === undefined ? patch : { ...patch, metadata: { resourceVersion } };
+interface KubeObject {
+  metadata?: {
+    resourceVersion?: string;
+    generation?: number;
+    annotations?: Record<string, string>;
+  };
 }
 
-interface PodTemplateOwner {
-  metadata?: { resourceVersion?: string };
-  spec?: { template?: { metadata?: { annotations?: Record<string, string> } } };
+type Json = Record<string, unknown>;
+
+/** For a strategic merge: `[{name, image}]` per changed container list (merged by name). */
+function strategicContainers(images: readonly ImageChange[]): Json {
+  const list = (init: boolean) =>
+    images.filter((m) => m.init === init).map((m) => ({ name: m.container, image: m.to }));
+  const [init, app] = [list(true), list(false)];
+  return {
+    ...(init.length ? { initContainers: init } : {}),
+    ...(app.length ? { containers: app } : {}),
+  };
 }
 
-/** A kind whose pod template is `spec.template` (Deployment, StatefulSet, DaemonSet). */
-function templated(group: string, plural: string) {
+/** For a merge patch: each changed list whole, as read, with the new images. */
+function wholeContainers(spec: KindSpec, source: unknown, images: readonly ImageChange[]): Json {
+  const podSpec = dig(source, [...spec.templatePath, 'spec']) as Json | undefined;
+  const out: Json = {};
+  for (const [field, init] of [
+    ['initContainers', true],
+    ['containers', false],
+  ] as const) {
+    const moved = images.filter((m) => m.init === init);
+    const list = podSpec?.[field];
+    if (moved.length === 0 || !Array.isArray(list)) continue;
+    out[field] = (list as Json[]).map((c) => {
+      const to = moved.find((m) => m.container === c['name'])?.to;
+      return to === undefined ? c : { ...c, image: to };
+    });
+  }
+  return out;
+}
+
+/** The patch body for `change` on a kind (see the file comment). */
+export function patchBody(
+  spec: KindSpec,
+  change: WorkloadChange,
+  resourceVersion: string | undefined,
+): Json {
+  const images = change.images ?? [];
+  const marks = restartMarks(change.mark);
+  const metadata: Json = {
+    ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+    ...(spec.marks === 'object' ? { annotations: marks } : {}),
+  };
+  const containers =
+    images.length === 0
+      ? {}
+      : spec.patch === 'strategic'
+        ? strategicContainers(images)
+        : wholeContainers(spec, change.source, images);
+  const template: Json = {
+    ...(spec.marks === 'template' ? { metadata: { annotations: marks } } : {}),
+    ...(Object.keys(containers).length ? { spec: containers } : {}),
+  };
+  const body: Json = Object.keys(template).length ? nest(spec.templatePath, template) : {};
+  if (spec.restart === 'restartAt' && images.length === 0) {
+    body['spec'] = {
+      ...(body['spec'] as Json | undefined),
+      restartAt: restartTime(change.mark.at),
+    };
+  }
+  return Object.keys(metadata).length ? { metadata, ...body } : body;
+}
+
+/** The snapshot the decision needs, from a GET's body. */
+export function snapshotOf(spec: KindSpec, object: KubeObject): WorkloadSnapshot {
+  const settings = object.metadata?.annotations ?? {};
+  const marks =
+    spec.marks === 'object'
+      ? settings
+      : ((dig(object, [...spec.templatePath, 'metadata', 'annotations']) as
+          | Record<string, string>
+          | undefined) ?? {});
+  return {
+    annotations: marks,
+    resourceVersion: object.metadata?.resourceVersion,
+    settings,
+    containers: templateContainers(spec, object),
+    source: object,
+  };
+}
+
+/** The API of one kind, from the kind table. */
+export function kindApi(spec: KindSpec) {
   return (http: KubeHttp): WorkloadApi => {
-    const path = ({ namespace, name }: WorkloadRef): string =>
-      `/apis/${group}/namespaces/${encodeURIComponent(namespace)}/${plural}/${encodeURIComponent(name)}`;
+    const path = ({ namespace, name }: WorkloadRef) => objectPath(spec, namespace, name);
+    const contentType =
+      spec.patch === 'strategic' ? PatchStrategy.StrategicMergePatch : PatchStrategy.MergePatch;
     return {
       async read(ref) {
-        const res = await http.get<PodTemplateOwner>(path(ref));
-        const annotations = res.data.spec?.template?.metadata?.annotations ?? {};
-        return {
-          status: res.status,
-          data: { annotations, resourceVersion: res.data.metadata?.resourceVersion },
-        };
+        const res = await http.get<KubeObject>(path(ref));
+        return { status: res.status, data: snapshotOf(spec, res.data) };
       },
-      async patch(ref, mark, resourceVersion) {
-        const body = conditional(restartPatch(mark), resourceVersion);
-        const res = await http.patch(path(ref), body, PatchStrategy.StrategicMergePatch);
-        return { status: res.status, data: undefined };
+      async patch(ref, change, resourceVersion) {
+        const body = patchBody(spec, change, resourceVersion);
+        const res = await http.patch<KubeObject | undefined>(path(ref), body, contentType);
+        return { status: res.status, data: { generation: res.data?.metadata?.generation } };
       },
     };
   };
 }
 
-const deployment = templated('apps/v1', 'deployments');
-
-/**
- * The kinds the restarter can restart. StatefulSet and DaemonSet take the same patch on
- * `spec.template` through their own endpoints; CronJob's template is under `spec.jobTemplate`.
- */
+/** The kinds the restarter can restart: every kind of the table. */
 export const WORKLOAD_APIS: WorkloadApis = {
-  Deployment: deployment,
+  Deployment: kindApi(KINDS.Deployment),
+  StatefulSet: kindApi(KINDS.StatefulSet),
+  DaemonSet: kindApi(KINDS.DaemonSet),
+  CronJob: kindApi(KINDS.CronJob),
+  Rollout: kindApi(KINDS.Rollout),
 };
 
 /** The API for `kind`, or a permanent `unsupported_kind` error. */

@@ -14,6 +14,7 @@ import {
   toPayload,
 } from './messages.js';
 import type { DeadLetter, ImagePushed, Outcome, RestartRequest } from './messages.js';
+import { FATES, ROLLOUT_FATES, isAccountingFate } from './subjects.js';
 
 const D = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const AT = '2025-01-02T03:04:05.678Z';
@@ -202,6 +203,19 @@ describe('Outcome', () => {
     expect(failure(() => parseOutcome({ ...restarted, fate: 'no-match' })).issues[0]?.path).toBe(
       'workload',
     );
+  });
+
+  it('names the workload of a dry run and of a rollout outcome, which accounts for nothing', () => {
+    for (const fate of ['would-restart', 'rollout-completed', 'rollout-failed'] as const) {
+      expect(parseOutcome({ ...restarted, fate, durationMs: 1_500 }).fate).toBe(fate);
+      expect(
+        failure(() => parseOutcome({ ...without(restarted, 'workload'), fate })).issues[0]?.path,
+      ).toBe('workload');
+    }
+    expect(isAccountingFate('would-restart')).toBe(true);
+    expect(isAccountingFate('rollout-completed')).toBe(false);
+    expect(isAccountingFate('rollout-failed')).toBe(false);
+    expect(ROLLOUT_FATES.every((fate) => FATES.includes(fate))).toBe(true);
   });
 
   it('rejects an unknown fate, stage or reason code', () => {

@@ -79,13 +79,22 @@ export const RestartRequestSchema = z.object({
 });
 export type RestartRequest = z.infer<typeof RestartRequestSchema>;
 
-const WORKLOAD_ONLY: readonly Fate[] = ['restarted', 'unchanged', 'gone'];
+const WORKLOAD_ONLY: readonly Fate[] = [
+  'restarted',
+  'unchanged',
+  'gone',
+  'would-restart',
+  'rollout-completed',
+  'rollout-failed',
+];
 const EVENT_ONLY: readonly Fate[] = ['ignored', 'no-match', 'dispatched'];
 
 /**
- * One terminal fate. Workload fates (`restarted`, `unchanged`, `gone`) carry the workload;
- * event fates (`ignored`, `no-match`, `dispatched`) do not; `dead` is a workload fate when it
- * names a workload and an event fate otherwise.
+ * One terminal fate. Workload fates (`restarted`, `unchanged`, `gone`, `would-restart`) carry the
+ * workload; event fates (`ignored`, `no-match`, `dispatched`) do not; `dead` is a workload fate
+ * when it names a workload and an event fate otherwise. `rollout-completed` / `rollout-failed`
+ * name the workload too, but only inform about a `restarted` (see ROLLOUT_FATES); their
+ * `durationMs` is the rollout's, from the restart to its end.
  */
 export const OutcomeSchema = z
   .object({
@@ -116,7 +125,10 @@ export const OutcomeSchema = z
   });
 export type Outcome = z.infer<typeof OutcomeSchema>;
 
-/** True when the outcome accounts for one restart request rather than for an event. */
+/**
+ * True when the outcome accounts for one restart request rather than for an event. A rollout
+ * outcome names a workload but accounts for nothing (isAccountingFate).
+ */
 export function isWorkloadOutcome(outcome: Outcome): boolean {
   return outcome.workload !== undefined;
 }

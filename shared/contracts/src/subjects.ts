@@ -10,9 +10,19 @@ export type Stage = (typeof STAGES)[number];
 export const EVENT_FATES = ['ignored', 'no-match', 'dead', 'dispatched'] as const;
 export type EventFate = (typeof EVENT_FATES)[number];
 
-/** How one restart request (one workload) ends. */
-export const WORKLOAD_FATES = ['restarted', 'unchanged', 'gone', 'dead'] as const;
+/**
+ * How one restart request (one workload) ends. `would-restart`: dry run, the restart it would
+ * have made, nothing patched.
+ */
+export const WORKLOAD_FATES = ['restarted', 'unchanged', 'gone', 'dead', 'would-restart'] as const;
 export type WorkloadFate = (typeof WORKLOAD_FATES)[number];
+
+/**
+ * What became of the rollout a `restarted` started: informational, published after the workload
+ * fate. They account for nothing: a request still ends in exactly one workload fate.
+ */
+export const ROLLOUT_FATES = ['rollout-completed', 'rollout-failed'] as const;
+export type RolloutFate = (typeof ROLLOUT_FATES)[number];
 
 /** Every fate, as used in `onpush.outcome.<fate>`. `dead` is both an event and a workload fate. */
 export const FATES = [
@@ -23,8 +33,16 @@ export const FATES = [
   'unchanged',
   'gone',
   'dead',
+  'would-restart',
+  'rollout-completed',
+  'rollout-failed',
 ] as const;
 export type Fate = (typeof FATES)[number];
+
+/** True for the fates that account for an event or a request (every fate but the rollout ones). */
+export function isAccountingFate(fate: Fate): boolean {
+  return !(ROLLOUT_FATES as readonly string[]).includes(fate);
+}
 
 /** Thrown when a value cannot be a subject token (or header name). Never retryable. */
 export class SubjectError extends Error {

@@ -27,3 +27,21 @@ export function kubeClients(config: KubeConfig = loadKubeConfig()): KubeClients 
     watch: new Watch(config),
   };
 }
+
+/**
+ * Starts a watch of a collection (`path`), calling `onEvent` per event and `onDone` once it ends
+ * (with the error, if any: a refused watch carries `statusCode`). Resolves with its abort handle.
+ */
+export type WatchStart = (
+  path: string,
+  params: Record<string, string | number | boolean>,
+  onEvent: (type: string, object: unknown) => void,
+  onDone: (error: unknown) => void,
+) => Promise<{ abort(): void }>;
+
+/** client-node's Watch as a WatchStart. */
+export function watchStart(config: KubeConfig): WatchStart {
+  const watch = new Watch(config);
+  return (path, params, onEvent, onDone) =>
+    watch.watch(path, params, (type, object) => onEvent(type, object as unknown), onDone);
+}

@@ -1,6 +1,52 @@
-export { kubeClients, loadKubeConfig, type KubeClients } from './client.js';
-export { ANNOTATIONS, LABELS, restartPatch, type RestartMark } from './restart.js';
+export {
+  kubeClients,
+  loadKubeConfig,
+  watchStart,
+  type KubeClients,
+  type WatchStart,
+} from './client.js';
+export {
+  ANNOTATIONS,
+  LABELS,
+  restartPatch,
+  restartMarks,
+  restartTime,
+  type RestartMark,
+} from './restart.js';
 export { kubeHttp, type KubeHttp, type KubeResponse } from './http.js';
 export { KubeApiError, isRetryableStatus, parseRetryAfter, toKubeApiError } from './errors.js';
 export { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 export type { KubeConfig, V1Deployment } from '@kubernetes/client-node';
+export {
+  KINDS,
+  collectionPath,
+  objectPath,
+  dig,
+  nest,
+  templateContainers,
+  type KindSpec,
+  type TemplateContainer,
+} from './kinds.js';
+export {
+  parseVersion,
+  compareVersions,
+  parseRange,
+  satisfies,
+  RangeSyntaxError,
+  type Version,
+  type Range,
+} from './semver.js';
+export {
+  parsePolicy,
+  globPattern,
+  isTagPolicy,
+  acceptsTag,
+  parseCooldown,
+  readSettings,
+  counts,
+  retagged,
+  type Policy,
+  type PolicyKind,
+  type WorkloadSettings,
+} from './policy.js';
+export { discoverRollouts } from './discovery.js';

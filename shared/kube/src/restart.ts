@@ -5,9 +5,23 @@ export const ANNOTATIONS = {
   eventId: 'onpush.dev/event-id',
   /** When the push restarted last was made (the restarter never goes back to an older one). */
   pushedAt: 'onpush.dev/pushed-at',
+  // Set by people on the workload's own metadata (docs/workloads.md):
+  /** Opt-in when ONPUSH_OPT_IN=annotation: `"true"`. */
+  enabled: 'onpush.dev/enabled',
+  /** `restart` (default), `pin`, `semver:<range>`, `glob:<pattern>`, `regex:<re>`. */
+  policy: 'onpush.dev/policy',
+  /** Comma-separated names of the containers that count (default: all, init and sidecars too). */
+  containers: 'onpush.dev/containers',
+  /** Least time between two restarts of the workload, e.g. `10m`. */
+  cooldown: 'onpush.dev/cooldown',
+  /** `"true"`: decide as usual, patch nothing, end `would-restart`. */
+  dryRun: 'onpush.dev/dry-run',
+  /** Comma-separated notification target names, or `none`. */
+  notify: 'onpush.dev/notify',
 } as const;
 
 export const LABELS = {
+  /** Opt-in (the default, ONPUSH_OPT_IN=label): `"true"`. */
   enabled: 'onpush.dev/enabled',
 } as const;
 
@@ -19,15 +33,25 @@ export interface RestartMark {
   pushedAt?: string | undefined;
 }
 
-/** The strategic-merge patch `kubectl rollout restart` sends, plus onpush's digest and event id. */
-export function restartPatch(mark: RestartMark): {
-  spec: { template: { metadata: { annotations: Record<string, string> } } };
-} {
+/** RFC 3339 to the second, as kubectl writes restartedAt. */
+export function restartTime(at: Date): string {
+  return at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** The annotations of a restart: kubectl's restartedAt, plus onpush's digest, event id, pushed-at. */
+export function restartMarks(mark: RestartMark): Record<string, string> {
   const annotations: Record<string, string> = {
-    [ANNOTATIONS.restartedAt]: mark.at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    [ANNOTATIONS.restartedAt]: restartTime(mark.at),
     [ANNOTATIONS.eventId]: mark.eventId,
   };
   if (mark.digest) annotations[ANNOTATIONS.digest] = mark.digest;
   if (mark.pushedAt) annotations[ANNOTATIONS.pushedAt] = mark.pushedAt;
-  return { spec: { template: { metadata: { annotations } } } };
+  return annotations;
+}
+
+/** The strategic-merge patch `kubectl rollout restart` sends, plus onpush's digest and event id. */
+export function restartPatch(mark: RestartMark): {
+  spec: { template: { metadata: { annotations: Record<string, string> } } };
+} {
+  return { spec: { template: { metadata: { annotations: restartMarks(mark) } } } };
 }

@@ -1,0 +1,214 @@
+// The decision for one workload, from what the GET returned (no other API call): which
+// containers change image (pin, semver/glob/regex), or only a restart, or nothing and why.
+// Pure, so every rule is a unit test. docs/workloads.md explains each outcome to users.
+import { normalizeImageRef, type ImageRef } from '@onpush/contracts';
+import {
+  ANNOTATIONS,
+  acceptsTag,
+  counts,
+  isTagPolicy,
+  readSettings,
+  retagged,
+  type TemplateContainer,
+  type WorkloadSettings,
+} from '@onpush/kube';
+
+/** A pod template's (or, for Argo Rollouts, the object's) annotations, as read. */
+export type TemplateAnnotations = Readonly<Record<string, string>>;
+
+/** What a GET tells the policy about a workload. */
+export interface WorkloadSnapshot {
+  /** Where onpush keeps its marks: the pod template's annotations (the object's for Rollouts). */
+  annotations: TemplateAnnotations;
+  /** `metadata.resourceVersion`: the PATCH sends it back as a precondition (409 when stale). */
+  resourceVersion: string | undefined;
+  /** The object's own annotations: policy, containers, cooldown, dry run, notify. */
+  settings?: TemplateAnnotations | undefined;
+  /** The pod template's containers (init containers included). */
+  containers?: readonly TemplateContainer[] | undefined;
+  /** The whole object, for patches that must send an array whole (JSON merge patch). */
+  source?: unknown;
+}
+
+/** Why a request ends `unchanged` (no reason: the workload already carries this push). */
+export type UnchangedReason =
+  | 'superseded'
+  | 'cooldown'
+  | 'not_newer'
+  | 'no_digest'
+  | 'not_running'
+  | 'invalid_policy';
+
+/** One container moved to another image. */
+export interface ImageChange {
+  readonly container: string;
+  readonly init: boolean;
+  readonly from: string;
+  readonly to: string;
+}
+
+export type Decision =
+  | { readonly kind: 'unchanged'; readonly reason?: UnchangedReason; readonly detail?: string }
+  | {
+      readonly kind: 'patch';
+      readonly images: readonly ImageChange[];
+      readonly dryRun: boolean;
+      readonly notify?: readonly string[] | undefined;
+      readonly detail?: string;
+    };
+
+export interface DecisionInput {
+  eventId: string;
+  digest?: string | undefined;
+  pushedAt?: string | undefined;
+  /** The pushed image (normalized name) and tag; without them only a restart can be decided. */
+  image?: string | undefined;
+  tag?: string | undefined;
+  /** ONPUSH_DRY_RUN. */
+  dryRun?: boolean | undefined;
+  /** Now, in ms (cooldowns). */
+  now: number;
+}
+
+/**
+ * True when the marks already carry this push: the same digest, or — for a push without a digest
+ * (a tag only) — the same event id.
+ */
+export function alreadyRestarted(
+  annotations: TemplateAnnotations,
+  mark: Pick<DecisionInput, 'eventId' | 'digest'>,
+): boolean {
+  if (mark.digest !== undefined) return annotations[ANNOTATIONS.digest] === mark.digest;
+  return annotations[ANNOTATIONS.eventId] === mark.eventId;
+}
+
+/**
+ * True when the marks carry a push made after this one (its pushed-at is later): restarting
+ * would roll the workload back. Unknown when either time is missing: then not judged stale.
+ */
+export function supersededBy(
+  annotations: TemplateAnnotations,
+  mark: Pick<DecisionInput, 'pushedAt'> & Partial<DecisionInput>,
+): boolean {
+  const carried = Date.parse(annotations[ANNOTATIONS.pushedAt] ?? '');
+  const pushed = Date.parse(mark.pushedAt ?? '');
+  return !Number.isNaN(carried) && !Number.isNaN(pushed) && carried > pushed;
+}
+
+/** When the cooldown of the last restart ends, if it has not yet at `now`. */
+export function cooldownUntil(
+  annotations: TemplateAnnotations,
+  cooldownMs: number | undefined,
+  now: number,
+): Date | undefined {
+  const last = Date.parse(annotations[ANNOTATIONS.restartedAt] ?? '');
+  if (cooldownMs === undefined || Number.isNaN(last) || now - last >= cooldownMs) return undefined;
+  return new Date(last + cooldownMs);
+}
+
+const refOf = (image: string): ImageRef | undefined => {
+  try {
+    return normalizeImageRef(image);
+  } catch {
+    return undefined;
+  }
+};
+
+type Unchanged = Extract<Decision, { kind: 'unchanged' }>;
+type Moves = { readonly images: readonly ImageChange[] } | Unchanged;
+
+/** Containers that run the pushed repository and count, with their parsed image. */
+function candidates(settings: WorkloadSettings, snapshot: WorkloadSnapshot, image: string) {
+  return (snapshot.containers ?? []).flatMap((c: TemplateContainer) => {
+    const ref = refOf(c.image);
+    return ref?.name === image && counts(settings, c.name) ? [{ c, ref }] : [];
+  });
+}
+
+/** For `pin` and the tag policies: the image changes, or why there are none. */
+function moves(
+  settings: WorkloadSettings,
+  snapshot: WorkloadSnapshot,
+  input: DecisionInput,
+): Moves {
+  const { policy } = settings;
+  const none = { images: [] };
+  if (input.image === undefined || input.tag === undefined) return none;
+  if (policy.kind !== 'pin' && !isTagPolicy(policy)) return none;
+  const running = candidates(settings, snapshot, input.image);
+  if (running.length === 0) return { kind: 'unchanged', reason: 'not_running' };
+  const { tag, digest } = input;
+  const change = (c: TemplateContainer, to: string): ImageChange[] =>
+    c.image === to ? [] : [{ container: c.name, init: c.init, from: c.image, to }];
+  if (policy.kind === 'pin') {
+    if (digest === undefined) {
+      return { kind: 'unchanged', reason: 'no_digest', detail: 'pin needs the pushed digest' };
+    }
+    const pins = running.flatMap(({ c, ref }) =>
+      ref.tag === tag && ref.digest !== digest ? change(c, retagged(c.image, tag, digest)) : [],
+    );
+    return { images: pins };
+  }
+  const sameTag = running.some(({ ref }) => ref.tag === tag);
+  const moved = running.flatMap(({ c, ref }) =>
+    acceptsTag(policy, ref.tag, tag) ? change(c, retagged(c.image, tag)) : [],
+  );
+  if (moved.length === 0 && !sameTag) {
+    const named = 'text' in policy ? policy.text : policy.kind;
+    return { kind: 'unchanged', reason: 'not_newer', detail: `${named} does not take tag ${tag}` };
+  }
+  return { images: moved };
+}
+
+/** A push by digest only, of content the workload's containers already name by that digest. */
+function runsDigest(settings: WorkloadSettings, snapshot: WorkloadSnapshot, input: DecisionInput) {
+  if (input.tag !== undefined || input.digest === undefined || input.image === undefined)
+    return false;
+  const running = candidates(settings, snapshot, input.image);
+  return running.length > 0 && running.every(({ ref }) => ref.digest === input.digest);
+}
+
+const describe = (images: readonly ImageChange[]): string | undefined =>
+  images.length === 0
+    ? undefined
+    : images.map((m) => `${m.container}: ${m.from} → ${m.to}`).join('; ');
+
+/**
+ * In order: an invalid policy → unchanged; a push by digest only of what the containers already
+ * name → unchanged; pin/tag policy with nothing to move → unchanged (why);
+ * a restart the marks already carry → unchanged; a later push applied → superseded; inside the
+ * cooldown → cooldown; else patch (dry run: only say so).
+ */
+export function decide(snapshot: WorkloadSnapshot, input: DecisionInput): Decision {
+  const settings = readSettings(snapshot.settings);
+  if (settings.policy.kind === 'invalid') {
+    return { kind: 'unchanged', reason: 'invalid_policy', detail: settings.policy.error };
+  }
+  if (runsDigest(settings, snapshot, input)) {
+    return { kind: 'unchanged', detail: 'its containers name this digest already' };
+  }
+  const moved = moves(settings, snapshot, input);
+  if ('kind' in moved) return moved;
+  const { images } = moved;
+  const pinned = settings.policy.kind === 'pin' && images.length === 0;
+  if (pinned || (images.length === 0 && alreadyRestarted(snapshot.annotations, input))) {
+    return { kind: 'unchanged' };
+  }
+  if (supersededBy(snapshot.annotations, input)) return { kind: 'unchanged', reason: 'superseded' };
+  const until = cooldownUntil(snapshot.annotations, settings.cooldownMs, input.now);
+  if (until !== undefined) {
+    return {
+      kind: 'unchanged',
+      reason: 'cooldown',
+      detail: `cooldown until ${until.toISOString()}`,
+    };
+  }
+  const detail = describe(images);
+  return {
+    kind: 'patch',
+    images,
+    dryRun: input.dryRun === true || settings.dryRun,
+    notify: settings.notify,
+    ...(detail !== undefined ? { detail } : {}),
+  };
+}

@@ -1,0 +1,145 @@
+// What a workload asks of onpush through its own annotations (metadata.annotations of the
+// Deployment, StatefulSet, ... — not of its pod template): the update policy, which containers
+// count, a cooldown, dry run and where to notify. Pure: the resolver reads them from its watch,
+// the restarter from the GET it makes anyway. docs/workloads.md has the table.
+import { splitReference } from '@onpush/contracts';
+import { ANNOTATIONS } from './restart.js';
+import { compareVersions, parseRange, parseVersion, satisfies, type Range } from './semver.js';
+
+export type Policy =
+  | { readonly kind: 'restart' }
+  | { readonly kind: 'pin' }
+  | { readonly kind: 'semver'; readonly text: string; readonly range: Range }
+  | { readonly kind: 'glob' | 'regex'; readonly text: string; readonly pattern: RegExp }
+  | { readonly kind: 'invalid'; readonly text: string; readonly error: string };
+
+export type PolicyKind = Policy['kind'];
+
+/** `*` any run of characters, `?` one character; everything else literal; the whole tag. */
+export function globPattern(glob: string): RegExp {
+  const body = glob
+    .split('')
+    .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${body}$`);
+}
+
+function invalid(text: string, error: string): Policy {
+  return { kind: 'invalid', text, error };
+}
+
+/** The policy an `onpush.dev/policy` value names; absent or empty is `restart`. */
+export function parsePolicy(value: string | undefined): Policy {
+  const text = value?.trim() ?? '';
+  if (text === '' || text === 'restart') return { kind: 'restart' };
+  if (text === 'pin') return { kind: 'pin' };
+  const colon = text.indexOf(':');
+  const [kind, arg] = colon < 0 ? [text, ''] : [text.slice(0, colon), text.slice(colon + 1)];
+  if (arg.trim() === '' && ['semver', 'glob', 'regex'].includes(kind)) {
+    return invalid(text, `${kind}: needs a pattern`);
+  }
+  try {
+    if (kind === 'semver') return { kind, text, range: parseRange(arg.trim()) };
+    if (kind === 'glob') return { kind, text, pattern: globPattern(arg.trim()) };
+    if (kind === 'regex') return { kind, text, pattern: new RegExp(arg) };
+  } catch (error) {
+    return invalid(text, error instanceof Error ? error.message : String(error));
+  }
+  return invalid(text, 'expected restart, pin, semver:<range>, glob:<pattern> or regex:<re>');
+}
+
+/** True for the policies that move a container to another tag (Keel's). */
+export function isTagPolicy(policy: Policy): boolean {
+  return policy.kind === 'semver' || policy.kind === 'glob' || policy.kind === 'regex';
+}
+
+/**
+ * Whether a push of tag `pushed` moves a container that runs tag `current` (another tag) under
+ * `policy`: semver — both tags are versions, the pushed one is in the range and greater; glob and
+ * regex — the pushed tag matches (which push is newer is the restarter's pushed-at guard).
+ */
+export function acceptsTag(policy: Policy, current: string | undefined, pushed: string): boolean {
+  if (pushed === current) return false;
+  if (policy.kind === 'glob' || policy.kind === 'regex') return policy.pattern.test(pushed);
+  if (policy.kind !== 'semver') return false;
+  const to = parseVersion(pushed);
+  const from = current === undefined ? undefined : parseVersion(current);
+  if (to === undefined || from === undefined) return false;
+  return compareVersions(to, from) > 0 && satisfies(to, policy.range);
+}
+
+const UNIT_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** `30s`, `10m`, `1h30m`, `1d`: milliseconds, or undefined when it is not a duration. */
+export function parseCooldown(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (!/^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/.test(trimmed)) return undefined;
+  let total = 0;
+  for (const m of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) {
+    total += Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? 0);
+  }
+  return Math.round(total);
+}
+
+export interface WorkloadSettings {
+  readonly policy: Policy;
+  /** `onpush.dev/containers`: the names that count; undefined = every container. */
+  readonly containers: readonly string[] | undefined;
+  /** `onpush.dev/cooldown`: least time between two restarts, ms. */
+  readonly cooldownMs: number | undefined;
+  /** `onpush.dev/dry-run: "true"`. */
+  readonly dryRun: boolean;
+  /** `onpush.dev/notify`: notification target names; `none` silences; undefined = routing. */
+  readonly notify: readonly string[] | undefined;
+  /** Annotations that could not be read (the workload is then handled as if they were absent, except an invalid policy). */
+  readonly problems: readonly string[];
+}
+
+const names = (value: string | undefined): string[] | undefined => {
+  if (value === undefined) return undefined;
+  const list = value
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  return list.length === 0 || list.includes('*') ? undefined : list;
+};
+
+/** The settings in a workload's annotations. Never throws. */
+export function readSettings(
+  annotations: Readonly<Record<string, string>> | undefined,
+): WorkloadSettings {
+  const a = annotations ?? {};
+  const policy = parsePolicy(a[ANNOTATIONS.policy]);
+  const problems: string[] = [];
+  if (policy.kind === 'invalid') problems.push(`${ANNOTATIONS.policy}: ${policy.error}`);
+  const cooldownText = a[ANNOTATIONS.cooldown];
+  const cooldownMs = cooldownText === undefined ? undefined : parseCooldown(cooldownText);
+  if (cooldownText !== undefined && cooldownMs === undefined) {
+    problems.push(`${ANNOTATIONS.cooldown}: "${cooldownText}" is not a duration such as 10m`);
+  }
+  return {
+    policy,
+    containers: names(a[ANNOTATIONS.containers]),
+    cooldownMs,
+    dryRun: a[ANNOTATIONS.dryRun]?.trim().toLowerCase() === 'true',
+    notify: names(a[ANNOTATIONS.notify]),
+    problems,
+  };
+}
+
+/** True when container `name` counts for the workload (`onpush.dev/containers`). */
+export function counts(settings: Pick<WorkloadSettings, 'containers'>, name: string): boolean {
+  return settings.containers === undefined || settings.containers.includes(name);
+}
+
+/** The container's image with tag `tag` (and `@digest` when given), its spelling kept. */
+export function retagged(image: string, tag: string, digest?: string): string {
+  const { name } = splitReference(image.trim());
+  return `${name}:${tag}${digest === undefined ? '' : `@${digest}`}`;
+}

@@ -1,0 +1,161 @@
+// Sending notifications without ever holding up the pipeline: `notify()` only queues (a bounded
+// queue: when it is full the notification is dropped, counted and logged), a few workers POST,
+// a failed delivery (network, timeout, 429, 5xx) is tried again after the next step of the retry
+// schedule (Retry-After when the receiver sent one) without occupying a worker meanwhile, and a
+// refused one (other 4xx) is given up at once. Every result is counted per target.
+import type { Outcome } from '@onpush/contracts';
+import { Counter, type Logger, type Registry } from '@onpush/telemetry';
+import type { NotifyEvent, Target } from './config.js';
+import { bodyFor, notificationOf, routeOf, type Notification } from './message.js';
+
+export type DeliveryResult = 'sent' | 'retried' | 'failed' | 'dropped';
+
+export interface NotifierOptions {
+  targets: readonly Target[];
+  /** Namespace → target names. */
+  routes?: Readonly<Record<string, readonly string[]>>;
+  /** Target names for what nothing else routes. */
+  fallback?: readonly string[];
+  /** Which events notify at all. */
+  events?: readonly NotifyEvent[];
+  queueSize: number;
+  /** Waits before each retry; its length is the number of retries. */
+  retriesMs: readonly number[];
+  timeoutMs: number;
+  concurrency?: number;
+  log: Logger;
+  /** `onpush_notifications_total{target, result}`. */
+  counter?: { inc(labels: { target: string; result: DeliveryResult }): void };
+  fetch?: typeof fetch;
+}
+
+export interface Notifier {
+  /** Queues the notification of `outcome`, if it is one, for its targets. Never blocks nor throws. */
+  notify(outcome: Outcome, annotation?: readonly string[]): void;
+  /** Deliveries queued or being sent. */
+  readonly pending: number;
+  /** Stops retrying; waits at most `waitMs` for the deliveries in progress. */
+  close(waitMs?: number): Promise<void>;
+}
+
+interface Job {
+  readonly target: Target;
+  readonly notification: Notification;
+  readonly attempt: number;
+}
+
+export function notificationCounter(registry: Registry): Counter<'target' | 'result'> {
+  return new Counter({
+    name: 'onpush_notifications_total',
+    help: 'Notification deliveries, by target and result (sent, retried, failed, dropped)',
+    labelNames: ['target', 'result'] as const,
+    registers: [registry],
+  });
+}
+
+function retryAfterMs(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  const seconds = Number(value);
+  return Number.isFinite(seconds) ? Math.max(0, seconds * 1000) : undefined;
+}
+
+export function createNotifier(options: NotifierOptions): Notifier {
+  const { log, queueSize, retriesMs, timeoutMs, concurrency = 4 } = options;
+  const send = options.fetch ?? fetch;
+  const byName = new Map(options.targets.map((t) => [t.name, t]));
+  const events = new Set(options.events ?? ['rollout-completed', 'rollout-failed', 'dead']);
+  const queue: Job[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const active = new Set<Promise<void>>();
+  let closed = false;
+
+  const count = (target: Target, result: DeliveryResult) =>
+    options.counter?.inc({ target: target.name, result });
+
+  function enqueue(job: Job): void {
+    if (closed) return;
+    if (queue.length >= queueSize) {
+      count(job.target, 'dropped');
+      log.warn('notification dropped: queue full', { target: job.target.name, queueSize });
+      return;
+    }
+    queue.push(job);
+    pump();
+  }
+
+  function pump(): void {
+    while (active.size < concurrency && queue.length > 0) {
+      const job = queue.shift()!;
+      const task = deliver(job).finally(() => {
+        active.delete(task);
+        pump();
+      });
+      active.add(task);
+    }
+  }
+
+  function retry(job: Job, why: string, afterMs?: number): void {
+    const wait = retriesMs[job.attempt];
+    if (wait === undefined || closed) {
+      count(job.target, 'failed');
+      log.warn('notification not delivered', {
+        target: job.target.name,
+        attempts: job.attempt + 1,
+        why,
+      });
+      return;
+    }
+    count(job.target, 'retried');
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      enqueue({ ...job, attempt: job.attempt + 1 });
+    }, afterMs ?? wait);
+    timer.unref();
+    timers.add(timer);
+  }
+
+  async function deliver(job: Job): Promise<void> {
+    const { target, notification } = job;
+    try {
+      const res = await send(target.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'onpush' },
+        body: JSON.stringify(bodyFor(target.kind, notification)),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.ok) return void count(target, 'sent');
+      if (res.status === 429 || res.status >= 500) {
+        return retry(job, `HTTP ${res.status}`, retryAfterMs(res.headers.get('retry-after')));
+      }
+      count(target, 'failed');
+      log.warn('notification refused', { target: target.name, status: res.status });
+    } catch (error) {
+      retry(job, error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  return {
+    notify(outcome, annotation) {
+      const notification = notificationOf(outcome);
+      if (notification === undefined || !events.has(notification.event)) return;
+      const names = routeOf(notification, annotation, options.routes ?? {}, options.fallback ?? []);
+      for (const name of names) {
+        const target = byName.get(name);
+        if (target) enqueue({ target, notification, attempt: 0 });
+        else log.warn('notification target not configured', { target: name });
+      }
+    },
+    get pending() {
+      return queue.length + active.size + timers.size;
+    },
+    async close(waitMs = 5_000) {
+      closed = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      queue.length = 0;
+      const bounded = new Promise<void>((resolve) => setTimeout(resolve, waitMs).unref());
+      await Promise.race([Promise.allSettled([...active]), bounded]);
+    },
+  };
+}

@@ -1,0 +1,174 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { ConfigError, loadConfig } from '@onpush/config';
+import type { Outcome } from '@onpush/contracts';
+import { createLogger } from '@onpush/telemetry';
+import { notifyFields, unknownTargets, type Target } from './config.js';
+import { bodyFor, notificationOf, routeOf } from './message.js';
+import { createNotifier } from './notifier.js';
+
+const log = createLogger({ test: 'notify' }, { write: () => undefined });
+const schema = z.object(notifyFields);
+
+const completed: Outcome = {
+  v: 1,
+  eventId: 'gar:1',
+  fate: 'rollout-completed',
+  stage: 'restarter',
+  workload: { kind: 'Deployment', namespace: 'shop', name: 'web' },
+  image: 'ghcr.io/acme/web',
+  tag: '1.3',
+  durationMs: 42_000,
+  detail: '3 of 3 updated and available',
+  at: '2026-11-26T10:00:00.000Z',
+};
+const dead: Outcome = {
+  v: 1,
+  eventId: 'gar:2',
+  fate: 'dead',
+  stage: 'parser',
+  reason: 'invalid_json',
+  at: '2026-11-26T10:00:00.000Z',
+};
+
+describe('notification config', () => {
+  it('reads targets, routes and events; keeps URLs out of errors', () => {
+    const config = loadConfig(schema, {
+      NOTIFY_TARGETS:
+        'ops=webhook:https://hooks.example.com/a?token=s3cret, shop=slack:https://hooks.slack.com/services/T/B/X',
+      NOTIFY_DEFAULT: 'ops',
+      NOTIFY_NAMESPACES: 'shop=shop|ops,blog=ops',
+      NOTIFY_ON: 'rollout-failed,dead',
+    });
+    expect(config.NOTIFY_TARGETS.map((t) => `${t.name}:${t.kind}`)).toEqual([
+      'ops:webhook',
+      'shop:slack',
+    ]);
+    expect(config.NOTIFY_NAMESPACES).toEqual({ shop: ['shop', 'ops'], blog: ['ops'] });
+    expect(config.NOTIFY_ON).toEqual(['rollout-failed', 'dead']);
+    expect(unknownTargets({ ...config, NOTIFY_DEFAULT: ['nobody'] })).toEqual([
+      { variable: 'NOTIFY_DEFAULT', message: 'no target named nobody in NOTIFY_TARGETS' },
+    ]);
+    const error = (() => {
+      try {
+        return loadConfig(schema, { NOTIFY_TARGETS: 'ops=email:https://x.example/s3cret' });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('kind must be webhook or slack');
+    expect((error as Error).message).not.toContain('s3cret');
+  });
+});
+
+describe('notifications', () => {
+  it('say what happened, for people and for machines', () => {
+    const n = notificationOf(completed)!;
+    expect(n.text).toBe(
+      '✅ Rollout completed: Deployment shop/web (ghcr.io/acme/web:1.3) in 42 s — 3 of 3 updated and available',
+    );
+    expect(bodyFor('slack', n)).toEqual({ text: n.text });
+    expect(bodyFor('webhook', n)).toEqual({
+      v: 1,
+      type: 'rollout-completed',
+      text: n.text,
+      outcome: completed,
+    });
+    expect(notificationOf(dead)?.text).toBe('⚠️ Dead letter at parser (invalid_json): event gar:2');
+    expect(notificationOf({ ...completed, fate: 'restarted' })).toBeUndefined();
+  });
+
+  it('go where the workload says, else where its namespace goes, else to the default', () => {
+    const routes = { shop: ['shop'] };
+    expect(routeOf({ namespace: 'shop' }, ['ops'], routes, ['all'])).toEqual(['ops']);
+    expect(routeOf({ namespace: 'shop' }, ['none'], routes, ['all'])).toEqual([]);
+    expect(routeOf({ namespace: 'shop' }, undefined, routes, ['all'])).toEqual(['shop']);
+    expect(routeOf({ namespace: 'blog' }, undefined, routes, ['all'])).toEqual(['all']);
+    expect(routeOf({}, undefined, routes, ['all'])).toEqual(['all']);
+  });
+});
+
+describe('notifier', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  const targets: Target[] = [
+    { name: 'ops', kind: 'webhook', url: 'https://hooks.example.com/ops' },
+    { name: 'chat', kind: 'slack', url: 'https://hooks.example.com/chat' },
+  ];
+
+  function setUp(
+    answers: (number | Error)[],
+    extra: { queueSize?: number; concurrency?: number } = {},
+  ) {
+    const calls: { url: string; body: unknown }[] = [];
+    const counted: string[] = [];
+    const fetch = vi.fn((url: string | URL | Request, init?: RequestInit) => {
+      calls.push({ url: url as string, body: JSON.parse(init?.body as string) as unknown });
+      const answer = answers.length > 1 ? answers.shift()! : answers[0]!;
+      if (answer instanceof Error) return Promise.reject(answer);
+      return Promise.resolve(
+        new Response(answer === 204 ? null : '', {
+          status: answer,
+          headers: answer === 429 ? { 'retry-after': '2' } : {},
+        }),
+      );
+    });
+    const notifier = createNotifier({
+      targets,
+      fallback: ['ops'],
+      routes: { shop: ['ops', 'chat'] },
+      queueSize: extra.queueSize ?? 10,
+      retriesMs: [1_000, 5_000],
+      timeoutMs: 1_000,
+      ...(extra.concurrency !== undefined ? { concurrency: extra.concurrency } : {}),
+      log,
+      counter: {
+        inc: (labels?: Partial<Record<'target' | 'result', string | number>>) =>
+          counted.push(`${labels?.target}:${labels?.result}`),
+      },
+      fetch: fetch as unknown as typeof globalThis.fetch,
+    });
+    return { notifier, calls, counted };
+  }
+
+  it('posts to every target of the route, each in its own format', async () => {
+    const { notifier, calls, counted } = setUp([204]);
+    notifier.notify(completed);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls.map((c) => c.url)).toEqual([
+      'https://hooks.example.com/ops',
+      'https://hooks.example.com/chat',
+    ]);
+    expect(calls[1]?.body).toEqual({
+      text: expect.stringContaining('Rollout completed') as unknown,
+    });
+    expect(counted.sort()).toEqual(['chat:sent', 'ops:sent']);
+    expect(notifier.pending).toBe(0);
+  });
+
+  it('retries network errors, 5xx and 429 (after Retry-After), then gives up; never 4xx', async () => {
+    const { notifier, calls, counted } = setUp([new Error('ECONNREFUSED'), 503, 429, 404]);
+    notifier.notify(dead);
+    await vi.advanceTimersByTimeAsync(0);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(calls).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(calls).toHaveLength(3); // 429 answered: the retries are used up
+    expect(counted).toEqual(['ops:retried', 'ops:retried', 'ops:failed']);
+    notifier.notify(dead);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(counted.at(-1)).toBe('ops:failed');
+    expect(calls).toHaveLength(4);
+  });
+
+  it('drops what does not fit in its queue, and never waits for a receiver', async () => {
+    const { notifier, counted } = setUp([204], { queueSize: 1, concurrency: 1 });
+    for (let i = 0; i < 3; i += 1) notifier.notify(dead);
+    expect(counted).toEqual(['ops:dropped']);
+    await vi.advanceTimersByTimeAsync(0);
+    await notifier.close();
+    expect(counted.filter((c) => c === 'ops:sent')).toHaveLength(2);
+  });
+});
