@@ -12,6 +12,7 @@ import {
   type MemberResult,
   type WindowOutput,
 } from './coalesce.js';
+import { captureContext, runInContext, type Context } from '@onpush/telemetry';
 import type { RestartOutput } from './machine.js';
 
 export interface CoalescerOptions {
@@ -38,6 +39,7 @@ interface Window {
 export function createCoalescer(options: CoalescerOptions): Coalescer {
   const open = new Map<string, Window>();
   const last = new Map<string, Promise<unknown>>();
+  const contexts = new WeakMap<Member, Context>();
 
   function openWindow(key: string, first: Member): Window {
     const previous = last.get(key) ?? Promise.resolve();
@@ -45,7 +47,10 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
       actors: {
         restart: fromPromise(async ({ input }) => {
           await previous.catch(() => undefined);
-          return options.restart(input.winner.request);
+          // In the trace of the delivery whose push it applies, not of whoever opened the window.
+          return runInContext(contexts.get(input.winner), () =>
+            options.restart(input.winner.request),
+          );
         }),
       },
     });
@@ -86,6 +91,7 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
 
   return {
     async join(member) {
+      contexts.set(member, captureContext());
       const key = coalesceKey(member.request);
       const current = open.get(key);
       if (current?.actor.getSnapshot().matches('open')) {

@@ -15,6 +15,8 @@ export {
 export { startTracing, exportRequested, type Tracing, type Env } from './tracing.js';
 export {
   annotate,
+  captureContext,
+  runInContext,
   carriesTrace,
   errorTypeOf,
   extractContext,

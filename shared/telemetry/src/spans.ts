@@ -149,3 +149,13 @@ export async function inSpan<T>(spec: SpanSpec, work: (span: Span) => Promise<T>
     guarded(undefined, () => span.end());
   }
 }
+
+/** The active trace context, to run later work in it (e.g. work batched across deliveries). */
+export function captureContext(): Context {
+  return context.active();
+}
+
+/** Runs `fn` inside `ctx` (or the current context when none was captured). */
+export function runInContext<T>(ctx: Context | undefined, fn: () => T): T {
+  return ctx === undefined ? fn() : context.with(ctx, fn);
+}
