@@ -36,11 +36,15 @@ export function rows(r: Results): [string, string, string][] {
     accountedMs?: number;
     restartsPerWorkload: Record<string, number>;
   }>('storm');
+  const stages = get<Record<'parser' | 'resolver' | 'restarter', Summary>>('webhookStages');
   const ratio = webhook && broker ? webhook.latencyMs.p50 / broker.latencyMs.p50 : Number.NaN;
   const added = pubsub?.emulatorMs ? pubsub.latencyMs.p50 - pubsub.emulatorMs.p50 : Number.NaN;
   const restarts = Object.values(storm?.restartsPerWorkload ?? {});
   return [
     ['webhook POST → PATCH seen', ms(webhook?.latencyMs), 'p50 ≤ 10 ms, p99 ≤ 30 ms'],
+    ['  stage: parser (raw → pushed stored)', ms(stages?.parser), '—'],
+    ['  stage: resolver (pushed → restart stored)', ms(stages?.resolver), '—'],
+    ['  stage: restarter (restart → outcome, GET+PATCH)', ms(stages?.restarter), '—'],
     ['bare broker, 3 hops', ms(broker?.latencyMs), '—'],
     ['webhook / bare broker (p50)', `${ratio.toFixed(2)}×`, '≤ 3×'],
     ['Pub/Sub publish → PATCH seen', ms(pubsub?.latencyMs), '—'],

@@ -10,6 +10,7 @@ import { storm, throughputStep } from './load.js';
 import { benchLookup } from './lookup.js';
 import { pubsubLatency, webhookLatency } from './pipeline.js';
 import { pubsubBench } from './pushes.js';
+import { stageTimes } from './stages.js';
 
 export interface BenchOptions {
   smoke: boolean;
@@ -108,6 +109,7 @@ async function pipelineBenches(
       size.latencySeconds,
       0,
     );
+    results['webhookStages'] = await stageTimes(sandbox.need('nats').url, 'gar:wh-');
     log(`push-to-PATCH via Pub/Sub at ${size.rate}/s for ${size.latencySeconds}s`);
     results['pubsub'] = await pubsubLatency(ps, target, size.rate, size.latencySeconds, 100_000);
     results['idle'] = await idle(sandbox, ports, size.idleSeconds, log);
