@@ -11,6 +11,7 @@ import {
   type V1Deployment,
 } from '@onpush/kube';
 import { eventually, useSandbox } from '@onpush/testing';
+import { grantRestarter, restarterIdentity } from './cluster-fixtures.js';
 import { outcomesOf, startPipeline, writeTokenKubeconfig } from './pipeline.js';
 
 const REPO = 'europe-west1-docker.pkg.dev/p/r';
@@ -38,44 +39,6 @@ async function annotations(
 ): Promise<Record<string, string>> {
   const d = await kube.apps.readNamespacedDeployment({ namespace, name });
   return d.spec?.template.metadata?.annotations ?? {};
-}
-
-/** Least privilege for the restarter: read and patch Deployments, but not in namespace `locked`. */
-async function restarterIdentity(
-  kube: KubeClients,
-  rbac: RbacAuthorizationV1Api,
-  namespaces: string[],
-): Promise<string> {
-  await kube.core.createNamespacedServiceAccount({
-    namespace: 'onpush',
-    body: { metadata: { name: 'restarter' } },
-  });
-  await rbac.createClusterRole({
-    body: {
-      metadata: { name: 'onpush-restarter' },
-      rules: [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] }],
-    },
-  });
-  for (const namespace of namespaces) {
-    await rbac.createNamespacedRoleBinding({
-      namespace,
-      body: {
-        metadata: { name: 'onpush-restarter' },
-        roleRef: {
-          apiGroup: 'rbac.authorization.k8s.io',
-          kind: 'ClusterRole',
-          name: 'onpush-restarter',
-        },
-        subjects: [{ kind: 'ServiceAccount', name: 'restarter', namespace: 'onpush' }],
-      },
-    });
-  }
-  const request = await kube.core.createNamespacedServiceAccountToken({
-    namespace: 'onpush',
-    name: 'restarter',
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  return request.status?.token ?? '';
 }
 
 // Given four Deployments — two opted in that run …/app:1.1 (different namespaces, one as a
@@ -307,18 +270,7 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
       await onpush(['dlq', 'ls', '--stage', 'restarter', '--reason', 'http_403', '--json']),
     ) as { entries: { id: number }[] };
     expect(list.entries).toHaveLength(1);
-    await rbac.createNamespacedRoleBinding({
-      namespace: 'locked',
-      body: {
-        metadata: { name: 'onpush-restarter' },
-        roleRef: {
-          apiGroup: 'rbac.authorization.k8s.io',
-          kind: 'ClusterRole',
-          name: 'onpush-restarter',
-        },
-        subjects: [{ kind: 'ServiceAccount', name: 'restarter', namespace: 'onpush' }],
-      },
-    });
+    await grantRestarter(rbac, 'locked');
     await onpush(['dlq', 'replay', String(list.entries[0]?.id)]);
     await eventually('the replayed restart', async () =>
       (await outcomes(eventId ?? '')).some((o) => o.fate === 'restarted'),
