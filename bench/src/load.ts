@@ -1,4 +1,5 @@
 import { STREAMS } from '@onpush/contracts';
+import { auditUrl } from '@onpush/cli';
 import { connectNats, jetstreamManager } from '@onpush/nats';
 import { BENCH_REGISTRY } from './cluster.js';
 import { digestOf, garBody, postPush } from './pushes.js';
@@ -83,8 +84,44 @@ export interface StormResult {
   pushes: number;
   workloads: number;
   sendMs: number;
+  /** From the first send to the last outcome stored, once `onpush audit` finds nothing open. */
   accountedMs: number | undefined;
+  /** What the audit found: event fates by fate and the restart requests made. */
+  fates?: Record<string, number>;
+  requests?: number;
   restartsPerWorkload: Record<string, number>;
+}
+
+/** The time of the last message on ONPUSH_OUTCOMES (epoch ms). */
+async function lastOutcomeAt(natsUrl: string): Promise<number> {
+  const nc = await connectNats({ url: natsUrl, name: 'onpush-bench' });
+  try {
+    const info = await (await jetstreamManager(nc)).streams.info(STREAMS.outcomes);
+    return Date.parse(info.state.last_ts);
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * Waits until `onpush audit` since `since` finds every event of `prefix` accounted for and nothing
+ * in flight; returns the audit's counts, or undefined at the timeout.
+ */
+async function auditedClean(
+  natsUrl: string,
+  since: Date,
+  events: number,
+  timeoutMs: number,
+): Promise<{ fates: Record<string, number>; requests: number } | undefined> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const report = await auditUrl(natsUrl, since);
+    const done =
+      report.events >= events && report.unaccounted.length === 0 && report.inFlight.length === 0;
+    if (done) return { fates: { ...report.fates }, requests: report.requests };
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return undefined;
 }
 
 /** `pushes` pushes of one image (same digest) as fast as possible; restarts per workload. */
@@ -95,24 +132,25 @@ export async function storm(
   workloads: number,
   restarts: () => Record<string, number>,
 ): Promise<StormResult> {
-  const before = await outcomeCount(natsUrl);
+  const since = new Date();
   const body = JSON.stringify({
     action: 'INSERT',
     tag: `${BENCH_REGISTRY}/storm:1.0`,
     digest: `${BENCH_REGISTRY}/storm@${digestOf(-1)}`,
   });
-  const started = performance.now();
+  const started = Date.now();
   await blast(pushes, 200, async (n) => {
     await postPush(ingestPort, `storm-${n}`, body);
   });
-  const sendMs = performance.now() - started;
-  // Each push: one dispatched + one fate per workload that runs the image.
-  const waited = await waitForOutcomes(natsUrl, before + pushes * (1 + workloads), 120_000);
+  const sendMs = Date.now() - started;
+  const audited = await auditedClean(natsUrl, since, pushes, 120_000);
+  const accountedMs = audited === undefined ? undefined : (await lastOutcomeAt(natsUrl)) - started;
   return {
     pushes,
     workloads,
     sendMs,
-    accountedMs: waited === undefined ? undefined : sendMs + waited,
+    accountedMs,
+    ...(audited ?? {}),
     restartsPerWorkload: restarts(),
   };
 }

@@ -3,11 +3,24 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeResults, table } from './report.js';
-import { runBench } from './run.js';
+import { SECTIONS, runBench, type Section } from './run.js';
 
 const smoke = process.argv.includes('--smoke');
+const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const only = onlyArg?.split(',').filter((s) => s !== '');
+const unknown = only?.filter((s) => !(SECTIONS as readonly string[]).includes(s)) ?? [];
+if (unknown.length > 0) {
+  process.stderr.write(
+    `bench: unknown section(s) ${unknown.join(', ')}; sections: ${SECTIONS.join(', ')}\n`,
+  );
+  process.exit(64);
+}
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`;
-const results = await runBench({ smoke, log: (line) => process.stderr.write(`bench: ${line}\n`) });
+const results = await runBench({
+  smoke,
+  log: (line) => process.stderr.write(`bench: ${line}\n`),
+  ...(only !== undefined ? { only: only as Section[] } : {}),
+});
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
 const files = writeResults(out, results, machine);
 process.stdout.write(`\n${table(results)}\n\nwrote ${files.json}\n      ${files.md}\n`);

@@ -4,17 +4,39 @@ import { join } from 'node:path';
 import { Supervisor, SERVICES, type ServiceName } from '@onpush/cli';
 import { Sandbox, freePort, waitUntil } from '@onpush/sandbox';
 import { benchBroker } from './broker.js';
-import { BENCH_REGISTRY, clients, createDeployments, restartWatch } from './cluster.js';
+import {
+  BENCH_REGISTRY,
+  clients,
+  createDeployments,
+  restartWatch,
+  type RestartWatch,
+} from './cluster.js';
+import type { KubeClients } from '@onpush/kube';
 import { apiRequests, cpuSeconds, diff } from './idle.js';
 import { storm, throughputStep } from './load.js';
+import { benchKubeFloor } from './floor.js';
 import { benchLookup } from './lookup.js';
 import { pubsubLatency, webhookLatency } from './pipeline.js';
 import { pubsubBench } from './pushes.js';
 import { stageTimes } from './stages.js';
 
+export const SECTIONS = [
+  'lookup',
+  'broker',
+  'floor',
+  'webhook',
+  'pubsub',
+  'idle',
+  'throughput',
+  'storm',
+] as const;
+export type Section = (typeof SECTIONS)[number];
+
 export interface BenchOptions {
   smoke: boolean;
   log: (line: string) => void;
+  /** The sections to run (default: all). */
+  only?: readonly Section[];
 }
 
 export type Results = Record<string, unknown>;
@@ -60,15 +82,19 @@ async function startServices(
 }
 
 /** Runs every benchmark against real servers and real service processes; returns the results. */
-export async function runBench({ smoke, log }: BenchOptions): Promise<Results> {
+export async function runBench({ smoke, log, only = SECTIONS }: BenchOptions): Promise<Results> {
   const size = sizes(smoke);
+  const want = (section: Section) => only.includes(section);
   const results: Results = { smoke, startedAt: new Date().toISOString() };
-  log(`lookup: ${size.lookupWorkloads} workloads × 5 containers`);
-  results['lookup'] = benchLookup(size.lookupWorkloads, 5, smoke ? 20_000 : 200_000);
+  if (want('lookup')) {
+    log(`lookup: ${size.lookupWorkloads} workloads × 5 containers`);
+    results['lookup'] = benchLookup(size.lookupWorkloads, 5, smoke ? 20_000 : 200_000);
+  }
+  if (only.every((s) => s === 'lookup')) return results;
   const dir = mkdtempSync(join(tmpdir(), 'onpush-bench-'));
   const sandbox = await Sandbox.start({ dir, log: (l) => log(`  ${l}`) });
   try {
-    await pipelineBenches(sandbox, size, results, log);
+    await pipelineBenches(sandbox, size, results, log, want);
   } finally {
     await sandbox.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -81,6 +107,7 @@ async function pipelineBenches(
   size: ReturnType<typeof sizes>,
   results: Results,
   log: (l: string) => void,
+  want: (section: Section) => boolean,
 ): Promise<void> {
   const kube = clients(sandbox.need('kube').kubeconfigPath);
   log(`creating ${size.deployments} + ${size.stormWorkloads} opted-in Deployments`);
@@ -89,41 +116,91 @@ async function pipelineBenches(
     prefix: 'storm',
     image: () => `${BENCH_REGISTRY}/storm:1.0`,
   });
-  log(`bare broker: 3 JetStream hops at ${size.rate}/s for ${size.latencySeconds}s`);
-  results['broker'] = await benchBroker(
-    sandbox.need('nats').url,
-    3,
-    size.rate,
-    size.latencySeconds,
-  );
-  const { supervisor, ports } = await startServices(sandbox);
   const watch = await restartWatch(kube);
+  try {
+    await baselines(sandbox, kube, watch, size, results, log, want);
+    await serviceBenches(sandbox, watch, size, results, log, want);
+  } finally {
+    watch.stop();
+  }
+}
+
+/** What onpush is compared with, in the same run: the API server alone, the broker alone. */
+async function baselines(
+  sandbox: Sandbox,
+  kube: KubeClients,
+  watch: RestartWatch,
+  size: ReturnType<typeof sizes>,
+  results: Results,
+  log: (l: string) => void,
+  want: (section: Section) => boolean,
+): Promise<void> {
+  if (want('floor')) {
+    log(`API server floor: bare PATCH → watch at ${size.rate}/s for ${size.latencySeconds}s`);
+    results['floor'] = await benchKubeFloor(
+      kube,
+      watch.seen,
+      { count: size.deployments, namespaces: 20 },
+      size.rate,
+      size.latencySeconds,
+    );
+  }
+  if (want('broker')) {
+    log(`bare broker: 3 JetStream hops at ${size.rate}/s for ${size.latencySeconds}s`);
+    results['broker'] = await benchBroker(
+      sandbox.need('nats').url,
+      3,
+      size.rate,
+      size.latencySeconds,
+    );
+  }
+}
+
+async function serviceBenches(
+  sandbox: Sandbox,
+  watch: RestartWatch,
+  size: ReturnType<typeof sizes>,
+  results: Results,
+  log: (l: string) => void,
+  want: (section: Section) => boolean,
+): Promise<void> {
+  const { supervisor, ports } = await startServices(sandbox);
   const ps = await pubsubBench(sandbox.need('pubsub').host, sandbox.pubsubProject);
   try {
     const target = { workloads: size.deployments, seen: watch.seen };
-    log(`push-to-PATCH via webhook at ${size.rate}/s for ${size.latencySeconds}s`);
-    results['webhook'] = await webhookLatency(
-      ports.ingest,
-      target,
-      size.rate,
-      size.latencySeconds,
-      0,
-    );
-    results['webhookStages'] = await stageTimes(sandbox.need('nats').url, 'gar:wh-');
-    log(`push-to-PATCH via Pub/Sub at ${size.rate}/s for ${size.latencySeconds}s`);
-    results['pubsub'] = await pubsubLatency(ps, target, size.rate, size.latencySeconds, 100_000);
-    results['idle'] = await idle(sandbox, ports, size.idleSeconds, log);
-    results['throughput'] = await throughput(ports.ingest, sandbox.need('nats').url, size, log);
-    log(`storm: ${size.stormPushes} pushes of one image`);
-    results['storm'] = await storm(
-      ports.ingest,
-      sandbox.need('nats').url,
-      size.stormPushes,
-      size.stormWorkloads,
-      () => restartsOfStorm(watch.byWorkload),
-    );
+    if (want('webhook')) {
+      log(`push-to-PATCH via webhook at ${size.rate}/s for ${size.latencySeconds}s`);
+      const apiBefore = await apiRequests(sandbox.need('kube'));
+      results['webhook'] = await webhookLatency(
+        ports.ingest,
+        target,
+        size.rate,
+        size.latencySeconds,
+        0,
+      );
+      // What the API server served meanwhile (its own count): a PATCH per push, and no GET.
+      results['webhookApi'] = diff(await apiRequests(sandbox.need('kube')), apiBefore);
+      results['webhookStages'] = await stageTimes(sandbox.need('nats').url, 'gar:wh-');
+    }
+    if (want('pubsub')) {
+      log(`push-to-PATCH via Pub/Sub at ${size.rate}/s for ${size.latencySeconds}s`);
+      results['pubsub'] = await pubsubLatency(ps, target, size.rate, size.latencySeconds, 100_000);
+    }
+    if (want('idle')) results['idle'] = await idle(sandbox, ports, size.idleSeconds, log);
+    if (want('throughput')) {
+      results['throughput'] = await throughput(ports.ingest, sandbox.need('nats').url, size, log);
+    }
+    if (want('storm')) {
+      log(`storm: ${size.stormPushes} pushes of one image`);
+      results['storm'] = await storm(
+        ports.ingest,
+        sandbox.need('nats').url,
+        size.stormPushes,
+        size.stormWorkloads,
+        () => restartsOfStorm(watch.byWorkload),
+      );
+    }
   } finally {
-    watch.stop();
     await ps.close();
     results['exitCodes'] = await supervisor.stop();
   }

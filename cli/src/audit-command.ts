@@ -63,6 +63,12 @@ export function formatAudit(r: AuditResult): string {
     `audit since ${r.since}: ${r.events} events (${r.pushes} pushes), ${r.requests} restart requests`,
     `accounted for: ${r.accounted.pushes}/${r.pushes} pushes, ${r.accounted.requests}/${r.requests} requests` +
       ` (${r.resolvedByReplay} dead letters resolved by replay)`,
+    `fates: ${
+      Object.entries(r.fates)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([fate, n]) => `${fate} ${n}`)
+        .join(', ') || 'none'
+    }`,
     `in flight: ${r.inFlight.length} (pending: ${pending('parser')}, ${pending('resolver')}, ` +
       `${pending('restarter')}, advisories ${r.advisoriesPending})`,
     ...r.inFlight.slice(0, 50).map(findingLine),

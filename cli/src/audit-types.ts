@@ -87,6 +87,8 @@ export interface AuditReport {
   readonly accounted: { readonly pushes: number; readonly requests: number };
   /** Dead fates that do not count because their DLQ entry was replayed. */
   readonly resolvedByReplay: number;
+  /** The fates that count (event and workload fates), by fate. */
+  readonly fates: Readonly<Record<string, number>>;
   readonly unaccounted: readonly Finding[];
   readonly inFlight: readonly Finding[];
 }

@@ -287,6 +287,7 @@ describe('reconcile', () => {
       requests: 2,
       accounted: { pushes: 3, requests: 2 },
       resolvedByReplay: 0,
+      fates: { ignored: 1, dispatched: 1, restarted: 1, dead: 1, 'no-match': 1 },
       unaccounted: [],
     });
   });

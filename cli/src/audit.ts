@@ -68,6 +68,8 @@ interface Index {
   readonly pushedSeqs: Map<string, PushedRecord[]>;
   readonly requestsOf: Map<string, RequestRecord[]>;
   readonly resolved: number;
+  /** Fates that count, by fate. */
+  readonly fates: Record<string, number>;
 }
 
 /**
@@ -105,6 +107,10 @@ function index(input: AuditInput): Index {
     pushedSeqs: groupBy(input.pushed, (p) => p.eventId),
     requestsOf: groupBy(input.requests, (r) => r.eventId),
     resolved: resolvedDead.length,
+    fates: counting.reduce<Record<string, number>>((by, o) => {
+      by[o.fate] = (by[o.fate] ?? 0) + 1;
+      return by;
+    }, {}),
   };
 }
 
@@ -228,6 +234,7 @@ export function reconcile(input: AuditInput): AuditReport {
     requests: tally.requests,
     accounted: { pushes: tally.accountedPushes, requests: tally.accountedRequests },
     resolvedByReplay: ix.resolved,
+    fates: ix.fates,
     unaccounted: tally.unaccounted,
     inFlight: tally.inFlight,
   };

@@ -21,13 +21,25 @@ describe('benchmark smoke run', () => {
     expect(pubsub.restarted).toBe(pubsub.sent);
     expect(pubsub.emulatorMs.n).toBe(pubsub.sent);
     expect((results['broker'] as Latency).latencyMs.n).toBeGreaterThan(0);
+    expect((results['floor'] as Latency).latencyMs.n).toBeGreaterThan(0);
+    // The API server's own count: a PATCH per push and (nearly) no GET — the restarter decides on
+    // the resolver's watch view; only a view gone stale (409) costs a GET and a second PATCH.
+    const api = results['webhookApi'] as Record<string, number>;
+    expect(api['PATCH deployments']).toBeGreaterThanOrEqual(webhook.sent);
+    expect(api['GET deployments'] ?? 0).toBeLessThan(webhook.sent / 10);
     expect((results['lookup'] as { lookupUs: { n: number } }).lookupUs.n).toBeGreaterThan(0);
     expect((results['idle'] as { apiRequests: Record<string, number> }).apiRequests).toEqual({});
     const storm = results['storm'] as {
+      pushes: number;
       accountedMs?: number;
+      fates?: Record<string, number>;
       restartsPerWorkload: Record<string, number>;
     };
     expect(storm.accountedMs).toBeDefined();
+    // Repeats of the push just dispatched end `ignored` at the resolver instead of fanning out.
+    const fates = storm.fates ?? {};
+    expect(fates['ignored']).toBeGreaterThan(storm.pushes / 2);
+    expect((fates['ignored'] ?? 0) + (fates['dispatched'] ?? 0)).toBe(storm.pushes);
     // One digest pushed many times: exactly one restart per workload.
     expect(Object.values(storm.restartsPerWorkload)).toEqual(Array(10).fill(1));
     expect(results['exitCodes']).toEqual({

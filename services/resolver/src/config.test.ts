@@ -12,6 +12,7 @@ describe('resolver config', () => {
       ONPUSH_SELECT: 'labelled',
       SNAPSHOT_DEBOUNCE: 2_000,
       REBUILD_MIN_INTERVAL: 5_000,
+      DUPLICATE_WINDOW: 10_000,
     });
   });
 
@@ -20,12 +21,14 @@ describe('resolver config', () => {
       ONPUSH_SELECT: 'all',
       SNAPSHOT_DEBOUNCE: '500ms',
       REBUILD_MIN_INTERVAL: '1m',
+      DUPLICATE_WINDOW: '0',
       KUBECONFIG: '/etc/kube/config',
     });
     expect(config).toMatchObject({
       ONPUSH_SELECT: 'all',
       SNAPSHOT_DEBOUNCE: 500,
       REBUILD_MIN_INTERVAL: 60_000,
+      DUPLICATE_WINDOW: 0,
     });
     expect(kubeconfigFile(config.KUBECONFIG)).toBe('/etc/kube/config');
     expect(kubeconfigFile('/a:/b')).toBeUndefined();

@@ -39,6 +39,11 @@ export const resolverSchema = baseServiceSchema.extend({
   KUBECONFIG: z.string().optional(),
   SNAPSHOT_DEBOUNCE: duration({ min: 0 }).default(2_000),
   REBUILD_MIN_INTERVAL: duration({ min: 0 }).default(5_000),
+  /**
+   * A push of the same image, tag and digest to the same workloads within this time of one already
+   * dispatched ends `ignored` (`duplicate_push`) instead of fanning out again; 0: never.
+   */
+  DUPLICATE_WINDOW: duration({ min: 0 }).default(10_000),
 });
 
 export type ResolverConfig = z.output<typeof resolverSchema>;

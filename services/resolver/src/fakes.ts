@@ -172,6 +172,10 @@ export class FakeInformer implements WorkloadInformer<V1Deployment> {
     return [...this.#cache.values()];
   }
 
+  get(name: string, namespace?: string): V1Deployment | undefined {
+    return this.#cache.get(`${namespace}/${name}`);
+  }
+
   /** A watch event: updates the cache and calls the callbacks, as ListWatch does. */
   emit(verb: 'add' | 'update' | 'delete', object: V1Deployment): void {
     const key = `${object.metadata?.namespace}/${object.metadata?.name}`;

@@ -3,6 +3,7 @@ import { describeFailure, type Incoming, type Outgoing } from '@onpush/service';
 import { parseOutcome, parseRestartRequest, type ImagePushed } from '@onpush/contracts';
 import { createHandler, type HandlerDeps } from './handler.js';
 import { ImageIndex } from './index-store.js';
+import { createRecentPushes } from './repeats.js';
 
 const AT = new Date('2025-01-02T03:04:05.000Z');
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -115,6 +116,50 @@ describe('resolver handler', () => {
       tracestate: 'k=v',
       'Onpush-Replay-Of': 'dl-9',
     });
+  });
+
+  it("carries the watch's view of each workload in its request, when the watch has one", async () => {
+    const observed = {
+      resourceVersion: '812',
+      marks: { 'onpush.dev/digest': `sha256:${'d'.repeat(64)}` },
+      settings: {},
+      containers: [{ name: 'app', image: 'nginx:1.27', init: false }],
+    };
+    const out = await handler({
+      observe: (match) => (match.name === 'web' ? observed : undefined),
+    })(incoming(pushed()));
+    const [proxy, web] = out.slice(0, 2).map((o) => parseRestartRequest(bodyOf(o)));
+    expect(web?.observed).toEqual(observed);
+    expect(proxy).not.toHaveProperty('observed');
+  });
+
+  it('ends a repeat of a push just dispatched ignored (duplicate_push), but never a replay', async () => {
+    const digest = `sha256:${'e'.repeat(64)}`;
+    let t = 0;
+    const handle = handler({
+      recent: createRecentPushes({ windowMs: 10_000, now: () => t }),
+    });
+    await handle(incoming(pushed({ id: 'evt-1', digest })));
+    t = 250;
+    const repeat = await handle(incoming(pushed({ id: 'evt-2', digest })));
+    expect(repeat.map((o) => [o.subject, o.msgId])).toEqual([
+      ['onpush.outcome.ignored', 'evt-2:ignored'],
+    ]);
+    expect(parseOutcome(bodyOf(repeat[0]!))).toMatchObject({
+      fate: 'ignored',
+      stage: 'resolver',
+      reason: 'duplicate_push',
+      detail: 'repeats event evt-1, dispatched to the same workloads 250 ms before',
+      digest,
+    });
+    const replay = await handle(
+      incoming(pushed({ id: 'evt-3', digest }), { 'Onpush-Replay-Of': 'dl-1' }),
+    );
+    expect(replay.map((o) => o.subject)).toEqual([
+      'onpush.restart.ops',
+      'onpush.restart.shop',
+      'onpush.outcome.dispatched',
+    ]);
   });
 
   it('emits only no-match when no workload runs the image', async () => {

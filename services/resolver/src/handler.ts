@@ -5,12 +5,14 @@ import {
   parseImagePushed,
   restartSubject,
   type ImagePushed,
+  type ObservedWorkload,
   type Outcome,
   type RestartRequest,
 } from '@onpush/contracts';
 import type { Incoming, Outgoing } from '@onpush/service';
 import { ATTR_ONPUSH_IMAGE, ATTR_ONPUSH_MATCHED_WORKLOADS, annotate } from '@onpush/telemetry';
-import type { LookupQuery, Match } from './index-store.js';
+import { workloadKey, type LookupQuery, type Match } from './index-store.js';
+import type { Dispatch, RecentPushes } from './repeats.js';
 
 /**
  * Headers that name the workload of a restart request, so a dead letter (and its `dead` outcome)
@@ -36,6 +38,13 @@ export interface HandlerDeps {
   canAnswer: () => boolean;
   /** One list call, shared and rate-limited; throws a retryable error when it fails. */
   rebuild: () => Promise<void>;
+  /**
+   * The workload as the watch last saw it, carried in the request so the restarter can PATCH
+   * without a GET; undefined (a snapshot answer, a workload not watched yet): the restarter reads.
+   */
+  observe?: (match: Match) => ObservedWorkload | undefined;
+  /** Repeats of a push dispatched moments ago end `ignored` (repeats.ts); unset: never. */
+  recent?: RecentPushes;
   now?: () => Date;
 }
 
@@ -66,7 +75,12 @@ function imageOf(event: ImagePushed): Pick<RestartRequest, 'image' | 'tag' | 'di
   };
 }
 
-function restartOf(event: ImagePushed, match: Match, headers: Record<string, string>): Outgoing {
+function restartOf(
+  event: ImagePushed,
+  match: Match,
+  headers: Record<string, string>,
+  observed: ObservedWorkload | undefined,
+): Outgoing {
   const { kind, namespace, name, containers } = match;
   const request: RestartRequest = {
     v: 1,
@@ -74,6 +88,7 @@ function restartOf(event: ImagePushed, match: Match, headers: Record<string, str
     ...imageOf(event),
     ...(event.pushedAt !== undefined ? { pushedAt: event.pushedAt } : {}),
     workload: { kind, namespace, name, containers },
+    ...(observed !== undefined ? { observed } : {}),
   };
   return {
     subject: restartSubject(namespace),
@@ -112,9 +127,34 @@ function outcomeOf(
   };
 }
 
+function repeatOutcome(
+  event: ImagePushed,
+  first: Dispatch,
+  at: Date,
+  headers: Record<string, string>,
+): Outgoing {
+  const outcome: Outcome = {
+    v: 1,
+    eventId: event.id,
+    fate: 'ignored',
+    stage: 'resolver',
+    ...imageOf(event),
+    reason: 'duplicate_push',
+    detail: `repeats event ${first.eventId}, dispatched to the same workloads ${first.ageMs} ms before`,
+    at: at.toISOString(),
+  };
+  return {
+    subject: outcomeSubject('ignored'),
+    data: encode(outcome),
+    msgId: `${event.id}:ignored`,
+    headers,
+  };
+}
+
 /**
  * `ImagePushed` → one `RestartRequest` per matching workload on `onpush.restart.<namespace>`,
- * then the fate `dispatched` (with the request count), or only the fate `no-match`. When the
+ * then the fate `dispatched` (with the request count), or only the fate `no-match`, or — a repeat of
+ * a push just dispatched (repeats.ts) — only `ignored` (`duplicate_push`). When the
  * index cannot be trusted it is rebuilt first (one shared list call); if that fails the error
  * is retryable and the broker redelivers.
  */
@@ -126,7 +166,15 @@ export function createHandler(deps: HandlerDeps) {
     const matches = deps.index.lookup(event);
     annotate({ [ATTR_ONPUSH_IMAGE]: event.image, [ATTR_ONPUSH_MATCHED_WORKLOADS]: matches.length });
     const headers = derivedHeaders(msg, event.id);
-    const restarts = matches.map((match) => restartOf(event, match, headers));
+    const replay = msg.headers[HEADERS.replayOf] !== undefined;
+    const first =
+      matches.length > 0 && !replay
+        ? deps.recent?.repeatOf(event, matches.map(workloadKey))
+        : undefined;
+    if (first !== undefined) return [repeatOutcome(event, first, now(), headers)];
+    const restarts = matches.map((match) =>
+      restartOf(event, match, headers, deps.observe?.(match)),
+    );
     return [...restarts, outcomeOf(event, restarts.length, now(), headers)];
   };
 }

@@ -30,7 +30,13 @@ export {
   type SnapshotStoreOptions,
 } from './snapshot.js';
 export { createSnapshotter, type Snapshotter, type SnapshotterOptions } from './snapshot-writer.js';
-export { createWatcher, restartDelay, type Watcher, type WatcherOptions } from './watch.js';
+export {
+  createWatcher,
+  observedView,
+  restartDelay,
+  type Watcher,
+  type WatcherOptions,
+} from './watch.js';
 export {
   createRebuilder,
   IndexUnavailableError,

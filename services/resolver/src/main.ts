@@ -9,11 +9,12 @@ import { createHandler } from './handler.js';
 import { ImageIndex } from './index-store.js';
 import { registerIndexMetrics } from './metrics.js';
 import { createRebuilder } from './rebuild.js';
+import { createRecentPushes } from './repeats.js';
 import { namespaceInScope, watchedNamespaces, type Scope } from './selection.js';
 import { createSnapshotStore } from './snapshot.js';
 import { createSnapshotter } from './snapshot-writer.js';
 import { workloadSources, type WorkloadSource } from './sources.js';
-import { createWatcher } from './watch.js';
+import { createWatcher, observedView } from './watch.js';
 
 const config = configOrExit(resolverSchema, process.env, 'resolver');
 const log = createLogger({ service: 'resolver' }, { level: config.LOG_LEVEL });
@@ -74,6 +75,8 @@ await runService({
       index,
       canAnswer: () => (watcher.synced || snapshot.loaded) && !watcher.broken,
       rebuild: () => rebuilder.rebuild(),
+      observe: (match) => observedView(watcher, match),
+      recent: createRecentPushes({ windowMs: config.DUPLICATE_WINDOW }),
     }),
     maxInFlight: config.MAX_IN_FLIGHT,
     retryScheduleMs: config.RETRY_SCHEDULE,

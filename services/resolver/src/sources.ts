@@ -37,7 +37,7 @@ import {
 } from './selection.js';
 
 export type WorkloadInformer<T extends KubernetesObject> = Informer<T> &
-  Pick<ObjectCache<T>, 'list'>;
+  Pick<ObjectCache<T>, 'list' | 'get'>;
 
 export interface WorkloadSource<T extends KubernetesObject = KubernetesObject> {
   readonly kind: WorkloadKind;

@@ -3,7 +3,7 @@ import { createLogger } from '@onpush/telemetry';
 import { FakeSource, fakeDeployment } from './fakes.js';
 import { ImageIndex } from './index-store.js';
 import { deploymentWorkload, labelSelector } from './sources.js';
-import { createWatcher, restartDelay } from './watch.js';
+import { createWatcher, observedView, restartDelay } from './watch.js';
 
 const log = createLogger({ test: 'watch' }, { write: () => undefined });
 const NGINX = { image: 'docker.io/library/nginx', tag: 'latest' };
@@ -88,6 +88,37 @@ describe('watcher', () => {
     vi.spyOn(source, 'toWorkload').mockReturnValue(undefined);
     source.fake.emit('update', unselected);
     expect(running(index)).toEqual([]);
+  });
+
+  it('gives the watched view of a workload (onpush annotations only) while synced, none while broken', async () => {
+    const source = new FakeSource();
+    const web = fakeDeployment('shop', 'web', { app: 'nginx' });
+    web.metadata = {
+      ...web.metadata,
+      resourceVersion: '41',
+      annotations: { 'onpush.dev/cooldown': '5m', 'team.example/owner': 'shop' },
+    };
+    web.spec!.template.metadata = {
+      annotations: { 'onpush.dev/digest': `sha256:${'c'.repeat(64)}`, 'checksum/config': 'x' },
+    };
+    source.fake.objects = [web];
+    const watcher = createWatcher({ sources: [source], index: new ImageIndex(), log });
+    const id = { kind: 'Deployment', namespace: 'shop', name: 'web' } as const;
+    expect(observedView(watcher, id)).toBeUndefined();
+    watcher.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(observedView(watcher, id)).toEqual({
+      resourceVersion: '41',
+      marks: { 'onpush.dev/digest': `sha256:${'c'.repeat(64)}` },
+      settings: { 'onpush.dev/cooldown': '5m' },
+      containers: [{ name: 'app', image: 'nginx', init: false }],
+    });
+    expect(observedView(watcher, { ...id, kind: 'StatefulSet' })).toBeUndefined();
+    expect(observedView(watcher, { ...id, name: 'other' })).toBeUndefined();
+    source.fake.failStart = new Error('connection reset');
+    source.fake.fail(new Error('connection reset'));
+    expect(observedView(watcher, id)).toBeUndefined();
+    await watcher.stop();
   });
 
   it('is not synced before it started, with sources known only at start', () => {

@@ -4,8 +4,10 @@
 // start succeeds, the index is reconciled with the informer's cache, which drops workloads that
 // a snapshot still had but that were deleted while no resolver was watching.
 import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ObservedWorkload } from '@onpush/contracts';
+import { KINDS, compactViewOf } from '@onpush/kube';
 import type { Logger } from '@onpush/telemetry';
-import { workloadKey, type ImageIndex } from './index-store.js';
+import { workloadKey, type ImageIndex, type WorkloadId } from './index-store.js';
 import type { WorkloadSource } from './sources.js';
 
 export interface WatcherOptions {
@@ -26,6 +28,8 @@ export interface Watcher {
   /** Starts every informer (idempotent). */
   start(): void;
   stop(): Promise<void>;
+  /** The object as the watch last saw it (from the informer's cache), when a source watches it. */
+  find(id: WorkloadId): KubernetesObject | undefined;
 }
 
 interface Runner {
@@ -33,6 +37,7 @@ interface Runner {
   readonly broken: boolean;
   start(): void;
   stop(): Promise<void>;
+  find(id: WorkloadId): KubernetesObject | undefined;
 }
 
 export function restartDelay(failures: number, firstMs: number, maxMs: number): number {
@@ -138,6 +143,28 @@ function runSource<T extends KubernetesObject>(
       timer = undefined;
       await informer.stop();
     },
+    find(id) {
+      const covers =
+        id.kind === source.kind &&
+        (source.namespace === undefined || source.namespace === id.namespace);
+      return covers && synced && !broken ? informer.get(id.name, id.namespace) : undefined;
+    },
+  };
+}
+
+/** The compact view of a watched workload that a RestartRequest carries (see ObservedWorkload). */
+export function observedView(
+  watcher: Pick<Watcher, 'find'>,
+  id: WorkloadId,
+): ObservedWorkload | undefined {
+  const object = watcher.find(id);
+  const view = object === undefined ? undefined : compactViewOf(KINDS[id.kind], object);
+  if (view === undefined || view.resourceVersion === undefined) return undefined;
+  return {
+    resourceVersion: view.resourceVersion,
+    marks: { ...view.marks },
+    settings: { ...view.settings },
+    containers: view.containers.map((c) => ({ ...c })),
   };
 }
 
@@ -160,6 +187,13 @@ export function createWatcher(options: WatcherOptions): Watcher {
     },
     async stop() {
       await Promise.all((runners ?? []).map((r) => r.stop()));
+    },
+    find(id) {
+      for (const runner of runners ?? []) {
+        const object = runner.find(id);
+        if (object !== undefined) return object;
+      }
+      return undefined;
     },
   };
 }

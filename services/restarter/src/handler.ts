@@ -13,7 +13,12 @@ import type { Histogram } from '@onpush/telemetry';
 import type { CoalesceMode, MemberResult } from './coalesce.js';
 import { createCoalescer } from './coalescer.js';
 import { RestartError } from './errors.js';
-import { restartMachine, type RestartEffects, type RestartOutput } from './machine.js';
+import {
+  restartMachine,
+  type RestartEffects,
+  type RestartOutput,
+  type WorkloadSnapshot,
+} from './machine.js';
 import { annotateRestart, recordOutcome } from './telemetry.js';
 
 export interface HandlerDeps {
@@ -78,6 +83,17 @@ export function restartOutcome(request: RestartRequest, result: Finished, now: D
   };
 }
 
+/** The resolver's view of the workload as the machine's snapshot (without the object itself). */
+export function snapshotOfView(view: RestartRequest['observed']): WorkloadSnapshot | undefined {
+  if (view === undefined) return undefined;
+  return {
+    annotations: view.marks,
+    resourceVersion: view.resourceVersion,
+    settings: view.settings,
+    containers: view.containers,
+  };
+}
+
 /** `event <id> (<digest or tag>)`, for people reading an outcome. */
 function describePush(request: RestartRequest): string {
   return `event ${request.eventId} (${request.digest ?? request.tag ?? request.image})`;
@@ -123,6 +139,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
         image: request.image,
         tag: request.tag,
         dryRun: deps.dryRun,
+        observed: snapshotOfView(request.observed),
       },
     });
     actor.start();

@@ -182,6 +182,80 @@ describe('restartMachine', () => {
   });
 });
 
+describe("restartMachine with the resolver's view of the workload", () => {
+  const view = (annotations: TemplateAnnotations, settings: TemplateAnnotations = {}) => ({
+    annotations,
+    settings,
+    resourceVersion: 'w7',
+    containers: [{ name: 'app', image: 'example.com/web:1.0', init: false }],
+  });
+  const counting = (reads: Answer<TemplateAnnotations>[], patches: (Error | undefined)[] = []) => {
+    const { fake, sent } = effects(reads, patches);
+    let gets = 0;
+    const counted: RestartEffects = {
+      read: (workload) => {
+        gets += 1;
+        return fake.read(workload);
+      },
+      patch: (workload, patch) => fake.patch(workload, patch),
+    };
+    return { fake: counted, sent, gets: () => gets };
+  };
+
+  it('patches at once, conditionally on the version the watch saw, without a GET', async () => {
+    const { fake, sent, gets } = counting([{}]);
+    const observed = view({ [ANNOTATIONS.digest]: OTHER });
+    await expect(run(fake, { ...input, observed })).resolves.toMatchObject({ fate: 'restarted' });
+    expect(gets()).toBe(0);
+    expect(sent).toEqual([{ eventId: 'evt-2', digest: DIGEST, resourceVersion: 'w7' }]);
+  });
+
+  it('reads and patches on the fresh version when the view was stale (409), with no conflict delay', async () => {
+    const { fake, sent, gets } = counting([{ [ANNOTATIONS.digest]: OTHER }], [apiError(409)]);
+    const observed = view({ [ANNOTATIONS.digest]: OTHER });
+    await expect(run(fake, { ...input, observed })).resolves.toMatchObject({ fate: 'restarted' });
+    expect(gets()).toBe(1);
+    expect(sent.map((p) => p.resourceVersion)).toEqual(['w7', '1']);
+  });
+
+  it('ends unchanged after a stale view only when the GET confirms a concurrent restart applied the digest', async () => {
+    const { fake, sent } = counting([{ [ANNOTATIONS.digest]: DIGEST }], [apiError(409)]);
+    await expect(run(fake, { ...input, observed: view({}) })).resolves.toEqual({
+      fate: 'unchanged',
+    });
+    expect(sent).toHaveLength(1);
+  });
+
+  it('confirms with a GET before ending unchanged on the view (a stale view may hide a newer push)', async () => {
+    // The view says the digest is applied; the API server says another digest was applied since.
+    const { fake, sent, gets } = counting([{ [ANNOTATIONS.digest]: OTHER }]);
+    const observed = view({ [ANNOTATIONS.digest]: DIGEST });
+    await expect(run(fake, { ...input, observed })).resolves.toMatchObject({ fate: 'restarted' });
+    expect(gets()).toBe(1);
+    expect(sent.map((p) => p.resourceVersion)).toEqual(['1']);
+  });
+
+  it('confirms with a GET before a dry run or an image change decided on the view', async () => {
+    const dry = counting([{}]);
+    const dryView = view({}, { [ANNOTATIONS.dryRun]: 'true' });
+    await expect(run(dry.fake, { ...input, observed: dryView })).resolves.toMatchObject({
+      fate: 'restarted',
+    });
+    expect(dry.gets()).toBe(1);
+    const pinned = counting([{}]);
+    const pinView = view({}, { [ANNOTATIONS.policy]: 'pin' });
+    const pinInput = { ...input, image: 'example.com/web', tag: '1.0', observed: pinView };
+    await run(pinned.fake, pinInput);
+    expect(pinned.gets()).toBe(1);
+  });
+
+  it('ends gone on a 404 to the PATCH made on the view', async () => {
+    const { fake, gets } = counting([{}], [apiError(404)]);
+    await expect(run(fake, { ...input, observed: view({}) })).resolves.toEqual({ fate: 'gone' });
+    expect(gets()).toBe(0);
+  });
+});
+
 describe('alreadyRestarted', () => {
   it('compares digests when the push has one, event ids otherwise', () => {
     expect(

@@ -48,6 +48,13 @@ export interface RestartEffects {
 
 export interface RestartInput extends RestartMarkInput {
   workload: WorkloadRef;
+  /**
+   * The workload as the resolver's watch saw it. When given, the machine decides on it and PATCHes
+   * at once (conditionally, on its resourceVersion); only a PATCH may follow from this view: any
+   * other conclusion (unchanged, dry run, image changes) is confirmed by a GET first, and a 409
+   * sends the machine to read.
+   */
+  observed?: WorkloadSnapshot | undefined;
   /** The pushed image (normalized name) and tag, for the policies that move containers. */
   image?: string | undefined;
   tag?: string | undefined;
@@ -73,6 +80,8 @@ export type RestartOutput =
 
 interface RestartContext extends RestartInput {
   snapshot: WorkloadSnapshot;
+  /** True while the snapshot is the watch's view (not yet confirmed by a GET). */
+  fromWatch: boolean;
   decision: Decision;
   conflicts: number;
   output: RestartOutput | undefined;
@@ -103,17 +112,23 @@ const notProvided = (): Promise<never> => Promise.reject(new Error('effect not p
 const errorOf = ({ event }: { event: { error: unknown } }) => ({ error: event.error });
 const planned = (d: Decision) => (d.kind === 'patch' ? d : undefined);
 
+/** A plain restart (no image change, not a dry run): the one decision the watch's view may lead to. */
+const plainRestart = (d: Decision) => d.kind === 'patch' && !d.dryRun && d.images.length === 0;
+
 /** The decision on what was just read (decide.ts): pure, the clock from the input. */
 const decisionOn = (context: RestartContext, snapshot: WorkloadSnapshot): Decision =>
   decide(snapshot, { ...context, now: (context.now ?? Date.now)() });
 
 /**
- * Restarting ONE workload: reading (GET) → deciding (decide.ts: policy, marks, cooldown, dry run)
- * → patching (conditional on the resourceVersion read) → restarted; → unchanged (with a reason
+ * Restarting ONE workload: viewing (the resolver's view of the workload, carried by the request)
+ * → deciding, or reading (GET) → deciding (decide.ts: policy, marks, cooldown, dry run)
+ * → patching (conditional on the resourceVersion seen) → restarted; → unchanged (with a reason
  * when there is one: superseded, cooldown, not_newer, ...); → wouldRestart in a dry run; → gone
  * on a 404 from either call; → conflicted on a 409, which reads again after a short delay (a
- * concurrent restart may have made this one moot); → failed with the API error otherwise. Policy
- * only: effects come from `.provide()`, and whether a failure is retryable is the error's own.
+ * concurrent restart may have made this one moot); → failed with the API error otherwise. A
+ * decision on the carried view may only PATCH (a plain restart); anything else, and a 409 on that
+ * PATCH, reads first: the view saves the GET on the hot path and can never cause a wrong outcome.
+ * Policy only: effects come from `.provide()`, and whether a failure is retryable is the error's own.
  */
 export const restartMachine = setup({
   types: {
@@ -126,6 +141,10 @@ export const restartMachine = setup({
     patch: fromPromise<Patched, { workload: WorkloadRef; patch: PatchInput }>(notProvided),
   },
   guards: {
+    observed: ({ context }) => context.observed !== undefined,
+    unconfirmed: ({ context }) => context.fromWatch && !plainRestart(context.decision),
+    staleView: ({ context }, params: { error: unknown }) =>
+      context.fromWatch && isConflict(params.error),
     unchanged: ({ context }) => context.decision.kind === 'unchanged',
     dryRun: ({ context }) => planned(context.decision)?.dryRun === true,
     notFound: (_, params: { error: unknown }) => isNotFound(params.error),
@@ -145,12 +164,26 @@ export const restartMachine = setup({
   context: ({ input }) => ({
     ...input,
     snapshot: { annotations: {}, resourceVersion: undefined },
+    fromWatch: false,
     decision: { kind: 'unchanged' },
     conflicts: 0,
     output: undefined,
   }),
-  initial: 'reading',
+  initial: 'viewing',
   states: {
+    viewing: {
+      always: [
+        {
+          guard: 'observed',
+          target: 'deciding',
+          actions: assign(({ context }) => {
+            const snapshot = context.observed ?? context.snapshot;
+            return { snapshot, fromWatch: true, decision: decisionOn(context, snapshot) };
+          }),
+        },
+        { target: 'reading' },
+      ],
+    },
     reading: {
       invoke: {
         src: 'read',
@@ -159,6 +192,7 @@ export const restartMachine = setup({
           target: 'deciding',
           actions: assign(({ context, event }) => ({
             snapshot: event.output,
+            fromWatch: false,
             decision: decisionOn(context, event.output),
           })),
         },
@@ -170,6 +204,7 @@ export const restartMachine = setup({
     },
     deciding: {
       always: [
+        { guard: 'unconfirmed', target: 'reading' },
         { guard: 'unchanged', target: 'unchanged' },
         { guard: 'dryRun', target: 'wouldRestart' },
         { target: 'patching' },
@@ -196,6 +231,7 @@ export const restartMachine = setup({
         },
         onError: [
           { guard: { type: 'notFound', params: errorOf }, target: 'gone' },
+          { guard: { type: 'staleView', params: errorOf }, target: 'reading' },
           { guard: { type: 'mayReread', params: errorOf }, target: 'conflicted' },
           { target: 'failed', actions: { type: 'fail', params: errorOf } },
         ],

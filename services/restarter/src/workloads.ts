@@ -13,7 +13,7 @@ import {
   objectPath,
   restartMarks,
   restartTime,
-  templateContainers,
+  viewOf,
   type KindSpec,
   type KubeHttp,
   type RestartMark,
@@ -123,18 +123,12 @@ export function patchBody(
 
 /** The snapshot the decision needs, from a GET's body. */
 export function snapshotOf(spec: KindSpec, object: KubeObject): WorkloadSnapshot {
-  const settings = object.metadata?.annotations ?? {};
-  const marks =
-    spec.marks === 'object'
-      ? settings
-      : ((dig(object, [...spec.templatePath, 'metadata', 'annotations']) as
-          | Record<string, string>
-          | undefined) ?? {});
+  const view = viewOf(spec, object);
   return {
-    annotations: marks,
-    resourceVersion: object.metadata?.resourceVersion,
-    settings,
-    containers: templateContainers(spec, object),
+    annotations: view.marks,
+    resourceVersion: view.resourceVersion,
+    settings: view.settings,
+    containers: view.containers,
     source: object,
   };
 }

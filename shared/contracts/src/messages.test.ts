@@ -263,3 +263,28 @@ describe('decode', () => {
     expect(decode(ImagePushedSchema, null).ok).toBe(false);
   });
 });
+
+describe('RestartRequest.observed', () => {
+  const observed = {
+    resourceVersion: '4711',
+    marks: { 'onpush.dev/digest': D },
+    settings: { 'onpush.dev/cooldown': '5m' },
+    containers: [{ name: 'nginx', image: 'nginx:1.25', init: false }],
+  };
+
+  it('carries the watch view of the workload when given', () => {
+    const withView = { ...restart, observed };
+    expect(parseRestartRequest(withView)).toStrictEqual(withView);
+  });
+
+  it('rejects a view without resourceVersion or with malformed containers', () => {
+    const noVersion = { ...restart, observed: without(observed, 'resourceVersion') };
+    expect(failure(() => parseRestartRequest(noVersion)).issues[0]?.path).toBe(
+      'observed.resourceVersion',
+    );
+    const badContainers = { ...restart, observed: { ...observed, containers: [{ name: 'x' }] } };
+    expect(failure(() => parseRestartRequest(badContainers)).issues[0]?.path).toMatch(
+      /^observed\.containers\.0\./,
+    );
+  });
+});

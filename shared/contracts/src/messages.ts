@@ -68,6 +68,21 @@ export const WorkloadSchema = WorkloadRefSchema.extend({
 });
 export type Workload = z.infer<typeof WorkloadSchema>;
 
+/**
+ * The workload as the resolver's watch last saw it: enough for the restarter to decide and send
+ * its PATCH without a GET. The PATCH is conditional on `resourceVersion`, so a stale view costs a
+ * 409 and a GET, never a wrong restart. Only onpush's own annotations travel.
+ */
+export const ObservedWorkloadSchema = z.object({
+  resourceVersion: text,
+  /** onpush's marks (digest, event id, pushed-at, restartedAt) where the kind keeps them. */
+  marks: z.record(z.string(), z.string()),
+  /** The object's own `onpush.dev/*` annotations (policy, containers, cooldown, ...). */
+  settings: z.record(z.string(), z.string()),
+  containers: z.array(z.object({ name: text, image: text, init: z.boolean() })),
+});
+export type ObservedWorkload = z.infer<typeof ObservedWorkloadSchema>;
+
 export const RestartRequestSchema = z.object({
   v: version,
   eventId: text,
@@ -76,6 +91,8 @@ export const RestartRequestSchema = z.object({
   digest: digest.optional(),
   pushedAt: isoTime.optional(),
   workload: WorkloadSchema,
+  /** Optional: without it (a resolver answering from its snapshot) the restarter reads first. */
+  observed: ObservedWorkloadSchema.optional(),
 });
 export type RestartRequest = z.infer<typeof RestartRequestSchema>;
 

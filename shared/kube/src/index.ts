@@ -24,8 +24,11 @@ export {
   dig,
   nest,
   templateContainers,
+  viewOf,
+  compactViewOf,
   type KindSpec,
   type TemplateContainer,
+  type WorkloadView,
 } from './kinds.js';
 export {
   parseVersion,

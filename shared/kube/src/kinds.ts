@@ -1,6 +1,7 @@
 // Where each workload kind lives in the API and where its pod template is: one table for the
 // resolver (list + watch), the restarter (GET, PATCH) and the rollout tracker (watch).
 import type { WorkloadKind } from '@onpush/contracts';
+import { ANNOTATIONS } from './restart.js';
 
 export interface KindSpec {
   readonly kind: WorkloadKind;
@@ -120,4 +121,58 @@ export function templateContainers(spec: KindSpec, object: unknown): TemplateCon
     ...containersAt(template, 'initContainers', true),
     ...containersAt(template, 'containers', false),
   ];
+}
+
+/** The annotations onpush writes on each restart (kept where the kind keeps its marks). */
+const MARK_KEYS: readonly string[] = [
+  ANNOTATIONS.restartedAt,
+  ANNOTATIONS.digest,
+  ANNOTATIONS.eventId,
+  ANNOTATIONS.pushedAt,
+];
+
+/** What a restart decision needs from an object: its version, marks, settings and containers. */
+export interface WorkloadView {
+  readonly resourceVersion: string | undefined;
+  /** onpush's marks: the pod template's annotations (the object's own for Argo Rollouts). */
+  readonly marks: Readonly<Record<string, string>>;
+  /** The object's own annotations. */
+  readonly settings: Readonly<Record<string, string>>;
+  readonly containers: readonly TemplateContainer[];
+}
+
+type Annotations = Record<string, string> | undefined;
+
+/** The whole view of `object` (every annotation kept): what a GET tells. */
+export function viewOf(spec: KindSpec, object: unknown): WorkloadView {
+  const settings = (dig(object, ['metadata', 'annotations']) as Annotations) ?? {};
+  const marks =
+    spec.marks === 'object'
+      ? settings
+      : ((dig(object, [...spec.templatePath, 'metadata', 'annotations']) as Annotations) ?? {});
+  const resourceVersion = dig(object, ['metadata', 'resourceVersion']);
+  return {
+    resourceVersion: typeof resourceVersion === 'string' ? resourceVersion : undefined,
+    marks,
+    settings,
+    containers: templateContainers(spec, object),
+  };
+}
+
+const pick = (from: Readonly<Record<string, string>>, keep: (key: string) => boolean) =>
+  Object.fromEntries(Object.entries(from).filter(([key]) => keep(key)));
+
+/**
+ * The compact view of `object` that a RestartRequest carries (only onpush's marks and `onpush.dev/`
+ * settings), or undefined without a resourceVersion (nothing to make the PATCH conditional on).
+ */
+export function compactViewOf(spec: KindSpec, object: unknown): WorkloadView | undefined {
+  const view = viewOf(spec, object);
+  if (view.resourceVersion === undefined) return undefined;
+  return {
+    resourceVersion: view.resourceVersion,
+    marks: pick(view.marks, (key) => MARK_KEYS.includes(key)),
+    settings: pick(view.settings, (key) => key.startsWith('onpush.dev/')),
+    containers: view.containers,
+  };
 }
