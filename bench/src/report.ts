@@ -35,6 +35,7 @@ export function rows(r: Results): [string, string, string][] {
     sendMs: number;
     accountedMs?: number;
     fates?: Record<string, number>;
+    cpuSeconds?: Record<string, number>;
     restartsPerWorkload: Record<string, number>;
   }>('storm');
   const stages = get<Record<'parser' | 'resolver' | 'restarter', Summary>>('webhookStages');
@@ -122,6 +123,7 @@ export function rows(r: Results): [string, string, string][] {
       `${storm.pushes} pushes sent in ${storm.sendMs.toFixed(0)} ms; all accounted (audit) after ${accounted}; fates ${JSON.stringify(storm.fates ?? {})}; restarts per workload ${JSON.stringify([...new Set(restarts)])} over ${restarts.length} workloads`,
       'exactly 1 per workload',
     ]);
+    if (storm.cpuSeconds) out.push(['  storm CPU seconds', JSON.stringify(storm.cpuSeconds), '—']);
   }
   return out;
 }

@@ -192,18 +192,42 @@ async function serviceBenches(
     }
     if (want('storm')) {
       log(`storm: ${size.stormPushes} pushes of one image`);
-      results['storm'] = await storm(
-        ports.ingest,
-        sandbox.need('nats').url,
-        size.stormPushes,
-        size.stormWorkloads,
-        () => restartsOfStorm(watch.byWorkload),
-      );
+      const cpu = await cpuMeter(ports);
+      results['storm'] = {
+        ...(await storm(
+          ports.ingest,
+          sandbox.need('nats').url,
+          size.stormPushes,
+          size.stormWorkloads,
+          () => restartsOfStorm(watch.byWorkload),
+        )),
+        cpuSeconds: await cpu(),
+      };
     }
   } finally {
     await ps.close();
     results['exitCodes'] = await supervisor.stop();
   }
+}
+
+/** CPU seconds each service (and the bench itself, the sender) spends from now until called. */
+async function cpuMeter(ports: Record<ServiceName, number>): Promise<() => Promise<Results>> {
+  const read = async () =>
+    Object.fromEntries(
+      await Promise.all(SERVICES.map(async (s) => [s, await cpuSeconds(ports[s])] as const)),
+    );
+  const before = await read();
+  const self = process.cpuUsage();
+  return async () => {
+    const after = await read();
+    const own = process.cpuUsage(self);
+    return {
+      ...Object.fromEntries(
+        SERVICES.map((s) => [s, Number(((after[s] ?? 0) - (before[s] ?? 0)).toFixed(2))]),
+      ),
+      'bench (sender)': Number(((own.user + own.system) / 1e6).toFixed(2)),
+    };
+  };
 }
 
 async function idle(
