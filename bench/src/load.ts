@@ -124,24 +124,37 @@ async function auditedClean(
   return undefined;
 }
 
-/** `pushes` pushes of one image (same digest) as fast as possible; restarts per workload. */
+/** The body of a storm push: one image, one digest per storm (`n`). */
+export function stormBody(n: number): string {
+  return JSON.stringify({
+    action: 'INSERT',
+    tag: `${BENCH_REGISTRY}/storm:1.0`,
+    digest: `${BENCH_REGISTRY}/storm@${digestOf(-1 - n)}`,
+  });
+}
+
+/** Sends `pushes` copies of `body` over the webhook path, as fast as 200 connections allow. */
+export function webhookBurst(ingestPort: number, pushes: number, body: string, prefix: string) {
+  return () =>
+    blast(pushes, 200, async (n) => {
+      await postPush(ingestPort, `${prefix}-${n}`, body);
+    });
+}
+
+/**
+ * `pushes` pushes of one image (same digest), sent by `send`; restarts per workload (from the
+ * watch, counted by the caller) and the time until the audit finds every event accounted for.
+ */
 export async function storm(
-  ingestPort: number,
   natsUrl: string,
   pushes: number,
   workloads: number,
+  send: () => Promise<void>,
   restarts: () => Record<string, number>,
 ): Promise<StormResult> {
   const since = new Date();
-  const body = JSON.stringify({
-    action: 'INSERT',
-    tag: `${BENCH_REGISTRY}/storm:1.0`,
-    digest: `${BENCH_REGISTRY}/storm@${digestOf(-1)}`,
-  });
   const started = Date.now();
-  await blast(pushes, 200, async (n) => {
-    await postPush(ingestPort, `storm-${n}`, body);
-  });
+  await send();
   const sendMs = Date.now() - started;
   const audited = await auditedClean(natsUrl, since, pushes, 120_000);
   const accountedMs = audited === undefined ? undefined : (await lastOutcomeAt(natsUrl)) - started;

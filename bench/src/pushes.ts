@@ -34,6 +34,8 @@ export async function postPush(ingestPort: number, id: string, body: string): Pr
 
 export interface PubsubBench {
   topic: Topic;
+  /** Publishes `count` copies of `body` as fast as the client batches them (1,000 per call). */
+  burst(count: number, body: string): Promise<void>;
   /** Publish-to-delivery times of a bare subscriber on the same topic, by message id. */
   bareDelivery: Map<string, number>;
   close(): Promise<void>;
@@ -43,6 +45,7 @@ export interface PubsubBench {
 export async function pubsubBench(host: string, project: string): Promise<PubsubBench> {
   const pubsub = new PubSub({ projectId: project, apiEndpoint: host, emulatorMode: true });
   const topic = pubsub.topic('gcr', { batching: { maxMessages: 1, maxMilliseconds: 0 } });
+  const batched = pubsub.topic('gcr', { batching: { maxMessages: 1_000, maxMilliseconds: 5 } });
   const [exists] = await topic.exists();
   if (!exists) await topic.create();
   const [subscription] = await topic.createSubscription(`bench-bare-${Date.now()}`);
@@ -53,6 +56,10 @@ export async function pubsubBench(host: string, project: string): Promise<Pubsub
   });
   return {
     topic,
+    burst: async (count, body) => {
+      const data = Buffer.from(body);
+      await Promise.all(Array.from({ length: count }, () => batched.publishMessage({ data })));
+    },
     bareDelivery,
     close: async () => {
       await subscription.close();

@@ -30,14 +30,18 @@ export function rows(r: Results): [string, string, string][] {
   }>('idle');
   const tp =
     get<Record<'restart' | 'no-match', { bestSustained: number } | undefined>>('throughput');
-  const storm = get<{
+  type Storm = {
     pushes: number;
     sendMs: number;
     accountedMs?: number;
     fates?: Record<string, number>;
     cpuSeconds?: Record<string, number>;
     restartsPerWorkload: Record<string, number>;
-  }>('storm');
+  };
+  const storms: [string, Storm | undefined][] = [
+    ['storm via Pub/Sub', get<Storm>('stormPubsub')],
+    ['storm via webhook', get<Storm>('storm')],
+  ];
   const stages = get<Record<'parser' | 'resolver' | 'restarter', Summary>>('webhookStages');
   const floor = get<{ latencyMs: Summary }>('floor');
   const out: [string, string, string][] = [];
@@ -114,16 +118,17 @@ export function rows(r: Results): [string, string, string][] {
       ['idle CPU seconds', JSON.stringify(idle.cpuSeconds), '—'],
     );
   }
-  if (storm) {
+  for (const [name, storm] of storms) {
+    if (!storm) continue;
     const restarts = Object.values(storm.restartsPerWorkload);
     const accounted =
       storm.accountedMs === undefined ? 'NOT within 120 s' : `${storm.accountedMs.toFixed(0)} ms`;
     out.push([
-      'storm',
+      name,
       `${storm.pushes} pushes sent in ${storm.sendMs.toFixed(0)} ms; all accounted (audit) after ${accounted}; fates ${JSON.stringify(storm.fates ?? {})}; restarts per workload ${JSON.stringify([...new Set(restarts)])} over ${restarts.length} workloads`,
       'exactly 1 per workload',
     ]);
-    if (storm.cpuSeconds) out.push(['  storm CPU seconds', JSON.stringify(storm.cpuSeconds), '—']);
+    if (storm.cpuSeconds) out.push(['  CPU seconds', JSON.stringify(storm.cpuSeconds), '—']);
   }
   return out;
 }

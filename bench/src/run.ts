@@ -13,7 +13,7 @@ import {
 } from './cluster.js';
 import type { KubeClients } from '@onpush/kube';
 import { apiRequests, cpuSeconds, diff } from './idle.js';
-import { storm, throughputStep } from './load.js';
+import { storm, stormBody, throughputStep, webhookBurst } from './load.js';
 import { benchKubeFloor } from './floor.js';
 import { benchLookup } from './lookup.js';
 import { pubsubLatency, webhookLatency } from './pipeline.js';
@@ -191,18 +191,28 @@ async function serviceBenches(
       results['throughput'] = await throughput(ports.ingest, sandbox.need('nats').url, size, log);
     }
     if (want('storm')) {
-      log(`storm: ${size.stormPushes} pushes of one image`);
-      const cpu = await cpuMeter(ports);
-      results['storm'] = {
-        ...(await storm(
-          ports.ingest,
-          sandbox.need('nats').url,
-          size.stormPushes,
-          size.stormWorkloads,
-          () => restartsOfStorm(watch.byWorkload),
-        )),
-        cpuSeconds: await cpu(),
+      const natsUrl = sandbox.need('nats').url;
+      const senders = {
+        // The registry publishes to Pub/Sub (GAR's path): 10,000 messages in well under a second.
+        pubsub: () => ps.burst(size.stormPushes, stormBody(1)),
+        // The registry POSTs each push: bounded by HTTP on this machine.
+        webhook: webhookBurst(ports.ingest, size.stormPushes, stormBody(2), 'storm'),
       };
+      for (const [path, send] of Object.entries(senders)) {
+        log(`storm via ${path}: ${size.stormPushes} pushes of one image and digest`);
+        const before = restartsOfStorm(watch.byWorkload, size.stormWorkloads);
+        const cpu = await cpuMeter(ports);
+        const result = await storm(natsUrl, size.stormPushes, size.stormWorkloads, send, () => {
+          const after = restartsOfStorm(watch.byWorkload, size.stormWorkloads);
+          return Object.fromEntries(
+            Object.entries(after).map(([w, n]) => [w, n - (before[w] ?? 0)]),
+          );
+        });
+        results[path === 'pubsub' ? 'stormPubsub' : 'storm'] = {
+          ...result,
+          cpuSeconds: await cpu(),
+        };
+      }
     }
   } finally {
     await ps.close();
@@ -288,11 +298,15 @@ async function throughput(
   return series;
 }
 
-function restartsOfStorm(byWorkload: Map<string, string[]>): Record<string, number> {
+/** Restarts seen so far on each storm workload (storm-i lives in namespace bench-(i % 2)). */
+function restartsOfStorm(
+  byWorkload: Map<string, string[]>,
+  workloads: number,
+): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const [workload, events] of byWorkload) {
-    if (workload.includes('/storm-'))
-      counts[workload] = events.filter((e) => e.startsWith('gar:storm-')).length;
+  for (let i = 0; i < workloads; i += 1) {
+    const workload = `bench-${i % 2}/storm-${i}`;
+    counts[workload] = byWorkload.get(workload)?.length ?? 0;
   }
   return counts;
 }

@@ -29,19 +29,21 @@ describe('benchmark smoke run', () => {
     expect(api['GET deployments'] ?? 0).toBeLessThan(webhook.sent / 10);
     expect((results['lookup'] as { lookupUs: { n: number } }).lookupUs.n).toBeGreaterThan(0);
     expect((results['idle'] as { apiRequests: Record<string, number> }).apiRequests).toEqual({});
-    const storm = results['storm'] as {
-      pushes: number;
-      accountedMs?: number;
-      fates?: Record<string, number>;
-      restartsPerWorkload: Record<string, number>;
-    };
-    expect(storm.accountedMs).toBeDefined();
-    // Repeats of the push just dispatched end `ignored` at the resolver instead of fanning out.
-    const fates = storm.fates ?? {};
-    expect(fates['ignored']).toBeGreaterThan(storm.pushes / 2);
-    expect((fates['ignored'] ?? 0) + (fates['dispatched'] ?? 0)).toBe(storm.pushes);
-    // One digest pushed many times: exactly one restart per workload.
-    expect(Object.values(storm.restartsPerWorkload)).toEqual(Array(10).fill(1));
+    for (const key of ['stormPubsub', 'storm']) {
+      const storm = results[key] as {
+        pushes: number;
+        accountedMs?: number;
+        fates?: Record<string, number>;
+        restartsPerWorkload: Record<string, number>;
+      };
+      expect(storm.accountedMs, key).toBeDefined();
+      // One digest pushed many times: exactly one restart per workload.
+      expect(Object.values(storm.restartsPerWorkload), key).toEqual(Array(10).fill(1));
+      // Repeats of the push just dispatched end `ignored` at the resolver instead of fanning out.
+      const fates = storm.fates ?? {};
+      expect(fates['ignored'], key).toBeGreaterThan(storm.pushes / 2);
+      expect((fates['ignored'] ?? 0) + (fates['dispatched'] ?? 0), key).toBe(storm.pushes);
+    }
     expect(results['exitCodes']).toEqual({
       ingest: 0,
       parser: 0,

@@ -37,7 +37,12 @@ function deployment(namespace: string, name: string): V1Deployment {
   };
 }
 
-function request(eventId: string, namespace: string, name: string): Incoming {
+function request(
+  eventId: string,
+  namespace: string,
+  name: string,
+  observed?: RestartRequest['observed'],
+): Incoming {
   const body: RestartRequest = {
     v: 1,
     eventId,
@@ -46,6 +51,7 @@ function request(eventId: string, namespace: string, name: string): Incoming {
     digest: DIGEST,
     pushedAt: new Date(Date.now() - 1_000).toISOString(),
     workload: { kind: 'Deployment', namespace, name, containers: ['main'] },
+    ...(observed !== undefined ? { observed } : {}),
   };
   return {
     subject: `onpush.restart.${namespace}`,
@@ -56,11 +62,24 @@ function request(eventId: string, namespace: string, name: string): Incoming {
   };
 }
 
-async function handlerFor(clients: KubeClients) {
-  const requests = kubeRequestCounter(createMetrics('restarter-it').registry);
+async function handlerFor(clients: KubeClients, requests = kubeCounter()) {
   const bucket = new TokenBucket({ qps: 50, burst: 100 });
   const http = await kubeHttp(clients.config);
   return createHandler({ effects: kubeEffects({ http, bucket, requests }) });
+}
+
+function kubeCounter() {
+  return kubeRequestCounter(createMetrics('restarter-it').registry);
+}
+
+/** API calls the handler made, by verb, from its own counter. */
+async function callsBy(counter: ReturnType<typeof kubeCounter>): Promise<Record<string, number>> {
+  const calls: Record<string, number> = {};
+  for (const v of (await counter.get()).values) {
+    const verb = String(v.labels.verb);
+    calls[verb] = (calls[verb] ?? 0) + v.value;
+  }
+  return calls;
 }
 
 function outcomeOf(outgoing: Outgoing[]): Outcome {
@@ -139,6 +158,36 @@ describe('restarter handler against the Kubernetes API server', () => {
       type: 'http_409',
       retryable: true,
     });
+  });
+
+  it('PATCHes on the watch view without a GET, and reads first when that view is stale', async () => {
+    const kube = admin();
+    await kube.core.createNamespace({ body: { metadata: { name: 'view' } } });
+    const created = await kube.apps.createNamespacedDeployment({
+      namespace: 'view',
+      body: deployment('view', 'web'),
+    });
+    const view = (resourceVersion: string) => ({
+      resourceVersion,
+      marks: {},
+      settings: {},
+      containers: [{ name: 'main', image: 'us-docker.pkg.dev/acme/shop/web:1.2.0', init: false }],
+    });
+    const fresh = kubeCounter();
+    const handle = await handlerFor(kube, fresh);
+    const current = created.metadata?.resourceVersion ?? '';
+    const first = outcomeOf(await handle(request('evt-v1', 'view', 'web', view(current))));
+    expect(first.fate).toBe('restarted');
+    expect(await callsBy(fresh)).toEqual({ patch: 1 });
+
+    // The view is now stale (the PATCH changed the object): 409, a GET, and the truth decides.
+    const stale = kubeCounter();
+    const again = await handlerFor(kube, stale);
+    const second = outcomeOf(await again(request('evt-v2', 'view', 'web', view(current))));
+    expect(second.fate).toBe('unchanged');
+    expect(await callsBy(stale)).toEqual({ patch: 1, get: 1 });
+    const live = await kube.apps.readNamespacedDeployment({ namespace: 'view', name: 'web' });
+    expect(live.spec?.template.metadata?.annotations?.[ANNOTATIONS.eventId]).toBe('evt-v1');
   });
 
   it('fails with a permanent http_403 for a ServiceAccount without the permission', async () => {

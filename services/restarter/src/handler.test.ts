@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { HEADERS, parseOutcome } from '@onpush/contracts';
+import { HEADERS, parseOutcome, parseRestartRequest } from '@onpush/contracts';
 import { ANNOTATIONS, KINDS } from '@onpush/kube';
 import { messageMachine, type Incoming, type Outgoing } from '@onpush/service';
 import { createMetrics } from '@onpush/telemetry';
 import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.js';
-import { createHandler } from './handler.js';
+import { createHandler, trustedView } from './handler.js';
 import { kubeEffects } from './kube.js';
 import { kubeRequestCounter } from './metrics.js';
 import { TokenBucket } from './token-bucket.js';
@@ -228,5 +228,25 @@ describe('restarter handler in the message machine', () => {
       naks: [],
       dead: ['http_403'],
     });
+  });
+});
+
+describe('trustedView', () => {
+  const observed = { resourceVersion: '7', marks: {}, settings: {}, containers: [] };
+  const incoming = (deliveryCount: number, headers: Record<string, string> = {}): Incoming => ({
+    ...request(),
+    deliveryCount,
+    headers,
+  });
+  const decoded = parseRestartRequest(request({ observed }).data);
+
+  it('keeps the watch view on the first delivery only', () => {
+    expect(trustedView(incoming(1), decoded).observed).toEqual(observed);
+    expect(trustedView(incoming(2), decoded)).not.toHaveProperty('observed');
+  });
+
+  it('drops the watch view of a replay from the DLQ', () => {
+    const replay = incoming(1, { [HEADERS.replayOf]: 'dead:restarter:ONPUSH:9' });
+    expect(trustedView(replay, decoded)).not.toHaveProperty('observed');
   });
 });

@@ -94,6 +94,19 @@ export function snapshotOfView(view: RestartRequest['observed']): WorkloadSnapsh
   };
 }
 
+/**
+ * The request, without its watch view unless this is the request's first delivery: a redelivery
+ * follows an attempt that may have changed the workload, and a replay from the DLQ carries a view
+ * from long ago — either would cost a 409 before the GET it needs anyway.
+ */
+export function trustedView(msg: Incoming, request: RestartRequest): RestartRequest {
+  const first = msg.deliveryCount <= 1 && msg.headers[HEADERS.replayOf] === undefined;
+  if (first || request.observed === undefined) return request;
+  const withoutView = { ...request };
+  delete withoutView.observed;
+  return withoutView;
+}
+
 /** `event <id> (<digest or tag>)`, for people reading an outcome. */
 function describePush(request: RestartRequest): string {
   return `event ${request.eventId} (${request.digest ?? request.tag ?? request.image})`;
@@ -151,7 +164,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
       ? createCoalescer({ windowMs, restart, mode: deps.coalesceMode ?? 'leading' })
       : undefined;
   return async (msg: Incoming): Promise<Outgoing[]> => {
-    const request = decodeRequest(msg.data);
+    const request = trustedView(msg, decodeRequest(msg.data));
     annotateRestart(request);
     const result = coalescer
       ? await coalescer.join({ request, seq: msg.seq })
