@@ -1,5 +1,5 @@
 import { STREAMS } from '@onpush/contracts';
-import { auditUrl } from '@onpush/cli';
+import { auditUrl, consumerState } from '@onpush/cli';
 import { connectNats, jetstreamManager } from '@onpush/nats';
 import { BENCH_REGISTRY } from './cluster.js';
 import { digestOf, garBody, postPush } from './pushes.js';
@@ -90,6 +90,28 @@ export interface StormResult {
   fates?: Record<string, number>;
   requests?: number;
   restartsPerWorkload: Record<string, number>;
+}
+
+/**
+ * Waits until no stage has work pending or unacknowledged (a section that overloaded the pipeline
+ * must not leak its backlog into the next one); returns how long that took, or undefined.
+ */
+export async function drained(natsUrl: string, timeoutMs = 300_000): Promise<number | undefined> {
+  const nc = await connectNats({ url: natsUrl, name: 'onpush-bench' });
+  const started = performance.now();
+  try {
+    const jsm = await jetstreamManager(nc);
+    while (performance.now() - started < timeoutMs) {
+      const states = await Promise.all(
+        (['parser', 'resolver', 'restarter'] as const).map((c) => consumerState(jsm, c)),
+      );
+      if (states.every((s) => s.pending + s.ackPending === 0)) return performance.now() - started;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return undefined;
+  } finally {
+    await nc.close();
+  }
 }
 
 /** The time of the last message on ONPUSH_OUTCOMES (epoch ms). */

@@ -52,8 +52,9 @@ export async function webhookLatency(
   rate: number,
   seconds: number,
   offset: number,
+  /** Filled with each event's send time (performance.now()), for the per-stage view. */
+  sentAt = new Map<string, number>(),
 ): Promise<LatencyResult> {
-  const sentAt = new Map<string, number>();
   const sent = await steady(rate, seconds, async (n) => {
     const id = `wh-${offset + n}`;
     sentAt.set(`gar:${id}`, performance.now());

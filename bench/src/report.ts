@@ -42,17 +42,28 @@ export function rows(r: Results): [string, string, string][] {
     ['storm via Pub/Sub', get<Storm>('stormPubsub')],
     ['storm via webhook', get<Storm>('storm')],
   ];
-  const stages = get<Record<'parser' | 'resolver' | 'restarter', Summary>>('webhookStages');
+  const stages = get<
+    Record<'parser' | 'resolver' | 'restarter', Summary> &
+      Partial<Record<'ingest' | 'patchSeen', Summary>>
+  >('webhookStages');
   const floor = get<{ latencyMs: Summary }>('floor');
   const out: [string, string, string][] = [];
   if (webhook) {
     out.push(['webhook POST → PATCH seen', ms(webhook.latencyMs), 'p50 ≤ 10 ms, p99 ≤ 30 ms']);
     if (stages) {
+      if (stages.ingest)
+        out.push(['  stage: ingest (POST sent → raw stored)', ms(stages.ingest), '—']);
       out.push(
         ['  stage: parser (raw → pushed stored)', ms(stages.parser), '—'],
         ['  stage: resolver (pushed → restart stored)', ms(stages.resolver), '—'],
-        ['  stage: restarter (restart → outcome stored)', ms(stages.restarter), '—'],
       );
+      if (stages.patchSeen)
+        out.push([
+          '  stage: restarter + API server (restart stored → PATCH seen)',
+          ms(stages.patchSeen),
+          '—',
+        ]);
+      out.push(['  stage: restarter (restart → outcome stored)', ms(stages.restarter), '—']);
     }
   }
   const api = get<Record<string, number>>('webhookApi');

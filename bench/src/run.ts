@@ -13,7 +13,7 @@ import {
 } from './cluster.js';
 import type { KubeClients } from '@onpush/kube';
 import { apiRequests, cpuSeconds, diff } from './idle.js';
-import { storm, stormBody, throughputStep, webhookBurst } from './load.js';
+import { drained, storm, stormBody, throughputStep, webhookBurst } from './load.js';
 import { benchKubeFloor } from './floor.js';
 import { benchLookup } from './lookup.js';
 import { pubsubLatency, webhookLatency } from './pipeline.js';
@@ -171,16 +171,21 @@ async function serviceBenches(
     if (want('webhook')) {
       log(`push-to-PATCH via webhook at ${size.rate}/s for ${size.latencySeconds}s`);
       const apiBefore = await apiRequests(sandbox.need('kube'));
+      const sentAt = new Map<string, number>();
       results['webhook'] = await webhookLatency(
         ports.ingest,
         target,
         size.rate,
         size.latencySeconds,
         0,
+        sentAt,
       );
       // What the API server served meanwhile (its own count): a PATCH per push, and no GET.
       results['webhookApi'] = diff(await apiRequests(sandbox.need('kube')), apiBefore);
-      results['webhookStages'] = await stageTimes(sandbox.need('nats').url, 'gar:wh-');
+      results['webhookStages'] = await stageTimes(sandbox.need('nats').url, 'gar:wh-', {
+        sentAt,
+        seen: watch.seen,
+      });
     }
     if (want('pubsub')) {
       log(`push-to-PATCH via Pub/Sub at ${size.rate}/s for ${size.latencySeconds}s`);
@@ -189,6 +194,10 @@ async function serviceBenches(
     if (want('idle')) results['idle'] = await idle(sandbox, ports, size.idleSeconds, log);
     if (want('throughput')) {
       results['throughput'] = await throughput(ports.ingest, sandbox.need('nats').url, size, log);
+      // A rate above the sustained one leaves a backlog: let it drain before the storm.
+      const drainMs = await drained(sandbox.need('nats').url);
+      log(`drained after the throughput ladder in ${drainMs?.toFixed(0) ?? 'more than 300000'} ms`);
+      results['throughputDrainMs'] = drainMs;
     }
     if (want('storm')) {
       const natsUrl = sandbox.need('nats').url;
@@ -277,6 +286,7 @@ async function throughput(
     const steps = [];
     let best = 0;
     for (const [i, rate] of size.throughputRates.entries()) {
+      await drained(natsUrl); // every step starts on an empty pipeline
       log(`throughput (${kind}): ${rate}/s for ${size.throughputSeconds}s`);
       const offset = (kind === 'restart' ? 10_000_000 : 20_000_000) + 1_000_000 * i;
       const step = await throughputStep(
@@ -291,7 +301,6 @@ async function throughput(
       steps.push(step);
       if (step.accountedAfterMs === undefined) break;
       best = rate;
-      await new Promise((r) => setTimeout(r, 2_000)); // drain before the next step
     }
     series[kind] = { bestSustained: best, steps };
   }
