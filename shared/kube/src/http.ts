@@ -39,6 +39,31 @@ function readAll(res: IncomingMessage): Promise<string> {
   });
 }
 
+/** How long the authorization headers are reused before the kubeconfig is asked again. */
+export const CREDENTIALS_TTL_MS = 10_000;
+
+/**
+ * The request headers that authenticate (a bearer token, from a file or a plugin), read from the
+ * kubeconfig at most every CREDENTIALS_TTL_MS: asking per request read the CA, certificate, key
+ * and token files on every call (it showed in the restarter's CPU profile under load). Rotated
+ * tokens are picked up within the TTL, or at once after a 401 (asked with `fresh`).
+ */
+function authHeaders(
+  config: KubeConfig,
+  now: () => number = Date.now,
+): (fresh: boolean) => Promise<{ headers: Record<string, string>; cached: boolean }> {
+  let kept: { headers: Record<string, string>; at: number } | undefined;
+  return async (fresh) => {
+    const at = now();
+    if (!fresh && kept !== undefined && at - kept.at < CREDENTIALS_TTL_MS)
+      return { headers: kept.headers, cached: true };
+    const options: RequestOptions = {};
+    await config.applyToHTTPSOptions(options);
+    kept = { headers: { ...(options.headers as Record<string, string> | undefined) }, at };
+    return { headers: kept.headers, cached: false };
+  };
+}
+
 /** A keep-alive client for the current context of `config` (token, client cert, CA, in-cluster). */
 export async function kubeHttp(config: KubeConfig, maxSockets = 32): Promise<KubeHttp> {
   const server = config.getCurrentCluster()?.server;
@@ -56,18 +81,16 @@ export async function kubeHttp(config: KubeConfig, maxSockets = 32): Promise<Kub
         rejectUnauthorized: base.rejectUnauthorized ?? true,
       })
     : new HttpAgent({ keepAlive: true, maxSockets });
-  const send = async <T>(
+  const credentials = authHeaders(config);
+  const request = async (
     method: string,
     path: string,
-    body?: string,
-    contentType?: string,
-  ): Promise<KubeResponse<T>> => {
-    const auth: RequestOptions = {};
-    await config.applyToHTTPSOptions(auth); // per request: rotated tokens are picked up
-    const headers: Record<string, string> = {
-      accept: 'application/json',
-      ...(auth.headers as Record<string, string> | undefined),
-    };
+    body: string | undefined,
+    contentType: string | undefined,
+    fresh: boolean,
+  ): Promise<{ status: number; text: string; res: IncomingMessage; cached: boolean }> => {
+    const auth = await credentials(fresh);
+    const headers: Record<string, string> = { accept: 'application/json', ...auth.headers };
     if (contentType) headers['content-type'] = contentType;
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = (secure ? httpsRequest : httpRequest)(
@@ -81,8 +104,19 @@ export async function kubeHttp(config: KubeConfig, maxSockets = 32): Promise<Kub
     }).catch((cause: unknown) => {
       throw new KubeApiError(cause instanceof Error ? cause.message : String(cause), { cause });
     });
-    const text = await readAll(res);
-    const status = res.statusCode ?? 0;
+    return { status: res.statusCode ?? 0, text: await readAll(res), res, cached: auth.cached };
+  };
+  const send = async <T>(
+    method: string,
+    path: string,
+    body?: string,
+    contentType?: string,
+  ): Promise<KubeResponse<T>> => {
+    let answer = await request(method, path, body, contentType, false);
+    // A 401 on cached credentials: the token may have rotated since; read it again, once.
+    if (answer.status === 401 && answer.cached)
+      answer = await request(method, path, body, contentType, true);
+    const { status, text, res } = answer;
     if (status >= 400) {
       const retryAfter: string | undefined = res.headers['retry-after'];
       throw new KubeApiError(statusMessage(text, status), {
