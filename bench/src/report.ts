@@ -156,7 +156,8 @@ export function markdown(r: Results, machine: string): string {
     '|---|---|---|',
     ...rows(r).map((row) => `| ${row.join(' | ')} |`),
   ];
-  return `# onpush benchmark — ${String(r['startedAt'])}\n\n${machine}\n\n${lines.join('\n')}\n`;
+  const partial = Array.isArray(r['sections']) ? ` (sections: ${r['sections'].join(', ')})` : '';
+  return `# onpush benchmark — ${String(r['startedAt'])}${partial}\n\n${machine}\n\n${lines.join('\n')}\n`;
 }
 
 export function writeResults(

@@ -85,7 +85,11 @@ async function startServices(
 export async function runBench({ smoke, log, only = SECTIONS }: BenchOptions): Promise<Results> {
   const size = sizes(smoke);
   const want = (section: Section) => only.includes(section);
-  const results: Results = { smoke, startedAt: new Date().toISOString() };
+  const results: Results = {
+    smoke,
+    startedAt: new Date().toISOString(),
+    ...(only.length < SECTIONS.length ? { sections: [...only] } : {}),
+  };
   if (want('lookup')) {
     log(`lookup: ${size.lookupWorkloads} workloads × 5 containers`);
     results['lookup'] = benchLookup(size.lookupWorkloads, 5, smoke ? 20_000 : 200_000);
