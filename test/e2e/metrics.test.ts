@@ -6,7 +6,8 @@ import { SERVICES, type ServiceName } from '@onpush/cli';
 import { kubeClients, loadKubeConfig } from '@onpush/kube';
 import { parsePrometheusText, sampleValue, type Sample } from '@onpush/telemetry';
 import { eventually, useSandbox } from '@onpush/testing';
-import { REPO, deployment, digest } from './cluster-fixtures.js';
+import { deployment } from '../support/kube.js';
+import { REPO, digest } from './cluster-fixtures.js';
 import { outcomesOf, startPipeline } from './pipeline.js';
 
 const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));

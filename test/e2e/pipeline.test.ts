@@ -11,26 +11,11 @@ import {
   type V1Deployment,
 } from '@onpush/kube';
 import { eventually, useSandbox } from '@onpush/testing';
-import { grantRestarter, restarterIdentity } from './cluster-fixtures.js';
+import { deployment, grantRestarter, restarterIdentity } from '../support/kube.js';
+import { REPO, digest } from './cluster-fixtures.js';
 import { outcomesOf, startPipeline, writeTokenKubeconfig } from './pipeline.js';
 
-const REPO = 'europe-west1-docker.pkg.dev/p/r';
 const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
-const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
-
-function deployment(
-  name: string,
-  containers: { name: string; image: string }[],
-  optIn = true,
-): V1Deployment {
-  return {
-    metadata: { name, labels: { app: name, ...(optIn ? { 'onpush.dev/enabled': 'true' } : {}) } },
-    spec: {
-      selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers } },
-    },
-  };
-}
 
 async function annotations(
   kube: KubeClients,
@@ -72,7 +57,10 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
       ]),
     );
     await create('shop', deployment('other', [{ name: 'app', image: `${REPO}/other:1.1` }]));
-    await create('blog', deployment('legacy', [{ name: 'app', image: `${REPO}/app:1.1` }], false));
+    await create(
+      'blog',
+      deployment('legacy', [{ name: 'app', image: `${REPO}/app:1.1` }], { optIn: false }),
+    );
     await create('locked', deployment('api', [{ name: 'app', image: `${REPO}/locked:2.0` }]));
     rbac = config.makeApiClient(RbacAuthorizationV1Api);
     const token = await restarterIdentity(kube, rbac, ['shop', 'blog']);

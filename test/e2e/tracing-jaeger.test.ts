@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '@onpush/cli';
 import { kubeClients, loadKubeConfig } from '@onpush/kube';
 import { eventually, useSandbox } from '@onpush/testing';
-import { REPO, deployment, digest } from './cluster-fixtures.js';
+import { deployment } from '../support/kube.js';
+import { REPO, digest } from './cluster-fixtures.js';
 import { Jaeger, type JaegerSpan, type JaegerTrace } from './jaeger.js';
 import { outcomesOf, startPipeline } from './pipeline.js';
 

@@ -1,31 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ANNOTATIONS,
-  kubeClients,
-  loadKubeConfig,
-  type KubeClients,
-  type V1Deployment,
-} from '@onpush/kube';
+import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
 import { eventually, useSandbox } from '@onpush/testing';
+import { deployment } from '../support/kube.js';
 import { outcomesOf, startPipeline } from './pipeline.js';
 
 const HUB_TOKEN = 'e2eHubToken-0123456789abcdefghijklmnopqrstuv';
 const GH_SECRET = 'e2e-github-webhook-secret';
 const DIGEST = `sha256:${'c3'.repeat(32)}`;
-
-function deployment(name: string, image: string): V1Deployment {
-  return {
-    metadata: { name, labels: { app: name, 'onpush.dev/enabled': 'true' } },
-    spec: {
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'app', image }] },
-      },
-    },
-  };
-}
 
 // Given two opted-in Deployments — one runs acme/web:1.0 from Docker Hub, one runs
 // ghcr.io/acme/api:v2 — and the five services as processes, ingest with a Docker Hub endpoint

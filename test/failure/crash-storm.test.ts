@@ -5,14 +5,11 @@
 // CI size: 400 pushes over 40 workloads (20 images, each run by two workloads in two namespaces),
 // plus one unparseable notification per round so the dlq-manager has work when it is killed.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVICES, type ServiceName, type Supervisor } from '@onpush/cli';
-import type { KubeClients } from '@onpush/kube';
+import { describe, expect, it } from 'vitest';
+import { SERVICES, type ServiceName } from '@onpush/cli';
 import { eventually, useSandbox } from '@onpush/testing';
-import { startPipeline } from '../e2e/pipeline.js';
 import {
-  adminKube,
-  createFleet,
+  PUSH_ONLY,
   finalPatchNotOnce,
   lastDigests,
   patchedTwice,
@@ -25,7 +22,7 @@ import {
   settled,
   staleWorkloads,
   unacked,
-  type Fleet,
+  useFleetPipeline,
 } from './harness.js';
 
 const WORKLOADS = scaled(40, 200);
@@ -38,28 +35,12 @@ describe('crash storm: kill -9 each service in turn while pushes arrive', () => 
   const sandbox = useSandbox(['nats', 'kube'], 'crash-storm');
   /** Everything this file does comes after this: what `onpush audit --since` checks. */
   const since = new Date();
-  let kube: KubeClients;
-  let fleet: Fleet;
-  let supervisor: Supervisor;
-  let ports: Record<ServiceName, number>;
-  let logs: string[] = [];
-
-  beforeAll(async () => {
-    kube = adminKube(sandbox());
-    fleet = planFleet({
-      workloads: WORKLOADS,
-      perImage: 2,
-      namespaces: ['storm-a', 'storm-b', 'storm-c', 'storm-d'],
-    });
-    await createFleet(kube, fleet);
-    ({ supervisor, ports, logs } = await startPipeline(sandbox(), {
-      ingest: { PUBSUB_PULL: 'false', PUBSUB_CREATE_SUBSCRIPTION: 'false' },
-    }));
+  const fleet = planFleet({
+    workloads: WORKLOADS,
+    perImage: 2,
+    namespaces: ['storm-a', 'storm-b', 'storm-c', 'storm-d'],
   });
-
-  afterAll(async () => {
-    await supervisor?.stop();
-  });
+  const run = useFleetPipeline(sandbox, { fleet, env: { ingest: PUSH_ONLY } });
 
   /** Kills each service in flow order, when its consumer holds unacked messages if it can. */
   async function killEachInTurn(): Promise<
@@ -78,11 +59,11 @@ describe('crash storm: kill -9 each service in turn while pushes arrive', () => 
           if (busy === 0) await sleep(10);
         }
       }
-      const exit = await supervisor.kill(service, 'SIGKILL');
+      const exit = await run.supervisor.kill(service, 'SIGKILL');
       killed.push({ service, busy, exit });
       await eventually(
         `${service} ready after its restart`,
-        async () => (await readiness({ [service]: ports[service] }))[service],
+        async () => (await readiness({ [service]: run.ports[service] }))[service],
         { timeoutMs: 60_000, intervalMs: 100 },
       );
       await sleep(500);
@@ -97,7 +78,7 @@ describe('crash storm: kill -9 each service in turn while pushes arrive', () => 
     // When the storm is sent while each service in turn is killed with SIGKILL
     const started = Date.now();
     const [deliveries, killed] = await Promise.all([
-      sendStorm(() => ports.ingest, rounds, { roundIntervalMs: 500 }),
+      sendStorm(() => run.ports.ingest, rounds, { roundIntervalMs: 500 }),
       killEachInTurn(),
     ]);
     console.info(
@@ -109,14 +90,14 @@ describe('crash storm: kill -9 each service in turn while pushes arrive', () => 
     // Then every push was accepted, and each service died once and was restarted
     expect(deliveries.filter((d) => d.status !== 204)).toEqual([]);
     expect(killed.map((k) => [k.service, k.exit])).toEqual(SERVICES.map((s) => [s, null]));
-    expect(supervisor.restarts()).toEqual(Object.fromEntries(SERVICES.map((s) => [s, 1])));
+    expect(run.supervisor.restarts()).toEqual(Object.fromEntries(SERVICES.map((s) => [s, 1])));
     // The restarter (rate-limited, so backlogged) was killed holding requests in flight.
     expect(killed.find((k) => k.service === 'restarter')?.busy).toBeGreaterThan(0);
 
     // and, once the broker's redeliveries are done, every event is accounted for exactly once
     const account = await settled(sandbox().need('nats').url, since, 180_000).catch(
       (error: unknown) => {
-        throw new Error(`${String(error)}\n${logs.slice(-40).join('\n')}`);
+        throw new Error(`${String(error)}\n${run.logs.slice(-40).join('\n')}`);
       },
     );
     console.info(`crash-storm: settled ${Date.now() - started} ms after the first push`);
@@ -134,6 +115,6 @@ describe('crash storm: kill -9 each service in turn while pushes arrive', () => 
     expect(finalPatchNotOnce(sandbox(), fleet, last)).toEqual([]);
 
     // and every workload carries the last digest pushed for its image
-    expect(await staleWorkloads(kube, fleet, last)).toEqual([]);
+    expect(await staleWorkloads(run.kube, fleet, last)).toEqual([]);
   });
 });

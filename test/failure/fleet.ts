@@ -7,6 +7,12 @@ import { join } from 'node:path';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
 import { auditedDeploymentWrites, kubeconfig, type Sandbox } from '@onpush/sandbox';
+import {
+  deployment,
+  ensureNamespaces,
+  grantRestarter as grantRestarterIn,
+  restarterIdentity,
+} from '../support/kube.js';
 
 export const REGISTRY = 'europe-west1-docker.pkg.dev/onpush-failure/storm';
 export const TAG = '1.0';
@@ -80,81 +86,34 @@ export async function pool<T>(
  * fleet's Deployments, opted in to onpush.
  */
 export async function createFleet(kube: KubeClients, fleet: Fleet): Promise<void> {
-  const existing = new Set(
-    (await kube.core.listNamespace()).items.map((n) => n.metadata?.name ?? ''),
-  );
-  for (const ns of ['onpush', ...fleet.namespaces]) {
-    if (!existing.has(ns)) await kube.core.createNamespace({ body: { metadata: { name: ns } } });
-  }
+  await ensureNamespaces(kube, ['onpush', ...fleet.namespaces]);
   await pool(fleet.workloads, 8, async (w) => {
-    const labels = { app: w.name };
     await kube.apps.createNamespacedDeployment({
       namespace: w.namespace,
-      body: {
-        metadata: { name: w.name, labels: { ...labels, 'onpush.dev/enabled': 'true' } },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: { containers: [{ name: 'app', image: `${w.image}:${TAG}` }] },
-          },
-        },
-      },
+      body: deployment(w.name, `${w.image}:${TAG}`, { replicas: 1 }),
     });
   });
 }
 
+const rbacOf = (sandbox: Sandbox): RbacAuthorizationV1Api =>
+  loadKubeConfig(sandbox.need('kube').kubeconfigPath).makeApiClient(RbacAuthorizationV1Api);
+
 /**
  * A ServiceAccount `onpush/restarter` allowed to get and patch Deployments in `namespaces`
- * only (least privilege); returns its token.
+ * only (least privilege); returns its token. Creates namespace `onpush` if missing.
  */
 export async function restarterToken(
   sandbox: Sandbox,
   namespaces: readonly string[],
 ): Promise<string> {
-  const config = loadKubeConfig(sandbox.need('kube').kubeconfigPath);
-  const kube = kubeClients(config);
-  const rbac = config.makeApiClient(RbacAuthorizationV1Api);
-  const names = new Set((await kube.core.listNamespace()).items.map((n) => n.metadata?.name));
-  if (!names.has('onpush'))
-    await kube.core.createNamespace({ body: { metadata: { name: 'onpush' } } });
-  await kube.core.createNamespacedServiceAccount({
-    namespace: 'onpush',
-    body: { metadata: { name: 'restarter' } },
-  });
-  await rbac.createClusterRole({
-    body: {
-      metadata: { name: 'onpush-restarter' },
-      rules: [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] }],
-    },
-  });
-  for (const namespace of namespaces) await grantRestarter(sandbox, namespace);
-  const request = await kube.core.createNamespacedServiceAccountToken({
-    namespace: 'onpush',
-    name: 'restarter',
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  return request.status?.token ?? '';
+  const kube = adminKube(sandbox);
+  await ensureNamespaces(kube, ['onpush']);
+  return restarterIdentity(kube, rbacOf(sandbox), namespaces);
 }
 
 /** The RoleBinding that lets the restarter's ServiceAccount restart in `namespace`. */
 export async function grantRestarter(sandbox: Sandbox, namespace: string): Promise<void> {
-  const rbac = loadKubeConfig(sandbox.need('kube').kubeconfigPath).makeApiClient(
-    RbacAuthorizationV1Api,
-  );
-  await rbac.createNamespacedRoleBinding({
-    namespace,
-    body: {
-      metadata: { name: 'onpush-restarter' },
-      roleRef: {
-        apiGroup: 'rbac.authorization.k8s.io',
-        kind: 'ClusterRole',
-        name: 'onpush-restarter',
-      },
-      subjects: [{ kind: 'ServiceAccount', name: 'restarter', namespace: 'onpush' }],
-    },
-  });
+  await grantRestarterIn(rbacOf(sandbox), namespace);
 }
 
 /** A kubeconfig file for `server` with a bearer token (a ServiceAccount's, through a proxy). */

@@ -11,3 +11,4 @@ export const scaled = (ci: number, full: number): number => (FULL ? full : ci);
 export * from './fleet.js';
 export * from './storm.js';
 export * from './observe.js';
+export * from './suite.js';

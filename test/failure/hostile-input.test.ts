@@ -9,18 +9,14 @@
 //   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/hostile-input.test.ts
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PubSub, type Topic } from '@google-cloud/pubsub';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { HEADERS } from '@onpush/contracts';
-import { SERVICES, type ServiceName, type Supervisor } from '@onpush/cli';
+import { SERVICES, type ServiceName } from '@onpush/cli';
 import { openDlqStore } from '@onpush/dlq-manager';
-import type { KubeClients } from '@onpush/kube';
 import { connectNats } from '@onpush/nats';
 import { useSandbox } from '@onpush/testing';
-import { startPipeline } from '../e2e/pipeline.js';
 import {
   REGISTRY,
-  adminKube,
-  createFleet,
   deliver,
   envelope,
   lastDigests,
@@ -34,7 +30,7 @@ import {
   settled,
   staleWorkloads,
   storedAll,
-  type Fleet,
+  useFleetPipeline,
   type Push,
 } from './harness.js';
 
@@ -213,21 +209,14 @@ describe('hostile input: malformed notifications mixed into valid traffic', () =
   const sandbox = useSandbox(['nats', 'pubsub', 'kube'], 'hostile-input');
   /** Everything this file does comes after this: what `onpush audit --since` checks. */
   const since = new Date();
-  let kube: KubeClients;
-  let fleet: Fleet;
+  const fleet = planFleet({ workloads: 10, perImage: 2, namespaces: ['hostile-a', 'hostile-b'] });
   let pubsub: PubSub;
   let topic: Topic;
-  let supervisor: Supervisor;
-  let ports: Record<ServiceName, number>;
-  let logs: string[] = [];
   let pids: Record<string, number | undefined> = {};
+  const run = useFleetPipeline(sandbox, { fleet, after: async () => pubsub?.close() });
 
-  beforeAll(async () => {
-    kube = adminKube(sandbox());
-    fleet = planFleet({ workloads: 10, perImage: 2, namespaces: ['hostile-a', 'hostile-b'] });
-    await createFleet(kube, fleet);
-    ({ supervisor, ports, logs } = await startPipeline(sandbox()));
-    pids = Object.fromEntries(SERVICES.map((s) => [s, supervisor.pid(s)]));
+  beforeAll(() => {
+    pids = Object.fromEntries(SERVICES.map((s) => [s, run.supervisor.pid(s)]));
     pubsub = new PubSub({
       projectId: sandbox().pubsubProject,
       apiEndpoint: sandbox().need('pubsub').host,
@@ -236,13 +225,8 @@ describe('hostile input: malformed notifications mixed into valid traffic', () =
     topic = pubsub.topic('gcr');
   });
 
-  afterAll(async () => {
-    await supervisor?.stop();
-    await pubsub?.close();
-  });
-
   it('restarts the valid, dead-letters or ignores every malformed one, and nothing crashes', async () => {
-    const before = await rssOf(ports);
+    const before = await rssOf(run.ports);
     const valid = planStorm(fleet, fleet.images.length * VALID_ROUNDS, { label: 'valid' });
     const malformed = Array.from({ length: MALFORMED }, (_, i) => ({
       i,
@@ -265,7 +249,7 @@ describe('hostile input: malformed notifications mixed into valid traffic', () =
           return;
         }
         const messageId = `hostile-${i}`;
-        const delivery = await deliver(() => ports.ingest, envelope(messageId, data));
+        const delivery = await deliver(() => run.ports.ingest, envelope(messageId, data));
         expect(delivery.status, `${kind.name} #${i}`).toBe(204);
         sent.push({ kind: kind.name, expected: kind.expected, data, eventId: `gar:${messageId}` });
       });
@@ -274,9 +258,9 @@ describe('hostile input: malformed notifications mixed into valid traffic', () =
           const id = await topic.publishMessage({ data: Buffer.from(p.body) });
           validSent.push({ ...p, messageId: id });
         } else {
-          expect((await deliver(() => ports.ingest, envelope(p.messageId, p.body))).status).toBe(
-            204,
-          );
+          expect(
+            (await deliver(() => run.ports.ingest, envelope(p.messageId, p.body))).status,
+          ).toBe(204);
           validSent.push(p);
         }
       }
@@ -284,7 +268,7 @@ describe('hostile input: malformed notifications mixed into valid traffic', () =
     }
     const refused = refusedBodies();
     const answers = await Promise.all(
-      refused.map(async (r) => (await deliver(() => ports.ingest, r.body)).status),
+      refused.map(async (r) => (await deliver(() => run.ports.ingest, r.body)).status),
     );
     console.info(
       `hostile-input: ${sent.length} malformed, ${validSent.length} valid, ${refused.length} refused sent in ${Date.now() - started} ms`,
@@ -299,7 +283,7 @@ describe('hostile input: malformed notifications mixed into valid traffic', () =
       ...validSent.map((p) => `gar:${p.messageId}`),
     ]);
     const account = await settled(natsUrl, since, 180_000).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${logs.slice(-40).join('\n')}`);
+      throw new Error(`${String(error)}\n${run.logs.slice(-40).join('\n')}`);
     });
     console.info(`hostile-input: settled ${Date.now() - started} ms after the first message`);
     expect(account.audit.unaccounted).toEqual([]);
@@ -345,14 +329,14 @@ describe('hostile input: malformed notifications mixed into valid traffic', () =
     }
 
     // the valid pushes restarted their workloads, each (workload, digest) once
-    expect(await staleWorkloads(kube, fleet, lastDigests(validSent))).toEqual([]);
+    expect(await staleWorkloads(run.kube, fleet, lastDigests(validSent))).toEqual([]);
     expect(patchedTwice(sandbox())).toEqual([]);
 
     // no service crashed or was restarted, and memory stayed bounded
-    expect(supervisor.restarts()).toEqual(Object.fromEntries(SERVICES.map((s) => [s, 0])));
-    expect(Object.fromEntries(SERVICES.map((s) => [s, supervisor.pid(s)]))).toEqual(pids);
-    expect(Object.values(await readiness(ports)).every(Boolean)).toBe(true);
-    const after = await rssOf(ports);
+    expect(run.supervisor.restarts()).toEqual(Object.fromEntries(SERVICES.map((s) => [s, 0])));
+    expect(Object.fromEntries(SERVICES.map((s) => [s, run.supervisor.pid(s)]))).toEqual(pids);
+    expect(Object.values(await readiness(run.ports)).every(Boolean)).toBe(true);
+    const after = await rssOf(run.ports);
     const growth = Object.fromEntries(SERVICES.map((s) => [s, after[s] - before[s]]));
     console.info(
       `hostile-input: RSS before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`,

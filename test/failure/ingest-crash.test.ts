@@ -13,16 +13,11 @@
 //   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/ingest-crash.test.ts
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PubSub, type Topic } from '@google-cloud/pubsub';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HEADERS } from '@onpush/contracts';
-import type { ServiceName, Supervisor } from '@onpush/cli';
-import type { KubeClients } from '@onpush/kube';
 import { connectNats } from '@onpush/nats';
 import { eventually, useSandbox } from '@onpush/testing';
-import { startPipeline } from '../e2e/pipeline.js';
 import {
-  adminKube,
-  createFleet,
   finalPatchNotOnce,
   lastDigests,
   metric,
@@ -33,8 +28,8 @@ import {
   settled,
   staleWorkloads,
   storedAll,
+  useFleetPipeline,
   within,
-  type Fleet,
   type Push,
 } from './harness.js';
 
@@ -48,33 +43,23 @@ describe('ingest crash between the JetStream ack and the Pub/Sub ack', () => {
   const sandbox = useSandbox(['nats', 'pubsub', 'kube'], 'ingest-crash');
   /** Everything this file does comes after this: what `onpush audit --since` checks. */
   const since = new Date();
-  let kube: KubeClients;
-  let fleet: Fleet;
+  const fleet = planFleet({ workloads: WORKLOADS, perImage: 2, namespaces: ['pull-a', 'pull-b'] });
   let pubsub: PubSub;
   let topic: Topic;
-  let supervisor: Supervisor;
-  let ports: Record<ServiceName, number>;
-  let logs: string[] = [];
-
-  beforeAll(async () => {
-    kube = adminKube(sandbox());
-    fleet = planFleet({ workloads: WORKLOADS, perImage: 2, namespaces: ['pull-a', 'pull-b'] });
-    await createFleet(kube, fleet);
-    pubsub = new PubSub({
-      projectId: sandbox().pubsubProject,
-      apiEndpoint: sandbox().need('pubsub').host,
-      emulatorMode: true,
-    });
-    [topic] = await pubsub.createTopic('gcr');
-    await topic.createSubscription(SUBSCRIPTION, { ackDeadlineSeconds: 10 });
-    ({ supervisor, ports, logs } = await startPipeline(sandbox(), {
-      ingest: { PUBSUB_SUBSCRIPTION: SUBSCRIPTION },
-    }));
-  });
-
-  afterAll(async () => {
-    await supervisor?.stop();
-    await pubsub?.close();
+  const run = useFleetPipeline(sandbox, {
+    fleet,
+    // the subscription exists before ingest starts pulling from it
+    env: async () => {
+      pubsub = new PubSub({
+        projectId: sandbox().pubsubProject,
+        apiEndpoint: sandbox().need('pubsub').host,
+        emulatorMode: true,
+      });
+      [topic] = await pubsub.createTopic('gcr');
+      await topic.createSubscription(SUBSCRIPTION, { ackDeadlineSeconds: 10 });
+      return { ingest: { PUBSUB_SUBSCRIPTION: SUBSCRIPTION } };
+    },
+    after: async () => pubsub?.close(),
   });
 
   it('stores the redelivered message once and restarts nothing twice', async () => {
@@ -85,7 +70,7 @@ describe('ingest crash between the JetStream ack and the Pub/Sub ack', () => {
         max: 1,
         callback: (_error, msg) => {
           const eventId = msg.headers?.get(HEADERS.eventId) ?? '';
-          void supervisor.kill('ingest', 'SIGKILL').then((exit) => resolve({ eventId, exit }));
+          void run.supervisor.kill('ingest', 'SIGKILL').then((exit) => resolve({ eventId, exit }));
         },
       });
     });
@@ -110,7 +95,7 @@ describe('ingest crash between the JetStream ack and the Pub/Sub ack', () => {
     const duplicates = await eventually(
       'a redelivery rejected as a duplicate',
       async () => {
-        const n = await metric(ports.ingest, 'onpush_ingest_deliveries_total', {
+        const n = await metric(run.ports.ingest, 'onpush_ingest_deliveries_total', {
           via: 'pull',
           result: 'duplicate',
         });
@@ -121,14 +106,14 @@ describe('ingest crash between the JetStream ack and the Pub/Sub ack', () => {
     console.info(
       `ingest-crash: killed on ${crash.eventId}; ${duplicates} duplicate(s) after ${Date.now() - started} ms`,
     );
-    expect(supervisor.restarts().ingest).toBe(1);
+    expect(run.supervisor.restarts().ingest).toBe(1);
 
     // every published message reaches JetStream (those the killed ingest held come back from
     // Pub/Sub after their ack deadline), is stored once and accounted for once,
     const published = new Set(pushes.map((p) => `gar:${p.messageId}`));
     await storedAll(natsUrl, published);
     const account = await settled(natsUrl, since, 120_000).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${logs.slice(-40).join('\n')}`);
+      throw new Error(`${String(error)}\n${run.logs.slice(-40).join('\n')}`);
     });
     console.info(`ingest-crash: settled ${Date.now() - started} ms after the first publish`);
     expect(account.audit.unaccounted).toEqual([]);
@@ -138,6 +123,6 @@ describe('ingest crash between the JetStream ack and the Pub/Sub ack', () => {
     const last = lastDigests(pushes);
     expect(patchedTwice(sandbox())).toEqual([]);
     expect(finalPatchNotOnce(sandbox(), fleet, last)).toEqual([]);
-    expect(await staleWorkloads(kube, fleet, last)).toEqual([]);
+    expect(await staleWorkloads(run.kube, fleet, last)).toEqual([]);
   });
 });

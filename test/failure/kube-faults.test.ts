@@ -9,15 +9,12 @@
 // CI size: 40 workloads (a quarter of them in the refusing namespace), 5 pushes of each image.
 import { dirname, join } from 'node:path';
 import { AuthorizationV1Api } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServiceName, Supervisor } from '@onpush/cli';
-import { loadKubeConfig, type KubeClients } from '@onpush/kube';
+import { describe, expect, it } from 'vitest';
+import { loadKubeConfig } from '@onpush/kube';
 import { eventually, useSandbox } from '@onpush/testing';
-import { startPipeline } from '../e2e/pipeline.js';
 import { FAULT_KINDS, FaultProxy, type FaultPlan } from './fault-proxy.js';
 import {
-  adminKube,
-  createFleet,
+  PUSH_ONLY,
   digestsOf,
   finalPatchNotOnce,
   grantRestarter,
@@ -34,6 +31,7 @@ import {
   settled,
   staleWorkloads,
   tokenKubeconfig,
+  useFleetPipeline,
   type Fleet,
   type Push,
 } from './harness.js';
@@ -66,12 +64,8 @@ describe('Kubernetes API faults: throttling, errors, conflicts, resets, latency,
   const sandbox = useSandbox(['nats', 'kube'], 'kube-faults');
   /** Everything this file does comes after this: what `onpush audit --since` checks. */
   const since = new Date();
-  let kube: KubeClients;
-  let fleet: Fleet;
+  const fleet = planFleet({ workloads: WORKLOADS, perImage: 2, namespaces: [...GRANTED, LOCKED] });
   let proxy: FaultProxy;
-  let supervisor: Supervisor;
-  let ports: Record<ServiceName, number>;
-  let logs: string[] = [];
   let pushes: Push[] = [];
   const locked = (): Fleet['workloads'] => fleet.workloads.filter((w) => w.namespace === LOCKED);
   const granted = (): Fleet => ({
@@ -79,32 +73,28 @@ describe('Kubernetes API faults: throttling, errors, conflicts, resets, latency,
     namespaces: GRANTED,
     workloads: fleet.workloads.filter((w) => w.namespace !== LOCKED),
   });
-
-  beforeAll(async () => {
-    kube = adminKube(sandbox());
-    fleet = planFleet({ workloads: WORKLOADS, perImage: 2, namespaces: [...GRANTED, LOCKED] });
-    await createFleet(kube, fleet);
-    const token = await restarterToken(sandbox(), GRANTED);
-    const api = sandbox().need('kube');
-    proxy = await FaultProxy.start({
-      target: api.server,
-      caFile: api.caFile,
-      keyFile: join(dirname(api.caFile), 'apiserver.key'),
-      plan: PLAN,
-    });
-    ({ supervisor, ports, logs } = await startPipeline(sandbox(), {
-      ingest: { PUBSUB_PULL: 'false', PUBSUB_CREATE_SUBSCRIPTION: 'false' },
-      restarter: { KUBECONFIG: tokenKubeconfig(sandbox(), 'restarter', proxy.url, token) },
-    }));
-  });
-
-  afterAll(async () => {
-    await supervisor?.stop();
-    await proxy?.close();
+  const run = useFleetPipeline(sandbox, {
+    fleet,
+    // the restarter's token (its namespaces exist now) and the proxy it reaches the API through
+    env: async () => {
+      const token = await restarterToken(sandbox(), GRANTED);
+      const api = sandbox().need('kube');
+      proxy = await FaultProxy.start({
+        target: api.server,
+        caFile: api.caFile,
+        keyFile: join(dirname(api.caFile), 'apiserver.key'),
+        plan: PLAN,
+      });
+      return {
+        ingest: PUSH_ONLY,
+        restarter: { KUBECONFIG: tokenKubeconfig(sandbox(), 'restarter', proxy.url, token) },
+      };
+    },
+    after: async () => proxy?.close(),
   });
 
   const fail = (error: unknown): never => {
-    throw new Error(`${String(error)}\n${logs.slice(-40).join('\n')}`);
+    throw new Error(`${String(error)}\n${run.logs.slice(-40).join('\n')}`);
   };
 
   it('restarts every permitted workload once per digest, ending on the last digest', async () => {
@@ -112,7 +102,7 @@ describe('Kubernetes API faults: throttling, errors, conflicts, resets, latency,
     const rounds = planStorm(fleet, fleet.images.length * ROUNDS, { label: 'faults' });
     pushes = rounds.flat();
     const started = Date.now();
-    const deliveries = await sendStorm(() => ports.ingest, rounds, { roundIntervalMs: 1_000 });
+    const deliveries = await sendStorm(() => run.ports.ingest, rounds, { roundIntervalMs: 1_000 });
     expect(deliveries.filter((d) => d.status !== 204)).toEqual([]);
     const account = await settled(sandbox().need('nats').url, since, 240_000).catch(fail);
     console.info(
@@ -126,7 +116,7 @@ describe('Kubernetes API faults: throttling, errors, conflicts, resets, latency,
     expect(account.audit.unaccounted).toEqual([]);
     expect(account.audit.requests).toBe(pushes.length * 2);
     // every permitted workload carries the last digest, and none was patched twice for one digest
-    expect(await staleWorkloads(kube, granted(), lastDigests(pushes))).toEqual([]);
+    expect(await staleWorkloads(run.kube, granted(), lastDigests(pushes))).toEqual([]);
     expect(patchedTwice(sandbox())).toEqual([]);
   });
 
@@ -146,7 +136,7 @@ describe('Kubernetes API faults: throttling, errors, conflicts, resets, latency,
       }),
     ) as { entries: unknown[] };
     expect(listed.entries).toHaveLength(expected);
-    const digests = await digestsOf(kube, fleet);
+    const digests = await digestsOf(run.kube, fleet);
     expect(locked().map((w) => digests.get(keyOf(w)))).toEqual(locked().map(() => ''));
   });
 
@@ -189,7 +179,7 @@ describe('Kubernetes API faults: throttling, errors, conflicts, resets, latency,
     const account = await settled(natsUrl, since, 240_000).catch(fail);
     expect(account.audit.unaccounted).toEqual([]);
     // every workload — the formerly refused ones too — carries the last digest,
-    expect(await staleWorkloads(kube, fleet, lastDigests(pushes))).toEqual([]);
+    expect(await staleWorkloads(run.kube, fleet, lastDigests(pushes))).toEqual([]);
     // and still no (workload, digest) was patched twice, each last digest exactly once
     expect(patchedTwice(sandbox())).toEqual([]);
     expect(finalPatchNotOnce(sandbox(), fleet, lastDigests(pushes))).toEqual([]);

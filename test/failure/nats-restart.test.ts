@@ -5,15 +5,12 @@
 //   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/nats-restart.test.ts
 // CI size: 400 pushes over 40 workloads.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVICES, type ServiceName, type Supervisor } from '@onpush/cli';
-import type { KubeClients } from '@onpush/kube';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SERVICES } from '@onpush/cli';
 import type { NatsServer } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
-import { startPipeline } from '../e2e/pipeline.js';
 import {
-  adminKube,
-  createFleet,
+  PUSH_ONLY,
   finalPatchNotOnce,
   lastDigests,
   patchedTwice,
@@ -24,7 +21,7 @@ import {
   sendStorm,
   settled,
   staleWorkloads,
-  type Fleet,
+  useFleetPipeline,
 } from './harness.js';
 
 const WORKLOADS = scaled(40, 200);
@@ -45,25 +42,12 @@ describe('NATS restart: the broker stops mid-storm and comes back on the same st
   const sandbox = useSandbox(['nats', 'kube'], 'nats-restart');
   /** Everything this file does comes after this: what `onpush audit --since` checks. */
   const since = new Date();
-  let kube: KubeClients;
-  let fleet: Fleet;
-  let supervisor: Supervisor;
-  let ports: Record<ServiceName, number>;
-  let logs: string[] = [];
+  const fleet = planFleet({ workloads: WORKLOADS, perImage: 2, namespaces: ['nats-a', 'nats-b'] });
+  const run = useFleetPipeline(sandbox, { fleet, env: { ingest: PUSH_ONLY } });
   let pids: Record<string, number | undefined> = {};
 
-  beforeAll(async () => {
-    kube = adminKube(sandbox());
-    fleet = planFleet({ workloads: WORKLOADS, perImage: 2, namespaces: ['nats-a', 'nats-b'] });
-    await createFleet(kube, fleet);
-    ({ supervisor, ports, logs } = await startPipeline(sandbox(), {
-      ingest: { PUBSUB_PULL: 'false', PUBSUB_CREATE_SUBSCRIPTION: 'false' },
-    }));
-    pids = Object.fromEntries(SERVICES.map((s) => [s, supervisor.pid(s)]));
-  });
-
-  afterAll(async () => {
-    await supervisor?.stop();
+  beforeAll(() => {
+    pids = Object.fromEntries(SERVICES.map((s) => [s, run.supervisor.pid(s)]));
   });
 
   /** Stops NATS with `signal`, watches every service go degraded, starts NATS again. */
@@ -73,7 +57,7 @@ describe('NATS restart: the broker stops mid-storm and comes back on the same st
     else await nats.kill();
     const allDegraded = await eventually(
       'every service not ready while NATS is down',
-      async () => Object.values(await readiness(ports)).every((ready) => !ready),
+      async () => Object.values(await readiness(run.ports)).every((ready) => !ready),
       { timeoutMs: 15_000, intervalMs: 100 },
     ).catch(() => false);
     await sleep(1_000);
@@ -81,7 +65,7 @@ describe('NATS restart: the broker stops mid-storm and comes back on the same st
     const back = Date.now();
     await eventually(
       'every service ready again',
-      async () => Object.values(await readiness(ports)).every(Boolean),
+      async () => Object.values(await readiness(run.ports)).every(Boolean),
       { timeoutMs: 60_000, intervalMs: 100 },
     );
     return { signal, allDegraded, downMs: back - down, recoveredMs: Date.now() - back };
@@ -96,7 +80,7 @@ describe('NATS restart: the broker stops mid-storm and comes back on the same st
     const started = Date.now();
     const outages: Outage[] = [];
     const [deliveries] = await Promise.all([
-      sendStorm(() => ports.ingest, rounds, { roundIntervalMs: 500 }),
+      sendStorm(() => run.ports.ingest, rounds, { roundIntervalMs: 500 }),
       (async () => {
         await sleep(2_000);
         outages.push(await outage(nats, 'SIGTERM'));
@@ -114,13 +98,13 @@ describe('NATS restart: the broker stops mid-storm and comes back on the same st
       ['SIGKILL', true],
     ]);
     // without being restarted: same processes, no restart by the supervisor
-    expect(Object.fromEntries(SERVICES.map((s) => [s, supervisor.pid(s)]))).toEqual(pids);
-    expect(supervisor.restarts()).toEqual(Object.fromEntries(SERVICES.map((s) => [s, 0])));
+    expect(Object.fromEntries(SERVICES.map((s) => [s, run.supervisor.pid(s)]))).toEqual(pids);
+    expect(run.supervisor.restarts()).toEqual(Object.fromEntries(SERVICES.map((s) => [s, 0])));
     expect(deliveries.filter((d) => d.status !== 204)).toEqual([]);
 
     // every event is accounted for exactly once
     const account = await settled(nats.url, since, 180_000).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${logs.slice(-40).join('\n')}`);
+      throw new Error(`${String(error)}\n${run.logs.slice(-40).join('\n')}`);
     });
     console.info(`nats-restart: settled ${Date.now() - started} ms after the first push`);
     expect(account.audit.unaccounted).toEqual([]);
@@ -131,6 +115,6 @@ describe('NATS restart: the broker stops mid-storm and comes back on the same st
     const last = lastDigests(pushes);
     expect(patchedTwice(sandbox())).toEqual([]);
     expect(finalPatchNotOnce(sandbox(), fleet, last)).toEqual([]);
-    expect(await staleWorkloads(kube, fleet, last)).toEqual([]);
+    expect(await staleWorkloads(run.kube, fleet, last)).toEqual([]);
   });
 });

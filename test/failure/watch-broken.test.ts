@@ -6,13 +6,10 @@
 // 200 workloads (100 images) for 30 s —
 //   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/watch-broken.test.ts
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServiceName, Supervisor } from '@onpush/cli';
-import type { KubeClients } from '@onpush/kube';
+import { describe, expect, it } from 'vitest';
 import { eventually, useSandbox } from '@onpush/testing';
-import { startPipeline } from '../e2e/pipeline.js';
 import {
-  adminKube,
+  PUSH_ONLY,
   createFleet,
   finalPatchNotOnce,
   lastDigests,
@@ -24,6 +21,7 @@ import {
   sendStorm,
   settled,
   staleWorkloads,
+  useFleetPipeline,
   type Fleet,
 } from './harness.js';
 
@@ -35,29 +33,16 @@ describe('watch broken: the API server restarts while pushes arrive', () => {
   const sandbox = useSandbox(['nats', 'kube'], 'watch-broken');
   /** Everything this file does comes after this: what `onpush audit --since` checks. */
   const since = new Date();
-  let kube: KubeClients;
-  let fleet: Fleet;
-  let late: Fleet;
-  let supervisor: Supervisor;
-  let ports: Record<ServiceName, number>;
-  let logs: string[] = [];
-
-  beforeAll(async () => {
-    kube = adminKube(sandbox());
-    fleet = planFleet({ workloads: WORKLOADS, perImage: 2, namespaces: ['watch-a', 'watch-b'] });
-    late = planFleet({ workloads: 2, perImage: 2, namespaces: ['watch-a'], prefix: 'late' });
-    await createFleet(kube, fleet);
-    ({ supervisor, ports, logs } = await startPipeline(sandbox(), {
-      ingest: { PUBSUB_PULL: 'false', PUBSUB_CREATE_SUBSCRIPTION: 'false' },
-    }));
+  const fleet = planFleet({
+    workloads: WORKLOADS,
+    perImage: 2,
+    namespaces: ['watch-a', 'watch-b'],
   });
-
-  afterAll(async () => {
-    await supervisor?.stop();
-  });
+  const late = planFleet({ workloads: 2, perImage: 2, namespaces: ['watch-a'], prefix: 'late' });
+  const run = useFleetPipeline(sandbox, { fleet, env: { ingest: PUSH_ONLY } });
 
   const watchState = async (state: 'synced' | 'broken'): Promise<number> =>
-    metric(ports.resolver, 'onpush_resolver_watch_state', { state });
+    metric(run.ports.resolver, 'onpush_resolver_watch_state', { state });
 
   it('resyncs the index and ends no push of a running image as no-match', async () => {
     const api = sandbox().need('kube');
@@ -67,7 +52,7 @@ describe('watch broken: the API server restarts while pushes arrive', () => {
 
     // When the API server is stopped (for 3 s) and started again while the storm is sent,
     const started = Date.now();
-    const storm = sendStorm(() => ports.ingest, rounds, { roundIntervalMs: 1_000 });
+    const storm = sendStorm(() => run.ports.ingest, rounds, { roundIntervalMs: 1_000 });
     await sleep(3_000);
     let restarting = true;
     const down = Date.now();
@@ -88,12 +73,12 @@ describe('watch broken: the API server restarts while pushes arrive', () => {
       { timeoutMs: 60_000, intervalMs: 100 },
     );
     const resynced = Date.now();
-    await createFleet(kube, late);
+    await createFleet(run.kube, late);
     await sleep(500);
     const latePushes = planStorm(late, 3, { label: 'late' });
     const [deliveries, lateDeliveries] = await Promise.all([
       storm,
-      sendStorm(() => ports.ingest, latePushes, { roundIntervalMs: 1_000 }),
+      sendStorm(() => run.ports.ingest, latePushes, { roundIntervalMs: 1_000 }),
     ]);
     console.info(
       `watch-broken: API server restart (stop, 3 s down, start) took ${back - down} ms; watch resynced ${resynced - back} ms after it was back`,
@@ -105,7 +90,7 @@ describe('watch broken: the API server restarts while pushes arrive', () => {
     // every event is accounted for and none ended no-match,
     const account = await settled(sandbox().need('nats').url, since, 240_000).catch(
       (error: unknown) => {
-        throw new Error(`${String(error)}\n${logs.slice(-40).join('\n')}`);
+        throw new Error(`${String(error)}\n${run.logs.slice(-40).join('\n')}`);
       },
     );
     console.info(`watch-broken: settled ${Date.now() - started} ms after the first push`);
@@ -120,7 +105,7 @@ describe('watch broken: the API server restarts while pushes arrive', () => {
       workloads: [...fleet.workloads, ...late.workloads],
     };
     const last = lastDigests([...pushes, ...latePushes.flat()]);
-    expect(await staleWorkloads(kube, all, last)).toEqual([]);
+    expect(await staleWorkloads(run.kube, all, last)).toEqual([]);
     expect(patchedTwice(sandbox())).toEqual([]);
     expect(finalPatchNotOnce(sandbox(), all, last)).toEqual([]);
   });

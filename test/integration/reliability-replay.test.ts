@@ -5,13 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADERS, STREAMS, TOPOLOGY, rawSubject, type Stage } from '@onpush/contracts';
 import { Supervisor, SERVICES, type AuditResult } from '@onpush/cli';
 import { openDlqStore, type DlqEntry } from '@onpush/dlq-manager';
-import {
-  ANNOTATIONS,
-  kubeClients,
-  loadKubeConfig,
-  type KubeClients,
-  type V1Deployment,
-} from '@onpush/kube';
+import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
 import {
   connectNats,
   jetstream,
@@ -24,59 +18,12 @@ import { freePort, waitUntil } from '@onpush/sandbox';
 import { deadLetterFor, incomingOf, publishAll } from '@onpush/service';
 import { eventually, useSandbox } from '@onpush/testing';
 import { writeTokenKubeconfig } from '../e2e/pipeline.js';
+import { deployment, grantRestarter, restarterIdentity } from '../support/kube.js';
 
 const REPO = 'europe-west1-docker.pkg.dev/p/r';
 const DIGEST = `sha256:${'4'.repeat(64)}`;
 const EVENT = 'gar:replay-1';
 const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
-
-function deployment(name: string, image: string): V1Deployment {
-  return {
-    metadata: { name, labels: { app: name, 'onpush.dev/enabled': 'true' } },
-    spec: {
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'app', image }] },
-      },
-    },
-  };
-}
-
-/** Read and patch Deployments, in the given namespaces only. */
-async function grant(rbac: RbacAuthorizationV1Api, namespace: string): Promise<void> {
-  await rbac.createNamespacedRoleBinding({
-    namespace,
-    body: {
-      metadata: { name: 'onpush-restarter' },
-      roleRef: {
-        apiGroup: 'rbac.authorization.k8s.io',
-        kind: 'ClusterRole',
-        name: 'onpush-restarter',
-      },
-      subjects: [{ kind: 'ServiceAccount', name: 'restarter', namespace: 'onpush' }],
-    },
-  });
-}
-
-async function restarterToken(kube: KubeClients, rbac: RbacAuthorizationV1Api): Promise<string> {
-  await kube.core.createNamespacedServiceAccount({
-    namespace: 'onpush',
-    body: { metadata: { name: 'restarter' } },
-  });
-  await rbac.createClusterRole({
-    body: {
-      metadata: { name: 'onpush-restarter' },
-      rules: [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] }],
-    },
-  });
-  const request = await kube.core.createNamespacedServiceAccountToken({
-    namespace: 'onpush',
-    name: 'restarter',
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  return request.status?.token ?? '';
-}
 
 /** As the parser would after giving up on a delivery: its dead letter and `dead` outcome. */
 async function parserGaveUp(nc: NatsConnection): Promise<void> {
@@ -118,7 +65,7 @@ describe('replay: a replayed event that fails again comes back linked to its fir
       namespace: 'locked',
       body: deployment('api', `${REPO}/locked:2.0`),
     });
-    const token = await restarterToken(kube, rbac);
+    const token = await restarterIdentity(kube, rbac, []);
     nc = await connectNats({ url: sandbox().need('nats').url, name: 'onpush-test' });
     await provision(await jetstreamManager(nc), TOPOLOGY);
     await parserGaveUp(nc);
@@ -190,7 +137,7 @@ describe('replay: a replayed event that fails again comes back linked to its fir
     expect(await audit([])).toMatchObject({ code: 0, report: { events: 1, unaccounted: [] } });
 
     // When the permission is granted and the restarter's entries are replayed by filter.
-    await grant(rbac, 'locked');
+    await grantRestarter(rbac, 'locked');
     await onpush(['dlq', 'replay', '--stage', 'restarter', '--reason', 'http_403']);
     await eventually(
       'the workload restarted',
