@@ -98,7 +98,7 @@ export async function runBench({ smoke, log, only = SECTIONS }: BenchOptions): P
   const dir = mkdtempSync(join(tmpdir(), 'onpush-bench-'));
   const sandbox = await Sandbox.start({ dir, log: (l) => log(`  ${l}`) });
   try {
-    await pipelineBenches(sandbox, size, results, log, want);
+    await pipelineBenches({ sandbox, size, results, log, want });
   } finally {
     await sandbox.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -106,13 +106,17 @@ export async function runBench({ smoke, log, only = SECTIONS }: BenchOptions): P
   return results;
 }
 
-async function pipelineBenches(
-  sandbox: Sandbox,
-  size: ReturnType<typeof sizes>,
-  results: Results,
-  log: (l: string) => void,
-  want: (section: Section) => boolean,
-): Promise<void> {
+/** What every section of a run against the sandbox shares. */
+interface Run {
+  sandbox: Sandbox;
+  size: ReturnType<typeof sizes>;
+  results: Results;
+  log: (l: string) => void;
+  want: (section: Section) => boolean;
+}
+
+async function pipelineBenches(run: Run): Promise<void> {
+  const { sandbox, size, log } = run;
   const kube = clients(sandbox.need('kube').kubeconfigPath);
   log(`creating ${size.deployments} + ${size.stormWorkloads} opted-in Deployments`);
   await createDeployments(kube, size.deployments, 20);
@@ -122,8 +126,8 @@ async function pipelineBenches(
   });
   const watch = await restartWatch(kube);
   try {
-    await baselines(sandbox, kube, watch, size, results, log, want);
-    await serviceBenches(sandbox, watch, size, results, log, want);
+    await baselines(run, kube, watch);
+    await serviceBenches(run, watch);
   } finally {
     watch.stop();
   }
@@ -131,13 +135,9 @@ async function pipelineBenches(
 
 /** What onpush is compared with, in the same run: the API server alone, the broker alone. */
 async function baselines(
-  sandbox: Sandbox,
+  { sandbox, size, results, log, want }: Run,
   kube: KubeClients,
   watch: RestartWatch,
-  size: ReturnType<typeof sizes>,
-  results: Results,
-  log: (l: string) => void,
-  want: (section: Section) => boolean,
 ): Promise<void> {
   if (want('floor')) {
     log(`API server floor: bare PATCH → watch at ${size.rate}/s for ${size.latencySeconds}s`);
@@ -161,12 +161,8 @@ async function baselines(
 }
 
 async function serviceBenches(
-  sandbox: Sandbox,
+  { sandbox, size, results, log, want }: Run,
   watch: RestartWatch,
-  size: ReturnType<typeof sizes>,
-  results: Results,
-  log: (l: string) => void,
-  want: (section: Section) => boolean,
 ): Promise<void> {
   const { supervisor, ports } = await startServices(sandbox);
   const ps = await pubsubBench(sandbox.need('pubsub').host, sandbox.pubsubProject);

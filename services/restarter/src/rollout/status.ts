@@ -64,22 +64,23 @@ export function pruned(object: RolloutObject): RolloutObject {
 const progressing = (detail: string): RolloutState => ({ state: 'progressing', detail });
 const n = (value: number | undefined) => value ?? 0;
 
-function deadline(conditions: Condition[] | undefined): Condition | undefined {
-  return conditions?.find(
+/** `failed` when the controller says the progress deadline passed (Deployments, Rollouts). */
+function pastDeadline(conditions: Condition[] | undefined): RolloutState | undefined {
+  const exceeded = conditions?.find(
     (c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded',
   );
+  if (exceeded === undefined) return undefined;
+  return {
+    state: 'failed',
+    reason: 'progress_deadline_exceeded',
+    detail: exceeded.message ?? 'progress deadline exceeded',
+  };
 }
 
 function deployment(o: RolloutObject): RolloutState {
   const s = o.status ?? {};
-  const exceeded = deadline(s.conditions);
-  if (exceeded) {
-    return {
-      state: 'failed',
-      reason: 'progress_deadline_exceeded',
-      detail: exceeded.message ?? 'progress deadline exceeded',
-    };
-  }
+  const exceeded = pastDeadline(s.conditions);
+  if (exceeded) return exceeded;
   const replicas = o.spec?.replicas ?? 1;
   const [updated, total, available] = [n(s.updatedReplicas), n(s.replicas), n(s.availableReplicas)];
   if (updated < replicas) return progressing(`${updated} of ${replicas} updated`);
@@ -117,14 +118,8 @@ function daemonSet(o: RolloutObject): RolloutState {
 
 function argoRollout(o: RolloutObject): RolloutState {
   const s = o.status ?? {};
-  const exceeded = deadline(s.conditions);
-  if (exceeded) {
-    return {
-      state: 'failed',
-      reason: 'progress_deadline_exceeded',
-      detail: exceeded.message ?? 'progress deadline exceeded',
-    };
-  }
+  const exceeded = pastDeadline(s.conditions);
+  if (exceeded) return exceeded;
   if (s.conditions?.some((c) => c.reason === 'RolloutAborted')) {
     return { state: 'failed', reason: 'aborted', detail: s.message ?? 'rollout aborted' };
   }
