@@ -28,6 +28,10 @@ fi
 
 npx tsc --build
 
+# The `onpush` command (`npx onpush ...`, as the README shows): npm links a workspace's bin only
+# when its file exists, and cli/dist is built after `npm ci`; link it once it is there.
+[ -e node_modules/.bin/onpush ] || npm rebuild @onpush/cli --ignore-scripts --loglevel=error >/dev/null
+
 case "$job" in
   demo)  exec node cli/dist/main.js demo "$@" ;;
   start) exec node cli/dist/main.js start "$@" ;;
