@@ -103,20 +103,21 @@ function restartOf(
   };
 }
 
-function outcomeOf(
+/** An event fate of the resolver (`dispatched`, `no-match`, `ignored`), keyed `<event>:<fate>`. */
+function eventOutcome(
   event: ImagePushed,
-  requests: number,
+  fate: 'dispatched' | 'no-match' | 'ignored',
+  extra: Pick<Outcome, 'requests' | 'reason' | 'detail'>,
   at: Date,
   headers: Record<string, string>,
 ): Outgoing {
-  const fate = requests > 0 ? 'dispatched' : 'no-match';
   const outcome: Outcome = {
     v: 1,
     eventId: event.id,
     fate,
     stage: 'resolver',
     ...imageOf(event),
-    ...(requests > 0 ? { requests } : {}),
+    ...extra,
     at: at.toISOString(),
   };
   return {
@@ -127,29 +128,8 @@ function outcomeOf(
   };
 }
 
-function repeatOutcome(
-  event: ImagePushed,
-  first: Dispatch,
-  at: Date,
-  headers: Record<string, string>,
-): Outgoing {
-  const outcome: Outcome = {
-    v: 1,
-    eventId: event.id,
-    fate: 'ignored',
-    stage: 'resolver',
-    ...imageOf(event),
-    reason: 'duplicate_push',
-    detail: `repeats event ${first.eventId}, dispatched to the same workloads ${first.ageMs} ms before`,
-    at: at.toISOString(),
-  };
-  return {
-    subject: outcomeSubject('ignored'),
-    data: encode(outcome),
-    msgId: `${event.id}:ignored`,
-    headers,
-  };
-}
+const repeatDetail = (first: Dispatch): string =>
+  `repeats event ${first.eventId}, dispatched to the same workloads ${first.ageMs} ms before`;
 
 /**
  * `ImagePushed` → one `RestartRequest` per matching workload on `onpush.restart.<namespace>`,
@@ -171,10 +151,15 @@ export function createHandler(deps: HandlerDeps) {
       matches.length > 0 && !replay
         ? deps.recent?.repeatOf(event, matches.map(workloadKey))
         : undefined;
-    if (first !== undefined) return [repeatOutcome(event, first, now(), headers)];
+    if (first !== undefined) {
+      const repeat = { reason: 'duplicate_push', detail: repeatDetail(first) };
+      return [eventOutcome(event, 'ignored', repeat, now(), headers)];
+    }
     const restarts = matches.map((match) =>
       restartOf(event, match, headers, deps.observe?.(match)),
     );
-    return [...restarts, outcomeOf(event, restarts.length, now(), headers)];
+    const fate = restarts.length > 0 ? 'dispatched' : 'no-match';
+    const counted = restarts.length > 0 ? { requests: restarts.length } : {};
+    return [...restarts, eventOutcome(event, fate, counted, now(), headers)];
   };
 }

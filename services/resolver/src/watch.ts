@@ -158,14 +158,7 @@ export function observedView(
   id: WorkloadId,
 ): ObservedWorkload | undefined {
   const object = watcher.find(id);
-  const view = object === undefined ? undefined : compactViewOf(KINDS[id.kind], object);
-  if (view === undefined || view.resourceVersion === undefined) return undefined;
-  return {
-    resourceVersion: view.resourceVersion,
-    marks: { ...view.marks },
-    settings: { ...view.settings },
-    containers: view.containers.map((c) => ({ ...c })),
-  };
+  return object === undefined ? undefined : compactViewOf(KINDS[id.kind], object);
 }
 
 export function createWatcher(options: WatcherOptions): Watcher {

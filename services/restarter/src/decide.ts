@@ -11,6 +11,7 @@ import {
   retagged,
   type TemplateContainer,
   type WorkloadSettings,
+  type WorkloadView,
 } from '@onpush/kube';
 
 /** A pod template's (or, for Argo Rollouts, the object's) annotations, as read. */
@@ -28,6 +29,16 @@ export interface WorkloadSnapshot {
   containers?: readonly TemplateContainer[] | undefined;
   /** The whole object, for patches that must send an array whole (JSON merge patch). */
   source?: unknown;
+}
+
+/** The snapshot of a view of the workload: a GET's body, or the resolver's watch view. */
+export function snapshotFromView(view: WorkloadView): WorkloadSnapshot {
+  return {
+    annotations: view.marks,
+    resourceVersion: view.resourceVersion,
+    settings: view.settings,
+    containers: view.containers,
+  };
 }
 
 /** Why a request ends `unchanged` (no reason: the workload already carries this push). */

@@ -12,6 +12,7 @@ import type { Incoming, Outgoing } from '@onpush/service';
 import type { Histogram } from '@onpush/telemetry';
 import type { CoalesceMode, MemberResult } from './coalesce.js';
 import { createCoalescer } from './coalescer.js';
+import { snapshotFromView } from './decide.js';
 import { RestartError } from './errors.js';
 import {
   restartMachine,
@@ -85,13 +86,7 @@ export function restartOutcome(request: RestartRequest, result: Finished, now: D
 
 /** The resolver's view of the workload as the machine's snapshot (without the object itself). */
 export function snapshotOfView(view: RestartRequest['observed']): WorkloadSnapshot | undefined {
-  if (view === undefined) return undefined;
-  return {
-    annotations: view.marks,
-    resourceVersion: view.resourceVersion,
-    settings: view.settings,
-    containers: view.containers,
-  };
+  return view === undefined ? undefined : snapshotFromView(view);
 }
 
 /**

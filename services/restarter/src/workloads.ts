@@ -18,7 +18,7 @@ import {
   type KubeHttp,
   type RestartMark,
 } from '@onpush/kube';
-import type { ImageChange, WorkloadSnapshot } from './decide.js';
+import { snapshotFromView, type ImageChange, type WorkloadSnapshot } from './decide.js';
 import { RestartError } from './errors.js';
 
 /** One API response: the HTTP status (for metrics) and what the caller needs from the body. */
@@ -123,14 +123,7 @@ export function patchBody(
 
 /** The snapshot the decision needs, from a GET's body. */
 export function snapshotOf(spec: KindSpec, object: KubeObject): WorkloadSnapshot {
-  const view = viewOf(spec, object);
-  return {
-    annotations: view.marks,
-    resourceVersion: view.resourceVersion,
-    settings: view.settings,
-    containers: view.containers,
-    source: object,
-  };
+  return { ...snapshotFromView(viewOf(spec, object)), source: object };
 }
 
 /** The API of one kind, from the kind table. */

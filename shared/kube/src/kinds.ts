@@ -1,6 +1,6 @@
 // Where each workload kind lives in the API and where its pod template is: one table for the
 // resolver (list + watch), the restarter (GET, PATCH) and the rollout tracker (watch).
-import type { WorkloadKind } from '@onpush/contracts';
+import type { ObservedWorkload, WorkloadKind } from '@onpush/contracts';
 import { ANNOTATIONS } from './restart.js';
 
 export interface KindSpec {
@@ -166,13 +166,13 @@ const pick = (from: Readonly<Record<string, string>>, keep: (key: string) => boo
  * The compact view of `object` that a RestartRequest carries (only onpush's marks and `onpush.dev/`
  * settings), or undefined without a resourceVersion (nothing to make the PATCH conditional on).
  */
-export function compactViewOf(spec: KindSpec, object: unknown): WorkloadView | undefined {
+export function compactViewOf(spec: KindSpec, object: unknown): ObservedWorkload | undefined {
   const view = viewOf(spec, object);
   if (view.resourceVersion === undefined) return undefined;
   return {
     resourceVersion: view.resourceVersion,
     marks: pick(view.marks, (key) => MARK_KEYS.includes(key)),
     settings: pick(view.settings, (key) => key.startsWith('onpush.dev/')),
-    containers: view.containers,
+    containers: view.containers.map((c) => ({ ...c })),
   };
 }
