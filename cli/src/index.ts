@@ -1,4 +1,10 @@
-export { Supervisor, restartDelayMs, type SupervisorOptions } from './supervisor.js';
+export {
+  Supervisor,
+  replicaName,
+  replicaPort,
+  restartDelayMs,
+  type SupervisorOptions,
+} from './supervisor.js';
 export { SERVICES, DEFAULT_PORTS, type ServiceName } from './services.js';
 export {
   reconcile,

@@ -5,9 +5,11 @@ import { DEFAULT_PORTS, SERVICES, serviceMain, type ServiceName } from './servic
 
 export interface SupervisorOptions {
   env: NodeJS.ProcessEnv;
-  /** Per-service extra environment (ports, options). */
-  envFor?: (service: ServiceName) => NodeJS.ProcessEnv;
+  /** Per-service (and per-replica, from 0) extra environment: ports, options. */
+  envFor?: (service: ServiceName, replica: number) => NodeJS.ProcessEnv;
   services?: readonly ServiceName[];
+  /** Processes per service (replicas of a stage share its durable consumer); default 1 each. */
+  replicas?: Partial<Record<ServiceName, number>>;
   write?: (line: string) => void;
 }
 
@@ -23,11 +25,24 @@ export function restartDelayMs(crashes: number): number {
 }
 
 /**
- * Runs the services as separate processes with prefixed output, restarts one that crashes
- * (with a growing delay), and stops them all with SIGTERM on `stop()`.
+ * The default health/metrics port of a replica when several share one machine: replica 0 on the
+ * service's port (8081–8085), replica r ten ports further per replica (8091, 8101, ...).
+ */
+export function replicaPort(service: ServiceName, replica: number): number {
+  return DEFAULT_PORTS[service] + 10 * replica;
+}
+
+/** A replica's name in logs and in `onpush status`: `resolver`, `resolver-1`, `resolver-2`, ... */
+export function replicaName(service: ServiceName, replica: number): string {
+  return replica === 0 ? service : `${service}-${replica}`;
+}
+
+/**
+ * Runs the services as separate processes — `replicas` of each — with prefixed output, restarts
+ * one that crashes (with a growing delay), and stops them all with SIGTERM on `stop()`.
  */
 export class Supervisor {
-  private readonly children = new Map<ServiceName, Child>();
+  private readonly children = new Map<string, Child>();
   private readonly restartCounts = new Map<ServiceName, number>();
   private stopping = false;
   private readonly options: SupervisorOptions;
@@ -39,31 +54,42 @@ export class Supervisor {
   }
 
   start(): void {
-    for (const service of this.options.services ?? SERVICES) this.spawn(service, 0);
+    for (const service of this.services())
+      for (let r = 0; r < this.replicasOf(service); r += 1) this.spawn(service, r, 0);
   }
 
   ports(): Record<ServiceName, number> {
     return { ...DEFAULT_PORTS };
   }
 
-  private spawn(service: ServiceName, crashes: number): void {
+  /** How many processes `service` runs. */
+  replicasOf(service: ServiceName): number {
+    return Math.max(1, this.options.replicas?.[service] ?? 1);
+  }
+
+  private services(): readonly ServiceName[] {
+    return this.options.services ?? SERVICES;
+  }
+
+  private spawn(service: ServiceName, replica: number, crashes: number): void {
     const env = {
-      PORT: String(DEFAULT_PORTS[service]),
+      PORT: String(replicaPort(service, replica)),
       ...this.options.env,
-      ...this.options.envFor?.(service),
+      ...this.options.envFor?.(service, replica),
     };
     const child = spawn(process.execPath, [serviceMain(service)], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const prefix = `[${service}]`.padEnd(14);
+    const name = replicaName(service, replica);
+    const prefix = `[${name}]`.padEnd(14);
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => this.write(`${prefix} ${line}`));
     }
     const exited = new Promise<number | null>((resolve) =>
       child.once('exit', (code) => resolve(code)),
     );
-    this.children.set(service, { service, process: child, exited });
+    this.children.set(name, { service, process: child, exited });
     const startedAt = Date.now();
     void exited.then(async (code) => {
       if (this.stopping) return;
@@ -73,37 +99,40 @@ export class Supervisor {
       await sleep(delay);
       if (this.stopping) return;
       this.restartCounts.set(service, (this.restartCounts.get(service) ?? 0) + 1);
-      this.spawn(service, next);
+      this.spawn(service, replica, next);
     });
   }
 
-  /** The pid of a service's current process (it may have exited and await its restart). */
-  pid(service: ServiceName): number | undefined {
-    return this.children.get(service)?.process.pid;
+  /** The pid of a replica's current process (it may have exited and await its restart). */
+  pid(service: ServiceName, replica = 0): number | undefined {
+    return this.children.get(replicaName(service, replica))?.process.pid;
   }
 
-  /** How many times each service was restarted after its process exited. */
+  /** How many times each service's processes were restarted after exiting (all replicas). */
   restarts(): Record<ServiceName, number> {
     const counts = {} as Record<ServiceName, number>;
-    for (const service of this.options.services ?? SERVICES)
-      counts[service] = this.restartCounts.get(service) ?? 0;
+    for (const service of this.services()) counts[service] = this.restartCounts.get(service) ?? 0;
     return counts;
   }
 
   /**
-   * Sends `signal` to one service (SIGKILL: a crash) and resolves with its exit code once that
-   * process exited; the supervisor then restarts it as after any crash.
+   * Sends `signal` to one replica of a service (SIGKILL: a crash) and resolves with its exit code
+   * once that process exited; the supervisor then restarts it as after any crash.
    */
-  async kill(service: ServiceName, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
-    const child = this.children.get(service);
-    if (!child) throw new Error(`${service} is not running under this supervisor`);
+  async kill(
+    service: ServiceName,
+    signal: NodeJS.Signals = 'SIGKILL',
+    replica = 0,
+  ): Promise<number | null> {
+    const child = this.children.get(replicaName(service, replica));
+    if (!child) throw new Error(`${replicaName(service, replica)} is not running here`);
     child.process.kill(signal);
     return child.exited;
   }
 
   /**
-   * SIGTERM to every service (they drain and exit 0); SIGKILL after `graceMs`. Resolves with
-   * each service's exit code (null when a signal ended it).
+   * SIGTERM to every process (they drain and exit 0); SIGKILL after `graceMs`. Resolves with each
+   * service's exit code (null when a signal ended it; with replicas, one that was not 0).
    */
   async stop(graceMs = 15_000): Promise<Partial<Record<ServiceName, number | null>>> {
     this.stopping = true;
@@ -112,6 +141,11 @@ export class Supervisor {
     const timer = setTimeout(() => all.forEach((c) => c.process.kill('SIGKILL')), graceMs);
     const codes = await Promise.all(all.map(async (c) => [c.service, await c.exited] as const));
     clearTimeout(timer);
-    return Object.fromEntries(codes);
+    // With replicas, a service's code is 0 only when every replica's was.
+    const result: Partial<Record<ServiceName, number | null>> = {};
+    for (const [service, code] of codes) {
+      if (!(service in result) || result[service] === 0) result[service] = code;
+    }
+    return result;
   }
 }

@@ -5,34 +5,55 @@ import { Supervisor, SERVICES, type ServiceName } from '@onpush/cli';
 import { connectNats, jetstream, jetstreamManager, type NatsConnection } from '@onpush/nats';
 import { freePort, kubeconfig, waitUntil, type Sandbox } from '@onpush/sandbox';
 
-/** The five services as real processes against a sandbox, on free ports. */
+/** The pipeline's processes: ports of replica 0 per service, and of every replica. */
+export interface Pipeline {
+  supervisor: Supervisor;
+  ports: Record<ServiceName, number>;
+  replicaPorts: Record<ServiceName, number[]>;
+  logs: string[];
+}
+
+/**
+ * The five services as real processes against a sandbox, on free ports; `replicas` processes of
+ * a service share its durable consumer (and, for ingest, the Pub/Sub subscription).
+ */
 export async function startPipeline(
   sandbox: Sandbox,
   extra: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {},
-): Promise<{ supervisor: Supervisor; ports: Record<ServiceName, number>; logs: string[] }> {
-  const ports = {} as Record<ServiceName, number>;
-  for (const s of SERVICES) ports[s] = await freePort();
+  replicas: Partial<Record<ServiceName, number>> = {},
+): Promise<Pipeline> {
+  const replicaPorts = {} as Record<ServiceName, number[]>;
+  for (const s of SERVICES) {
+    replicaPorts[s] = [];
+    for (let r = 0; r < Math.max(1, replicas[s] ?? 1); r += 1)
+      replicaPorts[s].push(await freePort());
+  }
+  const ports = Object.fromEntries(SERVICES.map((s) => [s, replicaPorts[s][0]!])) as Record<
+    ServiceName,
+    number
+  >;
   const logs: string[] = [];
   const supervisor = new Supervisor({
     env: { ...process.env, ...sandbox.env, PUBSUB_CREATE_SUBSCRIPTION: 'true', LOG_LEVEL: 'info' },
-    envFor: (service) => ({ PORT: String(ports[service]), ...extra[service] }),
+    envFor: (service, replica) => ({
+      PORT: String(replicaPorts[service][replica]),
+      ...extra[service],
+    }),
+    replicas,
     write: (line) => logs.push(line),
   });
   supervisor.start();
-  for (const s of SERVICES) {
+  for (const port of SERVICES.flatMap((s) => replicaPorts[s])) {
     await waitUntil(
-      `${s} ready`,
-      async () => (await fetch(`http://127.0.0.1:${ports[s]}/readyz`)).ok,
-      {
-        timeoutMs: 60_000,
-        intervalMs: 100,
-      },
+      `the service on port ${port} ready`,
+      async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
+      { timeoutMs: 60_000, intervalMs: 100 },
     ).catch(async (error: unknown) => {
       await supervisor.stop(5_000); // a caller that never gets the supervisor cannot stop it
       throw new Error(`${(error as Error).message}\n${logs.slice(-30).join('\n')}`);
     });
   }
-  return { supervisor, ports, logs };
+  return { supervisor, ports, replicaPorts, logs };
 }
 
 /** A kubeconfig file for a ServiceAccount token (to run a service with least privilege). */

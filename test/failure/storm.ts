@@ -100,18 +100,24 @@ export interface Delivery {
  * other than 408/429 is final (the message enters nothing); anything else — 5xx, a refused or
  * reset connection while ingest restarts — is retried with a growing delay, within `deadlineMs`.
  */
-export async function deliver(
-  port: () => number,
+export function deliver(port: () => number, body: string, deadlineMs = 120_000): Promise<Delivery> {
+  return deliverTo(() => `http://127.0.0.1:${port()}/pubsub/push`, body, {}, deadlineMs);
+}
+
+/** POSTs `body` to `url()` (asked again on each attempt) as a retrying sender does (`deliver`). */
+export async function deliverTo(
+  url: () => string,
   body: string,
+  headers: Record<string, string> = {},
   deadlineMs = 120_000,
 ): Promise<Delivery> {
   const deadline = Date.now() + deadlineMs;
   for (let attempt = 1; ; attempt += 1) {
     let status = 0;
     try {
-      const response = await fetch(`http://127.0.0.1:${port()}/pubsub/push`, {
+      const response = await fetch(url(), {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...headers },
         body,
         signal: AbortSignal.timeout(10_000),
       });
@@ -128,6 +134,30 @@ export async function deliver(
       throw new Error(`push not accepted after ${attempt} attempts (last status ${status})`);
     await sleep(Math.min(2_000, 50 * 2 ** Math.min(attempt, 6)));
   }
+}
+
+/** A CNCF Distribution notification of one manifest push (`image` = host/repository). */
+export function distributionBody(id: string, image: string, digest: string): string {
+  const slash = image.indexOf('/');
+  const host = image.slice(0, slash);
+  const repository = image.slice(slash + 1);
+  return JSON.stringify({
+    events: [
+      {
+        id,
+        timestamp: new Date().toISOString(),
+        action: 'push',
+        target: {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest,
+          repository,
+          tag: TAG,
+          url: `https://${host}/v2/${repository}/manifests/${digest}`,
+        },
+        request: { id: `req-${id}`, host, method: 'PUT' },
+      },
+    ],
+  });
 }
 
 /**

@@ -22,6 +22,8 @@ export interface FleetRun {
   kube: KubeClients;
   supervisor: Supervisor;
   ports: Record<ServiceName, number>;
+  /** Every replica's port, by service (replica 0 first). */
+  replicaPorts: Record<ServiceName, number[]>;
   logs: string[];
 }
 
@@ -36,6 +38,8 @@ export function useFleetPipeline(
   options: {
     fleet: Fleet;
     env?: ServiceEnv | (() => Promise<ServiceEnv>);
+    /** Processes per service (default one each). */
+    replicas?: Partial<Record<ServiceName, number>>;
     after?: () => Promise<unknown>;
   },
 ): FleetRun {
@@ -45,7 +49,7 @@ export function useFleetPipeline(
     await createFleet(run.kube, options.fleet);
     const { env = {} } = options;
     const extra = typeof env === 'function' ? await env() : env;
-    Object.assign(run, await startPipeline(sandbox(), extra));
+    Object.assign(run, await startPipeline(sandbox(), extra, options.replicas));
   });
   afterAll(async () => {
     await (run.supervisor as Supervisor | undefined)?.stop();

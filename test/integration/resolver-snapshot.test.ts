@@ -8,6 +8,7 @@ import {
   createSnapshotter,
   createWatcher,
   deploymentSource,
+  memoryDecisions,
 } from '@onpush/resolver';
 import { createLogger } from '@onpush/telemetry';
 import { eventually, useSandbox } from '@onpush/testing';
@@ -71,6 +72,7 @@ describe('resolver snapshot (real kube-apiserver)', () => {
         lists += 1;
         return Promise.reject(new Error('no list expected'));
       },
+      decisions: memoryDecisions(),
     });
     const pushed: ImagePushed = {
       v: 1,

@@ -39,6 +39,7 @@ import {
   workloadSources,
   type Scope,
   type Watcher,
+  memoryDecisions,
 } from '@onpush/resolver';
 import {
   TokenBucket,
@@ -102,6 +103,7 @@ export async function startOnpush(options: OnpushOptions): Promise<Onpush> {
     index,
     canAnswer: () => watcher.synced && !watcher.broken,
     rebuild: () => Promise.reject(new Error('the index should answer')),
+    decisions: memoryDecisions(),
   });
   const rollouts: Outcome[] = [];
   const tracker = createTracker({

@@ -1,6 +1,8 @@
-// In-memory stand-ins for the Kubernetes API, for unit tests: ConfigMaps with the API's status
-// codes, an informer driven by the test, and a Deployment source built on them.
+// In-memory stand-ins for unit tests: the Kubernetes API (ConfigMaps with the API's status codes,
+// an informer driven by the test, a Deployment source built on them) and JetStream KV.
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
+import type { CasStore, Versioned } from '@onpush/nats';
+import { decisionBook, type Decision, type DecisionBook } from './decisions.js';
 import type { ConfigMapApi } from './snapshot.js';
 import { deploymentWorkload, type WorkloadInformer, type WorkloadSource } from './sources.js';
 import type { IndexedWorkload, WorkloadId } from './index-store.js';
@@ -223,4 +225,27 @@ export class FakeSource implements WorkloadSource<V1Deployment> {
     const { namespace, name } = object.metadata ?? {};
     return namespace && name ? { kind: 'Deployment', namespace, name } : undefined;
   }
+}
+
+/** A compare-and-set store in memory (JetStream KV's semantics: revision 0 is absent). */
+export class MemoryCasStore<T> implements CasStore<T> {
+  readonly values = new Map<string, { value: T; revision: number }>();
+  #revision = 0;
+
+  read(key: string): Promise<Versioned<T>> {
+    const found = this.values.get(key);
+    return Promise.resolve(found ?? { value: undefined, revision: 0 });
+  }
+
+  write(key: string, value: T, revision: number): Promise<boolean> {
+    if ((this.values.get(key)?.revision ?? 0) !== revision) return Promise.resolve(false);
+    this.#revision += 1;
+    this.values.set(key, { value, revision: this.#revision });
+    return Promise.resolve(true);
+  }
+}
+
+/** The resolver's decisions, kept in memory. */
+export function memoryDecisions(): DecisionBook {
+  return decisionBook(new MemoryCasStore<Decision>());
 }

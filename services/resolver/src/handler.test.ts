@@ -3,7 +3,8 @@ import { describeFailure, type Incoming, type Outgoing } from '@onpush/service';
 import { parseOutcome, parseRestartRequest, type ImagePushed } from '@onpush/contracts';
 import { createHandler, type HandlerDeps } from './handler.js';
 import { ImageIndex } from './index-store.js';
-import { createRecentPushes } from './repeats.js';
+import { MemoryCasStore, memoryDecisions } from './fakes.js';
+import { createRecentPushes, type LastDispatch } from './repeats.js';
 
 const AT = new Date('2025-01-02T03:04:05.000Z');
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -57,6 +58,7 @@ function handler(overrides: Partial<HandlerDeps> = {}) {
     canAnswer: () => true,
     rebuild: () => Promise.resolve(),
     now: () => AT,
+    decisions: memoryDecisions(),
     ...overrides,
   });
 }
@@ -76,7 +78,7 @@ describe('resolver handler', () => {
     expect(out.map((o) => [o.subject, o.msgId])).toEqual([
       ['onpush.restart.ops', 'evt-1:Deployment/ops/proxy'],
       ['onpush.restart.shop', 'evt-1:Deployment/shop/web'],
-      ['onpush.outcome.dispatched', 'evt-1:dispatched'],
+      ['onpush.outcome.dispatched', 'evt-1:resolver'],
     ]);
     expect(parseRestartRequest(bodyOf(out[0]!))).toEqual({
       v: 1,
@@ -137,13 +139,17 @@ describe('resolver handler', () => {
     const digest = `sha256:${'e'.repeat(64)}`;
     let t = 0;
     const handle = handler({
-      recent: createRecentPushes({ windowMs: 10_000, now: () => t }),
+      recent: createRecentPushes({
+        windowMs: 10_000,
+        store: new MemoryCasStore<LastDispatch>(),
+        now: () => t,
+      }),
     });
     await handle(incoming(pushed({ id: 'evt-1', digest })));
     t = 250;
     const repeat = await handle(incoming(pushed({ id: 'evt-2', digest })));
     expect(repeat.map((o) => [o.subject, o.msgId])).toEqual([
-      ['onpush.outcome.ignored', 'evt-2:ignored'],
+      ['onpush.outcome.ignored', 'evt-2:resolver'],
     ]);
     expect(parseOutcome(bodyOf(repeat[0]!))).toMatchObject({
       fate: 'ignored',
@@ -166,7 +172,7 @@ describe('resolver handler', () => {
     const digest = `sha256:${'c'.repeat(64)}`;
     const out = await handler()(incoming(pushed({ tag: '1.28', digest })));
     expect(out.map((o) => [o.subject, o.msgId])).toEqual([
-      ['onpush.outcome.no-match', 'evt-1:no-match'],
+      ['onpush.outcome.no-match', 'evt-1:resolver'],
     ]);
     expect(parseOutcome(bodyOf(out[0]!))).toMatchObject({
       fate: 'no-match',
@@ -203,7 +209,7 @@ describe('resolver handler', () => {
         return Promise.resolve();
       },
     })(incoming(pushed()));
-    expect(out.map((o) => o.msgId)).toEqual(['evt-1:Deployment/shop/web', 'evt-1:dispatched']);
+    expect(out.map((o) => o.msgId)).toEqual(['evt-1:Deployment/shop/web', 'evt-1:resolver']);
   });
 
   it('passes a failed rebuild on as a retryable failure', async () => {
@@ -220,5 +226,48 @@ describe('resolver handler', () => {
       retryable: true,
       retryAfterMs: 5_000,
     });
+  });
+
+  it('concludes a redelivery as its first delivery did, whatever changed meanwhile', async () => {
+    const digest = `sha256:${'f'.repeat(64)}`;
+    const index = shopIndex();
+    const decisions = memoryDecisions();
+    const store = new MemoryCasStore<LastDispatch>();
+    const recent = createRecentPushes({ windowMs: 10_000, store });
+    const handle = handler({ index, decisions, recent });
+    // evt-2 repeats evt-1 and ends ignored; then the resolver crashes before its ack
+    await handle(incoming(pushed({ id: 'evt-1', digest })));
+    const first = await handle(incoming(pushed({ id: 'evt-2', digest })));
+    expect(first.map((o) => o.subject)).toEqual(['onpush.outcome.ignored']);
+    // meanwhile the repeat window's memory is gone and a workload left the index
+    store.values.clear();
+    index.remove({ kind: 'Deployment', namespace: 'ops', name: 'proxy' });
+    const again = await handle({ ...incoming(pushed({ id: 'evt-2', digest })), deliveryCount: 2 });
+    expect(again.map((o) => [o.subject, o.msgId])).toEqual([
+      ['onpush.outcome.ignored', 'evt-2:resolver'],
+    ]);
+    // and a dispatched event redelivered re-publishes the same requests, even for a workload gone
+    const redelivered = await handle({
+      ...incoming(pushed({ id: 'evt-1', digest })),
+      deliveryCount: 3,
+    });
+    expect(redelivered.map((o) => o.msgId)).toEqual([
+      'evt-1:Deployment/ops/proxy',
+      'evt-1:Deployment/shop/web',
+      'evt-1:resolver',
+    ]);
+    expect(parseOutcome(bodyOf(redelivered[2]!))).toMatchObject({
+      fate: 'dispatched',
+      requests: 2,
+    });
+  });
+
+  it('follows the decision another replica recorded first for the same event', async () => {
+    const decisions = memoryDecisions();
+    await decisions.settle('evt-1', { fate: 'no-match' });
+    const out = await handler({ decisions })(incoming(pushed()));
+    expect(out.map((o) => [o.subject, o.msgId])).toEqual([
+      ['onpush.outcome.no-match', 'evt-1:resolver'],
+    ]);
   });
 });

@@ -11,6 +11,7 @@ import {
 } from '@onpush/contracts';
 import type { Incoming, Outgoing } from '@onpush/service';
 import { ATTR_ONPUSH_IMAGE, ATTR_ONPUSH_MATCHED_WORKLOADS, annotate } from '@onpush/telemetry';
+import type { Decision, DecisionBook } from './decisions.js';
 import { workloadKey, type LookupQuery, type Match } from './index-store.js';
 import type { Dispatch, RecentPushes } from './repeats.js';
 
@@ -45,6 +46,8 @@ export interface HandlerDeps {
   observe?: (match: Match) => ObservedWorkload | undefined;
   /** Repeats of a push dispatched moments ago end `ignored` (repeats.ts); unset: never. */
   recent?: RecentPushes;
+  /** The first conclusion per event, kept so a redelivery repeats it (decisions.ts). */
+  decisions: DecisionBook;
   now?: () => Date;
 }
 
@@ -103,7 +106,10 @@ function restartOf(
   };
 }
 
-/** An event fate of the resolver (`dispatched`, `no-match`, `ignored`), keyed `<event>:<fate>`. */
+/**
+ * The resolver's event fate (`dispatched`, `no-match`, `ignored`), keyed `<event>:resolver`: one
+ * key per event and stage, whatever the fate, so two conclusions could never count as two fates.
+ */
 function eventOutcome(
   event: ImagePushed,
   fate: 'dispatched' | 'no-match' | 'ignored',
@@ -123,7 +129,7 @@ function eventOutcome(
   return {
     subject: outcomeSubject(fate),
     data: encode(outcome),
-    msgId: `${event.id}:${fate}`,
+    msgId: `${event.id}:resolver`,
     headers,
   };
 }
@@ -131,35 +137,56 @@ function eventOutcome(
 const repeatDetail = (first: Dispatch): string =>
   `repeats event ${first.eventId}, dispatched to the same workloads ${first.ageMs} ms before`;
 
+/** What the resolver concludes for an event now: the index's answer, unless it is a repeat. */
+async function decide(deps: HandlerDeps, event: ImagePushed, msg: Incoming): Promise<Decision> {
+  if (!deps.canAnswer()) await deps.rebuild();
+  const matches = deps.index.lookup(event);
+  annotate({ [ATTR_ONPUSH_MATCHED_WORKLOADS]: matches.length });
+  if (matches.length === 0) return { fate: 'no-match' };
+  const replay = msg.headers[HEADERS.replayOf] !== undefined;
+  const first = replay ? undefined : await deps.recent?.repeatOf(event, matches.map(workloadKey));
+  if (first !== undefined)
+    return { fate: 'ignored', reason: 'duplicate_push', detail: repeatDetail(first) };
+  const workloads = matches.map(({ kind, namespace, name, containers }) => ({
+    kind,
+    namespace,
+    name,
+    containers,
+  }));
+  return { fate: 'dispatched', workloads };
+}
+
 /**
  * `ImagePushed` → one `RestartRequest` per matching workload on `onpush.restart.<namespace>`,
  * then the fate `dispatched` (with the request count), or only the fate `no-match`, or — a repeat of
  * a push just dispatched (repeats.ts) — only `ignored` (`duplicate_push`). When the
  * index cannot be trusted it is rebuilt first (one shared list call); if that fails the error
- * is retryable and the broker redelivers.
+ * is retryable and the broker redelivers. The decision is recorded before anything is published;
+ * a redelivered event publishes the recorded one again (decisions.ts), without asking the index.
  */
 export function createHandler(deps: HandlerDeps) {
   const now = deps.now ?? (() => new Date());
   return async (msg: Incoming): Promise<Outgoing[]> => {
     const event = decodeEvent(msg.data);
-    if (!deps.canAnswer()) await deps.rebuild();
-    const matches = deps.index.lookup(event);
-    annotate({ [ATTR_ONPUSH_IMAGE]: event.image, [ATTR_ONPUSH_MATCHED_WORKLOADS]: matches.length });
+    annotate({ [ATTR_ONPUSH_IMAGE]: event.image });
+    const recorded = msg.deliveryCount > 1 ? await deps.decisions.recall(event.id) : undefined;
+    const decision =
+      recorded ?? (await deps.decisions.settle(event.id, await decide(deps, event, msg)));
     const headers = derivedHeaders(msg, event.id);
-    const replay = msg.headers[HEADERS.replayOf] !== undefined;
-    const first =
-      matches.length > 0 && !replay
-        ? deps.recent?.repeatOf(event, matches.map(workloadKey))
-        : undefined;
-    if (first !== undefined) {
-      const repeat = { reason: 'duplicate_push', detail: repeatDetail(first) };
-      return [eventOutcome(event, 'ignored', repeat, now(), headers)];
+    switch (decision.fate) {
+      case 'no-match':
+        return [eventOutcome(event, 'no-match', {}, now(), headers)];
+      case 'ignored': {
+        const { reason, detail } = decision;
+        return [eventOutcome(event, 'ignored', { reason, detail }, now(), headers)];
+      }
+      case 'dispatched': {
+        const restarts = decision.workloads.map((w) =>
+          restartOf(event, w, headers, deps.observe?.(w)),
+        );
+        const counted = { requests: restarts.length };
+        return [...restarts, eventOutcome(event, 'dispatched', counted, now(), headers)];
+      }
     }
-    const restarts = matches.map((match) =>
-      restartOf(event, match, headers, deps.observe?.(match)),
-    );
-    const fate = restarts.length > 0 ? 'dispatched' : 'no-match';
-    const counted = restarts.length > 0 ? { requests: restarts.length } : {};
-    return [...restarts, eventOutcome(event, fate, counted, now(), headers)];
   };
 }

@@ -67,3 +67,17 @@ export { activeKinds } from './active-kinds.js';
 export { repositoryKey, containerKeys } from './keys.js';
 export { resolverSchema, kubeconfigFile, type ResolverConfig } from './config.js';
 export { registerIndexMetrics, type IndexHealth } from './metrics.js';
+export {
+  decisionBook,
+  DecisionSchema,
+  DECISION_TTL_MS,
+  type Decision,
+  type DecisionBook,
+} from './decisions.js';
+export {
+  createRecentPushes,
+  LastDispatchSchema,
+  type LastDispatch,
+  type RecentPushes,
+} from './repeats.js';
+export { MemoryCasStore, memoryDecisions } from './fakes.js';

@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
 import { discoverRollouts, kubeClients, kubeHttp, loadKubeConfig } from '@onpush/kube';
+import { BUCKETS, TOPOLOGY } from '@onpush/contracts';
+import { kvCasStore, openBucket, type JetStreamClient } from '@onpush/nats';
 import { consumerTuning, natsCredentials, runService, stageEffects } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { activeKinds } from './active-kinds.js';
 import { kubeconfigFile, resolverSchema } from './config.js';
+import { DECISION_TTL_MS, DecisionSchema, decisionBook } from './decisions.js';
 import { createHandler } from './handler.js';
 import { ImageIndex } from './index-store.js';
 import { registerIndexMetrics } from './metrics.js';
 import { createRebuilder } from './rebuild.js';
-import { createRecentPushes } from './repeats.js';
+import { LastDispatchSchema, createRecentPushes } from './repeats.js';
 import { namespaceInScope, watchedNamespaces, type Scope } from './selection.js';
 import { createSnapshotStore } from './snapshot.js';
 import { createSnapshotter } from './snapshot-writer.js';
@@ -48,6 +51,30 @@ const rebuilder = createRebuilder({
 });
 registerIndexMetrics(metrics.registry, index, watcher, rebuilder);
 
+/** The state replicas share: each event's decision, the last dispatch per image and tag. */
+async function sharedState(js: JetStreamClient) {
+  const replicasOf = TOPOLOGY.streams.main.name;
+  const decisions = await openBucket(js, BUCKETS.resolverDecisions, {
+    description:
+      'onpush resolver: event id -> its decision (dispatched to which workloads, or why not)',
+    ttlMs: DECISION_TTL_MS,
+    maxBytes: 1 << 30,
+    replicasOf,
+  });
+  const repeats = await openBucket(js, BUCKETS.resolverRepeats, {
+    description: 'onpush resolver: image and tag -> the last push dispatched (duplicate_push)',
+    ttlMs: Math.max(DECISION_TTL_MS, config.DUPLICATE_WINDOW),
+    replicasOf,
+  });
+  return {
+    decisions: decisionBook(kvCasStore(decisions, (v) => DecisionSchema.parse(v))),
+    recent: createRecentPushes({
+      windowMs: config.DUPLICATE_WINDOW,
+      store: kvCasStore(repeats, (v) => LastDispatchSchema.parse(v)),
+    }),
+  };
+}
+
 async function discover(): Promise<void> {
   if (sources.length > 0) return;
   const http = await kubeHttp(kube.config);
@@ -71,13 +98,14 @@ await runService({
     stage: 'resolver',
     natsUrl: config.NATS_URL,
     ...natsCredentials(config),
-    handle: createHandler({
-      index,
-      canAnswer: () => (watcher.synced || snapshot.loaded) && !watcher.broken,
-      rebuild: () => rebuilder.rebuild(),
-      observe: (match) => observedView(watcher, match),
-      recent: createRecentPushes({ windowMs: config.DUPLICATE_WINDOW }),
-    }),
+    start: async ({ js }) =>
+      createHandler({
+        index,
+        canAnswer: () => (watcher.synced || snapshot.loaded) && !watcher.broken,
+        rebuild: () => rebuilder.rebuild(),
+        observe: (match) => observedView(watcher, match),
+        ...(await sharedState(js)),
+      }),
     maxInFlight: config.MAX_IN_FLIGHT,
     retryScheduleMs: config.RETRY_SCHEDULE,
     tuning: consumerTuning(config),

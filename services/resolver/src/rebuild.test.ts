@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeFailure } from '@onpush/service';
 import { createLogger } from '@onpush/telemetry';
-import { FakeApiException, FakeSource, fakeDeployment } from './fakes.js';
+import { FakeApiException, FakeSource, fakeDeployment, memoryDecisions } from './fakes.js';
 import { createHandler } from './handler.js';
 import { ImageIndex } from './index-store.js';
 import { createRebuilder } from './rebuild.js';
@@ -46,6 +46,7 @@ function setup(minIntervalMs = 5_000) {
     index,
     canAnswer: () => false,
     rebuild: () => rebuilder.rebuild(),
+    decisions: memoryDecisions(),
   });
   return { source, index, rebuilder, handle };
 }
@@ -67,8 +68,8 @@ describe('rebuild on an index that cannot answer', () => {
     source.release();
     const [a, b] = await Promise.all([first, second]);
     expect(source.lists).toBe(1);
-    expect(a.map((o) => o.msgId)).toEqual(['a:Deployment/shop/web', 'a:dispatched']);
-    expect(b.map((o) => o.msgId)).toEqual(['b:Deployment/shop/web', 'b:dispatched']);
+    expect(a.map((o) => o.msgId)).toEqual(['a:Deployment/shop/web', 'a:resolver']);
+    expect(b.map((o) => o.msgId)).toEqual(['b:Deployment/shop/web', 'b:resolver']);
   });
 
   it('lists at most once per interval, answering from the rebuilt index meanwhile', async () => {
@@ -78,11 +79,11 @@ describe('rebuild on an index that cannot answer', () => {
     await vi.advanceTimersByTimeAsync(4_999);
     expect((await handle(event('b'))).map((o) => o.msgId)).toEqual([
       'b:Deployment/shop/web',
-      'b:dispatched',
+      'b:resolver',
     ]);
     expect(source.lists).toBe(1);
     await vi.advanceTimersByTimeAsync(1);
-    expect((await handle(event('c'))).map((o) => o.msgId)).toEqual(['c:no-match']);
+    expect((await handle(event('c'))).map((o) => o.msgId)).toEqual(['c:resolver']);
     expect(source.lists).toBe(2);
   });
 
@@ -107,7 +108,7 @@ describe('rebuild on an index that cannot answer', () => {
     await vi.advanceTimersByTimeAsync(3_000);
     expect((await handle(event('c'))).map((o) => o.msgId)).toEqual([
       'c:Deployment/shop/web',
-      'c:dispatched',
+      'c:resolver',
     ]);
     expect(source.lists).toBe(2);
   });

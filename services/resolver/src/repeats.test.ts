@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ImagePushed } from '@onpush/contracts';
-import { createRecentPushes } from './repeats.js';
+import { MemoryCasStore } from './fakes.js';
+import { createRecentPushes, type LastDispatch } from './repeats.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const OTHER = `sha256:${'b'.repeat(64)}`;
@@ -21,51 +22,78 @@ function push(id: string, overrides: Partial<ImagePushed> = {}): ImagePushed {
   };
 }
 
-function clocked(windowMs: number, max?: number) {
+function clocked(windowMs: number, store = new MemoryCasStore<LastDispatch>()) {
   let t = 1_000;
-  const recent = createRecentPushes({ windowMs, now: () => t, ...(max ? { max } : {}) });
-  return { recent, advance: (ms: number) => (t += ms) };
+  const recent = createRecentPushes({ windowMs, store, now: () => t });
+  return { recent, store, advance: (ms: number) => (t += ms) };
 }
 
 describe('recent pushes', () => {
-  it('names the first dispatch of an identical push to the same workloads within the window', () => {
+  it('names the first dispatch of an identical push to the same workloads within the window', async () => {
     const { recent, advance } = clocked(10_000);
-    expect(recent.repeatOf(push('e1'), WEB)).toBeUndefined();
+    expect(await recent.repeatOf(push('e1'), WEB)).toBeUndefined();
     advance(9_999);
-    expect(recent.repeatOf(push('e2'), WEB)).toEqual({ eventId: 'e1', ageMs: 9_999 });
+    expect(await recent.repeatOf(push('e2'), WEB)).toEqual({ eventId: 'e1', ageMs: 9_999 });
     advance(1);
-    expect(recent.repeatOf(push('e3'), WEB)).toBeUndefined();
+    expect(await recent.repeatOf(push('e3'), WEB)).toBeUndefined();
   });
 
-  it('is no repeat with another digest, tag, image or set of workloads', () => {
+  it('is no repeat with another digest, tag, image or set of workloads', async () => {
     const { recent } = clocked(10_000);
-    recent.repeatOf(push('e1'), WEB);
-    expect(recent.repeatOf(push('e2', { digest: OTHER }), WEB)).toBeUndefined();
+    await recent.repeatOf(push('e1'), WEB);
+    expect(await recent.repeatOf(push('e2', { digest: OTHER }), WEB)).toBeUndefined();
     // the tag moved back to the first digest: a new push, followed
-    expect(recent.repeatOf(push('e3'), WEB)).toBeUndefined();
-    expect(recent.repeatOf(push('e4', { tag: '1.1' }), WEB)).toBeUndefined();
-    expect(recent.repeatOf(push('e5', { image: 'example.com/shop/api' }), WEB)).toBeUndefined();
-    expect(recent.repeatOf(push('e6'), [...WEB, 'Deployment/shop/new'])).toBeUndefined();
+    expect(await recent.repeatOf(push('e3'), WEB)).toBeUndefined();
+    expect(await recent.repeatOf(push('e4', { tag: '1.1' }), WEB)).toBeUndefined();
+    expect(
+      await recent.repeatOf(push('e5', { image: 'example.com/shop/api' }), WEB),
+    ).toBeUndefined();
+    expect(await recent.repeatOf(push('e6'), [...WEB, 'Deployment/shop/new'])).toBeUndefined();
   });
 
-  it('never judges a push without digest, a redelivery of the same event, or a zero window', () => {
+  it('never judges a push without digest, a redelivery of the same event, or a zero window', async () => {
     const { recent } = clocked(10_000);
     const tagOnly = { digest: undefined };
-    recent.repeatOf(push('e1', tagOnly), WEB);
-    expect(recent.repeatOf(push('e2', tagOnly), WEB)).toBeUndefined();
-    recent.repeatOf(push('e3'), WEB);
-    expect(recent.repeatOf(push('e3'), WEB)).toBeUndefined();
+    await recent.repeatOf(push('e1', tagOnly), WEB);
+    expect(await recent.repeatOf(push('e2', tagOnly), WEB)).toBeUndefined();
+    await recent.repeatOf(push('e3'), WEB);
+    expect(await recent.repeatOf(push('e3'), WEB)).toBeUndefined();
     const off = clocked(0).recent;
-    off.repeatOf(push('e1'), WEB);
-    expect(off.repeatOf(push('e2'), WEB)).toBeUndefined();
+    await off.repeatOf(push('e1'), WEB);
+    expect(await off.repeatOf(push('e2'), WEB)).toBeUndefined();
   });
 
-  it('forgets the oldest pushes beyond its bound', () => {
-    const { recent } = clocked(10_000, 2);
-    recent.repeatOf(push('a1', { tag: 'a' }), WEB);
-    recent.repeatOf(push('b1', { tag: 'b' }), WEB);
-    recent.repeatOf(push('c1', { tag: 'c' }), WEB);
-    expect(recent.repeatOf(push('a2', { tag: 'a' }), WEB)).toBeUndefined();
-    expect(recent.repeatOf(push('c2', { tag: 'c' }), WEB)).toEqual({ eventId: 'c1', ageMs: 0 });
+  it('is shared: a second replica on the same store sees the first dispatch', async () => {
+    const store = new MemoryCasStore<LastDispatch>();
+    const a = clocked(10_000, store);
+    const b = clocked(10_000, store);
+    expect(await a.recent.repeatOf(push('e1'), WEB)).toBeUndefined();
+    expect(await b.recent.repeatOf(push('e2'), WEB)).toEqual({ eventId: 'e1', ageMs: 0 });
+    // and a redelivery of e1 to the second replica is no repeat
+    expect(await b.recent.repeatOf(push('e1'), WEB)).toBeUndefined();
+  });
+
+  it('lets one of two replicas claim a push they judge at the same moment', async () => {
+    const store = new MemoryCasStore<LastDispatch>();
+    const read = store.read.bind(store);
+    // both read "nothing yet" before either writes
+    let gate: () => void = () => undefined;
+    const bothRead = new Promise<void>((resolve) => (gate = resolve));
+    let reads = 0;
+    store.read = async (key) => {
+      const value = await read(key);
+      reads += 1;
+      if (reads === 2) gate();
+      if (reads <= 2) await bothRead;
+      return value;
+    };
+    const a = clocked(10_000, store);
+    const b = clocked(10_000, store);
+    const [first, second] = await Promise.all([
+      a.recent.repeatOf(push('e1'), WEB),
+      b.recent.repeatOf(push('e2'), WEB),
+    ]);
+    expect([first, second].filter((d) => d === undefined)).toHaveLength(1);
+    expect([first, second].find((d) => d !== undefined)?.eventId).toMatch(/^e[12]$/);
   });
 });

@@ -24,6 +24,7 @@ export {
   maxDeliveriesAdvisory,
   MAX_DELIVERIES_MAIN,
   STREAMS,
+  BUCKETS,
   TOPOLOGY,
 } from './subjects.js';
 export type {

@@ -124,6 +124,19 @@ export const STREAMS = {
 } as const;
 export type StreamName = (typeof STREAMS)[keyof typeof STREAMS];
 
+/**
+ * JetStream KV buckets: state the replicas of a stage share (each is a stream `KV_<bucket>`,
+ * created by the stage that uses it, with the replicas of the stream it belongs beside).
+ */
+export const BUCKETS = {
+  /** dlq-manager: ONPUSH_DLQ sequence -> {replayedAt, count}. */
+  dlqReplays: 'onpush_dlq_replays',
+  /** resolver: event id -> its decision, so a redelivery concludes as the first delivery did. */
+  resolverDecisions: 'onpush_resolver_decisions',
+  /** resolver: image and tag -> the last push dispatched (duplicate_push across replicas). */
+  resolverRepeats: 'onpush_resolver_repeats',
+} as const;
+
 /** A stream, in JetStream's terms; durations in ms, `-1` means "no limit". */
 export interface StreamSpec {
   readonly name: StreamName;

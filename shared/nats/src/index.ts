@@ -14,6 +14,17 @@ export {
   type PublishOptions,
   type Published,
 } from './publish.js';
+export {
+  openBucket,
+  isWrongRevision,
+  kvCasStore,
+  kvKey,
+  type BucketOptions,
+  type CasStore,
+  type KV,
+  type KvEntry,
+  type Versioned,
+} from './kv.js';
 export { jetstream, jetstreamManager } from '@nats-io/jetstream';
 export type { JetStreamClient, JetStreamManager, JsMsg, Consumer } from '@nats-io/jetstream';
 export type { NatsConnection, MsgHdrs } from '@nats-io/nats-core';

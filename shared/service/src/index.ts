@@ -34,6 +34,7 @@ export {
   incomingOf,
   publishAll,
   type StageOptions,
+  type Handle,
   type StageContext,
 } from './stage.js';
 export { instrumentPublish, traceDelivery, trackConsumerLag, type Handled } from './tracing.js';

@@ -42,7 +42,12 @@ export interface StageOptions {
   natsUser?: string | undefined;
   natsPassword?: string | undefined;
   /** Decode, decide, and return what to publish; throw a failure that says whether it is retryable. */
-  handle: (msg: Incoming) => Promise<Outgoing[]>;
+  handle?: Handle;
+  /**
+   * Instead of `handle`: makes the handler once connected and provisioned, from the connection
+   * (for a handler that keeps state in JetStream). Runs after `onConnected`.
+   */
+  start?: (ctx: StageContext) => Promise<Handle>;
   maxInFlight: number;
   retryScheduleMs: readonly number[];
   log: Logger;
@@ -51,6 +56,9 @@ export interface StageOptions {
   onConnected?: (ctx: StageContext) => Promise<void>;
   onDrained?: () => Promise<void>;
 }
+
+/** A stage's handler: decode, decide, and return what to publish. */
+export type Handle = (msg: Incoming) => Promise<Outgoing[]>;
 
 export function incomingOf(m: JsMsg): Incoming {
   const headers: Record<string, string> = {};
@@ -126,12 +134,13 @@ export function stageEffects(options: StageOptions): ServiceEffects {
   const raw = new WeakMap<Incoming, JsMsg>();
   const inFlight = new Set<Promise<unknown>>();
   let ctx: StageContext | undefined;
+  let handle: Handle | undefined = options.handle;
   let stopConsuming: (() => Promise<void>) | undefined;
   trackConsumerLag(options.metrics, spec, () => ctx?.js);
 
   const machine = messageMachine.provide({
     actors: {
-      handle: fromPromise(({ input }) => options.handle(input.msg)),
+      handle: fromPromise(({ input }) => handle!(input.msg)),
       publish: fromPromise(({ input }) => publishAll(ctx!.publish, input.outgoing)),
       ack: fromPromise(({ input }) => Promise.resolve(raw.get(input.msg)?.ack())),
       nak: fromPromise(({ input }) => Promise.resolve(raw.get(input.msg)?.nak(input.delayMs))),
@@ -187,6 +196,8 @@ export function stageEffects(options: StageOptions): ServiceEffects {
         const js = jetstream(nc);
         ctx = { nc, js, publish: instrumentPublish(publisher(js), options.metrics) };
         await options.onConnected?.(ctx);
+        handle ??= await options.start?.(ctx);
+        if (handle === undefined) throw new Error(`${options.stage}: no handler (handle or start)`);
       } catch (error) {
         await nc.close();
         throw error;

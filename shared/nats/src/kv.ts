@@ -1,0 +1,98 @@
+// Shared state between replicas (and across restarts) in JetStream KV buckets: opened or created
+// on demand, with as many replicas as the work stream, written with compare-and-set.
+import { createHash } from 'node:crypto';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+
+export type { KV, KvEntry } from '@nats-io/kv';
+
+export interface BucketOptions {
+  description: string;
+  /** How long a value lives (the bucket's max age). */
+  ttlMs: number;
+  /** At most this many bytes; the oldest values go first. Default: unlimited. */
+  maxBytes?: number;
+  /** A stream whose replica count the bucket takes (the work stream: R3 in production). */
+  replicasOf?: string;
+}
+
+/**
+ * Opens bucket `name`, creating it when missing (file storage, one value per key). Replicas follow
+ * `replicasOf` when it exists, so a three-node cluster's buckets survive a node as its streams do.
+ */
+export async function openBucket(
+  js: JetStreamClient,
+  name: string,
+  options: BucketOptions,
+): Promise<KV> {
+  let replicas = 1;
+  if (options.replicasOf !== undefined) {
+    const jsm = await js.jetstreamManager();
+    replicas = await jsm.streams
+      .info(options.replicasOf)
+      .then((info) => info.config.num_replicas || 1)
+      .catch(() => 1);
+  }
+  return new Kvm(js).create(name, {
+    history: 1,
+    ttl: options.ttlMs,
+    replicas,
+    ...(options.maxBytes !== undefined ? { max_bytes: options.maxBytes } : {}),
+    description: options.description,
+  });
+}
+
+/** JetStream's "wrong last sequence" (10071) or "key exists" on create: another writer won. */
+export function isWrongRevision(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : '';
+  return code === 10071 || /wrong last sequence|key exists/i.test(message);
+}
+
+/** A valid KV key for any text (event ids hold `:`, `#`, `@`): its SHA-256, hex. */
+export function kvKey(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** A value (undefined: absent or unreadable) and the revision to compare-and-set against (0: none). */
+export interface Versioned<T> {
+  readonly value: T | undefined;
+  readonly revision: number;
+}
+
+/**
+ * Keyed values written with compare-and-set: what replicas of a stage share. Values are JSON; one
+ * that does not decode reads as undefined with its revision, so the next write replaces it.
+ */
+export interface CasStore<T> {
+  read(key: string): Promise<Versioned<T>>;
+  /** Writes `value` if `key` is still at `revision` (0: absent); false when another writer won. */
+  write(key: string, value: T, revision: number): Promise<boolean>;
+}
+
+/** A CasStore over a KV bucket; `decode` validates what it reads (throws: unreadable). */
+export function kvCasStore<T>(kv: KV, decode: (value: unknown) => T): CasStore<T> {
+  return {
+    async read(key) {
+      const entry = await kv.get(key);
+      // A deleted or purged key counts as never written: `kv.create` writes over its marker.
+      if (!entry || entry.operation !== 'PUT') return { value: undefined, revision: 0 };
+      try {
+        return { value: decode(entry.json()), revision: entry.revision };
+      } catch {
+        return { value: undefined, revision: entry.revision };
+      }
+    },
+    async write(key, value, revision) {
+      const data = JSON.stringify(value);
+      try {
+        if (revision === 0) await kv.create(key, data);
+        else await kv.update(key, data, revision);
+        return true;
+      } catch (error) {
+        if (isWrongRevision(error)) return false;
+        throw error;
+      }
+    },
+  };
+}
