@@ -9,6 +9,8 @@ export {
 export {
   publisher,
   dedupId,
+  dedupScope,
+  keyOfDedupId,
   toMsgHdrs,
   type Publish,
   type PublishOptions,

@@ -28,13 +28,34 @@ export function toMsgHdrs(values: Record<string, string> | undefined): MsgHdrs {
   return hdrs;
 }
 
+const OUTCOME_PREFIX = 'onpush.outcome.';
+
+/**
+ * The scope of a key: its subject, except that every outcome subject is one scope — an outcome's
+ * key names what it accounts for (an event at a stage, a request), not its fate, so a second
+ * conclusion under the same key (a redelivery deciding `unchanged` after `restarted`) is a
+ * duplicate the stream drops: the first conclusion wins.
+ */
+export function dedupScope(subject: string): string {
+  return subject.startsWith(OUTCOME_PREFIX) ? 'onpush.outcome' : subject;
+}
+
 /**
  * The stream-wide de-duplication id. JetStream de-duplicates per stream, and one stream holds
  * several kinds of message derived from one key (a raw delivery `gar:1` and the ImagePushed of
- * event `gar:1`), so the key is scoped by subject: the same key on two subjects is two messages.
+ * event `gar:1`), so the key is scoped by subject (dedupScope): the same key on two subjects is
+ * two messages.
  */
 export function dedupId(subject: string, msgId: string): string {
-  return `${subject}|${msgId}`;
+  return `${dedupScope(subject)}|${msgId}`;
+}
+
+/** The key a publisher gave, from the stored Nats-Msg-Id (without its scope). */
+export function keyOfDedupId(subject: string, stored: string): string {
+  for (const scope of [dedupScope(subject), subject]) {
+    if (stored.startsWith(`${scope}|`)) return stored.slice(scope.length + 1);
+  }
+  return stored;
 }
 
 /** A publish that resolves only once JetStream stored the message (or found it a duplicate). */

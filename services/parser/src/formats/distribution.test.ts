@@ -124,6 +124,11 @@ describe('parser: Distribution (and GitLab registry) notifications', () => {
     ['no events list', '{"events":{}}', 'missing_field'],
     ['an entry without action', body({ id: 'x', target: {} }), 'missing_field'],
     [
+      'a push without target',
+      body({ id: 'x', action: 'push', request: { host: 'x.io' } }),
+      'missing_field',
+    ],
+    [
       'a push without host anywhere',
       body({ ...event('x', { mediaType: MANIFEST, tag: 'v1' }), request: {} }),
       'missing_field',

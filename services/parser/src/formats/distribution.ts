@@ -1,5 +1,5 @@
 import { batch, entries, ignored, pushes } from './batch.js';
-import { asObject, child, fieldOf, lookup, need, parseJson, show } from './read.js';
+import { asObject, fieldOf, lookup, need, parseJson, show } from './read.js';
 import { isManifest, targetPush } from './target.js';
 import type { Delivery, Format, FormatResult } from './types.js';
 
@@ -24,6 +24,8 @@ function event(item: unknown, where: string, delivery: Delivery): FormatResult {
   const action = need(entry, 'action', where).toLowerCase();
   if (action !== 'push')
     return ignored(lookup(NOT_PUSH, action) ?? 'not_a_push', `action ${show(action)}`);
-  if (!isManifest(child(entry, 'target'))) return ignored('layer', 'a blob push');
+  // A push names what was pushed: an event without its target is broken, not a blob push.
+  if (!isManifest(asObject(entry['target'], `${where}.target`)))
+    return ignored('layer', 'a blob push');
   return pushes(targetPush(entry, where, delivery));
 }
