@@ -13,6 +13,7 @@ import { openDlqStore } from '@onpush/dlq-manager';
 import {
   jetstream,
   jetstreamManager,
+  keyOfDedupId,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -63,9 +64,7 @@ export async function* scanSince(
 /** The Nats-Msg-Id a publisher set, without the `<subject>|` scope `@onpush/nats` adds. */
 export function msgIdOf(m: Pick<JsMsg, 'subject' | 'headers'>): string | undefined {
   const stored = m.headers?.get(HEADERS.msgId);
-  if (!stored) return undefined;
-  const scope = `${m.subject}|`;
-  return stored.startsWith(scope) ? stored.slice(scope.length) : stored;
+  return stored ? keyOfDedupId(m.subject, stored) : undefined;
 }
 
 function workloadOf(headers: Record<string, string>): string {
