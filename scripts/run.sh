@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One entry point for the README's commands: prepares a fresh machine (Node >= 22, npm ci,
-# nats-server, the compiled workspace) and then runs the named job.
+# the nats-server it ships, the compiled workspace) and then runs the named job.
 #   demo   run the pipeline against a sandbox and show a push restarting Deployments
 #   start  run the five services (onpush start)
 #   test   every test: unit, integration, end-to-end (real servers)
@@ -19,12 +19,26 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# nats-server: PATH, NATS_SERVER_BIN, or Debian's package.
-if [ -z "${NATS_SERVER_BIN:-}" ] && ! command -v nats-server >/dev/null; then
-  echo "onpush: installing nats-server with apt-get" >&2
-  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq nats-server >/dev/null
+# nats-server: NATS_SERVER_BIN, else the release docker-compose and k8s ship, built once from its
+# Go module into ~/.cache/onpush (scripts/build-nats-server.sh). Without Go: whatever nats-server
+# is on PATH, or the distribution's (older) package.
+if [ -z "${NATS_SERVER_BIN:-}" ]; then
+  if NATS_SERVER_BIN="$(scripts/build-nats-server.sh)"; then
+    export NATS_SERVER_BIN
+  elif command -v go >/dev/null; then
+    exit 1 # the build failed; scripts/build-nats-server.sh said why
+  else
+    unset NATS_SERVER_BIN
+    echo "onpush: using the nats-server on PATH instead of the release onpush ships" \
+      "(possibly older than the one docker-compose and k8s run; set NATS_SERVER_BIN to choose)" >&2
+    if ! command -v nats-server >/dev/null; then
+      echo "onpush: installing nats-server with apt-get" >&2
+      sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+      $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq nats-server >/dev/null
+    fi
+  fi
 fi
+[ -z "${NATS_SERVER_BIN:-}" ] || echo "onpush: $("$NATS_SERVER_BIN" --version) ($NATS_SERVER_BIN)" >&2
 
 npx tsc --build
 

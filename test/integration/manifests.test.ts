@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,7 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
   loadAllYaml,
+  loadYaml,
   type KubernetesObject,
   type V1ConfigMap,
   type V1CustomResourceDefinition,
@@ -29,7 +30,7 @@ import {
 } from '@kubernetes/client-node';
 import { TOPOLOGY } from '@onpush/contracts';
 import { loadKubeConfig } from '@onpush/kube';
-import { cacheDir, findNatsServer } from '@onpush/sandbox';
+import { NATS_SERVER_VERSION, cacheDir, findNatsServer } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
 
 const run = promisify(execFile);
@@ -232,6 +233,27 @@ function reason(error: unknown): string {
   }
   return error instanceof Error ? error.message : String(error);
 }
+
+// Given the shipped overlays, docker-compose.yml and scripts/build-nats-server.sh, which builds
+// the nats-server the tests and the sandbox run.
+describe('the NATS release onpush ships', () => {
+  it('is the one the tests run: one version in k8s, docker-compose.yml and the build script', async () => {
+    const image = `nats:${NATS_SERVER_VERSION.replace(/^v/, '')}-alpine`;
+    for (const overlay of OVERLAYS) {
+      const nats = ofKind<V1StatefulSet>(await build(overlay), 'StatefulSet').find(
+        (s) => s.metadata.name === 'nats',
+      );
+      expect(nats?.spec?.template.spec?.containers[0]?.image, overlay).toBe(image);
+    }
+    const compose = loadYaml<{ services: Record<string, { image?: string }> }>(
+      readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'),
+    );
+    expect(compose.services['nats']?.image).toBe(image);
+    const script = readFileSync(join(ROOT, 'scripts', 'build-nats-server.sh'), 'utf8');
+    const pinned = /^NATS_SERVER_VERSION="\$\{NATS_SERVER_VERSION:-([^}]+)\}"$/m.exec(script);
+    expect(pinned?.[1]).toBe(NATS_SERVER_VERSION);
+  });
+});
 
 // Given the shipped kustomize overlays and a real kube-apiserver with RBAC on.
 describe('Kubernetes manifests (k8s/)', () => {

@@ -8,7 +8,13 @@ export {
   type Log,
   type ProcessSpec,
 } from './process.js';
-export { NatsServer, findNatsServer, type NatsServerOptions } from './nats-server.js';
+export {
+  NatsServer,
+  NATS_SERVER_VERSION,
+  cachedNatsServer,
+  findNatsServer,
+  type NatsServerOptions,
+} from './nats-server.js';
 export { PubsubEmulator, findPubsubEmulator } from './pubsub-emulator.js';
 export { KubeApiServer, controlPlaneAssets, kubeconfig } from './kube-apiserver.js';
 export {

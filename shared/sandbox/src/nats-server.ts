@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { cacheDir } from './paths.js';
 import {
   freePort,
   ManagedProcess,
@@ -17,10 +18,27 @@ export interface NatsServerOptions {
   log?: Log;
 }
 
-/** Finds nats-server: NATS_SERVER_BIN, then PATH, then Debian's /usr/sbin. */
+/**
+ * The nats-server release onpush ships: the image tag in docker-compose.yml and
+ * k8s/base/nats.yaml and the default of scripts/build-nats-server.sh, which builds it into the
+ * cache. A manifest test keeps the four equal.
+ */
+export const NATS_SERVER_VERSION = 'v2.15.3';
+
+/** Where scripts/build-nats-server.sh puts the pinned release. */
+export function cachedNatsServer(env: NodeJS.ProcessEnv = process.env): string {
+  return join(cacheDir(env), 'nats-server', NATS_SERVER_VERSION, 'nats-server');
+}
+
+/**
+ * Finds nats-server: NATS_SERVER_BIN, then the pinned release built into the cache
+ * (scripts/build-nats-server.sh, which `scripts/run.sh` runs), then PATH and the distribution's
+ * package (an older broker: the fallback when Go is missing).
+ */
 export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
   const candidates = [
     env['NATS_SERVER_BIN'],
+    cachedNatsServer(env),
     'nats-server',
     '/usr/sbin/nats-server',
     '/usr/bin/nats-server',
@@ -28,7 +46,7 @@ export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
   for (const bin of candidates) {
     if (!bin) continue;
     try {
-      execFileSync(bin, ['--version'], { stdio: 'ignore' });
+      execFileSync(bin, ['--version'], { stdio: 'ignore', env });
       return bin;
     } catch {
       /* try the next */
@@ -36,7 +54,7 @@ export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
   }
   throw new SandboxError(
     'missing_binary',
-    'nats-server not found: install it (apt-get install nats-server) or set NATS_SERVER_BIN',
+    `nats-server not found: run scripts/build-nats-server.sh (needs Go; builds ${NATS_SERVER_VERSION}) or set NATS_SERVER_BIN`,
   );
 }
 
