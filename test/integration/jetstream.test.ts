@@ -42,7 +42,8 @@ describe('JetStream', () => {
       expect(info.config.duplicate_window).toBe(120_000_000_000);
       const consumer = await jsm.consumers.info(STREAMS.main, 'parser');
       expect(consumer.config.filter_subject).toBe(RAW_ALL);
-      expect(consumer.config.backoff?.length).toBeGreaterThan(0);
+      expect(consumer.config.ack_wait).toBe(10_000_000_000);
+      expect(consumer.config.backoff ?? []).toEqual([]);
     });
   });
 
@@ -104,6 +105,46 @@ describe('JetStream', () => {
     await withConnection(url(), async (nc) => {
       const stored = await (await jetstreamManager(nc)).streams.getMessage(STREAMS.main, { seq });
       expect(stored?.string()).toBe('survives');
+    });
+  });
+
+  it('keeps every acknowledged message when the server is killed in the middle of a publish burst', async () => {
+    const nats = sandbox().need('nats');
+    const acked: number[] = [];
+    await withConnection(url(), async (nc) => {
+      await provision(await jetstreamManager(nc), TOPOLOGY);
+      const publish = publisher(jetstream(nc));
+      // 64 publishers at once, for as long as the server answers; SIGKILL after the 500th ack
+      let n = 0;
+      let killed: Promise<void> | undefined;
+      const worker = async (): Promise<void> => {
+        while (killed === undefined) {
+          n += 1;
+          const body = `burst-${n}`;
+          const ok = await publish(rawSubject('gar'), encoder.encode(body), {
+            msgId: body,
+            timeoutMs: 2_000,
+          }).catch(() => undefined);
+          if (ok === undefined) return;
+          acked.push(ok.seq);
+          if (acked.length === 500) killed = nats.kill();
+        }
+      };
+      await Promise.all(Array.from({ length: 64 }, worker));
+      await killed;
+    });
+    await nats.start();
+
+    // Then every message the server acknowledged before it died is in the stream
+    await withConnection(url(), async (nc) => {
+      const jsm = await jetstreamManager(nc);
+      const missing: number[] = [];
+      for (const seq of acked) {
+        const stored = await jsm.streams.getMessage(STREAMS.main, { seq }).catch(() => null);
+        if (!stored?.string().startsWith('burst-')) missing.push(seq);
+      }
+      expect(acked.length).toBeGreaterThanOrEqual(500);
+      expect(missing).toEqual([]);
     });
   });
 });

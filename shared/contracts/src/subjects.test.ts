@@ -123,10 +123,10 @@ describe('TOPOLOGY', () => {
       expect(stream?.subjects).toContain(consumer.filterSubject);
       expect(consumer.ackPolicy).toBe('explicit');
       expect(consumer.maxAckPending).toBeGreaterThan(0);
-      expect(consumer.maxDeliver).toBeGreaterThan(consumer.backoffMs.length);
-      expect(consumer.backoffMs[0]).toBe(consumer.ackWaitMs);
-      const sorted = [...consumer.backoffMs].sort((a, b) => a - b);
-      expect(consumer.backoffMs).toEqual(sorted);
+      expect(consumer.maxDeliver).toBeGreaterThan(1);
+      expect(consumer.ackWaitMs).toBeGreaterThanOrEqual(10_000);
+      // no backoff: with one, JetStream stretches every NAK delay after the first (subjects.ts)
+      expect(consumer.backoffMs).toEqual([]);
     },
   );
 

@@ -165,9 +165,13 @@ export type ConsumerName = ConsumerStage | 'dlq-manager-advisories';
 export const MAX_DELIVERIES_MAIN = maxDeliveriesAdvisory(STREAMS.main, '*');
 
 /**
- * A durable pull consumer. JetStream applies `backoffMs` to redeliveries after an ack timeout
- * (a NAK carries its own delay) and then uses `backoffMs[0]` as the ack wait, so the first
- * step always equals `ackWaitMs`. `maxDeliver` must exceed the number of backoff steps.
+ * A durable pull consumer. A delivery not acknowledged within `ackWaitMs` (the stage crashed or
+ * lost its connection) is redelivered; retries of transient failures are the stage's NAKs with a
+ * delay (RETRY_SCHEDULE). `backoffMs` (empty by default, CONSUMER_BACKOFF) would space the
+ * redeliveries after ack timeouts instead, with `backoffMs[0]` as the ack wait — but JetStream
+ * (2.9 to 2.15) then adds `backoffMs[n-1] - ackWaitMs` to the delay of every NAK after the first,
+ * so a declared backoff would stretch a 1 s retry to minutes; onpush declares none.
+ * `maxDeliver` must exceed the number of backoff steps.
  */
 export interface ConsumerSpec {
   readonly durable: ConsumerName;
@@ -254,36 +258,35 @@ function consumer(
   stream: StreamName,
   filterSubject: string,
   description: string,
-  limits: { maxAckPending: number; maxDeliver: number; backoffMs: readonly number[] },
+  limits: { maxAckPending: number; maxDeliver: number; ackWaitMs: number },
   stage: ConsumerStage = durable === 'dlq-manager-advisories' ? 'dlq-manager' : durable,
 ): ConsumerSpec {
-  const ackWaitMs = limits.backoffMs[0] ?? 30 * SECOND;
   const base = { ackPolicy: 'explicit', deliverPolicy: 'all', replayPolicy: 'instant' } as const;
-  return { durable, stage, stream, filterSubject, description, ackWaitMs, ...base, ...limits };
+  return { durable, stage, stream, filterSubject, description, ...base, ...limits, backoffMs: [] };
 }
 
 const consumers = {
   parser: consumer('parser', STREAMS.main, RAW_ALL, 'decodes raw deliveries', {
     maxAckPending: 1_000,
     maxDeliver: 5,
-    backoffMs: [10 * SECOND, 30 * SECOND, MINUTE, 2 * MINUTE],
+    ackWaitMs: 10 * SECOND,
   }),
   resolver: consumer('resolver', STREAMS.main, PUSHED, 'finds workloads running an image', {
     maxAckPending: 256,
     maxDeliver: 6,
-    backoffMs: [30 * SECOND, MINUTE, 2 * MINUTE, 5 * MINUTE],
+    ackWaitMs: 30 * SECOND,
   }),
   restarter: consumer('restarter', STREAMS.main, RESTART_ALL, 'patches workloads', {
     maxAckPending: 64,
     maxDeliver: 8,
-    backoffMs: [30 * SECOND, MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE],
+    ackWaitMs: 30 * SECOND,
   }),
   // Acking here deletes nothing (limits retention): dead letters stay in ONPUSH_DLQ until they
   // age out or are purged; this consumer only feeds the manager's view of them.
   'dlq-manager': consumer('dlq-manager', STREAMS.dlq, DEAD_ALL, 'indexes dead letters', {
     maxAckPending: 256,
     maxDeliver: 10,
-    backoffMs: [30 * SECOND, MINUTE, 5 * MINUTE],
+    ackWaitMs: 30 * SECOND,
   }),
   // Turns each advisory into the dead letter of the message that exhausted its deliveries.
   'dlq-manager-advisories': consumer(
@@ -291,7 +294,7 @@ const consumers = {
     STREAMS.advisories,
     MAX_DELIVERIES_MAIN,
     'dead-letters messages that exhausted their deliveries',
-    { maxAckPending: 64, maxDeliver: 10, backoffMs: [30 * SECOND, MINUTE, 5 * MINUTE] },
+    { maxAckPending: 64, maxDeliver: 10, ackWaitMs: 30 * SECOND },
   ),
 } as const satisfies Topology['consumers'];
 

@@ -70,9 +70,11 @@ export function consumerConfig(
 /** True when every field we declare already has the declared value on the server. */
 function matches(desired: object, actual: object): boolean {
   const current = actual as Record<string, unknown>;
-  return Object.entries(desired).every(
-    ([key, value]) => JSON.stringify(current[key]) === JSON.stringify(value),
-  );
+  // The server leaves an empty list out (no backoff): absent and [] are the same setting.
+  const same = (value: unknown, now: unknown): boolean =>
+    JSON.stringify(now) === JSON.stringify(value) ||
+    (Array.isArray(value) && value.length === 0 && now === undefined);
+  return Object.entries(desired).every(([key, value]) => same(value, current[key]));
 }
 
 function isNotFound(error: unknown): boolean {

@@ -30,14 +30,19 @@ describe('tuneConsumer', () => {
       { maxDeliver: 8, backoffMs: [1_000, 5_000, 30_000], ackWaitMs: 1_000 },
     ],
     [
-      'an ack wait, which replaces the first step',
+      'an ack wait, with no backoff declared',
       { CONSUMER_ACK_WAIT: '10s' },
-      { maxDeliver: 8, backoffMs: [10_000, 60_000, 120_000, 300_000, 600_000], ackWaitMs: 10_000 },
+      { maxDeliver: 8, backoffMs: [], ackWaitMs: 10_000 },
     ],
     [
-      'a smaller max deliver, which cuts the declared schedule',
+      'an ack wait, which replaces the first step of a backoff',
+      { CONSUMER_ACK_WAIT: '10s', CONSUMER_BACKOFF: '10s,1m' },
+      { maxDeliver: 8, backoffMs: [10_000, 60_000], ackWaitMs: 10_000 },
+    ],
+    [
+      'a smaller max deliver',
       { CONSUMER_MAX_DELIVER: '3' },
-      { maxDeliver: 3, backoffMs: [30_000, 60_000], ackWaitMs: 30_000 },
+      { maxDeliver: 3, backoffMs: [], ackWaitMs: 30_000 },
     ],
     [
       'one delivery: no backoff at all',
