@@ -9,7 +9,7 @@ import {
   OutcomeSchema,
   type ConsumerName,
 } from '@onpush/contracts';
-import { openDlqStore } from '@onpush/dlq-manager';
+import { openDlqStore, type DlqEntry } from '@onpush/dlq-manager';
 import {
   jetstream,
   jetstreamManager,
@@ -122,14 +122,26 @@ async function readOutcomes(
 /** Stages stamp lastFailedAt with their own clocks: read a margin before `since`. */
 const CLOCK_MARGIN_MS = 5 * 60_000;
 
+/** The event an ingest dead letter stored since `since` stands for (it has no raw delivery). */
+function ingestEventOf(entry: DlqEntry, since: Date): string | undefined {
+  if (entry.stage !== 'ingest' || !entry.valid) return undefined;
+  if (Date.parse(entry.storedAt) < since.getTime()) return undefined;
+  const eventId = entry.headers[HEADERS.eventId];
+  return typeof eventId === 'string' && eventId !== '' ? eventId : undefined;
+}
+
 async function readDeadLetters(nc: NatsConnection, since: Date): Promise<DeadLetterRecord[]> {
   const store = await openDlqStore(nc, { listLimit: Number.MAX_SAFE_INTEGER });
   const { entries } = await store.list({ since: new Date(since.getTime() - CLOCK_MARGIN_MS) });
-  return entries.map((e) => ({
-    key: e.letterId ?? `dlq-${e.id}`,
-    id: e.id,
-    ...(e.replayedAt !== undefined ? { replayedAt: e.replayedAt } : {}),
-  }));
+  return entries.map((e) => {
+    const ingestEvent = ingestEventOf(e, since);
+    return {
+      key: e.letterId ?? `dlq-${e.id}`,
+      id: e.id,
+      ...(e.replayedAt !== undefined ? { replayedAt: e.replayedAt } : {}),
+      ...(ingestEvent !== undefined ? { ingestEvent } : {}),
+    };
+  });
 }
 
 /** A consumer's ack floor and pending counts; a missing consumer has acknowledged nothing. */

@@ -41,6 +41,12 @@ export interface DeadLetterRecord {
   readonly key: string;
   readonly id: number;
   readonly replayedAt?: string | undefined;
+  /**
+   * Set on a dead letter of ingest stored since the audit's time: the event it stands for.
+   * Ingest dead-letters a delivery it cannot store at all (larger than JetStream accepts), so
+   * no raw delivery exists for that event; the dead letter is how it entered.
+   */
+  readonly ingestEvent?: string | undefined;
 }
 
 /** A stage consumer's progress: every message at or below `ackFloor` was acknowledged. */
@@ -78,7 +84,7 @@ export interface Finding {
 }
 
 export interface AuditReport {
-  /** Events that entered (raw deliveries without Onpush-Replay-Of, by event id). */
+  /** Events that entered (raw deliveries without Onpush-Replay-Of; ingest dead letters), by id. */
   readonly events: number;
   /** Units that need one event fate: the events, or their pushes when split. */
   readonly pushes: number;

@@ -292,6 +292,27 @@ describe('reconcile', () => {
     });
   });
 
+  it('counts an ingest dead letter (no raw delivery: too large to store) as an event ending dead', () => {
+    const key = 'dead:ingest:gar:9';
+    const letter = { key, id: 3, ingestEvent: 'gar:9' };
+    const dead = {
+      key: `${key}:outcome`,
+      eventId: 'gar:9',
+      fate: 'dead',
+      stage: 'ingest',
+    } as const;
+    const accounted = reconcile(input({ deadLetters: [letter], outcomes: [dead] }));
+    expect(accounted).toMatchObject({ events: 1, pushes: 1, fates: { dead: 1 }, unaccounted: [] });
+
+    // Its outcome missing (ingest stopped between the two publishes) is unaccounted for.
+    const [finding] = reconcile(input({ deadLetters: [letter] })).unaccounted;
+    expect(finding).toMatchObject({ kind: 'missing_fate', eventId: 'gar:9' });
+
+    // A dead letter stored before the audit's time is no event of this window.
+    const before = reconcile(input({ deadLetters: [{ key, id: 3 }], outcomes: [dead] }));
+    expect(before).toMatchObject({ events: 0, unaccounted: [] });
+  });
+
   it('names what is missing', () => {
     const [finding] = reconcile(
       input({ raw: [raw('e1')], requests: [request('e1')], outcomes: [dispatched('e1', 1)] }),

@@ -1,7 +1,8 @@
 // The accounting of DESIGN.md, as a pure function over what the streams hold: every event that
-// entered (`onpush.raw.>`) ends in exactly one event fate, or — when the parser split it into
-// pushes — each push does; every restart request ends in exactly one workload fate; a
-// `dispatched` with requests=N has N requests. docs/reliability.md states the rules.
+// entered (`onpush.raw.>`, or an ingest dead letter) ends in exactly one event fate, or — when
+// the parser split it into pushes — each push does; every restart request ends in exactly one
+// workload fate; a `dispatched` with requests=N has N requests. docs/reliability.md states the
+// rules.
 import { isAccountingFate, type Fate } from '@onpush/contracts';
 import type {
   AuditInput,
@@ -208,7 +209,11 @@ function checkSplit(ix: Index, tally: Tally, event: string, pushes: readonly str
 /** Reconciles what entered with the fates and the DLQ; see docs/reliability.md. */
 export function reconcile(input: AuditInput): AuditReport {
   const ix = index(input);
+  // An event entered as a raw delivery, or — when ingest could not store it at all — as
+  // ingest's dead letter.
   const events = new Set(input.raw.filter((r) => r.replayOf === undefined).map((r) => r.eventId));
+  for (const letter of input.deadLetters)
+    if (letter.ingestEvent !== undefined) events.add(letter.ingestEvent);
   const split = new Map<string, string[]>();
   for (const pushId of ix.pushedSeqs.keys()) {
     const parent = parentEvent(pushId, events);

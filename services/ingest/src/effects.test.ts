@@ -10,10 +10,11 @@ import { ingestMetrics } from './metrics.js';
 const log = createLogger({ service: 'ingest-test' }, { write: () => undefined });
 
 describe('ingestService', () => {
-  it('answers a push with 503 until NATS is connected (Pub/Sub retries it)', async () => {
+  it('answers a push with 503 until NATS is connected (Pub/Sub retries it), and is not ready meanwhile', async () => {
     const config = loadConfig(ingestSchema, { PUBSUB_PULL: 'false' });
     const metrics = ingestMetrics(createMetrics('ingest-test'));
-    const { routes } = ingestService({ config, log, metrics });
+    const { routes, ready } = ingestService({ config, log, metrics });
+    expect(ready()).toBe(false);
     const server = await startHttp({
       port: 0,
       host: '127.0.0.1',

@@ -10,15 +10,12 @@ import {
   type Publish,
   publisher,
 } from '@onpush/nats';
-import {
-  instrumentPublish,
-  type LifecycleEvent,
-  type Route,
-  type ServiceEffects,
-} from '@onpush/service';
+import { instrumentPublish, type Route, type ServiceEffects } from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
 import type { IngestConfig } from './config.js';
 import type { IngestMetrics } from './metrics.js';
+import { NatsLink, type Statuses } from './nats-link.js';
+import { limitPayload } from './payload-limit.js';
 import { createPubSub, ensureSubscription, pullSubscription } from './pubsub-client.js';
 import { startPull, type PullHandle } from './pubsub.js';
 import { pushRoute } from './push.js';
@@ -73,34 +70,37 @@ export interface IngestOptions {
 export interface Ingest {
   effects: ServiceEffects;
   routes: Route[];
+  /**
+   * Readiness on top of the lifecycle's `running`: NATS connected and the topology provisioned,
+   * the same condition the publish gate checks (runService's `ready`).
+   */
+  ready: () => boolean;
 }
 
-async function watchNats(
-  nc: NatsConnection,
-  report: (event: LifecycleEvent) => void,
-): Promise<void> {
-  for await (const status of nc.status()) {
-    if (status.type === 'disconnect') report({ type: 'DEPENDENCY_LOST', dependency: 'nats' });
-    if (status.type === 'reconnect') report({ type: 'DEPENDENCY_BACK', dependency: 'nats' });
-  }
+/** Streams and missing consumers only: each stage owns its consumer's tunables. */
+async function provisionTopology(nc: NatsConnection): Promise<void> {
+  await provision(await jetstreamManager(nc), TOPOLOGY, { consumers: [] });
 }
 
-/** Connects to NATS and provisions the topology, then runs `more`; closes again if any step fails. */
+/**
+ * Connects to NATS and provisions the topology, then runs `more`; closes again if any step fails.
+ * The status stream is taken at once, so no disconnect after the connect is missed.
+ */
 async function connectJetStream(
   config: IngestConfig,
   more?: () => Promise<void>,
-): Promise<NatsConnection> {
+): Promise<{ nc: NatsConnection; statuses: Statuses }> {
   const nc = await connectNats({
     url: config.NATS_URL,
     name: 'onpush-ingest',
     user: config.NATS_USER,
     pass: config.NATS_PASSWORD,
   });
+  const statuses = nc.status();
   try {
-    // Streams and missing consumers only: each stage owns its consumer's tunables.
-    await provision(await jetstreamManager(nc), TOPOLOGY, { consumers: [] });
+    await provisionTopology(nc);
     await more?.();
-    return nc;
+    return { nc, statuses };
   } catch (error) {
     await nc.close();
     throw error;
@@ -110,20 +110,27 @@ async function connectJetStream(
 /**
  * Ingest's effects: connect binds NATS (provisioning the topology) and, when asked, creates the
  * Pub/Sub topic and subscription; run pulls; drain stops pulling, waits for what is in flight,
- * then drains NATS. The push route publishes through the same connection.
+ * then drains NATS. The push route publishes through the same connection. A publish is refused
+ * at once (503 / nack) whenever the NATS link is not usable — exactly when `ready` is false.
  */
 export function ingestService({ config, log, metrics, endpoints, fetcher }: IngestOptions): Ingest {
   const inFlight = new InFlight();
   let nc: NatsConnection | undefined;
+  let statuses: Statuses | undefined;
   let js: Publish | undefined;
   let accepting = true;
+  const link = new NatsLink({ provision: () => provisionTopology(nc!), log });
   let pubsub: PubSub | undefined;
   let pull: PullHandle | undefined;
 
-  const publish: Publish = (subject, data, options) =>
-    js !== undefined && accepting
-      ? js(subject, data, options)
-      : Promise.reject(new NotConnectedError(accepting ? 'not connected to NATS yet' : 'draining'));
+  const publish: Publish = (subject, data, options) => {
+    if (!accepting) return Promise.reject(new NotConnectedError('draining'));
+    if (js === undefined) return Promise.reject(new NotConnectedError('not connected to NATS yet'));
+    if (!link.usable) return Promise.reject(new NotConnectedError(link.why));
+    return js(subject, data, options);
+  };
+  /** The connected server's max_payload (data and headers of one message), once known. */
+  const maxPayload = (): number | undefined => nc?.info?.max_payload;
   const client = (): PubSub =>
     (pubsub ??= createPubSub({
       project: config.PUBSUB_PROJECT ?? '',
@@ -134,14 +141,20 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
 
   const effects: ServiceEffects = {
     async connect() {
-      nc = await connectJetStream(config, config.PUBSUB_CREATE_SUBSCRIPTION ? ensure : undefined);
-      js = traceIngest(instrumentPublish(publisher(jetstream(nc))));
+      ({ nc, statuses } = await connectJetStream(
+        config,
+        config.PUBSUB_CREATE_SUBSCRIPTION ? ensure : undefined,
+      ));
+      // Innermost, so the size check sees the headers tracing adds.
+      const limited = limitPayload(publisher(jetstream(nc)), maxPayload);
+      js = traceIngest(instrumentPublish(limited, metrics));
+      link.up();
     },
     run(report) {
-      if (nc)
-        void watchNats(nc, report).catch((error: unknown) =>
-          log.warn('watching NATS failed', { error }),
-        );
+      if (statuses)
+        void link
+          .follow(statuses, report)
+          .catch((error: unknown) => log.warn('watching NATS failed', { error }));
       if (!config.PUBSUB_PULL) return () => undefined;
       const subscription = pullSubscription(
         client(),
@@ -164,6 +177,7 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
       return () => undefined;
     },
     async drain() {
+      link.stop();
       await pull
         ?.close()
         .catch((error: unknown) => log.warn('closing the pubsub subscriber failed', { error }));
@@ -177,6 +191,14 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
   const route =
     endpoints === undefined
       ? pushRoute({ publish, maxBodyBytes: config.MAX_BODY_BYTES, metrics, log, track })
-      : webhookRoute({ endpoints, publish, metrics, log, track, ...(fetcher ? { fetcher } : {}) });
-  return { effects, routes: [route] };
+      : webhookRoute({
+          endpoints,
+          publish,
+          metrics,
+          log,
+          track,
+          maxPayload,
+          ...(fetcher ? { fetcher } : {}),
+        });
+  return { effects, routes: [route], ready: () => link.usable };
 }

@@ -102,6 +102,9 @@ export function garHeaders(
   return headers;
 }
 
+/** The event id (and Nats-Msg-Id) of a Pub/Sub message: `gar:<messageId>`. */
+export const garEventId = (messageId: string): string => `${GAR_SOURCE}:${messageId}`;
+
 /**
  * Stores one Pub/Sub message on `onpush.raw.gar`: the untouched bytes, Nats-Msg-Id
  * `gar:<messageId>` (a redelivery is a duplicate, stored once). Resolves only once JetStream
@@ -115,7 +118,7 @@ export async function acceptGarDelivery(
   if (delivery.messageId.trim() === '' || /[\r\n]/.test(delivery.messageId)) {
     throw new DeliveryError(`unusable Pub/Sub messageId ${JSON.stringify(delivery.messageId)}`);
   }
-  const eventId = `${GAR_SOURCE}:${delivery.messageId}`;
+  const eventId = garEventId(delivery.messageId);
   const headers = garHeaders(delivery, eventId, (options.now ?? (() => new Date()))());
   return publish(rawSubject(GAR_SOURCE), delivery.data, { msgId: eventId, headers });
 }

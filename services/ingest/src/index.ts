@@ -8,11 +8,27 @@ export {
   GAR_SOURCE,
   DeliveryError,
   acceptGarDelivery,
+  garEventId,
   garHeaders,
   isoTime,
   type GarDelivery,
   type AcceptOptions,
 } from './handler.js';
+export {
+  PayloadTooLargeError,
+  headerBytes,
+  isMaxPayloadError,
+  limitPayload,
+  sentHeaderBytes,
+} from './payload-limit.js';
+export {
+  KEPT_BYTES,
+  ORIGINAL_SIZE_HEADER,
+  ingestDeadLetterKey,
+  keptBytes,
+  oversizedDeadLetter,
+  type OversizedOptions,
+} from './dead-letter.js';
 export { ingestMetrics, countStored, type IngestMetrics, type DeliveryResult } from './metrics.js';
 export {
   handlePulled,
@@ -37,10 +53,12 @@ export {
   parseEnvelope,
   pushRoute,
   storeEnvelope,
+  tooLargeReply,
   type EnvelopeErrorType,
   type PushOptions,
   type PushReply,
 } from './push.js';
+export { NatsLink, type NatsLinkOptions, type Statuses } from './nats-link.js';
 export {
   InFlight,
   NotConnectedError,

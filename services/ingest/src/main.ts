@@ -20,7 +20,7 @@ function settingsOrExit(): IngestSettings {
 const { config, endpoints } = settingsOrExit();
 const log = createLogger({ service: 'ingest' }, { level: config.LOG_LEVEL });
 const metrics = ingestMetrics(createMetrics('ingest'));
-const { effects, routes } = ingestService({ config, log, metrics, endpoints });
+const { effects, routes, ready } = ingestService({ config, log, metrics, endpoints });
 if (endpoints !== undefined)
   log.info('webhook endpoints', {
     endpoints: endpoints.map((e) => ({ name: e.name, source: e.source, auth: e.auth.type })),
@@ -33,6 +33,7 @@ await runService({
   metrics,
   effects,
   routes,
+  ready,
   httpTimeouts: { requestMs: config.HTTP_REQUEST_TIMEOUT, headersMs: config.HTTP_HEADERS_TIMEOUT },
 });
 process.exit(0);

@@ -2,7 +2,7 @@ import type { Published } from '@onpush/nats';
 import { Counter, type Metrics } from '@onpush/telemetry';
 import { GAR_SOURCE } from './handler.js';
 
-export type DeliveryResult = 'stored' | 'duplicate' | 'rejected' | 'failed';
+export type DeliveryResult = 'stored' | 'duplicate' | 'rejected' | 'failed' | 'dead';
 export type Via = 'pull' | 'push' | 'webhook';
 
 /** The shared service metrics plus ingest's own, registered in the same registry. */
@@ -11,7 +11,7 @@ export function ingestMetrics(metrics: Metrics) {
     ...metrics,
     deliveries: new Counter({
       name: 'onpush_ingest_deliveries_total',
-      help: 'Deliveries seen by ingest, by transport (pull, push) and result (stored, duplicate, rejected, failed)',
+      help: 'Deliveries seen by ingest, by transport (pull, push, webhook) and result (stored, duplicate, rejected, failed, dead)',
       labelNames: ['via', 'result'] as const,
       registers: [metrics.registry],
     }),

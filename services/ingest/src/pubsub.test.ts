@@ -1,9 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi, type Mock } from 'vitest';
+import { parseDeadLetter } from '@onpush/contracts';
 import type { Publish, Published } from '@onpush/nats';
 import type { LifecycleEvent } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { ingestMetrics } from './metrics.js';
+import { PayloadTooLargeError } from './payload-limit.js';
 import { handlePulled, startPull, type PulledMessage, type PullSubscription } from './pubsub.js';
 
 const log = createLogger({ service: 'ingest-test' }, { write: () => undefined });
@@ -96,6 +98,80 @@ describe('handlePulled', () => {
 
     expect(await handlePulled(message, { publish, metrics, log })).toBe('ack');
     expect((await metrics.received.get()).values).toEqual([]);
+  });
+});
+
+describe('handlePulled: a message larger than JetStream accepts', () => {
+  const tooLarge = new PayloadTooLargeError(2 * 1024 * 1024, 300, 1024 * 1024);
+  const deps = { subscription: 'projects/p/subscriptions/onpush-gcr', log };
+
+  /** Refuses the raw delivery as too large; `letter` decides what the dead-letter publishes get. */
+  function broker(letter: (subject: string) => Promise<Published>) {
+    const subjects: string[] = [];
+    const publish = vi.fn<Publish>((subject) => {
+      subjects.push(subject);
+      return subject === 'onpush.raw.gar' ? Promise.reject(tooLarge) : letter(subject);
+    });
+    return { publish, subjects };
+  }
+
+  it('dead-letters it and acks once the dead letter and then the dead outcome are stored', async () => {
+    const metrics = ingestMetrics(createMetrics('ingest-test'));
+    const message = fakeMessage('9');
+    const pending = deferred<Published>();
+    const { publish, subjects } = broker((subject) =>
+      subject === 'onpush.outcome.dead' ? pending.promise : Promise.resolve(stored),
+    );
+
+    const handled = handlePulled(message, { ...deps, publish, metrics });
+    await vi.waitFor(() => expect(subjects).toHaveLength(3));
+    expect(subjects).toEqual(['onpush.raw.gar', 'onpush.dead.ingest', 'onpush.outcome.dead']);
+    expect(publish.mock.calls[1]?.[2].msgId).toBe('dead:ingest:gar:9');
+    expect(publish.mock.calls[2]?.[2].msgId).toBe('dead:ingest:gar:9:outcome');
+    expect(message.ack).not.toHaveBeenCalled(); // the outcome is not stored yet
+
+    pending.resolve(stored);
+    expect(await handled).toBe('ack');
+    expect(message.ack).toHaveBeenCalledOnce();
+    expect(message.nack).not.toHaveBeenCalled();
+    const letter = parseDeadLetter(publish.mock.calls[1]![1]);
+    expect(letter).toMatchObject({ stage: 'ingest', reason: 'payload_too_large' });
+    expect(letter.subject).toBe('projects/p/subscriptions/onpush-gcr');
+    const deliveries = await metrics.deliveries.get();
+    expect(deliveries.values).toEqual([
+      expect.objectContaining({ labels: { via: 'pull', result: 'dead' }, value: 1 }),
+    ]);
+    expect((await metrics.received.get()).values).toEqual([]);
+  });
+
+  it('nacks when the dead letter could not be stored (the redelivery tries again)', async () => {
+    const metrics = ingestMetrics(createMetrics('ingest-test'));
+    const message = fakeMessage();
+    const { publish } = broker(() => Promise.reject(new Error('JetStream timeout')));
+
+    expect(await handlePulled(message, { ...deps, publish, metrics })).toBe('nack');
+    expect(message.ack).not.toHaveBeenCalled();
+    expect(message.nack).toHaveBeenCalledOnce();
+  });
+
+  it('stores a bare dead letter (no data) when even the letter is too large', async () => {
+    const metrics = ingestMetrics(createMetrics('ingest-test'));
+    const message = fakeMessage();
+    let letters = 0;
+    const { publish, subjects } = broker((subject) =>
+      subject === 'onpush.dead.ingest' && ++letters === 1
+        ? Promise.reject(tooLarge)
+        : Promise.resolve(stored),
+    );
+
+    expect(await handlePulled(message, { ...deps, publish, metrics })).toBe('ack');
+    expect(subjects).toEqual([
+      'onpush.raw.gar',
+      'onpush.dead.ingest',
+      'onpush.dead.ingest',
+      'onpush.outcome.dead',
+    ]);
+    expect(parseDeadLetter(publish.mock.calls[2]![1]).payload).toBe('');
   });
 });
 

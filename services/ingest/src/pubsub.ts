@@ -1,8 +1,10 @@
 import type { Publish } from '@onpush/nats';
-import { reconnectDelayMs, type LifecycleEvent } from '@onpush/service';
+import { publishAll, reconnectDelayMs, type LifecycleEvent } from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
+import { oversizedDeadLetter } from './dead-letter.js';
 import { acceptGarDelivery, type GarDelivery } from './handler.js';
 import { countStored, type IngestMetrics } from './metrics.js';
+import { PayloadTooLargeError } from './payload-limit.js';
 
 /** What the pull path needs of a client-library `Message` (which satisfies it). */
 export interface PulledMessage {
@@ -45,8 +47,31 @@ export function pulledDelivery(message: PulledMessage, subscription?: string): G
 }
 
 /**
+ * Publishes the dead letter and the dead outcome of an oversized message, in that order; a letter
+ * that is itself too large (a server with a tiny max_payload) goes without data and attributes.
+ */
+async function deadLetterOversized(
+  delivery: GarDelivery,
+  error: PayloadTooLargeError,
+  deps: PullHandlerDeps,
+): Promise<void> {
+  const receivedAt = (deps.now ?? (() => new Date()))();
+  try {
+    await publishAll(deps.publish, oversizedDeadLetter(delivery, error, { receivedAt }));
+  } catch (failure) {
+    if (!(failure instanceof PayloadTooLargeError)) throw failure;
+    await publishAll(
+      deps.publish,
+      oversizedDeadLetter(delivery, error, { receivedAt, bare: true }),
+    );
+  }
+}
+
+/**
  * One pulled message: stored on JetStream, then acked. When the publish fails the message is
- * nacked and Pub/Sub redelivers it; it is never acked before JetStream stored it.
+ * nacked and Pub/Sub redelivers it; it is never acked before JetStream stored it. A message too
+ * large for JetStream would fail forever: it becomes a dead letter (`payload_too_large`) and a
+ * `dead` outcome instead, and is acked once both are stored.
  */
 export async function handlePulled(
   message: PulledMessage,
@@ -54,14 +79,21 @@ export async function handlePulled(
 ): Promise<'ack' | 'nack'> {
   const started = performance.now();
   const options = deps.now ? { now: deps.now } : {};
+  const delivery = pulledDelivery(message, deps.subscription);
   let outcome: 'ack' | 'nack';
   try {
-    const published = await acceptGarDelivery(
-      deps.publish,
-      pulledDelivery(message, deps.subscription),
-      options,
-    );
-    countStored(deps.metrics, 'pull', published, (performance.now() - started) / 1000);
+    try {
+      const published = await acceptGarDelivery(deps.publish, delivery, options);
+      countStored(deps.metrics, 'pull', published, (performance.now() - started) / 1000);
+    } catch (error) {
+      if (!(error instanceof PayloadTooLargeError)) throw error;
+      await deadLetterOversized(delivery, error, deps);
+      deps.metrics.deliveries.inc({ via: 'pull', result: 'dead' });
+      deps.log.warn('too large for JetStream; dead-lettered and acked', {
+        messageId: message.id,
+        error: error.message,
+      });
+    }
     outcome = 'ack';
   } catch (error) {
     deps.metrics.deliveries.inc({ via: 'pull', result: 'failed' });

@@ -5,6 +5,7 @@ import type { Publish, PublishOptions } from '@onpush/nats';
 import { startHttp } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { ingestMetrics } from './metrics.js';
+import { PayloadTooLargeError } from './payload-limit.js';
 import { EnvelopeError, parseEnvelope, pushRoute } from './push.js';
 
 const log = createLogger({ service: 'ingest-test' }, { write: () => undefined });
@@ -110,13 +111,28 @@ describe('push route', () => {
     expect(calls).toEqual([]);
   });
 
-  it('413 over MAX_BODY_BYTES; publishes nothing', async () => {
+  it('413 over MAX_BODY_BYTES, naming it; publishes nothing', async () => {
     const { publish, calls } = recording();
     const url = await start(publish, 64);
     const res = await post(`${url}/pubsub/push`, envelope(goodMessage));
     expect(res.status).toBe(413);
-    expect(await res.json()).toMatchObject({ error: 'payload_too_large' });
+    expect(await res.json()).toEqual({
+      error: 'payload_too_large',
+      message: 'body over 64 bytes (MAX_BODY_BYTES)',
+      limit: 64,
+    });
     expect(calls).toEqual([]);
+  });
+
+  it('413 naming the limit when the message is larger than the NATS server accepts (not 503: a retry fails the same way)', async () => {
+    const publish: Publish = () =>
+      Promise.reject(new PayloadTooLargeError(2_000_000, 250, 1_048_576));
+    const url = await start(publish);
+    const res = await post(`${url}/pubsub/push`, envelope(goodMessage));
+    expect(res.status).toBe(413);
+    const body = (await res.json()) as { error: string; message: string; limit: number };
+    expect(body).toMatchObject({ error: 'payload_too_large', limit: 1_048_576 - 250 });
+    expect(body.message).toContain("the NATS server's max_payload of 1048576 bytes");
   });
 
   it.each([

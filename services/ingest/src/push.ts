@@ -4,6 +4,7 @@ import { sendJson, type Route } from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
 import { DeliveryError, acceptGarDelivery, type GarDelivery } from './handler.js';
 import { countStored, type IngestMetrics } from './metrics.js';
+import { PayloadTooLargeError } from './payload-limit.js';
 import { bodyOf, isJsonType, mediaType } from './webhooks/request.js';
 
 /** Where Pub/Sub push subscriptions (and a GCR webhook relay) deliver. */
@@ -106,17 +107,38 @@ export interface PushOptions {
 /** What to answer a push request. */
 export interface PushReply {
   status: number;
-  body?: { error: string; message: string };
+  /** `limit`: with a 413, the largest size in bytes (of the body, or of the message data). */
+  body?: { error: string; message: string; limit?: number };
 }
 
-function rejected(options: PushOptions, status: number, error: string, message: string): PushReply {
+function rejected(
+  options: PushOptions,
+  status: number,
+  error: string,
+  message: string,
+  limit?: number,
+): PushReply {
   options.metrics.deliveries.inc({ via: 'push', result: 'rejected' });
-  return { status, body: { error, message } };
+  return { status, body: { error, message, ...(limit !== undefined ? { limit } : {}) } };
+}
+
+/** 413 for a message the NATS server would not accept, naming the limit (the sender knows). */
+export function tooLargeReply(error: PayloadTooLargeError): {
+  error: 'payload_too_large';
+  message: string;
+  limit: number;
+} {
+  return {
+    error: 'payload_too_large',
+    message: `not stored: ${error.message}; at most ${error.dataLimit} bytes fit with these headers`,
+    limit: error.dataLimit,
+  };
 }
 
 /**
  * Stores the Pub/Sub message of a push envelope body: 204 once JetStream stored it, 400 when
- * the body is not an envelope, 503 when JetStream did not store it (Pub/Sub retries).
+ * the body is not an envelope, 413 when its message is larger than the NATS server accepts,
+ * 503 when JetStream did not store it (Pub/Sub retries).
  * `endpoint`: the named webhook endpoint it came in on, when it did.
  */
 export async function storeEnvelope(
@@ -141,6 +163,14 @@ export async function storeEnvelope(
     countStored(options.metrics, 'push', published, (performance.now() - started) / 1000);
   } catch (error) {
     if (error instanceof DeliveryError) return rejected(options, 400, error.type, error.message);
+    if (error instanceof PayloadTooLargeError) {
+      const reply = tooLargeReply(error);
+      options.log.warn('push delivery too large for JetStream; answering 413', {
+        messageId: delivery.messageId,
+        error: error.message,
+      });
+      return rejected(options, 413, reply.error, reply.message, reply.limit);
+    }
     options.metrics.deliveries.inc({ via: 'push', result: 'failed' });
     options.log.warn('push delivery not stored; answering 503 so Pub/Sub retries', {
       messageId: delivery.messageId,
@@ -177,7 +207,13 @@ async function handlePush(
   if (body === undefined)
     return send(
       res,
-      rejected(options, 413, 'payload_too_large', `body over ${options.maxBodyBytes} bytes`),
+      rejected(
+        options,
+        413,
+        'payload_too_large',
+        `body over ${options.maxBodyBytes} bytes (MAX_BODY_BYTES)`,
+        options.maxBodyBytes,
+      ),
     );
   send(res, await storeEnvelope(body, options));
 }
@@ -185,7 +221,7 @@ async function handlePush(
 /**
  * `POST /pubsub/push` and `POST /webhooks/gcr`: a Pub/Sub push envelope. 204 once JetStream
  * stored the message; 503 when it could not (Pub/Sub retries any non-2xx); 400/413/415 for a
- * body that enters nothing.
+ * body that enters nothing (413: over MAX_BODY_BYTES, or a message over the server's max_payload).
  */
 export function pushRoute(options: PushOptions): Route {
   return async (req, res, url) => {

@@ -43,6 +43,12 @@ const publish: Publish = (subject, data, options) => {
   return Promise.resolve({ stream: 'ONPUSH', seq: calls.length, duplicate: false });
 };
 
+let maxPayload: number | undefined;
+/** The NATS server's max_payload the route sees (until the next test; unknown by default). */
+export const setMaxPayload = (bytes: number): void => {
+  maxPayload = bytes;
+};
+
 let server: Server;
 export let base = '';
 export let aws: Awaited<ReturnType<typeof serve>>;
@@ -144,6 +150,7 @@ export function useWebhookServer(): void {
           metrics,
           log,
           now: () => new Date('2025-05-05T05:05:05Z'),
+          maxPayload: () => maxPayload,
         }),
       ],
     });
@@ -156,6 +163,7 @@ export function useWebhookServer(): void {
   beforeEach(() => {
     calls = [];
     failing = undefined;
+    maxPayload = undefined;
   });
 }
 

@@ -2,7 +2,10 @@ import { createHmac } from 'node:crypto';
 import { createConnection, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { readBody, startHttp } from '@onpush/service';
+import { PayloadTooLargeError } from '../payload-limit.js';
 import {
+  AUDIENCE,
+  EMAIL,
   PATH_TOKEN,
   SECRET,
   calls,
@@ -14,9 +17,19 @@ import {
   sha256,
   useWebhookServer,
   base,
+  google,
+  setMaxPayload,
 } from './route-harness.js';
+import { signJwt } from './testing.js';
 
 useWebhookServer();
+
+/** A Google-signed OIDC token the gcr endpoint accepts. */
+function gcrToken(): string {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { iss: 'https://accounts.google.com', aud: AUDIENCE, email: EMAIL };
+  return signJwt(google, { ...claims, email_verified: true, iat: now, exp: now + 3600 });
+}
 
 describe('accepted webhooks', () => {
   it('Docker Hub with its path token: 202, the untouched body on onpush.raw.dockerhub, keyed by its sha256', async () => {
@@ -94,19 +107,23 @@ describe('accepted webhooks', () => {
     expect(header(calls[0], 'Onpush-Event-Id')).toBe('cloudevents:evt-7');
   });
 
-  it('answers 503 when JetStream did not store it, and 413 when it exceeds max_payload', async () => {
+  it('answers 503 when JetStream did not store it, and 413 naming the limit when it exceeds max_payload', async () => {
     failWith(new Error('timeout'));
     const res = await post('/webhooks/harbor-a', '{}', { ...json, authorization: SECRET });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
-    failWith(
-      Object.assign(new Error("'payload' max_payload size exceeded"), {
-        name: 'InvalidArgumentError',
-      }),
-    );
-    expect(
-      (await post('/webhooks/harbor-a', '{}', { ...json, authorization: SECRET })).status,
-    ).toBe(413);
+    failWith(new PayloadTooLargeError(3_000, 200, 3_100));
+    const big = await post('/webhooks/harbor-a', '{}', { ...json, authorization: SECRET });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ error: 'payload_too_large', limit: 2_900 });
+    // The gcr endpoint (a Pub/Sub push envelope) answers the same.
+    failWith(new PayloadTooLargeError(3_000, 200, 3_100));
+    const envelope = JSON.stringify({ message: { data: 'e30=', messageId: '1' } });
+    const gcr = await post('/webhooks/gcr', envelope, {
+      ...json,
+      authorization: `Bearer ${gcrToken()}`,
+    });
+    expect(gcr.status).toBe(413);
   });
 });
 
@@ -143,12 +160,32 @@ describe('refused before anything is published', () => {
     );
   });
 
-  it('413 over the body limit', async () => {
+  it('413 over the body limit, naming it', async () => {
     const res = await post('/webhooks/harbor-a', JSON.stringify({ x: 'y'.repeat(5000) }), {
       ...json,
       authorization: SECRET,
     });
     expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({
+      error: 'payload_too_large',
+      message: "body over 4096 bytes (the endpoint's maxBodyBytes)",
+      limit: 4096,
+    });
+  });
+
+  it("413 over the NATS server's max_payload when it is below the endpoint's limit", async () => {
+    setMaxPayload(1_000);
+    const res = await post('/webhooks/harbor-a', JSON.stringify({ x: 'y'.repeat(2000) }), {
+      ...json,
+      authorization: SECRET,
+    });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({
+      error: 'payload_too_large',
+      message: "body over 1000 bytes (the NATS server's max_payload)",
+      limit: 1000,
+    });
+    expect(calls).toEqual([]);
   });
 
   it('405 for GET', async () => {

@@ -3,7 +3,8 @@ import type { Publish } from '@onpush/nats';
 import { sendJson, type Route } from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
 import { countStored, type IngestMetrics } from '../metrics.js';
-import { storeEnvelope } from '../push.js';
+import { PayloadTooLargeError } from '../payload-limit.js';
+import { storeEnvelope, tooLargeReply } from '../push.js';
 import { authenticator, type AuthRequest, type Authenticator } from './auth.js';
 import { publishWebhook } from './delivery.js';
 import type { Endpoint } from './endpoints.js';
@@ -23,6 +24,11 @@ export interface WebhookOptions {
   track?: (task: Promise<unknown>) => void;
   fetcher?: Fetcher;
   now?: () => Date;
+  /**
+   * The NATS server's max_payload, when connected: a body over it is refused (413) before it is
+   * read, whatever the endpoint's maxBodyBytes.
+   */
+  maxPayload?: () => number | undefined;
 }
 
 interface Bound {
@@ -58,12 +64,6 @@ function send(res: ServerResponse, reply: Reply): void {
     res.end();
   } else sendJson(res, reply.status, reply.body);
 }
-
-/** Is a NATS error "this message is larger than the server's max_payload"? */
-const tooLargeForNats = (error: unknown): boolean =>
-  error instanceof Error &&
-  error.name === 'InvalidArgumentError' &&
-  error.message.includes('max_payload');
 
 class WebhookHandler {
   constructor(private readonly options: WebhookOptions) {}
@@ -125,19 +125,39 @@ class WebhookHandler {
       const expected = `expected JSON${spec.textPlain ? ' or text/plain' : ''}`;
       return early(problem(415, 'unsupported_media_type', expected));
     }
+    const limit = this.bodyLimit(endpoint);
     let body: Buffer | undefined;
     try {
-      body = await bodyOf(req, endpoint.maxBodyBytes);
+      body = await bodyOf(req, limit.bytes);
     } catch {
       // The sender went away or timed out mid-body: there is nobody to answer, nothing enters.
       return early(problem(400, 'incomplete_body', 'the request body did not arrive whole'));
     }
     if (body === undefined)
-      return early(problem(413, 'payload_too_large', `body over ${endpoint.maxBodyBytes} bytes`));
+      return early({
+        status: 413,
+        body: {
+          error: 'payload_too_large',
+          message: `body over ${limit.bytes} bytes (${limit.what})`,
+          limit: limit.bytes,
+        },
+      });
     const late401 = target.auth.needsBody
       ? await this.authenticate(target, { ...request, body })
       : undefined;
     return late401 ?? this.accept(endpoint, req, body);
+  }
+
+  /**
+   * The endpoint's maxBodyBytes, or the NATS server's max_payload when that is smaller and the
+   * body is what is stored (a `gcr` body is an envelope: its data, decoded, is checked when
+   * published).
+   */
+  private bodyLimit(endpoint: Endpoint): { bytes: number; what: string } {
+    const maxPayload = endpoint.source === 'gcr' ? undefined : this.options.maxPayload?.();
+    return maxPayload !== undefined && maxPayload < endpoint.maxBodyBytes
+      ? { bytes: maxPayload, what: "the NATS server's max_payload" }
+      : { bytes: endpoint.maxBodyBytes, what: "the endpoint's maxBodyBytes" };
   }
 
   private async accept(endpoint: Endpoint, req: IncomingMessage, body: Buffer): Promise<Reply> {
@@ -160,8 +180,13 @@ class WebhookHandler {
       );
       return { status: 202, body: { eventId, duplicate: published.duplicate } };
     } catch (error) {
-      if (tooLargeForNats(error))
-        return problem(413, 'payload_too_large', 'body too large for the message broker');
+      if (error instanceof PayloadTooLargeError) {
+        log.warn('webhook too large for JetStream; answering 413', {
+          endpoint: endpoint.name,
+          error: error.message,
+        });
+        return { status: 413, body: tooLargeReply(error) };
+      }
       metrics.deliveries.inc({ via: 'webhook', result: 'failed' });
       log.warn('webhook not stored; answering 503 so the sender retries', {
         endpoint: endpoint.name,
