@@ -14,7 +14,7 @@ const USAGE = `onpush — restart every Kubernetes workload that runs a pushed i
 
 usage:
   onpush demo                         sandbox + pipeline + one Artifact Registry push, end to end
-  onpush start                        the five services as supervised processes (NATS_URL, or a local nats-server)
+  onpush start [--scale N]            the five services as supervised processes, N of each (NATS_URL, or a local nats-server)
   onpush run <service>                one service in this process (${SERVICES.join(', ')})
   onpush provision [--replicas N]     create or update the JetStream streams and consumers
   onpush dlq ls|show <id>|replay <id>|purge <id> [--stage S] [--reason R] [--since 1h]
@@ -52,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
       dir: { type: 'string' },
       only: { type: 'string' },
       replicas: { type: 'string' },
+      scale: { type: 'string' },
       stage: { type: 'string' },
       reason: { type: 'string' },
       since: { type: 'string' },
@@ -69,8 +70,16 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'demo':
       return demoCommand(sandboxDir(process.env, values.dir), out);
-    case 'start':
-      return startCommand(process.env, out);
+    case 'start': {
+      const scale = Number(values.scale ?? '1');
+      if (!Number.isInteger(scale) || scale < 1 || scale > 9) {
+        out.error(
+          'onpush start: --scale must be a whole number from 1 to 9 (processes per service)',
+        );
+        return 2;
+      }
+      return startCommand(process.env, out, scale);
+    }
     case 'run':
       if (!isService(action)) {
         out.error(`onpush run: name a service (${SERVICES.join(', ')})`);

@@ -1,13 +1,19 @@
 import { resolve } from 'node:path';
 import { NatsServer } from '@onpush/sandbox';
 import type { Output } from './output.js';
+import { SERVICES } from './services.js';
 import { Supervisor } from './supervisor.js';
 
 /**
- * `onpush start`: the five services as supervised processes. Without NATS_URL it runs a local
+ * `onpush start [--scale N]`: the five services as supervised processes, N of each (replicas of a
+ * stage share its durable consumer, as Deployments scaled out do). Without NATS_URL it runs a local
  * nats-server with JetStream under ./.onpush/nats. Ctrl-C (or SIGTERM) stops everything.
  */
-export async function startCommand(env: NodeJS.ProcessEnv, out: Output): Promise<number> {
+export async function startCommand(
+  env: NodeJS.ProcessEnv,
+  out: Output,
+  scale = 1,
+): Promise<number> {
   let nats: NatsServer | undefined;
   const childEnv = { ...env };
   if (!env['NATS_URL']) {
@@ -22,10 +28,14 @@ export async function startCommand(env: NodeJS.ProcessEnv, out: Output): Promise
     childEnv['PUBSUB_PULL'] = 'false';
     out.info('onpush: PUBSUB_PROJECT is not set: ingest takes Pub/Sub push deliveries only');
   }
-  const supervisor = new Supervisor({ env: childEnv });
+  const replicas = Object.fromEntries(SERVICES.map((s) => [s, scale]));
+  const supervisor = new Supervisor({ env: childEnv, replicas });
   supervisor.start();
   out.info(
-    `onpush: started ingest, parser, resolver, restarter, dlq-manager against ${childEnv['NATS_URL']}`,
+    `onpush: started ${scale} × ingest, parser, resolver, restarter, dlq-manager against ${childEnv['NATS_URL']}` +
+      (scale > 1
+        ? ` (replica r of a service on its port + 10·r, e.g. resolver 8083, 8093, 8103)`
+        : ''),
   );
   await new Promise<void>((done) => {
     process.once('SIGINT', () => done());

@@ -14,4 +14,13 @@ describe('the onpush command', () => {
     expect(stdout).toMatch(/^onpush — restart every Kubernetes workload/);
     expect(stdout).toContain('onpush dlq ls');
   });
+
+  it('refuses a --scale for `onpush start` that is no process count, naming the flag', async () => {
+    const cli = new URL('../../cli/dist/main.js', import.meta.url).pathname;
+    const failed = await run(process.execPath, [cli, 'start', '--scale', '0']).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failed).toMatchObject({ code: 2 });
+    expect((failed as { stderr: string }).stderr).toContain('--scale must be a whole number');
+  });
 });
