@@ -12,7 +12,7 @@
 // 40 workloads, 10 pushes of each of 20 images) —
 //   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/ingest-crash.test.ts
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PubSub, type Topic } from '@google-cloud/pubsub';
+import type { PubSub, Topic } from '@google-cloud/pubsub';
 import { describe, expect, it } from 'vitest';
 import { HEADERS } from '@onpush/contracts';
 import { connectNats } from '@onpush/nats';
@@ -24,6 +24,7 @@ import {
   patchedTwice,
   planFleet,
   planStorm,
+  pullTopic,
   scaled,
   settled,
   staleWorkloads,
@@ -50,13 +51,7 @@ describe('ingest crash between the JetStream ack and the Pub/Sub ack', () => {
     fleet,
     // the subscription exists before ingest starts pulling from it
     env: async () => {
-      pubsub = new PubSub({
-        projectId: sandbox().pubsubProject,
-        apiEndpoint: sandbox().need('pubsub').host,
-        emulatorMode: true,
-      });
-      [topic] = await pubsub.createTopic('gcr');
-      await topic.createSubscription(SUBSCRIPTION, { ackDeadlineSeconds: 10 });
+      ({ pubsub, topic } = await pullTopic(sandbox(), SUBSCRIPTION));
       return { ingest: { PUBSUB_SUBSCRIPTION: SUBSCRIPTION } };
     },
     after: async () => pubsub?.close(),

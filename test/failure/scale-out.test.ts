@@ -16,7 +16,7 @@
 // Full size: 200 workloads, 20 rounds —
 //   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/scale-out.test.ts
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PubSub, type Topic } from '@google-cloud/pubsub';
+import type { PubSub, Topic } from '@google-cloud/pubsub';
 import { describe, expect, it } from 'vitest';
 import { SERVICES, type ServiceName } from '@onpush/cli';
 import { HEADERS } from '@onpush/contracts';
@@ -31,6 +31,7 @@ import {
   patchedTwice,
   planFleet,
   pool,
+  pullTopic,
   readiness,
   scaled,
   settled,
@@ -89,13 +90,7 @@ describe('scale-out storm: three replicas of every stage, kill -9 of services an
     fleet,
     replicas: replicasOf,
     env: async () => {
-      pubsub = new PubSub({
-        projectId: sandbox().pubsubProject,
-        apiEndpoint: sandbox().need('pubsub').host,
-        emulatorMode: true,
-      });
-      [topic] = await pubsub.createTopic('gcr');
-      await topic.createSubscription(SUBSCRIPTION, { ackDeadlineSeconds: 10 });
+      ({ pubsub, topic } = await pullTopic(sandbox(), SUBSCRIPTION));
       return {
         ingest: {
           PUBSUB_SUBSCRIPTION: SUBSCRIPTION,

@@ -1,5 +1,6 @@
 // The set-up every failure test shares: a fleet created in the cluster, then the five services
 // under the supervisor, stopped after the file.
+import { PubSub, type Topic } from '@google-cloud/pubsub';
 import { afterAll, beforeAll } from 'vitest';
 import type { ServiceName, Supervisor } from '@onpush/cli';
 import type { KubeClients } from '@onpush/kube';
@@ -56,4 +57,25 @@ export function useFleetPipeline(
     await options.after?.();
   });
   return run;
+}
+
+/** The registry's Pub/Sub topic `gcr` in the emulator, with a pull subscription for ingest. */
+export interface PullTopic {
+  pubsub: PubSub;
+  topic: Topic;
+}
+
+/**
+ * Creates topic `gcr` and pull subscription `subscription` (the emulator's shortest ack
+ * deadline, 10 s) before ingest starts pulling from it; close `pubsub` after the file.
+ */
+export async function pullTopic(sandbox: Sandbox, subscription: string): Promise<PullTopic> {
+  const pubsub = new PubSub({
+    projectId: sandbox.pubsubProject,
+    apiEndpoint: sandbox.need('pubsub').host,
+    emulatorMode: true,
+  });
+  const [topic] = await pubsub.createTopic('gcr');
+  await topic.createSubscription(subscription, { ackDeadlineSeconds: 10 });
+  return { pubsub, topic };
 }
