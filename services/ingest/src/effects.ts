@@ -1,5 +1,5 @@
 import type { PubSub } from '@google-cloud/pubsub';
-import { TOPOLOGY } from '@onpush/contracts';
+import { TOPOLOGY, OnpushError } from '@onpush/contracts';
 import {
   closeGracefully,
   connectNats,
@@ -25,10 +25,10 @@ import type { Fetcher } from './webhooks/fetch.js';
 import { webhookRoute } from './webhooks/route.js';
 
 /** Publishing while ingest is not connected (or already draining). Retryable: try again later. */
-export class NotConnectedError extends Error {
+export class NotConnectedError extends OnpushError {
   override readonly name = 'NotConnectedError';
-  readonly type = 'not_connected';
-  readonly retryable = true;
+  override readonly type = 'not_connected';
+  override readonly retryable = true;
 }
 
 /** Work in flight (pulled messages, push requests), so drain can wait for it. */

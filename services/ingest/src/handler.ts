@@ -1,4 +1,4 @@
-import { HEADERS, SubjectError, rawSubject, transportHeader } from '@onpush/contracts';
+import { HEADERS, SubjectError, rawSubject, transportHeader, OnpushError } from '@onpush/contracts';
 import type { Publish, Published } from '@onpush/nats';
 
 /** The source token of Artifact Registry / Container Registry deliveries. */
@@ -25,10 +25,10 @@ export interface AcceptOptions {
 }
 
 /** Thrown for a delivery that cannot be keyed; never retryable (the same message fails again). */
-export class DeliveryError extends Error {
+export class DeliveryError extends OnpushError {
   override readonly name = 'DeliveryError';
-  readonly type = 'invalid_delivery';
-  readonly retryable = false;
+  override readonly type = 'invalid_delivery';
+  override readonly retryable = false;
 }
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;

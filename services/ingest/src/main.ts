@@ -1,23 +1,12 @@
 #!/usr/bin/env node
-import { ConfigError, EX_CONFIG, formatProblem } from '@onpush/config';
+import { orExit } from '@onpush/config';
 import { runService } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
-import { loadIngestConfig, type IngestSettings } from './config.js';
+import { loadIngestConfig } from './config.js';
 import { ingestService } from './effects.js';
 import { ingestMetrics } from './metrics.js';
 
-function settingsOrExit(): IngestSettings {
-  try {
-    return loadIngestConfig(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    const lines = error.problems.map((problem) => `  ${formatProblem(problem)}\n`).join('');
-    process.stderr.write(`ingest: invalid configuration\n${lines}`);
-    process.exit(EX_CONFIG);
-  }
-}
-
-const { config, endpoints } = settingsOrExit();
+const { config, endpoints } = orExit('ingest', () => loadIngestConfig(process.env));
 const log = createLogger({ service: 'ingest' }, { level: config.LOG_LEVEL });
 const metrics = ingestMetrics(createMetrics('ingest'));
 const { effects, routes, ready } = ingestService({ config, log, metrics, endpoints });

@@ -1,4 +1,4 @@
-import { HEADERS } from '@onpush/contracts';
+import { HEADERS, OnpushError } from '@onpush/contracts';
 import { dedupId, type Publish, type PublishOptions } from '@onpush/nats';
 
 /**
@@ -6,10 +6,10 @@ import { dedupId, type Publish, type PublishOptions } from '@onpush/nats';
  * retryable: the same bytes fail again, so a sender is answered 413 and a pulled Pub/Sub message
  * becomes a dead letter.
  */
-export class PayloadTooLargeError extends Error {
+export class PayloadTooLargeError extends OnpushError {
   override readonly name = 'PayloadTooLargeError';
-  readonly type = 'payload_too_large';
-  readonly retryable = false;
+  override readonly type = 'payload_too_large';
+  override readonly retryable = false;
   constructor(
     /** The message data, in bytes. */
     readonly dataBytes: number,

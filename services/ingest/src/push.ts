@@ -1,3 +1,4 @@
+import { OnpushError } from '@onpush/contracts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Publish } from '@onpush/nats';
 import { sendJson, type Route } from '@onpush/service';
@@ -18,11 +19,11 @@ export type EnvelopeErrorType =
   | 'invalid_attributes';
 
 /** A push body that is not a Pub/Sub envelope. Never retryable: it enters nothing (400). */
-export class EnvelopeError extends Error {
+export class EnvelopeError extends OnpushError {
   override readonly name = 'EnvelopeError';
-  readonly retryable = false;
+  override readonly retryable = false;
   constructor(
-    readonly type: EnvelopeErrorType,
+    override readonly type: EnvelopeErrorType,
     message: string,
   ) {
     super(message);

@@ -1,3 +1,4 @@
+import { OnpushError } from '@onpush/contracts';
 /** Why a raw delivery (or one entry of a batch) cannot become an event. */
 export type ParseErrorType =
   | 'invalid_json'
@@ -9,10 +10,10 @@ export type ParseErrorType =
   | 'batch_too_large';
 
 /** Never retryable: the same bytes fail the same way. */
-export class ParseError extends Error {
+export class ParseError extends OnpushError {
   override readonly name = 'ParseError';
-  readonly retryable = false;
-  readonly type: ParseErrorType;
+  override readonly retryable = false;
+  override readonly type: ParseErrorType;
   constructor(type: ParseErrorType, message: string, options?: ErrorOptions) {
     super(message, options);
     this.type = type;

@@ -8,6 +8,7 @@ import {
   type ObservedWorkload,
   type Outcome,
   type RestartRequest,
+  OnpushError,
 } from '@onpush/contracts';
 import type { Incoming, Outgoing } from '@onpush/service';
 import { ATTR_ONPUSH_IMAGE, ATTR_ONPUSH_MATCHED_WORKLOADS, annotate } from '@onpush/telemetry';
@@ -27,10 +28,10 @@ export const WORKLOAD_HEADERS = {
 } as const;
 
 /** An `onpush.pushed` message that breaks its contract. Never retryable. */
-export class InvalidMessageError extends Error {
+export class InvalidMessageError extends OnpushError {
   override readonly name = 'InvalidMessageError';
-  readonly type = 'invalid_message';
-  readonly retryable = false;
+  override readonly type = 'invalid_message';
+  override readonly retryable = false;
 }
 
 export interface HandlerDeps {

@@ -3,19 +3,20 @@
 // progress. Rate-limited: at most one list per `minIntervalMs`; inside that window a caller
 // gets the last result again, i.e. answers from an index at most `minIntervalMs` old, or the
 // last failure with the time left as its retry delay.
+import { OnpushError } from '@onpush/contracts';
 import { toKubeApiError } from '@onpush/kube';
 import type { Logger } from '@onpush/telemetry';
 import type { ImageIndex } from './index-store.js';
 import type { WorkloadSource } from './sources.js';
 
 /** The index cannot answer and could not be rebuilt now; the broker should try again. */
-export class IndexUnavailableError extends Error {
+export class IndexUnavailableError extends OnpushError {
   override readonly name = 'IndexUnavailableError';
-  readonly type = 'index_unavailable';
-  readonly retryable = true;
+  override readonly type = 'index_unavailable';
+  override readonly retryable = true;
   constructor(
     message: string,
-    readonly retryAfterMs: number,
+    override readonly retryAfterMs: number,
     options?: ErrorOptions,
   ) {
     super(message, options);

@@ -4,6 +4,7 @@
 // `onpush-image-index-1`, `-2`, … Each shard carries the generation; a load whose shards do not
 // all carry the head's generation (a write in progress, two writers racing) is refused rather
 // than stitched together. Writes go tail first and head last, then stale shards are deleted.
+import { OnpushError } from '@onpush/contracts';
 import { randomUUID } from 'node:crypto';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { toKubeApiError } from '@onpush/kube';
@@ -52,10 +53,10 @@ export interface SnapshotStore {
 }
 
 /** A snapshot that exists but cannot be read back whole. */
-export class SnapshotError extends Error {
+export class SnapshotError extends OnpushError {
   override readonly name = 'SnapshotError';
-  readonly type = 'snapshot_unreadable';
-  readonly retryable = false;
+  override readonly type = 'snapshot_unreadable';
+  override readonly retryable = false;
 }
 
 /** Cuts `text` into pieces of at most `limitBytes` UTF-8 bytes, never inside a character. */

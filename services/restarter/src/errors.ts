@@ -1,12 +1,13 @@
+import { OnpushError } from '@onpush/contracts';
 /** Why a restart request cannot be carried out by this service. Never retryable: redelivery changes nothing. */
 export type RestartErrorType = 'invalid_message' | 'unsupported_kind';
 
-export class RestartError extends Error {
+export class RestartError extends OnpushError {
   override readonly name = 'RestartError';
-  readonly retryable = false;
-  readonly retryAfterMs = undefined;
+  override readonly retryable = false;
+  override readonly retryAfterMs = undefined;
   constructor(
-    readonly type: RestartErrorType,
+    override readonly type: RestartErrorType,
     message: string,
     options?: ErrorOptions,
   ) {

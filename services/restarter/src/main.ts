@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { EX_CONFIG, configOrExit } from '@onpush/config';
+import { ConfigError, configOrExit, orExit } from '@onpush/config';
 import { kubeHttp, loadKubeConfig, watchStart, type KubeConfig } from '@onpush/kube';
 import type { Publish } from '@onpush/nats';
 import { createNotifier, notificationCounter } from '@onpush/notify';
@@ -21,16 +21,13 @@ import { notifyDeadLetters, rolloutReporter } from './rollout/report.js';
 import { createTracker } from './rollout/tracker.js';
 import { TokenBucket } from './token-bucket.js';
 
-/** The kubeconfig, or one clear line naming KUBECONFIG and exit 78 when it cannot be read. */
-function kubeConfigOrExit(path: string | undefined): KubeConfig {
+/** The kubeconfig, or a ConfigError naming KUBECONFIG when it cannot be read. */
+function kubeConfigOf(path: string | undefined): KubeConfig {
   try {
     return loadKubeConfig(path);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    process.stderr.write(
-      `restarter: invalid configuration\n  KUBECONFIG: cannot load: ${reason}\n`,
-    );
-    process.exit(EX_CONFIG);
+    throw new ConfigError([{ variable: 'KUBECONFIG', message: `cannot load: ${reason}` }]);
   }
 }
 
@@ -39,7 +36,7 @@ const log = createLogger({ service: 'restarter' }, { level: config.LOG_LEVEL });
 const metrics = createMetrics('restarter');
 const tuning = consumerTuning(config);
 const { ackWaitMs } = consumerSpecOrExit('restarter', tuning, 'restarter');
-const kubeConfig = kubeConfigOrExit(config.KUBECONFIG);
+const kubeConfig = orExit('restarter', () => kubeConfigOf(config.KUBECONFIG));
 const effects = kubeEffects({
   http: await kubeHttp(kubeConfig),
   bucket: new TokenBucket({ qps: config.KUBE_QPS, burst: config.KUBE_BURST }),

@@ -1,5 +1,5 @@
 // @onpush/config: a service's configuration as a pure, schema-checked function of its
 // environment, with field helpers for the usual variable shapes.
-export { loadConfig, configOrExit, ConfigError, formatProblem, EX_CONFIG } from './load.js';
+export { loadConfig, configOrExit, orExit, ConfigError, formatProblem, EX_CONFIG } from './load.js';
 export type { Env, ConfigProblem } from './load.js';
 export { secret, isSecret, url, port, duration, bool, int, list, enumOf } from './fields.js';

@@ -1,5 +1,6 @@
 // Configuration is a pure function of the environment, checked by a schema whose keys are the
 // variable names. Every problem is reported at once, one line each, naming the variable.
+import { OnpushError } from '@onpush/contracts';
 import type { z } from 'zod';
 import { isSecret } from './fields.js';
 
@@ -15,10 +16,10 @@ export function formatProblem(problem: ConfigProblem): string {
   return `${problem.variable}: ${problem.message}`;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends OnpushError {
   override readonly name = 'ConfigError';
-  readonly type = 'invalid_config';
-  readonly retryable = false;
+  override readonly type = 'invalid_config';
+  override readonly retryable = false;
   constructor(readonly problems: readonly ConfigProblem[]) {
     super(problems.map(formatProblem).join('\n'));
   }
@@ -79,21 +80,26 @@ function shorten(value: string): string {
 }
 
 /**
- * loadConfig for a service's main: on a ConfigError it writes `<name>: invalid configuration`
- * and one line per problem to stderr, then exits with EX_CONFIG (78). The only function in
- * this package that touches `process`.
+ * Runs `load` for a service's start; on a ConfigError it writes `<name>: invalid configuration`
+ * and one line per problem to stderr, then exits with EX_CONFIG (78). The one place a
+ * configuration problem ends a process; the only function in this package that touches `process`.
  */
-export function configOrExit<S extends z.ZodObject>(
-  schema: S,
-  env: Env,
-  name: string,
-): z.output<S> {
+export function orExit<T>(name: string, load: () => T): T {
   try {
-    return loadConfig(schema, env);
+    return load();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const lines = error.problems.map((problem) => `  ${formatProblem(problem)}\n`).join('');
     process.stderr.write(`${name}: invalid configuration\n${lines}`);
     process.exit(EX_CONFIG);
   }
+}
+
+/** loadConfig for a service's main: a problem ends the process (orExit). */
+export function configOrExit<S extends z.ZodObject>(
+  schema: S,
+  env: Env,
+  name: string,
+): z.output<S> {
+  return orExit(name, () => loadConfig(schema, env));
 }

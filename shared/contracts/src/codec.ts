@@ -1,4 +1,5 @@
 // Decoding at a boundary: bytes (or a parsed value) in, a typed message or a ContractError out.
+import { OnpushError } from './failure.js';
 import type { z } from 'zod';
 
 export type ContractErrorType = 'invalid_json' | 'invalid_message';
@@ -10,11 +11,11 @@ export interface ContractIssue {
 }
 
 /** A message that breaks its contract. Never retryable: redelivery brings the same bytes. */
-export class ContractError extends Error {
+export class ContractError extends OnpushError {
   override readonly name = 'ContractError';
-  readonly retryable = false;
+  override readonly retryable = false;
   constructor(
-    readonly type: ContractErrorType,
+    override readonly type: ContractErrorType,
     /** What was expected, e.g. `ImagePushed`. */
     readonly kind: string,
     readonly issues: readonly ContractIssue[],

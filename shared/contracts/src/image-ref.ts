@@ -1,3 +1,4 @@
+import { OnpushError } from './failure.js';
 // Image references, normalized as the container ecosystem does it (the rules are spelled out in
 // fixtures/registry-events/README.md). The parser normalizes the event's image and the resolver
 // the workload's container images with the same functions, so the index never misses on spelling.
@@ -54,10 +55,10 @@ export const IMAGE_REF_REASONS = [
 ] as const;
 export type ImageRefReason = (typeof IMAGE_REF_REASONS)[number];
 
-export class ImageRefError extends Error {
+export class ImageRefError extends OnpushError {
   override readonly name = 'ImageRefError';
-  readonly type = 'invalid_reference';
-  readonly retryable = false;
+  override readonly type = 'invalid_reference';
+  override readonly retryable = false;
   constructor(
     readonly reason: ImageRefReason,
     readonly input: string,

@@ -94,3 +94,6 @@ export type {
   DeadLetter,
   Message,
 } from './messages.js';
+
+export { OnpushError, failureOf } from './failure.js';
+export type { Failure, FailureInfo } from './failure.js';

@@ -1,3 +1,4 @@
+import { OnpushError } from './failure.js';
 // The single topology module: every subject, stream and consumer onpush uses is declared here,
 // as plain data. `@onpush/nats` turns TOPOLOGY into JetStream calls and provisions it
 // idempotently; services only bind to what is declared here.
@@ -45,12 +46,14 @@ export function isAccountingFate(fate: Fate): boolean {
 }
 
 /** Thrown when a value cannot be a subject token (or header name). Never retryable. */
-export class SubjectError extends Error {
+export class SubjectError extends OnpushError {
   override readonly name = 'SubjectError';
-  readonly retryable = false;
+  override readonly retryable = false;
   constructor(
     readonly token: string,
-    readonly type: 'invalid_subject_token' | 'invalid_header_name' = 'invalid_subject_token',
+    override readonly type:
+      | 'invalid_subject_token'
+      | 'invalid_header_name' = 'invalid_subject_token',
   ) {
     super(
       type === 'invalid_subject_token'

@@ -1,11 +1,12 @@
+import { OnpushError } from '@onpush/contracts';
 /** Why a Kubernetes API call failed, and whether the broker should try again. */
-export class KubeApiError extends Error {
+export class KubeApiError extends OnpushError {
   override readonly name = 'KubeApiError';
   /** Low-cardinality: `http_403`, `http_429`, `network`, ... */
-  readonly type: string;
+  override readonly type: string;
   readonly status: number | undefined;
-  readonly retryable: boolean;
-  readonly retryAfterMs: number | undefined;
+  override readonly retryable: boolean;
+  override readonly retryAfterMs: number | undefined;
 
   constructor(
     message: string,

@@ -1,3 +1,4 @@
+import { failureOf, type FailureInfo } from '@onpush/contracts';
 import { assign, fromPromise, setup } from 'xstate';
 
 /** One delivery, as the machine sees it (transport-neutral). */
@@ -14,6 +15,8 @@ export interface Incoming {
 }
 
 /** A message to publish before the incoming one is acked; `msgId` makes it idempotent. */
+export type { FailureInfo };
+
 export interface Outgoing {
   subject: string;
   data: Uint8Array;
@@ -21,24 +24,8 @@ export interface Outgoing {
   headers?: Record<string, string>;
 }
 
-/** What a failure says about itself (STYLE: decided where it is understood). */
-export interface FailureInfo {
-  type: string;
-  message: string;
-  retryable: boolean;
-  retryAfterMs?: number | undefined;
-}
-
-export function describeFailure(error: unknown): FailureInfo {
-  const e = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
-  return {
-    type: typeof e['type'] === 'string' ? e['type'] : 'internal_error',
-    message: error instanceof Error ? error.message : String(error),
-    // Unknown failures are treated as transient: the broker's max_deliver bounds them.
-    retryable: typeof e['retryable'] === 'boolean' ? e['retryable'] : true,
-    retryAfterMs: typeof e['retryAfterMs'] === 'number' ? e['retryAfterMs'] : undefined,
-  };
-}
+/** What a failure says about itself, read once (`@onpush/contracts` failureOf). */
+export const describeFailure = failureOf;
 
 /** The NAK delay for attempt `deliveryCount`: Retry-After when given, else the schedule's step. */
 export function retryDelayMs(

@@ -1,5 +1,5 @@
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { ConfigError, EX_CONFIG, formatProblem } from '@onpush/config';
+import { orExit } from '@onpush/config';
 import {
   TOPOLOGY,
   type ConsumerName,
@@ -82,14 +82,7 @@ export function consumerSpecOrExit(
   tuning: ConsumerTuning,
   name: string = durable,
 ): ConsumerSpec {
-  try {
-    return tuneConsumer(TOPOLOGY.consumers[durable], tuning);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    const lines = error.problems.map((problem) => `  ${formatProblem(problem)}\n`).join('');
-    process.stderr.write(`${name}: invalid configuration\n${lines}`);
-    process.exit(EX_CONFIG);
-  }
+  return orExit(name, () => tuneConsumer(TOPOLOGY.consumers[durable], tuning));
 }
 
 /**

@@ -1,3 +1,4 @@
+import { OnpushError } from '@onpush/contracts';
 /** Why a request failed authentication: the `reason` label of the auth-failure counter. */
 export type AuthFailure =
   | 'missing'
@@ -15,10 +16,10 @@ export type AuthFailure =
   | 'cert_url_not_allowed';
 
 /** The sender did not prove who it is: 401, nothing enters. Never retryable. */
-export class AuthError extends Error {
+export class AuthError extends OnpushError {
   override readonly name = 'AuthError';
-  readonly type = 'unauthenticated';
-  readonly retryable = false;
+  override readonly type = 'unauthenticated';
+  override readonly retryable = false;
   constructor(
     readonly reason: AuthFailure,
     message: string,
@@ -31,16 +32,16 @@ export class AuthError extends Error {
  * The proof could not be checked now: the signing keys or certificate could not be fetched.
  * 503, so the sender retries later.
  */
-export class AuthUnavailableError extends Error {
+export class AuthUnavailableError extends OnpushError {
   override readonly name = 'AuthUnavailableError';
-  readonly type = 'auth_unavailable';
-  readonly retryable = true;
-  readonly retryAfterMs = 5_000;
+  override readonly type = 'auth_unavailable';
+  override readonly retryable = true;
+  override readonly retryAfterMs = 5_000;
 }
 
 /** A GET to a sender's URL (keys, certificate, subscription confirmation) failed. */
-export class FetchError extends Error {
+export class FetchError extends OnpushError {
   override readonly name = 'FetchError';
-  readonly type = 'fetch_failed';
-  readonly retryable = true;
+  override readonly type = 'fetch_failed';
+  override readonly retryable = true;
 }

@@ -1,0 +1,42 @@
+// One error shape for all of onpush. Whoever understands a failure says, where it is thrown,
+// what went wrong (a short snake_case `type`: `http_403`, `invalid_json`) and whether trying
+// again can help (`retryable`, with `retryAfterMs` when the other side said when). The stage
+// runtime turns that into a NAK with a delay or a dead letter with the type as its reason; HTTP
+// routes into a status. Like Temporal's ApplicationFailure: a failure classifies itself.
+
+/** What every onpush failure says about itself. */
+export interface Failure {
+  /** Low-cardinality reason code, snake_case: a metric label and a dead letter's reason. */
+  readonly type: string;
+  /** True when the same work may succeed later (the broker redelivers it). */
+  readonly retryable: boolean;
+  /** When retrying makes sense, if the other side said (Retry-After). */
+  readonly retryAfterMs?: number | undefined;
+}
+
+/** The base of onpush's errors: each subclass names its `type` and whether it is retryable. */
+export abstract class OnpushError extends Error implements Failure {
+  abstract override readonly name: string;
+  abstract readonly type: string;
+  abstract readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined = undefined;
+}
+
+/** A failure as the runtime reads it, from anything thrown. */
+export interface FailureInfo extends Failure {
+  readonly message: string;
+}
+
+/**
+ * What `error` says about itself. Anything that does not classify itself (a bug, a library's
+ * error) is `internal_error` and counts as transient: the broker's max deliveries bound it.
+ */
+export function failureOf(error: unknown): FailureInfo {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
+  return {
+    type: typeof e['type'] === 'string' ? e['type'] : 'internal_error',
+    message: error instanceof Error ? error.message : String(error),
+    retryable: typeof e['retryable'] === 'boolean' ? e['retryable'] : true,
+    retryAfterMs: typeof e['retryAfterMs'] === 'number' ? e['retryAfterMs'] : undefined,
+  };
+}
