@@ -21,7 +21,7 @@ import {
 } from '@onpush/nats';
 import { NATS_SERVER_VERSION } from '@onpush/sandbox';
 import {
-  stageEffects,
+  defineStage,
   tuneConsumer,
   type ConsumerTuning,
   type Incoming,
@@ -55,10 +55,10 @@ async function runStage(
   handle: (msg: Incoming) => Promise<Outgoing[]>,
   retryScheduleMs: readonly number[] = [200],
 ): Promise<() => Promise<void>> {
-  const effects = stageEffects({
+  const effects = defineStage({
     stage,
     natsUrl: url,
-    handle,
+    start: () => ({ handle }),
     maxInFlight: 4,
     retryScheduleMs,
     tuning,

@@ -1,41 +1,54 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
-import { jetstreamManager, type JetStreamManager } from '@onpush/nats';
-import { consumerTuning, natsCredentials, runService, stageEffects } from '@onpush/service';
+import { jetstreamManager } from '@onpush/nats';
+import { consumerTuning, defineStage, natsCredentials, runService } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { createAdvisoryHandler, originalReader } from './advisory-handler.js';
 import { dlqManagerSchema } from './config.js';
 import { bothEffects } from './effects.js';
 import { createHandler } from './handler.js';
-import { createDlqMetrics, statsUpdater, type StatsUpdater } from './metrics.js';
+import { createDlqMetrics, statsUpdater } from './metrics.js';
 import { dlqRoutes } from './routes.js';
-import { openDlqStore, type DlqStore } from './store.js';
+import { openDlqStore } from './store.js';
 
 const config = configOrExit(dlqManagerSchema, process.env, 'dlq-manager');
 const log = createLogger({ service: 'dlq-manager' }, { level: config.LOG_LEVEL });
 const metrics = createMetrics('dlq-manager');
 const dlqMetrics = createDlqMetrics(metrics.registry);
 
-// Bound once connected; until then the API answers 503.
-let store: DlqStore | undefined;
-let stats: StatsUpdater | undefined;
-let jsm: JetStreamManager | undefined;
 const tuning = consumerTuning(config);
-
-// Max-deliveries advisories (ONPUSH_ADVISORIES) → dead letters of the messages they name.
-const advisories = stageEffects({
+const common = {
   stage: 'dlq-manager',
-  durable: 'dlq-manager-advisories',
   natsUrl: config.NATS_URL,
   ...natsCredentials(config),
-  handle: createAdvisoryHandler({ original: originalReader(() => jsm), log }),
   maxInFlight: config.MAX_IN_FLIGHT,
   retryScheduleMs: config.RETRY_SCHEDULE,
   tuning,
   log,
   metrics,
-  onConnected: async ({ nc }) => {
-    jsm = await jetstreamManager(nc);
+} as const;
+
+// Max-deliveries advisories (ONPUSH_ADVISORIES) → dead letters of the messages they name.
+const advisories = defineStage({
+  ...common,
+  durable: 'dlq-manager-advisories',
+  start: async ({ nc }) => {
+    const jsm = await jetstreamManager(nc);
+    return { handle: createAdvisoryHandler({ original: originalReader(() => jsm), log }) };
+  },
+});
+
+// Dead letters (ONPUSH_DLQ) → the store the API lists, shows and replays; until the stage is
+// connected the API answers 503.
+const deadLetters = defineStage({
+  ...common,
+  start: async ({ nc }) => {
+    const store = await openDlqStore(nc);
+    const stats = statsUpdater(() => store.stats(), dlqMetrics, log, config.DLQ_STATS_INTERVAL);
+    stats.update();
+    const handle = createHandler({ log, metrics: dlqMetrics, refresh: () => stats.update() });
+    const close = (): Promise<void> => Promise.resolve(stats.stop());
+    return { handle, close, store };
   },
 });
 
@@ -44,31 +57,7 @@ await runService({
   port: config.PORT,
   log,
   metrics,
-  routes: dlqRoutes(() => store),
-  effects: bothEffects(
-    stageEffects({
-      stage: 'dlq-manager',
-      natsUrl: config.NATS_URL,
-      ...natsCredentials(config),
-      handle: createHandler({ log, metrics: dlqMetrics, refresh: () => stats?.update() }),
-      maxInFlight: config.MAX_IN_FLIGHT,
-      retryScheduleMs: config.RETRY_SCHEDULE,
-      tuning,
-      log,
-      metrics,
-      onConnected: async ({ nc }) => {
-        const opened = await openDlqStore(nc);
-        store = opened;
-        stats?.stop();
-        stats = statsUpdater(() => opened.stats(), dlqMetrics, log, config.DLQ_STATS_INTERVAL);
-        stats.update();
-      },
-      onDrained: () => {
-        stats?.stop();
-        return Promise.resolve();
-      },
-    }),
-    advisories,
-  ),
+  routes: dlqRoutes(() => deadLetters.started?.store),
+  effects: bothEffects(deadLetters, advisories),
 });
 process.exit(0);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
-import { consumerTuning, natsCredentials, runService, stageEffects } from '@onpush/service';
+import { consumerTuning, defineStage, natsCredentials, runService } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { parserSchema } from './config.js';
 import { createHandler } from './handler.js';
@@ -15,11 +15,13 @@ await runService({
   port: config.PORT,
   log,
   metrics,
-  effects: stageEffects({
+  effects: defineStage({
     stage: 'parser',
     natsUrl: config.NATS_URL,
     ...natsCredentials(config),
-    handle: createHandler({ log, metrics: createParserMetrics(metrics.registry) }),
+    start: () => ({
+      handle: createHandler({ log, metrics: createParserMetrics(metrics.registry) }),
+    }),
     maxInFlight: config.MAX_IN_FLIGHT,
     retryScheduleMs: config.RETRY_SCHEDULE,
     tuning: consumerTuning(config),

@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 import { ConfigError, configOrExit, orExit } from '@onpush/config';
 import { kubeHttp, loadKubeConfig, watchStart, type KubeConfig } from '@onpush/kube';
-import type { Publish } from '@onpush/nats';
 import { createNotifier, notificationCounter } from '@onpush/notify';
 import {
   consumerSpecOrExit,
   consumerTuning,
   natsCredentials,
+  defineStage,
   runService,
-  stageEffects,
 } from '@onpush/service';
 import { createLogger, createMetrics, pushToRestartHistogram } from '@onpush/telemetry';
 import { windowMs } from './coalesce.js';
@@ -57,55 +56,51 @@ const notifier =
         log: log.child({ component: 'notify' }),
         counter: notificationCounter(metrics.registry),
       });
-let publish: Publish | undefined;
-let stopDeadLetters: (() => void) | undefined;
 const rollouts = rolloutCounter(metrics.registry);
 const tracker = config.ROLLOUT_TRACKING
   ? createTracker({
       watch: watchStart(kubeConfig),
       timeoutMs: config.ROLLOUT_TIMEOUT,
       maxTracked: config.ROLLOUT_TRACK_MAX,
-      report: rolloutReporter({ publish: () => publish, notifier, log }),
+      report: rolloutReporter({ publish: () => stage.context?.publish, notifier, log }),
       log: log.child({ component: 'rollouts' }),
       onResult: (kind, result) => rollouts.inc({ kind, result }),
     })
   : undefined;
 followingGauge(metrics.registry, () => tracker?.size ?? 0);
 
-await runService({
-  name: 'restarter',
-  port: config.PORT,
+const handle = createHandler({
+  effects,
+  windowMs: windowMs(config.COALESCE_WINDOW, ackWaitMs),
+  coalesceMode: config.COALESCE_MODE,
+  pushToRestart: pushToRestartHistogram(metrics.registry),
+  dryRun: config.ONPUSH_DRY_RUN,
+  // After the outcome is on its way: following a rollout never delays a restart.
+  onRestarted: (request, result) =>
+    setImmediate(() => tracker?.track(trackRequest(request, result))),
+});
+
+const stage = defineStage({
+  stage: 'restarter',
+  natsUrl: config.NATS_URL,
+  ...natsCredentials(config),
+  maxInFlight: config.MAX_IN_FLIGHT,
+  retryScheduleMs: config.RETRY_SCHEDULE,
+  tuning,
   log,
   metrics,
-  effects: stageEffects({
-    stage: 'restarter',
-    natsUrl: config.NATS_URL,
-    ...natsCredentials(config),
-    handle: createHandler({
-      effects,
-      windowMs: windowMs(config.COALESCE_WINDOW, ackWaitMs),
-      coalesceMode: config.COALESCE_MODE,
-      pushToRestart: pushToRestartHistogram(metrics.registry),
-      dryRun: config.ONPUSH_DRY_RUN,
-      // After the outcome is on its way: following a rollout never delays a restart.
-      onRestarted: (request, result) =>
-        setImmediate(() => tracker?.track(trackRequest(request, result))),
-    }),
-    maxInFlight: config.MAX_IN_FLIGHT,
-    retryScheduleMs: config.RETRY_SCHEDULE,
-    tuning,
-    log,
-    metrics,
-    onConnected: async (ctx) => {
-      publish = ctx.publish;
-      stopDeadLetters?.();
-      if (notifier) stopDeadLetters = notifyDeadLetters(ctx.nc, notifier, log);
-    },
-    onDrained: async () => {
-      await tracker?.stop();
-      stopDeadLetters?.();
-      await notifier?.close();
-    },
-  }),
+  start: (ctx) => {
+    const stopDeadLetters = notifier ? notifyDeadLetters(ctx.nc, notifier, log) : undefined;
+    return {
+      handle,
+      close: async () => {
+        await tracker?.stop();
+        stopDeadLetters?.();
+        await notifier?.close();
+      },
+    };
+  },
 });
+
+await runService({ name: 'restarter', port: config.PORT, log, metrics, effects: stage });
 process.exit(0);

@@ -24,7 +24,7 @@ export const baseServiceSchema = z.object({
 });
 export type BaseServiceConfig = z.output<typeof baseServiceSchema>;
 
-/** The NATS credentials of a service's config, for stageEffects (unset when not configured). */
+/** The NATS credentials of a service's config, for defineStage (unset when not configured). */
 export function natsCredentials(config: Pick<BaseServiceConfig, 'NATS_USER' | 'NATS_PASSWORD'>): {
   natsUser?: string;
   natsPassword?: string;

@@ -29,11 +29,13 @@ export {
   type WorkingPlan,
 } from './consumer.js';
 export {
-  stageEffects,
+  defineStage,
   consumerSpecOrExit,
   incomingOf,
   publishAll,
   type StageOptions,
+  type Stage,
+  type StageStarted,
   type Handle,
   type StageContext,
 } from './stage.js';

@@ -5,6 +5,7 @@ import {
   type ConsumerName,
   type ConsumerSpec,
   type ConsumerStage,
+  type Topology,
 } from '@onpush/contracts';
 import {
   closeGracefully,
@@ -26,13 +27,21 @@ import { messageMachine, type Incoming, type Outgoing } from './message-machine.
 import type { ServiceEffects } from './run.js';
 import { instrumentPublish, trackConsumerLag, traceDelivery, type Handled } from './tracing.js';
 
+/** What a stage has once connected: the connection, JetStream, and an instrumented publish. */
 export interface StageContext {
   nc: NatsConnection;
   js: JetStreamClient;
   publish: Publish;
 }
 
-export interface StageOptions {
+/** What a stage's `start` hands back: its handler, and what to close after the last message. */
+export interface StageStarted {
+  handle: Handle;
+  /** Runs once draining handled the last message, before the connection closes. */
+  close?: () => Promise<void>;
+}
+
+export interface StageOptions<T extends StageStarted = StageStarted> {
   stage: ConsumerStage;
   /** The durable consumer to bind (default: the stage's own); provisioned with `tuning`. */
   durable?: ConsumerName;
@@ -41,20 +50,23 @@ export interface StageOptions {
   natsUrl: string;
   natsUser?: string | undefined;
   natsPassword?: string | undefined;
-  /** Decode, decide, and return what to publish; throw a failure that says whether it is retryable. */
-  handle?: Handle;
-  /**
-   * Instead of `handle`: makes the handler once connected and provisioned, from the connection
-   * (for a handler that keeps state in JetStream). Runs after `onConnected`.
-   */
-  start?: (ctx: StageContext) => Promise<Handle>;
   maxInFlight: number;
   retryScheduleMs: readonly number[];
   log: Logger;
   metrics: Metrics;
-  /** Runs once connected and provisioned, before the first message (e.g. the resolver's index). */
-  onConnected?: (ctx: StageContext) => Promise<void>;
-  onDrained?: () => Promise<void>;
+  /**
+   * The one way in: runs once connected and provisioned, before the first message, with the
+   * connected context; returns the handler (decode, decide, return what to publish; throw a
+   * failure that says whether it is retryable), what to close, and whatever else the service
+   * wants to reach later through `Stage.started`. Runs again if a connect attempt failed.
+   */
+  start: (ctx: StageContext) => Promise<T> | T;
+}
+
+/** A consuming stage, as `runService` runs it; what `start` returned, once connected. */
+export interface Stage<T extends StageStarted = StageStarted> extends ServiceEffects {
+  readonly started: T | undefined;
+  readonly context: StageContext | undefined;
 }
 
 /** A stage's handler: decode, decide, and return what to publish. */
@@ -113,41 +125,65 @@ export async function publishAll(publish: Publish, outgoing: readonly Outgoing[]
     await publish(out.subject, out.data, { msgId: out.msgId, headers: out.headers });
 }
 
-/**
- * A consuming stage: binds to its durable pull consumer and runs one message actor per delivery,
- * at most `maxInFlight` at once. Ack only after every downstream publish was acknowledged.
- */
-export function stageEffects(options: StageOptions): ServiceEffects {
+/** The stage's durable consumer, tuned; and the topology to provision with it. */
+function consumerOf(options: StageOptions<StageStarted>) {
   const spec = consumerSpecOrExit(
     options.durable ?? options.stage,
     options.tuning ?? {},
     options.stage,
   );
   const topology = { ...TOPOLOGY, consumers: { ...TOPOLOGY.consumers, [spec.durable]: spec } };
-  const raw = new WeakMap<Incoming, JsMsg>();
-  const inFlight = new Set<Promise<unknown>>();
-  let ctx: StageContext | undefined;
-  let handle: Handle | undefined = options.handle;
-  let stopConsuming: (() => Promise<void>) | undefined;
-  trackConsumerLag(options.metrics, spec, () => ctx?.js);
+  return { spec, topology };
+}
 
+/** Connects, provisions the streams and this stage's own consumer, then runs `start`. */
+async function openSession<T extends StageStarted>(
+  options: StageOptions<T>,
+  topology: Topology,
+  spec: ConsumerSpec,
+): Promise<{ ctx: StageContext; started: T }> {
+  const nc = await connectNats({
+    url: options.natsUrl,
+    name: `onpush-${options.stage}`,
+    user: options.natsUser,
+    pass: options.natsPassword,
+  });
+  try {
+    // Streams, missing consumers, and this stage's own consumer with its tuning.
+    await provision(await jetstreamManager(nc), topology, { consumers: [spec.durable] });
+    const js = jetstream(nc);
+    const ctx = { nc, js, publish: instrumentPublish(publisher(js), options.metrics) };
+    return { ctx, started: await options.start(ctx) };
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+}
+
+/**
+ * One delivery through the per-message machine: handle, publish, then ack — or NAK with a delay,
+ * or dead-letter — with `working()` while it lasts; counted, timed and logged.
+ */
+function deliveryRunner(
+  options: StageOptions<StageStarted>,
+  spec: ConsumerSpec,
+  session: () => { ctx: StageContext; started: StageStarted } | undefined,
+): (m: JsMsg) => Promise<Handled> {
+  const raw = new WeakMap<Incoming, JsMsg>();
+  const publish = (outgoing: readonly Outgoing[]) => publishAll(session()!.ctx.publish, outgoing);
   const machine = messageMachine.provide({
     actors: {
-      handle: fromPromise(({ input }) => handle!(input.msg)),
-      publish: fromPromise(({ input }) => publishAll(ctx!.publish, input.outgoing)),
+      handle: fromPromise(({ input }) => session()!.started.handle(input.msg)),
+      publish: fromPromise(({ input }) => publish(input.outgoing)),
       ack: fromPromise(({ input }) => Promise.resolve(raw.get(input.msg)?.ack())),
       nak: fromPromise(({ input }) => Promise.resolve(raw.get(input.msg)?.nak(input.delayMs))),
       deadLetter: fromPromise(({ input }) =>
-        publishAll(
-          ctx!.publish,
-          deadLetterFor(options.stage, input.msg, input.failure, spec.stream),
-        ),
+        publish(deadLetterFor(options.stage, input.msg, input.failure, spec.stream)),
       ),
     },
   });
-
-  async function handleOne(m: JsMsg): Promise<Handled> {
-    const started = performance.now();
+  return async (m) => {
+    const startedAt = performance.now();
     const msg = incomingOf(m);
     raw.set(msg, m);
     const actor = createActor(machine, {
@@ -155,83 +191,107 @@ export function stageEffects(options: StageOptions): ServiceEffects {
     });
     const stopWorking = keepWorking(m, spec.ackWaitMs);
     actor.start();
-    const { result, failure } = await toPromise(actor).finally(stopWorking);
-    options.metrics.messages.inc({ stage: options.stage, result });
-    options.metrics.handling.observe(
-      { stage: options.stage },
-      (performance.now() - started) / 1000,
-    );
-    if (failure) {
-      const fields = {
-        subject: msg.subject,
-        seq: msg.seq,
-        attempt: msg.deliveryCount,
-        error: failure.message,
-        type: failure.type,
-      };
-      if (result === 'dead') options.log.warn('dead-lettered', fields);
-      else options.log.info('will retry', fields);
-    }
-    return { result, failure };
-  }
+    const handled = await toPromise(actor).finally(stopWorking);
+    record(options, msg, handled, performance.now() - startedAt);
+    return handled;
+  };
+}
 
+/** Counts, times and logs one handled delivery. */
+function record(
+  options: StageOptions<StageStarted>,
+  msg: Incoming,
+  { result, failure }: Handled,
+  elapsedMs: number,
+): void {
+  options.metrics.messages.inc({ stage: options.stage, result });
+  options.metrics.handling.observe({ stage: options.stage }, elapsedMs / 1000);
+  if (!failure) return;
+  const fields = {
+    subject: msg.subject,
+    seq: msg.seq,
+    attempt: msg.deliveryCount,
+    error: failure.message,
+    type: failure.type,
+  };
+  if (result === 'dead') options.log.warn('dead-lettered', fields);
+  else options.log.info('will retry', fields);
+}
+
+type Messages = Awaited<
+  ReturnType<Awaited<ReturnType<JetStreamClient['consumers']['get']>>['consume']>
+>;
+
+/**
+ * Pulls from the durable consumer and runs `deliver` per message, at most `maxInFlight` at once
+ * (tracked in `inFlight`). Returns the function that stops pulling.
+ */
+function consume(
+  js: JetStreamClient,
+  spec: ConsumerSpec,
+  options: StageOptions<StageStarted>,
+  deliver: (m: JsMsg) => Promise<Handled>,
+  inFlight: Set<Promise<unknown>>,
+): () => Promise<void> {
+  let stopped = false;
+  let messages: Messages | undefined;
+  const loop = async (): Promise<void> => {
+    const consumer = await js.consumers.get(spec.stream, spec.durable);
+    messages = await consumer.consume({ max_messages: options.maxInFlight });
+    // Drained while binding: end the iteration below at once (close settles as it runs).
+    if (stopped) void messages.close();
+    for await (const m of messages) {
+      const task = traceDelivery(m, spec, () => deliver(m)).catch((error: unknown) =>
+        options.log.error('message actor failed', { error }),
+      );
+      inFlight.add(task);
+      void task.finally(() => inFlight.delete(task));
+      while (inFlight.size >= options.maxInFlight) await Promise.race(inFlight);
+    }
+  };
+  const running = loop().catch((error: unknown) => {
+    if (!stopped) options.log.error('consume loop ended', { error });
+  });
+  return async () => {
+    stopped = true;
+    await messages?.close();
+    await running;
+  };
+}
+
+/**
+ * A consuming stage: binds to its durable pull consumer and runs one message actor per delivery,
+ * at most `maxInFlight` at once. Ack only after every downstream publish was acknowledged.
+ * `start` is the one way in: it gets the connected context and returns the handler.
+ */
+export function defineStage<T extends StageStarted>(options: StageOptions<T>): Stage<T> {
+  const { spec, topology } = consumerOf(options);
+  const inFlight = new Set<Promise<unknown>>();
+  let session: { ctx: StageContext; started: T } | undefined;
+  let stopConsuming: (() => Promise<void>) | undefined;
+  trackConsumerLag(options.metrics, spec, () => session?.ctx.js);
+  const deliver = deliveryRunner(options, spec, () => session);
   return {
+    get started() {
+      return session?.started;
+    },
+    get context() {
+      return session?.ctx;
+    },
     async connect() {
-      const nc = await connectNats({
-        url: options.natsUrl,
-        name: `onpush-${options.stage}`,
-        user: options.natsUser,
-        pass: options.natsPassword,
-      });
-      try {
-        // Streams, missing consumers, and this stage's own consumer with its tuning.
-        await provision(await jetstreamManager(nc), topology, { consumers: [spec.durable] });
-        const js = jetstream(nc);
-        ctx = { nc, js, publish: instrumentPublish(publisher(js), options.metrics) };
-        await options.onConnected?.(ctx);
-        handle ??= await options.start?.(ctx);
-        if (handle === undefined) throw new Error(`${options.stage}: no handler (handle or start)`);
-      } catch (error) {
-        await nc.close();
-        throw error;
-      }
+      session = await openSession(options, topology, spec);
     },
     run(report: (event: LifecycleEvent) => void) {
-      const { nc, js } = ctx!;
+      const { nc, js } = session!.ctx;
       void watchConnection(nc, report);
-      let stopped = false;
-      let messages:
-        | Awaited<ReturnType<Awaited<ReturnType<JetStreamClient['consumers']['get']>>['consume']>>
-        | undefined;
-      const loop = async (): Promise<void> => {
-        const consumer = await js.consumers.get(spec.stream, spec.durable);
-        messages = await consumer.consume({ max_messages: options.maxInFlight });
-        // Drained while binding: end the iteration below at once (close settles as it runs).
-        if (stopped) void messages.close();
-        for await (const m of messages) {
-          const task = traceDelivery(m, spec, () => handleOne(m)).catch((error: unknown) =>
-            options.log.error('message actor failed', { error }),
-          );
-          inFlight.add(task);
-          void task.finally(() => inFlight.delete(task));
-          while (inFlight.size >= options.maxInFlight) await Promise.race(inFlight);
-        }
-      };
-      const running = loop().catch((error: unknown) => {
-        if (!stopped) options.log.error('consume loop ended', { error });
-      });
-      stopConsuming = async () => {
-        stopped = true;
-        await messages?.close();
-        await running;
-      };
+      stopConsuming = consume(js, spec, options, deliver, inFlight);
       return () => undefined;
     },
     async drain() {
       await withTimeout(stopConsuming?.(), 5_000);
       await Promise.allSettled([...inFlight]);
-      await options.onDrained?.();
-      if (ctx) await closeGracefully(ctx.nc);
+      await session?.started.close?.();
+      if (session) await closeGracefully(session.ctx.nc);
     },
   };
 }
