@@ -1,18 +1,15 @@
 // Follows the rollouts the restarter started, off the hot path: `track()` returns at once; one
-// watch per (kind, namespace) with something to follow — opened on demand, closed when nothing is
-// left, after a minute idle — feeds every rollout machine of that namespace (no API call per
-// workload, no polling).
-// The watch opens without a resourceVersion, so its first events are the current state of every
-// object; the last state seen per name is kept while it is open, so a rollout tracked after its
-// PATCH event went by is judged at once. A watch the API server ends is opened again; one that is
-// refused (RBAC: no `watch`) gives up on that namespace's rollouts, logged, without an outcome.
-import { createActor, toPromise, type Actor } from 'xstate';
-import { KINDS, collectionPath, type KindSpec, type WatchStart } from '@onpush/kube';
+// watch per (kind, namespace) with something to follow (watch-group.ts) — opened on demand,
+// closed when nothing is left, after a minute idle — feeds every rollout machine of that
+// namespace (no API call per workload, no polling). A refused watch (RBAC: no `watch`) gives up
+// on that namespace's rollouts for a while, logged, without an outcome.
+import { createActor, toPromise } from 'xstate';
+import { KINDS, type WatchStart } from '@onpush/kube';
 import type { Logger } from '@onpush/telemetry';
 import { rolloutMachine, type RolloutResult } from './machine.js';
 import { rolloutOutcome, type Ended, type TrackRequest } from './outcome.js';
 import type { Outcome } from '@onpush/contracts';
-import { pruned, rolloutState, type RolloutObject } from './status.js';
+import { WatchGroup, type Tracked, type WatchGroupOptions } from './watch-group.js';
 
 export type { WatchStart } from '@onpush/kube';
 
@@ -44,168 +41,65 @@ export interface Tracker {
   stop(): Promise<void>;
 }
 
-interface Tracked {
-  readonly request: TrackRequest;
-  readonly actor: Actor<typeof rolloutMachine>;
-}
-
-interface Group {
-  readonly spec: KindSpec;
-  readonly namespace: string;
-  readonly tracked: Map<string, Tracked>;
-  readonly seen: Map<string, RolloutObject>;
-  handle: { abort(): void } | undefined;
-  /** A watch is being opened (its handle not there yet). */
-  opening: boolean;
-  /** Which open() is current; events and ends of older ones are ignored. */
-  generation: number;
-  timer: NodeJS.Timeout | undefined;
-  /** Closes the idle watch. */
-  linger: NodeJS.Timeout | undefined;
-  failures: number;
-}
-
 /** How long a refused watch (RBAC) is not tried again for its kind and namespace. */
 const REFUSED_MS = 5 * 60_000;
 
-const statusOf = (error: unknown): number | undefined => {
-  const e = error as { statusCode?: unknown; code?: unknown } | null;
-  const code = e?.statusCode ?? e?.code;
-  return typeof code === 'number' ? code : undefined;
-};
-
 export function createTracker(options: TrackerOptions): Tracker {
-  const { log, timeoutMs, maxTracked = 1_000, retryDelayMs = 1_000, lingerMs = 60_000 } = options;
+  const { log, timeoutMs, maxTracked = 1_000 } = options;
   const now = options.now ?? (() => new Date());
-  const groups = new Map<string, Group>();
+  const groups = new Map<string, WatchGroup>();
   /** (kind, namespace) → until when a refused watch is not tried again. */
   const refused = new Map<string, number>();
   let stopped = false;
   const size = (): number => [...groups.values()].reduce((sum, g) => sum + g.tracked.size, 0);
 
-  const observe = (group: Group, tracked: Tracked, object: RolloutObject): void => {
-    const state = rolloutState(group.spec.kind, object, tracked.request.generation);
-    tracked.actor.send({ type: 'OBSERVED', state });
-  };
-
-  function finish(group: Group, name: string, tracked: Tracked, result: RolloutResult): void {
-    if (group.tracked.get(name) === tracked) group.tracked.delete(name);
-    options.onResult?.(group.spec.kind, result.end);
-    const workload = `${group.spec.kind}/${group.namespace}/${name}`;
-    if (result.end === 'completed' || result.end === 'failed') {
-      options.report(
-        rolloutOutcome(tracked.request, result as Ended, now()),
-        tracked.request.notify,
-      );
-    } else if (result.end === 'untracked')
-      log.info('rollout not followed', { workload, detail: result.detail });
-    if (group.tracked.size === 0 && !stopped) {
-      clearTimeout(group.linger);
-      group.linger = setTimeout(() => close(group), lingerMs);
-      group.linger.unref();
-    }
-  }
-
-  function close(group: Group): void {
-    clearTimeout(group.linger);
-    group.linger = undefined;
-    group.generation += 1;
-    group.opening = false;
-    clearTimeout(group.timer);
-    group.timer = undefined;
-    group.handle?.abort();
-    group.handle = undefined;
-    group.seen.clear();
-    groups.delete(`${group.spec.kind}/${group.namespace}`);
-  }
-
-  function onEvent(group: Group, generation: number, type: string, object: unknown): void {
-    if (generation !== group.generation) return;
-    if (type === 'ERROR') return ended(group, generation, object);
-    const name = (object as RolloutObject | undefined)?.metadata?.name;
-    if (name === undefined || type === 'BOOKMARK') return;
-    const tracked = group.tracked.get(name);
-    group.failures = 0;
-    if (type === 'DELETED') {
-      group.seen.delete(name);
-      tracked?.actor.send({ type: 'DELETED' });
-      return;
-    }
-    const kept = pruned(object as RolloutObject);
-    group.seen.set(name, kept);
-    if (tracked) observe(group, tracked, kept);
-  }
-
-  function ended(group: Group, generation: number, error: unknown): void {
-    if (generation !== group.generation || stopped) return;
-    group.generation += 1;
-    group.opening = false;
-    group.handle?.abort();
-    group.handle = undefined;
-    group.seen.clear();
-    if (group.tracked.size === 0) return;
-    const status = statusOf(error);
-    if (status === 401 || status === 403) {
-      refused.set(`${group.spec.kind}/${group.namespace}`, now().getTime() + REFUSED_MS);
+  const groupOptions: WatchGroupOptions = {
+    watch: options.watch,
+    log,
+    retryDelayMs: options.retryDelayMs ?? 1_000,
+    watchTimeoutSeconds: options.watchTimeoutSeconds ?? 300,
+    lingerMs: options.lingerMs ?? 60_000,
+    stopped: () => stopped,
+    refused: (group, status) => {
+      refused.set(group.key, now().getTime() + REFUSED_MS);
       log.warn('cannot watch this kind here: its rollouts are not followed', {
         kind: group.spec.kind,
         namespace: group.namespace,
         status,
         retryInMs: REFUSED_MS,
       });
-      for (const tracked of [...group.tracked.values()]) tracked.actor.send({ type: 'STOP' });
-      return;
-    }
-    group.failures += error ? 1 : 0;
-    const delayMs = error ? Math.min(30_000, retryDelayMs * 2 ** (group.failures - 1)) : 0;
-    if (error) log.debug('rollout watch ended, reopening', { error, delayMs });
-    group.timer = setTimeout(() => {
-      group.timer = undefined;
-      open(group);
-    }, delayMs);
-  }
+    },
+    closed: (group) => groups.delete(group.key),
+  };
 
-  function open(group: Group): void {
-    if (stopped || group.handle !== undefined || group.opening || group.tracked.size === 0) return;
-    const generation = ++group.generation;
-    group.opening = true;
-    const params = { timeoutSeconds: options.watchTimeoutSeconds ?? 300 };
-    options
-      .watch(
-        collectionPath(group.spec, group.namespace),
-        params,
-        (type, object) => onEvent(group, generation, type, object),
-        (error) => ended(group, generation, error),
-      )
-      .then((handle) => {
-        if (generation !== group.generation) return handle.abort();
-        group.opening = false;
-        group.handle = handle;
-      })
-      .catch((error: unknown) => ended(group, generation, error));
-  }
-
-  function groupOf(request: TrackRequest): Group {
+  function groupOf(request: TrackRequest): WatchGroup {
     const { kind, namespace } = request.workload;
     const key = `${kind}/${namespace}`;
-    let group = groups.get(key);
-    if (!group) {
-      const fresh: Group = {
-        spec: KINDS[kind],
-        namespace,
-        tracked: new Map(),
-        seen: new Map(),
-        handle: undefined,
-        opening: false,
-        generation: 0,
-        timer: undefined,
-        linger: undefined,
-        failures: 0,
-      };
-      groups.set(key, fresh);
-      group = fresh;
-    }
+    const group = groups.get(key) ?? new WatchGroup(KINDS[kind], namespace, groupOptions);
+    groups.set(key, group);
     return group;
+  }
+
+  /** A rollout ended: report it (completed, failed) or log why it was not followed. */
+  function finish(group: WatchGroup, name: string, tracked: Tracked, result: RolloutResult): void {
+    group.finished(name, tracked);
+    options.onResult?.(group.spec.kind, result.end);
+    if (result.end === 'completed' || result.end === 'failed') {
+      const outcome = rolloutOutcome(tracked.request, result as Ended, now());
+      options.report(outcome, tracked.request.notify);
+    } else if (result.end === 'untracked') {
+      const workload = `${group.spec.kind}/${group.namespace}/${name}`;
+      log.info('rollout not followed', { workload, detail: result.detail });
+    }
+  }
+
+  /** Why `request` is not followed, if it is not: counted, and logged when over the limit. */
+  function refusal(request: TrackRequest): TrackResult | undefined {
+    const { kind, namespace, name } = request.workload;
+    if ((refused.get(`${kind}/${namespace}`) ?? 0) > now().getTime()) return 'untracked';
+    if (size() < maxTracked || groups.get(`${kind}/${namespace}`)?.tracked.has(name)) return;
+    log.warn('too many rollouts followed at once: not following this one', { maxTracked });
+    return 'dropped';
   }
 
   return {
@@ -215,36 +109,22 @@ export function createTracker(options: TrackerOptions): Tracker {
     track(request) {
       const { kind, name } = request.workload;
       if (stopped || !KINDS[kind].rollsOut) return;
-      if ((refused.get(`${kind}/${request.workload.namespace}`) ?? 0) > now().getTime()) {
-        options.onResult?.(kind, 'untracked');
-        return;
-      }
-      if (
-        size() >= maxTracked &&
-        !groups.get(`${kind}/${request.workload.namespace}`)?.tracked.has(name)
-      ) {
-        options.onResult?.(kind, 'dropped');
-        log.warn('too many rollouts followed at once: not following this one', { maxTracked });
-        return;
-      }
+      const refusedAs = refusal(request);
+      if (refusedAs !== undefined) return options.onResult?.(kind, refusedAs);
       const group = groupOf(request);
-      const actor = createActor(rolloutMachine, { input: { timeoutMs } });
-      const tracked: Tracked = { request, actor };
-      const previous = group.tracked.get(name);
-      group.tracked.set(name, tracked);
-      clearTimeout(group.linger);
-      group.linger = undefined;
-      previous?.actor.send({ type: 'STOP' });
-      void toPromise(actor).then((result) => finish(group, name, tracked, result));
-      actor.start();
-      const seen = group.seen.get(name);
-      if (seen) observe(group, tracked, seen);
-      if (group.timer === undefined) open(group);
+      const tracked: Tracked = {
+        request,
+        actor: createActor(rolloutMachine, { input: { timeoutMs } }),
+      };
+      group.follow(name, tracked);
+      void toPromise(tracked.actor).then((result) => finish(group, name, tracked, result));
+      tracked.actor.start();
+      group.observeSeen(name, tracked);
     },
     async stop() {
       stopped = true;
       const pending = [...groups.values()].flatMap((g) => [...g.tracked.values()]);
-      for (const group of [...groups.values()]) close(group);
+      for (const group of [...groups.values()]) group.close();
       for (const tracked of pending) tracked.actor.send({ type: 'STOP' });
       await Promise.all(pending.map((t) => toPromise(t.actor).catch(() => undefined)));
     },
