@@ -44,6 +44,33 @@ export function restartDelay(failures: number, firstMs: number, maxMs: number): 
   return Math.min(maxMs, firstMs * 2 ** Math.max(0, failures - 1));
 }
 
+/**
+ * What an informer's events do to the index: an added or changed object is indexed — or dropped
+ * when it is not (or no longer) selected, its opt-in annotation removed, say — a deleted one is
+ * dropped. Images that cannot be indexed and invalid policies are logged, not fatal.
+ */
+function indexWriter<T extends KubernetesObject>(
+  source: WorkloadSource<T>,
+  index: ImageIndex,
+  log: Logger,
+): { apply: (object: T) => void; remove: (object: T) => void } {
+  const remove = (object: T): void => {
+    const id = source.idOf(object);
+    if (id) index.remove(id);
+  };
+  const apply = (object: T): void => {
+    const workload = source.toWorkload(object);
+    if (!workload) return remove(object);
+    const { skipped, invalid } = index.upsert(workload);
+    const key = workloadKey(workload);
+    if (skipped.length > 0)
+      log.warn('container images not indexable', { workload: key, images: skipped });
+    if (invalid !== undefined)
+      log.warn('invalid policy: the workload matches no push', { workload: key, error: invalid });
+  };
+  return { apply, remove };
+}
+
 function runSource<T extends KubernetesObject>(
   source: WorkloadSource<T>,
   options: WatcherOptions,
@@ -62,30 +89,7 @@ function runSource<T extends KubernetesObject>(
   let failures = 0;
   let timer: NodeJS.Timeout | undefined;
 
-  // An object that is not (or no longer) selected — opt-in annotation removed, say — is dropped.
-  const apply = (object: T): void => {
-    const workload = source.toWorkload(object);
-    if (!workload) {
-      const id = source.idOf(object);
-      if (id) index.remove(id);
-      return;
-    }
-    const { skipped, invalid } = index.upsert(workload);
-    if (skipped.length > 0)
-      log.warn('container images not indexable', {
-        workload: workloadKey(workload),
-        images: skipped,
-      });
-    if (invalid !== undefined)
-      log.warn('invalid policy: the workload matches no push', {
-        workload: workloadKey(workload),
-        error: invalid,
-      });
-  };
-  const remove = (object: T): void => {
-    const id = source.idOf(object);
-    if (id) index.remove(id);
-  };
+  const { apply, remove } = indexWriter(source, index, log);
 
   function fail(error: unknown): void {
     errored = true;
