@@ -59,6 +59,38 @@ function retryAfterMs(value: string | null): number | undefined {
   return Number.isFinite(seconds) ? Math.max(0, seconds * 1000) : undefined;
 }
 
+/** How one POST went: sent, worth another try (and when), or refused for good. */
+type Attempt =
+  | { readonly result: 'sent' }
+  | { readonly result: 'retry'; readonly why: string; readonly afterMs?: number | undefined }
+  | { readonly result: 'refused'; readonly status: number };
+
+/** POSTs one notification to its target (429, 5xx and network failures are worth a retry). */
+async function post(
+  send: typeof fetch,
+  target: Target,
+  notification: Notification,
+  timeoutMs: number,
+): Promise<Attempt> {
+  try {
+    const res = await send(target.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'onpush' },
+      body: JSON.stringify(bodyFor(target.kind, notification)),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.ok) return { result: 'sent' };
+    if (res.status === 429 || res.status >= 500) {
+      const afterMs = retryAfterMs(res.headers.get('retry-after'));
+      return { result: 'retry', why: `HTTP ${res.status}`, afterMs };
+    }
+    return { result: 'refused', status: res.status };
+  } catch (error) {
+    return { result: 'retry', why: error instanceof Error ? error.message : String(error) };
+  }
+}
+
 export function createNotifier(options: NotifierOptions): Notifier {
   const { log, queueSize, retriesMs, timeoutMs, concurrency = 4 } = options;
   const send = options.fetch ?? fetch;
@@ -115,24 +147,11 @@ export function createNotifier(options: NotifierOptions): Notifier {
   }
 
   async function deliver(job: Job): Promise<void> {
-    const { target, notification } = job;
-    try {
-      const res = await send(target.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'onpush' },
-        body: JSON.stringify(bodyFor(target.kind, notification)),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.ok) return void count(target, 'sent');
-      if (res.status === 429 || res.status >= 500) {
-        return retry(job, `HTTP ${res.status}`, retryAfterMs(res.headers.get('retry-after')));
-      }
-      count(target, 'failed');
-      log.warn('notification refused', { target: target.name, status: res.status });
-    } catch (error) {
-      retry(job, error instanceof Error ? error.message : String(error));
-    }
+    const attempt = await post(send, job.target, job.notification, timeoutMs);
+    if (attempt.result === 'sent') return void count(job.target, 'sent');
+    if (attempt.result === 'retry') return retry(job, attempt.why, attempt.afterMs);
+    count(job.target, 'failed');
+    log.warn('notification refused', { target: job.target.name, status: attempt.status });
   }
 
   return {
