@@ -1,4 +1,9 @@
-import { ImageIndex, SHARD_LIMIT_BYTES, splitShards, type IndexedWorkload } from '@onpush/resolver';
+import {
+  ImageIndex,
+  SHARD_LIMIT_BYTES,
+  splitShards,
+  type IndexedWorkload,
+} from '@onpush/image-index';
 import { round, summarize, type Summary } from './stats.js';
 
 export interface LookupResult {

@@ -1,6 +1,6 @@
 // `onpush audit [--since T] [--json]`: reconciles what entered with the fates and the DLQ and
 // lists whatever is unaccounted for. Exit 0 when nothing is, 1 otherwise (2: usage).
-import { parseSince } from '@onpush/dlq-manager';
+import { parseSince } from '@onpush/dlq';
 import { connectNats, type NatsConnection } from '@onpush/nats';
 import { reconcile, type AuditReport, type Finding } from './audit.js';
 import { readAuditInput, type AuditData } from './audit-read.js';

@@ -9,11 +9,12 @@ import {
   OutcomeSchema,
   type ConsumerName,
 } from '@onpush/contracts';
-import { openDlqStore, type DlqEntry } from '@onpush/dlq-manager';
+import { openDlqStore, type DlqEntry } from '@onpush/dlq';
 import {
   jetstream,
   jetstreamManager,
   keyOfDedupId,
+  scanStream,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -30,36 +31,8 @@ import type {
   RequestRecord,
 } from './audit.js';
 
+/** Messages per pull when reading a stream since a time. */
 const BATCH = 512;
-const FETCH_EXPIRES_MS = 5_000;
-
-/** Every message of `stream` stored at or after `since`, in stream order. */
-export async function* scanSince(
-  js: JetStreamClient,
-  stream: string,
-  since: Date,
-): AsyncGenerator<JsMsg> {
-  const consumer = await js.consumers.get(stream, { opt_start_time: since.toISOString() });
-  try {
-    let pending = (await consumer.info(true)).num_pending;
-    while (pending > 0) {
-      const batch = await consumer.fetch({
-        max_messages: Math.min(pending, BATCH),
-        expires: FETCH_EXPIRES_MS,
-      });
-      let received = 0;
-      for await (const m of batch) {
-        received += 1;
-        pending = m.info.pending;
-        yield m;
-        if (pending === 0) break;
-      }
-      if (received === 0) break;
-    }
-  } finally {
-    await consumer.delete().catch(() => false);
-  }
-}
 
 /** The Nats-Msg-Id a publisher set, without the `<subject>|` scope `@onpush/nats` adds. */
 export function msgIdOf(m: Pick<JsMsg, 'subject' | 'headers'>): string | undefined {
@@ -80,7 +53,7 @@ interface Work {
 
 async function readWork(js: JetStreamClient, since: Date): Promise<Work> {
   const work: Work = { raw: [], pushed: [], requests: [] };
-  for await (const m of scanSince(js, STREAMS.main, since)) {
+  for await (const m of scanStream(js, STREAMS.main, { since, batch: BATCH })) {
     const msg = incomingOf(m);
     const replay = msg.headers[HEADERS.replayOf];
     const record = { seq: m.seq, eventId: eventIdOf(msg), ...(replay ? { replayOf: replay } : {}) };
@@ -98,7 +71,7 @@ async function readOutcomes(
 ): Promise<{ outcomes: FateRecord[]; invalid: number }> {
   const outcomes: FateRecord[] = [];
   let invalid = 0;
-  for await (const m of scanSince(js, STREAMS.outcomes, since)) {
+  for await (const m of scanStream(js, STREAMS.outcomes, { since, batch: BATCH })) {
     const decoded = decode(OutcomeSchema, m.data, 'Outcome');
     if (!decoded.ok) {
       invalid += 1;

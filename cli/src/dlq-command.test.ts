@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DlqError, type DlqEntry, type DlqFilter, type DlqStore } from '@onpush/dlq-manager';
+import { DlqError, type DlqEntry, type DlqFilter, type DlqStore } from '@onpush/dlq';
 import {
   dlqCommand,
   formatPayload,

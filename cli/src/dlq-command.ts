@@ -11,7 +11,7 @@ import {
   type DlqStore,
   type DlqSummary,
   type ReplayResult,
-} from '@onpush/dlq-manager';
+} from '@onpush/dlq';
 import { connectNats } from '@onpush/nats';
 import type { Output } from './output.js';
 

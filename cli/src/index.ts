@@ -22,7 +22,7 @@ export {
   type DeadLetterRecord,
   type ConsumerState,
 } from './audit.js';
-export { readAuditInput, scanSince, msgIdOf, consumerState, type AuditData } from './audit-read.js';
+export { readAuditInput, msgIdOf, consumerState, type AuditData } from './audit-read.js';
 export {
   audit,
   auditUrl,

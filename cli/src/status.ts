@@ -2,7 +2,13 @@
 // each durable consumer's lag and the DLQ from JetStream itself, the index size from the
 // resolver's /metrics, and the fates of the last minute from the outcomes stream.
 import { FATES, STREAMS, TOPOLOGY, subjectTail, type Fate } from '@onpush/contracts';
-import { connectNats, jetstream, jetstreamManager, type JetStreamManager } from '@onpush/nats';
+import {
+  connectNats,
+  jetstream,
+  jetstreamManager,
+  scanStream,
+  type JetStreamManager,
+} from '@onpush/nats';
 import { parsePrometheusText, sampleValue } from '@onpush/telemetry';
 import { DEFAULT_PORTS, SERVICES, type ServiceName } from './services.js';
 
@@ -118,26 +124,10 @@ export async function fatesSince(
   since: Date,
 ): Promise<Record<Fate, number>> {
   const counts = Object.fromEntries(FATES.map((f) => [f, 0])) as Record<Fate, number>;
-  const consumer = await js.consumers.get(STREAMS.outcomes, {
-    opt_start_time: since.toISOString(),
-    headers_only: true,
-  });
-  try {
-    let pending = (await consumer.info(true)).num_pending;
-    while (pending > 0) {
-      const batch = await consumer.fetch({ max_messages: Math.min(pending, 512), expires: 2_000 });
-      let received = 0;
-      for await (const m of batch) {
-        received += 1;
-        pending = m.info.pending;
-        const fate = subjectTail(m.subject, 'onpush.outcome') as Fate | undefined;
-        if (fate !== undefined && fate in counts) counts[fate] += 1;
-        if (pending === 0) break;
-      }
-      if (received === 0) break;
-    }
-  } finally {
-    await consumer.delete().catch(() => false);
+  const scan = { since, headersOnly: true, batch: 512, expiresMs: 2_000 };
+  for await (const m of scanStream(js, STREAMS.outcomes, scan)) {
+    const fate = subjectTail(m.subject, 'onpush.outcome') as Fate | undefined;
+    if (fate !== undefined && fate in counts) counts[fate] += 1;
   }
   return counts;
 }

@@ -12,7 +12,7 @@ import { PubSub, type Topic } from '@google-cloud/pubsub';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HEADERS } from '@onpush/contracts';
 import { SERVICES, type ServiceName } from '@onpush/cli';
-import { openDlqStore } from '@onpush/dlq-manager';
+import { openDlqStore } from '@onpush/dlq';
 import { connectNats } from '@onpush/nats';
 import { useSandbox } from '@onpush/testing';
 import {

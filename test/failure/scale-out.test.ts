@@ -20,7 +20,7 @@ import type { PubSub, Topic } from '@google-cloud/pubsub';
 import { describe, expect, it } from 'vitest';
 import { SERVICES, type ServiceName } from '@onpush/cli';
 import { HEADERS } from '@onpush/contracts';
-import { openDlqStore } from '@onpush/dlq-manager';
+import { openDlqStore } from '@onpush/dlq';
 import { connectNats } from '@onpush/nats';
 import { eventually, useSandbox } from '@onpush/testing';
 import {

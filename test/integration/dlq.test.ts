@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { HEADERS, STREAMS, TOPOLOGY, rawSubject, type DeadLetter } from '@onpush/contracts';
 import type { AddressInfo } from 'node:net';
-import {
-  REPLAYS_BUCKET,
-  dlqRoutes,
-  openDlqStore,
-  summaryOf,
-  type DlqStore,
-} from '@onpush/dlq-manager';
+import { REPLAYS_BUCKET, openDlqStore, summaryOf, type DlqStore } from '@onpush/dlq';
+import { dlqRoutes } from '@onpush/dlq-manager';
 import {
   connectNats,
   dedupId,

@@ -4,7 +4,7 @@ import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADERS, STREAMS, TOPOLOGY, rawSubject, type Stage } from '@onpush/contracts';
 import { Supervisor, SERVICES, type AuditResult } from '@onpush/cli';
-import { openDlqStore, type DlqEntry } from '@onpush/dlq-manager';
+import { openDlqStore, type DlqEntry } from '@onpush/dlq';
 import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
 import {
   connectNats,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { encode, parseRestartRequest, type ImagePushed } from '@onpush/contracts';
+import { ImageIndex } from '@onpush/image-index';
 import { kubeClients, loadKubeConfig, type V1Deployment } from '@onpush/kube';
 import {
-  ImageIndex,
   createHandler,
   createSnapshotStore,
   createSnapshotter,

@@ -17,6 +17,7 @@ import {
   type Outcome,
   type WorkloadKind,
 } from '@onpush/contracts';
+import { ImageIndex } from '@onpush/image-index';
 import {
   KINDS,
   collectionPath,
@@ -31,7 +32,6 @@ import {
   type KubeHttp,
 } from '@onpush/kube';
 import {
-  ImageIndex,
   createHandler as createResolverHandler,
   createWatcher,
   scopeOf,

@@ -23,7 +23,8 @@ import {
   type KubeConfig,
   type KubeHttp,
 } from '@onpush/kube';
-import { ImageIndex, createSnapshotStore } from '@onpush/resolver';
+import { ImageIndex } from '@onpush/image-index';
+import { createSnapshotStore } from '@onpush/resolver';
 import { TokenBucket, createHandler, kubeEffects, kubeRequestCounter } from '@onpush/restarter';
 import { cacheDir } from '@onpush/sandbox';
 import { createMetrics } from '@onpush/telemetry';

@@ -6,7 +6,7 @@ import {
   annotate,
   type Logger,
 } from '@onpush/telemetry';
-import { INVALID_REASON } from './entry.js';
+import { INVALID_REASON } from '@onpush/dlq';
 import type { DlqMetrics } from './metrics.js';
 
 export interface HandlerDeps {

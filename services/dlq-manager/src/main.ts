@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
+import { openDlqStore } from '@onpush/dlq';
 import { jetstreamManager } from '@onpush/nats';
 import { consumerTuning, defineStage, natsCredentials, runService } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
@@ -9,7 +10,6 @@ import { bothEffects } from './effects.js';
 import { createHandler } from './handler.js';
 import { createDlqMetrics, statsUpdater } from './metrics.js';
 import { dlqRoutes } from './routes.js';
-import { openDlqStore } from './store.js';
 
 const config = configOrExit(dlqManagerSchema, process.env, 'dlq-manager');
 const log = createLogger({ service: 'dlq-manager' }, { level: config.LOG_LEVEL });

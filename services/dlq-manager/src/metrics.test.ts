@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { createDlqMetrics, statsUpdater } from './metrics.js';
-import type { DlqStats } from './store.js';
+import type { DlqStats } from '@onpush/dlq';
 
 afterEach(() => {
   vi.useRealTimers();

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Logger, type Registry } from '@onpush/telemetry';
-import type { DlqStats } from './store.js';
+import type { DlqStats } from '@onpush/dlq';
 
 /** The dlq-manager's own metrics, beside the common ones of createMetrics. */
 export function createDlqMetrics(registry: Registry) {

@@ -3,11 +3,16 @@ import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttp } from '@onpush/service';
 import { createMetrics } from '@onpush/telemetry';
-import type { DlqEntry } from './entry.js';
-import { DlqError } from './errors.js';
-import { isSelective, matches, type DlqFilter } from './filter.js';
+import {
+  DlqError,
+  isSelective,
+  matches,
+  type DlqEntry,
+  type DlqFilter,
+  type DlqStore,
+  type ReplayResult,
+} from '@onpush/dlq';
 import { dlqRoutes } from './routes.js';
-import type { DlqStore, ReplayResult } from './store.js';
 
 function entry(id: number, stage: string, reason: string): DlqEntry {
   return {

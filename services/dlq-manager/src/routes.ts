@@ -7,10 +7,14 @@
 //   DELETE /dlq/{id}         → 204
 import type { ServerResponse } from 'node:http';
 import { sendJson, type Route } from '@onpush/service';
-import { summaryOf } from './entry.js';
-import { DLQ_ERROR_STATUS, DlqError, parseId } from './errors.js';
-import { filterFromQuery } from './filter.js';
-import type { DlqStore } from './store.js';
+import {
+  DLQ_ERROR_STATUS,
+  DlqError,
+  filterFromQuery,
+  parseId,
+  summaryOf,
+  type DlqStore,
+} from '@onpush/dlq';
 
 const PREFIX = '/dlq';
 

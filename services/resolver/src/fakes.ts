@@ -2,10 +2,10 @@
 // an informer driven by the test, a Deployment source built on them) and JetStream KV.
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import type { CasStore, Versioned } from '@onpush/nats';
+import type { IndexedWorkload, WorkloadId } from '@onpush/image-index';
 import { decisionBook, type Decision, type DecisionBook } from './decisions.js';
 import type { ConfigMapApi } from './snapshot.js';
 import { deploymentWorkload, type WorkloadInformer, type WorkloadSource } from './sources.js';
-import type { IndexedWorkload, WorkloadId } from './index-store.js';
 
 /** Shaped like client-node's ApiException, which toKubeApiError reads. */
 export class FakeApiException extends Error {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { describeFailure, type Incoming, type Outgoing } from '@onpush/service';
 import { parseOutcome, parseRestartRequest, type ImagePushed } from '@onpush/contracts';
+import { ImageIndex } from '@onpush/image-index';
 import { createHandler, type HandlerDeps } from './handler.js';
-import { ImageIndex } from './index-store.js';
 import { MemoryCasStore, memoryDecisions } from './fakes.js';
 import { createRecentPushes, type LastDispatch } from './repeats.js';
 

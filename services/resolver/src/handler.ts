@@ -12,8 +12,8 @@ import {
 } from '@onpush/contracts';
 import type { Incoming, Outgoing } from '@onpush/service';
 import { ATTR_ONPUSH_IMAGE, ATTR_ONPUSH_MATCHED_WORKLOADS, annotate } from '@onpush/telemetry';
+import { workloadKey, type LookupQuery, type Match } from '@onpush/image-index';
 import type { Decision, DecisionBook } from './decisions.js';
-import { workloadKey, type LookupQuery, type Match } from './index-store.js';
 import type { Dispatch, RecentPushes } from './repeats.js';
 
 /**

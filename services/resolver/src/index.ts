@@ -5,26 +5,11 @@ export {
   type HandlerDeps,
 } from './handler.js';
 export {
-  ImageIndex,
-  workloadKey,
-  containerKey,
-  queryKey,
-  type ContainerImage,
-  type IndexedWorkload,
-  type IndexStats,
-  type LookupQuery,
-  type Match,
-  type UpsertResult,
-  type WorkloadId,
-} from './index-store.js';
-export {
   createSnapshotStore,
-  splitShards,
   shardName,
   SnapshotError,
   SNAPSHOT_NAME,
   SNAPSHOT_LABEL,
-  SHARD_LIMIT_BYTES,
   type ConfigMapApi,
   type SnapshotStore,
   type SnapshotStoreOptions,
@@ -64,7 +49,6 @@ export {
   type Selection,
 } from './selection.js';
 export { activeKinds } from './active-kinds.js';
-export { repositoryKey, containerKeys } from './keys.js';
 export { resolverSchema, kubeconfigFile, type ResolverConfig } from './config.js';
 export { registerIndexMetrics, type IndexHealth } from './metrics.js';
 export {

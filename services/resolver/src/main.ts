@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
+import { ImageIndex } from '@onpush/image-index';
 import { kubeClients, loadKubeConfig } from '@onpush/kube';
 import { consumerTuning, defineStage, natsCredentials, runService } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { kubeconfigFile, resolverSchema } from './config.js';
 import { createDiscovery } from './discovery.js';
 import { createHandler } from './handler.js';
-import { ImageIndex } from './index-store.js';
 import { registerIndexMetrics } from './metrics.js';
 import { createRebuilder } from './rebuild.js';
 import { namespaceInScope, type Scope } from './selection.js';

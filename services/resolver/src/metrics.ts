@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from '@onpush/telemetry';
-import type { ImageIndex } from './index-store.js';
+import type { ImageIndex } from '@onpush/image-index';
 
 export interface IndexHealth {
   readonly synced: boolean;

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeFailure } from '@onpush/service';
 import { createLogger } from '@onpush/telemetry';
+import { ImageIndex } from '@onpush/image-index';
 import { FakeApiException, FakeSource, fakeDeployment, memoryDecisions } from './fakes.js';
 import { createHandler } from './handler.js';
-import { ImageIndex } from './index-store.js';
 import { createRebuilder } from './rebuild.js';
 
 const log = createLogger({ test: 'rebuild' }, { write: () => undefined });

@@ -6,7 +6,7 @@
 import { OnpushError } from '@onpush/contracts';
 import { toKubeApiError } from '@onpush/kube';
 import type { Logger } from '@onpush/telemetry';
-import type { ImageIndex } from './index-store.js';
+import type { ImageIndex } from '@onpush/image-index';
 import type { WorkloadSource } from './sources.js';
 
 /** The index cannot answer and could not be rebuilt now; the broker should try again. */

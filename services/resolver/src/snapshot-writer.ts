@@ -3,7 +3,7 @@
 // watch events costs one write, and a steady stream at most one per `debounceMs`). A failed
 // write is logged and tried again after `retryMs`; it never throws into the service.
 import type { Logger } from '@onpush/telemetry';
-import type { ImageIndex, WorkloadId } from './index-store.js';
+import type { ImageIndex, WorkloadId } from '@onpush/image-index';
 import type { SnapshotStore } from './snapshot.js';
 
 export interface SnapshotterOptions {

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '@onpush/telemetry';
+import { ImageIndex } from '@onpush/image-index';
 import { FakeApiException, FakeConfigMaps } from './fakes.js';
-import { ImageIndex } from './index-store.js';
-import { createSnapshotStore, SnapshotError, splitShards } from './snapshot.js';
+import { createSnapshotStore, SnapshotError } from './snapshot.js';
 import { createSnapshotter } from './snapshot-writer.js';
 
 const log = createLogger({ test: 'snapshot' }, { write: () => undefined });
@@ -20,16 +20,6 @@ function indexWith(count: number): ImageIndex {
   }
   return index;
 }
-
-describe('splitShards', () => {
-  it('cuts by UTF-8 bytes and joins back to the same text', () => {
-    const text = `${'a'.repeat(10)}é€😀${'b'.repeat(7)}`;
-    const shards = splitShards(text, 5);
-    expect(shards.join('')).toBe(text);
-    for (const shard of shards) expect(Buffer.byteLength(shard)).toBeLessThanOrEqual(5);
-    expect(splitShards('', 10)).toEqual(['']);
-  });
-});
 
 describe('ConfigMap snapshot store', () => {
   it('round-trips an index through one ConfigMap', async () => {

@@ -8,10 +8,9 @@ import { OnpushError } from '@onpush/contracts';
 import { randomUUID } from 'node:crypto';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { toKubeApiError } from '@onpush/kube';
+import { SHARD_LIMIT_BYTES, splitShards } from '@onpush/image-index';
 
 export const SNAPSHOT_NAME = 'onpush-image-index';
-/** Room left under the API server's 1 MiB object limit for metadata. */
-export const SHARD_LIMIT_BYTES = 900 * 1024;
 /** Label on every shard (value: the head's name), so stale shards can be found. */
 export const SNAPSHOT_LABEL = 'onpush.dev/snapshot';
 const KEYS = {
@@ -57,26 +56,6 @@ export class SnapshotError extends OnpushError {
   override readonly name = 'SnapshotError';
   override readonly type = 'snapshot_unreadable';
   override readonly retryable = false;
-}
-
-/** Cuts `text` into pieces of at most `limitBytes` UTF-8 bytes, never inside a character. */
-export function splitShards(text: string, limitBytes: number): string[] {
-  if (limitBytes < 4) throw new RangeError('a shard holds at least 4 bytes');
-  const shards: string[] = [];
-  let start = 0;
-  do {
-    let end = Math.min(text.length, start + limitBytes);
-    let bytes = Buffer.byteLength(text.slice(start, end));
-    while (bytes > limitBytes) {
-      end -= Math.max(1, Math.floor((bytes - limitBytes) / 3));
-      bytes = Buffer.byteLength(text.slice(start, end));
-    }
-    const code = text.charCodeAt(end - 1);
-    if (end < text.length && code >= 0xd800 && code <= 0xdbff) end -= 1;
-    shards.push(text.slice(start, end));
-    start = end;
-  } while (start < text.length);
-  return shards;
 }
 
 export function shardName(name: string, shard: number): string {

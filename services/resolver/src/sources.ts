@@ -25,7 +25,7 @@ import {
   templateContainers,
   type KubeClients,
 } from '@onpush/kube';
-import type { ContainerImage, IndexedWorkload, WorkloadId } from './index-store.js';
+import type { ContainerImage, IndexedWorkload, WorkloadId } from '@onpush/image-index';
 import {
   fieldSelector,
   labelSelector,

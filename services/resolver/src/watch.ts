@@ -7,7 +7,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ObservedWorkload } from '@onpush/contracts';
 import { KINDS, compactViewOf } from '@onpush/kube';
 import type { Logger } from '@onpush/telemetry';
-import { workloadKey, type ImageIndex, type WorkloadId } from './index-store.js';
+import { workloadKey, type ImageIndex, type WorkloadId } from '@onpush/image-index';
 import type { WorkloadSource } from './sources.js';
 
 export interface WatcherOptions {

@@ -30,3 +30,4 @@ export {
 export { jetstream, jetstreamManager } from '@nats-io/jetstream';
 export type { JetStreamClient, JetStreamManager, JsMsg, Consumer } from '@nats-io/jetstream';
 export type { NatsConnection, MsgHdrs } from '@nats-io/nats-core';
+export { scanStream, type ScanOptions } from './scan.js';
