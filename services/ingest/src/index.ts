@@ -88,7 +88,7 @@ export {
   type AuthFailure,
 } from './webhooks/errors.js';
 export { verifyOidc, type OidcPolicy } from './webhooks/oidc.js';
-export { JwksKeys, parseJwks } from './webhooks/jwks.js';
+export { JwksKeys } from './webhooks/jwks.js';
 export { snsStringToSign, verifySns, SnsCertificates, type SnsMessage } from './webhooks/sns.js';
 export { deliveryId, publishWebhook, webhookHeaders } from './webhooks/delivery.js';
 export { webhookRoute, type WebhookOptions } from './webhooks/route.js';

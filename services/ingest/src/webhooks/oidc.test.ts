@@ -1,3 +1,4 @@
+import { createHmac, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,7 @@ describe('Pub/Sub push OIDC token', () => {
     ['issuer without scheme', bearer({ ...claims, iss: 'accounts.google.com' }), 'ok'],
     ['audience in a list', bearer({ ...claims, aud: ['x', policy.audience] }), 'ok'],
     ['expired within the skew', bearer({ ...claims, exp: now - 20 }), 'ok'],
+    ['expired just beyond the skew', bearer({ ...claims, exp: now - 31 }), 'expired'],
     ['forged: signed by another key', `Bearer ${signJwt(attacker, claims)}`, 'bad_signature'],
     [
       'forged: claims swapped after signing',
@@ -104,5 +106,88 @@ describe('JWKS from a file', () => {
       email: claims.email,
     });
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('refused algorithms: only RS256 is verified', () => {
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const unsigned = `${b64({ alg: 'RS256', typ: 'JWT', kid: google.kid })}.${b64(claims)}`;
+
+  it('refuses an unsigned token (alg none, empty signature)', async () => {
+    const none = `${b64({ alg: 'none', typ: 'JWT', kid: google.kid })}.${b64(claims)}.`;
+    expect(await reason(`Bearer ${none}`)).toBe('malformed');
+    expect(await reason(`Bearer ${unsigned}.`)).toBe('malformed');
+  });
+
+  it("refuses HS256 whose HMAC key is Google's RSA public key (PEM or JWK)", async () => {
+    const publicKey = createPublicKey({ key: google.jwks.keys[0] as JsonWebKey, format: 'jwk' });
+    const secrets = [
+      publicKey.export({ type: 'spki', format: 'pem' }),
+      JSON.stringify(google.jwks.keys[0]),
+    ];
+    for (const secret of secrets) {
+      const input = `${b64({ alg: 'HS256', typ: 'JWT', kid: google.kid })}.${b64(claims)}`;
+      const mac = createHmac('sha256', secret).update(input).digest('base64url');
+      expect(await reason(`Bearer ${input}.${mac}`)).toBe('malformed');
+    }
+  });
+});
+
+describe('key rotation', () => {
+  it('accepts a token of a rotated-in key once the JWKS names it, refuses the rotated-out key', async () => {
+    const next = rsaSigner('google-2');
+    const routes = { '/rotating': JSON.stringify(google.jwks) };
+    const server = await serve(routes);
+    let clock = NOW;
+    const rotating = new JwksKeys({ url: `${server.url}/rotating` }, fetch, () => clock);
+    const check = async (signer: typeof google) => {
+      try {
+        await verifyOidc(`Bearer ${signJwt(signer, claims)}`, policy, rotating, NOW);
+        return 'ok';
+      } catch (error) {
+        if (error instanceof AuthError) return error.reason;
+        throw error;
+      }
+    };
+    try {
+      expect(await check(google)).toBe('ok');
+      expect(await check(next)).toBe('unknown_key');
+      // Google publishes the next key: an unknown kid refetches, but at most every 30 s.
+      routes['/rotating'] = JSON.stringify({ keys: [...google.jwks.keys, ...next.jwks.keys] });
+      clock += 10_000;
+      expect(await check(next)).toBe('unknown_key');
+      expect(server.hits.get('/rotating')).toBe(1);
+      clock += 30_000;
+      expect(await check(next)).toBe('ok');
+      expect(await check(google)).toBe('ok');
+      expect(server.hits.get('/rotating')).toBe(2);
+      // The old key is withdrawn: once the cached document is stale, its tokens are refused.
+      routes['/rotating'] = JSON.stringify(next.jwks);
+      clock += 3_600_000;
+      expect(await check(google)).toBe('unknown_key');
+      expect(await check(next)).toBe('ok');
+      expect(server.hits.get('/rotating')).toBe(3);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('keeps the known keys when a refresh fails, and answers unavailable for an unknown one', async () => {
+    const next = rsaSigner('google-2');
+    const routes: Record<string, string> = { '/flaky': JSON.stringify(google.jwks) };
+    const server = await serve(routes);
+    let clock = NOW;
+    const flaky = new JwksKeys({ url: `${server.url}/flaky` }, fetch, () => clock);
+    try {
+      await expect(verifyOidc(bearer(claims), policy, flaky, NOW)).resolves.toBeDefined();
+      delete routes['/flaky'];
+      clock += 2 * 3_600_000;
+      await expect(verifyOidc(bearer(claims), policy, flaky, NOW)).resolves.toBeDefined();
+      await expect(
+        verifyOidc(`Bearer ${signJwt(next, claims)}`, policy, flaky, NOW),
+      ).rejects.toBeInstanceOf(AuthUnavailableError);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
-import { verify, type KeyObject } from 'node:crypto';
-import { AuthError } from './errors.js';
+import { errors, jwtVerify, type CryptoKey, type JWTPayload } from 'jose';
+import { AuthError, AuthUnavailableError, type AuthFailure } from './errors.js';
 
 export interface OidcPolicy {
   audience: string;
@@ -9,47 +9,42 @@ export interface OidcPolicy {
 }
 
 export interface KeySource {
-  key(kid: string): Promise<KeyObject | undefined>;
+  key(kid: string): Promise<CryptoKey | undefined>;
 }
 
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 
-function decodeSegment(segment: string, what: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    if (typeof value === 'object' && value !== null && !Array.isArray(value))
-      return value as Record<string, unknown>;
-  } catch {
-    // reported below
-  }
-  throw new AuthError('malformed', `the token's ${what} is not a JSON object`);
-}
-
-/** The JWT of `Authorization: Bearer <jwt>`, split; throws AuthError when there is none. */
-function bearerToken(authorization: string | undefined): [string, string, string] {
+/** The JWT of `Authorization: Bearer <jwt>`, three non-empty segments; else throws AuthError. */
+function bearerToken(authorization: string | undefined): string {
   if (authorization === undefined || authorization === '')
     throw new AuthError('missing', 'no Authorization header');
-  const match = /^Bearer +([^ ]+)$/i.exec(authorization);
-  const parts = match?.[1]?.split('.');
-  if (parts?.length !== 3 || !parts.every((p) => SEGMENT.test(p)))
+  const token = /^Bearer +([^ ]+)$/i.exec(authorization)?.[1];
+  const parts = token?.split('.');
+  if (token === undefined || parts?.length !== 3 || !parts.every((p) => SEGMENT.test(p)))
     throw new AuthError('malformed', 'Authorization is not "Bearer <JWT>"');
-  return parts as [string, string, string];
+  return token;
 }
 
-function checkClaims(claims: Record<string, unknown>, policy: OidcPolicy, nowMs: number): void {
-  const now = nowMs / 1000;
-  const skew = policy.clockSkewMs / 1000;
-  const { iss, aud, email, exp, iat, nbf } = claims;
-  if (typeof exp !== 'number' || typeof iat !== 'number')
-    throw new AuthError('malformed', 'the token has no exp or iat');
-  if (now > exp + skew) throw new AuthError('expired', 'the token expired');
-  if (iat > now + skew || (typeof nbf === 'number' && nbf > now + skew))
+/** The reason of a jose verification error (claims are named by `claim`). */
+function reasonOf(error: unknown): AuthFailure {
+  if (error instanceof errors.JWTExpired) return 'expired';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'iss') return 'wrong_issuer';
+    if (error.claim === 'aud') return 'wrong_audience';
+    if (error.claim === 'nbf' && error.reason === 'check_failed') return 'not_yet_valid';
+    return 'malformed'; // exp or iat missing, or a date that is not a number
+  }
+  // The algorithm is not RS256 (alg none, HS256, ...), or the token is not a JWS / JWT.
+  if (error instanceof errors.JOSEError) return 'malformed';
+  return 'bad_signature'; // the key cannot verify (e.g. an RSA key below 2048 bits)
+}
+
+/** What jose does not check: Google's service-account claims, and an iat in the future. */
+function checkGoogleClaims(claims: JWTPayload, policy: OidcPolicy, nowMs: number): void {
+  if ((claims.iat ?? 0) > (nowMs + policy.clockSkewMs) / 1000)
     throw new AuthError('not_yet_valid', 'the token is not valid yet');
-  if (typeof iss !== 'string' || !policy.issuers.includes(iss))
-    throw new AuthError('wrong_issuer', 'the token has another issuer');
-  const audiences = Array.isArray(aud) ? aud : [aud];
-  if (!audiences.includes(policy.audience))
-    throw new AuthError('wrong_audience', 'the token is for another audience');
+  const email = claims['email'];
   if (typeof email !== 'string' || !policy.emails.includes(email))
     throw new AuthError('wrong_email', 'the token is for another service account');
   if (claims['email_verified'] !== true)
@@ -57,9 +52,10 @@ function checkClaims(claims: Record<string, unknown>, policy: OidcPolicy, nowMs:
 }
 
 /**
- * Verifies a Google-signed OIDC ID token (Pub/Sub push): RS256 over the first two segments
- * with the key named by `kid`, then issuer, audience, service-account email, email_verified,
- * and exp / iat / nbf with a small clock skew. Throws AuthError with the reason.
+ * Verifies a Google-signed OIDC ID token (Pub/Sub push) with jose: RS256 only, with the key
+ * named by `kid`; issuer, audience, exp / nbf within the clock skew; then the service-account
+ * email, email_verified and iat. Throws AuthError with the reason (the 401's metric label), or
+ * AuthUnavailableError when the keys cannot be fetched.
  */
 export async function verifyOidc(
   authorization: string | undefined,
@@ -67,18 +63,31 @@ export async function verifyOidc(
   keys: KeySource,
   nowMs: number = Date.now(),
 ): Promise<Record<string, unknown>> {
-  const [head, body, signature] = bearerToken(authorization);
-  const header = decodeSegment(head, 'header');
-  if (header['alg'] !== 'RS256') throw new AuthError('malformed', 'the token is not RS256');
-  const kid = header['kid'];
-  if (typeof kid !== 'string') throw new AuthError('malformed', 'the token names no key');
-  const key = await keys.key(kid);
-  if (key === undefined)
-    throw new AuthError('unknown_key', 'the token is signed by an unknown key');
-  const signed = Buffer.from(`${head}.${body}`);
-  if (!verify('RSA-SHA256', signed, key, Buffer.from(signature, 'base64url')))
-    throw new AuthError('bad_signature', 'the token signature does not verify');
-  const claims = decodeSegment(body, 'payload');
-  checkClaims(claims, policy, nowMs);
+  const token = bearerToken(authorization);
+  let claims: JWTPayload;
+  try {
+    ({ payload: claims } = await jwtVerify(
+      token,
+      async ({ kid }) => {
+        if (typeof kid !== 'string') throw new AuthError('malformed', 'the token names no key');
+        const key = await keys.key(kid);
+        if (key === undefined)
+          throw new AuthError('unknown_key', 'the token is signed by an unknown key');
+        return key;
+      },
+      {
+        algorithms: ['RS256'],
+        issuer: [...policy.issuers],
+        audience: policy.audience,
+        requiredClaims: ['exp', 'iat'],
+        clockTolerance: policy.clockSkewMs / 1000,
+        currentDate: new Date(nowMs),
+      },
+    ));
+  } catch (error) {
+    if (error instanceof AuthError || error instanceof AuthUnavailableError) throw error;
+    throw new AuthError(reasonOf(error), `the token does not verify: ${(error as Error).message}`);
+  }
+  checkGoogleClaims(claims, policy, nowMs);
   return claims;
 }
