@@ -83,4 +83,15 @@ describe('ranges, as npm reads them', () => {
     for (const bad of ['>=abc', '1.2.3.4', '^^1', '~> 1.x.y'])
       expect(() => parseRange(bad), bad).toThrow(RangeSyntaxError);
   });
+
+  // Where the hand-written reader this module had before node-semver strayed from npm.
+  it('decides the edge cases as npm does', () => {
+    expect(allows('>1.2', '1.3.0-rc.1')).toBe(false);
+    expect(allows('>1', '2.0.0-rc.1')).toBe(false);
+    for (const bad of ['1.x.3', '1.*.3', 'x.1', '>=', '^', '~'])
+      expect(() => parseRange(bad), bad).toThrow(RangeSyntaxError);
+    // SemVer 2.0: a numeric pre-release identifier has no leading zero.
+    expect(parseVersion('1.2.3-01')).toBeUndefined();
+    expect(parseVersion('1.2.3-rc.01')).toBeUndefined();
+  });
 });
