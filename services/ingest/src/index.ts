@@ -92,4 +92,3 @@ export { JwksKeys } from './webhooks/jwks.js';
 export { snsStringToSign, verifySns, SnsCertificates, type SnsMessage } from './webhooks/sns.js';
 export { deliveryId, publishWebhook, webhookHeaders } from './webhooks/delivery.js';
 export { webhookRoute, type WebhookOptions } from './webhooks/route.js';
-export { TokenBucket } from './webhooks/rate-limit.js';

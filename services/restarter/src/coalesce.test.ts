@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HEADERS, parseOutcome, type RestartRequest } from '@onpush/contracts';
 import { ANNOTATIONS } from '@onpush/kube';
-import type { Incoming } from '@onpush/service';
+import { TokenBucket, type Incoming } from '@onpush/service';
 import { createMetrics } from '@onpush/telemetry';
 import {
   coalesceKey,
@@ -18,7 +18,6 @@ import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.js';
 import { createHandler } from './handler.js';
 import { kubeEffects } from './kube.js';
 import { kubeRequestCounter } from './metrics.js';
-import { TokenBucket } from './token-bucket.js';
 
 const digest = (n: number): string => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 const NOW = new Date('2026-11-26T10:00:05.000Z');

@@ -2,13 +2,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { HEADERS, parseOutcome, parseRestartRequest } from '@onpush/contracts';
 import { ANNOTATIONS, KINDS } from '@onpush/kube';
-import { messageMachine, type Incoming, type Outgoing } from '@onpush/service';
+import { TokenBucket, messageMachine, type Incoming, type Outgoing } from '@onpush/service';
 import { createMetrics } from '@onpush/telemetry';
 import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.js';
 import { createHandler, trustedView } from './handler.js';
 import { kubeEffects } from './kube.js';
 import { kubeRequestCounter } from './metrics.js';
-import { TokenBucket } from './token-bucket.js';
 import { kindApi, type WorkloadApis } from './workloads.js';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;

@@ -56,7 +56,7 @@ export {
   type WorkloadChange,
   type ApiResponse,
 } from './workloads.js';
-export { TokenBucket, type TokenBucketOptions } from './token-bucket.js';
+export { TokenBucket, type TokenBucketOptions } from '@onpush/service';
 export { kubeRequestCounter, type KubeRequestCounter } from './metrics.js';
 export { RestartError, type RestartErrorType } from './errors.js';
 export { restarterSchema, type RestarterConfig } from './config.js';

@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WorkloadRef } from '@onpush/contracts';
 import { KINDS, KubeApiError, PatchStrategy, restartPatch } from '@onpush/kube';
+import { TokenBucket } from '@onpush/service';
 import { createMetrics } from '@onpush/telemetry';
 import { RestartError } from './errors.js';
 import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.js';
 import { kubeEffects } from './kube.js';
 import { kubeRequestCounter } from './metrics.js';
-import { TokenBucket } from './token-bucket.js';
 import { kindApi, type WorkloadApis } from './workloads.js';
 
 const WEB: WorkloadRef = { kind: 'Deployment', namespace: 'shop', name: 'web' };

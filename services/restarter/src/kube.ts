@@ -1,9 +1,9 @@
 import type { WorkloadRef } from '@onpush/contracts';
 import { toKubeApiError, type KubeHttp } from '@onpush/kube';
+import type { TokenBucket } from '@onpush/service';
 import type { PatchInput, Patched, RestartEffects } from './machine.js';
 import type { KubeRequestCounter } from './metrics.js';
 import { annotatePatchStatus } from './telemetry.js';
-import type { TokenBucket } from './token-bucket.js';
 import { WORKLOAD_APIS, workloadApi, type ApiResponse, type WorkloadApis } from './workloads.js';
 
 export interface KubeEffectsDeps {

@@ -8,6 +8,7 @@ import {
   natsCredentials,
   defineStage,
   runService,
+  TokenBucket,
 } from '@onpush/service';
 import { createLogger, createMetrics, pushToRestartHistogram } from '@onpush/telemetry';
 import { windowMs } from './coalesce.js';
@@ -18,7 +19,6 @@ import { followingGauge, kubeRequestCounter, rolloutCounter } from './metrics.js
 import { trackRequest } from './rollout/outcome.js';
 import { notifyDeadLetters, rolloutReporter } from './rollout/report.js';
 import { createTracker } from './rollout/tracker.js';
-import { TokenBucket } from './token-bucket.js';
 
 /** The kubeconfig, or a ConfigError naming KUBECONFIG when it cannot be read. */
 function kubeConfigOf(path: string | undefined): KubeConfig {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { deliveryId } from './delivery.js';
-import { TokenBucket } from './rate-limit.js';
 import type { Source } from './sources.js';
 
 const sha = (body: string) => createHash('sha256').update(body).digest('hex');
@@ -37,20 +36,5 @@ describe('deliveryId: the sender id where it gives one, else the body hash', () 
     expect(deliveryId(source, json, headers, body)).toBe(
       expected === 'sha' ? sha(body.toString()) : expected,
     );
-  });
-});
-
-describe('TokenBucket', () => {
-  it('lets a burst through, then one request per 1/rate seconds, and says how long to wait', () => {
-    let now = 0;
-    const bucket = new TokenBucket(2, 3, () => now);
-    expect([bucket.take(), bucket.take(), bucket.take()]).toEqual([0, 0, 0]);
-    expect(bucket.take()).toBe(500);
-    now = 250;
-    expect(bucket.take()).toBe(250);
-    now = 500;
-    expect(bucket.take()).toBe(0);
-    now = 60_000;
-    expect([bucket.take(), bucket.take(), bucket.take(), bucket.take()]).toEqual([0, 0, 0, 500]);
   });
 });

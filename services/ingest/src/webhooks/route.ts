@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Publish } from '@onpush/nats';
-import { sendJson, type Route } from '@onpush/service';
+import { TokenBucket, sendJson, type Route } from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
 import { countStored, type IngestMetrics } from '../metrics.js';
 import { PayloadTooLargeError } from '../payload-limit.js';
@@ -11,7 +11,6 @@ import type { Endpoint } from './endpoints.js';
 import { AuthError, AuthUnavailableError } from './errors.js';
 import type { Fetcher } from './fetch.js';
 import { handshake, optionsReply, type Reply } from './handshakes.js';
-import { TokenBucket } from './rate-limit.js';
 import { bodyOf, isJsonType, jsonOf, mediaType } from './request.js';
 import { SOURCE_SPECS } from './sources.js';
 
@@ -100,7 +99,7 @@ class WebhookHandler {
       const allow = options ? 'POST, OPTIONS' : 'POST';
       return early(problem(405, 'method_not_allowed', 'use POST', { allow }));
     }
-    const wait = target.bucket.take();
+    const wait = target.bucket.tryTake();
     if (wait > 0) {
       const retryAfter = String(Math.ceil(wait / 1000));
       return early(
@@ -220,7 +219,8 @@ export function webhookRoute(options: WebhookOptions): Route {
   const bound = new Map<string, Bound>();
   for (const endpoint of options.endpoints) {
     const auth = authenticator(endpoint.auth, options.fetcher ? { fetcher: options.fetcher } : {});
-    const bucket = new TokenBucket(endpoint.rateLimit.perSecond, endpoint.rateLimit.burst);
+    const { perSecond: qps, burst } = endpoint.rateLimit;
+    const bucket = new TokenBucket({ qps, burst });
     bound.set(endpoint.name, { endpoint, auth, bucket });
   }
   const handler = new WebhookHandler(options);

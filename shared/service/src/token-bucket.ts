@@ -8,9 +8,11 @@ export interface TokenBucketOptions {
 }
 
 /**
- * Client-side rate limit for the Kubernetes API, like client-go's QPS/burst. A caller reserves
- * a token at once and waits until it is paid for: the balance may go negative, so callers are
- * served in arrival order and nobody polls.
+ * A token bucket: `burst` requests at once, then `qps` per second. Two ways to use it:
+ * - a client that waits its turn (`take`, `reserve`; the restarter's Kubernetes calls, like
+ *   client-go's QPS/burst): a token is reserved at once and paid for by waiting, so the balance
+ *   may go negative, callers are served in arrival order and nobody polls;
+ * - a server that sheds load (`tryTake`; ingest's 429): a token only when there is one.
  */
 export class TokenBucket {
   readonly qps: number;
@@ -32,11 +34,15 @@ export class TokenBucket {
     this.last = this.now();
   }
 
-  /** Takes one token and returns how long (ms) the caller must wait before using it. */
-  reserve(): number {
+  private refill(): void {
     const now = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.qps) / 1000);
     this.last = now;
+  }
+
+  /** Takes one token and returns how long (ms) the caller must wait before using it. */
+  reserve(): number {
+    this.refill();
     this.tokens -= 1;
     return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.qps);
   }
@@ -46,5 +52,15 @@ export class TokenBucket {
     const waitMs = this.reserve();
     if (waitMs === 0) return Promise.resolve();
     return new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
+
+  /** 0 when a token was there and is taken; otherwise takes nothing and answers ms until one is. */
+  tryTake(): number {
+    this.refill();
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.tokens) * 1000) / this.qps);
   }
 }

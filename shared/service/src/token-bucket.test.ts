@@ -49,6 +49,21 @@ describe('TokenBucket', () => {
     expect(bucket.reserve()).toBe(2_000);
   });
 
+  it('sheds load: lets a burst through, then one request per 1/rate seconds, and says how long to wait', () => {
+    let now = 0;
+    const bucket = new TokenBucket({ qps: 2, burst: 3, now: () => now });
+    expect([bucket.tryTake(), bucket.tryTake(), bucket.tryTake()]).toEqual([0, 0, 0]);
+    expect(bucket.tryTake()).toBe(500);
+    now = 250;
+    expect(bucket.tryTake()).toBe(250);
+    now = 500;
+    expect(bucket.tryTake()).toBe(0);
+    now = 60_000;
+    expect([bucket.tryTake(), bucket.tryTake(), bucket.tryTake(), bucket.tryTake()]).toEqual([
+      0, 0, 0, 500,
+    ]);
+  });
+
   it('refuses a rate or burst that could never let a request through', () => {
     expect(() => new TokenBucket({ qps: 0, burst: 1 })).toThrow(RangeError);
     expect(() => new TokenBucket({ qps: 1, burst: 0 })).toThrow(RangeError);
