@@ -3,6 +3,7 @@
 // caret (^1.2.3, ^0.2), hyphen ranges (1.2 - 2.3), AND by spaces and OR by `||`. Tags may carry a
 // `v` and may be partial: `v1.2` is 1.2.0. A pre-release (1.3.0-rc.1) satisfies a range only when
 // one of its comparators names a pre-release of the same 1.3.0, as npm decides.
+import { OnpushError } from '@onpush/contracts';
 import { SemVer, Range as SemverRange, compare, parse } from 'semver';
 
 export interface Version {
@@ -16,10 +17,10 @@ export interface Version {
 export type Range = SemverRange;
 
 /** A range that cannot be read; says which part. */
-export class RangeSyntaxError extends Error {
+export class RangeSyntaxError extends OnpushError {
   override readonly name = 'RangeSyntaxError';
-  readonly type = 'invalid_range';
-  readonly retryable = false;
+  override readonly type = 'invalid_range';
+  override readonly retryable = false;
 }
 
 /** `1.2` → `1.2.0`, `v2-rc.1` → `v2.0.0-rc.1`: the minor and patch a partial tag leaves out. */
