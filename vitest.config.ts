@@ -42,9 +42,10 @@ export default defineConfig({
       },
       {
         resolve,
-        // Issue 4's failure modes: crashes, broker and API server restarts, API faults, hostile
-        // input. Real processes and servers; CI size by default, ONPUSH_FAILURE_SCALE=full for
-        // the issue's size (then allow the longer timeouts below to be hit only by real hangs).
+        // The failure modes of docs/reliability.md: crashes, broker and API server restarts, API
+        // faults, hostile input. Real processes and servers; CI size by default,
+        // ONPUSH_FAILURE_SCALE=full for the full size (then allow the longer timeouts below to be
+        // hit only by real hangs).
         test: {
           name: 'failure',
           include: ['test/failure/**/*.test.ts'],

@@ -8,7 +8,7 @@ const ms = (s: Summary | undefined): string =>
     ? `p50 ${s.p50.toFixed(1)} · p90 ${s.p90.toFixed(1)} · p99 ${s.p99.toFixed(1)} · max ${s.max.toFixed(1)} ms (n=${s.n})`
     : 'no samples';
 
-/** The rows a reader needs, with the targets of the issue beside them. */
+/** The rows a reader needs, with onpush's targets (BENCH.md) beside them. */
 export function rows(r: Results): [string, string, string][] {
   const get = <T>(key: string): T | undefined => r[key] as T | undefined;
   const webhook = get<{ latencyMs: Summary; sent: number; restarted: number }>('webhook');

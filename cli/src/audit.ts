@@ -1,4 +1,4 @@
-// The accounting of DESIGN.md, as a pure function over what the streams hold: every event that
+// design.md's accounting rule, as a pure function over what the streams hold: every event that
 // entered (`onpush.raw.>`, or an ingest dead letter) ends in exactly one event fate, or — when
 // the parser split it into pushes — each push does; every restart request ends in exactly one
 // workload fate; a `dispatched` with requests=N has N requests. docs/reliability.md states the

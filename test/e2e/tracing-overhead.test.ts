@@ -17,7 +17,7 @@ const EVENTS = Number(process.env['ONPUSH_OVERHEAD_EVENTS'] ?? 200);
 const CONCURRENCY = 16;
 /** OTEL_BSP_SCHEDULE_DELAY of the traced lane (the SDK's default is 5 s). */
 const BATCH_DELAY_MS = 500;
-/** The target: tracing costs less than 10% of the pipeline's throughput. */
+/** The target: tracing costs less than 10% of the pipeline's throughput. */
 const MAX_COST = 0.1;
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;

@@ -1,4 +1,4 @@
-// Issue 7 end to end: the five services as processes against real NATS, the Pub/Sub emulator and
+// Workloads end to end: the five services as processes against real NATS, the Pub/Sub emulator and
 // a kube-apiserver. A multi-arch push through Artifact Registry's notifications restarts the
 // selected workloads once (a dry-run one only says it would), the rollouts are followed until
 // the status the test writes (as controllers would) says done or failed, and notifications of

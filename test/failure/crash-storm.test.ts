@@ -1,6 +1,6 @@
-// Issue 4, failure mode 1: kill -9 each service in turn during a storm of pushes.
+// Failure mode: kill -9 each service in turn during a storm of pushes.
 //
-// Full size (the issue's): 2,000 pushes over 200 workloads —
+// Full size: 2,000 pushes over 200 workloads —
 //   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/crash-storm.test.ts
 // CI size: 400 pushes over 40 workloads (20 images, each run by two workloads in two namespaces),
 // plus one unparseable notification per round so the dlq-manager has work when it is killed.

@@ -2,7 +2,7 @@
 // (fleet.ts), the traffic (storm.ts) and what a test observes (observe.ts).
 
 /**
- * `ONPUSH_FAILURE_SCALE=full` runs each test at the size issue 4 names (e.g. 2,000 pushes over
+ * `ONPUSH_FAILURE_SCALE=full` runs each test at full size (e.g. 2,000 pushes over
  * 200 workloads); the default is the CI size, a fifth of that or so, so the suite stays fast.
  */
 export const FULL = process.env['ONPUSH_FAILURE_SCALE'] === 'full';

@@ -1,10 +1,10 @@
-// Issue 4, failure mode 5: hostile input. At least 1,000 generated malformed notifications — not
+// Failure mode: hostile input. At least 1,000 generated malformed notifications — not
 // JSON, truncated, wrong types, deeply nested, invalid UTF-8, unknown actions, invalid references,
 // huge tag lists — mixed into valid traffic, through the Pub/Sub push endpoint and through the
 // emulator's topic (pulled by ingest); plus transport-level garbage that ingest refuses outright
 // (oversize bodies over MAX_BODY_BYTES, envelopes that are not envelopes).
 //
-// Size: 1,000 malformed (the issue's minimum) and 50 valid pushes at CI size; the full size is
+// Size: 1,000 malformed (the minimum above) and 50 valid pushes at CI size; the full size is
 // 5,000 malformed and 200 valid —
 //   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/hostile-input.test.ts
 import { setTimeout as sleep } from 'node:timers/promises';

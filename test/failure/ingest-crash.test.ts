@@ -1,4 +1,4 @@
-// Issue 4, failure mode 4: ingest is killed after JetStream stored a pulled Pub/Sub message but
+// Failure mode: ingest is killed after JetStream stored a pulled Pub/Sub message but
 // before Pub/Sub got the ack. Pub/Sub redelivers it once its ack deadline passes; the new ingest
 // publishes it again under the same Nats-Msg-Id, JetStream rejects the duplicate, nothing
 // restarts twice.
@@ -8,7 +8,7 @@
 // server already has the message; ingest acks Pub/Sub only after JetStream's answer, and the
 // client library batches acks, so the ack never leaves.
 //
-// Size: 10 workloads, 4 pushes of each of 5 images (the issue names no size; the full size is
+// Size: 10 workloads, 4 pushes of each of 5 images (the full size is
 // 40 workloads, 10 pushes of each of 20 images) —
 //   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/ingest-crash.test.ts
 import { setTimeout as sleep } from 'node:timers/promises';

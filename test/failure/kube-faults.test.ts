@@ -1,4 +1,4 @@
-// Issue 4, failure mode 3: the Kubernetes API misbehaves. A fault-injecting proxy in front of the
+// Failure mode: the Kubernetes API misbehaves. A fault-injecting proxy in front of the
 // real kube-apiserver answers 429 with Retry-After, 500 and 409, resets connections (before the
 // request, and after the API server applied it), and adds latency, at set rates. One namespace
 // refuses the restarter outright (403: no RoleBinding there) until it is granted, and its dead

@@ -1,7 +1,7 @@
-// Issue 4, failure mode 2: the NATS server stops in the middle of a storm — once with SIGTERM,
+// Failure mode: the NATS server stops in the middle of a storm — once with SIGTERM,
 // once with SIGKILL — and starts again on the same port and JetStream store.
 //
-// Full size (the issue's storm): 2,000 pushes over 200 workloads —
+// Full size: 2,000 pushes over 200 workloads —
 //   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/nats-restart.test.ts
 // CI size: 400 pushes over 40 workloads.
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,4 +1,4 @@
-// What the failure tests observe on the onpush side: the accounting — `onpush audit` (DESIGN.md's
+// What the failure tests observe on the onpush side: the accounting — `onpush audit` (design.md's
 // rule: every event that entered ends exactly once, every restart request it became ends in
 // exactly one workload fate, replayed dead letters resolved), run as a user runs it — the raw
 // deliveries and outcomes the streams hold, the consumers' state, the services' metrics and

@@ -1,4 +1,4 @@
-// Issue 13: exactly one fate per event under crashes, with every stage scaled out. Three replicas
+// Exactly one fate per event under crashes, with every stage scaled out. Three replicas
 // of every service (the production overlay's shape: replicas share a stage's durable consumer,
 // ingest's replicas share the Pub/Sub subscription) take a storm of mixed traffic — Artifact
 // Registry notifications pulled from Pub/Sub and Distribution webhooks POSTed round-robin to the

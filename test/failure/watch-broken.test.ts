@@ -1,4 +1,4 @@
-// Issue 4, failure mode 6: the resolver's watch breaks — the API server is stopped and started
+// Failure mode: the resolver's watch breaks — the API server is stopped and started
 // again on the same etcd (same port, certificates and tokens) — while pushes keep arriving. The
 // index must resync, and no push of an image some workload runs may end `no-match`.
 //

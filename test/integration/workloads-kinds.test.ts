@@ -1,4 +1,4 @@
-// Issue 7: every workload kind under every policy, against a real kube-apiserver (no
+// Every workload kind under every policy, against a real kube-apiserver (no
 // controllers run there: the rollout status a controller would write, the test writes to the
 // status subresource). The resolver's index and the restarter's handler and rollout tracker run
 // in process, joined by a function instead of NATS.

@@ -1,4 +1,4 @@
-// Issue 7, least privilege: the RBAC that k8s/overlays/namespaced ships — a Role per namespace of
+// Least privilege: the RBAC that k8s/overlays/namespaced ships — a Role per namespace of
 // ONPUSH_NAMESPACES, no ClusterRole — applied for real, and the resolver and the restarter run
 // with their ServiceAccounts' own tokens. Everything they need works (watch, snapshot, restart,
 // rollout tracking); reading a Secret or patching a workload in another namespace is refused.

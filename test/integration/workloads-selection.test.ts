@@ -1,4 +1,4 @@
-// Issue 7: which workloads onpush touches and how — namespace allow and deny lists, a label
+// Which workloads onpush touches and how — namespace allow and deny lists, a label
 // selector, opt-in by annotation, the containers that count, cooldown, dry run, pin — and how a
 // push by digest only, a multi-arch index with its per-platform manifests, and a tag moved back
 // to an older digest behave. Real kube-apiserver; resolver and restarter cores in process.

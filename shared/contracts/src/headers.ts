@@ -1,9 +1,9 @@
-// NATS header names onpush sets and reads. Values are strings; see DESIGN.md for who sets what.
+// NATS header names onpush sets and reads. Values are strings; who sets what: docs/design.md.
 import { SubjectError } from './subjects.js';
 
 /** NATS headers. HTTP/Pub/Sub transport headers are copied as `Onpush-Transport-<name>`. */
 export const HEADERS = {
-  /** JetStream de-duplication key; always set from a stable key (see DESIGN.md). */
+  /** JetStream de-duplication key; always set from a stable key (docs/design.md). */
   msgId: 'Nats-Msg-Id',
   traceparent: 'traceparent',
   tracestate: 'tracestate',

@@ -94,7 +94,7 @@ export function errorTypeOf(error: unknown): string {
   return error instanceof Error && error.name !== 'Error' ? error.name : ERROR_TYPE_VALUE_OTHER;
 }
 
-/** `error.type` and status ERROR on `span` (STYLE: the error's own type). */
+/** `error.type` (the error's own `type`) and status ERROR on `span`. */
 export function markError(span: Span, error: unknown, type = errorTypeOf(error)): void {
   guarded(undefined, () => {
     const message = error instanceof Error ? error.message : String(error);
