@@ -57,7 +57,7 @@ async function lastSeq(nc: NatsConnection, stream: string): Promise<number> {
 // Given a real nats-server (max_payload 1 MiB, its default) and the Pub/Sub emulator, and ingest
 // pulling from topic gcr with push bodies allowed up to 8 MiB, and another ingest serving a
 // webhook endpoint that allows 8 MiB bodies: each limit above what JetStream accepts.
-describe('ingest: input larger than JetStream accepts (issue 13.5)', () => {
+describe('ingest: input larger than JetStream accepts', () => {
   const sandbox = useSandbox(['nats', 'pubsub'], 'ingest-oversized');
   let nc: NatsConnection;
   let pubsub: PubSub;

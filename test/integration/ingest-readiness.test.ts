@@ -35,7 +35,7 @@ function disagreements(samples: readonly Sample[]): Sample[] {
 // Given ingest (HTTP push only) started while its nats-server is down, then the server started,
 // stopped, started again, and stopped and started without its store: /readyz and a POST are
 // polled together in one loop all along.
-describe('ingest readiness follows whether a POST can be stored (issue 13)', () => {
+describe('ingest readiness follows whether a POST can be stored', () => {
   const sandbox = useSandbox(['nats'], 'ingest-readiness');
   let supervisor: Supervisor | undefined;
   const logs: string[] = [];
