@@ -1,6 +1,8 @@
 // Keeps the build graph (tsconfig references) equal to the dependency graph (package.json):
-// every @onpush/* dependency of a workspace must be a project reference, and nothing more.
-import { readFileSync, existsSync } from 'node:fs';
+// every @onpush/* dependency of a workspace must be a project reference, and nothing more; and
+// every dependency a workspace declares is imported by its sources (eslint's
+// import-x/no-extraneous-dependencies checks the other way: every import is declared).
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
@@ -12,6 +14,26 @@ for (const ref of rootTs.references) {
   const dir = resolve(root, ref.path);
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   workspaces.set(pkg.name, dir);
+}
+
+/** Every .ts file under `dir`. */
+function sources(dir) {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.ts'))
+    .map((e) => join(e.parentPath, e.name));
+}
+
+/** The packages the sources of `dir` import (`from 'x'`, `import 'x'`, `import('x')`). */
+function imported(dir) {
+  const found = new Set();
+  const specifier = /(?:from|import)\s*\(?\s*'([^'./][^']*)'/g;
+  for (const file of sources(join(dir, 'src'))) {
+    for (const [, spec] of readFileSync(file, 'utf8').matchAll(specifier)) {
+      const parts = spec.split('/');
+      found.add(spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]);
+    }
+  }
+  return found;
 }
 
 const problems = [];
@@ -29,6 +51,9 @@ for (const [name, dir] of workspaces) {
   for (const w of wanted) if (!actual.includes(w)) problems.push(`${name}: add reference ${w}`);
   for (const a of actual)
     if (!wanted.includes(a)) problems.push(`${name}: reference ${a} has no dependency`);
+  const used = imported(dir);
+  for (const d of Object.keys(pkg.dependencies ?? {}))
+    if (!used.has(d)) problems.push(`${name}: depends on ${d}, which nothing in src imports`);
 }
 const globs = rootPkg.workspaces.map((w) => w.replace('/*', ''));
 for (const dir of workspaces.values()) {
