@@ -7,11 +7,12 @@ import {
   createSnapshotStore,
   createSnapshotter,
   createWatcher,
+  decisionBook,
   deploymentSource,
-  memoryDecisions,
+  type Decision,
 } from '@onpush/resolver';
 import { createLogger } from '@onpush/telemetry';
-import { eventually, useSandbox } from '@onpush/testing';
+import { MemoryCasStore, eventually, useSandbox } from '@onpush/testing';
 
 const log = createLogger({ service: 'resolver-test' }, { level: 'error' });
 const IMAGE = 'europe-docker.pkg.dev/p/r/api';
@@ -72,7 +73,7 @@ describe('resolver snapshot (real kube-apiserver)', () => {
         lists += 1;
         return Promise.reject(new Error('no list expected'));
       },
-      decisions: memoryDecisions(),
+      decisions: decisionBook(new MemoryCasStore<Decision>()),
     });
     const pushed: ImagePushed = {
       v: 1,

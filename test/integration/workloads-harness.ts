@@ -34,12 +34,13 @@ import {
 import {
   createHandler as createResolverHandler,
   createWatcher,
+  decisionBook,
   scopeOf,
   watchedNamespaces,
   workloadSources,
+  type Decision,
   type Scope,
   type Watcher,
-  memoryDecisions,
 } from '@onpush/resolver';
 import {
   TokenBucket,
@@ -52,7 +53,7 @@ import {
 } from '@onpush/restarter';
 import type { Incoming } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
-import { eventually } from '@onpush/testing';
+import { MemoryCasStore, eventually } from '@onpush/testing';
 
 export const log = createLogger({ test: 'workloads' }, { level: 'error' });
 export const REPO = 'europe-docker.pkg.dev/acme/shop';
@@ -103,7 +104,7 @@ export async function startOnpush(options: OnpushOptions): Promise<Onpush> {
     index,
     canAnswer: () => watcher.synced && !watcher.broken,
     rebuild: () => Promise.reject(new Error('the index should answer')),
-    decisions: memoryDecisions(),
+    decisions: decisionBook(new MemoryCasStore<Decision>()),
   });
   const rollouts: Outcome[] = [];
   const tracker = createTracker({

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { describeFailure, type Incoming, type Outgoing } from '@onpush/service';
 import { parseOutcome, parseRestartRequest, type ImagePushed } from '@onpush/contracts';
 import { ImageIndex } from '@onpush/image-index';
+import { MemoryCasStore } from '@onpush/testing';
 import { createHandler, type HandlerDeps } from './handler.js';
-import { MemoryCasStore, memoryDecisions } from './fakes.js';
+import { memoryDecisions } from './fakes.test-support.js';
 import { createRecentPushes, type LastDispatch } from './repeats.js';
 
 const AT = new Date('2025-01-02T03:04:05.000Z');

@@ -64,4 +64,3 @@ export {
   type LastDispatch,
   type RecentPushes,
 } from './repeats.js';
-export { MemoryCasStore, memoryDecisions } from './fakes.js';

@@ -2,7 +2,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeFailure } from '@onpush/service';
 import { createLogger } from '@onpush/telemetry';
 import { ImageIndex } from '@onpush/image-index';
-import { FakeApiException, FakeSource, fakeDeployment, memoryDecisions } from './fakes.js';
+import {
+  FakeApiException,
+  FakeSource,
+  fakeDeployment,
+  memoryDecisions,
+} from './fakes.test-support.js';
 import { createHandler } from './handler.js';
 import { createRebuilder } from './rebuild.js';
 

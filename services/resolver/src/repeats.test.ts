@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ImagePushed } from '@onpush/contracts';
-import { MemoryCasStore } from './fakes.js';
+import { MemoryCasStore } from '@onpush/testing';
 import { createRecentPushes, type LastDispatch } from './repeats.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;

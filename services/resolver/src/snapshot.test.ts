@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '@onpush/telemetry';
 import { ImageIndex } from '@onpush/image-index';
-import { FakeApiException, FakeConfigMaps } from './fakes.js';
+import { FakeApiException, FakeConfigMaps } from './fakes.test-support.js';
 import { createSnapshotStore, SnapshotError } from './snapshot.js';
 import { createSnapshotter } from './snapshot-writer.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '@onpush/telemetry';
 import { ImageIndex } from '@onpush/image-index';
-import { FakeSource, fakeDeployment } from './fakes.js';
+import { FakeSource, fakeDeployment } from './fakes.test-support.js';
 import { deploymentWorkload, labelSelector } from './sources.js';
 import { createWatcher, observedView, restartDelay } from './watch.js';
 

@@ -14,7 +14,7 @@ import {
   type Member,
   type MemberResult,
 } from './coalesce.js';
-import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.js';
+import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.test-support.js';
 import { createHandler } from './handler.js';
 import { kubeEffects } from './kube.js';
 import { kubeRequestCounter } from './metrics.js';

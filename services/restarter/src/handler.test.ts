@@ -4,7 +4,7 @@ import { HEADERS, parseOutcome, parseRestartRequest } from '@onpush/contracts';
 import { ANNOTATIONS, KINDS } from '@onpush/kube';
 import { TokenBucket, messageMachine, type Incoming, type Outgoing } from '@onpush/service';
 import { createMetrics } from '@onpush/telemetry';
-import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.js';
+import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.test-support.js';
 import { createHandler, trustedView } from './handler.js';
 import { kubeEffects } from './kube.js';
 import { kubeRequestCounter } from './metrics.js';

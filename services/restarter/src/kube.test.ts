@@ -4,7 +4,7 @@ import { KINDS, KubeApiError, PatchStrategy, restartPatch } from '@onpush/kube';
 import { TokenBucket } from '@onpush/service';
 import { createMetrics } from '@onpush/telemetry';
 import { RestartError } from './errors.js';
-import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.js';
+import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.test-support.js';
 import { kubeEffects } from './kube.js';
 import { kubeRequestCounter } from './metrics.js';
 import { kindApi, type WorkloadApis } from './workloads.js';

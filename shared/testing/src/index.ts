@@ -1,3 +1,4 @@
 export { startSandbox, useSandbox } from './harness.js';
 export { eventually } from './wait.js';
 export { setupPidRegistry } from './global-setup.js';
+export { MemoryCasStore } from './memory-cas.js';

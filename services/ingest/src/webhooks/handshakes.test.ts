@@ -13,8 +13,8 @@ import {
   post,
   sha256,
   useWebhookServer,
-} from './route-harness.js';
-import { signJwt, snsSign } from './testing.js';
+} from './route-harness.test-support.js';
+import { signJwt, snsSign } from './senders.test-support.js';
 
 useWebhookServer();
 

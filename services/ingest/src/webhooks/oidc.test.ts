@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError, AuthUnavailableError } from './errors.js';
 import { JwksKeys } from './jwks.js';
 import { verifyOidc, type OidcPolicy } from './oidc.js';
-import { rsaSigner, serve, signJwt } from './testing.js';
+import { rsaSigner, serve, signJwt } from './senders.test-support.js';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const now = NOW / 1000;

@@ -19,8 +19,8 @@ import {
   base,
   google,
   setMaxPayload,
-} from './route-harness.js';
-import { signJwt } from './testing.js';
+} from './route-harness.test-support.js';
+import { signJwt } from './senders.test-support.js';
 
 useWebhookServer();
 

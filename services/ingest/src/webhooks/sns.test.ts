@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SNS_ORIGIN } from './endpoint-schema.js';
 import { AuthError } from './errors.js';
 import { SnsCertificates, verifySns, type SnsMessage, type SnsPolicy } from './sns.js';
-import { SNS_TEST_PEM, serve, snsSign } from './testing.js';
+import { SNS_TEST_PEM, serve, snsSign } from './senders.test-support.js';
 
 const TOPIC = 'arn:aws:sns:us-west-2:123456789012:ecr-pushes';
 let certs: Awaited<ReturnType<typeof serve>>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { D1, expected, failure, fixture, ignoredReason, pushed } from './harness.js';
+import { D1, expected, failure, fixture, ignoredReason, pushed } from './harness.test-support.js';
 
 const event = (action: string, target: Record<string, unknown> = {}): string =>
   JSON.stringify({

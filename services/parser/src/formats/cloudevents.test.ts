@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { D1, D2, expected, failure, ignoredReason, pushed, run } from './harness.js';
+import { D1, D2, expected, failure, ignoredReason, pushed, run } from './harness.test-support.js';
 
 const STRUCTURED = 'application/cloudevents+json; charset=utf-8';
 const BATCH = 'application/cloudevents-batch+json';

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { D1, D2, expected, failure, fixture, ignoredReason, pushed, run } from './harness.js';
+import {
+  D1,
+  D2,
+  expected,
+  failure,
+  fixture,
+  ignoredReason,
+  pushed,
+  run,
+} from './harness.test-support.js';
 
 const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const INDEX = 'application/vnd.oci.image.index.v1+json';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expected, failure, fixture, pushed } from './harness.js';
+import { expected, failure, fixture, pushed } from './harness.test-support.js';
 
 const hook = (repository: Record<string, unknown>, pushData: Record<string, unknown>): string =>
   JSON.stringify({ push_data: pushData, repository });

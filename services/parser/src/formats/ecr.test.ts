@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { D1, expected, failure, fixture, ignoredReason, pushed } from './harness.js';
+import { D1, expected, failure, fixture, ignoredReason, pushed } from './harness.test-support.js';
 
 const bridge = (detail: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
   version: '0',

@@ -10,7 +10,7 @@ import {
 } from '@onpush/contracts';
 import { ParseError } from '../errors.js';
 import { FORMATS } from './index.js';
-import { D1, fixture, handle, raw, type RawOptions } from './harness.js';
+import { D1, fixture, handle, raw, type RawOptions } from './harness.test-support.js';
 
 const RUNS = 2_000;
 

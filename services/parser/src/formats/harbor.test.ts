@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { D1, D2, expected, failure, fixture, ignoredReason, pushed } from './harness.js';
+import {
+  D1,
+  D2,
+  expected,
+  failure,
+  fixture,
+  ignoredReason,
+  pushed,
+} from './harness.test-support.js';
 
 const resources = [
   { digest: D1, tag: 'v1', resource_url: 'harbor.example.com/lib/app:v1' },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expected, failure, fixture, ignoredReason, pushed } from './harness.js';
+import { expected, failure, fixture, ignoredReason, pushed } from './harness.test-support.js';
 
 const HEX = '35c4a2c15539c6c1e4e5fa4e554dac323ad0107d8eb5c582d6ff386b383b7dce';
 const event = (data: Record<string, unknown>, extra: Record<string, unknown> = {}): string =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expected, failure, fixture, ignoredReason, pushed } from './harness.js';
+import { expected, failure, fixture, ignoredReason, pushed } from './harness.test-support.js';
 
 const push = (updated: unknown, extra: Record<string, unknown> = {}): string =>
   JSON.stringify({

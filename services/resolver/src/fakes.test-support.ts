@@ -1,7 +1,8 @@
-// In-memory stand-ins for unit tests: the Kubernetes API (ConfigMaps with the API's status codes,
-// an informer driven by the test, a Deployment source built on them) and JetStream KV.
+// In-memory stand-ins for the resolver's unit tests: the Kubernetes API (ConfigMaps with the API's
+// status codes, an informer driven by the test, a Deployment source built on them) and the
+// decisions in memory. Test support: excluded from the build, never in the image.
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
-import type { CasStore, Versioned } from '@onpush/nats';
+import { MemoryCasStore } from '@onpush/testing';
 import type { IndexedWorkload, WorkloadId } from '@onpush/image-index';
 import { decisionBook, type Decision, type DecisionBook } from './decisions.js';
 import type { ConfigMapApi } from './snapshot.js';
@@ -224,24 +225,6 @@ export class FakeSource implements WorkloadSource<V1Deployment> {
   idOf(object: V1Deployment): WorkloadId | undefined {
     const { namespace, name } = object.metadata ?? {};
     return namespace && name ? { kind: 'Deployment', namespace, name } : undefined;
-  }
-}
-
-/** A compare-and-set store in memory (JetStream KV's semantics: revision 0 is absent). */
-export class MemoryCasStore<T> implements CasStore<T> {
-  readonly values = new Map<string, { value: T; revision: number }>();
-  #revision = 0;
-
-  read(key: string): Promise<Versioned<T>> {
-    const found = this.values.get(key);
-    return Promise.resolve(found ?? { value: undefined, revision: 0 });
-  }
-
-  write(key: string, value: T, revision: number): Promise<boolean> {
-    if ((this.values.get(key)?.revision ?? 0) !== revision) return Promise.resolve(false);
-    this.#revision += 1;
-    this.values.set(key, { value, revision: this.#revision });
-    return Promise.resolve(true);
   }
 }
 

@@ -13,7 +13,7 @@ import { ingestMetrics, type IngestMetrics } from '../metrics.js';
 import type { Endpoint } from './endpoints.js';
 import { webhookRoute } from './route.js';
 import { Secret } from './secret.js';
-import { SNS_TEST_PEM, rsaSigner, serve } from './testing.js';
+import { SNS_TEST_PEM, rsaSigner, serve } from './senders.test-support.js';
 
 const log = createLogger({ service: 'ingest-test' }, { write: () => undefined });
 export const PATH_TOKEN = 'Zx8_k2-PqLmN0vBc7TgHs4JdWe9RyUiO';
