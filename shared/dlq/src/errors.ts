@@ -1,3 +1,5 @@
+import { OnpushError } from '@onpush/contracts';
+
 /**
  * Why a DLQ operation cannot be done. `dlq_unavailable` (the stream is missing) is the only
  * retryable one: the others name a request that will fail the same way again.
@@ -9,10 +11,10 @@ export type DlqErrorType =
   | 'not_replayable'
   | 'dlq_unavailable';
 
-export class DlqError extends Error {
+export class DlqError extends OnpushError {
   override readonly name = 'DlqError';
-  readonly type: DlqErrorType;
-  readonly retryable: boolean;
+  override readonly type: DlqErrorType;
+  override readonly retryable: boolean;
   constructor(type: DlqErrorType, message: string, options?: ErrorOptions) {
     super(message, options);
     this.type = type;
