@@ -7,7 +7,9 @@
 ARG NODE_IMAGE=node:24.21.0-alpine
 
 # Build with every dependency; then install the production dependencies of the CLI and the
-# services only (not the test harness's), and keep the compiled dist/ without sources.
+# services only (not the test harness's), keep the compiled dist/ without sources, and drop the
+# workspaces only tests and the benchmark use (the test harness, the bench): the image holds no
+# file a test needs.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY . .
@@ -15,7 +17,8 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --no-audit --no-fund \
  && npx tsc --build \
  && npm ci --omit=dev --workspace=cli --workspace=services --ignore-scripts --no-audit --no-fund \
- && find . -name node_modules -prune -o \( -name src -o -name '*.tsbuildinfo' \) -prune -exec rm -rf {} +
+ && find . -name node_modules -prune -o \( -name src -o -name '*.tsbuildinfo' \) -prune -exec rm -rf {} + \
+ && rm -rf shared/testing bench node_modules/@onpush/testing node_modules/@onpush/bench
 
 FROM ${NODE_IMAGE}
 # npm, npx, corepack and yarn are build tools: not shipped.

@@ -100,6 +100,10 @@ describe('container image (Dockerfile)', () => {
     const runtime = steps.slice(steps.lastIndexOf(froms[froms.length - 1]!));
     const build = steps.slice(0, steps.lastIndexOf(froms[froms.length - 1]!));
     expect(build.some((s) => s.keyword === 'RUN' && /npm ci .*--omit=dev/.test(s.args))).toBe(true);
+    // the test harness and the bench are built with the rest, then left out of what is shipped
+    expect(
+      build.some((s) => s.keyword === 'RUN' && /rm -rf shared\/testing bench /.test(s.args)),
+    ).toBe(true);
     expect(
       runtime.filter(
         (s) => s.keyword === 'RUN' && /\bnpm\b/.test(s.args) && !/rm -rf/.test(s.args),
