@@ -8,19 +8,12 @@ set -euo pipefail
 
 KUBE_VERSION="${KUBE_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.5.21}"
-cache="${ONPUSH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/onpush}"
-out="$cache/control-plane/kube-${KUBE_VERSION}-etcd-${ETCD_VERSION}"
 
-if [[ -x "$out/kube-apiserver" && -x "$out/etcd" ]]; then
-  echo "$out"
-  exit 0
-fi
-command -v go >/dev/null || { echo "build-control-plane: Go is needed for the first build (or set KUBEBUILDER_ASSETS)" >&2; exit 1; }
-
-mkdir -p "$out"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-export GOFLAGS="-mod=mod" CGO_ENABLED=0 GOTOOLCHAIN=local
+# shellcheck source=scripts/go-build-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/go-build-lib.sh"
+out="$go_cache/control-plane/kube-${KUBE_VERSION}-etcd-${ETCD_VERSION}"
+go_once "$out" "build-control-plane: Go is needed for the first build (or set KUBEBUILDER_ASSETS)" \
+  "$out/kube-apiserver" "$out/etcd"
 
 log() { echo "build-control-plane: $*" >&2; }
 
@@ -41,8 +34,7 @@ func main() { etcdmain.Main(os.Args) }
 GO
   go get "go.etcd.io/etcd/server/v3@${ETCD_VERSION}" >&2
   go mod tidy >&2
-  go build -trimpath -ldflags="-s -w" -o "$out/etcd.tmp" . >&2
-  mv "$out/etcd.tmp" "$out/etcd"
+  go_build_to "$out/etcd" . -ldflags="-s -w"
 fi
 
 if [[ ! -x "$out/kube-apiserver" ]]; then
@@ -71,8 +63,7 @@ func main() {}
 GO
   go mod tidy >&2
   rm main.go
-  go build -trimpath -ldflags="-s -w" -o "$out/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver >&2
-  mv "$out/kube-apiserver.tmp" "$out/kube-apiserver"
+  go_build_to "$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver -ldflags="-s -w"
 fi
 
 echo "$out"

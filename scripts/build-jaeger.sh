@@ -8,28 +8,10 @@
 set -euo pipefail
 
 JAEGER_VERSION="${JAEGER_VERSION:-v1.76.0}"
-cache="${ONPUSH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/onpush}"
-out="$cache/jaeger/jaeger-${JAEGER_VERSION}"
 
-if [[ -x "$out/jaeger" ]]; then
-  echo "$out/jaeger"
-  exit 0
-fi
-command -v go >/dev/null || { echo "build-jaeger: Go is needed for the first build (or set JAEGER_BIN)" >&2; exit 1; }
-
-mkdir -p "$out"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-export GOFLAGS="-mod=mod" CGO_ENABLED=0 GOTOOLCHAIN=local
-
-echo "build-jaeger: building jaeger ${JAEGER_VERSION} (first run only; takes minutes)" >&2
-cd "$work"
-go mod init onpush.local/jaeger >/dev/null 2>&1
-# Jaeger's own go.mod pins sarama with a replace directive; a replace only applies in the main
-# module, so it is repeated here.
-gomod="$(go mod download -json "github.com/jaegertracing/jaeger@${JAEGER_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
-grep -E '^replace ' "$gomod" >> go.mod || true
-go get "github.com/jaegertracing/jaeger/cmd/jaeger@${JAEGER_VERSION}" >&2
-go build -trimpath -ldflags="-s -w" -o "$out/jaeger.tmp" github.com/jaegertracing/jaeger/cmd/jaeger >&2
-mv "$out/jaeger.tmp" "$out/jaeger"
-echo "$out/jaeger"
+# shellcheck source=scripts/go-build-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/go-build-lib.sh"
+# Jaeger's own go.mod pins sarama with a replace directive, which go_module_binary repeats.
+go_module_binary jaeger github.com/jaegertracing/jaeger "$JAEGER_VERSION" \
+  github.com/jaegertracing/jaeger/cmd/jaeger "$go_cache/jaeger/jaeger-${JAEGER_VERSION}/jaeger" \
+  "(or set JAEGER_BIN)"

@@ -4,13 +4,10 @@
 # Prints the binary's path. Test infrastructure only.
 set -euo pipefail
 PSTEST_VERSION="${PSTEST_VERSION:-v1.50.1}"
-cache="${ONPUSH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/onpush}"
-out="$cache/pstest-${PSTEST_VERSION}/pstest-server"
-if [[ -x "$out" ]]; then echo "$out"; exit 0; fi
-command -v go >/dev/null || { echo "build-pubsub-emulator: Go is needed" >&2; exit 1; }
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
-cd "$work"
-export GOFLAGS="-mod=mod" CGO_ENABLED=0 GOTOOLCHAIN=local
+# shellcheck source=scripts/go-build-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/go-build-lib.sh"
+out="$go_cache/pstest-${PSTEST_VERSION}/pstest-server"
+go_once "$out" "build-pubsub-emulator: Go is needed" "$out"
 go mod init onpush.local/pstest >/dev/null 2>&1
 cat > main.go <<'GO'
 package main
@@ -38,7 +35,5 @@ func main() {
 GO
 go get "cloud.google.com/go/pubsub@${PSTEST_VERSION}" >&2
 go mod tidy >&2
-mkdir -p "$(dirname "$out")"
-go build -trimpath -o "$out.tmp" . >&2
-mv "$out.tmp" "$out"
+go_build_to "$out" .
 echo "$out"
