@@ -2,7 +2,7 @@
 import { configOrExit } from '@onpush/config';
 import { openDlqStore } from '@onpush/dlq';
 import { jetstreamManager } from '@onpush/nats';
-import { consumerTuning, defineStage, natsCredentials, runService } from '@onpush/service';
+import { defineStage, runService, stageSettings } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { createAdvisoryHandler, originalReader } from './advisory-handler.js';
 import { dlqManagerSchema } from './config.js';
@@ -16,17 +16,7 @@ const log = createLogger({ service: 'dlq-manager' }, { level: config.LOG_LEVEL }
 const metrics = createMetrics('dlq-manager');
 const dlqMetrics = createDlqMetrics(metrics.registry);
 
-const tuning = consumerTuning(config);
-const common = {
-  stage: 'dlq-manager',
-  natsUrl: config.NATS_URL,
-  ...natsCredentials(config),
-  maxInFlight: config.MAX_IN_FLIGHT,
-  retryScheduleMs: config.RETRY_SCHEDULE,
-  tuning,
-  log,
-  metrics,
-} as const;
+const common = { stage: 'dlq-manager', ...stageSettings(config, log, metrics) } as const;
 
 // Max-deliveries advisories (ONPUSH_ADVISORIES) → dead letters of the messages they name.
 const advisories = defineStage({

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
-import { consumerTuning, defineStage, natsCredentials, runService } from '@onpush/service';
+import { defineStage, runService, stageSettings } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { parserSchema } from './config.js';
 import { createHandler } from './handler.js';
@@ -17,16 +17,10 @@ await runService({
   metrics,
   effects: defineStage({
     stage: 'parser',
-    natsUrl: config.NATS_URL,
-    ...natsCredentials(config),
+    ...stageSettings(config, log, metrics),
     start: () => ({
       handle: createHandler({ log, metrics: createParserMetrics(metrics.registry) }),
     }),
-    maxInFlight: config.MAX_IN_FLIGHT,
-    retryScheduleMs: config.RETRY_SCHEDULE,
-    tuning: consumerTuning(config),
-    log,
-    metrics,
   }),
 });
 process.exit(0);

@@ -2,7 +2,7 @@
 import { configOrExit } from '@onpush/config';
 import { ImageIndex } from '@onpush/image-index';
 import { kubeClients, loadKubeConfig } from '@onpush/kube';
-import { consumerTuning, defineStage, natsCredentials, runService } from '@onpush/service';
+import { defineStage, runService, stageSettings } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { kubeconfigFile, resolverSchema } from './config.js';
 import { createDiscovery } from './discovery.js';
@@ -52,13 +52,7 @@ registerIndexMetrics(metrics.registry, index, watcher, rebuilder);
 
 const stage = defineStage({
   stage: 'resolver',
-  natsUrl: config.NATS_URL,
-  ...natsCredentials(config),
-  maxInFlight: config.MAX_IN_FLIGHT,
-  retryScheduleMs: config.RETRY_SCHEDULE,
-  tuning: consumerTuning(config),
-  log,
-  metrics,
+  ...stageSettings(config, log, metrics),
   start: async ({ js }) => {
     await discovery.discover();
     if (!watcher.synced) await snapshot.load();

@@ -4,10 +4,9 @@ import { kubeHttp, loadKubeConfig, watchStart, type KubeConfig } from '@onpush/k
 import { createNotifier, notificationCounter } from '@onpush/notify';
 import {
   consumerSpecOrExit,
-  consumerTuning,
-  natsCredentials,
   defineStage,
   runService,
+  stageSettings,
   TokenBucket,
 } from '@onpush/service';
 import { createLogger, createMetrics, pushToRestartHistogram } from '@onpush/telemetry';
@@ -33,8 +32,8 @@ function kubeConfigOf(path: string | undefined): KubeConfig {
 const config = configOrExit(restarterSchema, process.env, 'restarter');
 const log = createLogger({ service: 'restarter' }, { level: config.LOG_LEVEL });
 const metrics = createMetrics('restarter');
-const tuning = consumerTuning(config);
-const { ackWaitMs } = consumerSpecOrExit('restarter', tuning, 'restarter');
+const settings = stageSettings(config, log, metrics);
+const { ackWaitMs } = consumerSpecOrExit('restarter', settings.tuning, 'restarter');
 const kubeConfig = orExit('restarter', () => kubeConfigOf(config.KUBECONFIG));
 const effects = kubeEffects({
   http: await kubeHttp(kubeConfig),
@@ -82,13 +81,7 @@ const handle = createHandler({
 
 const stage = defineStage({
   stage: 'restarter',
-  natsUrl: config.NATS_URL,
-  ...natsCredentials(config),
-  maxInFlight: config.MAX_IN_FLIGHT,
-  retryScheduleMs: config.RETRY_SCHEDULE,
-  tuning,
-  log,
-  metrics,
+  ...settings,
   start: (ctx) => {
     const stopDeadLetters = notifier ? notifyDeadLetters(ctx.nc, notifier, log) : undefined;
     return {

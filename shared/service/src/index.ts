@@ -42,4 +42,5 @@ export {
 export { instrumentPublish, traceDelivery, trackConsumerLag, type Handled } from './tracing.js';
 export { runService, type RunOptions, type ServiceEffects } from './run.js';
 export { baseServiceSchema, natsCredentials, type BaseServiceConfig } from './config.js';
+export { stageSettings, type StageSettings } from './settings.js';
 export { TokenBucket, type TokenBucketOptions } from './token-bucket.js';
