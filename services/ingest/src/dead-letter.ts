@@ -1,13 +1,5 @@
-import {
-  HEADERS,
-  deadSubject,
-  encode,
-  outcomeSubject,
-  toPayload,
-  type DeadLetter,
-  type Outcome,
-} from '@onpush/contracts';
-import type { Outgoing } from '@onpush/service';
+import { HEADERS, toPayload, type DeadLetter } from '@onpush/contracts';
+import { deadLetterMessages, traceIdOf, type Outgoing } from '@onpush/service';
 import { GAR_SOURCE, garEventId, garHeaders, type GarDelivery } from './handler.js';
 import type { PayloadTooLargeError } from './payload-limit.js';
 
@@ -58,7 +50,7 @@ export function oversizedDeadLetter(
     ? { [HEADERS.eventId]: eventId, [HEADERS.source]: GAR_SOURCE }
     : all;
   headers[ORIGINAL_SIZE_HEADER] = String(size);
-  const traceId = /^00-([0-9a-f]{32})-/.exec(all[HEADERS.traceparent] ?? '')?.[1];
+  const traceId = traceIdOf(all[HEADERS.traceparent]);
   const letter: DeadLetter = {
     v: 1,
     id: key,
@@ -76,23 +68,5 @@ export function oversizedDeadLetter(
     lastFailedAt: at,
     ...(traceId ? { traceId } : {}),
   };
-  const outcome: Outcome = {
-    v: 1,
-    eventId,
-    fate: 'dead',
-    stage: 'ingest',
-    reason: letter.reason,
-    detail: letter.error.slice(0, 500),
-    at,
-  };
-  const natsHeaders = { [HEADERS.eventId]: eventId };
-  return [
-    { subject: deadSubject('ingest'), data: encode(letter), msgId: key, headers: natsHeaders },
-    {
-      subject: outcomeSubject('dead'),
-      data: encode(outcome),
-      msgId: `${key}:outcome`,
-      headers: natsHeaders,
-    },
-  ];
+  return deadLetterMessages(letter, eventId);
 }

@@ -12,6 +12,39 @@ import type { FailureInfo, Incoming, Outgoing } from './message-machine.js';
 
 const REASON = /^[a-z][a-z0-9_]{0,63}$/;
 
+/** The trace id of a W3C `traceparent` (version 00), or undefined. */
+export function traceIdOf(traceparent: string | undefined): string | undefined {
+  return /^00-([0-9a-f]{32})-/.exec(traceparent ?? '')?.[1];
+}
+
+/**
+ * What publishing `letter` means: the dead letter, keyed by its id, and the `dead` outcome that
+ * accounts for its event (`<id>:outcome`, at its last failure, naming `workload` when given),
+ * both carrying the event id. Keyed so, a retried dead-lettering stores each once.
+ */
+export function deadLetterMessages(
+  letter: DeadLetter,
+  eventId: string,
+  workload?: Outcome['workload'],
+): Outgoing[] {
+  const outcome: Outcome = {
+    v: 1,
+    eventId,
+    fate: 'dead',
+    stage: letter.stage,
+    reason: letter.reason,
+    detail: letter.error.slice(0, 500),
+    at: letter.lastFailedAt,
+    ...(workload ? { workload } : {}),
+  };
+  const headers = { [HEADERS.eventId]: eventId };
+  const key = letter.id;
+  return [
+    { subject: deadSubject(letter.stage), data: encode(letter), msgId: key, headers },
+    { subject: outcomeSubject('dead'), data: encode(outcome), msgId: `${key}:outcome`, headers },
+  ];
+}
+
 /** The event a message belongs to: its header, else its own de-duplication key. */
 export function eventIdOf(msg: Incoming): string {
   return msg.headers[HEADERS.eventId] ?? msg.headers[HEADERS.msgId] ?? `seq-${msg.seq}`;
@@ -49,7 +82,7 @@ export function deadLetterFor(
   const at = now.toISOString();
   const gaveUp = failure.retryable;
   const reason = REASON.test(failure.type) ? failure.type : 'internal_error';
-  const traceId = /^00-([0-9a-f]{32})-/.exec(msg.headers[HEADERS.traceparent] ?? '')?.[1];
+  const traceId = traceIdOf(msg.headers[HEADERS.traceparent]);
   const key = deadLetterKey(stage, stream, msg.seq);
   const letter: DeadLetter = {
     v: 1,
@@ -68,23 +101,7 @@ export function deadLetterFor(
     ...(traceId ? { traceId } : {}),
     ...(msg.headers[HEADERS.replayOf] ? { replayOf: msg.headers[HEADERS.replayOf] } : {}),
   };
-  const eventId = eventIdOf(msg);
-  const workload = workloadOf(msg);
-  const outcome: Outcome = {
-    v: 1,
-    eventId,
-    fate: 'dead',
-    stage,
-    reason: letter.reason,
-    detail: letter.error.slice(0, 500),
-    at,
-    ...(workload ? { workload } : {}),
-  };
-  const headers = { [HEADERS.eventId]: eventId };
-  return [
-    { subject: deadSubject(stage), data: encode(letter), msgId: key, headers },
-    { subject: outcomeSubject('dead'), data: encode(outcome), msgId: `${key}:outcome`, headers },
-  ];
+  return deadLetterMessages(letter, eventIdOf(msg), workloadOf(msg));
 }
 
 /** A restart request names its workload in headers, so its dead outcome can too. */

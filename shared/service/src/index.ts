@@ -17,7 +17,14 @@ export {
   type HttpOptions,
   type HttpTimeouts,
 } from './http.js';
-export { deadLetterFor, deadLetterKey, eventIdOf, firstFailedAt } from './dead-letter.js';
+export {
+  deadLetterFor,
+  deadLetterKey,
+  deadLetterMessages,
+  eventIdOf,
+  firstFailedAt,
+  traceIdOf,
+} from './dead-letter.js';
 export {
   consumerTuning,
   tuneConsumer,
