@@ -1,39 +1,34 @@
 // What `onpush audit` reads and reports: the records taken from the streams, and the findings.
-import type { Fate } from '@onpush/contracts';
+import type { Outcome } from '@onpush/contracts';
 
-/** A message of `onpush.raw.>`: one delivery that entered, or a replay of one. */
-export interface RawRecord {
+/** A message of the work stream (`ONPUSH`): its sequence, its event, whether it is a replay. */
+export interface WorkRecord {
   readonly seq: number;
   readonly eventId: string;
   /** Set on a replay (`Onpush-Replay-Of`): not a new event. */
   readonly replayOf?: string | undefined;
 }
 
+/** A message of `onpush.raw.>`: one delivery that entered, or a replay of one. */
+export type RawRecord = WorkRecord;
+
 /** A message of `onpush.pushed`: one push (`<eventId>` or `<eventId>#<key>` for a batch). */
-export interface PushedRecord {
-  readonly seq: number;
-  readonly eventId: string;
-  readonly replayOf?: string | undefined;
-}
+export type PushedRecord = WorkRecord;
 
 /** A message of `onpush.restart.>`: one restart request, for `workload` (`Kind/namespace/name`). */
-export interface RequestRecord {
-  readonly seq: number;
-  readonly eventId: string;
+export interface RequestRecord extends WorkRecord {
   readonly workload: string;
-  readonly replayOf?: string | undefined;
 }
 
-/** An outcome, with its Nats-Msg-Id (`key`): copies with one key are one outcome. */
-export interface FateRecord {
+/**
+ * An outcome as the audit counts it: which fate of which event, from which stage, with its
+ * Nats-Msg-Id (`key`: copies with one key are one outcome).
+ */
+export interface FateRecord
+  extends Readonly<Pick<Outcome, 'eventId' | 'fate' | 'stage' | 'requests' | 'reason'>> {
   readonly key: string;
-  readonly eventId: string;
-  readonly fate: Fate;
   /** `Kind/namespace/name` on a workload fate. */
   readonly workload?: string | undefined;
-  readonly requests?: number | undefined;
-  readonly stage: string;
-  readonly reason?: string | undefined;
 }
 
 /** A DLQ entry: its key (the dead letter's id, `dead:<stage>:<stream>:<seq>`) and replay state. */
