@@ -7,6 +7,7 @@ export {
   SandboxError,
   type Log,
   type ProcessSpec,
+  type ServerOptions,
 } from './process.js';
 export {
   NatsServer,

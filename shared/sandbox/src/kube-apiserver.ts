@@ -1,17 +1,12 @@
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { AUDIT_POLICY } from './kube-audit.js';
-import { buildScript } from './paths.js';
-import { freePort, ManagedProcess, SandboxError, waitUntil, type Log } from './process.js';
+import { builtBy } from './paths.js';
+import { freePort, ManagedProcess, waitUntil, type Log, type ServerOptions } from './process.js';
 
-export interface KubeOptions {
-  dir: string;
-  detached?: boolean;
-  log?: Log;
-}
+export type KubeOptions = ServerOptions;
 
 /** Where kube-apiserver and etcd live: KUBEBUILDER_ASSETS, or built once from Go modules. */
 export function controlPlaneAssets(env: NodeJS.ProcessEnv = process.env): string {
@@ -19,18 +14,10 @@ export function controlPlaneAssets(env: NodeJS.ProcessEnv = process.env): string
   if (assets && existsSync(join(assets, 'kube-apiserver')) && existsSync(join(assets, 'etcd'))) {
     return assets;
   }
-  try {
-    return execFileSync('bash', [buildScript('build-control-plane.sh')], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }).trim();
-  } catch (cause) {
-    throw new SandboxError(
-      'missing_binary',
-      'kube-apiserver/etcd missing: set KUBEBUILDER_ASSETS or install Go for the one-time build',
-      { cause },
-    );
-  }
+  return builtBy(
+    'build-control-plane.sh',
+    'kube-apiserver/etcd missing: set KUBEBUILDER_ASSETS or install Go for the one-time build',
+  );
 }
 
 /** GET over HTTPS against the sandbox API server; resolves the status code. */

@@ -8,14 +8,12 @@ import {
   portOpen,
   SandboxError,
   waitUntil,
-  type Log,
+  type ServerOptions,
 } from './process.js';
 
-export interface NatsServerOptions {
-  dir: string;
-  detached?: boolean;
+export interface NatsServerOptions extends ServerOptions {
+  /** Its client port (default: a free one), kept across restarts. */
   port?: number;
-  log?: Log;
 }
 
 /**

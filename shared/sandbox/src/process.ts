@@ -6,6 +6,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export type Log = (line: string) => void;
 
+/** What starting any of the sandbox's servers takes. */
+export interface ServerOptions {
+  /** Where its log (and any state) goes. */
+  dir: string;
+  /** Detached servers outlive the caller (`onpush sandbox up`); attached ones are the caller's. */
+  detached?: boolean;
+  log?: Log;
+}
+
 /** Ports this process handed out: free when chosen, but maybe not bound yet by their user. */
 const handedOut = new Set<number>();
 

@@ -6,17 +6,13 @@ import {
   freePort,
   ManagedProcess,
   portOpen,
-  SandboxError,
   waitUntil,
   type Log,
+  type ServerOptions,
 } from './process.js';
-import { buildScript } from './paths.js';
+import { builtBy } from './paths.js';
 
-export interface PubsubEmulatorOptions {
-  dir: string;
-  detached?: boolean;
-  log?: Log;
-}
+export type PubsubEmulatorOptions = ServerOptions;
 
 interface EmulatorCommand {
   kind: 'cloud-sdk' | 'pstest';
@@ -65,19 +61,10 @@ export function findPubsubEmulator(env: NodeJS.ProcessEnv = process.env): Emulat
       args: (port) => ['--host=127.0.0.1', `--port=${port}`],
     };
   }
-  let binary: string;
-  try {
-    binary = execFileSync('bash', [buildScript('build-pubsub-emulator.sh')], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }).trim();
-  } catch (cause) {
-    throw new SandboxError(
-      'missing_binary',
-      'no Pub/Sub emulator: install the Cloud SDK emulator (google-cloud-cli-pubsub-emulator, needs Java) or Go to build pstest',
-      { cause },
-    );
-  }
+  const binary = builtBy(
+    'build-pubsub-emulator.sh',
+    'no Pub/Sub emulator: install the Cloud SDK emulator (google-cloud-cli-pubsub-emulator, needs Java) or Go to build pstest',
+  );
   return { kind: 'pstest', command: binary, args: (port) => [`-port=${port}`] };
 }
 
