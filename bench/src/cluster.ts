@@ -1,10 +1,4 @@
-import {
-  ANNOTATIONS,
-  kubeClients,
-  loadKubeConfig,
-  type KubeClients,
-  type V1Deployment,
-} from '@onpush/kube';
+import { ANNOTATIONS, ignoreConflict, type KubeClients, type V1Deployment } from '@onpush/kube';
 
 export const BENCH_REGISTRY = 'europe-docker.pkg.dev/onpush-bench/apps';
 
@@ -16,11 +10,9 @@ export async function createDeployments(
   { prefix = 'app', image = (i: number) => `${BENCH_REGISTRY}/app-${i}:1.0` } = {},
 ): Promise<void> {
   for (let n = 0; n < namespaces; n += 1) {
-    await kube.core
-      .createNamespace({ body: { metadata: { name: `bench-${n}` } } })
-      .catch(ignore409);
+    await ignoreConflict(kube.core.createNamespace({ body: { metadata: { name: `bench-${n}` } } }));
   }
-  await kube.core.createNamespace({ body: { metadata: { name: 'onpush' } } }).catch(ignore409);
+  await ignoreConflict(kube.core.createNamespace({ body: { metadata: { name: 'onpush' } } }));
   const queue = Array.from({ length: count }, (_, i) => i);
   const worker = async (): Promise<void> => {
     for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
@@ -37,16 +29,12 @@ export async function createDeployments(
           },
         },
       };
-      await kube.apps
-        .createNamespacedDeployment({ namespace: `bench-${i % namespaces}`, body })
-        .catch(ignore409);
+      await ignoreConflict(
+        kube.apps.createNamespacedDeployment({ namespace: `bench-${i % namespaces}`, body }),
+      );
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
-}
-
-function ignore409(error: unknown): void {
-  if ((error as { code?: number }).code !== 409) throw error;
 }
 
 /**
@@ -81,8 +69,4 @@ export async function restartWatch(kube: KubeClients): Promise<RestartWatch> {
     () => undefined,
   );
   return { seen, byWorkload, stop: () => controller.abort() };
-}
-
-export function clients(kubeconfigPath: string): KubeClients {
-  return kubeClients(loadKubeConfig(kubeconfigPath));
 }

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Summary } from './stats.js';
+import type { LookupResult } from './lookup.js';
 import type { Results } from './run.js';
 
 const ms = (s: Summary | undefined): string =>
@@ -14,15 +15,7 @@ export function rows(r: Results): [string, string, string][] {
   const webhook = get<{ latencyMs: Summary; sent: number; restarted: number }>('webhook');
   const pubsub = get<{ latencyMs: Summary; emulatorMs?: Summary }>('pubsub');
   const broker = get<{ latencyMs: Summary }>('broker');
-  const lookup = get<{
-    workloads: number;
-    containers: number;
-    buildMs: number;
-    lookupUs: Summary;
-    heapMiB: number;
-    snapshotBytes: number;
-    shards: number;
-  }>('lookup');
+  const lookup = get<LookupResult>('lookup');
   const idle = get<{
     seconds: number;
     apiRequests: Record<string, number>;

@@ -4,14 +4,8 @@ import { join } from 'node:path';
 import { Supervisor, SERVICES, type ServiceName } from '@onpush/cli';
 import { Sandbox, freePort, waitUntil } from '@onpush/sandbox';
 import { benchBroker } from './broker.js';
-import {
-  BENCH_REGISTRY,
-  clients,
-  createDeployments,
-  restartWatch,
-  type RestartWatch,
-} from './cluster.js';
-import type { KubeClients } from '@onpush/kube';
+import { BENCH_REGISTRY, createDeployments, restartWatch, type RestartWatch } from './cluster.js';
+import { kubeClientsFrom, type KubeClients } from '@onpush/kube';
 import { apiRequests, cpuSeconds, diff } from './idle.js';
 import { drained, storm, stormBody, throughputStep, webhookBurst } from './load.js';
 import { benchKubeFloor } from './floor.js';
@@ -117,7 +111,7 @@ interface Run {
 
 async function pipelineBenches(run: Run): Promise<void> {
   const { sandbox, size, log } = run;
-  const kube = clients(sandbox.need('kube').kubeconfigPath);
+  const kube = kubeClientsFrom(sandbox.need('kube').kubeconfigPath);
   log(`creating ${size.deployments} + ${size.stormWorkloads} opted-in Deployments`);
   await createDeployments(kube, size.deployments, 20);
   await createDeployments(kube, size.stormWorkloads, 2, {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
 import {
   ANNOTATIONS,
-  kubeClients,
-  loadKubeConfig,
+  ignoreConflict,
+  kubeClientsFrom,
   type KubeClients,
   type V1Deployment,
 } from '@onpush/kube';
@@ -56,12 +56,6 @@ function deployment(s: Sample): V1Deployment {
   };
 }
 
-async function ignoreConflict(call: Promise<unknown>): Promise<void> {
-  await call.catch((error: unknown) => {
-    if ((error as { code?: number }).code !== 409) throw error;
-  });
-}
-
 async function createSamples(kube: KubeClients): Promise<void> {
   for (const ns of new Set(['onpush', ...SAMPLES.map((s) => s.namespace)])) {
     await ignoreConflict(kube.core.createNamespace({ body: { metadata: { name: ns } } }));
@@ -92,7 +86,7 @@ export async function demoCommand(dir: string, out: Output): Promise<number> {
     'onpush demo: bringing the sandbox up (nats-server, Pub/Sub emulator, kube-apiserver + etcd)',
   );
   const sandbox = await sandboxUp({ dir, log: (l) => out.info(`  ${l}`) });
-  const kube = kubeClients(loadKubeConfig(sandbox.env.KUBECONFIG));
+  const kube = kubeClientsFrom(sandbox.env.KUBECONFIG);
   await createSamples(kube);
   out.info(
     `created ${SAMPLES.length} sample Deployments (3 opted in with onpush.dev/enabled=true, 1 not)`,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
 import { ImageIndex } from '@onpush/image-index';
-import { kubeClients, loadKubeConfig } from '@onpush/kube';
+import { kubeClientsFrom } from '@onpush/kube';
 import { defineStage, runService, stageSettings } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { kubeconfigFile, resolverSchema } from './config.js';
@@ -18,7 +18,7 @@ import { createWatcher, observedView } from './watch.js';
 const config = configOrExit(resolverSchema, process.env, 'resolver');
 const log = createLogger({ service: 'resolver' }, { level: config.LOG_LEVEL });
 const metrics = createMetrics('resolver');
-const kube = kubeClients(loadKubeConfig(kubeconfigFile(config.KUBECONFIG)));
+const kube = kubeClientsFrom(kubeconfigFile(config.KUBECONFIG));
 const scope: Scope = {
   select: config.ONPUSH_SELECT,
   optIn: config.ONPUSH_OPT_IN,

@@ -28,6 +28,11 @@ export function kubeClients(config: KubeConfig = loadKubeConfig()): KubeClients 
   };
 }
 
+/** The clients of the kubeconfig at `path`, else of the standard places (see loadKubeConfig). */
+export function kubeClientsFrom(path?: string): KubeClients {
+  return kubeClients(loadKubeConfig(path));
+}
+
 /**
  * Starts a watch of a collection (`path`), calling `onEvent` per event and `onDone` once it ends
  * (with the error, if any: a refused watch carries `statusCode`). Resolves with its abort handle.

@@ -64,6 +64,13 @@ export function toKubeApiError(error: unknown): KubeApiError {
   return new KubeApiError(error instanceof Error ? error.message : String(error), { cause: error });
 }
 
+/** Awaits a create `call`; a 409 (the object exists already) counts as done. */
+export async function ignoreConflict(call: Promise<unknown>): Promise<void> {
+  await call.catch((error: unknown) => {
+    if (toKubeApiError(error).status !== 409) throw error;
+  });
+}
+
 function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);

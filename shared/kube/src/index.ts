@@ -1,5 +1,6 @@
 export {
   kubeClients,
+  kubeClientsFrom,
   loadKubeConfig,
   watchStart,
   type KubeClients,
@@ -14,7 +15,13 @@ export {
   type RestartMark,
 } from './restart.js';
 export { kubeHttp, type KubeHttp, type KubeResponse } from './http.js';
-export { KubeApiError, isRetryableStatus, parseRetryAfter, toKubeApiError } from './errors.js';
+export {
+  KubeApiError,
+  ignoreConflict,
+  isRetryableStatus,
+  parseRetryAfter,
+  toKubeApiError,
+} from './errors.js';
 export { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 export type { KubeConfig, V1Deployment } from '@kubernetes/client-node';
 export {
