@@ -25,26 +25,21 @@ export interface SnsPolicy {
   certOrigin: RegExp;
 }
 
+/** The keys SNS signs in a (un)subscription confirmation, in order. */
+const CONFIRMATION_KEYS: readonly (keyof SnsMessage)[] = [
+  'Message',
+  'MessageId',
+  'SubscribeURL',
+  'Timestamp',
+  'Token',
+  'TopicArn',
+  'Type',
+];
+
 const SIGNED_KEYS: Readonly<Record<SnsType, readonly (keyof SnsMessage)[]>> = {
   Notification: ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type'],
-  SubscriptionConfirmation: [
-    'Message',
-    'MessageId',
-    'SubscribeURL',
-    'Timestamp',
-    'Token',
-    'TopicArn',
-    'Type',
-  ],
-  UnsubscribeConfirmation: [
-    'Message',
-    'MessageId',
-    'SubscribeURL',
-    'Timestamp',
-    'Token',
-    'TopicArn',
-    'Type',
-  ],
+  SubscriptionConfirmation: CONFIRMATION_KEYS,
+  UnsubscribeConfirmation: CONFIRMATION_KEYS,
 };
 
 /** The string SNS signs: `Key\nValue\n` for each signed key present, in this order. */

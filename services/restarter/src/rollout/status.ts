@@ -133,6 +133,14 @@ function argoRollout(o: RolloutObject): RolloutState {
   return progressing(`phase ${s.phase ?? 'unknown'}`);
 }
 
+/** How each kind that rolls out reports its progress (a CronJob rolls nothing out). */
+const STATE_OF: Partial<Record<WorkloadKind, (o: RolloutObject) => RolloutState>> = {
+  Deployment: deployment,
+  StatefulSet: statefulSet,
+  DaemonSet: daemonSet,
+  Rollout: argoRollout,
+};
+
 /**
  * The state of a rollout started by a PATCH that left the object at `generation`. An older
  * generation is a state from before the PATCH: progressing.
@@ -154,19 +162,10 @@ export function rolloutState(
   const observed = o.status?.observedGeneration;
   if (observed === undefined || Number(observed) < current)
     return progressing('not observed by its controller yet');
-  switch (kind) {
-    case 'Deployment':
-      return deployment(o);
-    case 'StatefulSet':
-      return statefulSet(o);
-    case 'DaemonSet':
-      return daemonSet(o);
-    case 'Rollout':
-      return argoRollout(o);
-    default:
-      return {
-        state: 'untrackable',
-        detail: 'a CronJob rolls nothing out: its next run takes the change',
-      };
-  }
+  return (
+    STATE_OF[kind]?.(o) ?? {
+      state: 'untrackable',
+      detail: 'a CronJob rolls nothing out: its next run takes the change',
+    }
+  );
 }
