@@ -38,7 +38,7 @@ export function decisionBook(store: CasStore<Decision>): DecisionBook {
       const key = kvKey(eventId);
       let revision = 0;
       for (let write = 0; write < MAX_WRITES; write += 1) {
-        if (await store.write(key, decision, revision)) return decision;
+        if ((await store.write(key, decision, revision)) > 0) return decision;
         const recorded = await store.read(key);
         if (recorded.value !== undefined) return recorded.value;
         revision = recorded.revision;

@@ -96,4 +96,16 @@ describe('recent pushes', () => {
     expect([first, second].filter((d) => d === undefined)).toHaveLength(1);
     expect([first, second].find((d) => d !== undefined)?.eventId).toMatch(/^e[12]$/);
   });
+
+  it('reads again before it calls a push a repeat on what it remembers (another replica moved the tag)', async () => {
+    const store = new MemoryCasStore<LastDispatch>();
+    const a = clocked(10_000, store);
+    const b = clocked(10_000, store);
+    expect(await a.recent.repeatOf(push('e1'), WEB)).toBeUndefined();
+    // another replica dispatches the tag's next digest; then the first digest is pushed back
+    expect(await b.recent.repeatOf(push('e2', { digest: OTHER }), WEB)).toBeUndefined();
+    expect(await a.recent.repeatOf(push('e3'), WEB)).toBeUndefined();
+    // and a real repeat is still one, on either replica
+    expect(await b.recent.repeatOf(push('e4'), WEB)).toEqual({ eventId: 'e3', ageMs: 0 });
+  });
 });

@@ -12,7 +12,7 @@
 // at once dispatch it once — one claims, the other reads the claim and ends its copy `ignored`.
 import { z } from 'zod';
 import type { ImagePushed } from '@onpush/contracts';
-import { kvKey, type CasStore } from '@onpush/nats';
+import { kvKey, type CasStore, type Versioned } from '@onpush/nats';
 
 /** The earlier dispatch a push repeats: its event, and how long ago it was dispatched. */
 export interface Dispatch {
@@ -44,30 +44,70 @@ export interface RecentPushesOptions {
 }
 
 /** Claims that lost to another replica before one was read that could be judged: dispatch. */
-const MAX_CLAIMS = 3;
+const MAX_CLAIMS = 4;
+/** Keys whose last value this replica remembers. */
+const MAX_KNOWN = 10_000;
+
+/** True when `last` is a dispatch of the same push to the same workloads, within the window. */
+function repeats(
+  last: LastDispatch | undefined,
+  event: ImagePushed,
+  targets: string,
+  at: number,
+  windowMs: number,
+): last is LastDispatch {
+  return (
+    last !== undefined &&
+    last.eventId !== event.id &&
+    last.digest === event.digest &&
+    last.workloads === targets &&
+    at - last.at < windowMs
+  );
+}
+
+/**
+ * The value per key this replica last wrote or read, so a claim usually costs one round trip: a
+ * compare-and-set on the remembered revision. What it remembers is never trusted for a verdict of
+ * "repeat" (that is read again first); a stale "not a repeat" only makes the compare-and-set
+ * fail, and the key is read and judged again.
+ */
+function memory() {
+  const known = new Map<string, Versioned<LastDispatch>>();
+  return {
+    get: (key: string) => known.get(key),
+    set(key: string, value: Versioned<LastDispatch>): Versioned<LastDispatch> {
+      known.delete(key);
+      known.set(key, value);
+      if (known.size > MAX_KNOWN) known.delete(known.keys().next().value as string);
+      return value;
+    },
+  };
+}
 
 export function createRecentPushes(options: RecentPushesOptions): RecentPushes {
   const { windowMs, store } = options;
   const now = options.now ?? Date.now;
+  const known = memory();
   return {
     async repeatOf(event, workloads) {
       if (windowMs <= 0 || event.digest === undefined) return undefined;
       const key = kvKey(`${event.image}:${event.tag ?? ''}`);
       const targets = kvKey(workloads.join('\n'));
+      const remembered = known.get(key);
+      let current = remembered ?? known.set(key, await store.read(key));
+      let fresh = remembered === undefined;
       for (let claim = 0; claim < MAX_CLAIMS; claim += 1) {
-        const { value: last, revision } = await store.read(key);
         const at = now();
-        if (
-          last !== undefined &&
-          last.eventId !== event.id &&
-          last.digest === event.digest &&
-          last.workloads === targets &&
-          at - last.at < windowMs
-        ) {
-          return { eventId: last.eventId, ageMs: Math.max(0, at - last.at) };
+        const last = current.value;
+        if (repeats(last, event, targets, at, windowMs)) {
+          if (fresh) return { eventId: last.eventId, ageMs: Math.max(0, at - last.at) };
+        } else {
+          const mine = { eventId: event.id, digest: event.digest, workloads: targets, at };
+          const revision = await store.write(key, mine, current.revision);
+          if (revision > 0) return void known.set(key, { value: mine, revision });
         }
-        const mine = { eventId: event.id, digest: event.digest, workloads: targets, at };
-        if (await store.write(key, mine, revision)) return undefined;
+        current = known.set(key, await store.read(key));
+        fresh = true;
       }
       return undefined;
     },

@@ -43,7 +43,7 @@ export function replayBook(kv: KV): ReplayBook {
       const { value, revision } = await store.read(String(seq));
       return { state: value, revision };
     },
-    write: (seq, state, revision) => store.write(String(seq), state, revision),
+    write: async (seq, state, revision) => (await store.write(String(seq), state, revision)) > 0,
     forget: (seq) => kv.purge(String(seq)),
   };
 }

@@ -66,8 +66,11 @@ export interface Versioned<T> {
  */
 export interface CasStore<T> {
   read(key: string): Promise<Versioned<T>>;
-  /** Writes `value` if `key` is still at `revision` (0: absent); false when another writer won. */
-  write(key: string, value: T, revision: number): Promise<boolean>;
+  /**
+   * Writes `value` if `key` is still at `revision` (0: absent): resolves with the key's new
+   * revision, or 0 when another writer got there first.
+   */
+  write(key: string, value: T, revision: number): Promise<number>;
 }
 
 /** A CasStore over a KV bucket; `decode` validates what it reads (throws: unreadable). */
@@ -86,11 +89,9 @@ export function kvCasStore<T>(kv: KV, decode: (value: unknown) => T): CasStore<T
     async write(key, value, revision) {
       const data = JSON.stringify(value);
       try {
-        if (revision === 0) await kv.create(key, data);
-        else await kv.update(key, data, revision);
-        return true;
+        return revision === 0 ? await kv.create(key, data) : await kv.update(key, data, revision);
       } catch (error) {
-        if (isWrongRevision(error)) return false;
+        if (isWrongRevision(error)) return 0;
         throw error;
       }
     },

@@ -119,10 +119,18 @@ function keepWorking(m: JsMsg, ackWaitMs: number): () => void {
   return () => clearInterval(timer);
 }
 
-/** Publishes in order and resolves once JetStream stored every message. */
+/**
+ * Publishes every message at once — they leave on one connection in order, so JetStream stores
+ * them in order — and resolves once JetStream stored them all: one round trip for a fan-out, not
+ * one per message. If any is refused, the delivery is not acknowledged and the stage publishes
+ * them all again (each under its Nats-Msg-Id, so what was stored is stored once).
+ */
 export async function publishAll(publish: Publish, outgoing: readonly Outgoing[]): Promise<void> {
-  for (const out of outgoing)
-    await publish(out.subject, out.data, { msgId: out.msgId, headers: out.headers });
+  await Promise.all(
+    outgoing.map((out) =>
+      publish(out.subject, out.data, { msgId: out.msgId, headers: out.headers }),
+    ),
+  );
 }
 
 /** The stage's durable consumer, tuned; and the topology to provision with it. */

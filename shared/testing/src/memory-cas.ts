@@ -11,10 +11,10 @@ export class MemoryCasStore<T> implements CasStore<T> {
     return Promise.resolve(found ?? { value: undefined, revision: 0 });
   }
 
-  write(key: string, value: T, revision: number): Promise<boolean> {
-    if ((this.values.get(key)?.revision ?? 0) !== revision) return Promise.resolve(false);
+  write(key: string, value: T, revision: number): Promise<number> {
+    if ((this.values.get(key)?.revision ?? 0) !== revision) return Promise.resolve(0);
     this.#revision += 1;
     this.values.set(key, { value, revision: this.#revision });
-    return Promise.resolve(true);
+    return Promise.resolve(this.#revision);
   }
 }
