@@ -6,18 +6,14 @@
 // link away. Without a tracer the original traceparent is kept and the replay continues it.
 import type { DeadLetter } from '@onpush/contracts';
 import {
-  ATTR_MESSAGING_DESTINATION_NAME,
   ATTR_MESSAGING_MESSAGE_ID,
   ATTR_MESSAGING_NATS_DUPLICATE,
   ATTR_MESSAGING_NATS_STREAM_SEQUENCE,
-  ATTR_MESSAGING_OPERATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
-  ATTR_MESSAGING_SYSTEM,
   ATTR_ONPUSH_DLQ_ENTRY,
   ATTR_ONPUSH_EVENT_ID,
   MESSAGING_OPERATION_TYPE_VALUE_SEND,
-  MESSAGING_SYSTEM_VALUE_NATS,
   SpanKind,
+  natsOperation,
   extractContext,
   injectContext,
   inSpan,
@@ -59,10 +55,7 @@ export function withReplaySpan<T extends { seq: number; duplicate: boolean }>(
     root: true,
     links: linksTo(extractContext(original)),
     attributes: {
-      [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_NATS,
-      [ATTR_MESSAGING_DESTINATION_NAME]: replay.subject,
-      [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_VALUE_SEND,
-      [ATTR_MESSAGING_OPERATION_NAME]: 'replay',
+      ...natsOperation(replay.subject, MESSAGING_OPERATION_TYPE_VALUE_SEND, 'replay'),
       [ATTR_MESSAGING_MESSAGE_ID]: replay.msgId,
       [ATTR_ONPUSH_DLQ_ENTRY]: replay.id,
       ...(eventId ? { [ATTR_ONPUSH_EVENT_ID]: eventId[1] } : {}),

@@ -30,6 +30,7 @@ export {
 } from './spans.js';
 export {
   deliveryAttributes,
+  natsOperation,
   withProcessSpan,
   withPublishSpan,
   type Delivery,

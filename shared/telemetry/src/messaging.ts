@@ -37,6 +37,23 @@ export interface StoredAck {
   duplicate: boolean;
 }
 
+type OperationType =
+  | typeof MESSAGING_OPERATION_TYPE_VALUE_SEND
+  | typeof MESSAGING_OPERATION_TYPE_VALUE_PROCESS;
+
+/**
+ * The attributes every NATS messaging span starts with: the system, the subject, and the
+ * operation (`send` for `publish` and `replay`, `process` for a delivery).
+ */
+export function natsOperation(subject: string, type: OperationType, name: string): Attributes {
+  return {
+    [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_NATS,
+    [ATTR_MESSAGING_DESTINATION_NAME]: subject,
+    [ATTR_MESSAGING_OPERATION_TYPE]: type,
+    [ATTR_MESSAGING_OPERATION_NAME]: name,
+  };
+}
+
 /**
  * Publishes inside a `publish <subject>` PRODUCER span: `send` gets the headers with the span's
  * trace context written in (replacing any traceparent copied from upstream), and the stream's
@@ -47,10 +64,7 @@ export function withPublishSpan<T extends StoredAck>(
   send: (headers: Headers) => Promise<T>,
 ): Promise<T> {
   const attributes: Attributes = {
-    [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_NATS,
-    [ATTR_MESSAGING_DESTINATION_NAME]: message.subject,
-    [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_VALUE_SEND,
-    [ATTR_MESSAGING_OPERATION_NAME]: 'publish',
+    ...natsOperation(message.subject, MESSAGING_OPERATION_TYPE_VALUE_SEND, 'publish'),
     [ATTR_MESSAGING_MESSAGE_ID]: message.messageId,
     [ATTR_MESSAGING_MESSAGE_BODY_SIZE]: message.bodySize,
   };
@@ -91,10 +105,7 @@ export interface Delivery {
 /** The attributes of a consumer span for `delivery`. */
 export function deliveryAttributes(delivery: Delivery): Attributes {
   const attributes: Attributes = {
-    [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_NATS,
-    [ATTR_MESSAGING_DESTINATION_NAME]: delivery.subject,
-    [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
-    [ATTR_MESSAGING_OPERATION_NAME]: 'process',
+    ...natsOperation(delivery.subject, MESSAGING_OPERATION_TYPE_VALUE_PROCESS, 'process'),
     [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: delivery.consumer,
     [ATTR_MESSAGING_MESSAGE_BODY_SIZE]: delivery.bodySize,
     [ATTR_MESSAGING_NATS_STREAM_NAME]: delivery.stream,
