@@ -68,6 +68,13 @@ export function createSnapshotter(options: SnapshotterOptions): Snapshotter {
     await writing;
   }
 
+  /** Writes what changed now rather than when the scheduled write was due. */
+  async function flush(): Promise<void> {
+    clearTimeout(timer);
+    timer = undefined;
+    await writeNow();
+  }
+
   const unsubscribe = index.onChange(() => schedule(debounceMs));
 
   return {
@@ -92,17 +99,11 @@ export function createSnapshotter(options: SnapshotterOptions): Snapshotter {
         return false;
       }
     },
-    async flush() {
-      clearTimeout(timer);
-      timer = undefined;
-      await writeNow();
-    },
+    flush,
     async close() {
       stopped = true;
-      clearTimeout(timer);
-      timer = undefined;
       unsubscribe();
-      await writeNow();
+      await flush();
     },
   };
 }
