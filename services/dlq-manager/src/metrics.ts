@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Logger, type Registry } from '@onpush/telemetry';
+import { counter, Gauge, type Logger, type Registry } from '@onpush/telemetry';
 import type { DlqStats } from '@onpush/dlq';
 
 /** The dlq-manager's own metrics, beside the common ones of createMetrics. */
@@ -14,12 +14,12 @@ export function createDlqMetrics(registry: Registry) {
       help: 'Age of the oldest dead letter in ONPUSH_DLQ, 0 when it is empty',
       registers: [registry],
     }),
-    deadLetters: new Counter({
-      name: 'onpush_dead_letters_total',
-      help: 'Dead letters seen by the dlq-manager, by stage and reason (invalid_entry: not a DeadLetter)',
-      labelNames: ['stage', 'reason'] as const,
-      registers: [registry],
-    }),
+    deadLetters: counter(
+      registry,
+      'onpush_dead_letters_total',
+      'Dead letters seen by the dlq-manager, by stage and reason (invalid_entry: not a DeadLetter)',
+      ['stage', 'reason'],
+    ),
   };
 }
 

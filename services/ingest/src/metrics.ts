@@ -1,5 +1,5 @@
 import type { Published } from '@onpush/nats';
-import { Counter, type Metrics } from '@onpush/telemetry';
+import { counter, type Metrics } from '@onpush/telemetry';
 import { GAR_SOURCE } from './handler.js';
 
 export type DeliveryResult = 'stored' | 'duplicate' | 'rejected' | 'failed' | 'dead';
@@ -9,36 +9,36 @@ export type Via = 'pull' | 'push' | 'webhook';
 export function ingestMetrics(metrics: Metrics) {
   return {
     ...metrics,
-    deliveries: new Counter({
-      name: 'onpush_ingest_deliveries_total',
-      help: 'Deliveries seen by ingest, by transport (pull, push, webhook) and result (stored, duplicate, rejected, failed, dead)',
-      labelNames: ['via', 'result'] as const,
-      registers: [metrics.registry],
-    }),
-    pubsubSettled: new Counter({
-      name: 'onpush_ingest_pubsub_settled_total',
-      help: 'Pub/Sub messages settled by the streaming-pull subscriber, by action (ack, nack)',
-      labelNames: ['action'] as const,
-      registers: [metrics.registry],
-    }),
-    webhookRequests: new Counter({
-      name: 'onpush_webhook_requests_total',
-      help: 'Requests received by a configured webhook endpoint, by endpoint and source',
-      labelNames: ['endpoint', 'source'] as const,
-      registers: [metrics.registry],
-    }),
-    webhookResponses: new Counter({
-      name: 'onpush_webhook_responses_total',
-      help: 'Answers of the webhook endpoints, by endpoint, source and HTTP status',
-      labelNames: ['endpoint', 'source', 'status'] as const,
-      registers: [metrics.registry],
-    }),
-    authFailures: new Counter({
-      name: 'onpush_webhook_auth_failures_total',
-      help: 'Webhook requests refused with 401, by endpoint, source and reason',
-      labelNames: ['endpoint', 'source', 'reason'] as const,
-      registers: [metrics.registry],
-    }),
+    deliveries: counter(
+      metrics.registry,
+      'onpush_ingest_deliveries_total',
+      'Deliveries seen by ingest, by transport (pull, push, webhook) and result (stored, duplicate, rejected, failed, dead)',
+      ['via', 'result'],
+    ),
+    pubsubSettled: counter(
+      metrics.registry,
+      'onpush_ingest_pubsub_settled_total',
+      'Pub/Sub messages settled by the streaming-pull subscriber, by action (ack, nack)',
+      ['action'],
+    ),
+    webhookRequests: counter(
+      metrics.registry,
+      'onpush_webhook_requests_total',
+      'Requests received by a configured webhook endpoint, by endpoint and source',
+      ['endpoint', 'source'],
+    ),
+    webhookResponses: counter(
+      metrics.registry,
+      'onpush_webhook_responses_total',
+      'Answers of the webhook endpoints, by endpoint, source and HTTP status',
+      ['endpoint', 'source', 'status'],
+    ),
+    authFailures: counter(
+      metrics.registry,
+      'onpush_webhook_auth_failures_total',
+      'Webhook requests refused with 401, by endpoint, source and reason',
+      ['endpoint', 'source', 'reason'],
+    ),
   };
 }
 

@@ -1,25 +1,25 @@
-import { Counter, Gauge, type Registry } from '@onpush/telemetry';
+import { counter, Gauge, type Counter, type Registry } from '@onpush/telemetry';
 
 export type KubeRequestCounter = Counter<'verb' | 'code'>;
 
 /** `onpush_kube_requests_total{verb, code}`: every Kubernetes API call; code `error` when no response came. */
 export function kubeRequestCounter(registry: Registry): KubeRequestCounter {
-  return new Counter({
-    name: 'onpush_kube_requests_total',
-    help: 'Kubernetes API requests, by verb and HTTP status code (error: no response)',
-    labelNames: ['verb', 'code'] as const,
-    registers: [registry],
-  });
+  return counter(
+    registry,
+    'onpush_kube_requests_total',
+    'Kubernetes API requests, by verb and HTTP status code (error: no response)',
+    ['verb', 'code'],
+  );
 }
 
 /** `onpush_rollouts_total{kind, result}`: rollouts followed, by how they ended. */
 export function rolloutCounter(registry: Registry): Counter<'kind' | 'result'> {
-  return new Counter({
-    name: 'onpush_rollouts_total',
-    help: 'Rollouts followed after a restart, by kind and result (completed, failed, untracked, stopped, dropped)',
-    labelNames: ['kind', 'result'] as const,
-    registers: [registry],
-  });
+  return counter(
+    registry,
+    'onpush_rollouts_total',
+    'Rollouts followed after a restart, by kind and result (completed, failed, untracked, stopped, dropped)',
+    ['kind', 'result'],
+  );
 }
 
 /** `onpush_rollouts_following`: rollouts being followed now, read when Prometheus scrapes. */

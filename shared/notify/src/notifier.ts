@@ -4,7 +4,7 @@
 // schedule (Retry-After when the receiver sent one) without occupying a worker meanwhile, and a
 // refused one (other 4xx) is given up at once. Every result is counted per target.
 import type { Outcome } from '@onpush/contracts';
-import { Counter, type Logger, type Registry } from '@onpush/telemetry';
+import { counter, type Counter, type Logger, type Registry } from '@onpush/telemetry';
 import type { NotifyEvent, Target } from './config.js';
 import { bodyFor, notificationOf, routeOf, type Notification } from './message.js';
 
@@ -45,12 +45,12 @@ interface Job {
 }
 
 export function notificationCounter(registry: Registry): Counter<'target' | 'result'> {
-  return new Counter({
-    name: 'onpush_notifications_total',
-    help: 'Notification deliveries, by target and result (sent, retried, failed, dropped)',
-    labelNames: ['target', 'result'] as const,
-    registers: [registry],
-  });
+  return counter(
+    registry,
+    'onpush_notifications_total',
+    'Notification deliveries, by target and result (sent, retried, failed, dropped)',
+    ['target', 'result'],
+  );
 }
 
 function retryAfterMs(value: string | null): number | undefined {

@@ -5,6 +5,7 @@ export {
   PUSH_TO_RESTART_BUCKETS,
   pushToRestartHistogram,
   consumerLagGauges,
+  counter,
   Counter,
   Gauge,
   Histogram,

@@ -5,6 +5,16 @@ export const LATENCY_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
+/** A counter registered in `registry`, counted by `labels`. */
+export function counter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labels: readonly L[],
+): Counter<L> {
+  return new Counter({ name, help, labelNames: labels, registers: [registry] });
+}
+
 /** One registry per service, with Node's default process metrics and the stage's own. */
 export function createMetrics(service: string) {
   const registry = new Registry();
@@ -12,12 +22,12 @@ export function createMetrics(service: string) {
   collectDefaultMetrics({ register: registry });
   return {
     registry,
-    messages: new Counter({
-      name: 'onpush_messages_total',
-      help: 'Messages handled by this stage, by result (acked, retried, dead)',
-      labelNames: ['stage', 'result'] as const,
-      registers: [registry],
-    }),
+    messages: counter(
+      registry,
+      'onpush_messages_total',
+      'Messages handled by this stage, by result (acked, retried, dead)',
+      ['stage', 'result'],
+    ),
     handling: new Histogram({
       name: 'onpush_handling_duration_seconds',
       help: 'Time to handle one message in this stage, from delivery to ack or NAK',
@@ -25,18 +35,10 @@ export function createMetrics(service: string) {
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
-    fates: new Counter({
-      name: 'onpush_fates_total',
-      help: 'Terminal fates published, by fate',
-      labelNames: ['fate'] as const,
-      registers: [registry],
-    }),
-    received: new Counter({
-      name: 'onpush_events_received_total',
-      help: 'Events received, by source',
-      labelNames: ['source'] as const,
-      registers: [registry],
-    }),
+    fates: counter(registry, 'onpush_fates_total', 'Terminal fates published, by fate', ['fate']),
+    received: counter(registry, 'onpush_events_received_total', 'Events received, by source', [
+      'source',
+    ]),
     ready: new Gauge({
       name: 'onpush_ready',
       help: '1 when the service is running with its dependencies, 0 otherwise',
