@@ -27,8 +27,9 @@ import { webhookRoute } from './webhooks/route.js';
 /** Publishing while ingest is not connected (or already draining). Retryable: try again later. */
 export class NotConnectedError extends OnpushError {
   override readonly name = 'NotConnectedError';
-  override readonly type = 'not_connected';
-  override readonly retryable = true;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, type: 'not_connected', retryable: true });
+  }
 }
 
 /** Work in flight (pulled messages, push requests), so drain can wait for it. */

@@ -27,8 +27,9 @@ export interface AcceptOptions {
 /** Thrown for a delivery that cannot be keyed; never retryable (the same message fails again). */
 export class DeliveryError extends OnpushError {
   override readonly name = 'DeliveryError';
-  override readonly type = 'invalid_delivery';
-  override readonly retryable = false;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, type: 'invalid_delivery', retryable: false });
+  }
 }
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;

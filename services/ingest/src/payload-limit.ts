@@ -8,8 +8,6 @@ import { dedupId, type Publish, type PublishOptions } from '@onpush/nats';
  */
 export class PayloadTooLargeError extends OnpushError {
   override readonly name = 'PayloadTooLargeError';
-  override readonly type = 'payload_too_large';
-  override readonly retryable = false;
   constructor(
     /** The message data, in bytes. */
     readonly dataBytes: number,
@@ -21,6 +19,7 @@ export class PayloadTooLargeError extends OnpushError {
     super(
       `${dataBytes} bytes of data and ${headerBytes} bytes of headers exceed the NATS server's ` +
         `max_payload of ${maxPayload} bytes`,
+      { type: 'payload_too_large', retryable: false },
     );
   }
 

@@ -19,14 +19,10 @@ export type EnvelopeErrorType =
   | 'invalid_attributes';
 
 /** A push body that is not a Pub/Sub envelope. Never retryable: it enters nothing (400). */
-export class EnvelopeError extends OnpushError {
+export class EnvelopeError extends OnpushError<EnvelopeErrorType> {
   override readonly name = 'EnvelopeError';
-  override readonly retryable = false;
-  constructor(
-    override readonly type: EnvelopeErrorType,
-    message: string,
-  ) {
-    super(message);
+  constructor(type: EnvelopeErrorType, message: string) {
+    super(message, { type, retryable: false });
   }
 }
 

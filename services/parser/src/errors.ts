@@ -10,12 +10,9 @@ export type ParseErrorType =
   | 'batch_too_large';
 
 /** Never retryable: the same bytes fail the same way. */
-export class ParseError extends OnpushError {
+export class ParseError extends OnpushError<ParseErrorType> {
   override readonly name = 'ParseError';
-  override readonly retryable = false;
-  override readonly type: ParseErrorType;
   constructor(type: ParseErrorType, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.type = type;
+    super(message, { ...options, type, retryable: false });
   }
 }

@@ -30,8 +30,9 @@ export const WORKLOAD_HEADERS = {
 /** An `onpush.pushed` message that breaks its contract. Never retryable. */
 export class InvalidMessageError extends OnpushError {
   override readonly name = 'InvalidMessageError';
-  override readonly type = 'invalid_message';
-  override readonly retryable = false;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, type: 'invalid_message', retryable: false });
+  }
 }
 
 export interface HandlerDeps {

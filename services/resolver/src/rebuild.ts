@@ -12,14 +12,8 @@ import type { WorkloadSource } from './sources.js';
 /** The index cannot answer and could not be rebuilt now; the broker should try again. */
 export class IndexUnavailableError extends OnpushError {
   override readonly name = 'IndexUnavailableError';
-  override readonly type = 'index_unavailable';
-  override readonly retryable = true;
-  constructor(
-    message: string,
-    override readonly retryAfterMs: number,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
+  constructor(message: string, retryAfterMs: number, options?: ErrorOptions) {
+    super(message, { ...options, type: 'index_unavailable', retryable: true, retryAfterMs });
   }
 }
 

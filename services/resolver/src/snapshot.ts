@@ -54,8 +54,9 @@ export interface SnapshotStore {
 /** A snapshot that exists but cannot be read back whole. */
 export class SnapshotError extends OnpushError {
   override readonly name = 'SnapshotError';
-  override readonly type = 'snapshot_unreadable';
-  override readonly retryable = false;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, type: 'snapshot_unreadable', retryable: false });
+  }
 }
 
 export function shardName(name: string, shard: number): string {

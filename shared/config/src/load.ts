@@ -18,10 +18,8 @@ export function formatProblem(problem: ConfigProblem): string {
 
 export class ConfigError extends OnpushError {
   override readonly name = 'ConfigError';
-  override readonly type = 'invalid_config';
-  override readonly retryable = false;
   constructor(readonly problems: readonly ConfigProblem[]) {
-    super(problems.map(formatProblem).join('\n'));
+    super(problems.map(formatProblem).join('\n'), { type: 'invalid_config', retryable: false });
   }
 }
 

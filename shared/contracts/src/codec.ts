@@ -11,18 +11,17 @@ export interface ContractIssue {
 }
 
 /** A message that breaks its contract. Never retryable: redelivery brings the same bytes. */
-export class ContractError extends OnpushError {
+export class ContractError extends OnpushError<ContractErrorType> {
   override readonly name = 'ContractError';
-  override readonly retryable = false;
   constructor(
-    override readonly type: ContractErrorType,
+    type: ContractErrorType,
     /** What was expected, e.g. `ImagePushed`. */
     readonly kind: string,
     readonly issues: readonly ContractIssue[],
     options?: { cause?: unknown },
   ) {
     const listed = issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
-    super(`invalid ${kind}: ${listed}`, options);
+    super(`invalid ${kind}: ${listed}`, { ...options, type, retryable: false });
   }
 }
 

@@ -5,9 +5,9 @@ import { SubjectError } from './subjects.js';
 
 class Throttled extends OnpushError {
   override readonly name = 'Throttled';
-  override readonly type = 'http_429';
-  override readonly retryable = true;
-  override readonly retryAfterMs = 2_000;
+  constructor(message: string) {
+    super(message, { type: 'http_429', retryable: true, retryAfterMs: 2_000 });
+  }
 }
 
 describe('failures', () => {

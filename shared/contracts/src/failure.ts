@@ -14,12 +14,28 @@ export interface Failure {
   readonly retryAfterMs?: number | undefined;
 }
 
-/** The base of onpush's errors: each subclass names its `type` and whether it is retryable. */
-export abstract class OnpushError extends Error implements Failure {
+/** What an OnpushError is made of: its failure, and the error that caused it, if any. */
+export interface OnpushErrorInit<T extends string = string> extends Failure, ErrorOptions {
+  readonly type: T;
+}
+
+/**
+ * The base of onpush's errors: each subclass names itself and hands the base its `type`, whether
+ * it is retryable and, when the other side said, `retryAfterMs` (`T` narrows the type to the
+ * subclass's own codes).
+ */
+export abstract class OnpushError<T extends string = string> extends Error implements Failure {
   abstract override readonly name: string;
-  abstract readonly type: string;
-  abstract readonly retryable: boolean;
-  readonly retryAfterMs: number | undefined = undefined;
+  readonly type: T;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+
+  protected constructor(message: string, init: OnpushErrorInit<T>) {
+    super(message, 'cause' in init ? { cause: init.cause } : undefined);
+    this.type = init.type;
+    this.retryable = init.retryable;
+    this.retryAfterMs = init.retryAfterMs;
+  }
 }
 
 /** A failure as the runtime reads it, from anything thrown. */

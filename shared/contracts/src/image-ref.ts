@@ -57,15 +57,16 @@ export type ImageRefReason = (typeof IMAGE_REF_REASONS)[number];
 
 export class ImageRefError extends OnpushError {
   override readonly name = 'ImageRefError';
-  override readonly type = 'invalid_reference';
-  override readonly retryable = false;
   constructor(
     readonly reason: ImageRefReason,
     readonly input: string,
     detail: string,
   ) {
     const shown = input.length > 300 ? `${input.slice(0, 300)}…` : input;
-    super(`invalid image reference ${JSON.stringify(shown)}: ${detail}`);
+    super(`invalid image reference ${JSON.stringify(shown)}: ${detail}`, {
+      type: 'invalid_reference',
+      retryable: false,
+    });
   }
 }
 

@@ -96,4 +96,4 @@ export type {
 } from './messages.js';
 
 export { OnpushError, failureOf } from './failure.js';
-export type { Failure, FailureInfo } from './failure.js';
+export type { Failure, FailureInfo, OnpushErrorInit } from './failure.js';

@@ -46,19 +46,17 @@ export function isAccountingFate(fate: Fate): boolean {
 }
 
 /** Thrown when a value cannot be a subject token (or header name). Never retryable. */
-export class SubjectError extends OnpushError {
+export class SubjectError extends OnpushError<'invalid_subject_token' | 'invalid_header_name'> {
   override readonly name = 'SubjectError';
-  override readonly retryable = false;
   constructor(
     readonly token: string,
-    override readonly type:
-      | 'invalid_subject_token'
-      | 'invalid_header_name' = 'invalid_subject_token',
+    type: 'invalid_subject_token' | 'invalid_header_name' = 'invalid_subject_token',
   ) {
     super(
       type === 'invalid_subject_token'
         ? `invalid subject token ${JSON.stringify(token)}: expected a DNS label (a-z, 0-9, "-")`
         : `invalid header name ${JSON.stringify(token)}`,
+      { type, retryable: false },
     );
   }
 }

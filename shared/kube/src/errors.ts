@@ -2,21 +2,20 @@ import { OnpushError } from '@onpush/contracts';
 /** Why a Kubernetes API call failed, and whether the broker should try again. */
 export class KubeApiError extends OnpushError {
   override readonly name = 'KubeApiError';
-  /** Low-cardinality: `http_403`, `http_429`, `network`, ... */
-  override readonly type: string;
   readonly status: number | undefined;
-  override readonly retryable: boolean;
-  override readonly retryAfterMs: number | undefined;
 
+  /** Its type is low-cardinality: `http_403`, `http_429`, `network` (no response), ... */
   constructor(
     message: string,
     init: { status?: number | undefined; retryAfterMs?: number | undefined; cause?: unknown },
   ) {
-    super(message, { cause: init.cause });
+    super(message, {
+      type: init.status === undefined ? 'network' : `http_${init.status}`,
+      retryable: isRetryableStatus(init.status),
+      retryAfterMs: init.retryAfterMs,
+      cause: init.cause,
+    });
     this.status = init.status;
-    this.type = init.status === undefined ? 'network' : `http_${init.status}`;
-    this.retryable = isRetryableStatus(init.status);
-    this.retryAfterMs = init.retryAfterMs;
   }
 }
 

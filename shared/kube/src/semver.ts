@@ -19,8 +19,9 @@ export type Range = SemverRange;
 /** A range that cannot be read; says which part. */
 export class RangeSyntaxError extends OnpushError {
   override readonly name = 'RangeSyntaxError';
-  override readonly type = 'invalid_range';
-  override readonly retryable = false;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, type: 'invalid_range', retryable: false });
+  }
 }
 
 /** `1.2` → `1.2.0`, `v2-rc.1` → `v2.0.0-rc.1`: the minor and patch a partial tag leaves out. */

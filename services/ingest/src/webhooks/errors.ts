@@ -18,13 +18,11 @@ export type AuthFailure =
 /** The sender did not prove who it is: 401, nothing enters. Never retryable. */
 export class AuthError extends OnpushError {
   override readonly name = 'AuthError';
-  override readonly type = 'unauthenticated';
-  override readonly retryable = false;
   constructor(
     readonly reason: AuthFailure,
     message: string,
   ) {
-    super(message);
+    super(message, { type: 'unauthenticated', retryable: false });
   }
 }
 
@@ -34,14 +32,15 @@ export class AuthError extends OnpushError {
  */
 export class AuthUnavailableError extends OnpushError {
   override readonly name = 'AuthUnavailableError';
-  override readonly type = 'auth_unavailable';
-  override readonly retryable = true;
-  override readonly retryAfterMs = 5_000;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, type: 'auth_unavailable', retryable: true, retryAfterMs: 5_000 });
+  }
 }
 
 /** A GET to a sender's URL (keys, certificate, subscription confirmation) failed. */
 export class FetchError extends OnpushError {
   override readonly name = 'FetchError';
-  override readonly type = 'fetch_failed';
-  override readonly retryable = true;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, type: 'fetch_failed', retryable: true });
+  }
 }
