@@ -120,17 +120,18 @@ function keepWorking(m: JsMsg, ackWaitMs: number): () => void {
 }
 
 /**
- * Publishes every message at once — they leave on one connection in order, so JetStream stores
- * them in order — and resolves once JetStream stored them all: one round trip for a fan-out, not
- * one per message. If any is refused, the delivery is not acknowledged and the stage publishes
- * them all again (each under its Nats-Msg-Id, so what was stored is stored once).
+ * Publishes what a delivery produced and resolves once JetStream stored it all. Everything but
+ * the last message (the outcome, by convention) goes at once — one round trip for a fan-out, not
+ * one per message; the outcome only after them, so an outcome is never stored without what it
+ * accounts for (a dead letter, the restart requests). If any is refused, the delivery is not
+ * acknowledged and the stage publishes them all again, each under its Nats-Msg-Id.
  */
 export async function publishAll(publish: Publish, outgoing: readonly Outgoing[]): Promise<void> {
-  await Promise.all(
-    outgoing.map((out) =>
-      publish(out.subject, out.data, { msgId: out.msgId, headers: out.headers }),
-    ),
-  );
+  const send = (out: Outgoing) =>
+    publish(out.subject, out.data, { msgId: out.msgId, headers: out.headers });
+  await Promise.all(outgoing.slice(0, -1).map(send));
+  const last = outgoing.at(-1);
+  if (last) await send(last);
 }
 
 /** The stage's durable consumer, tuned; and the topology to provision with it. */
