@@ -1,10 +1,4 @@
-export {
-  Supervisor,
-  replicaName,
-  replicaPort,
-  restartDelayMs,
-  type SupervisorOptions,
-} from './supervisor.js';
+export { Supervisor, restartDelayMs, type SupervisorOptions } from './supervisor.js';
 export { SERVICES, DEFAULT_PORTS, type ServiceName } from './services.js';
 export {
   reconcile,

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { NatsServer } from '@onpush/sandbox';
 import type { Output } from './output.js';
 import { SERVICES } from './services.js';
-import { Supervisor } from './supervisor.js';
+import { Supervisor, replicaPort } from './supervisor.js';
 
 /**
  * `onpush start [--scale N]`: the five services as supervised processes, N of each (replicas of a
@@ -34,7 +34,7 @@ export async function startCommand(
   out.info(
     `onpush: started ${scale} × ingest, parser, resolver, restarter, dlq-manager against ${childEnv['NATS_URL']}` +
       (scale > 1
-        ? ` (replica r of a service on its port + 10·r, e.g. resolver 8083, 8093, 8103)`
+        ? ` (replica r on its service's port + 10·r, e.g. resolver ${Array.from({ length: scale }, (_, r) => replicaPort('resolver', r)).join(', ')})`
         : ''),
   );
   await new Promise<void>((done) => {

@@ -9,7 +9,6 @@ export {
 export {
   publisher,
   dedupId,
-  dedupScope,
   keyOfDedupId,
   toMsgHdrs,
   type Publish,
@@ -18,7 +17,6 @@ export {
 } from './publish.js';
 export {
   openBucket,
-  isWrongRevision,
   kvCasStore,
   kvKey,
   type BucketOptions,
