@@ -34,6 +34,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          exclude: ['test/e2e/bench-smoke.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 240_000,
           fileParallelism: false,
@@ -53,6 +54,19 @@ export default defineConfig({
           hookTimeout: 300_000,
           fileParallelism: false,
           globalSetup: ['test/global-setup.ts'],
+        },
+      },
+      {
+        resolve,
+        // The benchmark's smoke run counts API calls per push, which depend on the machine not
+        // being busy with the other projects (they run side by side): it runs after all of them.
+        test: {
+          name: 'bench-smoke',
+          include: ['test/e2e/bench-smoke.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
+          globalSetup: ['test/global-setup.ts'],
+          sequence: { groupOrder: 1 },
         },
       },
     ],
