@@ -49,6 +49,8 @@ export {
 export {
   parsePolicy,
   globPattern,
+  regexPattern,
+  MAX_PATTERN_LENGTH,
   isTagPolicy,
   acceptsTag,
   parseCooldown,
@@ -57,6 +59,7 @@ export {
   retagged,
   type Policy,
   type PolicyKind,
+  type TagPattern,
   type WorkloadSettings,
 } from './policy.js';
 export { discoverRollouts } from './discovery.js';

@@ -4,6 +4,7 @@ import {
   acceptsTag,
   counts,
   globPattern,
+  MAX_PATTERN_LENGTH,
   parseCooldown,
   parsePolicy,
   readSettings,
@@ -44,6 +45,46 @@ describe('onpush.dev/policy', () => {
     expect(acceptsTag(parsePolicy('regex:^build-\\d+$'), 'build-1', 'build-x')).toBe(false);
     expect(acceptsTag(parsePolicy('pin'), '1.2', '1.3')).toBe(false);
     expect(acceptsTag(parsePolicy('restart'), '1.2', '1.3')).toBe(false);
+  });
+});
+
+describe('tag patterns run in linear time', () => {
+  // A backtracking engine takes hours on these (2^40 ways to split the tag); RE2 answers at once.
+  it('a pattern that backtracks catastrophically answers a 40+ character tag at once', () => {
+    const tag = `${'a'.repeat(48)}!`;
+    const started = performance.now();
+    expect(acceptsTag(parsePolicy('regex:^(\\w+)+$'), '1', tag)).toBe(false);
+    expect(acceptsTag(parsePolicy('regex:^(a|aa)+$'), '1', tag)).toBe(false);
+    expect(acceptsTag(parsePolicy('regex:^(a*)*b$'), '1', tag)).toBe(false);
+    expect(acceptsTag(parsePolicy('glob:*a*a*a*a*a*a*a*a*a*a*b'), '1', tag)).toBe(false);
+    expect(acceptsTag(parsePolicy('regex:^(\\w+)+$'), '1', 'a'.repeat(48))).toBe(true);
+    expect(performance.now() - started).toBeLessThan(500);
+  }, 2_000);
+
+  it('what RE2 does not take is an invalid policy, reported with the annotation', () => {
+    for (const re of ['(a)\\1', '(?=v)\\d+', '(?!rc)', '(?<=v)1', 'a{1001}', '[z-a]', '(']) {
+      expect(parsePolicy(`regex:${re}`)).toMatchObject({ kind: 'invalid', text: `regex:${re}` });
+    }
+    expect(readSettings({ 'onpush.dev/policy': 'regex:^(?=v)' }).problems).toEqual([
+      expect.stringMatching(/^onpush\.dev\/policy: .*unsupported Perl syntax/),
+    ]);
+  });
+
+  it(`a pattern longer than ${MAX_PATTERN_LENGTH} characters is an invalid policy`, () => {
+    const long = 'a'.repeat(MAX_PATTERN_LENGTH + 1);
+    for (const kind of ['regex', 'glob', 'semver']) {
+      expect(parsePolicy(`${kind}:${long}`)).toMatchObject({
+        kind: 'invalid',
+        error: `${kind}: the pattern is longer than ${MAX_PATTERN_LENGTH} characters`,
+      });
+    }
+    expect(parsePolicy(`regex:${'a'.repeat(MAX_PATTERN_LENGTH)}`).kind).toBe('regex');
+  });
+
+  it('glob metacharacters of RE2 are literal', () => {
+    expect(globPattern('v1.(x)|[y]\\*').test('v1.(x)|[y]\\anything')).toBe(true);
+    expect(globPattern('v1.(x)').test('v1a(x)')).toBe(false);
+    expect(globPattern('*').test('')).toBe(true);
   });
 });
 

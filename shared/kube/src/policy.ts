@@ -3,6 +3,7 @@
 // count, a cooldown, dry run and where to notify. Pure: the resolver reads them from its watch,
 // the restarter from the GET it makes anyway. docs/workloads.md has the table.
 import { splitReference } from '@onpush/contracts';
+import { RE2JS } from 're2js';
 import { ANNOTATIONS } from './restart.js';
 import { compareVersions, parseRange, parseVersion, satisfies, type Range } from './semver.js';
 
@@ -10,18 +11,41 @@ export type Policy =
   | { readonly kind: 'restart' }
   | { readonly kind: 'pin' }
   | { readonly kind: 'semver'; readonly text: string; readonly range: Range }
-  | { readonly kind: 'glob' | 'regex'; readonly text: string; readonly pattern: RegExp }
+  | { readonly kind: 'glob' | 'regex'; readonly text: string; readonly pattern: TagPattern }
   | { readonly kind: 'invalid'; readonly text: string; readonly error: string };
 
 export type PolicyKind = Policy['kind'];
 
+/**
+ * A compiled tag pattern. It runs on an RE2 engine, whose matching time is linear in the tag
+ * whatever the pattern: a workload's annotation is input from whoever can edit the workload, and
+ * a backtracking engine would let `^(\w+)+$` stall the resolver and the restarter.
+ */
+export interface TagPattern {
+  test(tag: string): boolean;
+}
+
+/** The longest pattern a tag policy (semver, glob, regex) may have; a longer one is invalid. */
+export const MAX_PATTERN_LENGTH = 256;
+
 /** `*` any run of characters, `?` one character; everything else literal; the whole tag. */
-export function globPattern(glob: string): RegExp {
+export function globPattern(glob: string): TagPattern {
   const body = glob
-    .split('')
-    .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .split(/([*?])/)
+    .map((part) => (part === '*' ? '.*' : part === '?' ? '.' : RE2JS.quote(part)))
     .join('');
-  return new RegExp(`^${body}$`);
+  const re = RE2JS.compile(body, RE2JS.DOTALL);
+  return { test: (tag) => re.testExact(tag) };
+}
+
+/**
+ * A regular expression in RE2 syntax, matched anywhere in the tag (anchor it with `^...$`).
+ * Throws on what RE2 does not take: backreferences, lookahead and lookbehind, possessive or
+ * atomic groups, a malformed pattern.
+ */
+export function regexPattern(source: string): TagPattern {
+  const re = RE2JS.compile(source);
+  return { test: (tag) => re.test(tag) };
 }
 
 function invalid(text: string, error: string): Policy {
@@ -38,10 +62,13 @@ export function parsePolicy(value: string | undefined): Policy {
   if (arg.trim() === '' && ['semver', 'glob', 'regex'].includes(kind)) {
     return invalid(text, `${kind}: needs a pattern`);
   }
+  if (arg.length > MAX_PATTERN_LENGTH && ['semver', 'glob', 'regex'].includes(kind)) {
+    return invalid(text, `${kind}: the pattern is longer than ${MAX_PATTERN_LENGTH} characters`);
+  }
   try {
     if (kind === 'semver') return { kind, text, range: parseRange(arg.trim()) };
     if (kind === 'glob') return { kind, text, pattern: globPattern(arg.trim()) };
-    if (kind === 'regex') return { kind, text, pattern: new RegExp(arg) };
+    if (kind === 'regex') return { kind, text, pattern: regexPattern(arg) };
   } catch (error) {
     return invalid(text, error instanceof Error ? error.message : String(error));
   }
