@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { bool, duration, enumOf, int, isSecret, list, port, secret, url } from './fields.js';
+import { bool, duration, enumOf, host, int, isSecret, list, port, secret, url } from './fields.js';
 import { ConfigError, EX_CONFIG, configOrExit, loadConfig } from './load.js';
 import type { ConfigProblem, Env } from './load.js';
+import { redactUrls } from './redact.js';
 
 function problemsOf(schema: z.ZodObject, env: Env): readonly ConfigProblem[] {
   try {
@@ -42,6 +43,14 @@ describe('field helpers', () => {
     [url(), 'https://otel:4318/v1', 'https://otel:4318/v1'],
     [url(), 'not a url', 'problem: X: must be a URL (got "not a url")'],
     [url(['nats']), 'nats://', 'problem: X: must be a nats:// URL (got "nats://")'],
+    [host(), '127.0.0.1', '127.0.0.1'],
+    [host(), '::', '::'],
+    [host(), 'onpush.internal', 'onpush.internal'],
+    [
+      host(),
+      'http://x',
+      'problem: X: must be an IP address (such as 127.0.0.1 or ::1) or a host name (got "http://x")',
+    ],
     [port(), '8080', 8080],
     [port(), '65535', 65535],
     [port(), '0', 'problem: X: must be a port number (1-65535) (got "0")'],
@@ -173,6 +182,19 @@ describe('loadConfig', () => {
     expect(JSON.stringify(short)).not.toContain('abc');
   });
 
+  it('never shows the credentials of a URL, in any field', () => {
+    const nats = z.object({ NATS_URL: list(url(['nats'])), PORT: port() });
+    const problems = problemsOf(nats, {
+      NATS_URL: 'nats://onpush:hunter2@a:4222,http://svc:s3cr3t@b',
+      PORT: 'x',
+    });
+    expect(problems[0]).toStrictEqual({
+      variable: 'NATS_URL',
+      message: 'item 2: must be a nats:// URL (got "nats://***@a:4222,http://***@b")',
+    });
+    expect(JSON.stringify(problems)).not.toMatch(/hunter2|s3cr3t/);
+  });
+
   it('scrubs a secret value that a custom message echoes', () => {
     const echoing = z.object({
       KEY: secret(z.string().refine(() => false, { error: 'bad KEY s3cr3t' })),
@@ -240,5 +262,21 @@ describe('configOrExit', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('redactUrls', () => {
+  it.each([
+    ['nats://user:pass@host:4222', 'nats://***@host:4222'],
+    ['tls://token@nats.example.com', 'tls://***@nats.example.com'],
+    [
+      'connect to nats://a:b@x, then https://c:d@y/path?q=1',
+      'connect to nats://***@x, then https://***@y/path?q=1',
+    ],
+    ['nats://host:4222', 'nats://host:4222'],
+    ['https://host/a@b', 'https://host/a@b'],
+    ['mail me: a@b.example', 'mail me: a@b.example'],
+  ])('%s', (text, expected) => {
+    expect(redactUrls(text)).toBe(expected);
   });
 });

@@ -1,6 +1,7 @@
 // Field helpers for configuration schemas. Each takes the raw environment string and gives the
 // typed value, with a message that says what was expected (never the value: loadConfig adds it,
 // unless the field is secret). Defaults use zod's `.default(value)` with the typed value.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 type Parsed<T> = { readonly value: T } | { readonly error: string };
@@ -53,6 +54,18 @@ export function url(protocols?: readonly string[]) {
       ? { value: raw }
       : { error: `must be ${expected}` };
   });
+}
+
+const HOSTNAME =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** An address to listen on or connect to: an IPv4 or IPv6 address, or a host name. */
+export function host() {
+  return parsed((raw) =>
+    isIP(raw) !== 0 || HOSTNAME.test(raw)
+      ? { value: raw }
+      : { error: 'must be an IP address (such as 127.0.0.1 or ::1) or a host name' },
+  );
 }
 
 /** A TCP port, 1-65535 (0 too with `allowZero`, meaning "any free port"). */

@@ -2,4 +2,5 @@
 // environment, with field helpers for the usual variable shapes.
 export { loadConfig, configOrExit, orExit, ConfigError, formatProblem, EX_CONFIG } from './load.js';
 export type { Env, ConfigProblem } from './load.js';
-export { secret, isSecret, url, port, duration, bool, int, list, enumOf } from './fields.js';
+export { secret, isSecret, url, host, port, duration, bool, int, list, enumOf } from './fields.js';
+export { redactUrls } from './redact.js';

@@ -3,6 +3,7 @@
 import { OnpushError } from '@onpush/contracts';
 import type { z } from 'zod';
 import { isSecret } from './fields.js';
+import { redactUrls } from './redact.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -65,8 +66,9 @@ function toProblem(
     const message = value === undefined ? issue.message : issue.message.replaceAll(value, '***');
     return { variable, message: `${where}${message} (value not shown: secret)` };
   }
-  const got = value === undefined ? '' : ` (got ${JSON.stringify(shorten(value))})`;
-  return { variable, message: `${where}${issue.message}${got}` };
+  // A URL's credentials are not shown either, whatever the field.
+  const got = value === undefined ? '' : ` (got ${JSON.stringify(shorten(redactUrls(value)))})`;
+  return { variable, message: `${where}${redactUrls(issue.message)}${got}` };
 }
 
 function describePath(path: readonly PropertyKey[]): string {
