@@ -1,4 +1,7 @@
-import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { redactUrls } from '@onpush/config';
 import { NatsServer } from '@onpush/sandbox';
 import type { Output } from './output.js';
 import { SERVICES } from './services.js';
@@ -7,7 +10,9 @@ import { Supervisor, replicaPort } from './supervisor.js';
 /**
  * `onpush start [--scale N]`: the five services as supervised processes, N of each (replicas of a
  * stage share its durable consumer, as Deployments scaled out do). Without NATS_URL it runs a local
- * nats-server with JetStream under ./.onpush/nats. Ctrl-C (or SIGTERM) stops everything.
+ * nats-server with JetStream under ./.onpush/nats. The services listen on 127.0.0.1 (BIND_ADDRESS
+ * to change it); the dlq-manager's API wants the bearer token in ./.onpush/admin-token (made once;
+ * ADMIN_TOKEN_FILE to use another). Ctrl-C (or SIGTERM) stops everything.
  */
 export async function startCommand(
   env: NodeJS.ProcessEnv,
@@ -28,11 +33,17 @@ export async function startCommand(
     childEnv['PUBSUB_PULL'] = 'false';
     out.info('onpush: PUBSUB_PROJECT is not set: ingest takes Pub/Sub push deliveries only');
   }
+  if (!env['ADMIN_TOKEN_FILE']) {
+    childEnv['ADMIN_TOKEN_FILE'] = adminTokenFile(defaultStateDir());
+    out.info(
+      `onpush: the dlq-manager's API (/dlq) wants "Authorization: Bearer <token>", the token in ${childEnv['ADMIN_TOKEN_FILE']}`,
+    );
+  }
   const replicas = Object.fromEntries(SERVICES.map((s) => [s, scale]));
   const supervisor = new Supervisor({ env: childEnv, replicas });
   supervisor.start();
   out.info(
-    `onpush: started ${scale} × ingest, parser, resolver, restarter, dlq-manager against ${childEnv['NATS_URL']}` +
+    `onpush: started ${scale} × ingest, parser, resolver, restarter, dlq-manager against ${redactUrls(childEnv['NATS_URL'] ?? '')}` +
       (scale > 1
         ? ` (replica r on its service's port + 10·r, e.g. resolver ${Array.from({ length: scale }, (_, r) => replicaPort('resolver', r)).join(', ')})`
         : ''),
@@ -49,4 +60,14 @@ export async function startCommand(
 
 export function defaultStateDir(): string {
   return resolve('.onpush');
+}
+
+/** `<dir>/admin-token`: a random token only its owner can read, made when missing. */
+export function adminTokenFile(dir: string): string {
+  const path = join(dir, 'admin-token');
+  if (!existsSync(path)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(path, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  return path;
 }

@@ -9,6 +9,7 @@ import {
   scanStream,
   type JetStreamManager,
 } from '@onpush/nats';
+import { redactUrls } from '@onpush/config';
 import { parsePrometheusText, sampleValue } from '@onpush/telemetry';
 import { DEFAULT_PORTS, SERVICES, type ServiceName } from './services.js';
 
@@ -135,7 +136,7 @@ export async function fatesSince(
 async function fromNats(options: StatusOptions, now: Date, report: StatusReport): Promise<void> {
   const nc = await connectNats({ url: options.natsUrl, name: 'onpush-status' }).catch(
     (error: unknown) => {
-      report.problems.push(`NATS ${options.natsUrl}: ${message(error)}`);
+      report.problems.push(`NATS ${redactUrls(options.natsUrl)}: ${redactUrls(message(error))}`);
       return undefined;
     },
   );

@@ -38,7 +38,8 @@ export function replicaName(service: ServiceName, replica: number): string {
 }
 
 /**
- * Runs the services as separate processes — `replicas` of each — with prefixed output, restarts
+ * Runs the services as separate processes — `replicas` of each, listening on loopback unless
+ * `env` sets BIND_ADDRESS — with prefixed output, restarts
  * one that crashes (with a growing delay), and stops them all with SIGTERM on `stop()`.
  */
 export class Supervisor {
@@ -74,6 +75,8 @@ export class Supervisor {
   private spawn(service: ServiceName, replica: number, crashes: number): void {
     const env = {
       PORT: String(replicaPort(service, replica)),
+      // On one machine the services answer that machine only, unless told otherwise.
+      BIND_ADDRESS: '127.0.0.1',
       ...this.options.env,
       ...this.options.envFor?.(service, replica),
     };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STREAMS, parseOutcome, type Outcome } from '@onpush/contracts';
@@ -8,6 +9,8 @@ import { freePort, kubeconfig, waitUntil, type Sandbox } from '@onpush/sandbox';
 /** The pipeline's processes: ports of replica 0 per service, and of every replica. */
 export interface Pipeline {
   supervisor: Supervisor;
+  /** The dlq-manager's API wants it: `Authorization: Bearer <adminToken>`. */
+  adminToken: string;
   ports: Record<ServiceName, number>;
   replicaPorts: Record<ServiceName, number[]>;
   logs: string[];
@@ -33,10 +36,14 @@ export async function startPipeline(
     number
   >;
   const logs: string[] = [];
+  const adminToken = randomBytes(24).toString('base64url');
+  const adminTokenFile = join(sandbox.dir, 'admin-token');
+  writeFileSync(adminTokenFile, adminToken, { mode: 0o600 });
   const supervisor = new Supervisor({
     env: { ...process.env, ...sandbox.env, PUBSUB_CREATE_SUBSCRIPTION: 'true', LOG_LEVEL: 'info' },
     envFor: (service, replica) => ({
       PORT: String(replicaPorts[service][replica]),
+      ...(service === 'dlq-manager' ? { ADMIN_TOKEN_FILE: adminTokenFile } : {}),
       ...extra[service],
     }),
     replicas,
@@ -53,7 +60,7 @@ export async function startPipeline(
       throw new Error(`${(error as Error).message}\n${logs.slice(-30).join('\n')}`);
     });
   }
-  return { supervisor, ports, replicaPorts, logs };
+  return { supervisor, adminToken, ports, replicaPorts, logs };
 }
 
 /** A kubeconfig file for a ServiceAccount token (to run a service with least privilege). */

@@ -32,6 +32,7 @@ describe('tracing: one trace per push, across every service', () => {
   let stop: (() => Promise<unknown>) | undefined;
   let logs: string[] = [];
   let dlqUrl = '';
+  let dlqAuth: Record<string, string> = {};
 
   beforeAll(async () => {
     receiver = await OtlpReceiver.start();
@@ -55,6 +56,7 @@ describe('tracing: one trace per push, across every service', () => {
     const pipeline = await startPipeline(sandbox(), env);
     logs = pipeline.logs;
     dlqUrl = `http://127.0.0.1:${pipeline.ports['dlq-manager']}`;
+    dlqAuth = { authorization: `Bearer ${pipeline.adminToken}` };
     stop = () => pipeline.supervisor.stop();
     pubsub = new PubSub({
       projectId: sandbox().pubsubProject,
@@ -213,11 +215,12 @@ describe('tracing: one trace per push, across every service', () => {
 
     // Once the permission is granted, the replay is a new trace linked to the original.
     await grantRestarter(rbac, 'locked');
-    const listed = (await (await fetch(`${dlqUrl}/dlq?stage=restarter`)).json()) as {
-      entries: { id: number }[];
-    };
+    const listed = (await (
+      await fetch(`${dlqUrl}/dlq?stage=restarter`, { headers: dlqAuth })
+    ).json()) as { entries: { id: number }[] };
     const id = listed.entries[0]?.id;
-    expect((await fetch(`${dlqUrl}/dlq/${id}/replay`, { method: 'POST' })).status).toBe(200);
+    const answer = await fetch(`${dlqUrl}/dlq/${id}/replay`, { method: 'POST', headers: dlqAuth });
+    expect(answer.status).toBe(200);
     const replayed = await traceOf(
       'the replay trace',
       (s) => s.name === 'replay onpush.restart.locked',

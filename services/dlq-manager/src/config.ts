@@ -1,8 +1,10 @@
-import { baseServiceSchema } from '@onpush/service';
+import { adminFields, baseServiceSchema } from '@onpush/service';
 import { duration, port } from '@onpush/config';
 
 export const dlqManagerSchema = baseServiceSchema.extend({
   PORT: port({ allowZero: true }).default(8085),
   /** How often the DLQ depth and oldest-age gauges are refreshed from stream info. */
   DLQ_STATS_INTERVAL: duration({ min: 1_000 }).default(15_000),
+  /** The /dlq API: its port (ADMIN_PORT), its bearer token (ADMIN_TOKEN_FILE). */
+  ...adminFields,
 });

@@ -2,7 +2,7 @@
 import { configOrExit } from '@onpush/config';
 import { openDlqStore } from '@onpush/dlq';
 import { jetstreamManager } from '@onpush/nats';
-import { defineStage, runService, stageSettings } from '@onpush/service';
+import { adminOptions, defineStage, runService, stageSettings } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { createAdvisoryHandler, originalReader } from './advisory-handler.js';
 import { dlqManagerSchema } from './config.js';
@@ -45,9 +45,11 @@ const deadLetters = defineStage({
 await runService({
   name: 'dlq-manager',
   port: config.PORT,
+  host: config.BIND_ADDRESS,
   log,
   metrics,
-  routes: dlqRoutes(() => deadLetters.started?.store),
+  // The API reads payloads, replays and purges: behind a bearer token (ADMIN_TOKEN_FILE).
+  admin: adminOptions(config, dlqRoutes(() => deadLetters.started?.store)),
   effects: bothEffects(deadLetters, advisories),
 });
 process.exit(0);

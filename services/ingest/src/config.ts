@@ -22,6 +22,8 @@ const resourceId = (kind: 'topics' | 'subscriptions') =>
 export const ingestSchema = baseServiceSchema
   .extend({
     PORT: port({ allowZero: true }).default(8081),
+    /** /metrics on a port of its own, off the public one; unset: on PORT. */
+    METRICS_PORT: port({ allowZero: true }).optional(),
     /** The Google Cloud project of the subscription; required when pulling. */
     PUBSUB_PROJECT: z.string().optional(),
     PUBSUB_SUBSCRIPTION: resourceId('subscriptions').default('onpush-gcr'),

@@ -18,6 +18,8 @@ if (endpoints !== undefined)
 await runService({
   name: 'ingest',
   port: config.PORT,
+  host: config.BIND_ADDRESS,
+  ...(config.METRICS_PORT !== undefined ? { metricsPort: config.METRICS_PORT } : {}),
   log,
   metrics,
   effects,

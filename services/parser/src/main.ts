@@ -13,6 +13,7 @@ const metrics = createMetrics('parser');
 await runService({
   name: 'parser',
   port: config.PORT,
+  host: config.BIND_ADDRESS,
   log,
   metrics,
   effects: defineStage({

@@ -68,6 +68,7 @@ const stage = defineStage({
       await watcher.stop();
       await snapshot.close();
     };
+  host: config.BIND_ADDRESS,
     return { handle, close };
   },
 });

@@ -95,5 +95,12 @@ const stage = defineStage({
   },
 });
 
-await runService({ name: 'restarter', port: config.PORT, log, metrics, effects: stage });
+await runService({
+  name: 'restarter',
+  port: config.PORT,
+  host: config.BIND_ADDRESS,
+  log,
+  metrics,
+  effects: stage,
+});
 process.exit(0);

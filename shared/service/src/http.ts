@@ -9,10 +9,14 @@ export type Route = (
 
 export interface HttpOptions {
   port: number;
+  /** The address to listen on (default `0.0.0.0`: every interface). */
   host?: string;
-  registry: Registry;
-  live: () => boolean;
-  ready: () => { ready: boolean; detail: unknown };
+  /** Serves /metrics when given. */
+  registry?: Registry;
+  /** Serves /healthz when given. */
+  live?: () => boolean;
+  /** Serves /readyz when given. */
+  ready?: () => { ready: boolean; detail: unknown };
   /** Extra routes (ingest's push endpoint, dlq-manager's API); a route returns true when it answered. */
   routes?: Route[];
   onError?: (error: unknown) => void;
@@ -34,7 +38,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-/** `/healthz` (the process works), `/readyz` (it does its job now), `/metrics` (Prometheus). */
+/**
+ * `/healthz` (the process works), `/readyz` (it does its job now), `/metrics` (Prometheus) — each
+ * when its option is given — and the routes.
+ */
 export function startHttp(options: HttpOptions): Promise<Server> {
   const { requestMs, headersMs } = options.timeouts ?? {};
   const shortest = Math.min(requestMs ?? Infinity, headersMs ?? Infinity);
@@ -65,18 +72,19 @@ async function handle(
   res: ServerResponse,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  if (req.method === 'GET' && url.pathname === '/healthz') {
-    sendJson(res, options.live() ? 200 : 503, { live: options.live() });
+  const { live, ready, registry } = options;
+  if (live !== undefined && req.method === 'GET' && url.pathname === '/healthz') {
+    sendJson(res, live() ? 200 : 503, { live: live() });
     return;
   }
-  if (req.method === 'GET' && url.pathname === '/readyz') {
-    const { ready, detail } = options.ready();
-    sendJson(res, ready ? 200 : 503, { ready, ...(detail as object) });
+  if (ready !== undefined && req.method === 'GET' && url.pathname === '/readyz') {
+    const answer = ready();
+    sendJson(res, answer.ready ? 200 : 503, { ready: answer.ready, ...(answer.detail as object) });
     return;
   }
-  if (req.method === 'GET' && url.pathname === '/metrics') {
-    const text = await options.registry.metrics();
-    res.writeHead(200, { 'content-type': options.registry.contentType });
+  if (registry !== undefined && req.method === 'GET' && url.pathname === '/metrics') {
+    const text = await registry.metrics();
+    res.writeHead(200, { 'content-type': registry.contentType });
     res.end(text);
     return;
   }

@@ -51,3 +51,17 @@ export { runService, type RunOptions, type ServiceEffects } from './run.js';
 export { baseServiceSchema, natsCredentials, type BaseServiceConfig } from './config.js';
 export { stageSettings, type StageSettings } from './settings.js';
 export { TokenBucket, type TokenBucketOptions } from './token-bucket.js';
+export {
+  adminFields,
+  adminOptions,
+  adminGuard,
+  guardedRoute,
+  crossSiteRefusal,
+  sameToken,
+  tokenFile,
+  MIN_TOKEN_LENGTH,
+  type AdminConfig,
+  type AdminOptions,
+  type AdminGuard,
+  type Refusal,
+} from './admin.js';

@@ -1,6 +1,8 @@
 import { createActor, fromCallback, fromPromise, toPromise } from 'xstate';
 import { startTracing, type Logger, type Metrics } from '@onpush/telemetry';
-import { startHttp, type HttpTimeouts, type Route } from './http.js';
+import type { Server } from 'node:http';
+import { adminGuard, guardedRoute, logAdminMode, type AdminOptions } from './admin.js';
+import { startHttp, type HttpOptions, type HttpTimeouts, type Route } from './http.js';
 import { lifecycleMachine, type LifecycleEvent } from './lifecycle-machine.js';
 
 /** What a service supplies to the lifecycle machine. */
@@ -14,10 +16,16 @@ export interface ServiceEffects {
 export interface RunOptions {
   name: string;
   port: number;
+  /** The address every listener binds (BIND_ADDRESS); default `0.0.0.0`. */
+  host?: string;
+  /** /metrics on a port of its own; undefined: on `port`. */
+  metricsPort?: number;
   log: Logger;
   metrics: Metrics;
   effects: ServiceEffects;
   routes?: Route[];
+  /** An operator API behind a bearer token (shared/service/src/admin.ts), after `routes`. */
+  admin?: AdminOptions;
   /** Extra readiness condition (the resolver's index), on top of "running". */
   ready?: () => boolean;
   /** HTTP server timeouts (ingest's webhooks); Node's defaults otherwise. */
@@ -51,18 +59,13 @@ export async function runService(options: RunOptions): Promise<void> {
       ...(snapshot.context.lost.length ? { lost: snapshot.context.lost } : {}),
     });
   });
-  const server = await startHttp({
-    port: options.port,
-    registry: options.metrics.registry,
+  const servers = await startServers(options, {
     live: () => actor.getSnapshot().status === 'active',
     ready: () => {
       const snapshot = actor.getSnapshot();
       const running = snapshot.matches({ active: 'running' }) && (options.ready?.() ?? true);
       return { ready: running, detail: { state: snapshot.value } };
     },
-    routes: options.routes ?? [],
-    onError: (error) => log.error('http handler failed', { error }),
-    ...(options.httpTimeouts ? { timeouts: options.httpTimeouts } : {}),
   });
   const stop = (signal: string): void => {
     log.info(`${signal}: draining`);
@@ -72,7 +75,53 @@ export async function runService(options: RunOptions): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
   actor.start();
   await toPromise(actor);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await Promise.all(
+    servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+  );
   await tracing.shutdown();
   log.info('stopped');
+}
+
+/**
+ * The service's listeners: `port` with /healthz, /readyz, the routes — and /metrics and the admin
+ * API unless they have ports of their own (`metricsPort`, `admin.port`).
+ */
+async function startServers(
+  options: RunOptions,
+  health: Pick<HttpOptions, 'live' | 'ready'>,
+): Promise<Server[]> {
+  const { admin, log, metricsPort } = options;
+  const common = {
+    ...(options.host !== undefined ? { host: options.host } : {}),
+    onError: (error: unknown) => log.error('http handler failed', { error }),
+    ...(options.httpTimeouts ? { timeouts: options.httpTimeouts } : {}),
+  };
+  const registry = options.metrics.registry;
+  const adminRoute = admin && guardedRoute(adminGuard(admin), admin.routes, log);
+  if (admin !== undefined) logAdminMode(admin, log);
+  const started: Server[] = [];
+  try {
+    started.push(
+      await startHttp({
+        ...common,
+        ...health,
+        port: options.port,
+        ...(metricsPort === undefined ? { registry } : {}),
+        routes: [
+          ...(options.routes ?? []),
+          ...(adminRoute && admin?.port === undefined ? [adminRoute] : []),
+        ],
+      }),
+    );
+    if (metricsPort !== undefined) {
+      started.push(await startHttp({ ...common, port: metricsPort, registry }));
+    }
+    if (adminRoute !== undefined && admin?.port !== undefined) {
+      started.push(await startHttp({ ...common, port: admin.port, routes: [adminRoute] }));
+    }
+  } catch (error) {
+    for (const server of started) server.close();
+    throw error;
+  }
+  return started;
 }

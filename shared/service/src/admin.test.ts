@@ -1,0 +1,156 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminGuard, guardedRoute, sameToken, type AdminOptions } from './admin.js';
+import { startHttp, sendJson, type Route } from './http.js';
+
+const TOKEN = 'a-token-of-32-characters-0123456';
+const dir = mkdtempSync(join(tmpdir(), 'onpush-admin-'));
+const tokenPath = join(dir, 'token');
+
+/** What the admin API did: how many state-changing requests reached it. */
+let changes = 0;
+const api: Route = (req, res, url) => {
+  if (url.pathname !== '/dlq/1/replay') return false;
+  if (req.method === 'POST') changes += 1;
+  sendJson(res, 200, { replayed: 1 });
+  return true;
+};
+
+async function serve(
+  options: Omit<AdminOptions, 'routes'>,
+): Promise<{ base: string; server: Server }> {
+  const server = await startHttp({
+    port: 0,
+    host: '127.0.0.1',
+    routes: [guardedRoute(adminGuard(options), [api])],
+  });
+  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+const close = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+
+async function post(base: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`${base}/dlq/1/replay`, { method: 'POST', headers });
+  return {
+    status: res.status,
+    body: (await res.json()) as { type?: string },
+    headers: res.headers,
+  };
+}
+
+describe('sameToken', () => {
+  it('is true for the same token only, whatever the lengths', () => {
+    expect(sameToken(TOKEN, TOKEN)).toBe(true);
+    expect(sameToken(`${TOKEN}x`, TOKEN)).toBe(false);
+    expect(sameToken('', TOKEN)).toBe(false);
+    expect(sameToken(TOKEN.toUpperCase(), TOKEN)).toBe(false);
+  });
+});
+
+describe('the admin API behind a token from a file', () => {
+  let now = 0;
+  let server: Server;
+  let base = '';
+
+  beforeAll(async () => {
+    writeFileSync(tokenPath, `${TOKEN}\n`);
+    ({ server, base } = await serve({ tokenFile: tokenPath, refreshMs: 1_000, now: () => now }));
+  });
+
+  afterAll(async () => {
+    await close(server);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers the right bearer token (the file may end with a newline)', async () => {
+    changes = 0;
+    expect(await post(base, { authorization: `Bearer ${TOKEN}` })).toMatchObject({ status: 200 });
+    expect(changes).toBe(1);
+  });
+
+  it('refuses no token and a wrong one with 401 and WWW-Authenticate, changing nothing', async () => {
+    changes = 0;
+    const none = await post(base);
+    expect(none).toMatchObject({ status: 401, body: { type: 'missing_token' } });
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="onpush"');
+    expect(await post(base, { authorization: `Bearer ${TOKEN.slice(1)}` })).toMatchObject({
+      status: 401,
+      body: { type: 'invalid_token' },
+    });
+    expect(await post(base, { authorization: `Basic ${TOKEN}` })).toMatchObject({ status: 401 });
+    expect(changes).toBe(0);
+  });
+
+  it('refuses a cross-site request with 403, even with the token', async () => {
+    changes = 0;
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const simple = { origin: 'http://evil.example', 'content-type': 'text/plain' };
+    expect(await post(base, simple)).toMatchObject({ status: 403, body: { type: 'cross_site' } });
+    expect(await post(base, { ...auth, origin: 'http://localhost:3000' })).toMatchObject({
+      status: 403,
+    });
+    expect(await post(base, { ...auth, origin: 'null' })).toMatchObject({ status: 403 });
+    for (const site of ['cross-site', 'same-site']) {
+      expect(await post(base, { ...auth, 'sec-fetch-site': site })).toMatchObject({ status: 403 });
+    }
+    expect(changes).toBe(0);
+    // Its own origin, or a request typed by a user, is not cross-site.
+    const own = { ...auth, origin: base, 'sec-fetch-site': 'same-origin' };
+    expect(await post(base, own)).toMatchObject({ status: 200 });
+    expect(await post(base, { ...auth, 'sec-fetch-site': 'none' })).toMatchObject({ status: 200 });
+    expect(changes).toBe(2);
+  });
+
+  it('takes a rotated token once the refresh time passed, without a restart', async () => {
+    const rotated = 'the-rotated-token-0123456789abcdef';
+    writeFileSync(tokenPath, rotated);
+    expect(await post(base, { authorization: `Bearer ${TOKEN}` })).toMatchObject({ status: 200 });
+    now += 1_000;
+    expect(await post(base, { authorization: `Bearer ${TOKEN}` })).toMatchObject({ status: 401 });
+    expect(await post(base, { authorization: `Bearer ${rotated}` })).toMatchObject({ status: 200 });
+  });
+
+  it('refuses everything (503) while the file is gone or holds a short token', async () => {
+    rmSync(tokenPath);
+    now += 1_000;
+    const gone = await post(base, { authorization: `Bearer ${TOKEN}` });
+    expect(gone).toMatchObject({ status: 503, body: { type: 'admin_token_unavailable' } });
+    writeFileSync(tokenPath, 'short');
+    now += 1_000;
+    expect(await post(base, { authorization: 'Bearer short' })).toMatchObject({ status: 503 });
+    writeFileSync(tokenPath, TOKEN);
+    now += 1_000;
+    expect(await post(base, { authorization: `Bearer ${TOKEN}` })).toMatchObject({ status: 200 });
+  });
+});
+
+describe('the admin API without a token file', () => {
+  it('is not served: 401 admin_disabled, naming ADMIN_TOKEN_FILE', async () => {
+    const { server, base } = await serve({});
+    try {
+      changes = 0;
+      const answer = await post(base, { authorization: `Bearer ${TOKEN}` });
+      expect(answer).toMatchObject({ status: 401, body: { type: 'admin_disabled' } });
+      expect(JSON.stringify(answer.body)).toContain('ADMIN_TOKEN_FILE');
+      expect(changes).toBe(0);
+    } finally {
+      await close(server);
+    }
+  });
+
+  it('with the insecure switch: served without a token, still never cross-site', async () => {
+    const { server, base } = await serve({ insecure: true });
+    try {
+      changes = 0;
+      expect(await post(base)).toMatchObject({ status: 200 });
+      expect(await post(base, { origin: 'http://evil.example' })).toMatchObject({ status: 403 });
+      expect(changes).toBe(1);
+    } finally {
+      await close(server);
+    }
+  });
+});
