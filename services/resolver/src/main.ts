@@ -68,7 +68,6 @@ const stage = defineStage({
       await watcher.stop();
       await snapshot.close();
     };
-  host: config.BIND_ADDRESS,
     return { handle, close };
   },
 });
@@ -76,6 +75,7 @@ const stage = defineStage({
 await runService({
   name: 'resolver',
   port: config.PORT,
+  host: config.BIND_ADDRESS,
   log,
   metrics,
   ready: () => watcher.synced || snapshot.loaded,

@@ -8,13 +8,13 @@ export const baseServiceSchema = z.object({
   NATS_PASSWORD: secret(z.string()).optional(),
   /** Port of /healthz, /readyz, /metrics (and the service's own routes). */
   PORT: port({ allowZero: true }),
+  /** The address every HTTP listener binds: `0.0.0.0` (all interfaces), or e.g. `127.0.0.1`. */
+  BIND_ADDRESS: host().default('0.0.0.0'),
   LOG_LEVEL: enumOf(['debug', 'info', 'warn', 'error']).default('info'),
   /** Messages handled at once by one replica. */
   MAX_IN_FLIGHT: int({ min: 1, max: 10_000 }).default(64),
   /** NAK delays for transient failures, attempt by attempt (the last repeats). */
   RETRY_SCHEDULE: list(duration({ min: 0 })).default([250, 1_000, 5_000, 15_000, 30_000]),
-  /** The address every HTTP listener binds: `0.0.0.0` (all interfaces), or e.g. `127.0.0.1`. */
-  BIND_ADDRESS: host().default('0.0.0.0'),
   /** Deliveries of one message before it is dead-lettered (unset: the topology's value). */
   CONSUMER_MAX_DELIVER: int({ min: 1, max: 1_000 }).optional(),
   /** Redelivery delays after an ack timeout, e.g. `1s,5s,30s`; the first is the ack wait. */
