@@ -48,9 +48,6 @@ export {
 } from './stage.js';
 export { instrumentPublish, traceDelivery, trackConsumerLag, type Handled } from './tracing.js';
 export { runService, type RunOptions, type ServiceEffects } from './run.js';
-export { baseServiceSchema, natsCredentials, type BaseServiceConfig } from './config.js';
-export { stageSettings, type StageSettings } from './settings.js';
-export { TokenBucket, type TokenBucketOptions } from './token-bucket.js';
 export {
   adminFields,
   adminOptions,
@@ -65,3 +62,6 @@ export {
   type AdminGuard,
   type Refusal,
 } from './admin.js';
+export { baseServiceSchema, natsCredentials, type BaseServiceConfig } from './config.js';
+export { stageSettings, type StageSettings } from './settings.js';
+export { TokenBucket, type TokenBucketOptions } from './token-bucket.js';
