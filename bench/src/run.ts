@@ -91,6 +91,8 @@ export async function runBench({ smoke, log, only = SECTIONS }: BenchOptions): P
   if (only.every((s) => s === 'lookup')) return results;
   const dir = mkdtempSync(join(tmpdir(), 'onpush-bench-'));
   const sandbox = await Sandbox.start({ dir, log: (l) => log(`  ${l}`) });
+  // The benchmark's own connections sign in as admin, as the CLI does.
+  process.env['NATS_CREDENTIALS_DIR'] = sandbox.env.NATS_CREDENTIALS_DIR;
   try {
     await pipelineBenches({ sandbox, size, results, log, want });
   } finally {

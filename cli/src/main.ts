@@ -1,6 +1,8 @@
 #!/usr/bin/env node
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { auditCommand } from './audit-command.js';
+import { credentialsCommand } from './credentials-command.js';
 import { demoCommand } from './demo-command.js';
 import { dlqCommand } from './dlq-command.js';
 import { output } from './output.js';
@@ -16,7 +18,9 @@ usage:
   onpush demo                         sandbox + pipeline + one Artifact Registry push, end to end
   onpush start [--scale N]            the five services as supervised processes, N of each (NATS_URL, or a local nats-server)
   onpush run <service>                one service in this process (${SERVICES.join(', ')})
-  onpush provision [--replicas N]     create or update the JetStream streams and consumers
+  onpush provision [--replicas N]     create or update the JetStream streams, consumers and KV buckets (as admin)
+  onpush credentials [--dir DIR]      NATS identities: an NKEY seed per service and admin, and the server's auth.conf
+                                      (default DIR: ./.onpush/credentials; services read NATS_CREDENTIALS_DIR)
   onpush dlq ls|show <id>|replay <id>|purge <id> [--stage S] [--reason R] [--since 1h]
                                       dead letters: list, show, replay to the original subject, purge
   onpush status                       services' health, consumers' lag, DLQ depth, index size, last minute's fates
@@ -93,6 +97,8 @@ async function main(argv: string[]): Promise<number> {
         values.replicas === undefined ? undefined : Number(values.replicas),
         out,
       );
+    case 'credentials':
+      return credentialsCommand(values.dir ?? join('.onpush', 'credentials'), out);
     case 'dlq':
       return dlqCommand(
         action,

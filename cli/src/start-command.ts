@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { redactUrls } from '@onpush/config';
+import { TOPOLOGY } from '@onpush/contracts';
+import { connectNats, jetstreamManager, provision } from '@onpush/nats';
 import { NatsServer } from '@onpush/sandbox';
 import type { Output } from './output.js';
 import { SERVICES } from './services.js';
@@ -27,6 +29,9 @@ export async function startCommand(
       log: (l) => out.info(`onpush: ${l}`),
     });
     childEnv['NATS_URL'] = nats.url;
+    childEnv['NATS_CREDENTIALS_DIR'] = nats.credentialsDir;
+  } else {
+    await provisionFirst(env['NATS_URL'], out);
   }
   if (!env['PUBSUB_PROJECT']) {
     // Without a project there is no subscription to pull: ingest serves its HTTP endpoints only.
@@ -56,6 +61,22 @@ export async function startCommand(
   await supervisor.stop();
   await nats?.stop();
   return 0;
+}
+
+/** Streams, consumers and buckets on a server of the user's: the services may not make them. */
+async function provisionFirst(url: string, out: Output): Promise<void> {
+  try {
+    const nc = await connectNats({ url, name: 'onpush-start' });
+    try {
+      await provision(await jetstreamManager(nc), TOPOLOGY);
+    } finally {
+      await nc.close();
+    }
+  } catch (error) {
+    out.info(
+      `onpush: could not provision ${url} (${error instanceof Error ? error.message : String(error)}); the services wait until \`onpush provision\` has run`,
+    );
+  }
 }
 
 export function defaultStateDir(): string {

@@ -24,7 +24,7 @@ async function withConnection<T>(url: string, run: (nc: NatsConnection) => Promi
 
 // Given a real nats-server with JetStream on disk.
 describe('JetStream', () => {
-  const sandbox = useSandbox(['nats'], 'jetstream');
+  const sandbox = useSandbox(['nats'], 'jetstream', { provision: false });
   const url = (): string => sandbox().need('nats').url;
 
   it('provisions the onpush topology idempotently: the second run changes nothing', async () => {

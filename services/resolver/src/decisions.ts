@@ -6,11 +6,11 @@
 // bucket every replica shares, and a redelivery re-publishes exactly that conclusion — the same
 // fate, the same restart requests — with the same Nats-Msg-Ids. First conclusion wins.
 import { z } from 'zod';
-import { WorkloadSchema } from '@onpush/contracts';
+import { RESOLVER_MEMORY_MS, WorkloadSchema } from '@onpush/contracts';
 import { kvKey, type CasStore } from '@onpush/nats';
 
 /** How long a decision is kept (bucket BUCKETS.resolverDecisions): longer than any redelivery. */
-export const DECISION_TTL_MS = 60 * 60 * 1000;
+export const DECISION_TTL_MS = RESOLVER_MEMORY_MS;
 
 export const DecisionSchema = z.discriminatedUnion('fate', [
   z.object({ fate: z.literal('dispatched'), workloads: z.array(WorkloadSchema).min(1) }),

@@ -21,6 +21,11 @@ export const HEADERS = {
   endpoint: 'Onpush-Endpoint',
   /** The registry host configured for a source whose events do not name it (JFrog). */
   registryHost: 'Onpush-Registry-Host',
+  /**
+   * The repositories the endpoint is bound to: comma-separated globs (`*` within a path segment,
+   * `**` across segments); the parser dead-letters a push of any other repository.
+   */
+  repositories: 'Onpush-Repositories',
   /** On a restart request: the workload, so a dead letter and its outcome can name it. */
   workloadKind: 'Onpush-Workload-Kind',
   workloadNamespace: 'Onpush-Workload-Namespace',

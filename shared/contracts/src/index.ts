@@ -25,8 +25,18 @@ export {
   MAX_DELIVERIES_MAIN,
   STREAMS,
   BUCKETS,
+  BUCKET_SPECS,
+  RESOLVER_MEMORY_MS,
+  INGEST_REPEAT_MS,
   TOPOLOGY,
 } from './subjects.js';
+export {
+  NATS_IDENTITIES,
+  NATS_PERMISSIONS,
+  inboxPrefix,
+  type NatsIdentity,
+  type NatsPermissions,
+} from './permissions.js';
 export type {
   Stage,
   EventFate,
@@ -35,6 +45,7 @@ export type {
   Fate,
   StreamName,
   StreamSpec,
+  BucketSpec,
   ConsumerStage,
   ConsumerName,
   ConsumerSpec,
@@ -92,6 +103,7 @@ export type {
   ObservedWorkload,
   Outcome,
   DeadLetter,
+  Truncation,
   Message,
 } from './messages.js';
 

@@ -206,13 +206,14 @@ describe('Outcome', () => {
   });
 
   it('names the workload of a dry run and of a rollout outcome, which accounts for nothing', () => {
-    for (const fate of ['would-restart', 'rollout-completed', 'rollout-failed'] as const) {
+    for (const fate of ['would-restart', 'refused', 'rollout-completed', 'rollout-failed'] as const) {
       expect(parseOutcome({ ...restarted, fate, durationMs: 1_500 }).fate).toBe(fate);
       expect(
         failure(() => parseOutcome({ ...without(restarted, 'workload'), fate })).issues[0]?.path,
       ).toBe('workload');
     }
     expect(isAccountingFate('would-restart')).toBe(true);
+    expect(isAccountingFate('refused')).toBe(true);
     expect(isAccountingFate('rollout-completed')).toBe(false);
     expect(isAccountingFate('rollout-failed')).toBe(false);
     expect(ROLLOUT_FATES.every((fate) => FATES.includes(fate))).toBe(true);

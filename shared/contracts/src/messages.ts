@@ -80,6 +80,8 @@ export const ObservedWorkloadSchema = z.object({
   /** The object's own `onpush.dev/*` annotations (policy, containers, cooldown, ...). */
   settings: z.record(z.string(), z.string()),
   containers: z.array(z.object({ name: text, image: text, init: z.boolean() })),
+  /** The object's labels (opt-in and the label selector); absent: unknown, the restarter reads. */
+  labels: z.record(z.string(), z.string()).optional(),
 });
 export type ObservedWorkload = z.infer<typeof ObservedWorkloadSchema>;
 
@@ -101,13 +103,14 @@ const WORKLOAD_ONLY: readonly Fate[] = [
   'unchanged',
   'gone',
   'would-restart',
+  'refused',
   'rollout-completed',
   'rollout-failed',
 ];
 const EVENT_ONLY: readonly Fate[] = ['ignored', 'no-match', 'dispatched'];
 
 /**
- * One terminal fate. Workload fates (`restarted`, `unchanged`, `gone`, `would-restart`) carry the
+ * One terminal fate. Workload fates (`restarted`, `unchanged`, `gone`, `would-restart`, `refused`) carry the
  * workload; event fates (`ignored`, `no-match`, `dispatched`) do not; `dead` is a workload fate
  * when it names a workload and an event fate otherwise. `rollout-completed` / `rollout-failed`
  * name the workload too, but only inform about a `restarted` (see ROLLOUT_FATES); their
@@ -172,8 +175,28 @@ export const DeadLetterSchema = z.object({
   replayedAt: isoTime.optional(),
   /** When this dead letter comes from a replay: the id of the dead letter replayed. */
   replayOf: text.optional(),
+  /**
+   * Present when the letter was cut to fit the broker's max_payload: `payload` then holds only
+   * the first `keptBytes` of the original (and `headers` may miss some), so it is not replayable.
+   */
+  truncated: z
+    .object({
+      /** The size of the original payload, in bytes. */
+      originalBytes: z.int().nonnegative(),
+      /** The SHA-256 of the original payload, lower-case hex. */
+      sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: 'must be 64 lower-case hex' }),
+      /** How many of its first bytes `payload` keeps. */
+      keptBytes: z.int().nonnegative(),
+      /** How many original headers were left out (0: all kept). */
+      droppedHeaders: z.int().nonnegative(),
+      /** Why it was cut, for people (the sizes and the limit). */
+      reason: z.string(),
+    })
+    .optional(),
 });
 export type DeadLetter = z.infer<typeof DeadLetterSchema>;
+/** How a dead letter was cut to fit (DeadLetter.truncated). */
+export type Truncation = NonNullable<DeadLetter['truncated']>;
 
 export type Message = ImagePushed | RestartRequest | Outcome | DeadLetter;
 

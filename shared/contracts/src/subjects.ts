@@ -13,9 +13,18 @@ export type EventFate = (typeof EVENT_FATES)[number];
 
 /**
  * How one restart request (one workload) ends. `would-restart`: dry run, the restart it would
- * have made, nothing patched.
+ * have made, nothing patched. `refused`: the workload read is not one onpush may touch (not opted
+ * in, out of the namespace scope or the selector, no container of the request's repository),
+ * nothing patched; its reason says which.
  */
-export const WORKLOAD_FATES = ['restarted', 'unchanged', 'gone', 'dead', 'would-restart'] as const;
+export const WORKLOAD_FATES = [
+  'restarted',
+  'unchanged',
+  'gone',
+  'dead',
+  'would-restart',
+  'refused',
+] as const;
 export type WorkloadFate = (typeof WORKLOAD_FATES)[number];
 
 /**
@@ -35,6 +44,7 @@ export const FATES = [
   'gone',
   'dead',
   'would-restart',
+  'refused',
   'rollout-completed',
   'rollout-failed',
 ] as const;
@@ -127,7 +137,7 @@ export type StreamName = (typeof STREAMS)[keyof typeof STREAMS];
 
 /**
  * JetStream KV buckets: state the replicas of a stage share (each is a stream `KV_<bucket>`,
- * created by the stage that uses it, with the replicas of the stream it belongs beside).
+ * created by provisioning as BUCKET_SPECS declares it).
  */
 export const BUCKETS = {
   /** dlq-manager: ONPUSH_DLQ sequence -> {replayedAt, count}. */
@@ -136,7 +146,61 @@ export const BUCKETS = {
   resolverDecisions: 'onpush_resolver_decisions',
   /** resolver: image and tag -> the last push dispatched (duplicate_push across replicas). */
   resolverRepeats: 'onpush_resolver_repeats',
+  /** ingest: a delivery's repeat key -> when it was stored (a replay within a day is a repeat). */
+  ingestRepeats: 'onpush_ingest_repeats',
 } as const;
+
+/** A KV bucket as provisioning creates it (a stream `KV_<name>`, one value per key). */
+export interface BucketSpec {
+  readonly name: (typeof BUCKETS)[keyof typeof BUCKETS];
+  readonly description: string;
+  /** How long a value lives (the bucket's max age). */
+  readonly ttlMs: number;
+  /** At most this many bytes, the oldest values going first; -1: unlimited. */
+  readonly maxBytes: number;
+  /** The stream whose replica count the bucket takes (R3 in production as ONPUSH is). */
+  readonly replicasOf: StreamName;
+}
+
+/** How long the resolver's decisions and last dispatches are kept (longest DUPLICATE_WINDOW). */
+export const RESOLVER_MEMORY_MS = 60 * 60 * 1000;
+
+/** How long ingest remembers an HTTP delivery: the same one again within it is a repeat. */
+export const INGEST_REPEAT_MS = 24 * 60 * 60 * 1000;
+
+/** Every KV bucket, created by provisioning; a stage only binds to the ones it uses. */
+export const BUCKET_SPECS: Readonly<Record<keyof typeof BUCKETS, BucketSpec>> = {
+  dlqReplays: {
+    name: BUCKETS.dlqReplays,
+    description: 'onpush dead-letter replays: ONPUSH_DLQ sequence -> {replayedAt, count}',
+    ttlMs: 90 * 24 * 60 * 60 * 1000, // the DLQ's max age
+    maxBytes: -1,
+    replicasOf: 'ONPUSH_DLQ',
+  },
+  resolverDecisions: {
+    name: BUCKETS.resolverDecisions,
+    description:
+      'onpush resolver: event id -> its decision (dispatched to which workloads, or why not)',
+    ttlMs: RESOLVER_MEMORY_MS,
+    maxBytes: 1 << 30,
+    replicasOf: 'ONPUSH',
+  },
+  resolverRepeats: {
+    name: BUCKETS.resolverRepeats,
+    description: 'onpush resolver: image and tag -> the last push dispatched (duplicate_push)',
+    ttlMs: RESOLVER_MEMORY_MS,
+    maxBytes: -1,
+    replicasOf: 'ONPUSH',
+  },
+  ingestRepeats: {
+    name: BUCKETS.ingestRepeats,
+    description:
+      'onpush ingest: repeat key of each stored HTTP delivery -> when (replays within a day are repeats)',
+    ttlMs: INGEST_REPEAT_MS,
+    maxBytes: 256 * 1024 * 1024,
+    replicasOf: 'ONPUSH',
+  },
+};
 
 /** A stream, in JetStream's terms; durations in ms, `-1` means "no limit". */
 export interface StreamSpec {

@@ -1,8 +1,8 @@
 // Replay state: the JetStream KV bucket `onpush_dlq_replays`, key = entry id (ONPUSH_DLQ
 // sequence), value = {replayedAt, count}. Kept beside the stream because stored messages are
 // immutable; writes are compare-and-set on the key's revision.
-import { BUCKETS, TOPOLOGY } from '@onpush/contracts';
-import { kvCasStore, openBucket, type JetStreamClient, type KV } from '@onpush/nats';
+import { BUCKETS } from '@onpush/contracts';
+import { bindBucket, kvCasStore, type JetStreamClient, type KV } from '@onpush/nats';
 import { z } from 'zod';
 import type { ReplayState } from './entry.js';
 
@@ -26,14 +26,9 @@ export interface ReplayBook {
   forget(seq: number): Promise<void>;
 }
 
-/** Opens the bucket, creating it when missing (file storage, one value per key, the DLQ's max age). */
+/** Binds to the bucket provisioning created (one value per key, the DLQ's max age). */
 export async function openReplayBook(js: JetStreamClient): Promise<ReplayBook> {
-  const kv = await openBucket(js, REPLAYS_BUCKET, {
-    ttlMs: TOPOLOGY.streams.dlq.maxAgeMs,
-    description: 'onpush dead-letter replays: ONPUSH_DLQ sequence -> {replayedAt, count}',
-    replicasOf: TOPOLOGY.streams.dlq.name,
-  });
-  return replayBook(kv);
+  return replayBook(await bindBucket(js, REPLAYS_BUCKET));
 }
 
 export function replayBook(kv: KV): ReplayBook {

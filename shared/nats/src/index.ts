@@ -1,6 +1,19 @@
-export { closeGracefully, connectNats, type NatsOptions } from './connect.js';
+export { closeGracefully, connectNats, CA_FILE, type NatsOptions } from './connect.js';
+export {
+  AUTH_CONF,
+  CredentialsError,
+  authorizationConfig,
+  ensureCredentials,
+  publicKeyOf,
+  readSeed,
+  seedFile,
+  type CredentialsResult,
+} from './credentials.js';
 export {
   provision,
+  requireStreams,
+  ensureOwnConsumer,
+  NotProvisionedError,
   streamConfig,
   consumerConfig,
   type ProvisionChange,
@@ -16,10 +29,9 @@ export {
   type Published,
 } from './publish.js';
 export {
-  openBucket,
+  bindBucket,
   kvCasStore,
   kvKey,
-  type BucketOptions,
   type CasStore,
   type KV,
   type KvEntry,

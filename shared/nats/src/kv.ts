@@ -1,45 +1,21 @@
-// Shared state between replicas (and across restarts) in JetStream KV buckets: opened or created
-// on demand, with as many replicas as the work stream, written with compare-and-set.
+// Shared state between replicas (and across restarts) in JetStream KV buckets, created by
+// provisioning (BUCKET_SPECS) and bound to by the stage that uses them, written with
+// compare-and-set.
 import { createHash } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
+import { requireStreams } from './provision.js';
 
 export type { KV, KvEntry } from '@nats-io/kv';
 
-export interface BucketOptions {
-  description: string;
-  /** How long a value lives (the bucket's max age). */
-  ttlMs: number;
-  /** At most this many bytes; the oldest values go first. Default: unlimited. */
-  maxBytes?: number;
-  /** A stream whose replica count the bucket takes (the work stream: R3 in production). */
-  replicasOf?: string;
-}
-
 /**
- * Opens bucket `name`, creating it when missing (file storage, one value per key). Replicas follow
- * `replicasOf` when it exists, so a three-node cluster's buckets survive a node as its streams do.
+ * Binds to bucket `name`, which provisioning created; throws (retryable) naming `onpush
+ * provision` when it is not there. A stage never creates a bucket: its NATS identity may read and
+ * write the bucket's keys, not make streams.
  */
-export async function openBucket(
-  js: JetStreamClient,
-  name: string,
-  options: BucketOptions,
-): Promise<KV> {
-  let replicas = 1;
-  if (options.replicasOf !== undefined) {
-    const jsm = await js.jetstreamManager();
-    replicas = await jsm.streams
-      .info(options.replicasOf)
-      .then((info) => info.config.num_replicas || 1)
-      .catch(() => 1);
-  }
-  return new Kvm(js).create(name, {
-    history: 1,
-    ttl: options.ttlMs,
-    replicas,
-    ...(options.maxBytes !== undefined ? { max_bytes: options.maxBytes } : {}),
-    description: options.description,
-  });
+export async function bindBucket(js: JetStreamClient, name: string): Promise<KV> {
+  await requireStreams(await js.jetstreamManager(), [`KV_${name}`]);
+  return new Kvm(js).open(name);
 }
 
 /** JetStream's "wrong last sequence" (10071) or "key exists" on create: another writer won. */

@@ -11,14 +11,50 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { nanos } from '@nats-io/nats-core';
-import type { ConsumerSpec, StreamSpec, Topology } from '@onpush/contracts';
+import {
+  BUCKET_SPECS,
+  OnpushError,
+  type BucketSpec,
+  type ConsumerSpec,
+  type StreamSpec,
+  type Topology,
+} from '@onpush/contracts';
 
 export type ProvisionAction = 'created' | 'updated' | 'unchanged';
 export interface ProvisionChange {
-  kind: 'stream' | 'consumer';
+  kind: 'stream' | 'consumer' | 'bucket';
   name: string;
   action: ProvisionAction;
+}
+
+/** A stream a stage binds to is not there: provisioning has not run (or the store was lost). */
+export class NotProvisionedError extends OnpushError<'not_provisioned'> {
+  override readonly name = 'NotProvisionedError';
+  constructor(readonly stream: string) {
+    super(`JetStream stream ${stream} not found: run \`onpush provision\` (the provision Job)`, {
+      type: 'not_provisioned',
+      retryable: true,
+    });
+  }
+}
+
+/** Throws NotProvisionedError for the first of `streams` the server does not have. */
+export async function requireStreams(
+  jsm: JetStreamManager,
+  streams: readonly string[],
+): Promise<void> {
+  for (const stream of streams) {
+    const found = await jsm.streams.info(stream).then(
+      () => true,
+      (error: unknown) => {
+        if (isNotFound(error)) return false;
+        throw error;
+      },
+    );
+    if (!found) throw new NotProvisionedError(stream);
+  }
 }
 
 const ns = (ms: number): number => (ms < 0 ? 0 : nanos(ms));
@@ -122,10 +158,56 @@ async function ensureConsumer(
 }
 
 /**
- * Creates or updates every stream and consumer of the topology; running it twice changes
- * nothing the second time. Services call it at start, `onpush provision` on demand. With
- * `consumers`, only those durables are updated (a stage owns its consumer's tunables); the
- * others are created when missing and otherwise left as they are.
+ * A stage's own durable consumer with its tunables (CONSUMER_*): created when missing, updated
+ * when they differ. The one provisioning a stage does, and all its NATS identity may do: the
+ * streams must be there already (NotProvisionedError otherwise).
+ */
+export async function ensureOwnConsumer(
+  jsm: JetStreamManager,
+  spec: ConsumerSpec,
+): Promise<ProvisionAction> {
+  await requireStreams(jsm, [spec.stream]);
+  return ensureConsumer(jsm, spec.stream, consumerConfig(spec));
+}
+
+/** Creates a KV bucket, or brings its age, size and replicas to the declared ones. */
+async function ensureBucket(
+  jsm: JetStreamManager,
+  spec: BucketSpec,
+  replicas: number,
+): Promise<ProvisionAction> {
+  const stream = `KV_${spec.name}`;
+  const info = await jsm.streams.info(stream).catch((error: unknown) => {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  });
+  if (!info) {
+    await new Kvm(jsm.jetstream()).create(spec.name, {
+      history: 1,
+      ttl: spec.ttlMs,
+      replicas,
+      ...(spec.maxBytes > 0 ? { max_bytes: spec.maxBytes } : {}),
+      description: spec.description,
+    });
+    return 'created';
+  }
+  const desired = {
+    max_age: ns(spec.ttlMs),
+    max_bytes: spec.maxBytes,
+    num_replicas: replicas,
+    description: spec.description,
+  };
+  if (matches(desired, info.config)) return 'unchanged';
+  await jsm.streams.update(stream, { ...info.config, ...desired });
+  return 'updated';
+}
+
+/**
+ * Creates or updates every stream, consumer and KV bucket of the topology; running it twice
+ * changes nothing the second time. `onpush provision` (the provision Job) runs it as the `admin`
+ * identity; stages only keep their own consumer (ensureOwnConsumer). With `consumers`, only
+ * those durables are updated; the others are created when missing and otherwise left as they are.
+ * Buckets take the replicas of the stream they belong beside.
  */
 export async function provision(
   jsm: JetStreamManager,
@@ -141,6 +223,11 @@ export async function provision(
     const update = options.consumers?.includes(spec.durable) ?? true;
     const action = await ensureConsumer(jsm, spec.stream, consumerConfig(spec), update);
     changes.push({ kind: 'consumer', name: `${spec.stream}/${spec.durable}`, action });
+  }
+  for (const spec of Object.values(BUCKET_SPECS)) {
+    const replicas = (await jsm.streams.info(spec.replicasOf)).config.num_replicas || 1;
+    const action = await ensureBucket(jsm, spec, replicas);
+    changes.push({ kind: 'bucket', name: spec.name, action });
   }
   return changes;
 }

@@ -1,6 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import {
+  AUTH_CONF,
+  ensureCredentials,
+  provision,
+  connectNats,
+  jetstreamManager,
+} from '@onpush/nats';
+import { TOPOLOGY } from '@onpush/contracts';
 import { cacheDir } from './paths.js';
 import {
   freePort,
@@ -14,6 +22,13 @@ import {
 export interface NatsServerOptions extends ServerOptions {
   /** Its client port (default: a free one), kept across restarts. */
   port?: number;
+  /**
+   * The identities it accepts: a credentials directory (`onpush credentials`), made when missing.
+   * Default: `credentials` beside the store. Share one to let the same clients sign in to two servers.
+   */
+  credentialsDir?: string;
+  /** Create the streams, consumers and buckets once started, as the `admin` identity (default). */
+  provision?: boolean;
 }
 
 /**
@@ -57,13 +72,16 @@ export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * A real nats-server with JetStream on disk. `kill()` is a crash (SIGKILL); `start()` again
- * brings it back on the same port with the same store, as a restarted broker would.
+ * A real nats-server with JetStream on disk, signing clients in with onpush's NKEY identities
+ * and their permissions, as every deployment does. `kill()` is a crash (SIGKILL); `start()`
+ * again brings it back on the same port with the same store, as a restarted broker would.
  */
 export class NatsServer {
   readonly port: number;
   readonly monitorPort: number;
   readonly storeDir: string;
+  /** NATS_CREDENTIALS_DIR for its clients: a seed per identity, and the server's auth.conf. */
+  readonly credentialsDir: string;
   private process: ManagedProcess | undefined;
   private readonly options: NatsServerOptions;
   private readonly bin: string;
@@ -73,13 +91,47 @@ export class NatsServer {
     this.port = port;
     this.monitorPort = monitorPort;
     this.storeDir = join(options.dir, 'jetstream');
+    this.credentialsDir = options.credentialsDir ?? join(options.dir, 'credentials');
     this.bin = findNatsServer();
   }
 
   static async create(options: NatsServerOptions): Promise<NatsServer> {
     const server = new NatsServer(options, options.port ?? (await freePort()), await freePort());
     await server.start();
+    if (options.provision ?? true) await server.provision();
     return server;
+  }
+
+  /** Streams, consumers and KV buckets, as `onpush provision` makes them. */
+  async provision(): Promise<void> {
+    const nc = await connectNats({
+      url: this.url,
+      name: 'onpush-sandbox',
+      credentialsDir: this.credentialsDir,
+    });
+    try {
+      await provision(await jetstreamManager(nc), TOPOLOGY);
+    } finally {
+      await nc.close();
+    }
+  }
+
+  /** The server's configuration: loopback ports, the store, and onpush's identities. */
+  private writeConfig(): string {
+    ensureCredentials(this.credentialsDir);
+    const file = join(this.options.dir, 'nats.conf');
+    const include = relative(this.options.dir, join(this.credentialsDir, AUTH_CONF));
+    writeFileSync(
+      file,
+      [
+        `listen: "127.0.0.1:${this.port}"`,
+        `http: "127.0.0.1:${this.monitorPort}"`,
+        `jetstream { store_dir: ${JSON.stringify(this.storeDir)} }`,
+        `include ${JSON.stringify(include)}`,
+        '',
+      ].join('\n'),
+    );
+    return file;
   }
 
   get url(): string {
@@ -96,17 +148,7 @@ export class NatsServer {
     const proc = ManagedProcess.start({
       name: 'nats-server',
       command: this.bin,
-      args: [
-        '-a',
-        '127.0.0.1',
-        '-p',
-        String(this.port),
-        '-m',
-        String(this.monitorPort),
-        '-js',
-        '-sd',
-        this.storeDir,
-      ],
+      args: ['-c', this.writeConfig()],
       logFile: join(this.options.dir, 'nats-server.log'),
       detached: this.options.detached ?? false,
     });

@@ -15,12 +15,16 @@ export interface SandboxOptions {
   /** Detached processes outlive the caller (`onpush sandbox up`); attached ones are the caller's. */
   detached?: boolean;
   pubsubProject?: string;
+  /** Create onpush's streams, consumers and buckets in nats-server once it is up (default). */
+  provision?: boolean;
   log?: Log;
 }
 
 /** The variables a client needs, as the env file writes them. */
 export interface SandboxEnv {
   NATS_URL?: string;
+  /** The NKEY seeds of every identity (a service picks its own; the CLI signs in as admin). */
+  NATS_CREDENTIALS_DIR?: string;
   PUBSUB_EMULATOR_HOST?: string;
   PUBSUB_PROJECT?: string;
   KUBECONFIG?: string;
@@ -57,7 +61,13 @@ export class Sandbox {
       ...(options.log ? { log: options.log } : {}),
     };
     const started = await Promise.allSettled([
-      want.has('nats') ? NatsServer.create({ dir: join(dir, 'nats'), ...common }) : undefined,
+      want.has('nats')
+        ? NatsServer.create({
+            dir: join(dir, 'nats'),
+            ...common,
+            ...(options.provision === false ? { provision: false } : {}),
+          })
+        : undefined,
       want.has('pubsub')
         ? PubsubEmulator.create({ dir: join(dir, 'pubsub'), ...common })
         : undefined,
@@ -67,7 +77,7 @@ export class Sandbox {
       r.status === 'fulfilled' ? r.value : undefined,
     ) as [NatsServer | undefined, PubsubEmulator | undefined, KubeApiServer | undefined];
     const env: SandboxEnv = {
-      ...(nats ? { NATS_URL: nats.url } : {}),
+      ...(nats ? { NATS_URL: nats.url, NATS_CREDENTIALS_DIR: nats.credentialsDir } : {}),
       ...(pubsub
         ? {
             PUBSUB_EMULATOR_HOST: pubsub.host,

@@ -4,6 +4,11 @@ import { duration, enumOf, host, int, list, port, secret, url } from '@onpush/co
 /** Variables every service reads; each service extends this with its own. */
 export const baseServiceSchema = z.object({
   NATS_URL: url(['nats', 'tls', 'ws', 'wss']).default('nats://127.0.0.1:4222'),
+  /**
+   * A directory holding this service's NKEY seed `<service>.nk` (and `ca.pem` to verify the
+   * server's TLS certificate): `onpush credentials` makes one; Kubernetes mounts a Secret.
+   */
+  NATS_CREDENTIALS_DIR: z.string().min(1).optional(),
   NATS_USER: z.string().optional(),
   NATS_PASSWORD: secret(z.string()).optional(),
   /** Port of /healthz, /readyz, /metrics (and the service's own routes). */
@@ -27,11 +32,17 @@ export const baseServiceSchema = z.object({
 export type BaseServiceConfig = z.output<typeof baseServiceSchema>;
 
 /** The NATS credentials of a service's config, for defineStage (unset when not configured). */
-export function natsCredentials(config: Pick<BaseServiceConfig, 'NATS_USER' | 'NATS_PASSWORD'>): {
+export function natsCredentials(
+  config: Pick<BaseServiceConfig, 'NATS_USER' | 'NATS_PASSWORD' | 'NATS_CREDENTIALS_DIR'>,
+): {
+  natsCredentialsDir?: string;
   natsUser?: string;
   natsPassword?: string;
 } {
   return {
+    ...(config.NATS_CREDENTIALS_DIR === undefined
+      ? {}
+      : { natsCredentialsDir: config.NATS_CREDENTIALS_DIR }),
     ...(config.NATS_USER === undefined ? {} : { natsUser: config.NATS_USER }),
     ...(config.NATS_PASSWORD === undefined ? {} : { natsPassword: config.NATS_PASSWORD }),
   };

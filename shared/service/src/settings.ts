@@ -6,7 +6,14 @@ import type { StageOptions } from './stage.js';
 /** The options of `defineStage` that every consuming service sets the same way. */
 export type StageSettings = Pick<
   StageOptions,
-  'natsUrl' | 'natsUser' | 'natsPassword' | 'maxInFlight' | 'retryScheduleMs' | 'log' | 'metrics'
+  | 'natsUrl'
+  | 'natsCredentialsDir'
+  | 'natsUser'
+  | 'natsPassword'
+  | 'maxInFlight'
+  | 'retryScheduleMs'
+  | 'log'
+  | 'metrics'
 > & { readonly tuning: ConsumerTuning };
 
 /**

@@ -1,0 +1,161 @@
+// Who may publish and subscribe to what on NATS: one identity per service plus `admin` (the
+// provisioning Job and `onpush provision|dlq|audit|status`). Plain data derived from the topology;
+// `@onpush/nats` renders it into nats-server's `authorization` block, so the permissions the tests
+// run with are the ones every deployment ships.
+import {
+  BUCKETS,
+  DEAD_ALL,
+  PUSHED,
+  RAW_ALL,
+  RESTART_ALL,
+  ROLLOUT_FATES,
+  STREAMS,
+  TOPOLOGY,
+  WORKLOAD_FATES,
+  deadSubject,
+  outcomeSubject,
+  type ConsumerName,
+  type Stage,
+} from './subjects.js';
+
+/** A service's identity, or `admin`: provisioning (streams, consumers, buckets) and operators. */
+export type NatsIdentity = Stage | 'admin';
+export const NATS_IDENTITIES: readonly NatsIdentity[] = [
+  'ingest',
+  'parser',
+  'resolver',
+  'restarter',
+  'dlq-manager',
+  'admin',
+];
+
+export interface NatsPermissions {
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+}
+
+/** The inbox prefix an identity's replies arrive under: no identity reads another's replies. */
+export function inboxPrefix(identity: NatsIdentity): string {
+  return `_INBOX_${identity.replace(/[^A-Za-z0-9]/g, '_')}`;
+}
+
+const API = '$JS.API';
+
+/** Binding to a stream (is it there, its settings) and reading a message by sequence. */
+const readStream = (stream: string): string[] => [
+  `${API}.STREAM.INFO.${stream}`,
+  `${API}.STREAM.MSG.GET.${stream}`,
+  `${API}.DIRECT.GET.${stream}`,
+  `${API}.DIRECT.GET.${stream}.>`,
+];
+
+/**
+ * Pulling from its own durable consumer, acking, and keeping that consumer's tunables
+ * (CONSUMER_*): creating or updating that one consumer, never another or a stream.
+ */
+function consume(durable: ConsumerName): string[] {
+  const { stream } = TOPOLOGY.consumers[durable];
+  return [
+    `${API}.CONSUMER.INFO.${stream}.${durable}`,
+    `${API}.CONSUMER.MSG.NEXT.${stream}.${durable}`,
+    `${API}.CONSUMER.CREATE.${stream}.${durable}`,
+    `${API}.CONSUMER.CREATE.${stream}.${durable}.>`,
+    `${API}.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
+    `$JS.ACK.${stream}.${durable}.>`,
+    ...readStream(stream),
+  ];
+}
+
+/** Reading and compare-and-set writing one KV bucket. */
+function bucket(name: string): string[] {
+  return [`$KV.${name}.>`, ...readStream(`KV_${name}`)];
+}
+
+/** Scanning a stream with short-lived ordered consumers (the DLQ's list, show, replay). */
+function scan(stream: string): string[] {
+  return [
+    `${API}.CONSUMER.CREATE.${stream}.>`,
+    `${API}.CONSUMER.CREATE.${stream}`,
+    `${API}.CONSUMER.DELETE.${stream}.>`,
+    `${API}.CONSUMER.INFO.${stream}.>`,
+    `${API}.CONSUMER.MSG.NEXT.${stream}.>`,
+    ...readStream(stream),
+  ];
+}
+
+const deadLetters = (stage: Stage): string[] => [deadSubject(stage), outcomeSubject('dead')];
+
+function permissionsOf(identity: NatsIdentity): NatsPermissions {
+  const own = (publish: string[], subscribe: string[] = []): NatsPermissions => ({
+    publish: [`${API}.INFO`, ...publish],
+    subscribe: [`${inboxPrefix(identity)}.>`, ...subscribe],
+  });
+  switch (identity) {
+    case 'ingest':
+      // Only ingest publishes raw deliveries; it checks the streams it writes to are there
+      // before it says it is ready.
+      return own([
+        RAW_ALL,
+        ...deadLetters('ingest'),
+        ...readStream(STREAMS.main),
+        ...readStream(STREAMS.dlq),
+        ...readStream(STREAMS.outcomes),
+        ...bucket(BUCKETS.ingestRepeats),
+      ]);
+    case 'parser':
+      return own([
+        PUSHED,
+        outcomeSubject('ignored'),
+        ...deadLetters('parser'),
+        ...consume('parser'),
+      ]);
+    case 'resolver':
+      // Only the resolver publishes restart requests.
+      return own([
+        RESTART_ALL,
+        outcomeSubject('ignored'),
+        outcomeSubject('no-match'),
+        outcomeSubject('dispatched'),
+        ...deadLetters('resolver'),
+        ...consume('resolver'),
+        ...bucket(BUCKETS.resolverDecisions),
+        ...bucket(BUCKETS.resolverRepeats),
+      ]);
+    case 'restarter':
+      // Workload and rollout fates; it listens to dead letters of its own requests (rollouts).
+      return own(
+        [
+          ...[...WORKLOAD_FATES, ...ROLLOUT_FATES]
+            .filter((fate) => fate !== 'dead')
+            .map((fate) => outcomeSubject(fate)),
+          ...deadLetters('restarter'),
+          ...consume('restarter'),
+        ],
+        [outcomeSubject('dead')],
+      );
+    case 'dlq-manager':
+      // Only the dlq-manager replays (republishes a dead letter to its original subject) and
+      // turns max-deliveries advisories into dead letters of the stage that gave up.
+      return own([
+        RAW_ALL,
+        PUSHED,
+        RESTART_ALL,
+        DEAD_ALL,
+        outcomeSubject('dead'),
+        ...consume('dlq-manager'),
+        ...consume('dlq-manager-advisories'),
+        ...scan(STREAMS.dlq),
+        `${API}.STREAM.MSG.DELETE.${STREAMS.dlq}`,
+        `${API}.STREAM.PURGE.${STREAMS.dlq}`,
+        ...readStream(STREAMS.main),
+        ...bucket(BUCKETS.dlqReplays),
+      ]);
+    case 'admin':
+      return { publish: ['>'], subscribe: ['>'] };
+  }
+}
+
+/** Every identity's permissions. Subjects onpush never uses (`$SYS`, other prefixes) are denied. */
+export const NATS_PERMISSIONS: Readonly<Record<NatsIdentity, NatsPermissions>> = Object.fromEntries(
+  NATS_IDENTITIES.map((id) => [id, permissionsOf(id)]),
+) as Record<NatsIdentity, NatsPermissions>;
