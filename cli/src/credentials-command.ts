@@ -1,19 +1,32 @@
-import { AUTH_CONF, ensureCredentials, seedFile } from '@onpush/nats';
+import {
+  AUTH_CONF,
+  CA_FILE,
+  SERVER_CERT_FILE,
+  SERVER_KEY_FILE,
+  ensureCredentials,
+  ensureTls,
+  seedFile,
+} from '@onpush/nats';
 import { NATS_IDENTITIES } from '@onpush/contracts';
 import type { Output } from './output.js';
 
 /**
  * `onpush credentials [--dir DIR]`: a NATS credentials directory — an NKEY seed per identity
  * (`<identity>.nk`, kept when there) and `auth.conf`, the server's authorization block with the
- * public keys and each identity's permissions. Twice changes nothing; delete a seed to rotate it.
+ * public keys and each identity's permissions — and TLS: a CA (`ca.pem`, what clients verify the
+ * server with) and the server's certificate. Twice changes nothing; delete a file to re-make it.
  */
-export function credentialsCommand(dir: string, out: Output): number {
+export async function credentialsCommand(dir: string, out: Output): Promise<number> {
   const { created } = ensureCredentials(dir);
+  const issued = await ensureTls(dir);
   for (const identity of NATS_IDENTITIES) {
     const made = created.includes(identity) ? 'created' : 'kept';
     out.info(`${identity.padEnd(12)} ${seedFile(dir, identity)} ${made}`);
   }
   out.info(`server       ${dir}/${AUTH_CONF} (include it in nats-server's configuration)`);
-  out.result({ dir, created });
+  out.info(
+    `tls          ${dir}/${SERVER_CERT_FILE}, ${SERVER_KEY_FILE} (the server's), ${CA_FILE} (every client's) ${issued ? 'created' : 'kept'}`,
+  );
+  out.result({ dir, created, tls: issued });
   return 0;
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import {
   type NatsIdentity,
 } from '@onpush/contracts';
 import {
+  CA_FILE,
   connectNats,
   ensureCredentials,
   jetstream,
@@ -70,25 +71,29 @@ describe('NATS: every client signs in, and each identity may publish only its ow
   const url = (): string => sandbox().need('nats').url;
   const dir = (): string => sandbox().need('nats').credentialsDir;
 
-  it('refuses a client without credentials, and one with a key the server does not know', async () => {
+  it('refuses a client without credentials, and one with keys the server does not know', async () => {
     // connectNats reads NATS_CREDENTIALS_DIR when none is given: hide it for this attempt.
     const saved = process.env['NATS_CREDENTIALS_DIR'];
     delete process.env['NATS_CREDENTIALS_DIR'];
     try {
+      // Without the CA it cannot even complete TLS; nothing is sent in the clear.
       await expect(
         connectNats({ url: url(), name: 'anonymous' }).then((nc) => nc.close()),
-      ).rejects.toThrow(/authorization/i);
+      ).rejects.toThrow(/certificate|tls/i);
     } finally {
       process.env['NATS_CREDENTIALS_DIR'] = saved;
     }
 
-    // Well-formed seeds of the same identities, but not the keys this server was given.
+    // Well-formed seeds of the same identities and the right CA, but not this server's keys.
     const stranger = ensureCredentials(mkdtempSync(join(tmpdir(), 'onpush-stranger-'))).dir;
-    await expect(
-      connectNats({ url: url(), name: 'stranger', credentialsDir: stranger }).then((nc) =>
-        nc.close(),
-      ),
-    ).rejects.toThrow(/authorization/i);
+    copyFileSync(join(dir(), CA_FILE), join(stranger, CA_FILE));
+    for (const identity of ['admin', 'ingest'] as const) {
+      await expect(
+        connectNats({ url: url(), name: 'stranger', credentialsDir: stranger, identity }).then(
+          (nc) => nc.close(),
+        ),
+      ).rejects.toThrow(/authorization/i);
+    }
   });
 
   it("refuses a restart request published with ingest's credentials, and stores nothing", async () => {

@@ -9,6 +9,7 @@ export {
   seedFile,
   type CredentialsResult,
 } from './credentials.js';
+export { DEFAULT_SERVER_NAMES, SERVER_CERT_FILE, SERVER_KEY_FILE, ensureTls } from './tls.js';
 export {
   provision,
   requireStreams,

@@ -3,10 +3,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   AUTH_CONF,
-  ensureCredentials,
-  provision,
+  SERVER_CERT_FILE,
+  SERVER_KEY_FILE,
   connectNats,
+  ensureCredentials,
+  ensureTls,
   jetstreamManager,
+  provision,
 } from '@onpush/nats';
 import { TOPOLOGY } from '@onpush/contracts';
 import { cacheDir } from './paths.js';
@@ -116,9 +119,15 @@ export class NatsServer {
     }
   }
 
-  /** The server's configuration: loopback ports, the store, and onpush's identities. */
-  private writeConfig(): string {
+  /** The server's configuration: loopback ports, the store, TLS and onpush's identities. */
+  private async writeConfig(): Promise<string> {
     ensureCredentials(this.credentialsDir);
+    await ensureTls(this.credentialsDir);
+    const tls = {
+      cert_file: join(this.credentialsDir, SERVER_CERT_FILE),
+      key_file: join(this.credentialsDir, SERVER_KEY_FILE),
+      timeout: 2,
+    };
     const file = join(this.options.dir, 'nats.conf');
     const include = relative(this.options.dir, join(this.credentialsDir, AUTH_CONF));
     writeFileSync(
@@ -127,6 +136,7 @@ export class NatsServer {
         `listen: "127.0.0.1:${this.port}"`,
         `http: "127.0.0.1:${this.monitorPort}"`,
         `jetstream { store_dir: ${JSON.stringify(this.storeDir)} }`,
+        `tls ${JSON.stringify(tls)}`,
         `include ${JSON.stringify(include)}`,
         '',
       ].join('\n'),
@@ -148,7 +158,7 @@ export class NatsServer {
     const proc = ManagedProcess.start({
       name: 'nats-server',
       command: this.bin,
-      args: ['-c', this.writeConfig()],
+      args: ['-c', await this.writeConfig()],
       logFile: join(this.options.dir, 'nats-server.log'),
       detached: this.options.detached ?? false,
     });
