@@ -60,7 +60,7 @@ export async function ensureTls(
   const caKeys = (await webcrypto.subtle.generateKey(ALGORITHM, true, [
     'sign',
     'verify',
-  ])) as webcrypto.CryptoKeyPair;
+  ]));
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
     name: 'CN=onpush NATS CA',
     keys: caKeys,
@@ -79,7 +79,7 @@ export async function ensureTls(
   const serverKeys = (await webcrypto.subtle.generateKey(ALGORITHM, true, [
     'sign',
     'verify',
-  ])) as webcrypto.CryptoKeyPair;
+  ]));
   const server = await x509.X509CertificateGenerator.create({
     subject: 'CN=nats',
     issuer: ca.subject,
