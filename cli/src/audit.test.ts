@@ -135,6 +135,18 @@ const scenarios: readonly Scenario[] = [
     unaccounted: ['missing_fate'],
   },
   {
+    name: 'a refused request (a forged one, say) is accounted for by its fate',
+    given: {
+      raw: [raw('e1')],
+      pushed: [pushed('e1')],
+      requests: [request('e1')],
+      outcomes: [
+        dispatched('e1', 1),
+        fate('e1', 'refused', { workload: WEB, stage: 'restarter', reason: 'not_opted_in' }),
+      ],
+    },
+  },
+  {
     name: 'a request without a fate whose message was acknowledged',
     given: {
       raw: [raw('e1')],

@@ -51,7 +51,7 @@ describe('bursts: pushes of one image within the window restart a workload once'
     await kube.apps.createNamespacedDeployment({
       namespace: 'shop',
       body: {
-        metadata: { name: 'web' },
+        metadata: { name: 'web', labels: { 'onpush.dev/enabled': 'true' } },
         spec: {
           selector: { matchLabels: { app: 'web' } },
           template: {

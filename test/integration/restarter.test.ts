@@ -13,6 +13,7 @@ import {
   kubeClients,
   kubeHttp,
   loadKubeConfig,
+  scopeOf,
   setHeaderOptions,
   type KubeClients,
   type V1Deployment,
@@ -26,7 +27,7 @@ const DIGEST = `sha256:${'e'.repeat(64)}`;
 
 function deployment(namespace: string, name: string): V1Deployment {
   return {
-    metadata: { name, namespace, labels: { app: name } },
+    metadata: { name, namespace, labels: { app: name, 'onpush.dev/enabled': 'true' } },
     spec: {
       selector: { matchLabels: { app: name } },
       template: {
@@ -65,7 +66,10 @@ function request(
 async function handlerFor(clients: KubeClients, requests = kubeCounter()) {
   const bucket = new TokenBucket({ qps: 50, burst: 100 });
   const http = await kubeHttp(clients.config);
-  return createHandler({ effects: kubeEffects({ http, bucket, requests }) });
+  return createHandler({
+    effects: kubeEffects({ http, bucket, requests }),
+    scope: scopeOf('labelled'),
+  });
 }
 
 function kubeCounter() {
@@ -172,6 +176,7 @@ describe('restarter handler against the Kubernetes API server', () => {
       marks: {},
       settings: {},
       containers: [{ name: 'main', image: 'us-docker.pkg.dev/acme/shop/web:1.2.0', init: false }],
+      labels: { app: 'web', 'onpush.dev/enabled': 'true' },
     });
     const fresh = kubeCounter();
     const handle = await handlerFor(kube, fresh);

@@ -115,6 +115,7 @@ export async function startOnpush(options: OnpushOptions): Promise<Onpush> {
   });
   const http = await kubeHttp(options.restarter);
   const restart = createRestarterHandler({
+    scope,
     effects: kubeEffects({
       http,
       bucket: new TokenBucket({ qps: 100, burst: 100 }),

@@ -13,7 +13,7 @@ import {
   loadAllYaml,
   type KubernetesObject,
 } from '@kubernetes/client-node';
-import { encode, type RestartRequest } from '@onpush/contracts';
+import { encode, parseOutcome, type RestartRequest } from '@onpush/contracts';
 import {
   KINDS,
   PatchStrategy,
@@ -203,17 +203,21 @@ describe('least privilege: the shipped namespaced RBAC (real kube-apiserver)', (
       ),
     ).toBe(403);
 
-    // A restart request for the excluded namespace (a replay, a hand-made message) is refused by
-    // the API server: a permanent http_403, which the stage dead-letters.
+    // A restart request for a namespace outside the scope (a replay, a hand-made message) ends
+    // `refused` at the restarter, before any API call; and were the restarter's scope wider than
+    // its Roles, the API server would refuse it: a permanent http_403, which the stage
+    // dead-letters.
     const http = await kubeHttp(restarterConfig);
     try {
-      const handle = createHandler({
-        effects: kubeEffects({
-          http,
-          bucket: new TokenBucket({ qps: 10, burst: 10 }),
-          requests: kubeRequestCounter(createMetrics('workloads-rbac').registry),
-        }),
-      });
+      const handlerWith = (namespaces: string[]) =>
+        createHandler({
+          effects: kubeEffects({
+            http,
+            bucket: new TokenBucket({ qps: 10, burst: 10 }),
+            requests: kubeRequestCounter(createMetrics('workloads-rbac').registry),
+          }),
+          scope: { select: 'all', optIn: 'label', namespaces, exclude: [] },
+        });
       const request: RestartRequest = {
         v: 1,
         eventId: 'it:ops',
@@ -222,13 +226,19 @@ describe('least privilege: the shipped namespaced RBAC (real kube-apiserver)', (
         digest: digest(2),
         workload: { kind: 'Deployment', namespace: 'ops', name: 'tool', containers: ['app'] },
       };
-      const error = await handle({
+      const incoming = {
         subject: 'onpush.restart.ops',
         data: encode(request),
         headers: {},
         seq: 1,
         deliveryCount: 1,
-      }).catch((e: unknown) => e);
+      };
+      const [refused] = await handlerWith(['shop', 'blog'])(incoming);
+      expect(parseOutcome(refused?.data)).toMatchObject({
+        fate: 'refused',
+        reason: 'namespace_out_of_scope',
+      });
+      const error = await handlerWith([])(incoming).catch((e: unknown) => e);
       expect(error).toMatchObject({ type: 'http_403', retryable: false });
       expect(
         await refusal(() =>

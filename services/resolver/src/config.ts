@@ -1,15 +1,11 @@
 import { delimiter } from 'node:path';
 import { z } from 'zod';
 import { WORKLOAD_KINDS } from '@onpush/contracts';
+import { scopeFields } from '@onpush/kube';
 import { baseServiceSchema } from '@onpush/service';
 import { duration, enumOf, list, port } from '@onpush/config';
 
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const namespaces = () =>
-  list(z.string().regex(DNS_LABEL, { error: 'must list Kubernetes namespaces (DNS labels)' }));
-// Label selector syntax as kubectl takes it: key[=|==|!=]value, key in (a,b), !key, ... The API
-// server has the last word; this only keeps out what could never be one.
-const SELECTOR = /^[A-Za-z0-9_./!=,() -]+$/;
 
 export const resolverSchema = baseServiceSchema.extend({
   PORT: port({ allowZero: true }).default(8083),
@@ -18,19 +14,7 @@ export const resolverSchema = baseServiceSchema.extend({
     .string()
     .regex(DNS_LABEL, { error: 'must be a Kubernetes namespace (DNS label)' })
     .default('onpush'),
-  /** `labelled`: workloads that opted in (ONPUSH_OPT_IN); `all`: every workload. */
-  ONPUSH_SELECT: enumOf(['labelled', 'all']).default('labelled'),
-  /** How a workload opts in: label `onpush.dev/enabled=true`, or that annotation. */
-  ONPUSH_OPT_IN: enumOf(['label', 'annotation']).default('label'),
-  /** Only these namespaces (one watch each, so a Role per namespace suffices); unset: all. */
-  ONPUSH_NAMESPACES: namespaces().default([]),
-  /** Never these namespaces. */
-  ONPUSH_EXCLUDE_NAMESPACES: namespaces().default([]),
-  /** A label selector every workload must also match, e.g. `team=web`. */
-  ONPUSH_SELECTOR: z
-    .string()
-    .regex(SELECTOR, { error: 'must be a label selector such as team=web,tier!=batch' })
-    .optional(),
+  ...scopeFields,
   /** The kinds to watch; Rollout only when Argo Rollouts' CRD is installed (checked at start). */
   ONPUSH_KINDS: list(enumOf(WORKLOAD_KINDS))
     .pipe(z.array(z.enum(WORKLOAD_KINDS)).min(1, { error: 'must name at least one kind' }))

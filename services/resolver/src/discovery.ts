@@ -1,10 +1,15 @@
 // Which workload kinds the cluster serves (Argo Rollouts' CRD installed or not), and the sources
 // that watch and list them: known once the API server answered, asked once.
-import { discoverRollouts, kubeHttp, type KubeConfig } from '@onpush/kube';
+import {
+  discoverRollouts,
+  kubeHttp,
+  watchedNamespaces,
+  type KubeConfig,
+  type Scope,
+} from '@onpush/kube';
 import type { WorkloadKind } from '@onpush/contracts';
 import type { Logger } from '@onpush/telemetry';
 import { activeKinds } from './active-kinds.js';
-import { watchedNamespaces, type Scope } from './selection.js';
 import { workloadSources, type WorkloadSource } from './sources.js';
 
 export interface Discovery {

@@ -47,7 +47,7 @@ export {
   optedIn,
   type Scope,
   type Selection,
-} from './selection.js';
+} from '@onpush/kube';
 export { activeKinds } from './active-kinds.js';
 export { resolverSchema, kubeconfigFile, type ResolverConfig } from './config.js';
 export { registerIndexMetrics, type IndexHealth } from './metrics.js';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
 import { ImageIndex } from '@onpush/image-index';
-import { kubeClientsFrom } from '@onpush/kube';
+import { kubeClientsFrom, namespaceInScope, scopeFromConfig } from '@onpush/kube';
 import { defineStage, runService, stageSettings } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { kubeconfigFile, resolverSchema } from './config.js';
@@ -9,7 +9,6 @@ import { createDiscovery } from './discovery.js';
 import { createHandler } from './handler.js';
 import { registerIndexMetrics } from './metrics.js';
 import { createRebuilder } from './rebuild.js';
-import { namespaceInScope, type Scope } from './selection.js';
 import { openSharedState } from './shared-state.js';
 import { createSnapshotStore } from './snapshot.js';
 import { createSnapshotter } from './snapshot-writer.js';
@@ -19,13 +18,7 @@ const config = configOrExit(resolverSchema, process.env, 'resolver');
 const log = createLogger({ service: 'resolver' }, { level: config.LOG_LEVEL });
 const metrics = createMetrics('resolver');
 const kube = kubeClientsFrom(kubeconfigFile(config.KUBECONFIG));
-const scope: Scope = {
-  select: config.ONPUSH_SELECT,
-  optIn: config.ONPUSH_OPT_IN,
-  namespaces: config.ONPUSH_NAMESPACES,
-  exclude: config.ONPUSH_EXCLUDE_NAMESPACES,
-  selector: config.ONPUSH_SELECTOR,
-};
+const scope = scopeFromConfig(config);
 
 const index = new ImageIndex();
 const discovery = createDiscovery({

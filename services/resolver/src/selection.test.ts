@@ -9,7 +9,7 @@ import {
   scopeOf,
   watchedNamespaces,
   type Scope,
-} from './selection.js';
+} from '@onpush/kube';
 import { workloadOf } from './sources.js';
 
 const log = createLogger({ test: 'selection' }, { write: () => undefined });

@@ -23,18 +23,16 @@ import {
   counts,
   readSettings,
   templateContainers,
-  type KubeClients,
-} from '@onpush/kube';
-import type { ContainerImage, IndexedWorkload, WorkloadId } from '@onpush/image-index';
-import {
   fieldSelector,
   labelSelector,
   namespaceInScope,
   optedIn,
   scopeOf,
+  type KubeClients,
   type Scope,
   type Selection,
-} from './selection.js';
+} from '@onpush/kube';
+import type { ContainerImage, IndexedWorkload, WorkloadId } from '@onpush/image-index';
 
 export type WorkloadInformer<T extends KubernetesObject> = Informer<T> &
   Pick<ObjectCache<T>, 'list' | 'get'>;
@@ -53,7 +51,7 @@ export interface WorkloadSource<T extends KubernetesObject = KubernetesObject> {
   idOf(object: T): WorkloadId | undefined;
 }
 
-export { labelSelector, type Selection } from './selection.js';
+export { labelSelector, type Selection } from '@onpush/kube';
 
 /** Init containers (native sidecars among them) first, then the app containers. */
 export function podContainers(spec: V1PodSpec | undefined): ContainerImage[] {

@@ -90,12 +90,13 @@ describe('watcher', () => {
     expect(running(index)).toEqual([]);
   });
 
-  it('gives the watched view of a workload (onpush annotations only) while synced, none while broken', async () => {
+  it('gives the watched view of a workload (onpush annotations and its labels) while synced, none while broken', async () => {
     const source = new FakeSource();
     const web = fakeDeployment('shop', 'web', { app: 'nginx' });
     web.metadata = {
       ...web.metadata,
       resourceVersion: '41',
+      labels: { 'onpush.dev/enabled': 'true', team: 'shop' },
       annotations: { 'onpush.dev/cooldown': '5m', 'team.example/owner': 'shop' },
     };
     web.spec!.template.metadata = {
@@ -112,6 +113,7 @@ describe('watcher', () => {
       marks: { 'onpush.dev/digest': `sha256:${'c'.repeat(64)}` },
       settings: { 'onpush.dev/cooldown': '5m' },
       containers: [{ name: 'app', image: 'nginx', init: false }],
+      labels: { 'onpush.dev/enabled': 'true', team: 'shop' },
     });
     expect(observedView(watcher, { ...id, kind: 'StatefulSet' })).toBeUndefined();
     expect(observedView(watcher, { ...id, name: 'other' })).toBeUndefined();

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HEADERS, parseOutcome, type RestartRequest } from '@onpush/contracts';
-import { ANNOTATIONS } from '@onpush/kube';
+import { ANNOTATIONS, scopeOf } from '@onpush/kube';
 import { TokenBucket, type Incoming } from '@onpush/service';
 import { createMetrics } from '@onpush/telemetry';
 import {
@@ -133,7 +133,8 @@ describe('restarter handler with a coalescing window', () => {
     const bucket = new TokenBucket({ qps: 1_000, burst: 1_000 });
     const requests = kubeRequestCounter(createMetrics('coalesce-test').registry);
     const effects = kubeEffects({ http: fakeHttp(apps), bucket, requests });
-    return { apps, handle: createHandler({ effects, windowMs: 300, coalesceMode }) };
+    const scope = scopeOf('labelled');
+    return { apps, handle: createHandler({ effects, scope, windowMs: 300, coalesceMode }) };
   }
 
   it('leading: restarts the first push at once, then once more with the latest of the burst', async () => {

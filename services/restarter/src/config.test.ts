@@ -72,3 +72,28 @@ describe('restarter config', () => {
     ]);
   });
 });
+
+describe('restarter config: the scope it checks every request against', () => {
+  it("reads the resolver's scope variables, and names a bad selector", () => {
+    expect(loadConfig(restarterSchema, {})).toMatchObject({
+      ONPUSH_SELECT: 'labelled',
+      ONPUSH_OPT_IN: 'label',
+      ONPUSH_NAMESPACES: [],
+      ONPUSH_EXCLUDE_NAMESPACES: [],
+    });
+    expect(
+      loadConfig(restarterSchema, {
+        ONPUSH_NAMESPACES: 'shop,blog',
+        ONPUSH_EXCLUDE_NAMESPACES: 'kube-system',
+        ONPUSH_SELECTOR: 'team in (web)',
+      }),
+    ).toMatchObject({
+      ONPUSH_NAMESPACES: ['shop', 'blog'],
+      ONPUSH_EXCLUDE_NAMESPACES: ['kube-system'],
+      ONPUSH_SELECTOR: 'team in (web)',
+    });
+    expect(() => loadConfig(restarterSchema, { ONPUSH_SELECTOR: 'team in web' })).toThrow(
+      /ONPUSH_SELECTOR/,
+    );
+  });
+});

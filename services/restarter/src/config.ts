@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bool, duration, enumOf, int, port } from '@onpush/config';
+import { scopeFields } from '@onpush/kube';
 import { notifyFields, unknownTargets } from '@onpush/notify';
 import { baseServiceSchema } from '@onpush/service';
 
@@ -33,6 +34,11 @@ export const restarterSchema = baseServiceSchema
      * when the window closes (every push waits the window).
      */
     COALESCE_MODE: enumOf(['leading', 'trailing']).default('leading'),
+    /**
+     * What the restarter agrees to patch, set alike on the resolver: a request for a workload
+     * outside it ends `refused`, whoever published it.
+     */
+    ...scopeFields,
     /** Decide every request as usual, patch nothing: fate `would-restart`. */
     ONPUSH_DRY_RUN: bool().default(false),
     /** Follow each rollout started and publish rollout-completed / rollout-failed. */

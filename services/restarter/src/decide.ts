@@ -1,14 +1,21 @@
-// The decision for one workload, from what the GET returned (no other API call): which
-// containers change image (pin, semver/glob/regex), or only a restart, or nothing and why.
-// Pure, so every rule is a unit test. docs/workloads.md explains each outcome to users.
+// The decision for one workload, from what the GET returned (no other API call): refused when the
+// workload is not one onpush may touch, else which containers change image (pin,
+// semver/glob/regex), or only a restart, or nothing and why. Pure, so every rule is a unit test.
+// docs/workloads.md explains each outcome to users.
 import { normalizeImageRef, type ImageRef } from '@onpush/contracts';
 import {
   ANNOTATIONS,
   acceptsTag,
   counts,
   isTagPolicy,
+  matchesSelector,
+  namespaceInScope,
+  optedIn,
+  parseSelector,
   readSettings,
   retagged,
+  type Requirement,
+  type Scope,
   type TemplateContainer,
   type WorkloadSettings,
   type WorkloadView,
@@ -29,6 +36,8 @@ export interface WorkloadSnapshot {
   containers?: readonly TemplateContainer[] | undefined;
   /** The whole object, for patches that must send an array whole (JSON merge patch). */
   source?: unknown;
+  /** The object's labels; undefined when the view did not carry them (then the GET tells). */
+  labels?: Readonly<Record<string, string>> | undefined;
 }
 
 /** The snapshot of a view of the workload: a GET's body, or the resolver's watch view. */
@@ -38,6 +47,7 @@ export function snapshotFromView(view: WorkloadView): WorkloadSnapshot {
     resourceVersion: view.resourceVersion,
     settings: view.settings,
     containers: view.containers,
+    labels: view.labels,
   };
 }
 
@@ -50,6 +60,27 @@ export type UnchangedReason =
   | 'not_running'
   | 'invalid_policy';
 
+/**
+ * Why a request ends `refused`: the workload read is not one onpush may touch — whoever could
+ * publish the request, the restarter patches only what the resolver would have selected.
+ */
+export type RefusedReason =
+  | 'namespace_out_of_scope'
+  | 'not_opted_in'
+  | 'selector_mismatch'
+  | 'repository_mismatch';
+
+/** What the restarter agrees to patch: the resolver's scope, its label selector parsed once. */
+export interface RestartScope {
+  readonly scope: Scope;
+  readonly selector: readonly Requirement[];
+}
+
+/** The scope as the restarter checks it. Throws when the selector is not one (config checks it). */
+export function restartScope(scope: Scope): RestartScope {
+  return { scope, selector: parseSelector(scope.selector ?? '') };
+}
+
 /** One container moved to another image. */
 export interface ImageChange {
   readonly container: string;
@@ -59,6 +90,7 @@ export interface ImageChange {
 }
 
 export type Decision =
+  | { readonly kind: 'refused'; readonly reason: RefusedReason; readonly detail: string }
   | { readonly kind: 'unchanged'; readonly reason?: UnchangedReason; readonly detail?: string }
   | {
       readonly kind: 'patch';
@@ -69,6 +101,12 @@ export type Decision =
     };
 
 export interface DecisionInput {
+  /** The scope to check the workload against; unset: no check (unit tests of the policy alone). */
+  scope?: RestartScope | undefined;
+  /** The request's namespace (the PATCH's path). */
+  namespace?: string | undefined;
+  /** The request's containers: those that run the pushed repository; unset: any container. */
+  containers?: readonly string[] | undefined;
   eventId: string;
   digest?: string | undefined;
   pushedAt?: string | undefined;
@@ -125,7 +163,57 @@ const refOf = (image: string): ImageRef | undefined => {
   }
 };
 
+type Refused = Extract<Decision, { kind: 'refused' }>;
 type Unchanged = Extract<Decision, { kind: 'unchanged' }>;
+
+const refused = (reason: RefusedReason, detail: string): Refused => ({
+  kind: 'refused',
+  reason,
+  detail,
+});
+
+/** The refusal of a namespace out of the scope: known before any API call. */
+export function namespaceRefusal(input: Pick<DecisionInput, 'scope' | 'namespace'>) {
+  const { scope, namespace } = input;
+  if (scope === undefined || namespace === undefined) return undefined;
+  if (namespaceInScope(scope.scope, namespace)) return undefined;
+  return refused(
+    'namespace_out_of_scope',
+    `namespace ${namespace} is outside ONPUSH_NAMESPACES / ONPUSH_EXCLUDE_NAMESPACES`,
+  );
+}
+
+/**
+ * Whether the workload read is one onpush may touch: its namespace in the scope, opted in (label
+ * or annotation, as the resolver's ONPUSH_OPT_IN), matching ONPUSH_SELECTOR, and one of the
+ * request's containers running the request's repository. Undefined when it may.
+ */
+export function refusal(snapshot: WorkloadSnapshot, input: DecisionInput): Refused | undefined {
+  const { scope } = input;
+  if (scope === undefined) return undefined;
+  const outside = namespaceRefusal(input);
+  if (outside !== undefined) return outside;
+  const metadata = { labels: snapshot.labels, annotations: snapshot.settings };
+  if (!optedIn(scope.scope, metadata)) {
+    const how = scope.scope.optIn === 'label' ? 'label' : 'annotation';
+    return refused('not_opted_in', `the workload has no ${how} ${ANNOTATIONS.enabled}=true`);
+  }
+  if (!matchesSelector(scope.selector, snapshot.labels)) {
+    return refused(
+      'selector_mismatch',
+      `the workload's labels do not match ${scope.scope.selector ?? ''}`,
+    );
+  }
+  if (input.image === undefined) return undefined;
+  const named = (snapshot.containers ?? []).filter(
+    (c) => input.containers === undefined || input.containers.includes(c.name),
+  );
+  if (!named.some((c) => refOf(c.image)?.name === input.image)) {
+    const which = input.containers?.join(', ') ?? 'any container';
+    return refused('repository_mismatch', `${which} runs no image of ${input.image}`);
+  }
+  return undefined;
+}
 type Moves = { readonly images: readonly ImageChange[] } | Unchanged;
 
 /** Containers that run the pushed repository and count, with their parsed image. */
@@ -185,12 +273,14 @@ const describe = (images: readonly ImageChange[]): string | undefined =>
     : images.map((m) => `${m.container}: ${m.from} → ${m.to}`).join('; ');
 
 /**
- * In order: an invalid policy → unchanged; a push by digest only of what the containers already
+ * In order: a workload onpush may not touch → refused (refusal); an invalid policy → unchanged; a push by digest only of what the containers already
  * name → unchanged; pin/tag policy with nothing to move → unchanged (why);
  * a restart the marks already carry → unchanged; a later push applied → superseded; inside the
  * cooldown → cooldown; else patch (dry run: only say so).
  */
 export function decide(snapshot: WorkloadSnapshot, input: DecisionInput): Decision {
+  const refuse = refusal(snapshot, input);
+  if (refuse !== undefined) return refuse;
   const settings = readSettings(snapshot.settings);
   if (settings.policy.kind === 'invalid') {
     return { kind: 'unchanged', reason: 'invalid_policy', detail: settings.policy.error };

@@ -1,6 +1,6 @@
 // An in-memory stand-in for the API server calls the restarter makes (KubeHttp: GET and PATCH
-// of a Deployment), for unit tests: it keeps Deployments' pod-template annotations and
-// resourceVersion, applies restart patches (refusing a stale resourceVersion with 409 as the API
+// of a Deployment), for unit tests: it keeps Deployments' labels, containers, pod-template
+// annotations and resourceVersion, applies restart patches (refusing a stale resourceVersion with 409 as the API
 // server does), and fails as KubeHttp does (KubeApiError with the status and Retry-After).
 import { KubeApiError, parseRetryAfter, type KubeHttp, type KubeResponse } from '@onpush/kube';
 
@@ -20,7 +20,20 @@ interface PatchBody {
 interface Stored {
   annotations: Annotations;
   resourceVersion: number;
+  labels: Record<string, string>;
+  /** The object's own annotations (settings, opt-in by annotation). */
+  settings: Record<string, string>;
+  containers: { name: string; image: string }[];
 }
+
+/** How a Deployment is made: by default opted in, one container `main` of the tests' image. */
+export interface FakeDeployment {
+  labels?: Record<string, string>;
+  settings?: Record<string, string>;
+  containers?: { name: string; image: string }[];
+}
+
+export const FAKE_IMAGE = 'us-docker.pkg.dev/acme/shop/web';
 
 export interface FakeCall extends Ref {
   verb: Verb;
@@ -49,10 +62,18 @@ export class FakeApps implements KubeHttp {
   private readonly failures: { verb: Verb; error: Error }[] = [];
   private version = 100;
 
-  add(namespace: string, name: string, annotations: Annotations = {}): this {
+  add(
+    namespace: string,
+    name: string,
+    annotations: Annotations = {},
+    made: FakeDeployment = {},
+  ): this {
     this.deployments.set(`${namespace}/${name}`, {
       annotations: { ...annotations },
       resourceVersion: ++this.version,
+      labels: made.labels ?? { 'onpush.dev/enabled': 'true' },
+      settings: made.settings ?? {},
+      containers: made.containers ?? [{ name: 'main', image: `${FAKE_IMAGE}:1.0` }],
     });
     return this;
   }
@@ -83,8 +104,16 @@ export class FakeApps implements KubeHttp {
     const ref = refOf(path);
     this.calls.push({ verb: 'get', ...ref });
     const stored = await this.answer('get', ref);
-    const metadata = { ...ref, resourceVersion: String(stored.resourceVersion) };
-    const template = { metadata: { annotations: { ...stored.annotations } } };
+    const metadata = {
+      ...ref,
+      resourceVersion: String(stored.resourceVersion),
+      labels: { ...stored.labels },
+      annotations: { ...stored.settings },
+    };
+    const template = {
+      metadata: { annotations: { ...stored.annotations } },
+      spec: { containers: stored.containers.map((c) => ({ ...c })) },
+    };
     return { status: 200, data: { metadata, spec: { selector: {}, template } } as T };
   }
 

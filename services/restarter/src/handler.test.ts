@@ -1,13 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { HEADERS, parseOutcome, parseRestartRequest } from '@onpush/contracts';
-import { ANNOTATIONS, KINDS } from '@onpush/kube';
+import { ANNOTATIONS, KINDS, scopeOf, type Scope } from '@onpush/kube';
 import { TokenBucket, messageMachine, type Incoming, type Outgoing } from '@onpush/service';
 import { createMetrics } from '@onpush/telemetry';
-import { FakeApiException, FakeApps, fakeHttp } from './fake-apps.test-support.js';
+import {
+  FAKE_IMAGE,
+  FakeApiException,
+  FakeApps,
+  fakeHttp,
+  type FakeDeployment,
+} from './fake-apps.test-support.js';
 import { createHandler, trustedView } from './handler.js';
 import { kubeEffects } from './kube.js';
-import { kubeRequestCounter } from './metrics.js';
+import { kubeRequestCounter, outcomeCounter } from './metrics.js';
 import { kindApi, type WorkloadApis } from './workloads.js';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;
@@ -39,16 +45,32 @@ function request(overrides: Record<string, unknown> = {}, seq = 1): Incoming {
   };
 }
 
-function setUp(apis?: WorkloadApis) {
-  const apps = new FakeApps().add('shop', 'web', {
-    [ANNOTATIONS.digest]: `sha256:${'0'.repeat(64)}`,
-  });
+function setUp(
+  apis?: WorkloadApis,
+  { scope = scopeOf('labelled'), web = {} }: { scope?: Scope; web?: FakeDeployment } = {},
+) {
+  const apps = new FakeApps().add(
+    'shop',
+    'web',
+    { [ANNOTATIONS.digest]: `sha256:${'0'.repeat(64)}` },
+    web,
+  );
   const bucket = new TokenBucket({ qps: 50, burst: 100 });
-  const requests = kubeRequestCounter(createMetrics('restarter-test').registry);
+  const { registry } = createMetrics('restarter-test');
+  const requests = kubeRequestCounter(registry);
   const handle = createHandler({
     effects: kubeEffects({ http: fakeHttp(apps), bucket, requests, ...(apis ? { apis } : {}) }),
+    scope,
+    outcomes: outcomeCounter(registry),
   });
-  return { apps, handle };
+  /** `onpush_restarter_outcomes_total` as Prometheus shows it, by `fate/reason`. */
+  const counted = async () => {
+    const metric = await registry.getSingleMetric('onpush_restarter_outcomes_total')?.get();
+    return Object.fromEntries(
+      (metric?.values ?? []).map((v) => [`${v.labels.fate}/${v.labels.reason}`, v.value]),
+    );
+  };
+  return { apps, handle, counted };
 }
 
 function only(outgoing: Outgoing[]): Outgoing & { outcome: ReturnType<typeof parseOutcome> } {
@@ -189,6 +211,137 @@ describe('restarter handler', () => {
     await expect(handle(request({ workload: cron }))).rejects.toMatchObject({
       type: 'unsupported_kind',
       retryable: false,
+    });
+  });
+});
+
+describe('restarter handler: a request for a workload onpush may not touch', () => {
+  const BASE: Scope = scopeOf('labelled');
+
+  async function refused(
+    setup: ReturnType<typeof setUp>,
+    msg: Incoming = request(),
+  ): Promise<{ reason: string | undefined; detail: string | undefined }> {
+    const out = only(await setup.handle(msg));
+    expect(out.subject).toBe('onpush.outcome.refused');
+    expect(setup.apps.verbs()).not.toContain('patch');
+    return { reason: out.outcome.reason, detail: out.outcome.detail };
+  }
+
+  it('refuses a Deployment that did not opt in, after reading it, and counts it by reason', async () => {
+    const setup = setUp(undefined, { web: { labels: {} } });
+    await expect(refused(setup)).resolves.toMatchObject({
+      reason: 'not_opted_in',
+      detail: 'the workload has no label onpush.dev/enabled=true',
+    });
+    expect(setup.apps.verbs()).toEqual(['get']);
+    expect(setup.apps.annotations('shop', 'web')).toEqual({
+      [ANNOTATIONS.digest]: `sha256:${'0'.repeat(64)}`,
+    });
+    expect(await setup.counted()).toEqual({ 'refused/not_opted_in': 1 });
+  });
+
+  it('opts in by annotation when the scope says so (the label then does not count)', async () => {
+    const byAnnotation = { ...BASE, optIn: 'annotation' } as const;
+    const labelled = setUp(undefined, { scope: byAnnotation });
+    await expect(refused(labelled)).resolves.toMatchObject({ reason: 'not_opted_in' });
+    const annotated = setUp(undefined, {
+      scope: byAnnotation,
+      web: { labels: {}, settings: { 'onpush.dev/enabled': 'true' } },
+    });
+    expect(only(await annotated.handle(request())).outcome.fate).toBe('restarted');
+    const all = setUp(undefined, { scope: { ...BASE, select: 'all' }, web: { labels: {} } });
+    expect(only(await all.handle(request())).outcome.fate).toBe('restarted');
+  });
+
+  it('refuses a namespace outside the scope before any API call', async () => {
+    const excluded = setUp(undefined, { scope: { ...BASE, exclude: ['shop'] } });
+    await expect(refused(excluded)).resolves.toMatchObject({ reason: 'namespace_out_of_scope' });
+    expect(excluded.apps.calls).toEqual([]);
+    const allowList = setUp(undefined, { scope: { ...BASE, namespaces: ['blog'] } });
+    const system = request({
+      workload: {
+        kind: 'Deployment',
+        namespace: 'kube-system',
+        name: 'coredns',
+        containers: ['main'],
+      },
+    });
+    await expect(refused(allowList, system)).resolves.toMatchObject({
+      reason: 'namespace_out_of_scope',
+      detail: expect.stringContaining('kube-system') as unknown,
+    });
+    expect(allowList.apps.calls).toEqual([]);
+    expect(await allowList.counted()).toEqual({ 'refused/namespace_out_of_scope': 1 });
+  });
+
+  it('refuses a workload whose labels do not match the selector', async () => {
+    const labels = { 'onpush.dev/enabled': 'true', team: 'api' };
+    const setup = setUp(undefined, {
+      scope: { ...BASE, selector: 'team in (web,shop)' },
+      web: { labels },
+    });
+    await expect(refused(setup)).resolves.toMatchObject({ reason: 'selector_mismatch' });
+    const matching = setUp(undefined, {
+      scope: { ...BASE, selector: 'team!=web' },
+      web: { labels },
+    });
+    expect(only(await matching.handle(request())).outcome.fate).toBe('restarted');
+  });
+
+  it("refuses when the request's container runs another repository", async () => {
+    const other = setUp(undefined, {
+      web: { containers: [{ name: 'main', image: 'registry.k8s.io/coredns/coredns:v1.11.1' }] },
+    });
+    await expect(refused(other)).resolves.toMatchObject({
+      reason: 'repository_mismatch',
+      detail: `main runs no image of ${FAKE_IMAGE}`,
+    });
+    // The repository runs, but in another container than the one the request names.
+    const sidecar = setUp(undefined, {
+      web: {
+        containers: [
+          { name: 'main', image: 'registry.k8s.io/coredns/coredns:v1.11.1' },
+          { name: 'proxy', image: `${FAKE_IMAGE}:1.0` },
+        ],
+      },
+    });
+    await expect(refused(sidecar)).resolves.toMatchObject({ reason: 'repository_mismatch' });
+  });
+
+  it('checks the object, not a view that says otherwise: a view without labels or not opted in is read first', async () => {
+    const view = {
+      resourceVersion: '101',
+      marks: {},
+      settings: {},
+      containers: [{ name: 'main', image: `${FAKE_IMAGE}:1.0`, init: false }],
+    };
+    const unlabelled = setUp(undefined, { web: { labels: {} } });
+    await expect(refused(unlabelled, request({ observed: view }))).resolves.toMatchObject({
+      reason: 'not_opted_in',
+    });
+    expect(unlabelled.apps.verbs()).toEqual(['get']);
+    const notOptedIn = setUp(undefined, { web: { labels: {} } });
+    const claims = { ...view, labels: { team: 'web' } };
+    await expect(refused(notOptedIn, request({ observed: claims }))).resolves.toMatchObject({
+      reason: 'not_opted_in',
+    });
+    expect(notOptedIn.apps.verbs()).toEqual(['get']);
+  });
+
+  it('refuses in a dry run too', async () => {
+    const { apps } = setUp();
+    const bucket = new TokenBucket({ qps: 50, burst: 100 });
+    const requests = kubeRequestCounter(createMetrics('dry').registry);
+    apps.add('shop', 'web', {}, { labels: {} });
+    const handle = createHandler({
+      effects: kubeEffects({ http: fakeHttp(apps), bucket, requests }),
+      scope: BASE,
+      dryRun: true,
+    });
+    expect(only(await handle(request())).outcome).toMatchObject({
+      fate: 'refused',
+      reason: 'not_opted_in',
     });
   });
 });

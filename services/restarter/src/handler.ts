@@ -8,11 +8,12 @@ import {
   type Outcome,
   type RestartRequest,
 } from '@onpush/contracts';
+import type { Scope } from '@onpush/kube';
 import type { Incoming, Outgoing } from '@onpush/service';
 import type { Histogram } from '@onpush/telemetry';
 import type { CoalesceMode, MemberResult } from './coalesce.js';
 import { createCoalescer } from './coalescer.js';
-import { snapshotFromView } from './decide.js';
+import { restartScope, snapshotFromView } from './decide.js';
 import { RestartError } from './errors.js';
 import {
   restartMachine,
@@ -20,11 +21,20 @@ import {
   type RestartOutput,
   type WorkloadSnapshot,
 } from './machine.js';
+import type { OutcomeCounter } from './metrics.js';
 import { annotateRestart, recordOutcome } from './telemetry.js';
 
 export interface HandlerDeps {
   /** The Kubernetes side: `kubeEffects(...)` in production, fakes in tests. */
   effects: RestartEffects;
+  /**
+   * What may be restarted: the resolver's scope (ONPUSH_SELECT, ONPUSH_OPT_IN, ONPUSH_NAMESPACES,
+   * ONPUSH_EXCLUDE_NAMESPACES, ONPUSH_SELECTOR). Every request is checked against it on the
+   * object before any PATCH; one that fails ends `refused`.
+   */
+  scope: Scope;
+  /** `onpush_restarter_outcomes_total{fate, reason}`. */
+  outcomes?: Pick<OutcomeCounter, 'inc'>;
   /** Coalescing window (`windowMs(COALESCE_WINDOW, ack wait)`); 0 or unset: none. */
   windowMs?: number;
   /** How a window restarts: `leading` (first push at once, latest at the end) or `trailing`. */
@@ -62,7 +72,8 @@ export function restartOutcome(request: RestartRequest, result: Finished, now: D
       : 'detail' in result
         ? result.detail
         : undefined;
-  const reason = result.fate === 'unchanged' ? result.reason : undefined;
+  const reason =
+    result.fate === 'unchanged' || result.fate === 'refused' ? result.reason : undefined;
   const pushedAt = request.pushedAt === undefined ? undefined : Date.parse(request.pushedAt);
   const durationMs =
     result.fate === 'restarted' && pushedAt !== undefined
@@ -123,7 +134,8 @@ function outcomeHeaders(msg: Incoming, eventId: string): Record<string, string> 
 }
 
 /**
- * RestartRequest → exactly one workload fate (`restarted`, `unchanged`, `gone`); requests for one
+ * RestartRequest → exactly one workload fate (`restarted`, `unchanged`, `gone`, `would-restart`,
+ * `refused` — the workload is not one onpush may touch, checked on the object read); requests for one
  * workload and image within the window restart it once, the others end `unchanged` with reason
  * `superseded`. A failure is
  * thrown as is: its `type`, `retryable` and `retryAfterMs` tell the stage to NAK with a delay or
@@ -131,6 +143,7 @@ function outcomeHeaders(msg: Incoming, eventId: string): Record<string, string> 
  */
 export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Outgoing[]> {
   const now = deps.now ?? (() => new Date());
+  const scope = restartScope(deps.scope);
   const machine = restartMachine.provide({
     actors: {
       read: fromPromise(({ input }) => deps.effects.read(input.workload)),
@@ -146,6 +159,8 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
         pushedAt: request.pushedAt,
         image: request.image,
         tag: request.tag,
+        containers: request.workload.containers,
+        scope,
         dryRun: deps.dryRun,
         observed: snapshotOfView(request.observed),
       },
@@ -168,6 +183,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
     if (result.fate === 'restarted') deps.onRestarted?.(request, result);
     const outcome = restartOutcome(request, result, now());
     recordOutcome(outcome, deps.pushToRestart);
+    deps.outcomes?.inc({ fate: outcome.fate, reason: outcome.reason ?? '' });
     return [
       {
         subject: outcomeSubject(outcome.fate),

@@ -9,6 +9,10 @@ export {
 export {
   decide,
   cooldownUntil,
+  refusal,
+  restartScope,
+  type RefusedReason,
+  type RestartScope,
   type Decision,
   type DecisionInput,
   type ImageChange,
@@ -57,7 +61,12 @@ export {
   type ApiResponse,
 } from './workloads.js';
 export { TokenBucket, type TokenBucketOptions } from '@onpush/service';
-export { kubeRequestCounter, type KubeRequestCounter } from './metrics.js';
+export {
+  kubeRequestCounter,
+  outcomeCounter,
+  type KubeRequestCounter,
+  type OutcomeCounter,
+} from './metrics.js';
 export { RestartError, type RestartErrorType } from './errors.js';
 export { restarterSchema, type RestarterConfig } from './config.js';
 export {

@@ -12,7 +12,9 @@ import {
   type RestartInput,
   type RestartOutput,
   type TemplateAnnotations,
+  type WorkloadSnapshot,
 } from './machine.js';
+import { restartScope } from './decide.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const OTHER = `sha256:${'b'.repeat(64)}`;
@@ -285,5 +287,79 @@ describe('supersededBy', () => {
     ['a template without pushed-at', {}, '2026-11-26T10:00:01.000Z', false],
   ] as const)('%s → %s', (_, annotations, pushedAt, expected) => {
     expect(supersededBy(annotations, { eventId: 'e', pushedAt })).toBe(expected);
+  });
+});
+
+describe('restartMachine: the scope, checked on the object before any PATCH', () => {
+  const scope = restartScope({
+    select: 'labelled',
+    optIn: 'label',
+    namespaces: ['shop'],
+    exclude: [],
+  });
+  const scoped: RestartInput = { ...input, scope, image: 'example.com/web', containers: ['app'] };
+  const object = (labels: Record<string, string>): WorkloadSnapshot => ({
+    annotations: {},
+    resourceVersion: '5',
+    settings: {},
+    labels,
+    containers: [{ name: 'app', image: 'example.com/web:1.0', init: false }],
+  });
+  const OPTED_IN = { 'onpush.dev/enabled': 'true' };
+
+  function api(read: WorkloadSnapshot) {
+    const calls: string[] = [];
+    const fake: RestartEffects = {
+      read: () => {
+        calls.push('get');
+        return Promise.resolve(read);
+      },
+      patch: () => {
+        calls.push('patch');
+        return Promise.resolve({ respondedAt: RESPONDED });
+      },
+    };
+    return { fake, calls };
+  }
+
+  it('refuses a namespace out of the scope without any API call', async () => {
+    const { fake, calls } = api(object(OPTED_IN));
+    const system = { ...scoped.workload, namespace: 'kube-system' };
+    await expect(run(fake, { ...scoped, workload: system })).resolves.toMatchObject({
+      fate: 'refused',
+      reason: 'namespace_out_of_scope',
+    });
+    expect(calls).toEqual([]);
+  });
+
+  it('refuses on the GET a workload that did not opt in; patches one that did', async () => {
+    const refused = api(object({}));
+    await expect(run(refused.fake, scoped)).resolves.toMatchObject({
+      fate: 'refused',
+      reason: 'not_opted_in',
+    });
+    expect(refused.calls).toEqual(['get']);
+    const allowed = api(object(OPTED_IN));
+    await expect(run(allowed.fake, scoped)).resolves.toMatchObject({ fate: 'restarted' });
+    expect(allowed.calls).toEqual(['get', 'patch']);
+  });
+
+  it('confirms a refusal decided on the view with a GET (the view may be stale or carry no labels)', async () => {
+    const { fake, calls } = api(object({}));
+    const observed = { ...object(OPTED_IN), labels: undefined, resourceVersion: 'w1' };
+    await expect(run(fake, { ...scoped, observed })).resolves.toMatchObject({
+      fate: 'refused',
+      reason: 'not_opted_in',
+    });
+    expect(calls).toEqual(['get']);
+  });
+
+  it('refuses a request whose container runs another repository', async () => {
+    const { fake, calls } = api(object(OPTED_IN));
+    await expect(run(fake, { ...scoped, image: 'example.com/other' })).resolves.toMatchObject({
+      fate: 'refused',
+      reason: 'repository_mismatch',
+    });
+    expect(calls).toEqual(['get']);
   });
 });

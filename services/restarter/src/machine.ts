@@ -2,8 +2,11 @@ import { assign, fromPromise, setup } from 'xstate';
 import type { WorkloadRef } from '@onpush/contracts';
 import {
   decide,
+  namespaceRefusal,
   type Decision,
   type ImageChange,
+  type RefusedReason,
+  type RestartScope,
   type UnchangedReason,
   type WorkloadSnapshot,
 } from './decide.js';
@@ -58,6 +61,13 @@ export interface RestartInput extends RestartMarkInput {
   /** The pushed image (normalized name) and tag, for the policies that move containers. */
   image?: string | undefined;
   tag?: string | undefined;
+  /** The containers the request names (those that run the pushed repository). */
+  containers?: readonly string[] | undefined;
+  /**
+   * What the restarter may touch (the resolver's scope): checked on the object before any PATCH,
+   * the namespace before any API call. Unset: no check (unit tests of the policy alone).
+   */
+  scope?: RestartScope | undefined;
   /** ONPUSH_DRY_RUN: decide, patch nothing. */
   dryRun?: boolean | undefined;
   /** The clock of the cooldown (default Date.now). */
@@ -75,6 +85,7 @@ export type RestartOutput =
     }
   | { fate: 'unchanged'; reason?: UnchangedReason; detail?: string | undefined }
   | { fate: 'would-restart'; detail?: string | undefined }
+  | { fate: 'refused'; reason: RefusedReason; detail?: string | undefined }
   | { fate: 'gone' }
   | { fate: 'failed'; error: unknown };
 
@@ -117,11 +128,20 @@ const plainRestart = (d: Decision) => d.kind === 'patch' && !d.dryRun && d.image
 
 /** The decision on what was just read (decide.ts): pure, the clock from the input. */
 const decisionOn = (context: RestartContext, snapshot: WorkloadSnapshot): Decision =>
-  decide(snapshot, { ...context, now: (context.now ?? Date.now)() });
+  decide(snapshot, {
+    ...context,
+    namespace: context.workload.namespace,
+    now: (context.now ?? Date.now)(),
+  });
+
+/** A namespace out of the scope: refused at once, before any API call. */
+const outsideOf = (context: RestartInput) =>
+  namespaceRefusal({ scope: context.scope, namespace: context.workload.namespace });
 
 /**
- * Restarting ONE workload: viewing (the resolver's view of the workload, carried by the request)
- * → deciding, or reading (GET) → deciding (decide.ts: policy, marks, cooldown, dry run)
+ * Restarting ONE workload: a namespace out of the scope → refused at once; viewing (the
+ * resolver's view of the workload, carried by the request) → deciding, or reading (GET) →
+ * deciding (decide.ts: scope and opt-in — refused —, policy, marks, cooldown, dry run)
  * → patching (conditional on the resourceVersion seen) → restarted; → unchanged (with a reason
  * when there is one: superseded, cooldown, not_newer, ...); → wouldRestart in a dry run; → gone
  * on a 404 from either call; → conflicted on a 409, which reads again after a short delay (a
@@ -141,7 +161,9 @@ export const restartMachine = setup({
     patch: fromPromise<Patched, { workload: WorkloadRef; patch: PatchInput }>(notProvided),
   },
   guards: {
+    outOfNamespace: ({ context }) => outsideOf(context) !== undefined,
     observed: ({ context }) => context.observed !== undefined,
+    refused: ({ context }) => context.decision.kind === 'refused',
     unconfirmed: ({ context }) => context.fromWatch && !plainRestart(context.decision),
     staleView: ({ context }, params: { error: unknown }) =>
       context.fromWatch && isConflict(params.error),
@@ -174,6 +196,11 @@ export const restartMachine = setup({
     viewing: {
       always: [
         {
+          guard: 'outOfNamespace',
+          target: 'refused',
+          actions: assign(({ context }) => ({ decision: outsideOf(context) ?? context.decision })),
+        },
+        {
           guard: 'observed',
           target: 'deciding',
           actions: assign(({ context }) => {
@@ -205,6 +232,7 @@ export const restartMachine = setup({
     deciding: {
       always: [
         { guard: 'unconfirmed', target: 'reading' },
+        { guard: 'refused', target: 'refused' },
         { guard: 'unchanged', target: 'unchanged' },
         { guard: 'dryRun', target: 'wouldRestart' },
         { target: 'patching' },
@@ -252,6 +280,10 @@ export const restartMachine = setup({
         output: ({ context }) => withDetail({ fate: 'would-restart' as const }, context.decision),
       }),
     },
+    refused: {
+      type: 'final',
+      entry: assign({ output: ({ context }) => refusedOutput(context.decision) }),
+    },
     gone: { type: 'final', entry: assign({ output: { fate: 'gone' } }) },
     failed: { type: 'final' },
   },
@@ -275,6 +307,13 @@ function withDetail<T extends object>(output: T, decision: Decision): T & { deta
 function unchanged(decision: Decision): RestartOutput {
   const reason = decision.kind === 'unchanged' ? decision.reason : undefined;
   return withDetail({ fate: 'unchanged', ...(reason !== undefined ? { reason } : {}) }, decision);
+}
+
+function refusedOutput(decision: Decision): RestartOutput {
+  if (decision.kind !== 'refused') {
+    return { fate: 'failed', error: new Error(`refused without a refusal (${decision.kind})`) };
+  }
+  return { fate: 'refused', reason: decision.reason, detail: decision.detail };
 }
 
 function restarted(decision: Decision, patched: Patched): RestartOutput {

@@ -1,6 +1,12 @@
 #!/usr/bin/env node
 import { ConfigError, configOrExit, orExit } from '@onpush/config';
-import { kubeHttp, loadKubeConfig, watchStart, type KubeConfig } from '@onpush/kube';
+import {
+  kubeHttp,
+  loadKubeConfig,
+  scopeFromConfig,
+  watchStart,
+  type KubeConfig,
+} from '@onpush/kube';
 import { createNotifier, notificationCounter } from '@onpush/notify';
 import {
   consumerSpecOrExit,
@@ -14,7 +20,7 @@ import { windowMs } from './coalesce.js';
 import { restarterSchema } from './config.js';
 import { createHandler } from './handler.js';
 import { kubeEffects } from './kube.js';
-import { followingGauge, kubeRequestCounter, rolloutCounter } from './metrics.js';
+import { followingGauge, kubeRequestCounter, outcomeCounter, rolloutCounter } from './metrics.js';
 import { trackRequest } from './rollout/outcome.js';
 import { notifyDeadLetters, rolloutReporter } from './rollout/report.js';
 import { createTracker } from './rollout/tracker.js';
@@ -71,6 +77,8 @@ followingGauge(metrics.registry, () => tracker?.size ?? 0);
 const handle = createHandler({
   effects,
   windowMs: windowMs(config.COALESCE_WINDOW, ackWaitMs),
+  scope: scopeFromConfig(config),
+  outcomes: outcomeCounter(metrics.registry),
   coalesceMode: config.COALESCE_MODE,
   pushToRestart: pushToRestartHistogram(metrics.registry),
   dryRun: config.ONPUSH_DRY_RUN,

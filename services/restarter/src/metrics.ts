@@ -1,6 +1,17 @@
 import { counter, Gauge, type Counter, type Registry } from '@onpush/telemetry';
 
 export type KubeRequestCounter = Counter<'verb' | 'code'>;
+export type OutcomeCounter = Counter<'fate' | 'reason'>;
+
+/** `onpush_restarter_outcomes_total{fate, reason}`: every workload fate, `refused` with why. */
+export function outcomeCounter(registry: Registry): OutcomeCounter {
+  return counter(
+    registry,
+    'onpush_restarter_outcomes_total',
+    'Workload fates the restarter published, by fate and reason (refused: not_opted_in, namespace_out_of_scope, selector_mismatch, repository_mismatch)',
+    ['fate', 'reason'],
+  );
+}
 
 /** `onpush_kube_requests_total{verb, code}`: every Kubernetes API call; code `error` when no response came. */
 export function kubeRequestCounter(registry: Registry): KubeRequestCounter {

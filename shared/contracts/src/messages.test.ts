@@ -206,7 +206,12 @@ describe('Outcome', () => {
   });
 
   it('names the workload of a dry run and of a rollout outcome, which accounts for nothing', () => {
-    for (const fate of ['would-restart', 'refused', 'rollout-completed', 'rollout-failed'] as const) {
+    for (const fate of [
+      'would-restart',
+      'refused',
+      'rollout-completed',
+      'rollout-failed',
+    ] as const) {
       expect(parseOutcome({ ...restarted, fate, durationMs: 1_500 }).fate).toBe(fate);
       expect(
         failure(() => parseOutcome({ ...without(restarted, 'workload'), fate })).issues[0]?.path,

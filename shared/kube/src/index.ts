@@ -63,3 +63,17 @@ export {
   type WorkloadSettings,
 } from './policy.js';
 export { discoverRollouts } from './discovery.js';
+export {
+  scopeOf,
+  labelSelector,
+  fieldSelector,
+  watchedNamespaces,
+  namespaceInScope,
+  optedIn,
+  parseSelector,
+  matchesSelector,
+  type Scope,
+  type Selection,
+  type Requirement,
+} from './selection.js';
+export { scopeFields, scopeFromConfig } from './scope-config.js';

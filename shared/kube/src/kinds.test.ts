@@ -8,6 +8,7 @@ const deployment = {
     name: 'web',
     namespace: 'shop',
     resourceVersion: '99',
+    labels: { 'onpush.dev/enabled': 'true', team: 'web' },
     annotations: { 'onpush.dev/policy': 'semver:^1', 'deployment.kubernetes.io/revision': '3' },
   },
   spec: {
@@ -37,6 +38,7 @@ describe('workload views', () => {
         { name: 'migrate', image: 'example.com/web:1.0', init: true },
         { name: 'app', image: 'example.com/web:1.0', init: false },
       ],
+      labels: { 'onpush.dev/enabled': 'true', team: 'web' },
     });
   });
 
@@ -47,6 +49,7 @@ describe('workload views', () => {
         'onpush.dev/digest': D,
       },
       settings: { 'onpush.dev/policy': 'semver:^1' },
+      labels: { 'onpush.dev/enabled': 'true', team: 'web' },
     });
   });
 

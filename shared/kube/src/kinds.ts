@@ -139,6 +139,8 @@ export interface WorkloadView {
   /** The object's own annotations. */
   readonly settings: Readonly<Record<string, string>>;
   readonly containers: readonly TemplateContainer[];
+  /** The object's labels (opt-in, label selector); undefined when the view does not carry them. */
+  readonly labels?: Readonly<Record<string, string>> | undefined;
 }
 
 type Annotations = Record<string, string> | undefined;
@@ -156,6 +158,7 @@ export function viewOf(spec: KindSpec, object: unknown): WorkloadView {
     marks,
     settings,
     containers: templateContainers(spec, object),
+    labels: (dig(object, ['metadata', 'labels']) as Annotations) ?? {},
   };
 }
 
@@ -164,7 +167,7 @@ const pick = (from: Readonly<Record<string, string>>, keep: (key: string) => boo
 
 /**
  * The compact view of `object` that a RestartRequest carries (only onpush's marks and `onpush.dev/`
- * settings), or undefined without a resourceVersion (nothing to make the PATCH conditional on).
+ * settings, and the labels the restarter checks the scope on), or undefined without a resourceVersion (nothing to make the PATCH conditional on).
  */
 export function compactViewOf(spec: KindSpec, object: unknown): ObservedWorkload | undefined {
   const view = viewOf(spec, object);
@@ -174,5 +177,6 @@ export function compactViewOf(spec: KindSpec, object: unknown): ObservedWorkload
     marks: pick(view.marks, (key) => MARK_KEYS.includes(key)),
     settings: pick(view.settings, (key) => key.startsWith('onpush.dev/')),
     containers: view.containers.map((c) => ({ ...c })),
+    labels: { ...view.labels },
   };
 }

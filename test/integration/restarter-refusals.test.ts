@@ -1,0 +1,171 @@
+// Whoever can publish on onpush.restart.<namespace>, the restarter patches only what the resolver
+// would have selected: it checks the object it reads from the API server — opted in, in the
+// namespace scope, of the request's repository — and ends any other request `refused`, never a
+// PATCH.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  HEADERS,
+  TOPOLOGY,
+  encode,
+  restartSubject,
+  type Outcome,
+  type RestartRequest,
+} from '@onpush/contracts';
+import { Supervisor } from '@onpush/cli';
+import { kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
+import {
+  connectNats,
+  jetstream,
+  jetstreamManager,
+  provision,
+  publisher,
+  type NatsConnection,
+} from '@onpush/nats';
+import { freePort, waitUntil } from '@onpush/sandbox';
+import { eventually, useSandbox } from '@onpush/testing';
+import { readOutcomes } from '../e2e/pipeline.js';
+import { deployment, ensureNamespaces } from '../support/kube.js';
+
+const IMAGE = 'europe-west1-docker.pkg.dev/p/r/app';
+const DIGEST = `sha256:${'f'.repeat(64)}`;
+
+function forged(eventId: string, namespace: string, name: string, image = IMAGE): RestartRequest {
+  return {
+    v: 1,
+    eventId,
+    image,
+    tag: '1.0',
+    digest: DIGEST,
+    workload: { kind: 'Deployment', namespace, name, containers: ['app'] },
+  };
+}
+
+// Given the restarter running as a process with ONPUSH_EXCLUDE_NAMESPACES=kube-system, and
+// Deployments: shop/legacy (not opted in), kube-system/dns (opted in, but out of scope),
+// shop/web (opted in, running the image).
+describe('restarter: forged restart requests end refused, with no PATCH', () => {
+  const sandbox = useSandbox(['nats', 'kube'], 'restarter-refusals');
+  let kube: KubeClients;
+  let nc: NatsConnection;
+  let supervisor: Supervisor | undefined;
+  let metricsUrl = '';
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    kube = kubeClients(loadKubeConfig(sandbox().need('kube').kubeconfigPath));
+    await ensureNamespaces(kube, ['shop', 'kube-system']);
+    const image = `${IMAGE}:1.0`;
+    for (const [namespace, body] of [
+      ['shop', deployment('legacy', image, { optIn: false })],
+      ['kube-system', deployment('dns', image)],
+      ['shop', deployment('web', image)],
+    ] as const) {
+      await kube.apps.createNamespacedDeployment({ namespace, body });
+    }
+    nc = await connectNats({ url: sandbox().need('nats').url, name: 'onpush-test' });
+    await provision(await jetstreamManager(nc), TOPOLOGY);
+    const port = await freePort();
+    metricsUrl = `http://127.0.0.1:${port}/metrics`;
+    supervisor = new Supervisor({
+      env: { ...process.env, ...sandbox().env, LOG_LEVEL: 'info' },
+      envFor: () => ({
+        PORT: String(port),
+        COALESCE_WINDOW: '0',
+        ONPUSH_EXCLUDE_NAMESPACES: 'kube-system',
+      }),
+      services: ['restarter'],
+      write: (line) => logs.push(line),
+    });
+    supervisor.start();
+    await waitUntil(
+      'restarter ready',
+      async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
+  });
+
+  afterAll(async () => {
+    await supervisor?.stop();
+    await nc?.close();
+  });
+
+  const send = async (request: RestartRequest): Promise<void> => {
+    const { kind, namespace, name } = request.workload;
+    await publisher(jetstream(nc))(restartSubject(namespace), encode(request), {
+      msgId: `${request.eventId}:${kind}/${namespace}/${name}`,
+      headers: {
+        [HEADERS.eventId]: request.eventId,
+        [HEADERS.workloadKind]: kind,
+        [HEADERS.workloadNamespace]: namespace,
+        [HEADERS.workloadName]: name,
+      },
+    });
+  };
+
+  const outcomeOf = async (eventId: string): Promise<Outcome> =>
+    eventually(
+      `the outcome of ${eventId}`,
+      async () => (await readOutcomes(nc)).find((o) => o.eventId === eventId),
+      { timeoutMs: 20_000 },
+    ).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${logs.slice(-20).join('\n')}`);
+    });
+
+  /** What a PATCH would change: the pod template's annotations and the generation. */
+  const state = async (namespace: string, name: string) => {
+    const d = await kube.apps.readNamespacedDeployment({ namespace, name });
+    return {
+      annotations: d.spec?.template.metadata?.annotations ?? {},
+      generation: d.metadata?.generation,
+      resourceVersion: d.metadata?.resourceVersion,
+    };
+  };
+
+  it('refuses a Deployment that did not opt in', async () => {
+    const before = await state('shop', 'legacy');
+    await send(forged('forged:legacy', 'shop', 'legacy'));
+    expect(await outcomeOf('forged:legacy')).toMatchObject({
+      fate: 'refused',
+      reason: 'not_opted_in',
+      stage: 'restarter',
+      workload: { kind: 'Deployment', namespace: 'shop', name: 'legacy' },
+    });
+    expect(await state('shop', 'legacy')).toEqual(before);
+  });
+
+  it('refuses an opted-in Deployment in a namespace out of scope', async () => {
+    const before = await state('kube-system', 'dns');
+    await send(forged('forged:dns', 'kube-system', 'dns'));
+    expect(await outcomeOf('forged:dns')).toMatchObject({
+      fate: 'refused',
+      reason: 'namespace_out_of_scope',
+      workload: { namespace: 'kube-system', name: 'dns' },
+    });
+    expect(await state('kube-system', 'dns')).toEqual(before);
+  });
+
+  it("refuses a request for a repository the workload's container does not run", async () => {
+    const before = await state('shop', 'web');
+    await send(forged('forged:repo', 'shop', 'web', 'docker.io/library/busybox'));
+    expect(await outcomeOf('forged:repo')).toMatchObject({
+      fate: 'refused',
+      reason: 'repository_mismatch',
+    });
+    expect(await state('shop', 'web')).toEqual(before);
+  });
+
+  it('still restarts what is in scope, and counts each fate by reason', async () => {
+    const before = await state('shop', 'web');
+    await send(forged('real:web', 'shop', 'web'));
+    expect(await outcomeOf('real:web')).toMatchObject({ fate: 'restarted' });
+    expect((await state('shop', 'web')).generation).toBe((before.generation ?? 0) + 1);
+    const metrics = await (await fetch(metricsUrl)).text();
+    for (const reason of ['not_opted_in', 'namespace_out_of_scope', 'repository_mismatch']) {
+      expect(metrics).toMatch(
+        new RegExp(
+          `onpush_restarter_outcomes_total\\{[^}]*fate="refused",reason="${reason}"[^}]*\\} 1`,
+        ),
+      );
+    }
+  });
+});
