@@ -7,6 +7,12 @@ import { loadWebhooks } from './webhooks/load.js';
 
 const MIB = 1024 * 1024;
 
+/** 127.0.0.0/8, ::1 (also IPv4-mapped) or localhost: reachable from this machine only. */
+export function isLoopback(address: string): boolean {
+  const a = address.toLowerCase();
+  return a === 'localhost' || a === '::1' || /^(?:::ffff:)?127(?:\.\d{1,3}){3}$/.test(a);
+}
+
 /**
  * A Pub/Sub topic or subscription id (a letter, then 2-254 of `A-Za-z0-9-_.~+%`), or its full
  * name `projects/<project>/<kind>/<id>`, which the client library also accepts.
@@ -43,6 +49,11 @@ export const ingestSchema = baseServiceSchema
     WEBHOOKS: z.string().optional(),
     /** A JSON file of webhook endpoints (instead of WEBHOOKS). */
     WEBHOOKS_FILE: z.string().optional(),
+    /**
+     * Serve `POST /pubsub/push` without authentication: local development only (the sandbox, the
+     * demo). Only with PUBSUB_PULL=false and BIND_ADDRESS on loopback; logged as a warning.
+     */
+    INSECURE_ALLOW_ANONYMOUS_PUSH: bool().default(false),
     /** Longest time to receive a whole request (headers and body); then 408. */
     HTTP_REQUEST_TIMEOUT: duration({ min: 1_000, max: 600_000 }).default(30_000),
     /** Longest time to receive the request headers. */
@@ -57,6 +68,20 @@ export const ingestSchema = baseServiceSchema
       path: ['PUBSUB_PROJECT'],
       message:
         'required when PUBSUB_PULL or PUBSUB_CREATE_SUBSCRIPTION is true (PUBSUB_PULL=false: HTTP push only)',
+      when: () => true,
+    },
+  )
+  .refine((c) => c.INSECURE_ALLOW_ANONYMOUS_PUSH !== true || c.PUBSUB_PULL === false, {
+    path: ['INSECURE_ALLOW_ANONYMOUS_PUSH'],
+    message: 'only with PUBSUB_PULL=false: pulling ingest serves no push route',
+    when: () => true,
+  })
+  .refine(
+    (c) => c.INSECURE_ALLOW_ANONYMOUS_PUSH !== true || isLoopback(String(c.BIND_ADDRESS ?? '')),
+    {
+      path: ['INSECURE_ALLOW_ANONYMOUS_PUSH'],
+      message:
+        'only with BIND_ADDRESS on loopback (127.0.0.1, ::1 or localhost): whoever reaches an anonymous push route can restart workloads',
       when: () => true,
     },
   );

@@ -10,11 +10,13 @@ import { ingestMetrics } from './metrics.js';
 const log = createLogger({ service: 'ingest-test' }, { write: () => undefined });
 
 describe('ingestService', () => {
-  it('answers a push with 503 until NATS is connected (Pub/Sub retries it), and is not ready meanwhile', async () => {
-    const config = loadConfig(ingestSchema, { PUBSUB_PULL: 'false' });
+  const body = JSON.stringify({ message: { messageId: '1', data: 'e30=' } });
+
+  /** The status of one push POSTed to ingest's routes built from `env`, and its metrics. */
+  async function push(env: Record<string, string>, path = '/pubsub/push') {
+    const config = loadConfig(ingestSchema, env);
     const metrics = ingestMetrics(createMetrics('ingest-test'));
     const { routes, ready } = ingestService({ config, log, metrics });
-    expect(ready()).toBe(false);
     const server = await startHttp({
       port: 0,
       host: '127.0.0.1',
@@ -25,15 +27,38 @@ describe('ingestService', () => {
     });
     try {
       const { port } = server.address() as AddressInfo;
-      const body = JSON.stringify({ message: { messageId: '1', data: 'e30=' } });
-      const res = await fetch(`http://127.0.0.1:${port}/pubsub/push`, {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,
       });
-      expect(res.status).toBe(503);
+      return { status: res.status, ready: ready(), metrics: await metrics.registry.metrics() };
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  const INSECURE = {
+    PUBSUB_PULL: 'false',
+    INSECURE_ALLOW_ANONYMOUS_PUSH: 'true',
+    BIND_ADDRESS: '127.0.0.1',
+  };
+
+  it('answers an anonymous push with 503 until NATS is connected (Pub/Sub retries it), and is not ready meanwhile', async () => {
+    const answer = await push(INSECURE);
+    expect(answer.status).toBe(503);
+    expect(answer.ready).toBe(false);
+    expect(answer.metrics).toMatch(/^onpush_ingest_anonymous_push_enabled\{[^}]*\} 1$/m);
+  });
+
+  it.each([
+    ['push mode', { PUBSUB_PULL: 'false' }],
+    ['pull mode', { PUBSUB_PROJECT: 'p' }],
+  ])('serves no anonymous push route by default (%s): 404', async (_, env) => {
+    for (const path of ['/pubsub/push', '/webhooks/gcr']) {
+      const answer = await push(env, path);
+      expect(answer.status).toBe(404);
+      expect(answer.metrics).toMatch(/^onpush_ingest_anonymous_push_enabled\{[^}]*\} 0$/m);
     }
   });
 });
@@ -73,5 +98,30 @@ describe('ingestSchema', () => {
       /PORT: .*\n?.*PUBSUB_PROJECT: required when PUBSUB_PULL/s,
     );
     expect(loadConfig(ingestSchema, { PUBSUB_PULL: 'false' }).PUBSUB_PROJECT).toBeUndefined();
+  });
+
+  it('allows INSECURE_ALLOW_ANONYMOUS_PUSH only in push mode on a loopback address', () => {
+    const insecure = { INSECURE_ALLOW_ANONYMOUS_PUSH: 'true' };
+    expect(loadConfig(ingestSchema, { PUBSUB_PROJECT: 'p' }).INSECURE_ALLOW_ANONYMOUS_PUSH).toBe(
+      false,
+    );
+    for (const address of ['127.0.0.1', '::1', 'localhost'])
+      expect(
+        loadConfig(ingestSchema, { ...insecure, PUBSUB_PULL: 'false', BIND_ADDRESS: address })
+          .INSECURE_ALLOW_ANONYMOUS_PUSH,
+      ).toBe(true);
+    expect(() => loadConfig(ingestSchema, { ...insecure, PUBSUB_PULL: 'false' })).toThrow(
+      /INSECURE_ALLOW_ANONYMOUS_PUSH: only with BIND_ADDRESS on loopback/,
+    );
+    expect(() =>
+      loadConfig(ingestSchema, {
+        ...insecure,
+        PUBSUB_PROJECT: 'p',
+        BIND_ADDRESS: '127.0.0.1',
+      }),
+    ).toThrow(/INSECURE_ALLOW_ANONYMOUS_PUSH: only with PUBSUB_PULL=false/);
+    expect(() =>
+      loadConfig(ingestSchema, { ...insecure, PUBSUB_PULL: 'false', BIND_ADDRESS: '10.0.0.1' }),
+    ).toThrow(/INSECURE_ALLOW_ANONYMOUS_PUSH: only with BIND_ADDRESS on loopback/);
   });
 });

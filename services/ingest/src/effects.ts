@@ -1,12 +1,14 @@
 import type { PubSub } from '@google-cloud/pubsub';
-import { TOPOLOGY, OnpushError } from '@onpush/contracts';
+import { BUCKETS, TOPOLOGY, OnpushError } from '@onpush/contracts';
 import {
+  bindBucket,
   closeGracefully,
+  kvCasStore,
   connectNats,
   jetstream,
   jetstreamManager,
   type NatsConnection,
-  provision,
+  requireStreams,
   type Publish,
   publisher,
 } from '@onpush/nats';
@@ -19,6 +21,7 @@ import { limitPayload } from './payload-limit.js';
 import { createPubSub, ensureSubscription, pullSubscription } from './pubsub-client.js';
 import { startPull, type PullHandle } from './pubsub.js';
 import { pushRoute } from './push.js';
+import { repeatMemory, type Remembered, type RepeatMemory } from './repeats.js';
 import { traceIngest } from './telemetry.js';
 import type { Endpoint } from './webhooks/endpoints.js';
 import type { Fetcher } from './webhooks/fetch.js';
@@ -60,8 +63,9 @@ export interface IngestOptions {
   log: Logger;
   metrics: IngestMetrics;
   /**
-   * The webhook endpoints (`POST /webhooks/<name>`). Undefined: none configured, and the
-   * Pub/Sub push routes `/pubsub/push` and `/webhooks/gcr` are served unauthenticated instead.
+   * The webhook endpoints (`POST /webhooks/<name>`, each authenticated). Undefined: none. The
+   * Pub/Sub push routes `/pubsub/push` and `/webhooks/gcr` without authentication exist only with
+   * INSECURE_ALLOW_ANONYMOUS_PUSH (and PUBSUB_PULL=false).
    */
   endpoints?: readonly Endpoint[] | undefined;
   /** How webhook authentication fetches keys and certificates (tests). */
@@ -78,9 +82,10 @@ export interface Ingest {
   ready: () => boolean;
 }
 
-/** Streams and missing consumers only: each stage owns its consumer's tunables. */
+/** The streams ingest publishes to are there (provisioning made them; ingest may not). */
 async function provisionTopology(nc: NatsConnection): Promise<void> {
-  await provision(await jetstreamManager(nc), TOPOLOGY, { consumers: [] });
+  const { main, dlq, outcomes } = TOPOLOGY.streams;
+  await requireStreams(await jetstreamManager(nc), [main.name, dlq.name, outcomes.name]);
 }
 
 /**
@@ -89,18 +94,20 @@ async function provisionTopology(nc: NatsConnection): Promise<void> {
  */
 async function connectJetStream(
   config: IngestConfig,
-  more?: () => Promise<void>,
+  more?: (nc: NatsConnection) => Promise<void>,
 ): Promise<{ nc: NatsConnection; statuses: Statuses }> {
   const nc = await connectNats({
     url: config.NATS_URL,
     name: 'onpush-ingest',
+    credentialsDir: config.NATS_CREDENTIALS_DIR,
+    identity: 'ingest',
     user: config.NATS_USER,
     pass: config.NATS_PASSWORD,
   });
   const statuses = nc.status();
   try {
     await provisionTopology(nc);
-    await more?.();
+    await more?.(nc);
     return { nc, statuses };
   } catch (error) {
     await nc.close();
@@ -139,13 +146,28 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
     }));
   const ensure = (): Promise<void> =>
     ensureSubscription(client(), config.PUBSUB_TOPIC, config.PUBSUB_SUBSCRIPTION);
+  // HTTP deliveries are remembered for a day (replays are repeats); pulled ones need not be.
+  const anonymous = config.INSECURE_ALLOW_ANONYMOUS_PUSH && !config.PUBSUB_PULL;
+  const http = endpoints !== undefined || anonymous;
+  let remembered: RepeatMemory | undefined;
+  const repeats: RepeatMemory = {
+    seen: (key) =>
+      remembered?.seen(key) ?? Promise.reject(new NotConnectedError('not connected to NATS yet')),
+    remember: (key) =>
+      remembered?.remember(key) ??
+      Promise.reject(new NotConnectedError('not connected to NATS yet')),
+  };
+  const more = async (connection: NatsConnection): Promise<void> => {
+    if (http) {
+      const kv = await bindBucket(jetstream(connection), BUCKETS.ingestRepeats);
+      remembered = repeatMemory(kvCasStore(kv, (v) => v as Remembered));
+    }
+    if (config.PUBSUB_CREATE_SUBSCRIPTION) await ensure();
+  };
 
   const effects: ServiceEffects = {
     async connect() {
-      ({ nc, statuses } = await connectJetStream(
-        config,
-        config.PUBSUB_CREATE_SUBSCRIPTION ? ensure : undefined,
-      ));
+      ({ nc, statuses } = await connectJetStream(config, more));
       // Innermost, so the size check sees the headers tracing adds.
       const limited = limitPayload(publisher(jetstream(nc)), maxPayload);
       js = traceIngest(instrumentPublish(limited, metrics));
@@ -189,17 +211,24 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
     },
   };
   const track = inFlight.track;
-  const route =
-    endpoints === undefined
-      ? pushRoute({ publish, maxBodyBytes: config.MAX_BODY_BYTES, metrics, log, track })
-      : webhookRoute({
-          endpoints,
-          publish,
-          metrics,
-          log,
-          track,
-          maxPayload,
-          ...(fetcher ? { fetcher } : {}),
-        });
-  return { effects, routes: [route], ready: () => link.usable };
+  const routes: Route[] = [];
+  if (endpoints !== undefined)
+    routes.push(
+      webhookRoute({
+        endpoints,
+        publish,
+        metrics,
+        log,
+        track,
+        maxPayload,
+        repeats,
+        ...(fetcher ? { fetcher } : {}),
+      }),
+    );
+  metrics.anonymousPush.set(anonymous ? 1 : 0);
+  if (anonymous)
+    routes.push(
+      pushRoute({ publish, maxBodyBytes: config.MAX_BODY_BYTES, metrics, log, track, repeats }),
+    );
+  return { effects, routes, ready: () => link.usable };
 }

@@ -18,6 +18,8 @@ export interface GarDelivery {
   subscription?: string | undefined;
   /** The named webhook endpoint a push came in on, when it did. */
   endpoint?: string | undefined;
+  /** That endpoint's binding headers (registry host, repositories), for the parser. */
+  binding?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface AcceptOptions {
@@ -99,6 +101,7 @@ export function garHeaders(
       ? { [transportHeader('subscription')]: headerValue(delivery.subscription) }
       : {}),
     ...(delivery.endpoint ? { [HEADERS.endpoint]: delivery.endpoint } : {}),
+    ...delivery.binding,
   });
   return headers;
 }

@@ -14,6 +14,15 @@ if (endpoints !== undefined)
   log.info('webhook endpoints', {
     endpoints: endpoints.map((e) => ({ name: e.name, source: e.source, auth: e.auth.type })),
   });
+if (config.INSECURE_ALLOW_ANONYMOUS_PUSH)
+  log.warn(
+    'INSECURE_ALLOW_ANONYMOUS_PUSH: POST /pubsub/push stores whatever anyone posts, without authentication (local development only)',
+    { bindAddress: config.BIND_ADDRESS, port: config.PORT },
+  );
+else if (!config.PUBSUB_PULL && endpoints === undefined)
+  log.warn(
+    'nothing to ingest: PUBSUB_PULL=false and no webhook endpoints (WEBHOOKS_FILE or WEBHOOKS); Pub/Sub push needs a gcr endpoint with oidc',
+  );
 
 await runService({
   name: 'ingest',

@@ -1,5 +1,5 @@
 import type { Published } from '@onpush/nats';
-import { counter, type Metrics } from '@onpush/telemetry';
+import { Gauge, counter, type Metrics } from '@onpush/telemetry';
 import { GAR_SOURCE } from './handler.js';
 
 export type DeliveryResult = 'stored' | 'duplicate' | 'rejected' | 'failed' | 'dead';
@@ -33,6 +33,11 @@ export function ingestMetrics(metrics: Metrics) {
       'Answers of the webhook endpoints, by endpoint, source and HTTP status',
       ['endpoint', 'source', 'status'],
     ),
+    anonymousPush: new Gauge({
+      name: 'onpush_ingest_anonymous_push_enabled',
+      help: '1 when POST /pubsub/push is served without authentication (INSECURE_ALLOW_ANONYMOUS_PUSH: local development only)',
+      registers: [metrics.registry],
+    }),
     authFailures: counter(
       metrics.registry,
       'onpush_webhook_auth_failures_total',

@@ -3,9 +3,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Publish } from '@onpush/nats';
 import { sendJson, type Route } from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
-import { DeliveryError, acceptGarDelivery, type GarDelivery } from './handler.js';
+import { DeliveryError, acceptGarDelivery, garEventId, type GarDelivery } from './handler.js';
 import { countStored, type IngestMetrics } from './metrics.js';
 import { PayloadTooLargeError } from './payload-limit.js';
+import type { RepeatMemory } from './repeats.js';
+import { bindingHeaders } from './webhooks/delivery.js';
+import type { Endpoint } from './webhooks/endpoints.js';
 import { bodyOf, isJsonType, mediaType } from './webhooks/request.js';
 
 /** Where Pub/Sub push subscriptions (and a GCR webhook relay) deliver. */
@@ -99,6 +102,8 @@ export interface PushOptions {
   /** Registers a request in flight, so drain can wait for it. */
   track?: (task: Promise<unknown>) => void;
   now?: () => Date;
+  /** The deliveries stored in the last day: the same message again is answered, not stored. */
+  repeats?: RepeatMemory | undefined;
 }
 
 /** What to answer a push request. */
@@ -141,22 +146,35 @@ export function tooLargeReply(error: PayloadTooLargeError): {
 export async function storeEnvelope(
   body: Buffer,
   options: PushOptions,
-  endpoint?: string,
+  endpoint?: Pick<Endpoint, 'name' | 'registryHost' | 'repositories'>,
 ): Promise<PushReply> {
   const started = performance.now();
   let delivery: GarDelivery;
   try {
-    delivery = { ...parseEnvelope(body), endpoint };
+    delivery = {
+      ...parseEnvelope(body),
+      ...(endpoint ? { endpoint: endpoint.name, binding: bindingHeaders(endpoint) } : {}),
+    };
   } catch (error) {
     if (!(error instanceof EnvelopeError)) throw error;
     return rejected(options, 400, error.type, error.message);
   }
   try {
+    const key = garEventId(delivery.messageId);
+    if (await options.repeats?.seen(key)) {
+      options.metrics.deliveries.inc({ via: 'push', result: 'duplicate' });
+      return { status: 204 };
+    }
     const published = await acceptGarDelivery(
       options.publish,
       delivery,
       options.now ? { now: options.now } : {},
     );
+    await options.repeats?.remember(key).catch((error: unknown) => {
+      options.log.warn('could not remember a stored push; a replay may be stored again', {
+        error,
+      });
+    });
     countStored(options.metrics, 'push', published, (performance.now() - started) / 1000);
   } catch (error) {
     if (error instanceof DeliveryError) return rejected(options, 400, error.type, error.message);

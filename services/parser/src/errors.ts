@@ -7,7 +7,8 @@ export type ParseErrorType =
   | 'unknown_source'
   | 'invalid_encoding'
   | 'missing_registry_host'
-  | 'batch_too_large';
+  | 'batch_too_large'
+  | 'repository_not_allowed';
 
 /** Never retryable: the same bytes fail the same way. */
 export class ParseError extends OnpushError<ParseErrorType> {

@@ -1,6 +1,7 @@
 import { HEADERS, TOPOLOGY, subjectTail, transportHeaderName } from '@onpush/contracts';
 import { deadLetterFor, eventIdOf, type Incoming, type Outgoing } from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
+import { boundPush } from './binding.js';
 import { ParseError } from './errors.js';
 import {
   FORMATS,
@@ -80,13 +81,17 @@ export function createHandler(options: HandlerOptions = {}) {
   };
 }
 
-/** Pushes as checked `ImagePushed` messages; one that breaks the contract joins `rejected`. */
+/**
+ * Pushes as checked `ImagePushed` messages, as the endpoint's configuration binds them
+ * (binding.ts); one that breaks the contract or the binding joins `rejected`.
+ */
 function checkPushes(pushes: readonly Push[], rejected: readonly Rejected[], context: PushContext) {
   const published: Outgoing[] = [];
   const all = [...rejected];
   for (const push of pushes) {
     try {
-      published.push(pushedOutgoing(imagePushed(push, context), context.msg));
+      const bound = boundPush(push, context.msg);
+      published.push(pushedOutgoing(imagePushed(bound, context), context.msg));
     } catch (error) {
       if (!(error instanceof ParseError)) throw error;
       all.push({ key: push.key, error });

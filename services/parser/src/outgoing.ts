@@ -18,6 +18,19 @@ const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)$/
 const EARLIEST = Date.UTC(1970, 0, 1);
 const LATEST = Date.UTC(9999, 11, 31);
 
+/**
+ * How far after its receipt a sender may say a push happened (clocks differ): a later `pushedAt`
+ * is clamped to the receipt plus this, so a forged far-future time cannot make every later push
+ * of the image look superseded.
+ */
+export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+/** `pushedAt` no later than `receivedAt` + MAX_CLOCK_SKEW_MS (both ISO 8601). */
+export function clampPushedAt(pushedAt: string, receivedAt: string): string {
+  const latest = Date.parse(receivedAt) + MAX_CLOCK_SKEW_MS;
+  return Date.parse(pushedAt) > latest ? new Date(latest).toISOString() : pushedAt;
+}
+
 /** An ISO 8601 time with a zone, as ISO with milliseconds in UTC; undefined otherwise. */
 export function isoTime(value: string | undefined): string | undefined {
   if (value === undefined || !ISO.test(value.trim())) return undefined;
@@ -48,7 +61,8 @@ export const pushId = (eventId: string, key: string): string =>
 
 /** The `ImagePushed` of one push, checked against its contract (a ParseError if it breaks it). */
 export function imagePushed(push: Push, context: PushContext): ImagePushed {
-  const pushedAt = isoTime(push.pushedAt);
+  const sent = isoTime(push.pushedAt);
+  const pushedAt = sent === undefined ? undefined : clampPushedAt(sent, context.receivedAt);
   const message: ImagePushed = {
     v: 1,
     id: pushId(context.eventId, push.key),

@@ -56,11 +56,14 @@ export class TokenBucket {
 
   /** 0 when a token was there and is taken; otherwise takes nothing and answers ms until one is. */
   tryTake(): number {
+    const wait = this.wait();
+    if (wait === 0) this.tokens -= 1;
+    return wait;
+  }
+
+  /** 0 when a token is there (taking nothing); otherwise ms until one is. */
+  wait(): number {
     this.refill();
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - this.tokens) * 1000) / this.qps);
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 1000) / this.qps);
   }
 }

@@ -84,7 +84,8 @@ export function authenticator(auth: EndpointAuth, deps: AuthDeps = {}): Authenti
       const certs = new SnsCertificates(deps.fetcher);
       return {
         needsBody: true,
-        verify: async ({ body }) => void (await verifySns(body, auth, certs)),
+        verify: async ({ body }) =>
+          void (await verifySns(body, auth, certs, (deps.now ?? Date.now)())),
       };
     }
   }

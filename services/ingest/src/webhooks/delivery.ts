@@ -102,6 +102,19 @@ function traceHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   return { [HEADERS.traceparent]: parent, ...(state ? { [HEADERS.tracestate]: state } : {}) };
 }
 
+/**
+ * What the endpoint's configuration says of its pushes, for the parser, where it outranks the
+ * body: the registry host, and the repositories the endpoint may push.
+ */
+export function bindingHeaders(
+  endpoint: Pick<Endpoint, 'registryHost' | 'repositories'>,
+): Record<string, string> {
+  return {
+    ...(endpoint.registryHost ? { [HEADERS.registryHost]: endpoint.registryHost } : {}),
+    ...(endpoint.repositories ? { [HEADERS.repositories]: endpoint.repositories.join(',') } : {}),
+  };
+}
+
 /** The NATS headers of a webhook delivery: transport headers first, ingest's own win. */
 export function webhookHeaders(delivery: WebhookDelivery, eventId: string): Record<string, string> {
   const { endpoint, headers } = delivery;
@@ -114,8 +127,14 @@ export function webhookHeaders(delivery: WebhookDelivery, eventId: string): Reco
     [HEADERS.endpoint]: endpoint.name,
     [HEADERS.receivedAt]: delivery.receivedAt.toISOString(),
     ...(contentType ? { [HEADERS.contentType]: contentType } : {}),
-    ...(endpoint.registryHost ? { [HEADERS.registryHost]: endpoint.registryHost } : {}),
+    ...bindingHeaders(endpoint),
   };
+}
+
+/** The event id of a webhook delivery: `<source>:<delivery id>`. */
+export function webhookEventId(delivery: WebhookDelivery): string {
+  const { source } = delivery.endpoint;
+  return `${source}:${deliveryId(source, delivery.json, delivery.headers, delivery.body)}`;
 }
 
 /**
@@ -128,7 +147,7 @@ export async function publishWebhook(
 ): Promise<{ eventId: string; published: Published }> {
   const { source } = delivery.endpoint;
   const id = deliveryId(source, delivery.json, delivery.headers, delivery.body);
-  const eventId = `${source}:${id}`;
+  const eventId = webhookEventId(delivery);
   const published = await publish(rawSubject(source), delivery.body, {
     msgId: id,
     headers: webhookHeaders(delivery, eventId),

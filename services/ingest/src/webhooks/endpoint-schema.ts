@@ -5,7 +5,8 @@ import { AUTH_TYPES, SOURCES } from './sources.js';
 export const GOOGLE_JWKS_URL = 'https://www.googleapis.com/oauth2/v3/certs';
 export const GOOGLE_ISSUERS = ['accounts.google.com', 'https://accounts.google.com'] as const;
 /** Where SNS signing certificates (and subscription confirmations) may come from. */
-export const SNS_ORIGIN = '^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?$';
+export const SNS_ORIGIN =
+  '^https://sns\\.[a-z]{2}(?:-[a-z]+)+-\\d{1,2}\\.amazonaws\\.com(?:\\.cn)?$';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -89,6 +90,8 @@ const snsAuth = z.strictObject({
     .min(1),
   /** Anchored pattern on the origin (`https://host[:port]`) of SigningCertURL and SubscribeURL. */
   certOrigin: regex.default(SNS_ORIGIN),
+  /** Messages older than this (their signed Timestamp) are refused: a replay, or too late. */
+  maxAgeSeconds: z.number().int().min(30).max(3600).default(300),
 });
 
 export const authSchema = z.discriminatedUnion(
@@ -105,6 +108,22 @@ export const endpointSchema = z.strictObject({
   registryHost: z
     .string()
     .regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, 'must be a host[:port]')
+    .optional(),
+  /**
+   * The repositories this endpoint may push (globs on the path: `*` within a segment, `**`
+   * across, `?` one character); the parser dead-letters any other (`repository_not_allowed`).
+   */
+  repositories: z
+    .array(
+      z
+        .string()
+        .regex(
+          /^[a-z0-9._/*?-]{1,255}$/,
+          'must be a repository glob: a-z 0-9 . _ - / and * (within a segment), ** (across), ?',
+        ),
+    )
+    .min(1, 'must list at least one repository glob')
+    .max(64)
     .optional(),
   rateLimit: z
     .strictObject({

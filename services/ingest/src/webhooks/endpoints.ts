@@ -17,7 +17,7 @@ export type EndpointAuth =
       keys: { url: string } | { file: string };
       clockSkewMs: number;
     }
-  | { type: 'sns'; topicArns: readonly string[]; certOrigin: RegExp };
+  | { type: 'sns'; topicArns: readonly string[]; certOrigin: RegExp; maxAgeMs: number };
 
 /** One `POST /webhooks/<name>` endpoint. */
 export interface Endpoint {
@@ -25,6 +25,8 @@ export interface Endpoint {
   source: Source;
   auth: EndpointAuth;
   registryHost?: string | undefined;
+  /** The repository globs this endpoint is bound to; undefined: any repository. */
+  repositories?: readonly string[] | undefined;
   rateLimit: { perSecond: number; burst: number };
   maxBodyBytes: number;
 }
@@ -99,6 +101,7 @@ function resolveAuth(
         type: 'sns',
         topicArns: auth.topicArns,
         certOrigin: new RegExp(`^(?:${auth.certOrigin})$`),
+        maxAgeMs: auth.maxAgeSeconds * 1000,
       };
     case 'path': {
       const secret = readSecret(auth, io, problems);
@@ -140,6 +143,7 @@ export function resolveEndpoint(
     source: input.source,
     auth,
     registryHost: input.registryHost,
+    repositories: input.repositories,
     rateLimit: input.rateLimit ?? { ...DEFAULT_RATE_LIMIT },
     maxBodyBytes: input.maxBodyBytes ?? defaults.maxBodyBytes,
   };

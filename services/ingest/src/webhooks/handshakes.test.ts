@@ -69,7 +69,7 @@ describe('handshakes: answered, nothing published', () => {
   it('SNS: a signed SubscriptionConfirmation GETs the SubscribeURL; a Notification is stored', async () => {
     const common = {
       TopicArn: TOPIC,
-      Timestamp: '2025-06-01T12:00:00.000Z',
+      Timestamp: new Date().toISOString(),
       SigningCertURL: `${aws.url}/cert.pem`,
     };
     const confirm = snsSign({

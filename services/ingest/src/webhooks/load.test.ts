@@ -110,6 +110,28 @@ describe('webhook configuration', () => {
     expect(lines.join('\n')).not.toContain('inline-secret-value');
   });
 
+  it('binds an endpoint to repository globs, and refuses what is not one', () => {
+    const endpoint = (repositories: unknown) => ({
+      name: 'reg',
+      source: 'distribution',
+      auth: { type: 'token', secretEnv: 'T' },
+      repositories,
+    });
+    const env = (repositories: unknown) => ({
+      ...base,
+      ...webhooks(endpoint(repositories)),
+      T: 'sixteen-chars-ok!',
+    });
+    const { endpoints } = loadIngestConfig(env(['team-a/*', 'shared/**']), readFile);
+    expect(endpoints?.[0]?.repositories).toEqual(['team-a/*', 'shared/**']);
+    expect(problems(env(['Team A/(x)+']))).toEqual([
+      'WEBHOOKS: endpoint "reg" (item 1): repositories.0: must be a repository glob: a-z 0-9 . _ - / and * (within a segment), ** (across), ?',
+    ]);
+    expect(problems(env([]))).toEqual([
+      'WEBHOOKS: endpoint "reg" (item 1): repositories: must list at least one repository glob',
+    ]);
+  });
+
   it.each([
     [{ WEBHOOKS: '{not json' }, /^WEBHOOKS: not JSON/],
     [{ WEBHOOKS: '{"endpoints": 3}' }, /^WEBHOOKS: must be a JSON array of endpoints/],

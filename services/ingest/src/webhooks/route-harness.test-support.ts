@@ -108,6 +108,7 @@ function endpoints(): Endpoint[] {
         type: 'sns',
         topicArns: [TOPIC],
         certOrigin: new RegExp(`^${aws.url.replaceAll('.', '\\.')}$`),
+        maxAgeMs: 300_000,
       },
       ...limits,
     },

@@ -5,12 +5,14 @@ import type { Logger } from '@onpush/telemetry';
 import { countStored, type IngestMetrics } from '../metrics.js';
 import { PayloadTooLargeError } from '../payload-limit.js';
 import { storeEnvelope, tooLargeReply } from '../push.js';
+import { repeatKey, type RepeatMemory } from '../repeats.js';
 import { authenticator, type AuthRequest, type Authenticator } from './auth.js';
-import { publishWebhook } from './delivery.js';
+import { publishWebhook, webhookEventId } from './delivery.js';
 import type { Endpoint } from './endpoints.js';
 import { AuthError, AuthUnavailableError } from './errors.js';
 import type { Fetcher } from './fetch.js';
 import { handshake, optionsReply, type Reply } from './handshakes.js';
+import { PeerBuckets, peerKey, type PeerLimit } from './peers.js';
 import { bodyOf, isJsonType, jsonOf, mediaType } from './request.js';
 import { SOURCE_SPECS } from './sources.js';
 
@@ -28,6 +30,10 @@ export interface WebhookOptions {
    * read, whatever the endpoint's maxBodyBytes.
    */
   maxPayload?: () => number | undefined;
+  /** Failed authentications (and OPTIONS) each remote address may make (DEFAULT_PEER_LIMIT). */
+  peerLimit?: PeerLimit;
+  /** The deliveries stored in the last day: the same one again is answered as a duplicate. */
+  repeats?: RepeatMemory | undefined;
 }
 
 interface Bound {
@@ -56,6 +62,9 @@ const early = (reply: Reply): Reply => ({
   headers: { ...reply.headers, connection: 'close' },
 });
 
+const tooMany = (waitMs: number, message: string): Reply =>
+  problem(429, 'rate_limited', message, { 'retry-after': String(Math.ceil(waitMs / 1000)) });
+
 function send(res: ServerResponse, reply: Reply): void {
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
   if (reply.body === undefined) {
@@ -65,9 +74,21 @@ function send(res: ServerResponse, reply: Reply): void {
 }
 
 class WebhookHandler {
-  constructor(private readonly options: WebhookOptions) {}
+  private readonly peers: PeerBuckets;
 
-  async authenticate(target: Bound, request: AuthRequest): Promise<Reply | undefined> {
+  constructor(private readonly options: WebhookOptions) {
+    this.peers = new PeerBuckets(options.peerLimit);
+  }
+
+  /**
+   * Undefined when the sender is proven. A failure is charged to the peer: 401, or 429 once the
+   * peer has failed more than its bucket allows; 503 when the proof cannot be checked now.
+   */
+  async authenticate(
+    target: Bound,
+    request: AuthRequest,
+    peer: string,
+  ): Promise<Reply | undefined> {
     const { endpoint } = target;
     try {
       await target.auth.verify(request);
@@ -82,16 +103,29 @@ class WebhookHandler {
       if (!(error instanceof AuthError)) throw error;
       const labels = { endpoint: endpoint.name, source: endpoint.source, reason: error.reason };
       this.options.metrics.authFailures.inc(labels);
-      this.options.log.debug('webhook refused', { ...labels, detail: error.message });
+      this.options.log.debug('webhook refused', { ...labels, peer, detail: error.message });
+      const wait = this.peers.fail(peer);
+      if (wait > 0) return tooMany(wait, 'too many failed authentications from this address');
       return problem(401, 'unauthorized', `authentication failed (${error.reason})`);
     }
   }
 
-  /** Method, rate limit and, where no body is needed, authentication: an answer, or go on. */
+  /** The endpoint's own rate, drawn from only by senders that proved themselves. */
+  private overRate(target: Bound): Reply | undefined {
+    const wait = target.bucket.tryTake();
+    return wait > 0 ? tooMany(wait, 'too many requests') : undefined;
+  }
+
+  /**
+   * Method, and whatever can be decided before the body is read: a header or path credential
+   * (then the endpoint's rate), or — for a proof over the body — whether this peer may still
+   * fail. An answer, or go on.
+   */
   private async admit(
     req: IncomingMessage,
     target: Bound,
     request: AuthRequest,
+    peer: string,
   ): Promise<Reply | undefined> {
     const { endpoint } = target;
     const options = SOURCE_SPECS[endpoint.source].options;
@@ -99,16 +133,18 @@ class WebhookHandler {
       const allow = options ? 'POST, OPTIONS' : 'POST';
       return early(problem(405, 'method_not_allowed', 'use POST', { allow }));
     }
-    const wait = target.bucket.tryTake();
-    if (wait > 0) {
-      const retryAfter = String(Math.ceil(wait / 1000));
-      return early(
-        problem(429, 'rate_limited', 'too many requests', { 'retry-after': retryAfter }),
-      );
+    // OPTIONS enters nothing and proves nothing (but a path token): the peer pays for it.
+    if (req.method === 'OPTIONS' && endpoint.auth.type !== 'path') {
+      const wait = this.peers.fail(peer);
+      return wait > 0 ? early(tooMany(wait, 'too many requests from this address')) : undefined;
     }
-    // OPTIONS enters nothing: only a path token is checked (it is part of the URL).
-    if (req.method === 'OPTIONS' && endpoint.auth.type !== 'path') return undefined;
-    const refused = target.auth.needsBody ? undefined : await this.authenticate(target, request);
+    if (target.auth.needsBody) {
+      const wait = this.peers.wait(peer);
+      return wait > 0
+        ? early(tooMany(wait, 'too many failed authentications from this address'))
+        : undefined;
+    }
+    const refused = (await this.authenticate(target, request, peer)) ?? this.overRate(target);
     return refused && early(refused);
   }
 
@@ -116,7 +152,8 @@ class WebhookHandler {
     const { endpoint } = target;
     const spec = SOURCE_SPECS[endpoint.source];
     const request: AuthRequest = { headers: req.headers, pathToken, body: EMPTY };
-    const refused = await this.admit(req, target, request);
+    const peer = peerKey(req.socket.remoteAddress);
+    const refused = await this.admit(req, target, request, peer);
     if (refused) return refused;
     if (req.method === 'OPTIONS') return optionsReply(endpoint, req.headers);
     const type = mediaType(req.headers);
@@ -141,10 +178,10 @@ class WebhookHandler {
           limit: limit.bytes,
         },
       });
-    const late401 = target.auth.needsBody
-      ? await this.authenticate(target, { ...request, body })
+    const late = target.auth.needsBody
+      ? ((await this.authenticate(target, { ...request, body }, peer)) ?? this.overRate(target))
       : undefined;
-    return late401 ?? this.accept(endpoint, req, body);
+    return late ?? this.accept(endpoint, req, body);
   }
 
   /**
@@ -161,7 +198,7 @@ class WebhookHandler {
 
   private async accept(endpoint: Endpoint, req: IncomingMessage, body: Buffer): Promise<Reply> {
     const { publish, metrics, log } = this.options;
-    if (endpoint.source === 'gcr') return storeEnvelope(body, this.pushOptions(), endpoint.name);
+    if (endpoint.source === 'gcr') return storeEnvelope(body, this.pushOptions(), endpoint);
     const json = jsonOf(body);
     const answered = await handshake(endpoint, req.headers, body, json, this.options.fetcher);
     if (answered) return answered;
@@ -169,7 +206,13 @@ class WebhookHandler {
     const receivedAt = (this.options.now ?? (() => new Date()))();
     try {
       const delivery = { endpoint, body, headers: req.headers, json, receivedAt };
+      const key = repeatKey(endpoint, webhookEventId(delivery), body);
+      if (await this.options.repeats?.seen(key)) {
+        metrics.deliveries.inc({ via: 'webhook', result: 'duplicate' });
+        return { status: 202, body: { eventId: webhookEventId(delivery), duplicate: true } };
+      }
       const { eventId, published } = await publishWebhook(publish, delivery);
+      await this.remember(key);
       countStored(
         metrics,
         'webhook',
@@ -197,23 +240,35 @@ class WebhookHandler {
     }
   }
 
+  /** Remembers a stored delivery; when that fails it is stored all the same (logged). */
+  private async remember(key: string): Promise<void> {
+    await this.options.repeats?.remember(key).catch((error: unknown) => {
+      this.options.log.warn('could not remember a stored delivery; a replay may be stored again', {
+        error,
+      });
+    });
+  }
+
   private pushOptions() {
-    const { publish, metrics, log, now } = this.options;
+    const { publish, metrics, log, now, repeats } = this.options;
     return {
       publish,
       metrics,
       log,
       maxBodyBytes: Number.MAX_SAFE_INTEGER,
       ...(now ? { now } : {}),
+      ...(repeats ? { repeats } : {}),
     };
   }
 }
 
 /**
  * `POST /webhooks/<name>` (and `/webhooks/<name>/<token>` for a path token) for each configured
- * endpoint: rate limit (429), authentication (401), content type (415), body size (413),
- * handshakes (2xx, nothing published), then the untouched body on `onpush.raw.<source>`:
- * 202 once JetStream stored it, 503 when it could not (the sender retries).
+ * endpoint: authentication (401; 429 for a peer that failed too often), the endpoint's rate
+ * (429, charged only to proven senders), content type (415), body size (413), handshakes (2xx,
+ * nothing published), a repeat of a delivery stored in the last day (202, duplicate), then the
+ * untouched body on `onpush.raw.<source>`: 202 once JetStream stored it, 503 when it could not
+ * (the sender retries).
  */
 export function webhookRoute(options: WebhookOptions): Route {
   const bound = new Map<string, Bound>();

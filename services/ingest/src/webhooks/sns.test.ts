@@ -15,7 +15,11 @@ beforeAll(async () => {
   certs = await serve({
     '/SimpleNotificationService-test.pem': pem.slice(pem.indexOf('-----BEGIN CERTIFICATE')),
   });
-  policy = { topicArns: [TOPIC], certOrigin: new RegExp(`^${certs.url.replaceAll('.', '\\.')}$`) };
+  policy = {
+    topicArns: [TOPIC],
+    certOrigin: new RegExp(`^${certs.url.replaceAll('.', '\\.')}$`),
+    maxAgeMs: 300_000,
+  };
   cache = new SnsCertificates();
 });
 afterAll(() => certs.close());
@@ -36,9 +40,11 @@ function notification(version: '1' | '2' = '2', more: Partial<SnsMessage> = {}):
   );
 }
 
-async function reason(message: unknown): Promise<string> {
+const SENT = Date.parse('2025-06-01T12:00:00.000Z');
+
+async function reason(message: unknown, nowMs = SENT + 1_000): Promise<string> {
   try {
-    await verifySns(Buffer.from(JSON.stringify(message)), policy, cache);
+    await verifySns(Buffer.from(JSON.stringify(message)), policy, cache, nowMs);
     return 'ok';
   } catch (error) {
     if (error instanceof AuthError) return error.reason;
@@ -106,5 +112,14 @@ describe('SNS message signature', () => {
     expect(origin.test('http://sns.eu-west-1.amazonaws.com')).toBe(false);
     expect(origin.test('https://sns.eu-west-1.amazonaws.com.evil.com')).toBe(false);
     expect(origin.test('https://evil.com')).toBe(false);
+    expect(origin.test('https://sns.s3.amazonaws.com')).toBe(false);
+    expect(origin.test('https://sns.amazonaws.com')).toBe(false);
+    expect(origin.test('https://sns.us-gov-west-1.amazonaws.com')).toBe(true);
+  });
+
+  it('refuses a message older than maxAgeMs (a replay) and one from the future', async () => {
+    expect(await reason(notification(), SENT + 299_000)).toBe('ok');
+    expect(await reason(notification(), SENT + 301_000)).toBe('expired');
+    expect(await reason(notification(), SENT - 301_000)).toBe('not_yet_valid');
   });
 });

@@ -23,6 +23,24 @@ export interface SnsPolicy {
   topicArns: readonly string[];
   /** Anchored pattern on the origin of SigningCertURL and SubscribeURL. */
   certOrigin: RegExp;
+  /** Oldest message accepted (by its signed Timestamp); a replay after this is refused. */
+  maxAgeMs: number;
+}
+
+/** How far in the future a Timestamp may be (clocks differ). */
+const FUTURE_SKEW_MS = 5 * 60 * 1000;
+
+/** The message's signed Timestamp within maxAgeMs of `nowMs`; else AuthError (401). */
+function checkTimestamp(message: SnsMessage, policy: SnsPolicy, nowMs: number): void {
+  const at = Date.parse(message.Timestamp);
+  if (Number.isNaN(at)) throw new AuthError('malformed', 'the SNS Timestamp is not a time');
+  if (at < nowMs - policy.maxAgeMs)
+    throw new AuthError(
+      'expired',
+      `the SNS message is older than ${policy.maxAgeMs / 1000} s (a replay, or delivered too late)`,
+    );
+  if (at > nowMs + FUTURE_SKEW_MS)
+    throw new AuthError('not_yet_valid', 'the SNS Timestamp is in the future');
 }
 
 /** The keys SNS signs in a (un)subscription confirmation, in order. */
@@ -111,14 +129,15 @@ export class SnsCertificates {
 }
 
 /**
- * Verifies an SNS message: one of the allowed topics, a certificate URL on an allowed origin
- * and a signature (SignatureVersion 1: SHA1withRSA, 2: SHA256withRSA) over the canonical
+ * Verifies an SNS message: one of the allowed topics, a certificate URL on an allowed origin,
+ * a Timestamp no older than maxAgeMs (nor in the future) and a signature (SignatureVersion 1: SHA1withRSA, 2: SHA256withRSA) over the canonical
  * string. Returns the message; throws AuthError (401) or AuthUnavailableError (503).
  */
 export async function verifySns(
   body: Buffer,
   policy: SnsPolicy,
   certs: SnsCertificates,
+  nowMs: number = Date.now(),
 ): Promise<SnsMessage> {
   const message = parseSns(body);
   if (!policy.topicArns.includes(message.TopicArn))
@@ -128,6 +147,7 @@ export async function verifySns(
     !/\.pem$/.test(new URL(message.SigningCertURL).pathname)
   )
     throw new AuthError('cert_url_not_allowed', 'SigningCertURL is not on an allowed origin');
+  checkTimestamp(message, policy, nowMs);
   const key = await certs.key(message.SigningCertURL);
   const algorithm = message.SignatureVersion === '1' ? 'RSA-SHA1' : 'RSA-SHA256';
   const signature = Buffer.from(message.Signature, 'base64');
