@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PubSub, type Message, type Topic } from '@google-cloud/pubsub';
 import { BENCH_REGISTRY } from './cluster.js';
+import { PUSH_PATH, pushAuthorization } from './push-auth.js';
 
 export const digestOf = (n: number): string =>
   `sha256:${createHash('sha256').update(`bench-${n}`).digest('hex')}`;
@@ -13,7 +14,10 @@ export function garBody(image: string, n: number): string {
   });
 }
 
-/** A push through ingest's Pub/Sub push endpoint (a registry webhook over HTTP). Returns the event id. */
+/**
+ * A push through ingest's authenticated Pub/Sub push endpoint (a registry webhook over HTTP).
+ * Returns the event id.
+ */
 export async function postPush(ingestPort: number, id: string, body: string): Promise<string> {
   const envelope = {
     message: {
@@ -23,9 +27,9 @@ export async function postPush(ingestPort: number, id: string, body: string): Pr
     },
     subscription: 'projects/onpush-bench/subscriptions/push',
   };
-  const response = await fetch(`http://127.0.0.1:${ingestPort}/pubsub/push`, {
+  const response = await fetch(`http://127.0.0.1:${ingestPort}${PUSH_PATH}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: pushAuthorization() },
     body: JSON.stringify(envelope),
   });
   if (response.status >= 300) throw new Error(`push ${id}: HTTP ${response.status}`);

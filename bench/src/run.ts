@@ -13,6 +13,7 @@ import { benchLookup } from './lookup.js';
 import { pubsubLatency, webhookLatency } from './pipeline.js';
 import { pubsubBench } from './pushes.js';
 import { stageTimes } from './stages.js';
+import { pushAuthEnv } from './push-auth.js';
 
 export const SECTIONS = [
   'lookup',
@@ -52,6 +53,7 @@ async function startServices(
 ): Promise<{ supervisor: Supervisor; ports: Record<ServiceName, number> }> {
   const ports = {} as Record<ServiceName, number>;
   for (const s of SERVICES) ports[s] = await freePort();
+  const ingestAuth = pushAuthEnv(sandbox.dir);
   const supervisor = new Supervisor({
     env: {
       ...process.env,
@@ -61,7 +63,10 @@ async function startServices(
       KUBE_QPS: '2000',
       KUBE_BURST: '2000',
     },
-    envFor: (service) => ({ PORT: String(ports[service]) }),
+    envFor: (service) => ({
+      PORT: String(ports[service]),
+      ...(service === 'ingest' ? ingestAuth : {}),
+    }),
     write: () => undefined,
   });
   supervisor.start();

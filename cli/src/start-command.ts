@@ -36,7 +36,19 @@ export async function startCommand(
   if (!env['PUBSUB_PROJECT']) {
     // Without a project there is no subscription to pull: ingest serves its HTTP endpoints only.
     childEnv['PUBSUB_PULL'] = 'false';
-    out.info('onpush: PUBSUB_PROJECT is not set: ingest takes Pub/Sub push deliveries only');
+    const local = !env['BIND_ADDRESS'] || isLoopbackAddress(env['BIND_ADDRESS']);
+    if (
+      !env['WEBHOOKS'] &&
+      !env['WEBHOOKS_FILE'] &&
+      !env['INSECURE_ALLOW_ANONYMOUS_PUSH'] &&
+      local
+    ) {
+      // Nothing else to take events on a developer's machine: anonymous push, on loopback only.
+      childEnv['INSECURE_ALLOW_ANONYMOUS_PUSH'] = 'true';
+      out.info(
+        'onpush: PUBSUB_PROJECT and WEBHOOKS are not set: ingest takes Pub/Sub push deliveries at POST /pubsub/push WITHOUT authentication, on loopback only (INSECURE_ALLOW_ANONYMOUS_PUSH)',
+      );
+    } else out.info('onpush: PUBSUB_PROJECT is not set: ingest takes webhook deliveries only');
   }
   if (!env['ADMIN_TOKEN_FILE']) {
     childEnv['ADMIN_TOKEN_FILE'] = adminTokenFile(defaultStateDir());
@@ -77,6 +89,11 @@ async function provisionFirst(url: string, out: Output): Promise<void> {
       `onpush: could not provision ${url} (${error instanceof Error ? error.message : String(error)}); the services wait until \`onpush provision\` has run`,
     );
   }
+}
+
+/** 127.0.0.0/8, ::1 or localhost. */
+function isLoopbackAddress(address: string): boolean {
+  return /^(?:localhost|::1|127(?:\.\d{1,3}){3})$/i.test(address);
 }
 
 export function defaultStateDir(): string {

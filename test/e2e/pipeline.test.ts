@@ -14,6 +14,7 @@ import { eventually, useSandbox } from '@onpush/testing';
 import { deployment, grantRestarter, restarterIdentity } from '../support/kube.js';
 import { REPO, digest } from './cluster-fixtures.js';
 import { outcomesOf, startPipeline, writeTokenKubeconfig } from './pipeline.js';
+import { PUSH_PATH, pushEnv, pushHeaders } from '../support/pubsub-push.js';
 
 const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 
@@ -66,6 +67,7 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
     const token = await restarterIdentity(kube, rbac, ['shop', 'blog']);
     const pipeline = await startPipeline(sandbox(), {
       restarter: { KUBECONFIG: writeTokenKubeconfig(sandbox(), 'restarter', token) },
+      ingest: pushEnv(),
     });
     logs = pipeline.logs;
     ingestPort = pipeline.ports.ingest;
@@ -235,9 +237,9 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
       subscription: 'projects/p/subscriptions/onpush-push',
     };
     for (let i = 0; i < 2; i += 1) {
-      const response = await fetch(`http://127.0.0.1:${ingestPort}/pubsub/push`, {
+      const response = await fetch(`http://127.0.0.1:${ingestPort}${PUSH_PATH}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: pushHeaders(),
         body: JSON.stringify(envelope),
       });
       expect(response.status).toBe(204);

@@ -10,6 +10,7 @@ import { parsePrometheusText, sampleValue } from '@onpush/telemetry';
 import { eventually, useSandbox } from '@onpush/testing';
 import { REPO } from './cluster-fixtures.js';
 import { OtlpReceiver } from './otlp-receiver.js';
+import { PUSH_PATH, pushEnv, pushHeaders } from '../support/pubsub-push.js';
 import { startPipeline } from './pipeline.js';
 
 const ROUNDS = Number(process.env['ONPUSH_OVERHEAD_ROUNDS'] ?? 10);
@@ -80,10 +81,10 @@ describe('tracing overhead: throughput with the exporter on and off, in one run'
             }
           : {}),
       };
-      const pipeline = await startPipeline(
-        sandbox(),
-        Object.fromEntries(SERVICES.map((s) => [s, env])),
-      );
+      const pipeline = await startPipeline(sandbox(), {
+        ...Object.fromEntries(SERVICES.map((s) => [s, env])),
+        ingest: { ...env, ...pushEnv() },
+      });
       const nc = await connectNats({ url, name: `onpush-overhead-${name}` });
       lanes.push({ name, nc, ports: pipeline.ports, stop: () => pipeline.supervisor.stop() });
     }
@@ -115,9 +116,9 @@ describe('tracing overhead: throughput with the exporter on and off, in one run'
     const queue = [...ids];
     const worker = async (): Promise<void> => {
       for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-        const res = await fetch(`http://127.0.0.1:${port}/pubsub/push`, {
+        const res = await fetch(`http://127.0.0.1:${port}${PUSH_PATH}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: pushHeaders(),
           body: envelope(id),
         });
         if (res.status !== 204) throw new Error(`push ${id}: ${res.status}`);

@@ -33,6 +33,7 @@ import {
   useFleetPipeline,
   type Push,
 } from './harness.js';
+import { pushEnv } from '../support/pubsub-push.js';
 
 const MALFORMED = scaled(1_000, 5_000);
 const VALID_ROUNDS = scaled(10, 40);
@@ -203,8 +204,8 @@ async function rssOf(ports: Record<ServiceName, number>): Promise<Record<Service
   return rss;
 }
 
-// Given a fleet of Deployments and the five services, ingest taking both the push endpoint and
-// a pull subscription on the emulator's `gcr` topic.
+// Given a fleet of Deployments and the five services, ingest taking both the push endpoint (with
+// its OIDC token) and a pull subscription on the emulator's `gcr` topic.
 describe('hostile input: malformed notifications mixed into valid traffic', () => {
   const sandbox = useSandbox(['nats', 'pubsub', 'kube'], 'hostile-input');
   /** Everything this file does comes after this: what `onpush audit --since` checks. */
@@ -213,7 +214,11 @@ describe('hostile input: malformed notifications mixed into valid traffic', () =
   let pubsub: PubSub;
   let topic: Topic;
   let pids: Record<string, number | undefined> = {};
-  const run = useFleetPipeline(sandbox, { fleet, after: async () => pubsub?.close() });
+  const run = useFleetPipeline(sandbox, {
+    fleet,
+    env: { ingest: pushEnv() },
+    after: async () => pubsub?.close(),
+  });
 
   beforeAll(() => {
     pids = Object.fromEntries(SERVICES.map((s) => [s, run.supervisor.pid(s)]));

@@ -2,6 +2,7 @@
 // round holds each image's last digest), sent as a Pub/Sub push subscription sends them —
 // retrying until ingest answers 2xx.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PUSH_PATH, pushHeaders } from '../support/pubsub-push.js';
 import { TAG, digestOf, pool, type Fleet } from './fleet.js';
 
 /** One Artifact Registry push notification, as its Pub/Sub message. */
@@ -96,12 +97,13 @@ export interface Delivery {
 }
 
 /**
- * POSTs one push envelope to ingest as a Pub/Sub push subscription does: a 2xx settles it; a 4xx
- * other than 408/429 is final (the message enters nothing); anything else — 5xx, a refused or
- * reset connection while ingest restarts — is retried with a growing delay, within `deadlineMs`.
+ * POSTs one push envelope to ingest as a Pub/Sub push subscription does (with its OIDC token, to
+ * the `pubsub` endpoint of PUSH_ONLY): a 2xx settles it; a 4xx other than 408/429 is final (the
+ * message enters nothing); anything else — 5xx, a refused or reset connection while ingest
+ * restarts — is retried with a growing delay, within `deadlineMs`.
  */
 export function deliver(port: () => number, body: string, deadlineMs = 120_000): Promise<Delivery> {
-  return deliverTo(() => `http://127.0.0.1:${port()}/pubsub/push`, body, {}, deadlineMs);
+  return deliverTo(() => `http://127.0.0.1:${port()}${PUSH_PATH}`, body, pushHeaders(), deadlineMs);
 }
 
 /** POSTs `body` to `url()` (asked again on each attempt) as a retrying sender does (`deliver`). */

@@ -6,12 +6,17 @@ import type { ServiceName, Supervisor } from '@onpush/cli';
 import type { KubeClients } from '@onpush/kube';
 import type { Sandbox } from '@onpush/sandbox';
 import { startPipeline } from '../e2e/pipeline.js';
+import { pushEnv } from '../support/pubsub-push.js';
 import { adminKube, createFleet, type Fleet } from './fleet.js';
 
-/** Ingest's env to take Pub/Sub push deliveries over HTTP only: no pull, no subscription. */
+/**
+ * Ingest's env to take Pub/Sub push deliveries over HTTP only (authenticated, at the `pubsub`
+ * endpoint `deliver` posts to): no pull, no subscription.
+ */
 export const PUSH_ONLY: NodeJS.ProcessEnv = {
   PUBSUB_PULL: 'false',
   PUBSUB_CREATE_SUBSCRIPTION: 'false',
+  ...pushEnv(),
 };
 
 /** Env to add, per service. */

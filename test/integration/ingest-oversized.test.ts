@@ -9,6 +9,7 @@ import { connectNats, jetstreamManager, type NatsConnection } from '@onpush/nats
 import { freePort, waitUntil, type SandboxEnv } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
 import { readStream } from './webhooks-harness.js';
+import { PUSH_PATH, pushEnv, pushHeaders } from '../support/pubsub-push.js';
 
 const MIB = 1024 * 1024;
 const TOKEN = 'oversized-test-token-0123456789abcdef';
@@ -74,7 +75,12 @@ describe('ingest: input larger than JetStream accepts', () => {
       emulatorMode: true,
     });
     puller = await startIngest(
-      { PUBSUB_PULL: 'true', PUBSUB_CREATE_SUBSCRIPTION: 'true', MAX_BODY_BYTES: String(8 * MIB) },
+      {
+        PUBSUB_PULL: 'true',
+        PUBSUB_CREATE_SUBSCRIPTION: 'true',
+        MAX_BODY_BYTES: String(8 * MIB),
+        ...pushEnv(),
+      },
       base,
     );
     const file = join(sandbox().dir, 'webhooks-oversized.json');
@@ -170,9 +176,9 @@ describe('ingest: input larger than JetStream accepts', () => {
       message: { data: Buffer.alloc(2 * MIB, 'y').toString('base64'), messageId: 'push-big-1' },
       subscription: 'projects/p/subscriptions/push',
     };
-    const res = await fetch(`${puller.url}/pubsub/push`, {
+    const res = await fetch(`${puller.url}${PUSH_PATH}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: pushHeaders(),
       body: JSON.stringify(envelope),
     });
     expect(res.status).toBe(413);

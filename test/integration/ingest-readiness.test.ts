@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Supervisor } from '@onpush/cli';
 import { freePort, waitUntil } from '@onpush/sandbox';
 import { useSandbox } from '@onpush/testing';
+import { PUSH_PATH, pushEnv, pushHeaders } from '../support/pubsub-push.js';
 
 /** One poll: /readyz, then a push POST, then /readyz again. */
 interface Sample {
@@ -49,7 +50,13 @@ describe('ingest readiness follows whether a POST can be stored', () => {
     await nats.stop();
     const port = await freePort();
     supervisor = new Supervisor({
-      env: { ...process.env, ...sandbox().env, PUBSUB_PULL: 'false', LOG_LEVEL: 'info' },
+      env: {
+        ...process.env,
+        ...sandbox().env,
+        PUBSUB_PULL: 'false',
+        LOG_LEVEL: 'info',
+        ...pushEnv(),
+      },
       envFor: () => ({ PORT: String(port) }),
       services: ['ingest'],
       write: (line) => logs.push(line),
@@ -81,11 +88,7 @@ describe('ingest readiness follows whether a POST can be stored', () => {
           messageId: `r-${n}`,
         },
       });
-      const post = await status('/pubsub/push', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-      });
+      const post = await status(PUSH_PATH, { method: 'POST', headers: pushHeaders(), body });
       const readyAfter = await status('/readyz');
       const s = { at: Date.now(), phase, readyBefore, post, readyAfter };
       samples.push(s);
@@ -121,11 +124,14 @@ describe('ingest readiness follows whether a POST can be stored', () => {
     // And back again.
     await nats.start();
     const reconnectMs = await until('reconnected', up);
-    // And back as a new, empty broker (its store lost): ready once the streams exist again.
+    // And back as a new, empty broker (its store lost): not ready while the streams are missing
+    // (ingest may not make them), ready once provisioning made them again.
     await nats.stop();
     await until('disconnected again', down);
     rmSync(nats.storeDir, { recursive: true, force: true });
     await nats.start();
+    await until('fresh broker, not provisioned', down, 5);
+    await nats.provision();
     const freshMs = await until('fresh broker', up);
 
     expect(disagreements(samples), samples.map(line).join('\n')).toEqual([]);

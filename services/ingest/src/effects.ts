@@ -131,11 +131,16 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
   let pubsub: PubSub | undefined;
   let pull: PullHandle | undefined;
 
+  /** Why nothing can be stored now (draining, NATS not usable), or undefined. */
+  const refusal = (): NotConnectedError | undefined => {
+    if (!accepting) return new NotConnectedError('draining');
+    if (js === undefined) return new NotConnectedError('not connected to NATS yet');
+    if (!link.usable) return new NotConnectedError(link.why);
+    return undefined;
+  };
   const publish: Publish = (subject, data, options) => {
-    if (!accepting) return Promise.reject(new NotConnectedError('draining'));
-    if (js === undefined) return Promise.reject(new NotConnectedError('not connected to NATS yet'));
-    if (!link.usable) return Promise.reject(new NotConnectedError(link.why));
-    return js(subject, data, options);
+    const refused = refusal();
+    return refused ? Promise.reject(refused) : js!(subject, data, options);
   };
   /** The connected server's max_payload (data and headers of one message), once known. */
   const maxPayload = (): number | undefined => nc?.info?.max_payload;
@@ -150,12 +155,16 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
   const anonymous = config.INSECURE_ALLOW_ANONYMOUS_PUSH && !config.PUBSUB_PULL;
   const http = endpoints !== undefined || anonymous;
   let remembered: RepeatMemory | undefined;
+  // Refused at once, as a publish is, while nothing could be stored anyway.
   const repeats: RepeatMemory = {
-    seen: (key) =>
-      remembered?.seen(key) ?? Promise.reject(new NotConnectedError('not connected to NATS yet')),
-    remember: (key) =>
-      remembered?.remember(key) ??
-      Promise.reject(new NotConnectedError('not connected to NATS yet')),
+    seen: (key) => {
+      const refused = refusal() ?? (remembered ? undefined : new NotConnectedError('no bucket'));
+      return refused ? Promise.reject(refused) : remembered!.seen(key);
+    },
+    remember: (key) => {
+      const refused = refusal() ?? (remembered ? undefined : new NotConnectedError('no bucket'));
+      return refused ? Promise.reject(refused) : remembered!.remember(key);
+    },
   };
   const more = async (connection: NatsConnection): Promise<void> => {
     if (http) {
