@@ -161,9 +161,9 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
       const refused = refusal() ?? (remembered ? undefined : new NotConnectedError('no bucket'));
       return refused ? Promise.reject(refused) : remembered!.seen(key);
     },
-    remember: (key) => {
+    remember: (key, eventId) => {
       const refused = refusal() ?? (remembered ? undefined : new NotConnectedError('no bucket'));
-      return refused ? Promise.reject(refused) : remembered!.remember(key);
+      return refused ? Promise.reject(refused) : remembered!.remember(key, eventId);
     },
   };
   const more = async (connection: NatsConnection): Promise<void> => {

@@ -161,7 +161,7 @@ export async function storeEnvelope(
   }
   try {
     const key = garEventId(delivery.messageId);
-    if (await options.repeats?.seen(key)) {
+    if ((await options.repeats?.seen(key)) !== undefined) {
       options.metrics.deliveries.inc({ via: 'push', result: 'duplicate' });
       return { status: 204 };
     }
@@ -170,7 +170,7 @@ export async function storeEnvelope(
       delivery,
       options.now ? { now: options.now } : {},
     );
-    await options.repeats?.remember(key).catch((error: unknown) => {
+    await options.repeats?.remember(key, key).catch((error: unknown) => {
       options.log.warn('could not remember a stored push; a replay may be stored again', {
         error,
       });

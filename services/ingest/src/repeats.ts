@@ -7,14 +7,18 @@ import type { Endpoint } from './webhooks/endpoints.js';
 
 /** What ingest remembers of the deliveries it stored. */
 export interface RepeatMemory {
-  /** Whether a delivery with this repeat key was stored within the memory's window. */
-  seen(key: string): Promise<boolean>;
-  /** Remembers a stored delivery. */
-  remember(key: string): Promise<void>;
+  /**
+   * The event id a delivery with this repeat key was stored as within the memory's window ('' if
+   * that is unknown), or undefined when there was none.
+   */
+  seen(key: string): Promise<string | undefined>;
+  /** Remembers a stored delivery and its event id. */
+  remember(key: string, eventId: string): Promise<void>;
 }
 
 export interface Remembered {
   at: string;
+  eventId: string;
 }
 
 /** A RepeatMemory over a compare-and-set store (the KV bucket, whose max age is the window). */
@@ -24,11 +28,13 @@ export function repeatMemory(
 ): RepeatMemory {
   return {
     async seen(key) {
-      return (await store.read(kvKey(key))).revision > 0;
+      const { value, revision } = await store.read(kvKey(key));
+      if (revision === 0) return undefined;
+      return typeof value?.eventId === 'string' ? value.eventId : '';
     },
-    async remember(key) {
+    async remember(key, eventId) {
       // 0: another replica remembered it first, which is as good.
-      await store.write(kvKey(key), { at: now().toISOString() }, 0);
+      await store.write(kvKey(key), { at: now().toISOString(), eventId }, 0);
     },
   };
 }

@@ -22,8 +22,14 @@ import {
 import type { Logger, Metrics } from '@onpush/telemetry';
 import { mayExtend, tuneConsumer, workingPlan, type ConsumerTuning } from './consumer.js';
 import { deadLetterFor } from './dead-letter.js';
+import { fitDeadLetters } from './dead-letter-fit.js';
 import type { LifecycleEvent } from './lifecycle-machine.js';
-import { messageMachine, type Incoming, type Outgoing } from './message-machine.js';
+import {
+  DEAD_LETTER_NOT_STORED,
+  messageMachine,
+  type Incoming,
+  type Outgoing,
+} from './message-machine.js';
 import type { ServiceEffects } from './run.js';
 import { instrumentPublish, trackConsumerLag, traceDelivery, type Handled } from './tracing.js';
 
@@ -179,7 +185,11 @@ function deliveryRunner(
   session: () => { ctx: StageContext; started: StageStarted } | undefined,
 ): (m: JsMsg) => Promise<Handled> {
   const raw = new WeakMap<Incoming, JsMsg>();
-  const publish = (outgoing: readonly Outgoing[]) => publishAll(session()!.ctx.publish, outgoing);
+  // A dead letter over the server's max_payload is cut to fit rather than refused forever.
+  const publish = (outgoing: readonly Outgoing[]) => {
+    const { nc, publish: send } = session()!.ctx;
+    return publishAll(send, fitDeadLetters(outgoing, nc.info?.max_payload));
+  };
   const machine = messageMachine.provide({
     actors: {
       handle: fromPromise(({ input }) => session()!.started.handle(input.msg)),
@@ -224,6 +234,8 @@ function record(
     type: failure.type,
   };
   if (result === 'dead') options.log.warn('dead-lettered', fields);
+  else if (failure.type === DEAD_LETTER_NOT_STORED)
+    options.log.warn('dead letter not stored; will retry', fields);
   else options.log.info('will retry', fields);
 }
 

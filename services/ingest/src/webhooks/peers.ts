@@ -1,8 +1,7 @@
 // Failed authentication is paid for by whoever fails it: each peer (remote address; an IPv6
 // address by its /64, which one host can fill) has a bucket of its own that only failures draw
-// from. A peer whose bucket is empty is refused (429) before anything costly is done for it, while
-// senders that prove themselves draw only from their endpoint's bucket: a flood of junk cannot
-// spend a real sender's rate.
+// from, and a failure past it is answered 429 rather than 401. Senders that prove themselves draw
+// only from their endpoint's bucket: a flood of junk cannot spend a real sender's rate.
 import { isIPv6 } from 'node:net';
 import { TokenBucket } from '@onpush/service';
 
@@ -63,11 +62,6 @@ export class PeerBuckets {
     }
     this.buckets.set(peer, bucket);
     return bucket;
-  }
-
-  /** 0 while the peer may still fail; otherwise ms until it may again. Takes nothing. */
-  wait(peer: string): number {
-    return this.buckets.get(peer)?.wait() ?? 0;
   }
 
   /** Charges one failed authentication to the peer: 0, or ms until it may fail again (over). */

@@ -117,9 +117,9 @@ class WebhookHandler {
   }
 
   /**
-   * Method, and whatever can be decided before the body is read: a header or path credential
-   * (then the endpoint's rate), or — for a proof over the body — whether this peer may still
-   * fail. An answer, or go on.
+   * Method, and whatever can be decided before the body is read: a header or path credential,
+   * then the endpoint's rate. An answer, or go on. A peer over its failures is not refused here:
+   * behind a proxy every sender has the proxy's address, and a proven delivery must still pass.
    */
   private async admit(
     req: IncomingMessage,
@@ -138,12 +138,7 @@ class WebhookHandler {
       const wait = this.peers.fail(peer);
       return wait > 0 ? early(tooMany(wait, 'too many requests from this address')) : undefined;
     }
-    if (target.auth.needsBody) {
-      const wait = this.peers.wait(peer);
-      return wait > 0
-        ? early(tooMany(wait, 'too many failed authentications from this address'))
-        : undefined;
-    }
+    if (target.auth.needsBody) return undefined;
     const refused = (await this.authenticate(target, request, peer)) ?? this.overRate(target);
     return refused && early(refused);
   }
@@ -207,12 +202,14 @@ class WebhookHandler {
     try {
       const delivery = { endpoint, body, headers: req.headers, json, receivedAt };
       const key = repeatKey(endpoint, webhookEventId(delivery), body);
-      if (await this.options.repeats?.seen(key)) {
+      const stored = await this.options.repeats?.seen(key);
+      if (stored !== undefined) {
         metrics.deliveries.inc({ via: 'webhook', result: 'duplicate' });
-        return { status: 202, body: { eventId: webhookEventId(delivery), duplicate: true } };
+        const eventId = stored || webhookEventId(delivery);
+        return { status: 202, body: { eventId, duplicate: true } };
       }
       const { eventId, published } = await publishWebhook(publish, delivery);
-      await this.remember(key);
+      await this.remember(key, eventId);
       countStored(
         metrics,
         'webhook',
@@ -241,8 +238,8 @@ class WebhookHandler {
   }
 
   /** Remembers a stored delivery; when that fails it is stored all the same (logged). */
-  private async remember(key: string): Promise<void> {
-    await this.options.repeats?.remember(key).catch((error: unknown) => {
+  private async remember(key: string, eventId: string): Promise<void> {
+    await this.options.repeats?.remember(key, eventId).catch((error: unknown) => {
       this.options.log.warn('could not remember a stored delivery; a replay may be stored again', {
         error,
       });
