@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DlqError, type DlqEntry, type DlqFilter, type DlqStore } from '@onpush/dlq';
 import {
   dlqCommand,
+  formatEntry,
   formatPayload,
   formatTable,
   parseDlqRequest,
@@ -217,5 +218,27 @@ describe('formatting', () => {
 
   it('a table has a header even when empty', () => {
     expect(formatTable([])).toBe('ID  STAGE  REASON  ATTEMPTS  LAST FAILED  REPLAYED');
+  });
+});
+
+describe('a truncated entry', () => {
+  const truncated = {
+    originalBytes: 900_000,
+    sha256: 'c'.repeat(64),
+    keptBytes: 786_000,
+    droppedHeaders: 2,
+    reason:
+      "the dead letter (1200400 bytes) would exceed the NATS server's max_payload of 1048576 bytes",
+  };
+
+  it('is marked in the list and shown with what was kept, the digest and why', () => {
+    expect(formatTable([entry(3, { truncated })])).toContain('invalid_json (truncated)');
+    const shown = formatEntry(entry(3, { truncated }));
+    expect(shown).toContain('kept the first 786000 of 900000 bytes, left out 2 headers');
+    expect(shown).toContain("would exceed the NATS server's max_payload of 1048576 bytes");
+    expect(shown).toContain(`sha256       ${'c'.repeat(64)}`);
+    expect(shown).toContain('(truncated: it can be purged, not replayed)');
+    expect(shown).toContain('payload (the first 5 of 900000 bytes)');
+    expect(formatEntry(entry(4))).not.toContain('truncated');
   });
 });

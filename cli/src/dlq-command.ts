@@ -170,7 +170,7 @@ export function formatTable(entries: readonly DlqSummary[]): string {
     ...entries.map((e) => [
       String(e.id),
       e.stage,
-      e.reason,
+      e.truncated ? `${e.reason} (truncated)` : e.reason,
       String(e.attempts),
       e.lastFailedAt,
       e.replayedAt ?? '-',
@@ -220,11 +220,21 @@ export function formatEntry(e: DlqEntry): string {
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k.padEnd(13)}${String(v)}`);
   if (!e.valid) lines.push('(not a valid DeadLetter: it can be purged, not replayed)');
+  const cut = e.truncated;
+  if (cut) {
+    lines.push(
+      `${'truncated'.padEnd(13)}kept the first ${cut.keptBytes} of ${cut.originalBytes} bytes` +
+        `${cut.droppedHeaders > 0 ? `, left out ${cut.droppedHeaders} headers` : ''}: ${cut.reason}`,
+      `${'sha256'.padEnd(13)}${cut.sha256} (of the original ${cut.originalBytes} bytes)`,
+      '(truncated: it can be purged, not replayed)',
+    );
+  }
   lines.push('headers');
   for (const [name, value] of Object.entries(e.headers))
     lines.push(`  ${name}: ${[value].flat().join(', ')}`);
+  const size = Buffer.from(e.payload, 'base64').length;
   lines.push(
-    `payload (${Buffer.from(e.payload, 'base64').length} bytes)`,
+    cut ? `payload (the first ${size} of ${cut.originalBytes} bytes)` : `payload (${size} bytes)`,
     formatPayload(e.payload),
   );
   return lines.join('\n');

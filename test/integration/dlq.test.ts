@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { HEADERS, STREAMS, TOPOLOGY, rawSubject, type DeadLetter } from '@onpush/contracts';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +13,7 @@ import {
   publisher,
   type NatsConnection,
 } from '@onpush/nats';
-import { deadLetterFor, incomingOf, publishAll, startHttp } from '@onpush/service';
+import { deadLetterFor, fitDeadLetters, incomingOf, publishAll, startHttp } from '@onpush/service';
 import { createMetrics } from '@onpush/telemetry';
 import { useSandbox } from '@onpush/testing';
 
@@ -50,7 +51,7 @@ async function deadLetterRaw(nc: NatsConnection, msgId: string): Promise<void> {
 
 // Given a real nats-server with the onpush topology, and a raw delivery the parser dead-lettered.
 describe('DLQ store', () => {
-  const sandbox = useSandbox(['nats'], 'dlq');
+  const sandbox = useSandbox(['nats'], 'dlq', { provision: false });
   const url = (): string => sandbox().need('nats').url;
 
   it('lists, shows, replays and purges a dead letter', async () => {
@@ -174,6 +175,46 @@ describe('DLQ store', () => {
       expect((await store.stats()).depth).toBe(1);
       await store.purge(entry!.id);
       expect((await store.stats()).depth).toBe(0);
+    });
+  });
+
+  it('keeps a dead letter too large for the broker cut to fit: shown as truncated, not replayable', async () => {
+    await withStore(url(), async (store, nc) => {
+      // A raw body the stream takes whole (900 KB) whose dead letter (base64) would not fit.
+      const js = jetstream(nc);
+      const big = Buffer.alloc(900_000, '{');
+      await publisher(js)(rawSubject('gar'), big, { msgId: 'big-1', headers: ORIGINAL_HEADERS });
+      const parser = await js.consumers.get(STREAMS.main, 'parser');
+      let m = await parser.next({ expires: 5_000 });
+      // Replays of the tests above come first: the parser would handle them; skip them here.
+      while (m && m.data.byteLength !== big.byteLength) {
+        await m.ackAck();
+        m = await parser.next({ expires: 5_000 });
+      }
+      if (!m) throw new Error('the raw delivery did not arrive');
+      const failure = { type: 'invalid_json', message: 'body is not JSON', retryable: false };
+      const letters = deadLetterFor('parser', incomingOf(m), failure, STREAMS.main);
+      await publishAll(publisher(js), fitDeadLetters(letters, nc.info!.max_payload));
+      await m.ackAck();
+
+      const listed = (await store.list({ stage: 'parser', reason: 'invalid_json' })).entries;
+      const entry = listed.find((e) => e.truncated !== undefined);
+      const shown = await store.get(entry!.id);
+      const kept = Buffer.from(shown.payload, 'base64');
+      expect(shown.truncated).toMatchObject({
+        originalBytes: 900_000,
+        keptBytes: kept.length,
+        droppedHeaders: 0,
+      });
+      expect(shown.truncated!.sha256).toBe(createHash('sha256').update(big).digest('hex'));
+      expect(shown.truncated!.reason).toContain(String(nc.info!.max_payload));
+      expect(kept.equals(big.subarray(0, kept.length))).toBe(true);
+      expect(summaryOf(shown).truncated?.originalBytes).toBe(900_000);
+      await expect(store.replay(entry!.id)).rejects.toMatchObject({
+        type: 'not_replayable',
+        message: expect.stringContaining('truncated') as unknown,
+      });
+      await store.purge(entry!.id);
     });
   });
 

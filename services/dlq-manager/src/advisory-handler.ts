@@ -63,7 +63,8 @@ export function createAdvisoryHandler(deps: AdvisoryHandlerDeps) {
       deps.log.warn('exhausted its deliveries, original gone', { ...fields });
       return goneDeadLetters(stage, advisory, msg, at);
     }
-    deps.log.warn('exhausted its deliveries: dead-lettered', {
+    // Only returned here: the stage runtime stores it, and logs when it could not.
+    deps.log.warn('exhausted its deliveries; storing its dead letter', {
       ...fields,
       subject: original.subject,
       deliveries: advisory.deliveries,

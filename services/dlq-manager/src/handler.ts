@@ -37,6 +37,7 @@ export function createHandler(deps: HandlerDeps) {
         subject: letter.subject,
         ...(letter.traceId ? { trace_id: letter.traceId } : {}),
         ...(letter.replayOf ? { replayOf: letter.replayOf } : {}),
+        ...(letter.truncated ? { truncated: letter.truncated } : {}),
       });
     } catch (error) {
       const stage = subjectTail(msg.subject, 'onpush.dead') ?? 'unknown';

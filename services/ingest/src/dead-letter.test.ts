@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseDeadLetter, parseOutcome } from '@onpush/contracts';
 import { KEPT_BYTES, keptBytes, oversizedDeadLetter } from './dead-letter.js';
@@ -57,6 +58,13 @@ describe('oversizedDeadLetter', () => {
     });
     const kept = Buffer.from(dead.payload, 'base64');
     expect(kept.equals(data.subarray(0, KEPT_BYTES))).toBe(true);
+    expect(dead.truncated).toEqual({
+      originalBytes: 2 * MIB,
+      sha256: createHash('sha256').update(data).digest('hex'),
+      keptBytes: KEPT_BYTES,
+      droppedHeaders: 0,
+      reason: `the message (${2 * MIB} bytes of data) exceeds the NATS server's max_payload of ${MIB} bytes`,
+    });
 
     expect(parseOutcome(outcome!.data)).toEqual({
       v: 1,
@@ -67,18 +75,6 @@ describe('oversizedDeadLetter', () => {
       detail: dead.error.slice(0, 500),
       at: receivedAt.toISOString(),
     });
-  });
-
-  it('bare: no data and only ingest’s own headers, for a server that takes even less', () => {
-    const [letter] = oversizedDeadLetter(delivery, error, { receivedAt, bare: true });
-    const dead = parseDeadLetter(letter!.data);
-    expect(dead.payload).toBe('');
-    expect(dead.headers).toEqual({
-      'Onpush-Event-Id': 'gar:77',
-      'Onpush-Source': 'gar',
-      'Onpush-Original-Size': String(2 * MIB),
-    });
-    expect(dead.error).toContain('the first 0 kept');
   });
 
   it('keeps 64 KiB, a quarter of a small max_payload, never more than the data', () => {

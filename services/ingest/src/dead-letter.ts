@@ -1,6 +1,14 @@
+import { createHash } from 'node:crypto';
 import { HEADERS, toPayload, type DeadLetter } from '@onpush/contracts';
-import { deadLetterMessages, traceIdOf, type Outgoing } from '@onpush/service';
-import { GAR_SOURCE, garEventId, garHeaders, type GarDelivery } from './handler.js';
+import type { Publish } from '@onpush/nats';
+import {
+  deadLetterMessages,
+  fitDeadLetters,
+  publishAll,
+  traceIdOf,
+  type Outgoing,
+} from '@onpush/service';
+import { garEventId, garHeaders, type GarDelivery } from './handler.js';
 import type { PayloadTooLargeError } from './payload-limit.js';
 
 /** On an ingest dead letter's headers: the size of the original data, in bytes. */
@@ -25,15 +33,14 @@ export function keptBytes(maxPayload: number): number {
 
 export interface OversizedOptions {
   receivedAt: Date;
-  /** Keep no data and only ingest's own headers (when even the full letter was too large). */
-  bare?: boolean;
 }
 
 /**
  * The dead letter for a Pub/Sub message too large for JetStream, and the `dead` outcome that
  * accounts for its event, keyed `dead:ingest:gar:<messageId>` (+ `:outcome`). The letter keeps the
- * first bytes of the data and the headers the raw delivery would have had, plus the original size;
- * its subject is the subscription it was pulled from, so it is not replayed (the data is cut).
+ * first bytes of the data and the headers the raw delivery would have had, plus the original size
+ * (header and `truncated`, with the data's SHA-256); its subject is the subscription it came
+ * from, and it is truncated, so it is not replayed.
  */
 export function oversizedDeadLetter(
   delivery: GarDelivery,
@@ -44,13 +51,10 @@ export function oversizedDeadLetter(
   const key = ingestDeadLetterKey(eventId);
   const at = options.receivedAt.toISOString();
   const size = delivery.data.byteLength;
-  const kept = options.bare ? 0 : Math.min(size, keptBytes(error.maxPayload));
-  const all = garHeaders(delivery, eventId, options.receivedAt);
-  const headers: Record<string, string> = options.bare
-    ? { [HEADERS.eventId]: eventId, [HEADERS.source]: GAR_SOURCE }
-    : all;
+  const kept = Math.min(size, keptBytes(error.maxPayload));
+  const headers = garHeaders(delivery, eventId, options.receivedAt);
   headers[ORIGINAL_SIZE_HEADER] = String(size);
-  const traceId = traceIdOf(all[HEADERS.traceparent]);
+  const traceId = traceIdOf(headers[HEADERS.traceparent]);
   const letter: DeadLetter = {
     v: 1,
     id: key,
@@ -67,6 +71,28 @@ export function oversizedDeadLetter(
     firstFailedAt: at,
     lastFailedAt: at,
     ...(traceId ? { traceId } : {}),
+    truncated: {
+      originalBytes: size,
+      sha256: createHash('sha256').update(delivery.data).digest('hex'),
+      keptBytes: kept,
+      droppedHeaders: 0,
+      reason: `the message (${size} bytes of data) exceeds the NATS server's max_payload of ${error.maxPayload} bytes`,
+    },
   };
   return deadLetterMessages(letter, eventId);
+}
+
+/**
+ * Stores the dead letter and the dead outcome of a Pub/Sub message too large for JetStream, in
+ * that order; the letter cut further when even it does not fit (many or long attributes, a
+ * server with a small max_payload). Rejects when they were not stored (nack / 503: retried).
+ */
+export async function storeOversized(
+  publish: Publish,
+  delivery: GarDelivery,
+  error: PayloadTooLargeError,
+  receivedAt: Date,
+): Promise<void> {
+  const outgoing = oversizedDeadLetter(delivery, error, { receivedAt });
+  await publishAll(publish, fitDeadLetters(outgoing, error.maxPayload));
 }

@@ -154,24 +154,30 @@ describe('handlePulled: a message larger than JetStream accepts', () => {
     expect(message.nack).toHaveBeenCalledOnce();
   });
 
-  it('stores a bare dead letter (no data) when even the letter is too large', async () => {
+  it('cuts the dead letter to fit when even it is over max_payload (long attributes)', async () => {
     const metrics = ingestMetrics(createMetrics('ingest-test'));
-    const message = fakeMessage();
-    let letters = 0;
-    const { publish, subjects } = broker((subject) =>
-      subject === 'onpush.dead.ingest' && ++letters === 1
-        ? Promise.reject(tooLarge)
-        : Promise.resolve(stored),
-    );
+    const attributes: Record<string, string> = {};
+    for (let i = 0; i < 40; i += 1) attributes[`attr${i}`] = 'v'.repeat(1_000);
+    const message = { ...fakeMessage(), data: Buffer.alloc(100_000, 'd'), attributes };
+    const limit = 32 * 1024;
+    const subjects: string[] = [];
+    const publish = vi.fn<Publish>((subject) => {
+      subjects.push(subject);
+      return subject === 'onpush.raw.gar'
+        ? Promise.reject(new PayloadTooLargeError(100_000, 45_000, limit))
+        : Promise.resolve(stored);
+    });
 
     expect(await handlePulled(message, { ...deps, publish, metrics })).toBe('ack');
-    expect(subjects).toEqual([
-      'onpush.raw.gar',
-      'onpush.dead.ingest',
-      'onpush.dead.ingest',
-      'onpush.outcome.dead',
-    ]);
-    expect(parseDeadLetter(publish.mock.calls[2]![1]).payload).toBe('');
+    expect(subjects).toEqual(['onpush.raw.gar', 'onpush.dead.ingest', 'onpush.outcome.dead']);
+    const letter = publish.mock.calls[1]![1];
+    expect(letter.byteLength).toBeLessThan(limit);
+    const dead = parseDeadLetter(letter);
+    expect(dead.headers).toMatchObject({ 'Onpush-Event-Id': 'gar:42', 'Onpush-Source': 'gar' });
+    expect(dead.headers).not.toHaveProperty('Onpush-Transport-attr0');
+    // 40 attributes and ingest's transport headers; the original size stays in `truncated`.
+    expect(dead.truncated).toMatchObject({ originalBytes: 100_000, droppedHeaders: 45 });
+    expect(Buffer.from(dead.payload, 'base64').length).toBe(dead.truncated!.keptBytes);
   });
 });
 

@@ -1,7 +1,7 @@
 import type { Publish } from '@onpush/nats';
-import { publishAll, reconnectDelayMs, type LifecycleEvent } from '@onpush/service';
+import { reconnectDelayMs, type LifecycleEvent } from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
-import { oversizedDeadLetter } from './dead-letter.js';
+import { storeOversized } from './dead-letter.js';
 import { acceptGarDelivery, type GarDelivery } from './handler.js';
 import { countStored, type IngestMetrics } from './metrics.js';
 import { PayloadTooLargeError } from './payload-limit.js';
@@ -47,27 +47,6 @@ export function pulledDelivery(message: PulledMessage, subscription?: string): G
 }
 
 /**
- * Publishes the dead letter and the dead outcome of an oversized message, in that order; a letter
- * that is itself too large (a server with a tiny max_payload) goes without data and attributes.
- */
-async function deadLetterOversized(
-  delivery: GarDelivery,
-  error: PayloadTooLargeError,
-  deps: PullHandlerDeps,
-): Promise<void> {
-  const receivedAt = (deps.now ?? (() => new Date()))();
-  try {
-    await publishAll(deps.publish, oversizedDeadLetter(delivery, error, { receivedAt }));
-  } catch (failure) {
-    if (!(failure instanceof PayloadTooLargeError)) throw failure;
-    await publishAll(
-      deps.publish,
-      oversizedDeadLetter(delivery, error, { receivedAt, bare: true }),
-    );
-  }
-}
-
-/**
  * One pulled message: stored on JetStream, then acked. When the publish fails the message is
  * nacked and Pub/Sub redelivers it; it is never acked before JetStream stored it. A message too
  * large for JetStream would fail forever: it becomes a dead letter (`payload_too_large`) and a
@@ -87,7 +66,7 @@ export async function handlePulled(
       countStored(deps.metrics, 'pull', published, (performance.now() - started) / 1000);
     } catch (error) {
       if (!(error instanceof PayloadTooLargeError)) throw error;
-      await deadLetterOversized(delivery, error, deps);
+      await storeOversized(deps.publish, delivery, error, (deps.now ?? (() => new Date()))());
       deps.metrics.deliveries.inc({ via: 'pull', result: 'dead' });
       deps.log.warn('too large for JetStream; dead-lettered and acked', {
         messageId: message.id,

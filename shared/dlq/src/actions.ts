@@ -38,6 +38,13 @@ export async function replay(ctx: StoreContext, id: number): Promise<ReplayResul
     const why = `is not a valid DeadLetter (${entry.error}); purge it instead`;
     throw new DlqError('not_replayable', `dead letter ${id} ${why}`);
   }
+  if (entry.truncated) {
+    const { keptBytes, originalBytes } = entry.truncated;
+    const why =
+      `was truncated to fit the DLQ (${keptBytes} of ${originalBytes} bytes kept): it cannot ` +
+      `be replayed faithfully; resend it from its source, then purge it`;
+    throw new DlqError('not_replayable', `dead letter ${id} ${why}`);
+  }
   const subject = replayTarget(entry.subject);
   if (subject === undefined) {
     const why = `came from ${entry.subject}, which no stage consumes`;

@@ -52,6 +52,27 @@ describe('decodeEntry', () => {
     expect(summaryOf(entry)).not.toHaveProperty('headers');
   });
 
+  it('shows how a cut letter was cut, in the entry and in its summary', () => {
+    const truncated = {
+      originalBytes: 900_000,
+      sha256: 'a'.repeat(64),
+      keptBytes: 786_000,
+      droppedHeaders: 0,
+      reason: "the dead letter (1200400 bytes) would exceed the NATS server's max_payload",
+    };
+    const entry = decodeEntry({
+      seq: 43,
+      subject: 'onpush.dead.parser',
+      data: encode({ ...letter, truncated }),
+      time,
+    });
+    expect(entry.truncated).toEqual(truncated);
+    expect(summaryOf(entry).truncated).toEqual(truncated);
+    expect(
+      decodeEntry({ seq: 44, subject: 'onpush.dead.parser', data: encode(letter), time }),
+    ).not.toHaveProperty('truncated');
+  });
+
   it('keeps a message that is not a DeadLetter as an invalid entry of the subject stage', () => {
     const data = new TextEncoder().encode('{"v":1}');
     const entry = decodeEntry({ seq: 7, subject: 'onpush.dead.resolver', data, time });

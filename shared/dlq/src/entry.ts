@@ -8,6 +8,7 @@ import {
   subjectTail,
   toPayload,
   type DeadLetter,
+  type Truncation,
 } from '@onpush/contracts';
 
 /** One message of ONPUSH_DLQ, as read by sequence or by a consumer. */
@@ -48,6 +49,11 @@ export interface DlqSummary {
   readonly replayOf?: string;
   /** False when the stored message is not a valid DeadLetter (shown, purgeable, not replayable). */
   readonly valid: boolean;
+  /**
+   * Present when the letter was cut to fit the broker: the original's size and SHA-256, the bytes
+   * kept, the headers left out and why. Such an entry is shown and purgeable, not replayable.
+   */
+  readonly truncated?: Truncation;
 }
 
 export interface DlqEntry extends DlqSummary {
@@ -81,6 +87,7 @@ function fromLetter(raw: RawEntry, letter: DeadLetter, state: ReplayState | unde
     ...(letter.traceId !== undefined ? { traceId: letter.traceId } : {}),
     ...(letter.replayOf !== undefined ? { replayOf: letter.replayOf } : {}),
     valid: true,
+    ...(letter.truncated !== undefined ? { truncated: letter.truncated } : {}),
     letterId: letter.id,
     headers: letter.headers,
     payload: letter.payload,

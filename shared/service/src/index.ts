@@ -2,6 +2,8 @@ export {
   messageMachine,
   describeFailure,
   retryDelayMs,
+  deadLetterNotStored,
+  DEAD_LETTER_NOT_STORED,
   type Incoming,
   type Outgoing,
   type FailureInfo,
@@ -25,6 +27,13 @@ export {
   firstFailedAt,
   traceIdOf,
 } from './dead-letter.js';
+export {
+  fitDeadLetter,
+  fitDeadLetters,
+  natsHeaderBytes,
+  wireBytes,
+  PUBLISH_HEADROOM,
+} from './dead-letter-fit.js';
 export {
   consumerTuning,
   tuneConsumer,

@@ -103,9 +103,21 @@ describe('message machine', () => {
 
   it('keeps the message (NAK) when even the dead letter cannot be stored', async () => {
     const failure = Object.assign(new Error('bad'), { type: 'invalid_json', retryable: false });
-    const { effects } = await run(() => Promise.reject(failure), { deadFails: true });
+    const {
+      result,
+      failure: reported,
+      effects,
+    } = await run(() => Promise.reject(failure), {
+      deadFails: true,
+    });
     expect(effects.acked).toBe(0);
     expect(effects.naks).toHaveLength(1);
+    // What is reported (and logged) is the store that failed, not the parse that did not.
+    expect(result).toBe('retried');
+    expect(reported).toMatchObject({ type: 'dead_letter_not_stored', retryable: true });
+    expect(reported?.message).toContain('storing the dead letter failed');
+    expect(reported?.message).toContain('dlq full');
+    expect(reported?.message).toContain('[invalid_json] bad');
   });
 });
 

@@ -40,6 +40,25 @@ export function retryDelayMs(
 
 export type MessageResult = 'acked' | 'retried' | 'dead';
 
+/** The failure type of a delivery whose dead letter could not be stored (it is retried). */
+export const DEAD_LETTER_NOT_STORED = 'dead_letter_not_stored';
+
+/**
+ * The failure of a delivery that was to be dead-lettered for `gaveUp` when storing its dead letter
+ * failed with `error`: retryable (the message is kept), its delay the store's when it said one.
+ */
+export function deadLetterNotStored(gaveUp: FailureInfo, error: unknown): FailureInfo {
+  const store = describeFailure(error);
+  return {
+    type: DEAD_LETTER_NOT_STORED,
+    message:
+      `storing the dead letter failed ([${store.type}] ${store.message}); ` +
+      `it was for [${gaveUp.type}] ${gaveUp.message}`,
+    retryable: true,
+    ...(store.retryAfterMs !== undefined ? { retryAfterMs: store.retryAfterMs } : {}),
+  };
+}
+
 export interface MessageInput {
   msg: Incoming;
   maxDeliver: number;
@@ -137,9 +156,12 @@ export const messageMachine = setup({
         input: ({ context }) => ({ msg: context.msg, failure: context.failure! }),
         onDone: 'acking',
         // The dead letter could not be stored: keep the message, let the broker redeliver it.
+        // What failed now is the store, so that is the failure reported (and logged).
         onError: {
           target: 'retrying',
-          actions: assign({ failure: ({ context }) => ({ ...context.failure!, retryable: true }) }),
+          actions: assign({
+            failure: ({ context, event }) => deadLetterNotStored(context.failure!, event.error),
+          }),
         },
       },
     },
