@@ -58,6 +58,22 @@ export const ingestSchema = baseServiceSchema
     HTTP_REQUEST_TIMEOUT: duration({ min: 1_000, max: 600_000 }).default(30_000),
     /** Longest time to receive the request headers. */
     HTTP_HEADERS_TIMEOUT: duration({ min: 1_000, max: 600_000 }).default(10_000),
+    /**
+     * Bytes of request bodies held at once, across requests, until JetStream stored them; a body
+     * larger than this is answered 413, one that finds no room 503 (Retry-After). The default
+     * keeps ingest within a 256 MiB memory limit (see the README).
+     */
+    MAX_BUFFERED_BYTES: int({ min: 64 * 1024, max: 1024 * MIB }).default(24 * MIB),
+    /** Request bodies being read at once; beyond, 503 (Retry-After). */
+    MAX_CONCURRENT_BODIES: int({ min: 1, max: 10_000 }).default(64),
+    /** How long a request waits for room (MAX_BUFFERED_BYTES, MAX_CONCURRENT_BODIES) before a 503. */
+    BODY_QUEUE_TIMEOUT: duration({ min: 0, max: 60_000 }).default(2_000),
+    /** Bytes of a refused body read (and dropped) before the answer, so the sender sees it. */
+    HTTP_DRAIN_BYTES: int({ min: 0, max: 1024 * MIB }).default(128 * MIB),
+    /** How long a refused body is read before the answer; then the connection is closed. */
+    HTTP_DRAIN_TIMEOUT: duration({ min: 0, max: 600_000 }).default(10_000),
+    /** Pub/Sub flow control: bytes of message data held (being handled) at once. */
+    PUBSUB_MAX_BYTES: int({ min: MIB, max: 1024 * MIB }).default(16 * MIB),
   })
   // Checked even when another variable is invalid (`when`), so every problem is listed at once.
   .refine(

@@ -20,6 +20,7 @@ import { NatsLink, type Statuses } from './nats-link.js';
 import { limitPayload } from './payload-limit.js';
 import { createPubSub, ensureSubscription, pullSubscription } from './pubsub-client.js';
 import { startPull, type PullHandle } from './pubsub.js';
+import { BodyBudget } from './body.js';
 import { pushRoute } from './push.js';
 import { repeatMemory, type Remembered, type RepeatMemory } from './repeats.js';
 import { traceIngest } from './telemetry.js';
@@ -56,6 +57,17 @@ export class InFlight {
   async settled(): Promise<void> {
     await Promise.allSettled([...this.tasks]);
   }
+}
+
+/** What request bodies the HTTP routes may hold and read at once, from the configuration. */
+export function bodyBudget(config: IngestConfig): BodyBudget {
+  return new BodyBudget({
+    maxBufferedBytes: config.MAX_BUFFERED_BYTES,
+    maxConcurrentReads: config.MAX_CONCURRENT_BODIES,
+    queueMs: config.BODY_QUEUE_TIMEOUT,
+    drainBytes: config.HTTP_DRAIN_BYTES,
+    drainMs: config.HTTP_DRAIN_TIMEOUT,
+  });
 }
 
 export interface IngestOptions {
@@ -192,6 +204,7 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
         client(),
         config.PUBSUB_SUBSCRIPTION,
         config.PUBSUB_MAX_MESSAGES,
+        config.PUBSUB_MAX_BYTES,
       );
       pull = startPull(subscription, {
         publish,
@@ -220,6 +233,7 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
     },
   };
   const track = inFlight.track;
+  const bodies = bodyBudget(config);
   const routes: Route[] = [];
   if (endpoints !== undefined)
     routes.push(
@@ -231,13 +245,22 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
         track,
         maxPayload,
         repeats,
+        bodies,
         ...(fetcher ? { fetcher } : {}),
       }),
     );
   metrics.anonymousPush.set(anonymous ? 1 : 0);
   if (anonymous)
     routes.push(
-      pushRoute({ publish, maxBodyBytes: config.MAX_BODY_BYTES, metrics, log, track, repeats }),
+      pushRoute({
+        publish,
+        maxBodyBytes: config.MAX_BODY_BYTES,
+        metrics,
+        log,
+        track,
+        repeats,
+        bodies,
+      }),
     );
   return { effects, routes, ready: () => link.usable };
 }

@@ -64,12 +64,22 @@ export async function ensureSubscription(
 }
 
 /**
- * The streaming-pull subscription: at most `maxMessages` held at once (excess messages stay
- * with Pub/Sub), and a close that lets handlers in flight finish before nacking the rest.
+ * The streaming-pull subscription: at most `maxMessages` and `maxBytes` of data held at once
+ * (excess messages stay with Pub/Sub), and a close that lets handlers in flight finish before
+ * nacking the rest.
  */
-export function pullSubscription(pubsub: PubSub, name: string, maxMessages: number): Subscription {
+export function pullSubscription(
+  pubsub: PubSub,
+  name: string,
+  maxMessages: number,
+  maxBytes?: number,
+): Subscription {
   return pubsub.subscription(name, {
-    flowControl: { maxMessages, allowExcessMessages: false },
+    flowControl: {
+      maxMessages,
+      ...(maxBytes !== undefined ? { maxBytes } : {}),
+      allowExcessMessages: false,
+    },
     closeOptions: {
       behavior: SubscriptionCloseBehaviors.WaitForProcessing,
       timeout: Duration.from({ seconds: CLOSE_TIMEOUT_SECONDS }),

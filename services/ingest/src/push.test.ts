@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseDeadLetter, parseOutcome } from '@onpush/contracts';
 import type { Publish, PublishOptions } from '@onpush/nats';
 import { startHttp } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
@@ -124,15 +125,42 @@ describe('push route', () => {
     expect(calls).toEqual([]);
   });
 
-  it('413 naming the limit when the message is larger than the NATS server accepts (not 503: a retry fails the same way)', async () => {
-    const publish: Publish = () =>
-      Promise.reject(new PayloadTooLargeError(2_000_000, 250, 1_048_576));
+  it('a message larger than the NATS server accepts becomes a truncated dead letter and a dead outcome, answered 204 (Pub/Sub retries anything else forever)', async () => {
+    const { publish: store, calls } = recording();
+    const publish: Publish = (subject, data, options) =>
+      subject === 'onpush.raw.gar'
+        ? Promise.reject(new PayloadTooLargeError(data.byteLength, 250, 4_096))
+        : store(subject, data, options);
+    const url = await start(publish, 64 * 1024);
+    const data = Buffer.alloc(20_000, 'z');
+    const res = await post(
+      `${url}/pubsub/push`,
+      envelope({ ...goodMessage, data: data.toString('base64') }),
+    );
+    expect(res.status).toBe(204);
+    expect(calls.map((c) => c.subject)).toEqual(['onpush.dead.ingest', 'onpush.outcome.dead']);
+    const letter = parseDeadLetter(calls[0]!.data);
+    expect(letter).toMatchObject({ stage: 'ingest', reason: 'payload_too_large' });
+    expect(letter.truncated).toMatchObject({ originalBytes: 20_000, droppedHeaders: 0 });
+    expect(calls[0]!.data.byteLength).toBeLessThan(4_096);
+    expect(parseOutcome(calls[1]!.data)).toMatchObject({
+      eventId: `gar:${goodMessage.messageId}`,
+      fate: 'dead',
+      reason: 'payload_too_large',
+    });
+  });
+
+  it('503 when the dead letter of a message too large could not be stored either', async () => {
+    const publish: Publish = (subject) =>
+      Promise.reject(
+        subject === 'onpush.raw.gar'
+          ? new PayloadTooLargeError(2_000_000, 250, 1_048_576)
+          : new Error('JetStream timeout'),
+      );
     const url = await start(publish);
     const res = await post(`${url}/pubsub/push`, envelope(goodMessage));
-    expect(res.status).toBe(413);
-    const body = (await res.json()) as { error: string; message: string; limit: number };
-    expect(body).toMatchObject({ error: 'payload_too_large', limit: 1_048_576 - 250 });
-    expect(body.message).toContain("the NATS server's max_payload of 1048576 bytes");
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
   });
 
   it.each([

@@ -4,12 +4,14 @@ import type { Publish } from '@onpush/nats';
 import { sendJson, type Route } from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
 import { DeliveryError, acceptGarDelivery, garEventId, type GarDelivery } from './handler.js';
+import { BodyBudget, DEFAULT_BODY_LIMITS, drain, readBody, refusalReply } from './body.js';
+import { storeOversized } from './dead-letter.js';
 import { countStored, type IngestMetrics } from './metrics.js';
 import { PayloadTooLargeError } from './payload-limit.js';
 import type { RepeatMemory } from './repeats.js';
 import { bindingHeaders } from './webhooks/delivery.js';
 import type { Endpoint } from './webhooks/endpoints.js';
-import { bodyOf, isJsonType, mediaType } from './webhooks/request.js';
+import { isJsonType, mediaType } from './webhooks/request.js';
 
 /** Where Pub/Sub push subscriptions (and a GCR webhook relay) deliver. */
 export const PUSH_PATHS: readonly string[] = ['/pubsub/push', '/webhooks/gcr'];
@@ -104,6 +106,8 @@ export interface PushOptions {
   now?: () => Date;
   /** The deliveries stored in the last day: the same message again is answered, not stored. */
   repeats?: RepeatMemory | undefined;
+  /** What request bodies ingest may hold and read at once (default DEFAULT_BODY_LIMITS). */
+  bodies?: BodyBudget;
 }
 
 /** What to answer a push request. */
@@ -111,6 +115,7 @@ export interface PushReply {
   status: number;
   /** `limit`: with a 413, the largest size in bytes (of the body, or of the message data). */
   body?: { error: string; message: string; limit?: number };
+  headers?: Record<string, string>;
 }
 
 function rejected(
@@ -138,9 +143,43 @@ export function tooLargeReply(error: PayloadTooLargeError): {
 }
 
 /**
- * Stores the Pub/Sub message of a push envelope body: 204 once JetStream stored it, 400 when
- * the body is not an envelope, 413 when its message is larger than the NATS server accepts,
- * 503 when JetStream did not store it (Pub/Sub retries).
+ * A message larger than the NATS server accepts would be refused forever (Pub/Sub push retries
+ * any non-2xx): it becomes a dead letter (`payload_too_large`, its data cut) and a `dead`
+ * outcome, and is answered 204 once both are stored; 503 when they were not.
+ */
+async function deadLetterPushed(
+  delivery: GarDelivery,
+  error: PayloadTooLargeError,
+  options: PushOptions,
+): Promise<PushReply> {
+  try {
+    await storeOversized(options.publish, delivery, error, (options.now ?? (() => new Date()))());
+  } catch (failure) {
+    options.metrics.deliveries.inc({ via: 'push', result: 'failed' });
+    options.log.warn('dead letter of a push too large for JetStream not stored; answering 503', {
+      messageId: delivery.messageId,
+      error: failure,
+    });
+    return unavailable();
+  }
+  options.metrics.deliveries.inc({ via: 'push', result: 'dead' });
+  options.log.warn('push too large for JetStream; dead-lettered and answered 204', {
+    messageId: delivery.messageId,
+    error: error.message,
+  });
+  return { status: 204 };
+}
+
+const unavailable = (): PushReply => ({
+  status: 503,
+  body: { error: 'unavailable', message: 'the delivery could not be stored; retry later' },
+  headers: { 'retry-after': '5' },
+});
+
+/**
+ * Stores the Pub/Sub message of a push envelope body: 204 once JetStream stored it (or, for a
+ * message larger than the NATS server accepts, its dead letter), 400 when the body is not an
+ * envelope, 503 when JetStream did not store it (Pub/Sub retries).
  * `endpoint`: the named webhook endpoint it came in on, when it did.
  */
 export async function storeEnvelope(
@@ -178,30 +217,29 @@ export async function storeEnvelope(
     countStored(options.metrics, 'push', published, (performance.now() - started) / 1000);
   } catch (error) {
     if (error instanceof DeliveryError) return rejected(options, 400, error.type, error.message);
-    if (error instanceof PayloadTooLargeError) {
-      const reply = tooLargeReply(error);
-      options.log.warn('push delivery too large for JetStream; answering 413', {
-        messageId: delivery.messageId,
-        error: error.message,
-      });
-      return rejected(options, 413, reply.error, reply.message, reply.limit);
-    }
+    if (error instanceof PayloadTooLargeError) return deadLetterPushed(delivery, error, options);
     options.metrics.deliveries.inc({ via: 'push', result: 'failed' });
     options.log.warn('push delivery not stored; answering 503 so Pub/Sub retries', {
       messageId: delivery.messageId,
       error,
     });
-    return {
-      status: 503,
-      body: { error: 'unavailable', message: 'the delivery could not be stored; retry later' },
-    };
+    return unavailable();
   }
   return { status: 204 };
 }
 
-function send(res: ServerResponse, reply: PushReply): void {
-  // The rest of an oversized body is not read: close the connection rather than drain it.
-  if (reply.status === 413) res.setHeader('connection', 'close');
+/** Answers once the body was read (an answer before it is drained, bounded, then closes). */
+async function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  reply: PushReply,
+  bodies: BodyBudget,
+): Promise<void> {
+  if (!req.readableEnded) {
+    res.setHeader('connection', 'close');
+    await drain(req, bodies.limits);
+  }
+  for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
   if (reply.body === undefined) {
     res.writeHead(reply.status);
     res.end();
@@ -210,35 +248,37 @@ function send(res: ServerResponse, reply: PushReply): void {
 
 async function handlePush(
   req: IncomingMessage,
-  res: ServerResponse,
   options: PushOptions,
-): Promise<void> {
+  bodies: BodyBudget,
+): Promise<PushReply> {
   if (!isJsonType(mediaType(req.headers)))
-    return send(
-      res,
-      rejected(options, 415, 'unsupported_media_type', 'expected Content-Type: application/json'),
+    return rejected(
+      options,
+      415,
+      'unsupported_media_type',
+      'expected Content-Type: application/json',
     );
-  const body = await bodyOf(req, options.maxBodyBytes);
-  if (body === undefined)
-    return send(
-      res,
-      rejected(
-        options,
-        413,
-        'payload_too_large',
-        `body over ${options.maxBodyBytes} bytes (MAX_BODY_BYTES)`,
-        options.maxBodyBytes,
-      ),
-    );
-  send(res, await storeEnvelope(body, options));
+  const limit = { bytes: options.maxBodyBytes, what: 'MAX_BODY_BYTES' };
+  const read = await readBody(req, limit, bodies);
+  if ('refused' in read) {
+    options.metrics.deliveries.inc({ via: 'push', result: 'rejected' });
+    return refusalReply(read.refused);
+  }
+  try {
+    return await storeEnvelope(read.body, options);
+  } finally {
+    read.done();
+  }
 }
 
 /**
  * `POST /pubsub/push` and `POST /webhooks/gcr`: a Pub/Sub push envelope. 204 once JetStream
- * stored the message; 503 when it could not (Pub/Sub retries any non-2xx); 400/413/415 for a
- * body that enters nothing (413: over MAX_BODY_BYTES, or a message over the server's max_payload).
+ * stored the message (or the dead letter of a message over the server's max_payload); 503 when
+ * it could not, or when ingest holds as many bodies as it may (Pub/Sub retries any non-2xx);
+ * 400/413/415 for a body that enters nothing (413: over MAX_BODY_BYTES or MAX_BUFFERED_BYTES).
  */
 export function pushRoute(options: PushOptions): Route {
+  const bodies = options.bodies ?? new BodyBudget(DEFAULT_BODY_LIMITS);
   return async (req, res, url) => {
     if (!PUSH_PATHS.includes(url.pathname)) return false;
     if (req.method !== 'POST') {
@@ -246,7 +286,7 @@ export function pushRoute(options: PushOptions): Route {
       sendJson(res, 405, { error: 'method_not_allowed', message: `use POST ${url.pathname}` });
       return true;
     }
-    const task = handlePush(req, res, options);
+    const task = handlePush(req, options, bodies).then((reply) => send(req, res, reply, bodies));
     options.track?.(task);
     await task;
     return true;

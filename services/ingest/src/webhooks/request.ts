@@ -1,5 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { readBody } from '@onpush/service';
+import type { IncomingHttpHeaders } from 'node:http';
 
 /** A request header as one string (repeated headers joined by `, `). */
 export function headerOf(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -15,18 +14,6 @@ export function mediaType(headers: IncomingHttpHeaders): string {
 /** `application/json` or any `application/<x>+json` (CloudEvents, Distribution's events type). */
 export function isJsonType(type: string): boolean {
   return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
-}
-
-/** The body, or undefined when it is (or is declared) larger than `limit` bytes. */
-export async function bodyOf(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) return undefined;
-  try {
-    return await readBody(req, limit);
-  } catch (error) {
-    if ((error as { status?: unknown }).status === 413) return undefined;
-    throw error;
-  }
 }
 
 /** The body parsed as JSON, or undefined when it is not JSON. */

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Publish } from '@onpush/nats';
 import { TokenBucket, sendJson, type Route } from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
+import { BodyBudget, DEFAULT_BODY_LIMITS, drain, readBody, refusalReply } from '../body.js';
 import { countStored, type IngestMetrics } from '../metrics.js';
 import { PayloadTooLargeError } from '../payload-limit.js';
 import { storeEnvelope, tooLargeReply } from '../push.js';
@@ -13,7 +14,7 @@ import { AuthError, AuthUnavailableError } from './errors.js';
 import type { Fetcher } from './fetch.js';
 import { handshake, optionsReply, type Reply } from './handshakes.js';
 import { PeerBuckets, peerKey, type PeerLimit } from './peers.js';
-import { bodyOf, isJsonType, jsonOf, mediaType } from './request.js';
+import { isJsonType, jsonOf, mediaType } from './request.js';
 import { SOURCE_SPECS } from './sources.js';
 
 export interface WebhookOptions {
@@ -34,6 +35,8 @@ export interface WebhookOptions {
   peerLimit?: PeerLimit;
   /** The deliveries stored in the last day: the same one again is answered as a duplicate. */
   repeats?: RepeatMemory | undefined;
+  /** What request bodies ingest may hold and read at once (default DEFAULT_BODY_LIMITS). */
+  bodies?: BodyBudget;
 }
 
 interface Bound {
@@ -56,7 +59,7 @@ const problem = (
   ...(headers ? { headers } : {}),
 });
 
-/** Answers before the body was read close the connection rather than drain what is left. */
+/** Answers before the body was read close the connection (after draining it, bounded). */
 const early = (reply: Reply): Reply => ({
   ...reply,
   headers: { ...reply.headers, connection: 'close' },
@@ -65,7 +68,20 @@ const early = (reply: Reply): Reply => ({
 const tooMany = (waitMs: number, message: string): Reply =>
   problem(429, 'rate_limited', message, { 'retry-after': String(Math.ceil(waitMs / 1000)) });
 
-function send(res: ServerResponse, reply: Reply): void {
+/**
+ * Answers once the body was read: an answer before it drains the rest first (within the
+ * drain bounds), so the sender reads it rather than a connection reset.
+ */
+async function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  reply: Reply,
+  bodies: BodyBudget,
+): Promise<void> {
+  if (!req.readableEnded) {
+    res.setHeader('connection', 'close');
+    await drain(req, bodies.limits);
+  }
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
   if (reply.body === undefined) {
     res.writeHead(reply.status);
@@ -75,9 +91,11 @@ function send(res: ServerResponse, reply: Reply): void {
 
 class WebhookHandler {
   private readonly peers: PeerBuckets;
+  readonly bodies: BodyBudget;
 
   constructor(private readonly options: WebhookOptions) {
     this.peers = new PeerBuckets(options.peerLimit);
+    this.bodies = options.bodies ?? new BodyBudget(DEFAULT_BODY_LIMITS);
   }
 
   /**
@@ -156,27 +174,18 @@ class WebhookHandler {
       const expected = `expected JSON${spec.textPlain ? ' or text/plain' : ''}`;
       return early(problem(415, 'unsupported_media_type', expected));
     }
-    const limit = this.bodyLimit(endpoint);
-    let body: Buffer | undefined;
+    // Too large (413), no room now (503), or the sender went away mid-body (400: nothing enters).
+    const read = await readBody(req, this.bodyLimit(endpoint), this.bodies);
+    if ('refused' in read) return refusalReply(read.refused);
+    const { body } = read;
     try {
-      body = await bodyOf(req, limit.bytes);
-    } catch {
-      // The sender went away or timed out mid-body: there is nobody to answer, nothing enters.
-      return early(problem(400, 'incomplete_body', 'the request body did not arrive whole'));
+      const late = target.auth.needsBody
+        ? ((await this.authenticate(target, { ...request, body }, peer)) ?? this.overRate(target))
+        : undefined;
+      return await (late ?? this.accept(endpoint, req, body));
+    } finally {
+      read.done();
     }
-    if (body === undefined)
-      return early({
-        status: 413,
-        body: {
-          error: 'payload_too_large',
-          message: `body over ${limit.bytes} bytes (${limit.what})`,
-          limit: limit.bytes,
-        },
-      });
-    const late = target.auth.needsBody
-      ? ((await this.authenticate(target, { ...request, body }, peer)) ?? this.overRate(target))
-      : undefined;
-    return late ?? this.accept(endpoint, req, body);
   }
 
   /**
@@ -255,6 +264,7 @@ class WebhookHandler {
       maxBodyBytes: Number.MAX_SAFE_INTEGER,
       ...(now ? { now } : {}),
       ...(repeats ? { repeats } : {}),
+      bodies: this.bodies,
     };
   }
 }
@@ -262,7 +272,8 @@ class WebhookHandler {
 /**
  * `POST /webhooks/<name>` (and `/webhooks/<name>/<token>` for a path token) for each configured
  * endpoint: authentication (401; 429 for a peer that failed too often), the endpoint's rate
- * (429, charged only to proven senders), content type (415), body size (413), handshakes (2xx,
+ * (429, charged only to proven senders), content type (415), body size (413; 503 while ingest
+ * holds as many bodies as MAX_BUFFERED_BYTES / MAX_CONCURRENT_BODIES allow), handshakes (2xx,
  * nothing published), a repeat of a delivery stored in the last day (202, duplicate), then the
  * untouched body on `onpush.raw.<source>`: 202 once JetStream stored it, 503 when it could not
  * (the sender retries).
@@ -285,7 +296,7 @@ export function webhookRoute(options: WebhookOptions): Route {
     options.metrics.webhookRequests.inc(labels);
     const task = handler.handle(req, target, match[2]).then((reply) => {
       options.metrics.webhookResponses.inc({ ...labels, status: String(reply.status) });
-      send(res, reply);
+      return send(req, res, reply, handler.bodies);
     });
     options.track?.(task);
     await task;
