@@ -54,6 +54,7 @@ const notifier =
         targets: config.NOTIFY_TARGETS,
         routes: config.NOTIFY_NAMESPACES,
         fallback: config.NOTIFY_DEFAULT,
+        allowed: config.NOTIFY_ALLOWED,
         events: config.NOTIFY_ON,
         queueSize: config.NOTIFY_QUEUE,
         retriesMs: config.NOTIFY_RETRIES,

@@ -4,8 +4,12 @@
 //                      Secret: the URLs carry the webhooks' tokens, so they are never printed.
 //   NOTIFY_DEFAULT     target names for what no namespace route or workload annotation names
 //   NOTIFY_NAMESPACES  namespace=name|name, comma-separated: the targets of one namespace
+//   NOTIFY_ALLOWED     namespace=name|name, comma-separated: targets a namespace's workloads may
+//                      name in their annotation besides its route and the default (`*=name`: every
+//                      namespace may)
 //   NOTIFY_ON          which events notify: rollout-completed, rollout-failed, dead (default: all)
-// A workload's `onpush.dev/notify` annotation names targets too (or `none`), and wins.
+// A workload's `onpush.dev/notify` annotation names targets too (or `none`), and wins — among the
+// targets its namespace may use: its route, the default and what NOTIFY_ALLOWED grants it.
 import { z } from 'zod';
 import { duration, enumOf, int, list, secret } from '@onpush/config';
 
@@ -89,6 +93,7 @@ export const notifyFields = {
   NOTIFY_TARGETS: targetsField().default([]),
   NOTIFY_DEFAULT: list().default([]),
   NOTIFY_NAMESPACES: routesField().default({}),
+  NOTIFY_ALLOWED: routesField().default({}),
   NOTIFY_ON: list(enumOf(NOTIFY_EVENTS)).default([...NOTIFY_EVENTS]),
   /** Notifications waiting at most; more are dropped (counted, logged). */
   NOTIFY_QUEUE: int({ min: 1, max: 100_000 }).default(1_000),
@@ -101,6 +106,7 @@ export interface NotifyConfig {
   readonly NOTIFY_TARGETS: readonly Target[];
   readonly NOTIFY_DEFAULT: readonly string[];
   readonly NOTIFY_NAMESPACES: Readonly<Record<string, readonly string[]>>;
+  readonly NOTIFY_ALLOWED: Readonly<Record<string, readonly string[]>>;
   readonly NOTIFY_ON: readonly NotifyEvent[];
   readonly NOTIFY_QUEUE: number;
   readonly NOTIFY_RETRIES: readonly number[];
@@ -109,7 +115,8 @@ export interface NotifyConfig {
 
 /** Route names that name no target, as config problems (for a schema's superRefine). */
 export function unknownTargets(
-  config: Pick<NotifyConfig, 'NOTIFY_TARGETS' | 'NOTIFY_DEFAULT' | 'NOTIFY_NAMESPACES'>,
+  config: Pick<NotifyConfig, 'NOTIFY_TARGETS' | 'NOTIFY_DEFAULT' | 'NOTIFY_NAMESPACES'> &
+    Partial<Pick<NotifyConfig, 'NOTIFY_ALLOWED'>>,
 ): { variable: string; message: string }[] {
   const known = new Set(config.NOTIFY_TARGETS.map((t) => t.name));
   const problems: { variable: string; message: string }[] = [];
@@ -120,13 +127,19 @@ export function unknownTargets(
         message: `no target named ${name} in NOTIFY_TARGETS`,
       });
   }
-  for (const [namespace, names] of Object.entries(config.NOTIFY_NAMESPACES)) {
-    for (const name of names) {
-      if (!known.has(name)) {
-        problems.push({
-          variable: 'NOTIFY_NAMESPACES',
-          message: `${namespace}: no target named ${name} in NOTIFY_TARGETS`,
-        });
+  const perNamespace = [
+    ['NOTIFY_NAMESPACES', config.NOTIFY_NAMESPACES],
+    ['NOTIFY_ALLOWED', config.NOTIFY_ALLOWED ?? {}],
+  ] as const;
+  for (const [variable, routes] of perNamespace) {
+    for (const [namespace, names] of Object.entries(routes)) {
+      for (const name of names) {
+        if (!known.has(name)) {
+          problems.push({
+            variable,
+            message: `${namespace}: no target named ${name} in NOTIFY_TARGETS`,
+          });
+        }
       }
     }
   }

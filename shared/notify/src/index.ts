@@ -13,7 +13,14 @@ export {
   type NotifyEvent,
   type NotifyConfig,
 } from './config.js';
-export { notificationOf, bodyFor, routeOf, type Notification } from './message.js';
+export {
+  notificationOf,
+  bodyFor,
+  escapeSlack,
+  routeOf,
+  type Notification,
+  type Routed,
+} from './message.js';
 export {
   createNotifier,
   notificationCounter,

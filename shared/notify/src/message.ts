@@ -56,23 +56,53 @@ export function notificationOf(outcome: Outcome): Notification | undefined {
   }
 }
 
+/**
+ * Text as Slack shows it literally: `&`, `<` and `>` are its control characters (links, mentions
+ * such as `<!channel>`), escaped as `&amp;`, `&lt;`, `&gt;` — nothing else is decoded.
+ */
+export function escapeSlack(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
 /** The request body for a target of `kind`. */
 export function bodyFor(kind: TargetKind, notification: Notification): unknown {
-  if (kind === 'slack') return { text: notification.text };
+  if (kind === 'slack') return { text: escapeSlack(notification.text) };
   return { v: 1, type: notification.event, text: notification.text, outcome: notification.outcome };
 }
 
+/** Where a notification goes, and the names its annotation gave that its namespace may not use. */
+export interface Routed {
+  readonly targets: readonly string[];
+  readonly refused: readonly string[];
+}
+
+type Routes = Readonly<Record<string, readonly string[]>>;
+
 /**
  * The targets of a notification: the workload's `onpush.dev/notify` names (or none for `none`),
- * else its namespace's route, else the default.
+ * else its namespace's route, else the default. An annotation may name only targets its namespace
+ * may use — its route, the default, and what `allowed` grants it (or every namespace, `*`): any
+ * other name is refused, so one team's workload cannot post to another team's channel. When an
+ * annotation names nothing it may use, the namespace's route applies.
  */
 export function routeOf(
   notification: Pick<Notification, 'namespace'>,
   annotation: readonly string[] | undefined,
-  routes: Readonly<Record<string, readonly string[]>>,
+  routes: Routes,
   fallback: readonly string[],
-): readonly string[] {
-  if (annotation !== undefined) return annotation.includes('none') ? [] : annotation;
+  allowed: Routes = {},
+): Routed {
   const namespace = notification.namespace;
-  return (namespace !== undefined ? routes[namespace] : undefined) ?? fallback;
+  const route = (namespace !== undefined ? routes[namespace] : undefined) ?? fallback;
+  if (annotation === undefined) return { targets: route, refused: [] };
+  if (annotation.includes('none')) return { targets: [], refused: [] };
+  const may = new Set([
+    ...route,
+    ...fallback,
+    ...(allowed['*'] ?? []),
+    ...(namespace !== undefined ? (allowed[namespace] ?? []) : []),
+  ]);
+  const targets = annotation.filter((name) => may.has(name));
+  const refused = annotation.filter((name) => !may.has(name));
+  return { targets: targets.length > 0 ? targets : route, refused };
 }

@@ -16,6 +16,8 @@ export interface NotifierOptions {
   routes?: Readonly<Record<string, readonly string[]>>;
   /** Target names for what nothing else routes. */
   fallback?: readonly string[];
+  /** Namespace (or `*`) → target names its workloads may name besides its route and the default. */
+  allowed?: Readonly<Record<string, readonly string[]>>;
   /** Which events notify at all. */
   events?: readonly NotifyEvent[];
   queueSize: number;
@@ -158,7 +160,20 @@ export function createNotifier(options: NotifierOptions): Notifier {
     notify(outcome, annotation) {
       const notification = notificationOf(outcome);
       if (notification === undefined || !events.has(notification.event)) return;
-      const names = routeOf(notification, annotation, options.routes ?? {}, options.fallback ?? []);
+      const { targets: names, refused } = routeOf(
+        notification,
+        annotation,
+        options.routes ?? {},
+        options.fallback ?? [],
+        options.allowed ?? {},
+      );
+      for (const name of refused) {
+        log.warn('notification target not allowed for the namespace: onpush.dev/notify ignored', {
+          target: name,
+          namespace: notification.namespace,
+          workload: notification.outcome.workload?.name,
+        });
+      }
       for (const name of names) {
         const target = byName.get(name);
         if (target) enqueue({ target, notification, attempt: 0 });

@@ -4,10 +4,9 @@ import { ConfigError, loadConfig } from '@onpush/config';
 import type { Outcome } from '@onpush/contracts';
 import { createLogger } from '@onpush/telemetry';
 import { notifyFields, unknownTargets, type Target } from './config.js';
-import { bodyFor, notificationOf, routeOf } from './message.js';
+import { bodyFor, escapeSlack, notificationOf, routeOf } from './message.js';
 import { createNotifier } from './notifier.js';
 
-const log = createLogger({ test: 'notify' }, { write: () => undefined });
 const schema = z.object(notifyFields);
 
 const completed: Outcome = {
@@ -49,6 +48,12 @@ describe('notification config', () => {
     expect(unknownTargets({ ...config, NOTIFY_DEFAULT: ['nobody'] })).toEqual([
       { variable: 'NOTIFY_DEFAULT', message: 'no target named nobody in NOTIFY_TARGETS' },
     ]);
+    expect(loadConfig(schema, { NOTIFY_ALLOWED: 'blog=releases,*=status' }).NOTIFY_ALLOWED).toEqual(
+      { blog: ['releases'], '*': ['status'] },
+    );
+    expect(unknownTargets({ ...config, NOTIFY_ALLOWED: { blog: ['releases'] } })).toEqual([
+      { variable: 'NOTIFY_ALLOWED', message: 'blog: no target named releases in NOTIFY_TARGETS' },
+    ]);
     const error = (() => {
       try {
         return loadConfig(schema, { NOTIFY_TARGETS: 'ops=email:https://x.example/s3cret' });
@@ -79,13 +84,50 @@ describe('notifications', () => {
     expect(notificationOf({ ...completed, fate: 'restarted' })).toBeUndefined();
   });
 
+  it('reach Slack as literal text: its control characters &, < and > escaped', () => {
+    expect(escapeSlack('a & b <!channel> <https://evil.example|click> x>y')).toBe(
+      'a &amp; b &lt;!channel&gt; &lt;https://evil.example|click&gt; x&gt;y',
+    );
+    const hostile = notificationOf({ ...completed, detail: '<!here> see <https://x.example|me>' })!;
+    expect(bodyFor('slack', hostile)).toEqual({
+      text: expect.stringContaining('— &lt;!here&gt; see &lt;https://x.example|me&gt;') as unknown,
+    });
+    // A generic webhook gets the text as it is: JSON needs no escaping.
+    expect(bodyFor('webhook', hostile)).toMatchObject({ text: hostile.text });
+  });
+
   it('go where the workload says, else where its namespace goes, else to the default', () => {
-    const routes = { shop: ['shop'] };
-    expect(routeOf({ namespace: 'shop' }, ['ops'], routes, ['all'])).toEqual(['ops']);
-    expect(routeOf({ namespace: 'shop' }, ['none'], routes, ['all'])).toEqual([]);
-    expect(routeOf({ namespace: 'shop' }, undefined, routes, ['all'])).toEqual(['shop']);
-    expect(routeOf({ namespace: 'blog' }, undefined, routes, ['all'])).toEqual(['all']);
-    expect(routeOf({}, undefined, routes, ['all'])).toEqual(['all']);
+    const routes = { shop: ['shop', 'ops'] };
+    const go = (targets: string[], refused: string[] = []) => ({ targets, refused });
+    expect(routeOf({ namespace: 'shop' }, ['ops'], routes, ['all'])).toEqual(go(['ops']));
+    expect(routeOf({ namespace: 'shop' }, ['all'], routes, ['all'])).toEqual(go(['all']));
+    expect(routeOf({ namespace: 'shop' }, ['none'], routes, ['all'])).toEqual(go([]));
+    expect(routeOf({ namespace: 'shop' }, undefined, routes, ['all'])).toEqual(go(['shop', 'ops']));
+    expect(routeOf({ namespace: 'blog' }, undefined, routes, ['all'])).toEqual(go(['all']));
+    expect(routeOf({}, undefined, routes, ['all'])).toEqual(go(['all']));
+  });
+
+  it("never go to a target the workload's namespace may not use: another team's channel", () => {
+    const routes = { shop: ['shop'], blog: ['blog'] };
+    // blog's workload names shop's channel: refused, blog's own route instead.
+    expect(routeOf({ namespace: 'blog' }, ['shop'], routes, ['ops'])).toEqual({
+      targets: ['blog'],
+      refused: ['shop'],
+    });
+    expect(routeOf({ namespace: 'blog' }, ['shop', 'ops'], routes, ['ops'])).toEqual({
+      targets: ['ops'],
+      refused: ['shop'],
+    });
+    // NOTIFY_ALLOWED grants more: to one namespace, or to every one with `*`.
+    const allowed = { blog: ['releases'], '*': ['status'] };
+    expect(routeOf({ namespace: 'blog' }, ['releases', 'status'], routes, [], allowed)).toEqual({
+      targets: ['releases', 'status'],
+      refused: [],
+    });
+    expect(routeOf({ namespace: 'shop' }, ['releases'], routes, [], allowed)).toEqual({
+      targets: ['shop'],
+      refused: ['releases'],
+    });
   });
 });
 
@@ -104,6 +146,16 @@ describe('notifier', () => {
   ) {
     const calls: { url: string; body: unknown }[] = [];
     const counted: string[] = [];
+    const warnings: Record<string, unknown>[] = [];
+    const captured = createLogger(
+      { test: 'notify' },
+      {
+        write: (line: string) => {
+          const record = JSON.parse(line) as Record<string, unknown>;
+          if (record['level'] === 'warn') warnings.push(record);
+        },
+      },
+    );
     const fetch = vi.fn((url: string | URL | Request, init?: RequestInit) => {
       calls.push({ url: url as string, body: JSON.parse(init?.body as string) as unknown });
       const answer = answers.length > 1 ? answers.shift()! : answers[0]!;
@@ -123,14 +175,14 @@ describe('notifier', () => {
       retriesMs: [1_000, 5_000],
       timeoutMs: 1_000,
       ...(extra.concurrency !== undefined ? { concurrency: extra.concurrency } : {}),
-      log,
+      log: captured,
       counter: {
         inc: (labels?: Partial<Record<'target' | 'result', string | number>>) =>
           counted.push(`${labels?.target}:${labels?.result}`),
       },
       fetch: fetch as unknown as typeof globalThis.fetch,
     });
-    return { notifier, calls, counted };
+    return { notifier, calls, counted, warnings };
   }
 
   it('posts to every target of the route, each in its own format', async () => {
@@ -146,6 +198,18 @@ describe('notifier', () => {
     });
     expect(counted.sort()).toEqual(['chat:sent', 'ops:sent']);
     expect(notifier.pending).toBe(0);
+  });
+
+  it("ignores an annotation naming another team's target, and says so", async () => {
+    const { notifier, calls, warnings } = setUp([204]);
+    notifier.notify({ ...completed, workload: { ...completed.workload!, namespace: 'blog' } }, [
+      'chat',
+    ]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls.map((c) => c.url)).toEqual(['https://hooks.example.com/ops']);
+    expect(warnings).toEqual([
+      expect.objectContaining({ target: 'chat', namespace: 'blog', workload: 'web' }),
+    ]);
   });
 
   it('retries network errors, 5xx and 429 (after Retry-After), then gives up; never 4xx', async () => {
