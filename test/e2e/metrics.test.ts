@@ -197,6 +197,7 @@ describe('metrics: every service tells what happened, in Prometheus terms', () =
         gone: 0,
         dead: 1,
         'would-restart': 0,
+        refused: 0,
         'rollout-completed': 0,
         'rollout-failed': 0,
       },
