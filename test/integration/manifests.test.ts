@@ -183,8 +183,8 @@ function serviceFindings(name: string, objects: readonly Obj[]): string[] {
   return found;
 }
 
-/** [ServiceAccount, verb, resource(.group), namespace ('' = every namespace), allowed] */
-type Access = [string, string, string, string, boolean];
+/** [ServiceAccount, verb, resource(.group), namespace ('' = every namespace), allowed, name] */
+type Access = [string, string, string, string, boolean, string?];
 const ACCESS: Access[] = [
   ['restarter', 'get', 'deployments.apps', 'shop', true],
   ['restarter', 'patch', 'deployments.apps', 'shop', true],
@@ -205,11 +205,20 @@ const ACCESS: Access[] = [
   ['resolver', 'watch', 'statefulsets.apps', '', true],
   ['resolver', 'watch', 'cronjobs.batch', '', true],
   ['resolver', 'watch', 'rollouts.argoproj.io', '', true],
-  ['resolver', 'get', 'configmaps', NAMESPACE, true],
+  // The index snapshot's shards, by name; no other ConfigMap of its namespace, and no list.
+  ['resolver', 'get', 'configmaps', NAMESPACE, true, 'onpush-image-index'],
+  ['resolver', 'get', 'configmaps', NAMESPACE, true, 'onpush-image-index-15'],
+  ['resolver', 'update', 'configmaps', NAMESPACE, true, 'onpush-image-index-1'],
+  ['resolver', 'delete', 'configmaps', NAMESPACE, true, 'onpush-image-index-2'],
   ['resolver', 'create', 'configmaps', NAMESPACE, true],
-  ['resolver', 'update', 'configmaps', NAMESPACE, true],
-  ['resolver', 'delete', 'configmaps', NAMESPACE, true],
-  ['resolver', 'update', 'configmaps', 'default', false],
+  ['resolver', 'get', 'configmaps', NAMESPACE, false, 'nats-config'],
+  ['resolver', 'get', 'configmaps', NAMESPACE, false, 'onpush-config'],
+  ['resolver', 'get', 'configmaps', NAMESPACE, false, 'onpush-image-index-16'],
+  ['resolver', 'update', 'configmaps', NAMESPACE, false, 'onpush-config'],
+  ['resolver', 'get', 'configmaps', NAMESPACE, false],
+  ['resolver', 'list', 'configmaps', NAMESPACE, false],
+  ['resolver', 'watch', 'configmaps', NAMESPACE, false],
+  ['resolver', 'update', 'configmaps', 'default', false, 'onpush-image-index'],
   ['resolver', 'list', 'configmaps', '', false],
   ['resolver', 'patch', 'deployments.apps', 'shop', false],
   ['resolver', 'get', 'secrets', NAMESPACE, false],
@@ -432,14 +441,20 @@ describe('Kubernetes manifests (k8s/)', () => {
 
     it('lets each ServiceAccount do what its service does (SubjectAccessReview)', async () => {
       const authz = admin().makeApiClient(AuthorizationV1Api);
-      const can = async ([sa, verb, resource, namespace]: Access): Promise<boolean> => {
+      const can = async ([sa, verb, resource, namespace, , name]: Access): Promise<boolean> => {
         const [plural = resource, group = ''] = resource.split(/\.(.*)/);
         const review = await authz.createSubjectAccessReview({
           body: {
             spec: {
               user: `system:serviceaccount:${NAMESPACE}:${sa}`,
               groups: ['system:serviceaccounts', `system:serviceaccounts:${NAMESPACE}`],
-              resourceAttributes: { verb, group, resource: plural, namespace },
+              resourceAttributes: {
+                verb,
+                group,
+                resource: plural,
+                namespace,
+                ...(name !== undefined ? { name } : {}),
+              },
             },
           },
         });
@@ -450,8 +465,8 @@ describe('Kubernetes manifests (k8s/)', () => {
       );
       const answers = await Promise.all(ACCESS.map(can));
       const wrong = ACCESS.filter((row, i) => answers[i] !== row[4]).map(
-        ([sa, verb, res, ns, allowed]) =>
-          `${sa} ${allowed ? 'cannot' : 'can'} ${verb} ${res} in ${ns || 'every namespace'}`,
+        ([sa, verb, res, ns, allowed, name]) =>
+          `${sa} ${allowed ? 'cannot' : 'can'} ${verb} ${res}${name ? ` ${name}` : ''} in ${ns || 'every namespace'}`,
       );
       expect(wrong).toEqual([]);
     });
@@ -492,7 +507,8 @@ describe('Kubernetes manifests (k8s/)', () => {
       ];
       const times = (verbs: string[], resources: string[]) =>
         verbs.flatMap((v) => resources.map((r) => `${v} ${r}`));
-      const snapshot = times(['get', 'list', 'create', 'update', 'delete'], ['configmaps']);
+      // The snapshot's verbs (get, update and delete limited to its shards' names: above).
+      const snapshot = times(['get', 'create', 'update', 'delete'], ['configmaps']);
       // What rolls out is followed (watch); a CronJob's change waits for its next run.
       const rollingOut = workloads.filter((w) => w !== 'cronjobs.batch');
       const restarterRules = [

@@ -92,17 +92,6 @@ export class FakeConfigMaps implements ConfigMapApi {
       ? Promise.resolve({})
       : Promise.reject(new FakeApiException(404, `${name} not found`));
   }
-
-  listNamespacedConfigMap(param: {
-    namespace: string;
-    labelSelector?: string;
-  }): Promise<{ items: V1ConfigMap[] }> {
-    const [label, value] = (param.labelSelector ?? '').split('=');
-    const items = this.names(param.namespace)
-      .map((name) => this.maps.get(this.#key(param.namespace, name))!)
-      .filter((m) => label === '' || label === undefined || m.metadata?.labels?.[label] === value);
-    return Promise.resolve({ items: structuredClone(items) });
-  }
 }
 
 export function fakeDeployment(

@@ -37,7 +37,12 @@ describe('ConfigMap snapshot store', () => {
 
   it('shards a large snapshot, replaces on the next write and deletes stale shards', async () => {
     const api = new FakeConfigMaps();
-    const store = createSnapshotStore({ api, namespace: NS, shardLimitBytes: 1_000 });
+    const store = createSnapshotStore({
+      api,
+      namespace: NS,
+      shardLimitBytes: 1_000,
+      maxShards: 64,
+    });
     const big = indexWith(60);
     const shards = await store.save(big.serialize());
     expect(shards).toBeGreaterThan(3);
@@ -49,6 +54,21 @@ describe('ConfigMap snapshot store', () => {
     expect(await store.save(small.serialize())).toBe(1);
     expect(api.names(NS)).toEqual(['onpush-image-index']);
     expect(ImageIndex.deserialize((await store.load())!).stats()).toEqual(small.stats());
+  });
+
+  it('never writes more shards than the Role names, and finds stale ones by name', async () => {
+    const api = new FakeConfigMaps();
+    const store = createSnapshotStore({ api, namespace: NS, shardLimitBytes: 1_000, maxShards: 3 });
+    await expect(store.save(indexWith(60).serialize())).rejects.toMatchObject({
+      type: 'snapshot_unreadable',
+      message: expect.stringContaining('more than the 3') as unknown,
+    });
+    expect(api.names(NS)).toEqual([]);
+    const two = createSnapshotStore({ api, namespace: NS, shardLimitBytes: 1_000, maxShards: 64 });
+    const shards = await two.save(indexWith(60).serialize());
+    expect(await two.save(indexWith(2).serialize())).toBe(1);
+    expect(api.names(NS)).toEqual(['onpush-image-index']);
+    expect(shards).toBeGreaterThan(1);
   });
 
   it('says there is no snapshot when the head is missing', async () => {
@@ -63,6 +83,7 @@ describe('ConfigMap snapshot store', () => {
       api,
       namespace: NS,
       shardLimitBytes: 1_000,
+      maxShards: 64,
       newGeneration: () => `g${++generation}`,
     });
     await store.save(indexWith(60).serialize());

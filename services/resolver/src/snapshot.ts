@@ -4,6 +4,9 @@
 // `onpush-image-index-1`, `-2`, … Each shard carries the generation; a load whose shards do not
 // all carry the head's generation (a write in progress, two writers racing) is refused rather
 // than stitched together. Writes go tail first and head last, then stale shards are deleted.
+// Every shard is read, written and deleted by name, never listed: the resolver's Role names the
+// MAX_SHARDS shards (k8s/base/rbac.yaml, resourceNames) and grants no `list`, so it cannot read
+// the other ConfigMaps of its namespace (NATS and webhook configuration).
 import { OnpushError } from '@onpush/contracts';
 import { randomUUID } from 'node:crypto';
 import type { V1ConfigMap } from '@kubernetes/client-node';
@@ -11,8 +14,10 @@ import { toKubeApiError } from '@onpush/kube';
 import { SHARD_LIMIT_BYTES, splitShards } from '@onpush/image-index';
 
 export const SNAPSHOT_NAME = 'onpush-image-index';
-/** Label on every shard (value: the head's name), so stale shards can be found. */
+/** Label on every shard (value: the head's name). */
 export const SNAPSHOT_LABEL = 'onpush.dev/snapshot';
+/** Shards at most (~14 MiB of index): the names the resolver's Role grants, head included. */
+export const MAX_SHARDS = 16;
 const KEYS = {
   data: 'index.json',
   shards: 'shards',
@@ -30,10 +35,6 @@ export interface ConfigMapApi {
     body: V1ConfigMap;
   }): Promise<unknown>;
   deleteNamespacedConfigMap(param: { name: string; namespace: string }): Promise<unknown>;
-  listNamespacedConfigMap(param: {
-    namespace: string;
-    labelSelector?: string;
-  }): Promise<{ items: V1ConfigMap[] }>;
 }
 
 export interface SnapshotStoreOptions {
@@ -41,6 +42,8 @@ export interface SnapshotStoreOptions {
   namespace: string;
   name?: string;
   shardLimitBytes?: number;
+  /** Shards at most; a bigger snapshot is not written (SnapshotError). */
+  maxShards?: number;
   newGeneration?: () => string;
 }
 
@@ -69,6 +72,7 @@ function statusOf(error: unknown): number | undefined {
 
 export function createSnapshotStore(options: SnapshotStoreOptions): SnapshotStore {
   const { api, namespace, name = SNAPSHOT_NAME, shardLimitBytes = SHARD_LIMIT_BYTES } = options;
+  const maxShards = options.maxShards ?? MAX_SHARDS;
   const newGeneration = options.newGeneration ?? (() => randomUUID());
 
   async function read(shard: number): Promise<Record<string, string> | undefined> {
@@ -100,19 +104,14 @@ export function createSnapshotStore(options: SnapshotStoreOptions): SnapshotStor
     }
   }
 
+  /** Deletes the shards from `count` on, by name, up to the first one missing. */
   async function deleteStale(count: number): Promise<void> {
-    const listed = await api.listNamespacedConfigMap({
-      namespace,
-      labelSelector: `${SNAPSHOT_LABEL}=${name}`,
-    });
-    const pattern = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-([0-9]+)$`);
-    for (const item of listed.items) {
-      const shard = Number(pattern.exec(item.metadata?.name ?? '')?.[1] ?? 0);
-      if (shard < count) continue;
+    for (let shard = count; shard < maxShards; shard += 1) {
       try {
         await api.deleteNamespacedConfigMap({ name: shardName(name, shard), namespace });
       } catch (error) {
-        if (statusOf(error) !== 404) throw toKubeApiError(error);
+        if (statusOf(error) === 404) return;
+        throw toKubeApiError(error);
       }
     }
   }
@@ -123,7 +122,7 @@ export function createSnapshotStore(options: SnapshotStoreOptions): SnapshotStor
       if (head === undefined) return undefined;
       const count = Number(head[KEYS.shards]);
       const generation = head[KEYS.generation];
-      if (!Number.isSafeInteger(count) || count < 1 || !generation) {
+      if (!Number.isSafeInteger(count) || count < 1 || count > maxShards || !generation) {
         throw new SnapshotError(`${name}: no shard count or generation`);
       }
       const parts = [head[KEYS.data] ?? ''];
@@ -140,6 +139,11 @@ export function createSnapshotStore(options: SnapshotStoreOptions): SnapshotStor
     },
     async save(text) {
       const shards = splitShards(text, shardLimitBytes);
+      if (shards.length > maxShards) {
+        throw new SnapshotError(
+          `${name}: the index needs ${shards.length} shards, more than the ${maxShards} the resolver's Role names; not written`,
+        );
+      }
       const generation = newGeneration();
       for (let shard = shards.length - 1; shard >= 1; shard -= 1) {
         await put(shard, {
