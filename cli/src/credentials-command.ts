@@ -4,6 +4,7 @@ import {
   SERVER_CERT_FILE,
   SERVER_KEY_FILE,
   ensureCredentials,
+  credentialSecrets,
   ensureTls,
   seedFile,
 } from '@onpush/nats';
@@ -15,10 +16,20 @@ import type { Output } from './output.js';
  * (`<identity>.nk`, kept when there) and `auth.conf`, the server's authorization block with the
  * public keys and each identity's permissions — and TLS: a CA (`ca.pem`, what clients verify the
  * server with) and the server's certificate. Twice changes nothing; delete a file to re-make it.
+ * `--secrets NAMESPACE`: print them as the Kubernetes Secrets the kustomize base mounts instead.
  */
-export async function credentialsCommand(dir: string, out: Output): Promise<number> {
+export async function credentialsCommand(
+  dir: string,
+  out: Output,
+  secretsNamespace?: string,
+): Promise<number> {
   const { created } = ensureCredentials(dir);
   const issued = await ensureTls(dir);
+  if (secretsNamespace !== undefined) {
+    // Only the Secrets on stdout, so it can go straight to `kubectl apply -f -`.
+    process.stdout.write(`${JSON.stringify(credentialSecrets(dir, secretsNamespace), null, 2)}\n`);
+    return 0;
+  }
   for (const identity of NATS_IDENTITIES) {
     const made = created.includes(identity) ? 'created' : 'kept';
     out.info(`${identity.padEnd(12)} ${seedFile(dir, identity)} ${made}`);

@@ -19,8 +19,10 @@ usage:
   onpush start [--scale N]            the five services as supervised processes, N of each (NATS_URL, or a local nats-server)
   onpush run <service>                one service in this process (${SERVICES.join(', ')})
   onpush provision [--replicas N]     create or update the JetStream streams, consumers and KV buckets (as admin)
-  onpush credentials [--dir DIR]      NATS identities: an NKEY seed per service and admin, and the server's auth.conf
-                                      (default DIR: ./.onpush/credentials; services read NATS_CREDENTIALS_DIR)
+  onpush credentials [--dir DIR] [--secrets NAMESPACE]
+                                      NATS identities (an NKEY seed per service and admin), the server's auth.conf, TLS
+                                      (default DIR: ./.onpush/credentials; services read NATS_CREDENTIALS_DIR);
+                                      --secrets: print them as Kubernetes Secrets for kubectl apply -f -
   onpush dlq ls|show <id>|replay <id>|purge <id> [--stage S] [--reason R] [--since 1h]
                                       dead letters: list, show, replay to the original subject, purge
   onpush status                       services' health, consumers' lag, DLQ depth, index size, last minute's fates
@@ -56,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
       dir: { type: 'string' },
       only: { type: 'string' },
       replicas: { type: 'string' },
+      secrets: { type: 'string' },
       scale: { type: 'string' },
       stage: { type: 'string' },
       reason: { type: 'string' },
@@ -98,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
         out,
       );
     case 'credentials':
-      return credentialsCommand(values.dir ?? join('.onpush', 'credentials'), out);
+      return credentialsCommand(values.dir ?? join('.onpush', 'credentials'), out, values.secrets);
     case 'dlq':
       return dlqCommand(
         action,

@@ -65,7 +65,9 @@ describe('NatsLink', () => {
     expect(link.why).toBe('not connected to NATS');
 
     statuses.push('reconnect');
-    await vi.waitFor(() => expect(link.why).toBe('reconnected to NATS; provisioning the streams'));
+    await vi.waitFor(() =>
+      expect(link.why).toBe('reconnected to NATS; checking the streams are there'),
+    );
     expect(link.usable).toBe(false);
     expect(events).toEqual([lost]);
 

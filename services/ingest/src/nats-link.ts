@@ -40,7 +40,7 @@ export class NatsLink {
   /** Why a publish is refused now, for its error. */
   get why(): string {
     return this.state === 'provisioning'
-      ? 'reconnected to NATS; provisioning the streams'
+      ? 'reconnected to NATS; checking the streams are there'
       : 'not connected to NATS';
   }
 

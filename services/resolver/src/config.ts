@@ -1,6 +1,6 @@
 import { delimiter } from 'node:path';
 import { z } from 'zod';
-import { WORKLOAD_KINDS } from '@onpush/contracts';
+import { RESOLVER_MEMORY_MS, WORKLOAD_KINDS } from '@onpush/contracts';
 import { scopeFields } from '@onpush/kube';
 import { baseServiceSchema } from '@onpush/service';
 import { duration, enumOf, list, port } from '@onpush/config';
@@ -25,9 +25,10 @@ export const resolverSchema = baseServiceSchema.extend({
   REBUILD_MIN_INTERVAL: duration({ min: 0 }).default(5_000),
   /**
    * A push of the same image, tag and digest to the same workloads within this time of one already
-   * dispatched ends `ignored` (`duplicate_push`) instead of fanning out again; 0: never.
+   * dispatched ends `ignored` (`duplicate_push`) instead of fanning out again; 0: never. At most
+   * an hour: how long the last dispatches are kept (bucket onpush_resolver_repeats).
    */
-  DUPLICATE_WINDOW: duration({ min: 0 }).default(10_000),
+  DUPLICATE_WINDOW: duration({ min: 0, max: RESOLVER_MEMORY_MS }).default(10_000),
 });
 
 export type ResolverConfig = z.output<typeof resolverSchema>;

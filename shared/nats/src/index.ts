@@ -9,6 +9,7 @@ export {
   seedFile,
   type CredentialsResult,
 } from './credentials.js';
+export { SERVER_SECRET_NAME, credentialSecrets, identitySecretName } from './secrets.js';
 export { DEFAULT_SERVER_NAMES, SERVER_CERT_FILE, SERVER_KEY_FILE, ensureTls } from './tls.js';
 export {
   provision,

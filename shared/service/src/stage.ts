@@ -5,14 +5,13 @@ import {
   type ConsumerName,
   type ConsumerSpec,
   type ConsumerStage,
-  type Topology,
 } from '@onpush/contracts';
 import {
   closeGracefully,
   connectNats,
   jetstream,
+  ensureOwnConsumer,
   jetstreamManager,
-  provision,
   publisher,
   type JetStreamClient,
   type JsMsg,
@@ -54,6 +53,8 @@ export interface StageOptions<T extends StageStarted = StageStarted> {
   /** CONSUMER_MAX_DELIVER / CONSUMER_BACKOFF / CONSUMER_ACK_WAIT (see `consumerTuning`). */
   tuning?: ConsumerTuning;
   natsUrl: string;
+  /** NATS_CREDENTIALS_DIR: the stage signs in as its own identity (the stage's name). */
+  natsCredentialsDir?: string | undefined;
   natsUser?: string | undefined;
   natsPassword?: string | undefined;
   maxInFlight: number;
@@ -140,32 +141,27 @@ export async function publishAll(publish: Publish, outgoing: readonly Outgoing[]
   if (last) await send(last);
 }
 
-/** The stage's durable consumer, tuned; and the topology to provision with it. */
-function consumerOf(options: StageOptions<StageStarted>) {
-  const spec = consumerSpecOrExit(
-    options.durable ?? options.stage,
-    options.tuning ?? {},
-    options.stage,
-  );
-  const topology = { ...TOPOLOGY, consumers: { ...TOPOLOGY.consumers, [spec.durable]: spec } };
-  return { spec, topology };
+/** The stage's durable consumer, tuned. */
+function consumerOf(options: StageOptions<StageStarted>): ConsumerSpec {
+  return consumerSpecOrExit(options.durable ?? options.stage, options.tuning ?? {}, options.stage);
 }
 
-/** Connects, provisions the streams and this stage's own consumer, then runs `start`. */
+/** Connects as the stage's identity, keeps its own consumer's tuning, then runs `start`. */
 async function openSession<T extends StageStarted>(
   options: StageOptions<T>,
-  topology: Topology,
   spec: ConsumerSpec,
 ): Promise<{ ctx: StageContext; started: T }> {
   const nc = await connectNats({
     url: options.natsUrl,
     name: `onpush-${options.stage}`,
+    credentialsDir: options.natsCredentialsDir,
+    identity: options.stage,
     user: options.natsUser,
     pass: options.natsPassword,
   });
   try {
-    // Streams, missing consumers, and this stage's own consumer with its tuning.
-    await provision(await jetstreamManager(nc), topology, { consumers: [spec.durable] });
+    // Its own consumer with its tuning; the streams and buckets are provisioning's.
+    await ensureOwnConsumer(await jetstreamManager(nc), spec);
     const js = jetstream(nc);
     const ctx = { nc, js, publish: instrumentPublish(publisher(js), options.metrics) };
     return { ctx, started: await options.start(ctx) };
@@ -286,7 +282,7 @@ function consume(
  * `start` is the one way in: it gets the connected context and returns the handler.
  */
 export function defineStage<T extends StageStarted>(options: StageOptions<T>): Stage<T> {
-  const { spec, topology } = consumerOf(options);
+  const spec = consumerOf(options);
   const inFlight = new Set<Promise<unknown>>();
   let session: { ctx: StageContext; started: T } | undefined;
   let stopConsuming: (() => Promise<void>) | undefined;
@@ -300,7 +296,7 @@ export function defineStage<T extends StageStarted>(options: StageOptions<T>): S
       return session?.ctx;
     },
     async connect() {
-      session = await openSession(options, topology, spec);
+      session = await openSession(options, spec);
     },
     run(report: (event: LifecycleEvent) => void) {
       const { nc, js } = session!.ctx;
