@@ -95,7 +95,7 @@ describe('NatsLink', () => {
     const { link, events, statuses } = setup(() => first.promise);
     statuses.push('disconnect');
     statuses.push('reconnect');
-    await vi.waitFor(() => expect(link.why).toContain('provisioning'));
+    await vi.waitFor(() => expect(link.why).toContain('checking the streams'));
     statuses.push('disconnect');
     await vi.waitFor(() => expect(events).toEqual([lost, lost]));
     first.resolve();
@@ -108,7 +108,7 @@ describe('NatsLink', () => {
     const { link, events, statuses } = setup(() => Promise.reject(new Error('no')));
     statuses.push('disconnect');
     statuses.push('reconnect');
-    await vi.waitFor(() => expect(link.why).toContain('provisioning'));
+    await vi.waitFor(() => expect(link.why).toContain('checking the streams'));
     link.stop();
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(link.usable).toBe(false);
