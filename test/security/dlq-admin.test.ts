@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADERS, STREAMS, TOPOLOGY, rawSubject } from '@onpush/contracts';
@@ -139,6 +140,18 @@ describe('the dlq-manager API: a bearer token, never a cross-site request', () =
     expect((await fetch(`${plain}/dlq`, { headers: auth })).status).toBe(404);
     expect((await fetch(`${plain}/metrics`)).status).toBe(200);
     expect((await fetch(`${api}/metrics`, { headers: auth })).status).toBe(404);
+  });
+
+  it('listens on loopback only, as the supervisor of onpush start runs it (BIND_ADDRESS)', async () => {
+    const outside = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a !== undefined && !a.internal && a.family === 'IPv4')?.address;
+    expect(outside, 'this machine has an address besides loopback').toBeDefined();
+    for (const base of [plain, api]) {
+      const port = new URL(base).port;
+      await expect(fetch(`http://${outside}:${port}/healthz`)).rejects.toThrow();
+    }
+    expect((await fetch(`${plain}/healthz`)).status).toBe(200);
   });
 
   it('with the token: lists, replays and purges', async () => {
