@@ -267,7 +267,7 @@ export function refusalReply(refused: BodyRefusal): {
 
 /** Defaults that keep ingest within a 256 MiB memory limit (see the README). */
 export const DEFAULT_BODY_LIMITS: BodyLimits = {
-  maxBufferedBytes: 24 * 1024 * 1024,
+  maxBufferedBytes: 16 * 1024 * 1024,
   maxConcurrentReads: 64,
   queueMs: 2_000,
   drainBytes: 128 * 1024 * 1024,

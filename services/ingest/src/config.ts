@@ -63,7 +63,7 @@ export const ingestSchema = baseServiceSchema
      * larger than this is answered 413, one that finds no room 503 (Retry-After). The default
      * keeps ingest within a 256 MiB memory limit (see the README).
      */
-    MAX_BUFFERED_BYTES: int({ min: 64 * 1024, max: 1024 * MIB }).default(24 * MIB),
+    MAX_BUFFERED_BYTES: int({ min: 64 * 1024, max: 1024 * MIB }).default(16 * MIB),
     /** Request bodies being read at once; beyond, 503 (Retry-After). */
     MAX_CONCURRENT_BODIES: int({ min: 1, max: 10_000 }).default(64),
     /** How long a request waits for room (MAX_BUFFERED_BYTES, MAX_CONCURRENT_BODIES) before a 503. */
