@@ -30,6 +30,13 @@ import {
 } from '@kubernetes/client-node';
 import { TOPOLOGY } from '@onpush/contracts';
 import { loadKubeConfig } from '@onpush/kube';
+import {
+  SERVER_SECRET_NAME,
+  credentialSecrets,
+  ensureCredentials,
+  ensureTls,
+  identitySecretName,
+} from '@onpush/nats';
 import { NATS_SERVER_VERSION, cacheDir, findNatsServer } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
 
@@ -337,16 +344,56 @@ describe('Kubernetes manifests (k8s/)', () => {
     }
   });
 
-  it('ships a NATS configuration that nats-server accepts', async () => {
+  it('gives each service pod only its own NATS identity, and the provision Job the admin one', () => {
+    for (const overlay of OVERLAYS) {
+      const pods = [
+        ...ofKind<V1Deployment>(objects(overlay), 'Deployment'),
+        ...ofKind<V1Job>(objects(overlay), 'Job'),
+      ];
+      const mounted = Object.fromEntries(
+        pods.map((p) => [
+          p.metadata?.name,
+          (p.spec?.template.spec?.volumes ?? [])
+            .map((v) => v.secret?.secretName)
+            .filter((name) => name?.startsWith('onpush-nats-')),
+        ]),
+      );
+      expect(mounted, overlay).toEqual({
+        ingest: [identitySecretName('ingest')],
+        parser: [identitySecretName('parser')],
+        resolver: [identitySecretName('resolver')],
+        restarter: [identitySecretName('restarter')],
+        'dlq-manager': [identitySecretName('dlq-manager')],
+        provision: [identitySecretName('admin')],
+      });
+    }
+  });
+
+  it('ships a NATS configuration that nats-server accepts, with the Secret onpush credentials makes', async () => {
     const config = ofKind<V1ConfigMap>(objects('production'), 'ConfigMap').find((c) =>
       c.metadata.name.startsWith('nats-config'),
     );
     const nats = ofKind<V1StatefulSet>(objects('production'), 'StatefulSet')[0];
     const env = nats?.spec?.template.spec?.containers[0]?.env ?? [];
+    // The config volume projects nats.conf and the Secret `onpush credentials --secrets` makes.
+    const projected = nats?.spec?.template.spec?.volumes?.find(
+      (v) => v.name === 'config',
+    )?.projected;
+    expect(projected?.sources?.map((s) => s.secret?.name).filter(Boolean)).toEqual([
+      SERVER_SECRET_NAME,
+    ]);
     const dir = mkdtempSync(join(tmpdir(), 'onpush-nats-conf-'));
     try {
+      ensureCredentials(dir);
+      await ensureTls(dir);
+      const secret = credentialSecrets(dir, 'onpush').items.find(
+        (i) => i.metadata.name === SERVER_SECRET_NAME,
+      );
+      for (const [key, value] of Object.entries(secret?.data ?? {}))
+        writeFileSync(join(dir, key), Buffer.from(value, 'base64'));
       const file = join(dir, 'nats.conf');
-      writeFileSync(file, config?.data?.['nats.conf'] ?? '');
+      // Mounted at /etc/nats in the pod; here in dir.
+      writeFileSync(file, (config?.data?.['nats.conf'] ?? '').replaceAll('/etc/nats/', `${dir}/`));
       const values = Object.fromEntries(env.filter((e) => e.value).map((e) => [e.name, e.value]));
       const { stderr, stdout } = await run(findNatsServer(), ['-c', file, '-t'], {
         env: { ...process.env, ...values, POD_NAME: `${nats?.metadata.name}-0` },
