@@ -57,10 +57,7 @@ export async function ensureTls(
   const pkcs8Pem = async (key: webcrypto.CryptoKey): Promise<string> =>
     x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
   const now = Date.now();
-  const caKeys = (await webcrypto.subtle.generateKey(ALGORITHM, true, [
-    'sign',
-    'verify',
-  ]));
+  const caKeys = await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
     name: 'CN=onpush NATS CA',
     keys: caKeys,
@@ -76,10 +73,7 @@ export async function ensureTls(
       await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
-  const serverKeys = (await webcrypto.subtle.generateKey(ALGORITHM, true, [
-    'sign',
-    'verify',
-  ]));
+  const serverKeys = await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
   const server = await x509.X509CertificateGenerator.create({
     subject: 'CN=nats',
     issuer: ca.subject,
