@@ -7,6 +7,7 @@
 // Size: 1,000 malformed (the minimum above) and 50 valid pushes at CI size; the full size is
 // 5,000 malformed and 200 valid —
 //   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/hostile-input.test.ts
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PubSub, type Topic } from '@google-cloud/pubsub';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +34,8 @@ import {
   useFleetPipeline,
   type Push,
 } from './harness.js';
-import { pushEnv } from '../support/pubsub-push.js';
+import { pushHeaders } from '../support/pubsub-push.js';
+import { ENDPOINT_LIMIT, SIZES, entered, sendSizes, sizesEnv } from './sizes.js';
 
 const MALFORMED = scaled(1_000, 5_000);
 const VALID_ROUNDS = scaled(10, 40);
@@ -45,7 +47,7 @@ const VALID_ROUNDS = scaled(10, 40);
  * not memory kept per message.
  */
 const RSS_GROWTH_BOUND = scaled(160, 320) * 1024 * 1024;
-const MAX_BODY_BYTES = 1024 * 1024; // ingest's default
+const MAX_BODY_BYTES = ENDPOINT_LIMIT; // the push endpoint's maxBodyBytes
 
 type Expected =
   | {
@@ -216,7 +218,7 @@ describe('hostile input: malformed notifications mixed into valid traffic', () =
   let pids: Record<string, number | undefined> = {};
   const run = useFleetPipeline(sandbox, {
     fleet,
-    env: { ingest: pushEnv() },
+    env: { ingest: sizesEnv() },
     after: async () => pubsub?.close(),
   });
 
@@ -347,5 +349,74 @@ describe('hostile input: malformed notifications mixed into valid traffic', () =
       `hostile-input: RSS before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`,
     );
     for (const s of SERVICES) expect(growth[s], `${s} RSS growth`).toBeLessThan(RSS_GROWTH_BOUND);
+  });
+  it('ends every body and message, of every size up to and past each limit, as one event or one 4xx', async () => {
+    // When bodies and messages around the broker's max_payload, the size where a dead letter no
+    // longer fits, and the endpoints' limit come in by webhook, Pub/Sub push and Pub/Sub pull
+    const sizesSince = new Date();
+    const sent = await sendSizes(`http://127.0.0.1:${run.ports.ingest}`, topic, pushHeaders);
+    const natsUrl = sandbox().need('nats').url;
+
+    // Then each is answered 2xx (an event) or 4xx (nothing entered): never a reset or a 5xx,
+    const refused = sent.filter((s) => !entered(s));
+    expect(refused.filter((s) => s.status! < 400 || s.status! >= 500)).toEqual([]);
+    // refused exactly past the limits (413),
+    expect(refused.map((s) => `${s.via} ${s.size} ${s.status}`)).toEqual([
+      `push ${SIZES.push.at(-1)} 413`, // its envelope is over the endpoint's 4 MiB
+      'webhook 1048000 413', // over the broker's max_payload with its headers
+      `webhook ${3 * 1024 * 1024} 413`,
+      `webhook ${5 * 1024 * 1024} 413`,
+    ]);
+    // and, once the pipeline is quiet, nothing is left in flight and each entered one is one
+    // event with exactly one fate: dead, its original bytes in the DLQ or, where they would not
+    // fit, their first bytes with the original size and digest (not replayable).
+    const events = sent.filter(entered);
+    const account = await settled(natsUrl, sizesSince, 180_000).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${run.logs.slice(-40).join('\n')}`);
+    });
+    expect(account.audit.unaccounted).toEqual([]);
+    expect(account.audit.inFlight).toEqual([]);
+    const fates = new Map<string, string[]>();
+    for (const o of account.ledger.outcomes)
+      fates.set(o.eventId, [...(fates.get(o.eventId) ?? []), `${o.fate}:${o.stage}:${o.reason}`]);
+    const wrong = events
+      .map((s) => ({ s, got: fates.get(s.eventId!) ?? [] }))
+      .filter(({ got }) => got.length !== 1 || !got[0]!.startsWith('dead:'))
+      .map(({ s, got }) => `${s.via} ${s.size}: ${got.join() || 'no fate'}`);
+    expect(wrong).toEqual([]);
+
+    const nc = await connectNats({ url: natsUrl, name: 'onpush-failure-sizes' });
+    try {
+      const store = await openDlqStore(nc);
+      const { entries } = await store.list({ since: sizesSince, limit: 10_000 });
+      const shown = await Promise.all(entries.map((e) => store.get(e.id)));
+      const byEvent = new Map(shown.map((e) => [String(e.headers[HEADERS.eventId]), e]));
+      const bad: string[] = [];
+      for (const s of events) {
+        const e = byEvent.get(s.eventId!);
+        const kept = Buffer.from(e?.payload ?? '', 'base64');
+        if (e === undefined) bad.push(`${s.via} ${s.size}: no dead letter`);
+        else if (!kept.equals(s.data.subarray(0, kept.length)))
+          bad.push(`${s.via} ${s.size}: kept bytes differ`);
+        else if (e.truncated === undefined && kept.length !== s.size)
+          bad.push(`${s.via} ${s.size}: cut without saying so`);
+        else if (
+          e.truncated !== undefined &&
+          (e.truncated.originalBytes !== s.size ||
+            e.truncated.sha256 !== createHash('sha256').update(s.data).digest('hex'))
+        )
+          bad.push(`${s.via} ${s.size}: truncated ${JSON.stringify(e.truncated)}`);
+      }
+      expect(bad).toEqual([]);
+      // Around the sizes whose dead letter cannot hold the whole payload, it is cut — and a cut
+      // entry is refused for replay, saying why.
+      const cut = shown.filter((e) => e.truncated !== undefined);
+      expect(cut.length).toBeGreaterThanOrEqual(8);
+      await expect(store.replay(cut[0]!.id)).rejects.toMatchObject({ type: 'not_replayable' });
+    } finally {
+      await nc.close();
+    }
+    // and no service crashed.
+    expect(run.supervisor.restarts()).toEqual(Object.fromEntries(SERVICES.map((s) => [s, 0])));
   });
 });
