@@ -22,8 +22,11 @@ RUN --mount=type=cache,target=/root/.npm \
 
 FROM ${NODE_IMAGE}
 # npm, npx, corepack and yarn are build tools: not shipped.
+# /credentials: where docker-compose's `credentials` service writes the NATS identities (a named
+# volume takes this directory's owner, the service's user).
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
-      /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
+      /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* \
+ && mkdir /credentials && chown 1000:1000 /credentials
 ENV NODE_ENV=production PORT=8080
 WORKDIR /app
 # Owned by root, read-only for the service's user.

@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadYaml } from '@kubernetes/client-node';
 import { FORMATS } from '@onpush/parser';
-import { cacheDir } from '@onpush/sandbox';
+import { ensureCredentials, ensureTls } from '@onpush/nats';
+import { cacheDir, findNatsServer } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
 
 const run = promisify(execFile);
@@ -63,6 +65,7 @@ interface ComposeService {
   read_only?: boolean;
   volumes?: string[];
   profiles?: string[];
+  ports?: string[];
 }
 interface ComposeConfig {
   services: Record<string, ComposeService>;
@@ -134,7 +137,11 @@ describe('docker-compose.yml', () => {
 
   beforeAll(async () => {
     const compose = tool('docker-compose', onPath('docker-compose'));
-    const env = { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/root' };
+    const env = {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '/root',
+      ONPUSH_KUBECONFIG: '/dev/null',
+    };
     await run(compose, ['config', '-q'], { cwd: ROOT, env });
     const { stdout } = await run(compose, ['config'], { cwd: ROOT, env });
     config = loadYaml<ComposeConfig>(stdout);
@@ -166,6 +173,53 @@ describe('docker-compose.yml', () => {
     expect(config.services['ingest']?.depends_on?.['pubsub']).toEqual({
       condition: 'service_healthy',
     });
+  });
+
+  it('publishes every port on 127.0.0.1 only, and wants a kubeconfig named for onpush', async () => {
+    const published = Object.entries(config.services).flatMap(([name, service]) =>
+      (service.ports ?? []).map((port) => `${name} ${port}`),
+    );
+    expect(published.length).toBeGreaterThan(0);
+    for (const port of published) expect(port).toMatch(/^\S+ 127\.0\.0\.1:/);
+    // Without ONPUSH_KUBECONFIG compose refuses to start rather than mount ~/.kube/config.
+    const compose = tool('docker-compose', onPath('docker-compose'));
+    const env = { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/root' };
+    await expect(run(compose, ['config', '-q'], { cwd: ROOT, env })).rejects.toThrow(
+      /ONPUSH_KUBECONFIG/,
+    );
+  });
+
+  it('signs every service in to NATS with the identities the credentials service makes', async () => {
+    for (const name of [...SERVICES, 'provision']) {
+      const service = config.services[name];
+      expect(service?.environment?.['NATS_CREDENTIALS_DIR'], name).toBe('/credentials');
+      expect(service?.volumes, name).toContainEqual(
+        expect.stringMatching(/^nats-credentials:\/credentials:ro/),
+      );
+    }
+    expect(config.services['credentials']?.command).toEqual([
+      'credentials',
+      '--dir',
+      '/credentials',
+    ]);
+    expect(config.services['nats']?.depends_on?.['credentials']).toEqual({
+      condition: 'service_completed_successfully',
+    });
+    // nats-server accepts compose/nats.conf with what `onpush credentials` writes.
+    const dir = mkdtempSync(join(tmpdir(), 'onpush-compose-nats-'));
+    try {
+      ensureCredentials(join(dir, 'credentials'));
+      await ensureTls(join(dir, 'credentials'));
+      const text = readFileSync(join(ROOT, 'compose', 'nats.conf'), 'utf8').replaceAll(
+        '/etc/nats/',
+        `${dir}/`,
+      );
+      writeFileSync(join(dir, 'nats.conf'), text.replaceAll('/data', join(dir, 'data')));
+      const { stdout, stderr } = await run(findNatsServer(), ['-c', join(dir, 'nats.conf'), '-t']);
+      expect(stdout + stderr).toContain('is valid');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('sends a test push the parser reads as an Artifact Registry push (`run --rm push`)', async () => {
