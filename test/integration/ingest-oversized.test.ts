@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -170,23 +171,39 @@ describe('ingest: input larger than JetStream accepts', () => {
     expect(report.unaccounted).toEqual([]);
   });
 
-  it('a 2 MiB Pub/Sub push body is answered 413 naming the limit; nothing is stored', async () => {
+  it('a 2 MiB Pub/Sub push message becomes one truncated dead letter and a dead outcome, answered 204 (a 413 would be retried by Pub/Sub forever)', async () => {
     const before = await lastSeq(nc, STREAMS.main);
+    const data = Buffer.alloc(2 * MIB, 'y');
     const envelope = {
-      message: { data: Buffer.alloc(2 * MIB, 'y').toString('base64'), messageId: 'push-big-1' },
+      message: { data: data.toString('base64'), messageId: 'push-big-1' },
       subscription: 'projects/p/subscriptions/push',
     };
-    const res = await fetch(`${puller.url}${PUSH_PATH}`, {
-      method: 'POST',
-      headers: pushHeaders(),
-      body: JSON.stringify(envelope),
+    const post = () =>
+      fetch(`${puller.url}${PUSH_PATH}`, {
+        method: 'POST',
+        headers: pushHeaders(),
+        body: JSON.stringify(envelope),
+      });
+    expect((await post()).status).toBe(204);
+    // A redelivery by Pub/Sub is answered alike and stores nothing more.
+    expect((await post()).status).toBe(204);
+
+    const letters = (await readStream(nc, STREAMS.dlq))
+      .map((m) => parseDeadLetter(m.data))
+      .filter((l) => l.id === 'dead:ingest:gar:push-big-1');
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ stage: 'ingest', reason: 'payload_too_large' });
+    expect(letters[0]!.truncated).toMatchObject({
+      originalBytes: 2 * MIB,
+      sha256: createHash('sha256').update(data).digest('hex'),
     });
-    expect(res.status).toBe(413);
-    const body = (await res.json()) as { error: string; message: string; limit: number };
-    expect(body.error).toBe('payload_too_large');
-    expect(body.message).toContain(String(MIB));
-    expect(body.limit).toBeLessThanOrEqual(MIB);
-    expect(await lastSeq(nc, STREAMS.main)).toBe(before);
+    const kept = Buffer.from(letters[0]!.payload, 'base64');
+    expect(kept.length).toBe(letters[0]!.truncated!.keptBytes);
+    expect(kept.equals(data.subarray(0, kept.length))).toBe(true);
+    const report = await audit(nc, since);
+    expect(report.unaccounted).toEqual([]);
+    expect(report.inFlight).toEqual([]);
+    expect(await lastSeq(nc, STREAMS.main)).toBe(before); // nothing raw stored
   });
 
   it('a 2 MiB webhook body is answered 413 naming the limit; nothing is stored', async () => {
