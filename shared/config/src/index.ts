@@ -3,4 +3,5 @@
 export { loadConfig, configOrExit, orExit, ConfigError, formatProblem, EX_CONFIG } from './load.js';
 export type { Env, ConfigProblem } from './load.js';
 export { secret, isSecret, url, host, port, duration, bool, int, list, enumOf } from './fields.js';
-export { redactUrls } from './redact.js';
+// The one redaction of URL credentials, shared with the logger (@onpush/telemetry).
+export { redactUrls } from '@onpush/contracts';

@@ -1,9 +1,8 @@
 // Configuration is a pure function of the environment, checked by a schema whose keys are the
 // variable names. Every problem is reported at once, one line each, naming the variable.
-import { OnpushError } from '@onpush/contracts';
+import { OnpushError, redactUrls } from '@onpush/contracts';
 import type { z } from 'zod';
 import { isSecret } from './fields.js';
-import { redactUrls } from './redact.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 

@@ -109,3 +109,4 @@ export type {
 
 export { OnpushError, failureOf } from './failure.js';
 export type { Failure, FailureInfo, OnpushErrorInit } from './failure.js';
+export { redactUrls } from './redact.js';

@@ -1,4 +1,5 @@
 import { trace } from '@opentelemetry/api';
+import { redactUrls } from '@onpush/contracts';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -43,10 +44,11 @@ export function createLogger(
       record['span_id'] = span.spanId;
     }
     for (const [key, value] of Object.entries(fields ?? {})) record[key] = errorFields(value);
+    // A URL's credentials (`nats://user:password@host`) never reach a log line.
     try {
-      write(`${JSON.stringify(record)}\n`);
+      write(`${redactUrls(JSON.stringify(record))}\n`);
     } catch {
-      write(`${JSON.stringify({ time: record['time'], level: lvl, msg, ...base })}\n`);
+      write(`${redactUrls(JSON.stringify({ time: record['time'], level: lvl, msg, ...base }))}\n`);
     }
   };
   return {

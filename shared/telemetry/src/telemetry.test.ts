@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePrometheusText, sampleValue } from './prometheus-text.js';
+import { createLogger } from './logger.js';
 import { errorTypeOf } from './spans.js';
 import { exportRequested } from './tracing.js';
 
@@ -51,5 +52,19 @@ describe('parsePrometheusText', () => {
       value: 1500,
     });
     expect(sampleValue(samples, 'onpush_push_to_restart_seconds_bucket', { le: '+Inf' })).toBe(3);
+  });
+});
+
+describe('createLogger', () => {
+  it("never writes a URL's credentials, in the message, a field or an error", () => {
+    const lines: string[] = [];
+    const log = createLogger({ service: 'test' }, { write: (line) => lines.push(line) });
+    const url = 'nats://onpush:hunter2@nats:4222';
+    log.error(`cannot connect to ${url}`, { url, error: new Error(`refused by ${url}`) });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain('hunter2');
+    const record = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(record['msg']).toBe('cannot connect to nats://***@nats:4222');
+    expect(record['url']).toBe('nats://***@nats:4222');
   });
 });
