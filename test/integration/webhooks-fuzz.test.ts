@@ -207,9 +207,9 @@ describe('webhooks fuzz: hostile bodies on every endpoint', () => {
             if (res.status === 204 && sent.messageId) accepted.add(`gar:${sent.messageId}`);
             if (res.status >= 500) failures.push(`${res.status} ${sent.path}: ${text}`);
           } catch (error) {
-            // An oversized body may be cut off by the 413 answer before it was all sent.
-            if (sent.body.length <= MAX_BODY)
-              failures.push(`request ${i} ${sent.path}: ${String(error)}`);
+            // Every request is answered, an oversized one too (its body is drained before the
+            // 413): no answer is a failure.
+            failures.push(`request ${i} ${sent.path}: ${String(error)}`);
           }
         }
       };
