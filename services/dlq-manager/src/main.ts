@@ -49,7 +49,10 @@ await runService({
   log,
   metrics,
   // The API reads payloads, replays and purges: behind a bearer token (ADMIN_TOKEN_FILE).
-  admin: adminOptions(config, dlqRoutes(() => deadLetters.started?.store)),
+  admin: adminOptions(
+    config,
+    dlqRoutes(() => deadLetters.started?.store),
+  ),
   effects: bothEffects(deadLetters, advisories),
 });
 process.exit(0);
