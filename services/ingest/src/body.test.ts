@@ -228,6 +228,27 @@ describe('bodies held at once', () => {
   });
 });
 
+describe('a sender that goes away mid-body', () => {
+  it('enters nothing, and what its body held is given back', async () => {
+    const published: string[] = [];
+    const publish: Publish = (subject) => {
+      published.push(subject);
+      return stored(subject, new Uint8Array(), { msgId: 'x' });
+    };
+    const { port, bodies } = await start({ maxBodyBytes: 8 * MIB, publish });
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(
+      'POST /pubsub/push HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n' +
+        `content-length: ${4 * MIB}\r\n\r\n${'a'.repeat(MIB)}`,
+    );
+    await vi.waitFor(() => expect(bodies.bufferedBytes).toBe(4 * MIB));
+    socket.destroy();
+    await vi.waitFor(() => expect([bodies.bufferedBytes, bodies.reading]).toEqual([0, 0]));
+    expect(published).toEqual([]);
+  });
+});
+
 describe('BodyBudget', () => {
   it('takes, grows and gives back bytes and read slots; a waiter gets room when it frees', async () => {
     vi.useFakeTimers();

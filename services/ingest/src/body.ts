@@ -177,11 +177,15 @@ function collect(
     };
     const onEnd = () => void pending.then(() => finish(refusal));
     const onGone = () => finish({ kind: 'incomplete' });
+    // Closed before the whole body came: the sender went away (or the request timed out).
+    const onClose = () => {
+      if (!req.complete) onGone();
+    };
     const finish = (result: BodyRefusal | undefined) => {
-      req.off('data', onData).off('end', onEnd).off('error', onGone).off('aborted', onGone);
+      req.off('data', onData).off('end', onEnd).off('error', onGone).off('close', onClose);
       resolve(result);
     };
-    req.on('data', onData).once('end', onEnd).once('error', onGone).once('aborted', onGone);
+    req.on('data', onData).once('end', onEnd).once('error', onGone).once('close', onClose);
   });
 }
 
