@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { PubSub, type Topic } from '@google-cloud/pubsub';
+import type { PubSub, Topic } from '@google-cloud/pubsub';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,7 +13,7 @@ import {
 import { eventually, useSandbox } from '@onpush/testing';
 import { deployment, grantRestarter, restarterIdentity } from '../support/kube.js';
 import { REPO, digest } from './cluster-fixtures.js';
-import { outcomesOf, startPipeline, writeTokenKubeconfig } from './pipeline.js';
+import { outcomesOf, startPipeline, writeTokenKubeconfig, gcrTopic } from './pipeline.js';
 import { PUSH_PATH, pushEnv, pushHeaders } from '../support/pubsub-push.js';
 
 const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
@@ -72,12 +72,7 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
     logs = pipeline.logs;
     ingestPort = pipeline.ports.ingest;
     stop = () => pipeline.supervisor.stop();
-    pubsub = new PubSub({
-      projectId: sandbox().pubsubProject,
-      apiEndpoint: sandbox().need('pubsub').host,
-      emulatorMode: true,
-    });
-    topic = pubsub.topic('gcr');
+    ({ pubsub, topic } = gcrTopic(sandbox()));
   });
 
   afterAll(async () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PubSub, type Topic } from '@google-cloud/pubsub';
 import { STREAMS, parseOutcome, type Outcome } from '@onpush/contracts';
 import { Supervisor, SERVICES, type ServiceName } from '@onpush/cli';
 import { connectNats, jetstream, jetstreamManager, type NatsConnection } from '@onpush/nats';
@@ -94,4 +95,14 @@ export async function outcomesOf(url: string, eventId: string): Promise<Outcome[
   } finally {
     await nc.close();
   }
+}
+
+/** A client of the sandbox's Pub/Sub emulator and the `gcr` topic Artifact Registry publishes to. */
+export function gcrTopic(sandbox: Sandbox): { pubsub: PubSub; topic: Topic } {
+  const pubsub = new PubSub({
+    projectId: sandbox.pubsubProject,
+    apiEndpoint: sandbox.need('pubsub').host,
+    emulatorMode: true,
+  });
+  return { pubsub, topic: pubsub.topic('gcr') };
 }

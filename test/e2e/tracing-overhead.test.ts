@@ -67,7 +67,10 @@ describe('tracing overhead: throughput with the exporter on and off, in one run'
     sink = await OtlpReceiver.start({ discard: true });
     const kube = kubeClients(loadKubeConfig(sandbox().need('kube').kubeconfigPath));
     await kube.core.createNamespace({ body: { metadata: { name: 'onpush' } } });
-    second = await NatsServer.create({ dir: join(sandbox().dir, 'nats-traced') });
+    second = await NatsServer.create({
+      dir: join(sandbox().dir, 'nats-traced'),
+      credentialsDir: sandbox().need('nats').credentialsDir,
+    });
     for (const [name, url] of [
       ['off', sandbox().need('nats').url],
       ['on', second.url],

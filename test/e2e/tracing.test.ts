@@ -1,4 +1,4 @@
-import { PubSub, type Topic } from '@google-cloud/pubsub';
+import type { PubSub, Topic } from '@google-cloud/pubsub';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '@onpush/cli';
@@ -8,7 +8,7 @@ import { deployment, grantRestarter, restarterIdentity } from '../support/kube.j
 import { REPO, digest } from './cluster-fixtures.js';
 import { KIND, OtlpReceiver, STATUS, one, type ReceivedSpan } from './otlp-receiver.js';
 import { childOf, expectHop } from './trace-assertions.js';
-import { startPipeline, writeTokenKubeconfig } from './pipeline.js';
+import { startPipeline, writeTokenKubeconfig, gcrTopic } from './pipeline.js';
 
 /** An Artifact Registry notification: `name:tag` pushed with digest number `n`. */
 const insert = (name: string, tag: string, n: number): Buffer =>
@@ -58,12 +58,7 @@ describe('tracing: one trace per push, across every service', () => {
     dlqUrl = `http://127.0.0.1:${pipeline.ports['dlq-manager']}`;
     dlqAuth = { authorization: `Bearer ${pipeline.adminToken}` };
     stop = () => pipeline.supervisor.stop();
-    pubsub = new PubSub({
-      projectId: sandbox().pubsubProject,
-      apiEndpoint: sandbox().need('pubsub').host,
-      emulatorMode: true,
-    });
-    topic = pubsub.topic('gcr');
+    ({ pubsub, topic } = gcrTopic(sandbox()));
   });
 
   afterAll(async () => {

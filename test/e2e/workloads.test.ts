@@ -5,7 +5,7 @@
 // those and of a dead letter reach a generic webhook and a Slack-compatible one, routed by
 // namespace and by workload annotation. `onpush audit` still accounts for every event.
 import { createServer, type Server } from 'node:http';
-import { PubSub, type Topic } from '@google-cloud/pubsub';
+import type { PubSub, Topic } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditUrl } from '@onpush/cli';
 import type { Outcome } from '@onpush/contracts';
@@ -21,7 +21,7 @@ import {
   readWorkload,
   writeStatus,
 } from '../integration/workloads-harness.js';
-import { outcomesOf, startPipeline } from './pipeline.js';
+import { outcomesOf, startPipeline, gcrTopic } from './pipeline.js';
 
 const REPO = 'europe-west1-docker.pkg.dev/p/r';
 const APP = `${REPO}/app`;
@@ -99,12 +99,7 @@ describe('workloads end to end: multi-arch push, rollouts followed, notification
     });
     logs = pipeline.logs;
     stop = () => pipeline.supervisor.stop();
-    pubsub = new PubSub({
-      projectId: sandbox().pubsubProject,
-      apiEndpoint: sandbox().need('pubsub').host,
-      emulatorMode: true,
-    });
-    topic = pubsub.topic('gcr');
+    ({ pubsub, topic } = gcrTopic(sandbox()));
   });
 
   afterAll(async () => {
