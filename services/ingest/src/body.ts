@@ -4,7 +4,8 @@
 // briefly (BODY_QUEUE_TIMEOUT), then is answered 503 with Retry-After. A body refused (too large,
 // no room) is read to its end and dropped before the answer, within HTTP_DRAIN_BYTES and
 // HTTP_DRAIN_TIMEOUT, so the sender reads its answer instead of a connection reset.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson } from '@onpush/service';
 
 export interface BodyLimits {
   /** Bytes of request bodies buffered at once, across requests (MAX_BUFFERED_BYTES). */
@@ -277,3 +278,31 @@ export const DEFAULT_BODY_LIMITS: BodyLimits = {
   drainBytes: 128 * 1024 * 1024,
   drainMs: 10_000,
 };
+
+/** An HTTP answer of ingest's routes: status, optional JSON body and headers. */
+export interface Answer {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Answers once the body was read: an answer given before the body ended drains the rest first
+ * (within the drain bounds) and closes, so the sender reads it rather than a connection reset.
+ */
+export async function answerAfterBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  answer: Answer,
+  bodies: BodyBudget,
+): Promise<void> {
+  if (!req.readableEnded) {
+    res.setHeader('connection', 'close');
+    await drain(req, bodies.limits);
+  }
+  for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
+  if (answer.body === undefined) {
+    res.writeHead(answer.status);
+    res.end();
+  } else sendJson(res, answer.status, answer.body);
+}

@@ -1,10 +1,16 @@
 import { OnpushError } from '@onpush/contracts';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Publish } from '@onpush/nats';
 import { sendJson, type Route } from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
 import { DeliveryError, acceptGarDelivery, garEventId, type GarDelivery } from './handler.js';
-import { BodyBudget, DEFAULT_BODY_LIMITS, drain, readBody, refusalReply } from './body.js';
+import {
+  BodyBudget,
+  DEFAULT_BODY_LIMITS,
+  answerAfterBody,
+  readBody,
+  refusalReply,
+} from './body.js';
 import { storeOversized } from './dead-letter.js';
 import { countStored, type IngestMetrics } from './metrics.js';
 import { PayloadTooLargeError } from './payload-limit.js';
@@ -228,24 +234,6 @@ export async function storeEnvelope(
   return { status: 204 };
 }
 
-/** Answers once the body was read (an answer before it is drained, bounded, then closes). */
-async function send(
-  req: IncomingMessage,
-  res: ServerResponse,
-  reply: PushReply,
-  bodies: BodyBudget,
-): Promise<void> {
-  if (!req.readableEnded) {
-    res.setHeader('connection', 'close');
-    await drain(req, bodies.limits);
-  }
-  for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
-  if (reply.body === undefined) {
-    res.writeHead(reply.status);
-    res.end();
-  } else sendJson(res, reply.status, reply.body);
-}
-
 async function handlePush(
   req: IncomingMessage,
   options: PushOptions,
@@ -286,7 +274,9 @@ export function pushRoute(options: PushOptions): Route {
       sendJson(res, 405, { error: 'method_not_allowed', message: `use POST ${url.pathname}` });
       return true;
     }
-    const task = handlePush(req, options, bodies).then((reply) => send(req, res, reply, bodies));
+    const task = handlePush(req, options, bodies).then((reply) =>
+      answerAfterBody(req, res, reply, bodies),
+    );
     options.track?.(task);
     await task;
     return true;

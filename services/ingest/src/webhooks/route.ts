@@ -1,8 +1,14 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Publish } from '@onpush/nats';
-import { TokenBucket, sendJson, type Route } from '@onpush/service';
+import { TokenBucket, type Route } from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
-import { BodyBudget, DEFAULT_BODY_LIMITS, drain, readBody, refusalReply } from '../body.js';
+import {
+  BodyBudget,
+  DEFAULT_BODY_LIMITS,
+  answerAfterBody,
+  readBody,
+  refusalReply,
+} from '../body.js';
 import { countStored, type IngestMetrics } from '../metrics.js';
 import { PayloadTooLargeError } from '../payload-limit.js';
 import { storeEnvelope, tooLargeReply } from '../push.js';
@@ -67,27 +73,6 @@ const early = (reply: Reply): Reply => ({
 
 const tooMany = (waitMs: number, message: string): Reply =>
   problem(429, 'rate_limited', message, { 'retry-after': String(Math.ceil(waitMs / 1000)) });
-
-/**
- * Answers once the body was read: an answer before it drains the rest first (within the
- * drain bounds), so the sender reads it rather than a connection reset.
- */
-async function send(
-  req: IncomingMessage,
-  res: ServerResponse,
-  reply: Reply,
-  bodies: BodyBudget,
-): Promise<void> {
-  if (!req.readableEnded) {
-    res.setHeader('connection', 'close');
-    await drain(req, bodies.limits);
-  }
-  for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
-  if (reply.body === undefined) {
-    res.writeHead(reply.status);
-    res.end();
-  } else sendJson(res, reply.status, reply.body);
-}
 
 class WebhookHandler {
   private readonly peers: PeerBuckets;
@@ -296,7 +281,7 @@ export function webhookRoute(options: WebhookOptions): Route {
     options.metrics.webhookRequests.inc(labels);
     const task = handler.handle(req, target, match[2]).then((reply) => {
       options.metrics.webhookResponses.inc({ ...labels, status: String(reply.status) });
-      return send(req, res, reply, handler.bodies);
+      return answerAfterBody(req, res, reply, handler.bodies);
     });
     options.track?.(task);
     await task;
