@@ -29,7 +29,8 @@ usage:
                                       (services at ONPUSH_<SERVICE>_URL, default http://127.0.0.1:808x)
   onpush audit [--since 1h]           every event and restart request ended exactly once? (exit 1 if not)
   onpush sandbox up|down              local nats-server, Pub/Sub emulator, kube-apiserver + etcd
-      [--dir DIR] [--only nats,pubsub,kube]
+      [--dir DIR] [--only nats,pubsub,kube] [--nats-cluster 3]
+                                      --nats-cluster N: a JetStream cluster of N nats-servers, streams on each
   onpush help
 options:
   --json   machine-readable output on stdout`;
@@ -63,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
       stage: { type: 'string' },
       reason: { type: 'string' },
       since: { type: 'string' },
+      'nats-cluster': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -116,7 +118,11 @@ async function main(argv: string[]): Promise<number> {
     case 'sandbox':
       return sandboxCommand(
         action,
-        { dir: sandboxDir(process.env, values.dir), only: values.only },
+        {
+          dir: sandboxDir(process.env, values.dir),
+          only: values.only,
+          natsCluster: values['nats-cluster'],
+        },
         out,
       );
     default:

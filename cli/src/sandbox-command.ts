@@ -8,13 +8,23 @@ export function sandboxDir(env: NodeJS.ProcessEnv, flag?: string): string {
 
 export async function sandboxCommand(
   action: string | undefined,
-  options: { dir: string; only?: string | undefined },
+  options: { dir: string; only?: string | undefined; natsCluster?: string | undefined },
   out: Output,
 ): Promise<number> {
   switch (action) {
     case 'up': {
       const components = parseComponents(options.only);
-      const result = await sandboxUp({ dir: options.dir, components, log: (l) => out.info(l) });
+      const nodes = Number(options.natsCluster ?? '1');
+      if (!Number.isInteger(nodes) || nodes < 1 || nodes > 7 || (nodes % 2 === 0 && nodes !== 1)) {
+        out.error('onpush sandbox up: --nats-cluster must be 1, 3, 5 or 7 (nats-server nodes)');
+        return 2;
+      }
+      const result = await sandboxUp({
+        dir: options.dir,
+        components,
+        ...(nodes > 1 ? { natsCluster: { nodes } } : {}),
+        log: (l) => out.info(l),
+      });
       out.info(result.status === 'running' ? 'sandbox already running' : 'sandbox started');
       for (const p of result.pids) out.info(`  ${p.name.padEnd(16)} pid ${p.pid}`);
       for (const [k, v] of Object.entries(result.env)) out.info(`  ${k}=${v}`);
@@ -38,7 +48,9 @@ export async function sandboxCommand(
       return 0;
     }
     default:
-      out.error('usage: onpush sandbox up|down [--dir DIR] [--only nats,pubsub,kube]');
+      out.error(
+        'usage: onpush sandbox up|down [--dir DIR] [--only nats,pubsub,kube] [--nats-cluster 3]',
+      );
       return 2;
   }
 }

@@ -14,8 +14,11 @@ export {
   NATS_SERVER_VERSION,
   cachedNatsServer,
   findNatsServer,
+  type ClusterMembership,
   type NatsServerOptions,
 } from './nats-server.js';
+export { NatsCluster, CLUSTER_NAME, type NatsClusterOptions } from './nats-cluster.js';
+export { Link } from './link.js';
 export { PubsubEmulator, findPubsubEmulator } from './pubsub-emulator.js';
 export { KubeApiServer, controlPlaneAssets, kubeconfig } from './kube-apiserver.js';
 export {

@@ -32,6 +32,24 @@ export interface NatsServerOptions extends ServerOptions {
   credentialsDir?: string;
   /** Create the streams, consumers and buckets once started, as the `admin` identity (default). */
   provision?: boolean;
+  /** A member of a JetStream cluster (NatsCluster): its name and routes. */
+  cluster?: ClusterMembership;
+}
+
+/** How one node of a cluster is configured (the `cluster {}` block of k8s/base/nats.conf). */
+export interface ClusterMembership {
+  /** The cluster's name (k8s: `onpush`). */
+  name: string;
+  /** This node's server_name (k8s: the pod's name): what stream and consumer infos call leader. */
+  serverName: string;
+  /** Where it listens for routes. */
+  port: number;
+  /** The other nodes' route URLs, directly or through a Link the caller may cut. */
+  routes: readonly string[];
+  /** Route address told to the other nodes; default: its own listen address. */
+  advertise?: string;
+  /** Lame-duck mode (SIGUSR2): wait `graceSeconds`, then move clients away over `durationSeconds`. */
+  lameDuck?: { graceSeconds: number; durationSeconds: number };
 }
 
 /**
@@ -138,6 +156,7 @@ export class NatsServer {
         `jetstream { store_dir: ${JSON.stringify(this.storeDir)} }`,
         `tls ${JSON.stringify(tls)}`,
         `include ${JSON.stringify(include)}`,
+        ...clusterLines(this.options.cluster),
         '',
       ].join('\n'),
     );
@@ -184,6 +203,31 @@ export class NatsServer {
     this.options.log?.(`stopped nats-server pid ${proc.pid}`);
   }
 
+  /**
+   * Lame-duck mode, as a StatefulSet's preStop does (`nats-server --signal ldm`): the node stops
+   * taking clients, hands its JetStream leaderships over, moves its clients away, then exits.
+   */
+  async lameDuck(timeoutMs = 60_000): Promise<void> {
+    const proc = this.process;
+    if (!proc?.running) return;
+    proc.signal('SIGUSR2');
+    await proc.waitForExit(timeoutMs);
+    this.options.log?.(`nats-server pid ${proc.pid} left in lame-duck mode`);
+  }
+
+  /**
+   * True when the node is healthy as its readiness probe sees it (`/healthz`): connected, and
+   * every stream and consumer it holds current with its leader.
+   */
+  async healthy(): Promise<boolean> {
+    if (!this.process?.running) return false;
+    try {
+      return (await fetch(`http://127.0.0.1:${this.monitorPort}/healthz`)).ok;
+    } catch {
+      return false;
+    }
+  }
+
   /** kill -9: the broker crashes with whatever it had not yet synced. */
   async kill(): Promise<void> {
     const proc = this.process;
@@ -196,4 +240,26 @@ export class NatsServer {
     await this.stop();
     await this.start();
   }
+}
+
+/** The `server_name`, `cluster {}` and lame-duck lines of a cluster member's configuration. */
+function clusterLines(cluster: ClusterMembership | undefined): string[] {
+  if (!cluster) return [];
+  const lameDuck = cluster.lameDuck
+    ? [
+        `lame_duck_grace_period: "${cluster.lameDuck.graceSeconds}s"`,
+        `lame_duck_duration: "${cluster.lameDuck.durationSeconds}s"`,
+      ]
+    : [];
+  return [
+    `server_name: ${JSON.stringify(cluster.serverName)}`,
+    ...lameDuck,
+    'cluster {',
+    `  name: ${JSON.stringify(cluster.name)}`,
+    `  listen: "127.0.0.1:${cluster.port}"`,
+    ...(cluster.advertise ? [`  advertise: ${JSON.stringify(cluster.advertise)}`] : []),
+    `  routes: ${JSON.stringify(cluster.routes)}`,
+    '  connect_retries: 120',
+    '}',
+  ];
 }

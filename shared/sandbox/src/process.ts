@@ -187,12 +187,29 @@ export class ManagedProcess {
   }
 
   get running(): boolean {
-    return !this.exited && pidAlive(this.pid);
+    return !this.exited && pidAlive(this.pid) && !isZombie(this.pid);
   }
 
   /** SIGTERM to the group, SIGKILL after `graceMs`; resolves once the process is gone. */
   async stop(graceMs = 10_000): Promise<void> {
     await stopPid(this.pid, graceMs, this.exit);
+    attached.delete(this.pid);
+  }
+
+  /** Sends `signal` to the process (and its group). */
+  signal(signal: NodeJS.Signals): void {
+    signalGroup(this.pid, signal);
+  }
+
+  /** Resolves once the process has exited; rejects after `timeoutMs`. */
+  async waitForExit(timeoutMs: number): Promise<void> {
+    await Promise.race([
+      this.exit,
+      waitUntil(this.spec.name, () => !pidAlive(this.pid) || isZombie(this.pid), {
+        timeoutMs,
+        intervalMs: 50,
+      }),
+    ]);
     attached.delete(this.pid);
   }
 

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KubeApiServer } from './kube-apiserver.js';
+import { NatsCluster } from './nats-cluster.js';
 import { NatsServer } from './nats-server.js';
 import { pidAlive, stopPid, type Log } from './process.js';
 import { PubsubEmulator } from './pubsub-emulator.js';
@@ -17,6 +18,11 @@ export interface SandboxOptions {
   pubsubProject?: string;
   /** Create onpush's streams, consumers and buckets in nats-server once it is up (default). */
   provision?: boolean;
+  /**
+   * NATS as a JetStream cluster of `nodes` nats-servers (streams replicated on each) instead of
+   * one; `partitionable` routes them through links a test can cut.
+   */
+  natsCluster?: { nodes: number; partitionable?: boolean } | undefined;
   log?: Log;
 }
 
@@ -38,14 +44,20 @@ interface SandboxState {
 /** The servers onpush runs against: real nats-server, Pub/Sub emulator, kube-apiserver + etcd. */
 export class Sandbox {
   readonly dir: string;
+  /** The one nats-server (undefined when NATS is a cluster: see `natsCluster`). */
   readonly nats: NatsServer | undefined;
+  readonly natsCluster: NatsCluster | undefined;
   readonly pubsub: PubsubEmulator | undefined;
   readonly kube: KubeApiServer | undefined;
   readonly env: SandboxEnv;
 
-  private constructor(dir: string, parts: Pick<Sandbox, 'nats' | 'pubsub' | 'kube' | 'env'>) {
+  private constructor(
+    dir: string,
+    parts: Pick<Sandbox, 'nats' | 'natsCluster' | 'pubsub' | 'kube' | 'env'>,
+  ) {
     this.dir = dir;
     this.nats = parts.nats;
+    this.natsCluster = parts.natsCluster;
     this.pubsub = parts.pubsub;
     this.kube = parts.kube;
     this.env = parts.env;
@@ -60,8 +72,18 @@ export class Sandbox {
       detached: options.detached ?? false,
       ...(options.log ? { log: options.log } : {}),
     };
+    const clustered = want.has('nats') && (options.natsCluster?.nodes ?? 1) > 1;
     const started = await Promise.allSettled([
-      want.has('nats')
+      want.has('nats') && clustered
+        ? NatsCluster.create({
+            dir: join(dir, 'nats'),
+            ...common,
+            nodes: options.natsCluster?.nodes ?? 3,
+            ...(options.natsCluster?.partitionable ? { partitionable: true } : {}),
+            ...(options.provision === false ? { provision: false } : {}),
+          })
+        : undefined,
+      want.has('nats') && !clustered
         ? NatsServer.create({
             dir: join(dir, 'nats'),
             ...common,
@@ -73,11 +95,17 @@ export class Sandbox {
         : undefined,
       want.has('kube') ? KubeApiServer.create({ dir: join(dir, 'kube'), ...common }) : undefined,
     ]);
-    const [nats, pubsub, kube] = started.map((r) =>
+    const [natsCluster, nats, pubsub, kube] = started.map((r) =>
       r.status === 'fulfilled' ? r.value : undefined,
-    ) as [NatsServer | undefined, PubsubEmulator | undefined, KubeApiServer | undefined];
+    ) as [
+      NatsCluster | undefined,
+      NatsServer | undefined,
+      PubsubEmulator | undefined,
+      KubeApiServer | undefined,
+    ];
+    const bus = nats ?? natsCluster;
     const env: SandboxEnv = {
-      ...(nats ? { NATS_URL: nats.url, NATS_CREDENTIALS_DIR: nats.credentialsDir } : {}),
+      ...(bus ? { NATS_URL: bus.url, NATS_CREDENTIALS_DIR: bus.credentialsDir } : {}),
       ...(pubsub
         ? {
             PUBSUB_EMULATOR_HOST: pubsub.host,
@@ -86,7 +114,7 @@ export class Sandbox {
         : {}),
       ...(kube ? { KUBECONFIG: kube.kubeconfigPath } : {}),
     };
-    const sandbox = new Sandbox(dir, { nats, pubsub, kube, env });
+    const sandbox = new Sandbox(dir, { nats, natsCluster, pubsub, kube, env });
     const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) {
       await sandbox.stop();
@@ -96,7 +124,9 @@ export class Sandbox {
   }
 
   /** The component, or a clear error when this sandbox was started without it. */
-  need<K extends 'nats' | 'pubsub' | 'kube'>(component: K): NonNullable<Sandbox[K]> {
+  need<K extends 'nats' | 'natsCluster' | 'pubsub' | 'kube'>(
+    component: K,
+  ): NonNullable<Sandbox[K]> {
     const part = this[component];
     if (!part) throw new Error(`this sandbox was started without ${component}`);
     return part as NonNullable<Sandbox[K]>;
@@ -109,6 +139,7 @@ export class Sandbox {
   get pids(): { name: string; pid: number }[] {
     const pids: { name: string; pid: number }[] = [];
     if (this.nats?.pid) pids.push({ name: 'nats-server', pid: this.nats.pid });
+    if (this.natsCluster) pids.push(...this.natsCluster.pids);
     if (this.pubsub) pids.push({ name: 'pubsub-emulator', pid: this.pubsub.pid });
     if (this.kube) {
       pids.push({ name: 'kube-apiserver', pid: this.kube.pids.apiserver });
@@ -119,7 +150,12 @@ export class Sandbox {
 
   /** Stops everything this sandbox started; safe to call twice. */
   async stop(): Promise<void> {
-    await Promise.all([this.nats?.stop(), this.pubsub?.stop(), this.kube?.stop()]);
+    await Promise.all([
+      this.nats?.stop(),
+      this.natsCluster?.stop(),
+      this.pubsub?.stop(),
+      this.kube?.stop(),
+    ]);
   }
 }
 
@@ -179,7 +215,8 @@ export async function sandboxDown(dir: string): Promise<SandboxState['pids']> {
   const alive = state.pids.filter((p) => pidAlive(p.pid));
   // The API server first, so it does not log etcd's disappearance as an error.
   const order = ['kube-apiserver', 'nats-server', 'pubsub-emulator', 'etcd'];
-  alive.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  const rank = (name: string): number => order.findIndex((o) => name.startsWith(o));
+  alive.sort((a, b) => rank(a.name) - rank(b.name));
   for (const p of alive) await stopPid(p.pid);
   rmSync(stateFile(dir), { force: true });
   rmSync(envFile(dir), { force: true });
