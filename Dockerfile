@@ -27,7 +27,10 @@ FROM ${NODE_IMAGE}
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
       /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* \
  && mkdir /credentials && chown 1000:1000 /credentials
-ENV NODE_ENV=production PORT=8080
+# The V8 heap is sized from the container's memory limit (cgroup), leaving room for buffers,
+# sockets and native memory: without it Node sizes the heap to the whole limit, and the kernel's
+# OOM killer, not the garbage collector, decides when memory runs out.
+ENV NODE_ENV=production PORT=8080 NODE_OPTIONS=--max-old-space-size-percentage=60
 WORKDIR /app
 # Owned by root, read-only for the service's user.
 COPY --from=build /app ./

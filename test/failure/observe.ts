@@ -185,16 +185,20 @@ export async function storedAll(
   timeoutMs = 90_000,
 ): Promise<void> {
   const want = [...eventIds];
-  let missing = want.length;
+  let missing = want;
   await eventually(
-    `every delivery stored (${missing} missing)`,
+    'every delivery stored',
     async () => {
       const stored = new Set((await readLedger(natsUrl)).raw.map((r) => r.eventId));
-      missing = want.filter((id) => !stored.has(id)).length;
-      return missing === 0;
+      missing = want.filter((id) => !stored.has(id));
+      return missing.length === 0;
     },
     { timeoutMs, intervalMs: 1_000 },
-  );
+  ).catch((error: unknown) => {
+    throw new Error(
+      `${(error as Error).message}: ${missing.length} never stored: ${missing.slice(0, 20).join(', ')}`,
+    );
+  });
 }
 
 /** What a test sees once the pipeline is quiet: `onpush audit`'s report and the streams. */

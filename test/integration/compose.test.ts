@@ -123,6 +123,29 @@ describe('container image (Dockerfile)', () => {
     expect(runtime.find((s) => s.keyword === 'HEALTHCHECK')?.args).toContain('/readyz');
   });
 
+  it('sizes the V8 heap from the memory limit, with a flag the shipped Node accepts', async () => {
+    const env = steps
+      .filter((s) => s.keyword === 'ENV')
+      .map((s) => s.args)
+      .join(' ');
+    const percent = Number(/NODE_OPTIONS=--max-old-space-size-percentage=(\d+)/.exec(env)?.[1]);
+    expect(percent).toBeGreaterThanOrEqual(40);
+    expect(percent).toBeLessThanOrEqual(75);
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '-e',
+        'const v8=require("node:v8"),os=require("node:os");' +
+          'const c=process.constrainedMemory(),t=os.totalmem(),mem=c>0&&c<t?c:t;' +
+          'console.log(v8.getHeapStatistics().heap_size_limit/mem)',
+      ],
+      { env: { ...process.env, NODE_OPTIONS: `--max-old-space-size-percentage=${percent}` } },
+    );
+    // the heap limit (old space plus the young generation) is about that share of the memory
+    expect(Number(stdout)).toBeGreaterThan(percent / 100 - 0.02);
+    expect(Number(stdout)).toBeLessThan(percent / 100 + 0.05);
+  });
+
   it('sends no local state to the build (.dockerignore)', () => {
     const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
     for (const entry of ['**/node_modules', '**/dist', '.git', '.onpush'])
