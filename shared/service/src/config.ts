@@ -3,7 +3,14 @@ import { duration, enumOf, host, int, list, port, secret, url } from '@onpush/co
 
 /** Variables every service reads; each service extends this with its own. */
 export const baseServiceSchema = z.object({
-  NATS_URL: url(['nats', 'tls', 'ws', 'wss']).default('nats://127.0.0.1:4222'),
+  /**
+   * One or more servers of one NATS cluster, comma-separated (every node, so a service reaches
+   * the cluster whichever node is down); the client picks one and fails over to the others.
+   */
+  NATS_URL: list(url(['nats', 'tls', 'ws', 'wss']))
+    .refine((urls) => urls.length > 0, 'must name at least one server')
+    .transform((urls) => urls.join(','))
+    .default('nats://127.0.0.1:4222'),
   /**
    * A directory holding this service's NKEY seed `<service>.nk` (and `ca.pem` to verify the
    * server's TLS certificate): `onpush credentials` makes one; Kubernetes mounts a Secret.

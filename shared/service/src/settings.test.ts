@@ -44,4 +44,16 @@ describe('stageSettings', () => {
       tuning: { maxDeliver: 3, ackWaitMs: 10_000 },
     });
   });
+
+  it('takes every node of a NATS cluster in NATS_URL, and names a bad one', () => {
+    expect(settingsOf({ NATS_URL: ' nats://nats-0:4222, tls://nats-1:4222 ,' }).natsUrl).toBe(
+      'nats://nats-0:4222,tls://nats-1:4222',
+    );
+    expect(() => settingsOf({ NATS_URL: 'nats://nats-0:4222,http://nats-1' })).toThrow(
+      /NATS_URL: item 2: must be a nats:\/\/ or tls:\/\/ or ws:\/\/ or wss:\/\/ URL/,
+    );
+    expect(() => settingsOf({ NATS_URL: ' , ' })).toThrow(
+      /NATS_URL: must name at least one server/,
+    );
+  });
 });
