@@ -12,3 +12,4 @@ export * from './fleet.js';
 export * from './storm.js';
 export * from './observe.js';
 export * from './suite.js';
+export * from './cluster.js';

@@ -11,6 +11,8 @@ import {
   requireStreams,
   type Publish,
   publisher,
+  Failover,
+  failingOver,
 } from '@onpush/nats';
 import { instrumentPublish, type Route, type ServiceEffects } from '@onpush/service';
 import type { Logger } from '@onpush/telemetry';
@@ -190,7 +192,13 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
     async connect() {
       ({ nc, statuses } = await connectJetStream(config, more));
       // Innermost, so the size check sees the headers tracing adds.
-      const limited = limitPayload(publisher(jetstream(nc)), maxPayload);
+      const failover = new Failover(nc, {
+        onMove: (why) =>
+          log.warn('JetStream does not answer through this NATS server; moving to another', {
+            why,
+          }),
+      });
+      const limited = limitPayload(failingOver(publisher(jetstream(nc)), failover), maxPayload);
       js = traceIngest(instrumentPublish(limited, metrics));
       link.up();
     },

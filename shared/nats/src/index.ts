@@ -21,6 +21,7 @@ export {
   type ProvisionChange,
   type ProvisionAction,
 } from './provision.js';
+export { Failover, failingOver, isUnanswered, type FailoverOptions } from './failover.js';
 export {
   publisher,
   dedupId,

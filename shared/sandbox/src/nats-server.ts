@@ -204,15 +204,28 @@ export class NatsServer {
   }
 
   /**
-   * Lame-duck mode, as a StatefulSet's preStop does (`nats-server --signal ldm`): the node stops
-   * taking clients, hands its JetStream leaderships over, moves its clients away, then exits.
+   * Stops the node as Kubernetes stops a pod of k8s/base/nats.yaml: the preStop hook puts it in
+   * lame-duck mode (`nats-server --signal ldm`, SIGUSR2) — it stops taking clients, hands its
+   * JetStream leaderships over and moves its clients away over lame_duck_duration — then the
+   * kubelet sends SIGTERM (which nats-server ignores while in lame-duck mode) and, after the
+   * termination grace period (`graceMs`), SIGKILL. Resolves with how long the node took to exit.
    */
-  async lameDuck(timeoutMs = 60_000): Promise<void> {
+  async lameDuck(graceMs = 60_000): Promise<number> {
     const proc = this.process;
-    if (!proc?.running) return;
+    if (!proc?.running) return 0;
+    const started = Date.now();
     proc.signal('SIGUSR2');
-    await proc.waitForExit(timeoutMs);
-    this.options.log?.(`nats-server pid ${proc.pid} left in lame-duck mode`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    proc.signal('SIGTERM');
+    try {
+      await proc.waitForExit(graceMs);
+    } catch {
+      await proc.kill();
+      this.options.log?.(`nats-server pid ${proc.pid} killed after the grace period`);
+    }
+    const took = Date.now() - started;
+    this.options.log?.(`nats-server pid ${proc.pid} left in lame-duck mode after ${took} ms`);
+    return took;
   }
 
   /**

@@ -7,8 +7,10 @@ import {
   type ConsumerStage,
 } from '@onpush/contracts';
 import {
+  Failover,
   closeGracefully,
   connectNats,
+  failingOver,
   jetstream,
   ensureOwnConsumer,
   jetstreamManager,
@@ -37,6 +39,8 @@ export interface StageContext {
   nc: NatsConnection;
   js: JetStreamClient;
   publish: Publish;
+  /** Moves the connection to another server when JetStream stops answering through this one. */
+  failover: Failover;
 }
 
 /** What a stage's `start` hands back: its handler, and what to close after the last message. */
@@ -163,7 +167,14 @@ async function openSession<T extends StageStarted>(
     // Its own consumer with its tuning; the streams and buckets are provisioning's.
     await ensureOwnConsumer(await jetstreamManager(nc), spec);
     const js = jetstream(nc);
-    const ctx = { nc, js, publish: instrumentPublish(publisher(js), options.metrics) };
+    const failover = new Failover(nc, {
+      onMove: (why) =>
+        options.log.warn('JetStream does not answer through this NATS server; moving to another', {
+          why,
+        }),
+    });
+    const publish = instrumentPublish(failingOver(publisher(js), failover), options.metrics);
+    const ctx = { nc, js, publish, failover };
     return { ctx, started: await options.start(ctx) };
   } catch (error) {
     await nc.close();
@@ -244,7 +255,7 @@ type Messages = Awaited<
  * (tracked in `inFlight`). Returns the function that stops pulling.
  */
 function consume(
-  js: JetStreamClient,
+  { js, failover }: Pick<StageContext, 'js' | 'failover'>,
   spec: ConsumerSpec,
   options: StageOptions<StageStarted>,
   deliver: (m: JsMsg) => Promise<Handled>,
@@ -254,10 +265,15 @@ function consume(
   let messages: Messages | undefined;
   const loop = async (): Promise<void> => {
     const consumer = await js.consumers.get(spec.stream, spec.durable);
-    messages = await consumer.consume({ max_messages: options.maxInFlight });
+    messages = await consumer.consume({
+      max_messages: options.maxInFlight,
+      expires: PULL_EXPIRES_MS,
+    });
     // Drained while binding: end the iteration below at once (close settles as it runs).
     if (stopped) void messages.close();
+    void watchHeartbeats(messages, failover);
     for await (const m of messages) {
+      failover.succeeded();
       const task = traceDelivery(m, spec, () => deliver(m)).catch((error: unknown) =>
         options.log.error('message actor failed', { error }),
       );
@@ -299,9 +315,9 @@ export function defineStage<T extends StageStarted>(options: StageOptions<T>): S
       session = await openSession(options, spec);
     },
     run(report: (event: LifecycleEvent) => void) {
-      const { nc, js } = session!.ctx;
-      void watchConnection(nc, report);
-      stopConsuming = consume(js, spec, options, deliver, inFlight);
+      const { ctx } = session!;
+      void watchConnection(ctx.nc, report);
+      stopConsuming = consume(ctx, spec, options, deliver, inFlight);
       return () => undefined;
     },
     async drain() {
@@ -311,6 +327,20 @@ export function defineStage<T extends StageStarted>(options: StageOptions<T>): S
       if (session) await closeGracefully(session.ctx.nc);
     },
   };
+}
+
+/**
+ * How long one pull request waits: the consumer's leader sends a heartbeat every half of it, so
+ * a stage whose server lost the leader (a partition) notices within seconds.
+ */
+const PULL_EXPIRES_MS = 5_000;
+
+/** Missed heartbeats count as JetStream not answering through this server. */
+async function watchHeartbeats(messages: Messages, failover: Failover): Promise<void> {
+  for await (const status of messages.status()) {
+    if (status.type === 'heartbeats_missed') failover.failed(`${status.count} heartbeats missed`);
+    else if (status.type === 'heartbeat') failover.succeeded();
+  }
 }
 
 async function watchConnection(

@@ -6,8 +6,11 @@ import { Sandbox, type Component, type SandboxOptions } from '@onpush/sandbox';
 
 const log = (line: string): void => console.info(`sandbox: ${line}`);
 
-/** `provision: false`: a nats-server without onpush's streams (tests of provisioning itself). */
-export type SandboxChoices = Pick<SandboxOptions, 'provision'>;
+/**
+ * `provision: false`: a nats-server without onpush's streams (tests of provisioning itself);
+ * `natsCluster`: a JetStream cluster instead of one nats-server.
+ */
+export type SandboxChoices = Pick<SandboxOptions, 'provision' | 'natsCluster'>;
 
 /** Starts an isolated sandbox (its own ports and state directory) for one test file. */
 export async function startSandbox(

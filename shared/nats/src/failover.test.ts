@@ -1,0 +1,93 @@
+import { NoRespondersError, RequestError, TimeoutError } from '@nats-io/nats-core';
+import { describe, expect, it } from 'vitest';
+import { Failover, failingOver, isUnanswered } from './failover.js';
+import type { Publish } from './publish.js';
+
+function fakeConnection() {
+  const moves: string[] = [];
+  let clock = 0;
+  const nc = {
+    reconnect: () => {
+      moves.push(`at ${clock}`);
+      return Promise.resolve();
+    },
+    isClosed: () => false,
+    isDraining: () => false,
+  };
+  return { nc, moves, tick: (ms: number) => (clock += ms), now: () => clock };
+}
+
+describe('Failover', () => {
+  it('moves to another server after 3 unanswered operations spanning 5 s, once per 5 s', () => {
+    const { nc, moves, tick, now } = fakeConnection();
+    const failover = new Failover(nc, { now });
+    failover.failed('a');
+    tick(1_000);
+    failover.failed('b');
+    tick(1_000);
+    failover.failed('c'); // three, but within 2 s: a blip, not a stranded server
+    expect(moves).toEqual([]);
+    tick(3_000);
+    failover.failed('d');
+    expect(moves).toEqual(['at 5000']);
+    // still failing right after the move: not again until 5 s later
+    for (let i = 0; i < 3; i += 1) {
+      tick(1_000);
+      failover.failed('e');
+    }
+    expect(moves).toEqual(['at 5000']);
+    for (let i = 0; i < 4; i += 1) {
+      tick(1_000);
+      failover.failed('f');
+    }
+    expect(moves).toEqual(['at 5000', 'at 11000']);
+  });
+
+  it('starts counting again after a success', () => {
+    const { nc, moves, tick, now } = fakeConnection();
+    const failover = new Failover(nc, { now });
+    for (let i = 0; i < 10; i += 1) {
+      tick(1_000);
+      failover.failed('x');
+      tick(1_000);
+      failover.succeeded();
+    }
+    expect(moves).toEqual([]);
+  });
+});
+
+describe('isUnanswered', () => {
+  it('is true for no responders and timeouts (also as a cause), false for other errors', () => {
+    expect(isUnanswered(new TimeoutError())).toBe(true);
+    expect(isUnanswered(new NoRespondersError('onpush.raw.gar'))).toBe(true);
+    const wrapped = new Error('jetstream is not enabled', {
+      cause: new RequestError('no responders', { cause: new NoRespondersError('x') }),
+    });
+    expect(isUnanswered(wrapped)).toBe(true);
+    expect(isUnanswered(new Error('maximum payload exceeded'))).toBe(false);
+    expect(isUnanswered('timeout')).toBe(false);
+  });
+
+  it('counts each unanswered publish, and a stored one resets the count', async () => {
+    const { nc, moves, tick, now } = fakeConnection();
+    const failover = new Failover(nc, { now, failures: 2, spanMs: 0 });
+    let answer: 'ok' | 'timeout' | 'refused' = 'timeout';
+    const inner: Publish = () => {
+      if (answer === 'ok') return Promise.resolve({ stream: 'S', seq: 1, duplicate: false });
+      return Promise.reject(answer === 'timeout' ? new TimeoutError() : new Error('refused'));
+    };
+    const publish = failingOver(inner, failover);
+    const send = () => publish('s', new Uint8Array(), { msgId: '1' }).catch(() => undefined);
+    await send();
+    answer = 'refused';
+    await send(); // a refusal is an answer, not a sign of a stranded server
+    answer = 'ok';
+    await send();
+    answer = 'timeout';
+    await send();
+    expect(moves).toEqual([]);
+    tick(1);
+    await send();
+    expect(moves).toHaveLength(1);
+  });
+});
