@@ -37,7 +37,7 @@ import {
   ensureTls,
   identitySecretName,
 } from '@onpush/nats';
-import { NATS_SERVER_VERSION, cacheDir, findNatsServer } from '@onpush/sandbox';
+import { CLUSTER_NAME, NATS_SERVER_VERSION, cacheDir, findNatsServer } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
 
 const run = promisify(execFile);
@@ -402,6 +402,46 @@ describe('Kubernetes manifests (k8s/)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('runs NATS as the cluster failure tests run it: three nodes, lame duck, current before the next', () => {
+    for (const overlay of OVERLAYS) {
+      const nats = ofKind<V1StatefulSet>(objects(overlay), 'StatefulSet').find(
+        (o) => o.metadata.name === 'nats',
+      );
+      const pod = nats?.spec?.template.spec;
+      const c = pod?.containers[0];
+      const conf =
+        ofKind<V1ConfigMap>(objects(overlay), 'ConfigMap').find((m) =>
+          m.metadata.name.startsWith('nats-config'),
+        )?.data?.['nats.conf'] ?? '';
+      const seconds = (key: string): number =>
+        Number(new RegExp(`^${key}: (\\d+)s$`, 'm').exec(conf)?.[1] ?? NaN);
+      expect(nats?.spec?.replicas, overlay).toBe(3);
+      // the cluster block the sandbox's NatsCluster writes (shared/sandbox/src/nats-server.ts)
+      expect(conf).toMatch(new RegExp(`cluster \\{\\s*name: ${CLUSTER_NAME}\\b`));
+      expect(conf).toMatch(/connect_retries: 120/);
+      // stopped in lame-duck mode, within the grace period
+      expect(c?.lifecycle?.preStop?.exec?.command).toEqual([
+        'nats-server',
+        '--signal',
+        'ldm=/var/run/nats/nats.pid',
+      ]);
+      expect(pod?.terminationGracePeriodSeconds).toBeGreaterThan(
+        seconds('lame_duck_grace_period') + seconds('lame_duck_duration'),
+      );
+      // a restarted node counts as started only once JetStream is current (/healthz)
+      expect(c?.startupProbe?.httpGet?.path).toBe('/healthz');
+      const pdb = ofKind<V1PodDisruptionBudget>(objects(overlay), 'PodDisruptionBudget').find(
+        (p) => p.metadata.name === 'nats',
+      );
+      expect(pdb?.spec?.maxUnavailable).toBe(1);
+    }
+    const production = ofKind<V1StatefulSet>(objects('production'), 'StatefulSet')[0];
+    expect(
+      production?.spec?.template.spec?.affinity?.podAntiAffinity
+        ?.requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey,
+    ).toBe('kubernetes.io/hostname');
   });
 
   it('applies every overlay with server-side dry run, CRDs for KEDA and Prometheus registered', async () => {
