@@ -1,0 +1,151 @@
+// A network partition in the JetStream cluster mid-storm: the node leading the main stream is cut
+// off from the other two (its route links reset and refused) for a minute, its client port still
+// open — services and ingest replicas connected to it stay connected to a node that can commit
+// nothing — then the partition heals.
+//
+// What must hold: the minority node acknowledges no publish (a publish made through it fails, and
+// the stream never holds it); the majority goes on restarting workloads (clients stranded on the
+// minority move to it); after healing, zero lost, zero doubled (`onpush audit`, the DLQ, the API
+// server's audit log), every workload on its last digest.
+//
+// Full size: 200 workloads —
+//   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/cluster-partition.test.ts
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { SERVICES, type ServiceName } from '@onpush/cli';
+import { HEADERS, STREAMS, rawSubject } from '@onpush/contracts';
+import { connectNats, jetstream, publisher } from '@onpush/nats';
+import { useSandbox } from '@onpush/testing';
+import {
+  PUSH_ONLY,
+  finalPatchNotOnce,
+  ingestUrls,
+  lastDigests,
+  patchedTwice,
+  percentiles,
+  planFleet,
+  pushToPatch,
+  readLedger,
+  realPushes,
+  scaled,
+  settled,
+  staleWorkloads,
+  storedAll,
+  stormUntil,
+  useFleetPipeline,
+} from './harness.js';
+
+const WORKLOADS = scaled(30, 200);
+const CUT_MS = 60_000;
+
+describe('JetStream cluster: the main stream leader partitioned from the other two for a minute', () => {
+  const sandbox = useSandbox(['nats', 'kube'], 'cluster-partition', {
+    natsCluster: { nodes: 3, partitionable: true },
+  });
+  const since = new Date();
+  const fleet = planFleet({ workloads: WORKLOADS, perImage: 2, namespaces: ['cut-a', 'cut-b'] });
+  const run = useFleetPipeline(sandbox, {
+    fleet,
+    env: { ingest: PUSH_ONLY },
+    replicas: Object.fromEntries(SERVICES.map((s) => [s, 2])) as Record<ServiceName, number>,
+  });
+
+  it('commits nothing on the minority, goes on with the majority, loses and doubles nothing', async () => {
+    const cluster = sandbox().need('natsCluster');
+    let healed = false;
+    const storm = stormUntil(fleet, () => ingestUrls(run.replicaPorts.ingest), {
+      label: 'cut',
+      done: () => healed,
+      minRounds: 6,
+      intervalMs: 1_500,
+    });
+
+    // When the main stream's leader is cut off from the other two nodes
+    await sleep(3_000);
+    const minority = (await cluster.leaderOf(STREAMS.main)) ?? 0;
+    const cutAt = Date.now();
+    cluster.cut(minority);
+
+    // Then, once the minority knows it is alone, a publish made through it is not acknowledged
+    await sleep(15_000);
+    const probe = await connectNats({
+      url: cluster.nodes[minority]!.url,
+      name: 'onpush-failure-minority',
+      credentialsDir: cluster.credentialsDir,
+    });
+    let probeError = '';
+    try {
+      await publisher(jetstream(probe))(rawSubject('gar'), new TextEncoder().encode('{}'), {
+        msgId: 'gar:minority-probe',
+        headers: { [HEADERS.eventId]: 'gar:minority-probe' },
+        timeoutMs: 3_000,
+      });
+    } catch (error) {
+      probeError = String(error);
+    } finally {
+      await probe.close();
+    }
+    expect(probeError).not.toBe('');
+
+    await sleep(Math.max(0, CUT_MS - (Date.now() - cutAt)));
+    const healAt = Date.now();
+    cluster.heal(minority);
+    await cluster.waitHealthy(120_000);
+    healed = true;
+    const sent = await storm;
+    console.info(
+      `cluster-partition: n${minority} cut off for ${healAt - cutAt} ms (probe through it: ${probeError}); ` +
+        `${sent.pushes.length} messages in ${sent.rounds} rounds`,
+    );
+
+    // and after healing every delivery was accepted, stored once, accounted for exactly once
+    expect(sent.deliveries.filter((d) => d.status < 200 || d.status >= 300)).toEqual([]);
+    await storedAll(
+      cluster.url,
+      [...sent.acceptedAt.keys()].map((id) => `gar:${id}`),
+      120_000,
+    );
+    const account = await settled(cluster.url, since, 240_000).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${run.logs.slice(-40).join('\n')}`);
+    });
+    expect(account.audit.unaccounted).toEqual([]);
+    expect(account.audit.events).toBe(sent.pushes.length);
+    // the minority's publish was never stored, not even after healing
+    expect(
+      (await readLedger(cluster.url)).raw.filter((r) => r.eventId === 'gar:minority-probe'),
+    ).toEqual([]);
+    const dead = account.ledger.outcomes.filter((o) => o.fate === 'dead');
+    expect(dead.map((o) => [o.stage, o.reason])).toEqual(
+      Array.from({ length: sent.rounds }, () => ['parser', 'invalid_json']),
+    );
+    const last = lastDigests(realPushes(sent.pushes));
+    expect(patchedTwice(sandbox())).toEqual([]);
+    expect(finalPatchNotOnce(sandbox(), fleet, last)).toEqual([]);
+    expect(await staleWorkloads(run.kube, fleet, last)).toEqual([]);
+
+    // and the majority went on restarting workloads during the partition
+    const timing = pushToPatch(sandbox(), fleet, sent);
+    const during = timing.patchesBetween(cutAt + 15_000, healAt);
+    const { p50, p99 } = percentiles(timing.latencies);
+    const cut = timing.between(cutAt, healAt);
+    console.info(
+      `cluster-partition: push → PATCH p50 ${p50} ms, p99 ${p99} ms, longest ${timing.longest.ms} ms ` +
+        `(${timing.longest.what}); pushes accepted during the partition: ${cut.n}, p50 ${cut.p50} ms, ` +
+        `p99 ${cut.p99} ms; ${during} PATCHes from 15 s into the partition to its end`,
+    );
+    const windows: string[] = [];
+    for (let t = cutAt - 10_000; t < healAt + 20_000; t += 10_000) {
+      const w = timing.between(t, t + 10_000);
+      windows.push(`${Math.round((t - cutAt) / 1000)}s: ${w.n} p50 ${w.p50}`);
+    }
+    const moves = SERVICES.map(
+      (s) =>
+        `${s} ${run.logs.filter((l) => l.includes(`[${s}`) && l.includes('moving to another')).length}`,
+    );
+    console.info(
+      `cluster-partition: push → PATCH per 10 s of acceptance (from the cut): ${windows.join('; ')}; ` +
+        `moves to another server: ${moves.join(', ')}`,
+    );
+    expect(during).toBeGreaterThan(0);
+  });
+});
