@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Summary } from './stats.js';
 import type { LookupResult } from './lookup.js';
+import type { ClusterResult } from './nats-cluster.js';
 import type { Results } from './run.js';
 
 const ms = (s: Summary | undefined): string =>
@@ -133,6 +134,25 @@ export function rows(r: Results): [string, string, string][] {
       'exactly 1 per workload',
     ]);
     if (storm.cpuSeconds) out.push(['  CPU seconds', JSON.stringify(storm.cpuSeconds), '—']);
+  }
+  const cluster = get<ClusterResult>('natsCluster');
+  if (cluster) {
+    out.push([
+      `webhook POST → PATCH, ${cluster.nodes}-node JetStream cluster (R${cluster.nodes})`,
+      ms(cluster.webhook.latencyMs),
+      '—',
+    ]);
+    if (webhook)
+      out.push([
+        '  cluster / one node (p50)',
+        `${(cluster.webhook.latencyMs.p50 / webhook.latencyMs.p50).toFixed(2)}×`,
+        '—',
+      ]);
+    out.push([
+      `  ${cluster.nodeLoss.killed} (main stream leader) SIGKILLed at ${cluster.nodeLoss.killedAtMs} ms`,
+      `${ms(cluster.nodeLoss.latencyMs)}; the loss cost a pause of ${cluster.nodeLoss.pauseMs} ms`,
+      '—',
+    ]);
   }
   return out;
 }

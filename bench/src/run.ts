@@ -11,6 +11,7 @@ import { drained, storm, stormBody, throughputStep, webhookBurst } from './load.
 import { benchKubeFloor } from './floor.js';
 import { benchLookup } from './lookup.js';
 import { pubsubLatency, webhookLatency } from './pipeline.js';
+import { benchNatsCluster } from './nats-cluster.js';
 import { pubsubBench } from './pushes.js';
 import { stageTimes } from './stages.js';
 import { pushAuthEnv } from './push-auth.js';
@@ -24,6 +25,7 @@ export const SECTIONS = [
   'idle',
   'throughput',
   'storm',
+  'cluster',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 
@@ -50,6 +52,8 @@ const sizes = (smoke: boolean) => ({
 
 async function startServices(
   sandbox: Sandbox,
+  /** Over the sandbox's own (e.g. another NATS_URL). */
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ supervisor: Supervisor; ports: Record<ServiceName, number> }> {
   const ports = {} as Record<ServiceName, number>;
   for (const s of SERVICES) ports[s] = await freePort();
@@ -62,6 +66,7 @@ async function startServices(
       LOG_LEVEL: 'warn',
       KUBE_QPS: '2000',
       KUBE_BURST: '2000',
+      ...env,
     },
     envFor: (service) => ({
       PORT: String(ports[service]),
@@ -129,6 +134,20 @@ async function pipelineBenches(run: Run): Promise<void> {
   try {
     await baselines(run, kube, watch);
     await serviceBenches(run, watch);
+    if (run.want('cluster')) {
+      run.results['natsCluster'] = await benchNatsCluster({
+        dir: sandbox.dir,
+        startServices: async (env) => {
+          const { supervisor, ports } = await startServices(sandbox, env);
+          return { ingestPort: ports.ingest, stop: () => supervisor.stop() };
+        },
+        target: { workloads: size.deployments, seen: watch.seen },
+        rate: size.rate,
+        seconds: size.latencySeconds,
+        offset: 40_000_000,
+        log,
+      });
+    }
   } finally {
     watch.stop();
   }

@@ -13,6 +13,7 @@ import { openDlqStore, type DlqEntry } from '@onpush/dlq';
 import {
   jetstream,
   jetstreamManager,
+  whileUnanswered,
   keyOfDedupId,
   scanStream,
   type JetStreamClient,
@@ -141,7 +142,12 @@ export interface AuditData extends AuditInput {
  * a message acknowledged after its consumer's state was read shows as in flight (a later audit
  * settles it), never as lost; a replay made after the DLQ was read shows by its Onpush-Replay-Of.
  */
-export async function readAuditInput(nc: NatsConnection, since: Date): Promise<AuditData> {
+export function readAuditInput(nc: NatsConnection, since: Date): Promise<AuditData> {
+  // a read only: after a node rejoined, asked again while JetStream does not answer yet
+  return whileUnanswered(() => readOnce(nc, since), 15_000);
+}
+
+async function readOnce(nc: NatsConnection, since: Date): Promise<AuditData> {
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const consumers = {

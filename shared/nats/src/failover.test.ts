@@ -1,6 +1,6 @@
 import { NoRespondersError, RequestError, TimeoutError } from '@nats-io/nats-core';
 import { describe, expect, it } from 'vitest';
-import { Failover, failingOver, isUnanswered } from './failover.js';
+import { Failover, failingOver, isUnanswered, whileUnanswered } from './failover.js';
 import type { Publish } from './publish.js';
 
 function fakeConnection() {
@@ -89,5 +89,39 @@ describe('isUnanswered', () => {
     tick(1);
     await send();
     expect(moves).toHaveLength(1);
+  });
+});
+
+describe('whileUnanswered', () => {
+  it('asks again while JetStream does not answer, and gives up on any other error at once', async () => {
+    let calls = 0;
+    const answer = await whileUnanswered(() => {
+      calls += 1;
+      return calls < 3
+        ? Promise.reject(new NoRespondersError('$JS.API.INFO'))
+        : Promise.resolve(42);
+    }, 5_000);
+    expect(answer).toBe(42);
+    expect(calls).toBe(3);
+
+    let refused = 0;
+    await expect(
+      whileUnanswered(() => {
+        refused += 1;
+        return Promise.reject(new Error('stream not found'));
+      }, 5_000),
+    ).rejects.toThrow('stream not found');
+    expect(refused).toBe(1);
+  });
+
+  it('passes on the unanswered error once its time is up', async () => {
+    let calls = 0;
+    await expect(
+      whileUnanswered(() => {
+        calls += 1;
+        return Promise.reject(new NoRespondersError('$JS.API.INFO'));
+      }, 0),
+    ).rejects.toBeInstanceOf(NoRespondersError);
+    expect(calls).toBe(1);
   });
 });

@@ -1,4 +1,9 @@
-import { JetStreamApiError } from '@nats-io/jetstream';
+import {
+  JetStreamApiError,
+  jetstreamManager as openManager,
+  type JetStreamManager,
+  type JetStreamManagerOptions,
+} from '@nats-io/jetstream';
 import {
   NoRespondersError,
   RequestError,
@@ -87,4 +92,30 @@ export function failingOver(publish: Publish, failover: Failover): Publish {
       throw error;
     }
   };
+}
+
+/**
+ * `work()`, done again (with a growing pause) for up to `withinMs` while JetStream does not answer
+ * it: just after a node joined or a partition healed, the cluster's API can be briefly unreachable
+ * from the node a client reached. Only for work that is safe to repeat (reads, idempotent setup).
+ */
+export async function whileUnanswered<T>(work: () => Promise<T>, withinMs = 5_000): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isUnanswered(error) || Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 100 * 2 ** attempt)));
+    }
+  }
+}
+
+/** `jetstreamManager` of the client library (its first request checks that JetStream answers), asked again while JetStream does not answer. */
+export function jetstreamManager(
+  nc: NatsConnection,
+  options?: JetStreamManagerOptions,
+  withinMs = 5_000,
+): Promise<JetStreamManager> {
+  return whileUnanswered(() => openManager(nc, options), withinMs);
 }

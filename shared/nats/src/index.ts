@@ -21,7 +21,14 @@ export {
   type ProvisionChange,
   type ProvisionAction,
 } from './provision.js';
-export { Failover, failingOver, isUnanswered, type FailoverOptions } from './failover.js';
+export {
+  Failover,
+  failingOver,
+  isUnanswered,
+  jetstreamManager,
+  whileUnanswered,
+  type FailoverOptions,
+} from './failover.js';
 export {
   publisher,
   dedupId,
@@ -40,7 +47,7 @@ export {
   type KvEntry,
   type Versioned,
 } from './kv.js';
-export { jetstream, jetstreamManager } from '@nats-io/jetstream';
+export { jetstream } from '@nats-io/jetstream';
 export type { JetStreamClient, JetStreamManager, JsMsg, Consumer } from '@nats-io/jetstream';
 export type { NatsConnection, MsgHdrs } from '@nats-io/nats-core';
 export { scanStream, type ScanOptions } from './scan.js';
