@@ -1,11 +1,18 @@
-import { NoRespondersError, RequestError, TimeoutError } from '@nats-io/nats-core';
-import { describe, expect, it } from 'vitest';
-import { Failover, failingOver, isUnanswered, whileUnanswered } from './failover.js';
+import {
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+  type Payload,
+  type Status,
+} from '@nats-io/nats-core';
+import { describe, expect, it, vi } from 'vitest';
+import { Failover, ackSubjectOf, failingOver, isUnanswered, whileUnanswered } from './failover.js';
 import type { Publish } from './publish.js';
 
 function fakeConnection() {
   const moves: string[] = [];
   let clock = 0;
+  const published: string[] = [];
   const nc = {
     reconnect: () => {
       moves.push(`at ${clock}`);
@@ -13,8 +20,19 @@ function fakeConnection() {
     },
     isClosed: () => false,
     isDraining: () => false,
+    publish: (subject: string, data?: Payload) => {
+      published.push(
+        `${subject} ${typeof data === 'string' ? data : new TextDecoder().decode(data)}`,
+      );
+    },
+    // the connection to the next server is made as soon as it is asked for
+    status: async function* (): AsyncGenerator<Status> {
+      await Promise.resolve();
+      yield { type: 'disconnect', server: 'a' };
+      yield { type: 'reconnect', server: 'b' };
+    },
   };
-  return { nc, moves, tick: (ms: number) => (clock += ms), now: () => clock };
+  return { nc, moves, published, tick: (ms: number) => (clock += ms), now: () => clock };
 }
 
 describe('Failover', () => {
@@ -53,6 +71,53 @@ describe('Failover', () => {
       failover.succeeded();
     }
     expect(moves).toEqual([]);
+  });
+});
+
+describe('Failover: acks sent through a stranded server', () => {
+  it('sends the acks of the last 20 s again once connected to the next server', async () => {
+    const { nc, published, tick, now } = fakeConnection();
+    const failover = new Failover(nc, { now });
+    failover.acked('$JS.ACK.ONPUSH.restarter.1.1.1');
+    tick(25_000); // older than the memory: the broker has long redelivered it
+    failover.acked('$JS.ACK.ONPUSH.restarter.1.2.2');
+    failover.acked(undefined); // a message without a reply subject: nothing to send
+    failover.failed('a');
+    tick(3_000);
+    failover.acked('$JS.ACK.ONPUSH.restarter.1.3.3');
+    failover.failed('b');
+    tick(3_000);
+    failover.failed('c');
+    await vi.waitFor(() => expect(published).toHaveLength(2));
+    expect(published).toEqual([
+      '$JS.ACK.ONPUSH.restarter.1.2.2 +ACK',
+      '$JS.ACK.ONPUSH.restarter.1.3.3 +ACK',
+    ]);
+  });
+
+  it('keeps at most ackMemoryLimit acks, the newest', async () => {
+    const { nc, published, tick, now } = fakeConnection();
+    const failover = new Failover(nc, { now, failures: 1, spanMs: 0, ackMemoryLimit: 4 });
+    for (let i = 1; i <= 10; i += 1) failover.acked(`$JS.ACK.x.${i}`);
+    tick(1);
+    failover.failed('a');
+    await vi.waitFor(() => expect(published).toHaveLength(4));
+    expect(published.map((p) => p.split(' ')[0])).toEqual([
+      '$JS.ACK.x.7',
+      '$JS.ACK.x.8',
+      '$JS.ACK.x.9',
+      '$JS.ACK.x.10',
+    ]);
+  });
+});
+
+describe('ackSubjectOf', () => {
+  it('is the reply subject of a delivery when it is a $JS.ACK subject, else nothing', () => {
+    expect(ackSubjectOf({ reply: '$JS.ACK.ONPUSH.parser.1.7.7.1700000000000000000.0' })).toBe(
+      '$JS.ACK.ONPUSH.parser.1.7.7.1700000000000000000.0',
+    );
+    expect(ackSubjectOf({ reply: '_INBOX_parser.abc' })).toBeUndefined();
+    expect(ackSubjectOf({})).toBeUndefined();
   });
 });
 

@@ -19,14 +19,34 @@ import type { Publish } from './publish.js';
  * moves to another server when its connection drops. A `Failover` notices being stranded and
  * forces that move (`nc.reconnect()`, to the next server of NATS_URL): after `failures`
  * consecutive JetStream failures spanning at least `spanMs`, once per `spanMs`.
+ *
+ * An acknowledgement is a plain publish with no answer: one sent through a stranded server is
+ * lost, and the broker would redeliver the message only when its ack wait (30 s) ends. So the
+ * `Failover` keeps the acks of the last `ackMemoryMs` (told by `acked`) and sends them again
+ * through the server it moved to. Acking a message twice is harmless.
  */
 export interface FailoverOptions {
   /** Consecutive failures that mean stranded (default 3). */
   failures?: number;
   /** ...and the least time from the first of them to the last (default 5 s). */
   spanMs?: number;
-  onMove?: (why: string) => void;
+  onMove?: (why: string, reAcked: number) => void;
   now?: () => number;
+  /** How long an ack is kept to be sent again after a move (default 20 s). */
+  ackMemoryMs?: number;
+  /** ...and at most this many (default 20,000; the oldest go first). */
+  ackMemoryLimit?: number;
+}
+
+const ACK = new TextEncoder().encode('+ACK');
+
+/**
+ * The subject a delivery is acknowledged on (`$JS.ACK.…`): its reply subject, which the client
+ * library's messages carry but its `JsMsg` type does not declare.
+ */
+export function ackSubjectOf(m: object): string | undefined {
+  const reply = (m as { reply?: unknown }).reply;
+  return typeof reply === 'string' && reply.startsWith('$JS.ACK.') ? reply : undefined;
 }
 
 export class Failover {
@@ -36,14 +56,39 @@ export class Failover {
   private readonly failures: number;
   private readonly spanMs: number;
   private readonly now: () => number;
+  /** Recent acks, oldest first: when each was sent and the subject it went to. */
+  private acks: { at: number; reply: string }[] = [];
+  private readonly ackMemoryMs: number;
+  private readonly ackMemoryLimit: number;
 
   constructor(
-    private readonly nc: Pick<NatsConnection, 'reconnect' | 'isClosed' | 'isDraining'>,
+    private readonly nc: Pick<
+      NatsConnection,
+      'reconnect' | 'isClosed' | 'isDraining' | 'publish' | 'status'
+    >,
     private readonly options: FailoverOptions = {},
   ) {
     this.failures = options.failures ?? 3;
     this.spanMs = options.spanMs ?? 5_000;
     this.now = options.now ?? Date.now;
+    this.ackMemoryMs = options.ackMemoryMs ?? 20_000;
+    this.ackMemoryLimit = options.ackMemoryLimit ?? 20_000;
+  }
+
+  /** A message was acknowledged by publishing to `reply` (its `$JS.ACK` subject). */
+  acked(reply: string | undefined): void {
+    if (!reply) return;
+    this.acks.push({ at: this.now(), reply });
+    if (this.acks.length > this.ackMemoryLimit * 1.25) this.forget();
+  }
+
+  /** Drops the acks older than the memory, and the oldest beyond its limit. */
+  private forget(): void {
+    const since = this.now() - this.ackMemoryMs;
+    let first = this.acks.findIndex((a) => a.at >= since);
+    if (first < 0) first = this.acks.length;
+    first = Math.max(first, this.acks.length - this.ackMemoryLimit);
+    if (first > 0) this.acks = this.acks.slice(first);
   }
 
   /** A JetStream operation succeeded: whatever failed before was not this server's fault. */
@@ -61,8 +106,20 @@ export class Failover {
     if (this.nc.isClosed() || this.nc.isDraining()) return;
     this.streak = 0;
     this.lastMoveAt = now;
-    this.options.onMove?.(why);
-    this.nc.reconnect().catch(() => undefined);
+    this.forget();
+    const acks = this.acks;
+    this.acks = [];
+    this.options.onMove?.(why, acks.length);
+    void this.move(acks.map((a) => a.reply)).catch(() => undefined);
+  }
+
+  /** Forces the move; once connected to the next server, sends `acks` again through it. */
+  private async move(acks: readonly string[]): Promise<void> {
+    const statuses = this.nc.status(); // before the move, so its reconnect is not missed
+    await this.nc.reconnect();
+    // leaving the loop stops the iterator (it also ends when the connection closes)
+    for await (const status of statuses) if (status.type === 'reconnect') break;
+    for (const reply of acks) this.nc.publish(reply, ACK);
   }
 }
 

@@ -23,6 +23,7 @@ export {
 } from './provision.js';
 export {
   Failover,
+  ackSubjectOf,
   failingOver,
   isUnanswered,
   jetstreamManager,

@@ -8,6 +8,7 @@ import {
 } from '@onpush/contracts';
 import {
   Failover,
+  ackSubjectOf,
   closeGracefully,
   connectNats,
   failingOver,
@@ -168,9 +169,10 @@ async function openSession<T extends StageStarted>(
     await ensureOwnConsumer(await jetstreamManager(nc), spec);
     const js = jetstream(nc);
     const failover = new Failover(nc, {
-      onMove: (why) =>
+      onMove: (why, reAcked) =>
         options.log.warn('JetStream does not answer through this NATS server; moving to another', {
           why,
+          reAcked,
         }),
     });
     const publish = instrumentPublish(failingOver(publisher(js), failover), options.metrics);
@@ -201,7 +203,13 @@ function deliveryRunner(
     actors: {
       handle: fromPromise(({ input }) => session()!.started.handle(input.msg)),
       publish: fromPromise(({ input }) => publish(input.outgoing)),
-      ack: fromPromise(({ input }) => Promise.resolve(raw.get(input.msg)?.ack())),
+      ack: fromPromise(({ input }) => {
+        const m = raw.get(input.msg);
+        m?.ack();
+        // kept to be sent again should this server turn out to be cut off
+        if (m) session()?.ctx.failover.acked(ackSubjectOf(m));
+        return Promise.resolve();
+      }),
       nak: fromPromise(({ input }) => Promise.resolve(raw.get(input.msg)?.nak(input.delayMs))),
       deadLetter: fromPromise(({ input }) =>
         publish(deadLetterFor(options.stage, input.msg, input.failure, spec.stream)),
