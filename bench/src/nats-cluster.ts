@@ -17,6 +17,10 @@ export interface ClusterResult {
     latencyMs: Summary;
     /** The longest push → PATCH: what the loss cost. */
     pauseMs: number;
+    sent: number;
+    /** Workloads pushed to during the run, and how many of them were restarted with their last push. */
+    workloads: number;
+    onLastPush: number;
   };
 }
 
@@ -49,6 +53,8 @@ export async function benchNatsCluster(options: {
       NATS_CREDENTIALS_DIR: cluster.credentialsDir,
     });
     try {
+      // Not measured: the first pushes after a start meet consumers still electing leaders.
+      await webhookLatency(services.ingestPort, options.target, 10, 1, options.offset + 900_000);
       options.log(
         `cluster: push-to-PATCH via webhook at ${options.rate}/s for ${options.seconds}s`,
       );
@@ -69,14 +75,22 @@ export async function benchNatsCluster(options: {
           void cluster.nodes[victim]!.kill().then(() => resolve(at));
         }, killAfterMs),
       );
+      const lossOffset = options.offset + 1_000_000;
       const loss = await webhookLatency(
         services.ingestPort,
         options.target,
         options.rate,
         options.seconds,
-        options.offset + 1_000_000,
+        lossOffset,
+        new Map(),
+        true, // ingest answers 503 while the stream has no leader; a sender tries again
       );
       const killedAtMs = await kill;
+      // Pushes to one workload that queued behind the pause are applied latest first (the
+      // earlier ones end superseded): what must hold is every workload on its last push.
+      const lastPush = new Map<number, string>();
+      for (let n = 0; n < loss.sent; n += 1)
+        lastPush.set((lossOffset + n) % options.target.workloads, `gar:wh-${lossOffset + n}`);
       return {
         nodes: 3,
         webhook,
@@ -85,6 +99,9 @@ export async function benchNatsCluster(options: {
           killedAtMs: Math.round(killedAtMs),
           latencyMs: loss.latencyMs,
           pauseMs: Math.round(loss.latencyMs.max),
+          sent: loss.sent,
+          workloads: lastPush.size,
+          onLastPush: [...lastPush.values()].filter((id) => options.target.seen.has(id)).length,
         },
       };
     } finally {

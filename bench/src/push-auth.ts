@@ -11,13 +11,20 @@ const EMAIL = 'pubsub-push@onpush-bench.iam.gserviceaccount.com';
 const KID = 'onpush-bench-push';
 
 let key: KeyObject | undefined;
+let publicJwk: object | undefined;
 let token: { value: string; until: number } | undefined;
 
-/** Ingest's environment for the `pubsub` endpoint; writes the public key into `dir`. */
+/**
+ * Ingest's environment for the `pubsub` endpoint; writes the public key into `dir`. One key per
+ * process: every ingest started (the cluster section starts a second set) checks the same tokens.
+ */
 export function pushAuthEnv(dir: string): NodeJS.ProcessEnv {
-  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  key = pair.privateKey;
-  const jwk = { ...pair.publicKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' };
+  if (key === undefined || publicJwk === undefined) {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    key = pair.privateKey;
+    publicJwk = pair.publicKey.export({ format: 'jwk' });
+  }
+  const jwk = { ...publicJwk, kid: KID, alg: 'RS256', use: 'sig' };
   const jwksFile = join(dir, 'bench-push-jwks.json');
   writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
   const endpoint = {

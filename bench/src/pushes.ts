@@ -18,12 +18,18 @@ export function garBody(image: string, n: number): string {
  * A push through ingest's authenticated Pub/Sub push endpoint (a registry webhook over HTTP).
  * Returns the event id.
  */
-export async function postPush(ingestPort: number, id: string, body: string): Promise<string> {
+export async function postPush(
+  ingestPort: number,
+  id: string,
+  body: string,
+  /** When the message was published (a redelivery keeps its first time): now by default. */
+  publishTime = new Date(),
+): Promise<string> {
   const envelope = {
     message: {
       data: Buffer.from(body).toString('base64'),
       messageId: id,
-      publishTime: new Date().toISOString(),
+      publishTime: publishTime.toISOString(),
     },
     subscription: 'projects/onpush-bench/subscriptions/push',
   };

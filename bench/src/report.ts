@@ -150,7 +150,8 @@ export function rows(r: Results): [string, string, string][] {
       ]);
     out.push([
       `  ${cluster.nodeLoss.killed} (main stream leader) SIGKILLed at ${cluster.nodeLoss.killedAtMs} ms`,
-      `${ms(cluster.nodeLoss.latencyMs)}; the loss cost a pause of ${cluster.nodeLoss.pauseMs} ms`,
+      `${ms(cluster.nodeLoss.latencyMs)}; the loss cost a pause of ${cluster.nodeLoss.pauseMs} ms; ` +
+        `${cluster.nodeLoss.onLastPush} of ${cluster.nodeLoss.workloads} workloads on their last push`,
       '—',
     ]);
   }

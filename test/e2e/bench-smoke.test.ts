@@ -46,6 +46,17 @@ describe('benchmark smoke run', () => {
       expect(fates['ignored'], key).toBeGreaterThan(storm.pushes / 2);
       expect((fates['ignored'] ?? 0) + (fates['dispatched'] ?? 0), key).toBe(storm.pushes);
     }
+    // A three-node cluster at three replicas, and again while the main stream's leader is killed:
+    // every push restarted (during the loss, pushes queued for one workload apply latest first),
+    // the pause the loss cost reported.
+    const cluster = results['natsCluster'] as {
+      webhook: Latency;
+      nodeLoss: { pauseMs: number; workloads: number; onLastPush: number };
+    };
+    expect(cluster.webhook.restarted).toBe(cluster.webhook.sent);
+    expect(cluster.nodeLoss.workloads).toBeGreaterThan(0);
+    expect(cluster.nodeLoss.onLastPush).toBe(cluster.nodeLoss.workloads);
+    expect(cluster.nodeLoss.pauseMs).toBeGreaterThan(0);
     expect(results['exitCodes']).toEqual({
       ingest: 0,
       parser: 0,
