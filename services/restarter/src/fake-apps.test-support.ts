@@ -104,17 +104,7 @@ export class FakeApps implements KubeHttp {
     const ref = refOf(path);
     this.calls.push({ verb: 'get', ...ref });
     const stored = await this.answer('get', ref);
-    const metadata = {
-      ...ref,
-      resourceVersion: String(stored.resourceVersion),
-      labels: { ...stored.labels },
-      annotations: { ...stored.settings },
-    };
-    const template = {
-      metadata: { annotations: { ...stored.annotations } },
-      spec: { containers: stored.containers.map((c) => ({ ...c })) },
-    };
-    return { status: 200, data: { metadata, spec: { selector: {}, template } } as T };
+    return { status: 200, data: objectOf(ref, stored) as T };
   }
 
   async patch<T>(path: string, patch: unknown, contentType: string): Promise<KubeResponse<T>> {
@@ -129,7 +119,8 @@ export class FakeApps implements KubeHttp {
     }
     Object.assign(stored.annotations, body.spec.template.metadata.annotations);
     stored.resourceVersion = ++this.version;
-    return { status: 200, data: { metadata: { namespace, name } } as T };
+    // as the API server does: the object as the PATCH left it
+    return { status: 200, data: objectOf({ namespace, name }, stored) as T };
   }
 
   close(): void {}
@@ -146,6 +137,21 @@ export class FakeApps implements KubeHttp {
     }
     return stored;
   }
+}
+
+/** The Deployment as the API server would send it. */
+function objectOf(ref: Ref, stored: Stored): unknown {
+  const metadata = {
+    ...ref,
+    resourceVersion: String(stored.resourceVersion),
+    labels: { ...stored.labels },
+    annotations: { ...stored.settings },
+  };
+  const template = {
+    metadata: { annotations: { ...stored.annotations } },
+    spec: { containers: stored.containers.map((c) => ({ ...c })) },
+  };
+  return { metadata, spec: { selector: {}, template } };
 }
 
 /** The fake as the KubeHttp the restarter's effects take. */

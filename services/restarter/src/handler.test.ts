@@ -329,6 +329,30 @@ describe('restarter handler: a request for a workload onpush may not touch', () 
     expect(notOptedIn.apps.verbs()).toEqual(['get']);
   });
 
+  it("decides on its own last PATCH when a request's watch view predates it: no 409, no GET", async () => {
+    const { apps, handle } = setUp();
+    // the resolver's view of the Deployment, taken before either push was handled
+    const stale = {
+      resourceVersion: '101',
+      marks: { [ANNOTATIONS.digest]: `sha256:${'0'.repeat(64)}` },
+      labels: { 'onpush.dev/enabled': 'true' },
+      settings: {},
+      containers: [{ name: 'main', image: `${FAKE_IMAGE}:1.0`, init: false }],
+    };
+    const first = only(await handle(request({ observed: stale })));
+    const second = `sha256:${'e'.repeat(64)}`;
+    const next = only(await handle(request({ eventId: 'evt-2', digest: second, observed: stale })));
+    expect([first.outcome.fate, next.outcome.fate]).toEqual(['restarted', 'restarted']);
+    expect(apps.verbs()).toEqual(['patch', 'patch']);
+    expect(apps.annotations('shop', 'web')?.[ANNOTATIONS.digest]).toBe(second);
+    // someone else changed it after our PATCH: the conditional PATCH is refused, then read again
+    apps.touch('shop', 'web');
+    const third = `sha256:${'f'.repeat(64)}`;
+    only(await handle(request({ eventId: 'evt-3', digest: third, observed: stale })));
+    expect(apps.verbs()).toEqual(['patch', 'patch', 'patch', 'get', 'patch']);
+    expect(apps.annotations('shop', 'web')?.[ANNOTATIONS.digest]).toBe(third);
+  });
+
   it('refuses in a dry run too', async () => {
     const { apps } = setUp();
     const bucket = new TokenBucket({ qps: 50, burst: 100 });

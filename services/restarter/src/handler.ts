@@ -15,6 +15,7 @@ import type { CoalesceMode, MemberResult } from './coalesce.js';
 import { createCoalescer } from './coalescer.js';
 import { restartScope, snapshotFromView } from './decide.js';
 import { RestartError } from './errors.js';
+import { OwnWrites } from './own-writes.js';
 import {
   restartMachine,
   type RestartEffects,
@@ -144,10 +145,15 @@ function outcomeHeaders(msg: Incoming, eventId: string): Record<string, string> 
 export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Outgoing[]> {
   const now = deps.now ?? (() => new Date());
   const scope = restartScope(deps.scope);
+  const ownWrites = new OwnWrites();
   const machine = restartMachine.provide({
     actors: {
       read: fromPromise(({ input }) => deps.effects.read(input.workload)),
-      patch: fromPromise(({ input }) => deps.effects.patch(input.workload, input.patch)),
+      patch: fromPromise(async ({ input }) => {
+        const patched = await deps.effects.patch(input.workload, input.patch);
+        if (patched.snapshot) ownWrites.patched(input.workload, patched.snapshot);
+        return patched;
+      }),
     },
   });
   const restart = (request: RestartRequest) => {
@@ -162,7 +168,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
         containers: request.workload.containers,
         scope,
         dryRun: deps.dryRun,
-        observed: snapshotOfView(request.observed),
+        observed: ownWrites.freshest(request.workload, snapshotOfView(request.observed)),
       },
     });
     actor.start();

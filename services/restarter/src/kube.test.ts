@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WorkloadRef } from '@onpush/contracts';
-import { KINDS, KubeApiError, PatchStrategy, restartPatch } from '@onpush/kube';
+import { ANNOTATIONS, KINDS, KubeApiError, PatchStrategy, restartPatch } from '@onpush/kube';
 import { TokenBucket } from '@onpush/service';
 import { createMetrics } from '@onpush/telemetry';
 import { RestartError } from './errors.js';
@@ -41,7 +41,11 @@ describe('kubeEffects', () => {
     const { apps, effects } = setUp();
     const { resourceVersion } = await effects.read(WEB);
     const patch = { eventId: 'evt-1', digest: DIGEST, resourceVersion };
-    await expect(effects.patch(WEB, patch)).resolves.toEqual({ respondedAt: NOW });
+    const patched = await effects.patch(WEB, patch);
+    expect(patched.respondedAt).toEqual(NOW);
+    // the object as the PATCH left it: the next request may decide on it
+    expect(patched.snapshot).toMatchObject({ annotations: { [ANNOTATIONS.eventId]: 'evt-1' } });
+    expect(Number(patched.snapshot?.resourceVersion)).toBeGreaterThan(Number(resourceVersion));
     expect(apps.calls[1]).toEqual({
       verb: 'patch',
       namespace: 'shop',

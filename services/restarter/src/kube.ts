@@ -54,10 +54,10 @@ export function kubeEffects(deps: KubeEffectsDeps): RestartEffects {
       const { resourceVersion, images, source, eventId, digest, pushedAt } = input;
       const api = workloadApi(apis, workload.kind, deps.http);
       const change = { mark: { eventId, digest, pushedAt, at: now() }, images, source };
-      const { generation } = await call('patch', () =>
+      const { generation, snapshot } = await call('patch', () =>
         api.patch(workload, change, resourceVersion),
       );
-      return { respondedAt: now(), generation };
+      return { respondedAt: now(), generation, ...(snapshot !== undefined ? { snapshot } : {}) };
     },
   };
 }

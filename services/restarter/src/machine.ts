@@ -39,6 +39,8 @@ export interface PatchInput extends RestartMarkInput {
 export interface Patched {
   respondedAt: Date;
   generation?: number | undefined;
+  /** The workload as the PATCH's response showed it, when it carried the object. */
+  snapshot?: WorkloadSnapshot;
 }
 
 /** The Kubernetes side of one restart, supplied with `.provide()` (real API or fakes). */

@@ -44,7 +44,7 @@ export interface WorkloadApi {
     ref: WorkloadRef,
     change: WorkloadChange,
     resourceVersion: string | undefined,
-  ): Promise<ApiResponse<{ generation?: number | undefined }>>;
+  ): Promise<ApiResponse<{ generation?: number | undefined; snapshot?: WorkloadSnapshot }>>;
 }
 
 export type WorkloadApis = Partial<Record<WorkloadKind, (http: KubeHttp) => WorkloadApi>>;
@@ -140,7 +140,15 @@ export function kindApi(spec: KindSpec) {
       async patch(ref, change, resourceVersion) {
         const body = patchBody(spec, change, resourceVersion);
         const res = await http.patch<KubeObject | undefined>(path(ref), body, contentType);
-        return { status: res.status, data: { generation: res.data?.metadata?.generation } };
+        const object = res.data;
+        return {
+          status: res.status,
+          data: {
+            generation: object?.metadata?.generation,
+            // the object as our PATCH left it: a fresher view than the watch's, for the next push
+            ...(object?.metadata !== undefined ? { snapshot: snapshotOf(spec, object) } : {}),
+          },
+        };
       },
     };
   };
