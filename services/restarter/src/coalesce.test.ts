@@ -7,6 +7,7 @@ import {
   coalesceKey,
   isNewer,
   latestOf,
+  leadingWinner,
   memberResult,
   trailingWinner,
   windowMs,
@@ -110,13 +111,34 @@ describe('coalescing policy', () => {
     expect(memberResult(loser, out({ fate: 'failed', error }))).toEqual({ fate: 'failed', error });
   });
 
-  it('restarts, at the end of a window, the latest member not yet restarted', () => {
+  it('restarts, at the end of a window, the latest member not yet restarted, if newer than the last restart', () => {
     const first = member(req('a', 1, '2026-01-01T00:00:01Z'), 1);
     const later = member(req('b', 2, '2026-01-01T00:00:02Z'), 2);
-    expect(trailingWinner({ first, followers: [], mode: 'leading' })).toBeUndefined();
-    expect(trailingWinner({ first, followers: [later], mode: 'leading' })).toBe(later);
-    expect(trailingWinner({ first, followers: [], mode: 'trailing' })).toBe(first);
-    expect(trailingWinner({ first: later, followers: [first], mode: 'trailing' })).toBe(later);
+    const latest = member(req('c', 3, '2026-01-01T00:00:03Z'), 3);
+    const ran = (winner: typeof first) => [{ winner, result: { fate: 'gone' as const } }];
+    // leading mode: the first restart ran
+    expect(trailingWinner({ first, followers: [], restarts: ran(first) })).toBeUndefined();
+    expect(trailingWinner({ first, followers: [later], restarts: ran(first) })).toBe(later);
+    // the leading restart already applied the latest (it arrived before its turn): nothing more
+    expect(trailingWinner({ first, followers: [later], restarts: ran(later) })).toBeUndefined();
+    // a member older than what was applied is only superseded
+    expect(
+      trailingWinner({ first: later, followers: [first], restarts: ran(later) }),
+    ).toBeUndefined();
+    expect(trailingWinner({ first, followers: [later, latest], restarts: ran(later) })).toBe(
+      latest,
+    );
+    // trailing mode: nothing ran yet
+    expect(trailingWinner({ first, followers: [], restarts: [] })).toBe(first);
+    expect(trailingWinner({ first: later, followers: [first], restarts: [] })).toBe(later);
+  });
+
+  it('applies, when its turn comes, the latest member that arrived by then', () => {
+    const first = member(req('a', 1, '2026-01-01T00:00:01Z'), 1);
+    const later = member(req('b', 2, '2026-01-01T00:00:02Z'), 2);
+    expect(leadingWinner({ first, followers: [] })).toBe(first);
+    expect(leadingWinner({ first, followers: [later] })).toBe(later);
+    expect(leadingWinner({ first: later, followers: [first] })).toBe(later);
   });
 });
 
@@ -137,7 +159,7 @@ describe('restarter handler with a coalescing window', () => {
     return { apps, handle: createHandler({ effects, scope, windowMs: 300, coalesceMode }) };
   }
 
-  it('leading: restarts the first push at once, then once more with the latest of the burst', async () => {
+  it('leading: a burst that arrives at once is applied once, with its latest push', async () => {
     const { apps, handle } = setUp('leading');
     const burst = [
       req('e1', 1, '2026-11-26T10:00:01.000Z'),
@@ -146,10 +168,29 @@ describe('restarter handler with a coalescing window', () => {
     ].map((r, i) => handle(incoming(r, i + 1)));
     await vi.advanceTimersByTimeAsync(10);
     expect(apps.verbs()).toEqual(['get', 'patch']);
-    expect(apps.annotations('shop', 'web')?.[ANNOTATIONS.digest]).toBe(digest(1));
+    expect(apps.annotations('shop', 'web')?.[ANNOTATIONS.digest]).toBe(digest(3));
     await vi.advanceTimersByTimeAsync(340);
     const outcomes = (await Promise.all(burst)).map((out) => parseOutcome(out[0]!.data));
+    expect(apps.verbs()).toEqual(['get', 'patch']);
+    expect(outcomes.map((o) => [o.eventId, o.fate, o.reason])).toEqual([
+      ['e1', 'unchanged', 'superseded'],
+      ['e3', 'restarted', undefined],
+      ['e2', 'unchanged', 'superseded'],
+    ]);
+  });
 
+  it('leading: restarts the first push at once, then once more with the latest that came in the window', async () => {
+    const { apps, handle } = setUp('leading');
+    const first = handle(incoming(req('e1', 1, '2026-11-26T10:00:01.000Z'), 1));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(apps.verbs()).toEqual(['get', 'patch']);
+    expect(apps.annotations('shop', 'web')?.[ANNOTATIONS.digest]).toBe(digest(1));
+    const rest = [
+      req('e3', 3, '2026-11-26T10:00:03.000Z'),
+      req('e2', 2, '2026-11-26T10:00:02.000Z'),
+    ].map((r, i) => handle(incoming(r, i + 2)));
+    await vi.advanceTimersByTimeAsync(340);
+    const outcomes = (await Promise.all([first, ...rest])).map((out) => parseOutcome(out[0]!.data));
     expect(apps.verbs()).toEqual(['get', 'patch', 'get', 'patch']);
     expect(apps.annotations('shop', 'web')?.[ANNOTATIONS.digest]).toBe(digest(3));
     expect(outcomes.map((o) => [o.eventId, o.fate, o.reason])).toEqual([
@@ -159,13 +200,41 @@ describe('restarter handler with a coalescing window', () => {
     ]);
   });
 
+  it('leading: a push that arrives while the restart waits for its API token is applied instead', async () => {
+    const apps = new FakeApps().add('shop', 'web');
+    // one token, then one per 1,000 s: the GET and the PATCH go through only if the turn's
+    // token paid for the first of them
+    const bucket = new TokenBucket({ qps: 0.001, burst: 1 });
+    const requests = kubeRequestCounter(createMetrics('turn-test').registry);
+    const effects = kubeEffects({ http: fakeHttp(apps), bucket, requests });
+    const waiting: (() => void)[] = [];
+    const turn = () => new Promise<void>((resolve) => waiting.push(resolve));
+    const handle = createHandler({ effects, scope: scopeOf('labelled'), windowMs: 300, turn });
+    const early = handle(incoming(req('e1', 1, '2026-11-26T10:00:01.000Z'), 1));
+    await vi.advanceTimersByTimeAsync(5);
+    expect(apps.calls).toEqual([]); // waiting for the rate limiter
+    const late = handle(incoming(req('e2', 2, '2026-11-26T10:00:02.000Z'), 2));
+    await vi.advanceTimersByTimeAsync(5);
+    waiting.shift()?.();
+    await vi.advanceTimersByTimeAsync(400);
+    const outcomes = (await Promise.all([early, late])).map((out) => parseOutcome(out[0]!.data));
+    expect(waiting).toEqual([]); // nothing newer: no second restart asked for a turn
+    // one PATCH, the later push's
+    expect(apps.verbs()).toEqual(['get', 'patch']);
+    expect(apps.annotations('shop', 'web')?.[ANNOTATIONS.digest]).toBe(digest(2));
+    expect(outcomes.map((o) => [o.eventId, o.fate, o.reason])).toEqual([
+      ['e1', 'unchanged', 'superseded'],
+      ['e2', 'restarted', undefined],
+    ]);
+  });
+
   it('leading: a burst of one digest restarts once', async () => {
     const { apps, handle } = setUp('leading');
     const burst = ['e1', 'e2', 'e3'].map((id, i) => handle(incoming(req(id, 1), i + 1)));
     await vi.advanceTimersByTimeAsync(350);
     const outcomes = (await Promise.all(burst)).map((out) => parseOutcome(out[0]!.data));
     expect(apps.verbs().filter((v) => v === 'patch')).toHaveLength(1);
-    expect(outcomes.map((o) => o.fate)).toEqual(['restarted', 'unchanged', 'unchanged']);
+    expect(outcomes.map((o) => o.fate)).toEqual(['unchanged', 'unchanged', 'restarted']);
   });
 
   it('trailing: restarts a workload once, with the latest digest, for a burst of pushes', async () => {

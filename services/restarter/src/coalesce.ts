@@ -1,9 +1,11 @@
 // Bursts: restart requests for the same workload and image that arrive within a short window.
 // Two modes (COALESCE_MODE):
-// - `leading` (default): the first request restarts AT ONCE — a lone push is never delayed —
-//   and opens the window; requests arriving in it are collected and, when it closes, the
-//   workload is restarted once more with the latest of them (a no-op when that digest is the
-//   one already running). A burst restarts a workload at most twice: first push, latest push.
+// - `leading` (default): the first request opens the window and the workload is restarted as
+//   soon as its turn comes — at once for a lone push; in a burst, once the API rate (KUBE_QPS)
+//   lets the next request through — with the latest request that arrived by then, so a push
+//   superseded while it waited is never applied. Requests arriving later in the window are
+//   collected and, when it closes, the workload is restarted once more with the latest of them
+//   if it is newer. A burst restarts a workload at most twice per window.
 // - `trailing`: nothing restarts until the window closes; then once, with the latest push.
 //   Exactly one restart per burst, at the cost of the window's delay on every push.
 // The window is a machine state with an `after` delay; the delay and the choice of the latest
@@ -53,8 +55,8 @@ export type CoalesceMode = 'leading' | 'trailing';
 /** What a window ends with: each restart it ran, with the member whose push it used. */
 export interface WindowOutput {
   readonly members: readonly Member[];
-  /** The restarts of the window, in order (leading mode: the first member's, then the latest's). */
-  readonly restarts: readonly { readonly winner: Member; readonly result: RestartOutput }[];
+  /** The restarts of the window, in order (leading mode: the latest member when its turn came, then the latest after it). */
+  readonly restarts: readonly WindowRestart[];
 }
 
 interface WindowContext {
@@ -62,20 +64,36 @@ interface WindowContext {
   followers: Member[];
   mode: CoalesceMode;
   windowMs: number;
-  restarts: { winner: Member; result: RestartOutput }[];
+  restarts: WindowRestart[];
 }
 
 const notProvided = (): Promise<never> => Promise.reject(new Error('effect not provided'));
 const failedWith = (error: unknown): RestartOutput => ({ fate: 'failed', error });
 
-/** Whom the window restarts when it closes: the latest member not yet restarted, if any. */
+/** Whom the window's leading restart applies: the latest member when its turn came. */
+export function leadingWinner(context: Pick<WindowContext, 'first' | 'followers'>): Member {
+  return latestOf([context.first, ...context.followers]);
+}
+
+/**
+ * Whom the window restarts when it closes: the latest member not yet restarted, if it is newer
+ * than the push the window last restarted with (an older one would only be superseded).
+ */
 export function trailingWinner(
-  context: Pick<WindowContext, 'first' | 'followers' | 'mode'>,
+  context: Pick<WindowContext, 'first' | 'followers' | 'restarts'>,
 ): Member | undefined {
-  const candidates =
-    context.mode === 'leading' ? context.followers : [context.first, ...context.followers];
-  const [head, ...rest] = candidates;
+  const winners = context.restarts.map((r) => r.winner);
+  const last = winners.at(-1);
+  const [head, ...rest] = [context.first, ...context.followers].filter(
+    (m) => !winners.includes(m) && (last === undefined || isNewer(m, last)),
+  );
   return head === undefined ? undefined : latestOf([head, ...rest]);
+}
+
+/** What a restart of the window reports: the member it chose when its turn came, and how it went. */
+export interface WindowRestart {
+  readonly winner: Member;
+  readonly result: RestartOutput;
 }
 
 /**
@@ -91,7 +109,12 @@ export const windowMachine = setup({
     output: {} as WindowOutput,
   },
   actors: {
-    restart: fromPromise<RestartOutput, { winner: Member }>(notProvided),
+    /**
+     * Waits for the workload's turn (the previous window's restart, the API rate), then chooses
+     * with `choose` — so a push that arrived meanwhile is applied instead of an older one — and
+     * restarts with it.
+     */
+    restart: fromPromise<WindowRestart, { choose: () => Member | undefined }>(notProvided),
   },
   delays: {
     window: ({ context }) => context.windowMs,
@@ -124,14 +147,12 @@ export const windowMachine = setup({
             restarting: {
               invoke: {
                 src: 'restart',
-                input: ({ context }) => ({ winner: context.first }),
+                input: ({ self }) => ({
+                  choose: () => leadingWinner(self.getSnapshot().context),
+                }),
                 onDone: {
                   target: 'finished',
-                  actions: assign({
-                    restarts: ({ context, event }) => [
-                      { winner: context.first, result: event.output },
-                    ],
-                  }),
+                  actions: assign({ restarts: ({ event }) => [event.output] }),
                 },
                 onError: {
                   target: 'finished',
@@ -157,14 +178,13 @@ export const windowMachine = setup({
     trailing: {
       invoke: {
         src: 'restart',
-        input: ({ context }) => ({ winner: trailingWinner(context)! }),
+        input: ({ self }) => ({
+          choose: () => trailingWinner(self.getSnapshot().context),
+        }),
         onDone: {
           target: 'done',
           actions: assign({
-            restarts: ({ context, event }) => [
-              ...context.restarts,
-              { winner: trailingWinner(context)!, result: event.output },
-            ],
+            restarts: ({ context, event }) => [...context.restarts, event.output],
           }),
         },
         onError: {
@@ -172,7 +192,10 @@ export const windowMachine = setup({
           actions: assign({
             restarts: ({ context, event }) => [
               ...context.restarts,
-              { winner: trailingWinner(context)!, result: failedWith(event.error) },
+              {
+                winner: trailingWinner(context) ?? context.first,
+                result: failedWith(event.error),
+              },
             ],
           }),
         },

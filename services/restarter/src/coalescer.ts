@@ -1,6 +1,7 @@
 // The open windows of one restarter replica, one per (workload, image). A request joins the
 // open window of its key or opens one; a window's restarts wait for the previous window of the
-// same key, so one replica never runs two restarts of a workload at once.
+// same key, so one replica never runs two restarts of a workload at once, and then for the API
+// rate limiter before choosing which push to apply.
 import { createActor, fromPromise, toPromise, type Actor } from 'xstate';
 import type { RestartRequest } from '@onpush/contracts';
 import {
@@ -20,8 +21,17 @@ export interface CoalescerOptions {
   windowMs: number;
   /** `leading` (default): restart the first request at once; `trailing`: only at the window's end. */
   mode?: CoalesceMode;
-  /** Restarts the workload with this request's push (the restart machine). */
-  restart: (request: RestartRequest) => Promise<RestartOutput>;
+  /**
+   * Restarts the workload with this request's push (the restart machine); `prepaid` when `turn`
+   * already took the first API request's token.
+   */
+  restart: (request: RestartRequest, prepaid: boolean) => Promise<RestartOutput>;
+  /**
+   * Resolves when the next API request may go (takes its token from the rate limiter). A restart
+   * chooses its push only then: what arrived while it waited is applied instead of what it
+   * supersedes. Unset: the push is chosen at once.
+   */
+  turn?: () => Promise<void>;
 }
 
 export interface Coalescer {
@@ -47,10 +57,14 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
       actors: {
         restart: fromPromise(async ({ input }) => {
           await previous.catch(() => undefined);
+          await options.turn?.();
+          const winner = input.choose();
+          if (winner === undefined) throw new Error('a window restarted with no request');
           // In the trace of the delivery whose push it applies, not of whoever opened the window.
-          return runInContext(contexts.get(input.winner), () =>
-            options.restart(input.winner.request),
+          const result = await runInContext(contexts.get(winner), () =>
+            options.restart(winner.request, options.turn !== undefined),
           );
+          return { winner, result };
         }),
       },
     });

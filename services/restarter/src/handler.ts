@@ -18,6 +18,7 @@ import { RestartError } from './errors.js';
 import { OwnWrites } from './own-writes.js';
 import {
   restartMachine,
+  type CallOptions,
   type RestartEffects,
   type RestartOutput,
   type WorkloadSnapshot,
@@ -45,6 +46,11 @@ export interface HandlerDeps {
   pushToRestart?: Pick<Histogram, 'observe'>;
   /** ONPUSH_DRY_RUN: every request is decided as usual and ends `would-restart`, nothing patched. */
   dryRun?: boolean;
+  /**
+   * Resolves when the next API request may go, taking its token (the rate limiter the effects
+   * use): with a window, a workload's restart chooses its push only then (latest wins).
+   */
+  turn?: () => Promise<void>;
   /** Called with each `restarted` (the rollout tracker); must not block nor throw. */
   onRestarted?: (request: RestartRequest, result: Restarted) => void;
 }
@@ -146,18 +152,27 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
   const now = deps.now ?? (() => new Date());
   const scope = restartScope(deps.scope);
   const ownWrites = new OwnWrites();
-  const machine = restartMachine.provide({
-    actors: {
-      read: fromPromise(({ input }) => deps.effects.read(input.workload)),
-      patch: fromPromise(async ({ input }) => {
-        const patched = await deps.effects.patch(input.workload, input.patch);
-        if (patched.snapshot) ownWrites.patched(input.workload, patched.snapshot);
-        return patched;
-      }),
-    },
-  });
-  const restart = (request: RestartRequest) => {
-    const actor = createActor(machine, {
+  /** The machine, its first API call `prepaid` (its token taken when its turn came). */
+  const machineFor = (prepaid: boolean) => {
+    let credit = prepaid ? 1 : 0;
+    const options = (): CallOptions => {
+      if (credit === 0) return {};
+      credit -= 1;
+      return { prepaid: true };
+    };
+    return restartMachine.provide({
+      actors: {
+        read: fromPromise(({ input }) => deps.effects.read(input.workload, options())),
+        patch: fromPromise(async ({ input }) => {
+          const patched = await deps.effects.patch(input.workload, input.patch, options());
+          if (patched.snapshot) ownWrites.patched(input.workload, patched.snapshot);
+          return patched;
+        }),
+      },
+    });
+  };
+  const restart = (request: RestartRequest, prepaid = false) => {
+    const actor = createActor(machineFor(prepaid), {
       input: {
         workload: request.workload,
         eventId: request.eventId,
@@ -177,7 +192,12 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
   const windowMs = deps.windowMs ?? 0;
   const coalescer =
     windowMs > 0
-      ? createCoalescer({ windowMs, restart, mode: deps.coalesceMode ?? 'leading' })
+      ? createCoalescer({
+          windowMs,
+          restart,
+          mode: deps.coalesceMode ?? 'leading',
+          ...(deps.turn ? { turn: deps.turn } : {}),
+        })
       : undefined;
   return async (msg: Incoming): Promise<Outgoing[]> => {
     const request = trustedView(msg, decodeRequest(msg.data));

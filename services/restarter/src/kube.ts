@@ -1,7 +1,7 @@
 import type { WorkloadRef } from '@onpush/contracts';
 import { toKubeApiError, type KubeHttp } from '@onpush/kube';
 import type { TokenBucket } from '@onpush/service';
-import type { PatchInput, Patched, RestartEffects } from './machine.js';
+import type { CallOptions, PatchInput, Patched, RestartEffects } from './machine.js';
 import type { KubeRequestCounter } from './metrics.js';
 import { annotatePatchStatus } from './telemetry.js';
 import { WORKLOAD_APIS, workloadApi, type ApiResponse, type WorkloadApis } from './workloads.js';
@@ -27,8 +27,9 @@ export function kubeEffects(deps: KubeEffectsDeps): RestartEffects {
   async function call<T>(
     verb: 'get' | 'patch',
     request: () => Promise<ApiResponse<T>>,
+    options: CallOptions = {},
   ): Promise<T> {
-    await deps.bucket.take();
+    if (!options.prepaid) await deps.bucket.take();
     try {
       const response = await request();
       deps.requests.inc({ verb, code: String(response.status) });
@@ -46,16 +47,18 @@ export function kubeEffects(deps: KubeEffectsDeps): RestartEffects {
   }
 
   return {
-    async read(workload: WorkloadRef) {
+    async read(workload: WorkloadRef, options?: CallOptions) {
       const api = workloadApi(apis, workload.kind, deps.http);
-      return await call('get', () => api.read(workload));
+      return await call('get', () => api.read(workload), options);
     },
-    async patch(workload: WorkloadRef, input: PatchInput): Promise<Patched> {
+    async patch(workload: WorkloadRef, input: PatchInput, options?: CallOptions): Promise<Patched> {
       const { resourceVersion, images, source, eventId, digest, pushedAt } = input;
       const api = workloadApi(apis, workload.kind, deps.http);
       const change = { mark: { eventId, digest, pushedAt, at: now() }, images, source };
-      const { generation, snapshot } = await call('patch', () =>
-        api.patch(workload, change, resourceVersion),
+      const { generation, snapshot } = await call(
+        'patch',
+        () => api.patch(workload, change, resourceVersion),
+        options,
       );
       return { respondedAt: now(), generation, ...(snapshot !== undefined ? { snapshot } : {}) };
     },

@@ -43,12 +43,18 @@ export interface Patched {
   snapshot?: WorkloadSnapshot;
 }
 
+/** How one API call goes. */
+export interface CallOptions {
+  /** Its rate-limiter token was already taken (by the coalescer, when the restart's turn came). */
+  prepaid?: boolean;
+}
+
 /** The Kubernetes side of one restart, supplied with `.provide()` (real API or fakes). */
 export interface RestartEffects {
   /** GET the workload. Rejects with `status: 404` when it is gone. */
-  read(workload: WorkloadRef): Promise<WorkloadSnapshot>;
+  read(workload: WorkloadRef, options?: CallOptions): Promise<WorkloadSnapshot>;
   /** PATCH the restart (and image changes) onto the workload. */
-  patch(workload: WorkloadRef, patch: PatchInput): Promise<Patched>;
+  patch(workload: WorkloadRef, patch: PatchInput, options?: CallOptions): Promise<Patched>;
 }
 
 export interface RestartInput extends RestartMarkInput {

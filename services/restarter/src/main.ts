@@ -41,9 +41,10 @@ const metrics = createMetrics('restarter');
 const settings = stageSettings(config, log, metrics);
 const { ackWaitMs } = consumerSpecOrExit('restarter', settings.tuning, 'restarter');
 const kubeConfig = orExit('restarter', () => kubeConfigOf(config.KUBECONFIG));
+const bucket = new TokenBucket({ qps: config.KUBE_QPS, burst: config.KUBE_BURST });
 const effects = kubeEffects({
   http: await kubeHttp(kubeConfig),
-  bucket: new TokenBucket({ qps: config.KUBE_QPS, burst: config.KUBE_BURST }),
+  bucket,
   requests: kubeRequestCounter(metrics.registry),
 });
 
@@ -81,6 +82,8 @@ const handle = createHandler({
   scope: scopeFromConfig(config),
   outcomes: outcomeCounter(metrics.registry),
   coalesceMode: config.COALESCE_MODE,
+  // a restart takes its API token first, then applies the latest push that arrived meanwhile
+  turn: () => bucket.take(),
   pushToRestart: pushToRestartHistogram(metrics.registry),
   dryRun: config.ONPUSH_DRY_RUN,
   // After the outcome is on its way: following a rollout never delays a restart.
