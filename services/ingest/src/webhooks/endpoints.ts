@@ -31,7 +31,13 @@ export interface Endpoint {
   maxBodyBytes: number;
 }
 
-export const DEFAULT_RATE_LIMIT = { perSecond: 50, burst: 200 } as const;
+/**
+ * What one endpoint accepts from authenticated senders: a registry's burst (a CI run pushing a
+ * few hundred images at once) in full — most registries do not retry a 429 — and 200 pushes a
+ * second after it, a tenth of what ingest sustains on two cores. It bounds a runaway sender, not an
+ * attacker: unauthenticated requests are charged to their own per-address buckets.
+ */
+export const DEFAULT_RATE_LIMIT = { perSecond: 200, burst: 2_000 } as const;
 
 /** Smallest secrets accepted: a path token is a password in a URL, so it must be long. */
 export const MIN_PATH_TOKEN = 32;

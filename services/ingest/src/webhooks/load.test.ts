@@ -46,7 +46,7 @@ describe('webhook configuration', () => {
       name: 'hub',
       source: 'dockerhub',
       auth: { type: 'path' },
-      rateLimit: { perSecond: 50, burst: 200 },
+      rateLimit: { perSecond: 200, burst: 2_000 },
       maxBodyBytes: 1024 * 1024,
     });
     const auth = endpoints?.[0]?.auth;
