@@ -18,7 +18,11 @@ let token: { value: string; until: number } | undefined;
  * Ingest's environment for the `pubsub` endpoint; writes the public key into `dir`. One key per
  * process: every ingest started (the cluster section starts a second set) checks the same tokens.
  */
-export function pushAuthEnv(dir: string): NodeJS.ProcessEnv {
+export function pushAuthEnv(
+  dir: string,
+  /** false: the endpoint's default rate limit, as a user's endpoint has it. */
+  benchLimits = true,
+): NodeJS.ProcessEnv {
   if (key === undefined || publicJwk === undefined) {
     const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
     key = pair.privateKey;
@@ -32,7 +36,7 @@ export function pushAuthEnv(dir: string): NodeJS.ProcessEnv {
     source: 'gcr',
     auth: { type: 'oidc', audience: AUDIENCE, email: EMAIL, jwksFile },
     // the benchmark pushes far faster than a subscription would
-    rateLimit: { perSecond: 100_000, burst: 1_000_000 },
+    ...(benchLimits ? { rateLimit: { perSecond: 100_000, burst: 1_000_000 } } : {}),
   };
   return { WEBHOOKS: JSON.stringify([endpoint]) };
 }

@@ -25,6 +25,18 @@ export async function postPush(
   /** When the message was published (a redelivery keeps its first time): now by default. */
   publishTime = new Date(),
 ): Promise<string> {
+  const status = await postPushStatus(ingestPort, id, body, publishTime);
+  if (status >= 300) throw new Error(`push ${id}: HTTP ${status}`);
+  return `gar:${id}`;
+}
+
+/** POSTs one push as `postPush` does; answers ingest's HTTP status instead of judging it. */
+export async function postPushStatus(
+  ingestPort: number,
+  id: string,
+  body: string,
+  publishTime = new Date(),
+): Promise<number> {
   const envelope = {
     message: {
       data: Buffer.from(body).toString('base64'),
@@ -38,8 +50,8 @@ export async function postPush(
     headers: { 'content-type': 'application/json', authorization: pushAuthorization() },
     body: JSON.stringify(envelope),
   });
-  if (response.status >= 300) throw new Error(`push ${id}: HTTP ${response.status}`);
-  return `gar:${id}`;
+  await response.arrayBuffer();
+  return response.status;
 }
 
 export interface PubsubBench {

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Summary } from './stats.js';
 import type { LookupResult } from './lookup.js';
+import type { BurstResult } from './burst.js';
 import type { ClusterResult } from './nats-cluster.js';
 import type { Results } from './run.js';
 
@@ -134,6 +135,28 @@ export function rows(r: Results): [string, string, string][] {
       'exactly 1 per workload',
     ]);
     if (storm.cpuSeconds) out.push(['  CPU seconds', JSON.stringify(storm.cpuSeconds), '—']);
+  }
+  const burst = get<BurstResult>('burst');
+  if (burst) {
+    const patches = burst.api['PATCH deployments'] ?? 0;
+    const gets = burst.api['GET deployments'] ?? 0;
+    out.push([
+      `burst: ${burst.pushes} webhook pushes of new digests in ${burst.sendMs} ms over ${burst.workloads} Deployments (defaults, KUBE_QPS ${burst.kubeQps})`,
+      `ingest answered ${JSON.stringify(burst.answers)}`,
+      'no 429',
+    ]);
+    out.push([
+      '  API requests (PATCH / GET / PATCH refused 409)',
+      `${patches} (${(patches / burst.workloads).toFixed(2)} per Deployment) / ${gets} / ${burst.conflicts}`,
+      '409 ≤ 1% of PATCHes, GET ≤ 1% of pushes',
+    ]);
+    out.push([
+      '  every Deployment on its last digest',
+      burst.settledAfterLastSendMs === undefined
+        ? `not within 60 s (${burst.onLastPush} of ${burst.workloads})`
+        : `${burst.settledAfterLastSendMs} ms after the last send; the API rate alone needs ${burst.rateRequiredMs} ms for these PATCHes`,
+      '≤ 1 s + the rate’s time',
+    ]);
   }
   const cluster = get<ClusterResult>('natsCluster');
   if (cluster) {

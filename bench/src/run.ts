@@ -11,6 +11,7 @@ import { drained, storm, stormBody, throughputStep, webhookBurst } from './load.
 import { benchKubeFloor } from './floor.js';
 import { benchLookup } from './lookup.js';
 import { pubsubLatency, webhookLatency } from './pipeline.js';
+import { benchBurst, type BurstResult } from './burst.js';
 import { benchNatsCluster } from './nats-cluster.js';
 import { pubsubBench } from './pushes.js';
 import { stageTimes } from './stages.js';
@@ -25,6 +26,7 @@ export const SECTIONS = [
   'idle',
   'throughput',
   'storm',
+  'burst',
   'cluster',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -47,6 +49,10 @@ const sizes = (smoke: boolean) => ({
   throughputRates: smoke ? [100] : [250, 500, 1_000, 1_500, 2_000],
   stormPushes: smoke ? 300 : 10_000,
   stormWorkloads: 10,
+  // a registry's burst of new digests (issue 15's scenario): each Deployment gets 2-3 of them
+  burstPushes: smoke ? 100 : 500,
+  burstSeconds: smoke ? 1 : 3,
+  burstWorkloads: smoke ? 40 : 200,
   lookupWorkloads: smoke ? 1_000 : 10_000,
 });
 
@@ -54,10 +60,12 @@ async function startServices(
   sandbox: Sandbox,
   /** Over the sandbox's own (e.g. another NATS_URL). */
   env: NodeJS.ProcessEnv = {},
+  /** false: the push endpoint with its default rate limit, not the bench's unlimited one. */
+  benchLimits = true,
 ): Promise<{ supervisor: Supervisor; ports: Record<ServiceName, number> }> {
   const ports = {} as Record<ServiceName, number>;
   for (const s of SERVICES) ports[s] = await freePort();
-  const ingestAuth = pushAuthEnv(sandbox.dir);
+  const ingestAuth = pushAuthEnv(sandbox.dir, benchLimits);
   const supervisor = new Supervisor({
     env: {
       ...process.env,
@@ -134,6 +142,7 @@ async function pipelineBenches(run: Run): Promise<void> {
   try {
     await baselines(run, kube, watch);
     await serviceBenches(run, watch);
+    if (run.want('burst')) run.results['burst'] = await burst(run, watch);
     if (run.want('cluster')) {
       run.results['natsCluster'] = await benchNatsCluster({
         dir: sandbox.dir,
@@ -150,6 +159,34 @@ async function pipelineBenches(run: Run): Promise<void> {
     }
   } finally {
     watch.stop();
+  }
+}
+
+/** The burst against services at their defaults (KUBE_QPS, the endpoint's rate limit). */
+async function burst({ sandbox, size, log }: Run, watch: RestartWatch): Promise<BurstResult> {
+  const kubeQps = 50;
+  const { supervisor, ports } = await startServices(
+    sandbox,
+    { KUBE_QPS: String(kubeQps), KUBE_BURST: '100' },
+    false,
+  );
+  try {
+    log(
+      `burst: ${size.burstPushes} webhook pushes of new digests in ${size.burstSeconds}s ` +
+        `over ${size.burstWorkloads} Deployments, default settings`,
+    );
+    return await benchBurst({
+      ingestPort: ports.ingest,
+      restarterPort: ports.restarter,
+      target: { workloads: size.burstWorkloads, seen: watch.seen },
+      pushes: size.burstPushes,
+      seconds: size.burstSeconds,
+      offset: 30_000_000,
+      kubeQps,
+      apiRequests: () => apiRequests(sandbox.need('kube')),
+    });
+  } finally {
+    await supervisor.stop();
   }
 }
 

@@ -46,6 +46,22 @@ describe('benchmark smoke run', () => {
       expect(fates['ignored'], key).toBeGreaterThan(storm.pushes / 2);
       expect((fates['ignored'] ?? 0) + (fates['dispatched'] ?? 0), key).toBe(storm.pushes);
     }
+    // A burst of new digests at default settings: taken whole (no 429), every Deployment on its
+    // last digest, stale-view conflicts rare
+    const burst = results['burst'] as {
+      pushes: number;
+      workloads: number;
+      answers: Record<string, number>;
+      conflicts: number;
+      onLastPush: number;
+      api: Record<string, number>;
+    };
+    expect(burst.answers).toEqual({ 202: burst.pushes });
+    expect(burst.onLastPush).toBe(burst.workloads);
+    const burstPatches = burst.api['PATCH deployments'] ?? 0;
+    expect(burstPatches).toBeGreaterThanOrEqual(burst.workloads);
+    expect(burst.conflicts).toBeLessThanOrEqual(Math.max(1, burstPatches / 100));
+    expect(burst.api['GET deployments'] ?? 0).toBeLessThanOrEqual(Math.max(1, burst.pushes / 100));
     // A three-node cluster at three replicas, and again while the main stream's leader is killed:
     // every push restarted (during the loss, pushes queued for one workload apply latest first),
     // the pause the loss cost reported.

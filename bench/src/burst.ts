@@ -1,0 +1,97 @@
+// A registry's burst of new digests: `pushes` webhook pushes within `seconds` over `workloads`
+// Deployments, each push a new digest of the next Deployment's image (so each Deployment gets
+// several), against the services at their default settings (KUBE_QPS 50, the default endpoint rate
+// limit). What a user would see: was the burst accepted, how many PATCHes and GETs did the API
+// server serve, how many PATCHes were refused as stale (409), and when was every Deployment on its
+// last digest — beside the time the API rate alone requires for those PATCHes.
+import { diff } from './idle.js';
+import { appImage, garBody, postPushStatus } from './pushes.js';
+
+export interface BurstResult {
+  pushes: number;
+  workloads: number;
+  /** How long sending took (ms). */
+  sendMs: number;
+  /** HTTP status → count of ingest's answers. */
+  answers: Record<string, number>;
+  /** What the API server served during the burst (its own count, watches excepted). */
+  api: Record<string, number>;
+  /** The restarter's PATCHes the API server refused as stale (409). */
+  conflicts: number;
+  kubeQps: number;
+  /** PATCHes ÷ KUBE_QPS: the least time the configured API rate allows for them (ms). */
+  rateRequiredMs: number;
+  /** From the last send until every workload showed its last push (ms); undefined: not within 60 s. */
+  settledAfterLastSendMs: number | undefined;
+  /** Workloads restarted with their last push. */
+  onLastPush: number;
+}
+
+export async function benchBurst(options: {
+  ingestPort: number;
+  restarterPort: number;
+  target: { workloads: number; seen: Map<string, number[]> };
+  pushes: number;
+  seconds: number;
+  offset: number;
+  kubeQps: number;
+  apiRequests: () => Promise<Record<string, number>>;
+}): Promise<BurstResult> {
+  const { pushes, seconds, offset, target } = options;
+  const conflictsBefore = await restarterConflicts(options.restarterPort);
+  const apiBefore = await options.apiRequests();
+  const last = new Map<number, string>();
+  const answers: Record<string, number> = {};
+  const started = performance.now();
+  const sends: Promise<void>[] = [];
+  for (let n = 0; n < pushes; n += 1) {
+    const wait = started + (n * seconds * 1_000) / pushes - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const workload = n % target.workloads;
+    const id = `wh-${offset + n}`;
+    last.set(workload, `gar:${id}`);
+    sends.push(
+      postPushStatus(options.ingestPort, id, garBody(appImage(workload), offset + n)).then(
+        (status) => {
+          answers[status] = (answers[status] ?? 0) + 1;
+        },
+      ),
+    );
+  }
+  await Promise.all(sends);
+  const lastSendAt = performance.now();
+  const lastIds = [...last.values()];
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && lastIds.some((id) => !target.seen.has(id)))
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  const onLastPush = lastIds.filter((id) => target.seen.has(id)).length;
+  const settledAt = Math.max(...lastIds.map((id) => target.seen.get(id)?.[0] ?? Infinity));
+  // let the trailing PATCHes of superseded pushes (if any) land before counting
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const api = diff(await options.apiRequests(), apiBefore);
+  const patches = api['PATCH deployments'] ?? 0;
+  return {
+    pushes,
+    workloads: last.size,
+    sendMs: Math.round(lastSendAt - started),
+    answers,
+    api,
+    conflicts: (await restarterConflicts(options.restarterPort)) - conflictsBefore,
+    kubeQps: options.kubeQps,
+    rateRequiredMs: Math.round((patches / options.kubeQps) * 1_000),
+    settledAfterLastSendMs: Number.isFinite(settledAt)
+      ? Math.max(0, Math.round(settledAt - lastSendAt))
+      : undefined,
+    onLastPush,
+  };
+}
+
+/** `onpush_kube_requests_total{verb="patch",code="409"}` from the restarter. */
+async function restarterConflicts(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('onpush_kube_requests_total{') && l.includes('code="409"'))
+    .filter((l) => l.includes('verb="patch"'))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
