@@ -56,7 +56,9 @@ describe('benchmark smoke run', () => {
       onLastPush: number;
       api: Record<string, number>;
     };
-    expect(burst.answers).toEqual({ 202: burst.pushes });
+    // every push accepted (the Pub/Sub push route answers 204), none refused with 429
+    expect(Object.keys(burst.answers).every((status) => status.startsWith('2'))).toBe(true);
+    expect(Object.values(burst.answers).reduce((a, b) => a + b, 0)).toBe(burst.pushes);
     expect(burst.onLastPush).toBe(burst.workloads);
     const burstPatches = burst.api['PATCH deployments'] ?? 0;
     expect(burstPatches).toBeGreaterThanOrEqual(burst.workloads);
