@@ -1,3 +1,4 @@
+import { JetStreamError } from '@nats-io/jetstream';
 import {
   NoRespondersError,
   RequestError,
@@ -129,6 +130,9 @@ describe('isUnanswered', () => {
       cause: new RequestError('no responders', { cause: new NoRespondersError('x') }),
     });
     expect(isUnanswered(wrapped)).toBe(true);
+    const status = Object.assign(new JetStreamError('no responders'), { code: 503 });
+    expect(isUnanswered(status)).toBe(true);
+    expect(isUnanswered(Object.assign(new JetStreamError('idle'), { code: 409 }))).toBe(false);
     expect(isUnanswered(new Error('maximum payload exceeded'))).toBe(false);
     expect(isUnanswered('timeout')).toBe(false);
   });

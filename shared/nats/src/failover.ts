@@ -1,5 +1,6 @@
 import {
   JetStreamApiError,
+  JetStreamError,
   jetstreamManager as openManager,
   type JetStreamManager,
   type JetStreamManagerOptions,
@@ -131,6 +132,9 @@ export function isUnanswered(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; depth += 1) {
     if (e instanceof NoRespondersError || e instanceof TimeoutError) return true;
     if (e instanceof JetStreamApiError && e.code === 503) return true;
+    // a consumer's status 503 (no responders), e.g. an ordered consumer reading a stream: the
+    // library does not export its class, only its base
+    if (e instanceof JetStreamError && (e as { code?: unknown }).code === 503) return true;
     if (e instanceof RequestError && e.isNoResponders()) return true;
     e = e.cause;
   }
