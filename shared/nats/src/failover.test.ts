@@ -173,24 +173,26 @@ describe('whileUnanswered', () => {
     expect(answer).toBe(42);
     expect(calls).toBe(3);
 
-    let refused = 0;
-    await expect(
-      whileUnanswered(() => {
-        refused += 1;
-        return Promise.reject(new Error('stream not found'));
-      }, 5_000),
-    ).rejects.toThrow('stream not found');
-    expect(refused).toBe(1);
+    const refused = rejecting(new Error('stream not found'));
+    await expect(whileUnanswered(refused.work, 5_000)).rejects.toThrow('stream not found');
+    expect(refused.calls()).toBe(1);
   });
 
   it('passes on the unanswered error once its time is up', async () => {
-    let calls = 0;
-    await expect(
-      whileUnanswered(() => {
-        calls += 1;
-        return Promise.reject(new NoRespondersError('$JS.API.INFO'));
-      }, 0),
-    ).rejects.toBeInstanceOf(NoRespondersError);
-    expect(calls).toBe(1);
+    const unanswered = rejecting(new NoRespondersError('$JS.API.INFO'));
+    await expect(whileUnanswered(unanswered.work, 0)).rejects.toBeInstanceOf(NoRespondersError);
+    expect(unanswered.calls()).toBe(1);
   });
 });
+
+/** Work that always fails with `error`, counting its calls. */
+function rejecting(error: Error) {
+  let calls = 0;
+  return {
+    work: () => {
+      calls += 1;
+      return Promise.reject(error);
+    },
+    calls: () => calls,
+  };
+}
