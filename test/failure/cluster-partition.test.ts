@@ -20,6 +20,7 @@ import {
   PUSH_ONLY,
   finalPatchNotOnce,
   ingestUrls,
+  leadOn,
   lastDigests,
   patchedTwice,
   percentiles,
@@ -60,10 +61,15 @@ describe('JetStream cluster: the main stream leader partitioned from the other t
       intervalMs: 1_500,
     });
 
-    // When the main stream's leader is cut off from the other two nodes
+    // When the main stream's leader — moved to the node most ingest replicas are connected to,
+    // so that pushes come in through the node that is about to be cut off — is cut off from the
+    // other two nodes
     await sleep(3_000);
-    const minority = (await cluster.leaderOf(STREAMS.main)) ?? 0;
+    const ingests = await cluster.clientsNamed('onpush-ingest');
+    const minority = ingests.indexOf(Math.max(...ingests));
+    expect(await leadOn(cluster, minority, STREAMS.main)).toBe(true);
     const cutAt = Date.now();
+    const logsAtCut = run.logs.length;
     cluster.cut(minority);
 
     // Then, once the minority knows it is alone, a publish made through it is not acknowledged
@@ -89,12 +95,14 @@ describe('JetStream cluster: the main stream leader partitioned from the other t
 
     await sleep(Math.max(0, CUT_MS - (Date.now() - cutAt)));
     const healAt = Date.now();
+    const logsAtHeal = run.logs.length;
     cluster.heal(minority);
     await cluster.waitHealthy(120_000);
     healed = true;
     const sent = await storm;
     console.info(
-      `cluster-partition: n${minority} cut off for ${healAt - cutAt} ms (probe through it: ${probeError}); ` +
+      `cluster-partition: n${minority} cut off for ${healAt - cutAt} ms with ${ingests[minority]} of ` +
+        `${ingests.reduce((a, b) => a + b, 0)} ingest replicas on it (probe through it: ${probeError}); ` +
         `${sent.pushes.length} messages in ${sent.rounds} rounds`,
     );
 
@@ -138,14 +146,23 @@ describe('JetStream cluster: the main stream leader partitioned from the other t
       const w = timing.between(t, t + 10_000);
       windows.push(`${Math.round((t - cutAt) / 1000)}s: ${w.n} p50 ${w.p50}`);
     }
-    const moves = SERVICES.map(
-      (s) =>
-        `${s} ${run.logs.filter((l) => l.includes(`[${s}`) && l.includes('moving to another')).length}`,
-    );
+    const moved = (s: ServiceName): number =>
+      run.logs.filter((l) => l.includes(`[${s}`) && l.includes('moving to another')).length;
+    const moves = SERVICES.map((s) => `${s} ${moved(s)}`);
     console.info(
       `cluster-partition: push → PATCH per 10 s of acceptance (from the cut): ${windows.join('; ')}; ` +
         `moves to another server: ${moves.join(', ')}`,
     );
-    expect(during).toBeGreaterThan(0);
+    // (on failure, what the services said while the cut lasted)
+    const said = run.logs
+      .slice(logsAtCut, logsAtHeal)
+      .filter((l) => /warn|error/i.test(l))
+      .slice(0, 60);
+    // the ingest replicas stranded on the minority moved off it
+    expect(moved('ingest'), `ingest's moves\n${said.join('\n')}`).toBeGreaterThanOrEqual(
+      ingests[minority]!,
+    );
+    expect(cut.n, `pushes accepted during the cut\n${said.join('\n')}`).toBeGreaterThan(0);
+    expect(during, `PATCHes during the cut\n${said.join('\n')}`).toBeGreaterThan(0);
   });
 });

@@ -67,22 +67,24 @@ export const ingestUrls = (ports: readonly number[]): string[] =>
   ports.map((p) => `http://127.0.0.1:${p}`);
 
 /**
- * Moves the leadership of `stage`'s durable consumer to node `node` (asking its leader to step
- * down until another election lands it there); true when it got there.
+ * Moves the leadership of `stream` — or of its consumer `durable` — to node `node` (asking its
+ * leader to step down until an election lands it there); true when it got there.
  */
-export async function leadConsumerOn(
+export async function leadOn(
   cluster: NatsCluster,
-  stage: ConsumerStage,
   node: number,
+  stream: string,
+  durable?: string,
 ): Promise<boolean> {
-  const { stream, durable } = TOPOLOGY.consumers[stage];
+  const stepDown =
+    durable === undefined
+      ? `$JS.API.STREAM.LEADER.STEPDOWN.${stream}`
+      : `$JS.API.CONSUMER.LEADER.STEPDOWN.${stream}.${durable}`;
   for (let attempt = 0; attempt < 12; attempt += 1) {
     if ((await cluster.leaderOf(stream, durable)) === node) return true;
     const nc = await cluster.connect('onpush-failure-stepdown');
     try {
-      await nc.request(`$JS.API.CONSUMER.LEADER.STEPDOWN.${stream}.${durable}`, undefined, {
-        timeout: 5_000,
-      });
+      await nc.request(stepDown, undefined, { timeout: 5_000 });
     } catch {
       /* no leader at the moment: ask again */
     } finally {
@@ -91,6 +93,16 @@ export async function leadConsumerOn(
     await sleep(500);
   }
   return (await cluster.leaderOf(stream, durable)) === node;
+}
+
+/** Moves the leadership of `stage`'s durable consumer to node `node` (leadOn). */
+export function leadConsumerOn(
+  cluster: NatsCluster,
+  stage: ConsumerStage,
+  node: number,
+): Promise<boolean> {
+  const { stream, durable } = TOPOLOGY.consumers[stage];
+  return leadOn(cluster, node, stream, durable);
 }
 
 /** Push → PATCH: per applied (workload, digest), the time from ingest's 2xx to the PATCH. */

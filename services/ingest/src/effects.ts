@@ -169,15 +169,21 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
   const anonymous = config.INSECURE_ALLOW_ANONYMOUS_PUSH && !config.PUBSUB_PULL;
   const http = endpoints !== undefined || anonymous;
   let remembered: RepeatMemory | undefined;
-  // Refused at once, as a publish is, while nothing could be stored anyway.
+  let failover: Failover | undefined;
+  // Refused at once, as a publish is, while nothing could be stored anyway. The bucket is read
+  // before anything is published, so its reads count towards moving off a stranded server too.
   const repeats: RepeatMemory = {
     seen: (key) => {
       const refused = refusal() ?? (remembered ? undefined : new NotConnectedError('no bucket'));
-      return refused ? Promise.reject(refused) : remembered!.seen(key);
+      if (refused) return Promise.reject(refused);
+      return failover!.watch('reading the repeats bucket', () => remembered!.seen(key));
     },
     remember: (key, eventId) => {
       const refused = refusal() ?? (remembered ? undefined : new NotConnectedError('no bucket'));
-      return refused ? Promise.reject(refused) : remembered!.remember(key, eventId);
+      if (refused) return Promise.reject(refused);
+      return failover!.watch('writing the repeats bucket', () =>
+        remembered!.remember(key, eventId),
+      );
     },
   };
   const more = async (connection: NatsConnection): Promise<void> => {
@@ -192,7 +198,7 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
     async connect() {
       ({ nc, statuses } = await connectJetStream(config, more));
       // Innermost, so the size check sees the headers tracing adds.
-      const failover = new Failover(nc, {
+      failover = new Failover(nc, {
         onMove: (why) =>
           log.warn('JetStream does not answer through this NATS server; moving to another', {
             why,

@@ -1,4 +1,4 @@
-import { JetStreamError } from '@nats-io/jetstream';
+import { JetStreamApiError, JetStreamError } from '@nats-io/jetstream';
 import {
   NoRespondersError,
   RequestError,
@@ -133,6 +133,17 @@ describe('isUnanswered', () => {
     const status = Object.assign(new JetStreamError('no responders'), { code: 503 });
     expect(isUnanswered(status)).toBe(true);
     expect(isUnanswered(Object.assign(new JetStreamError('idle'), { code: 409 }))).toBe(false);
+    // the API's errors: status 503 (whatever the JetStream code) is unanswered, others refusals
+    const api = (code: number, err_code: number, description: string) =>
+      new JetStreamApiError({ code, err_code, description });
+    expect(isUnanswered(api(503, 10008, 'JetStream system temporarily unavailable'))).toBe(true);
+    expect(isUnanswered(api(409, 10158, 'duplicate message id is in process'))).toBe(false);
+    expect(isUnanswered(api(404, 10059, 'stream not found'))).toBe(false);
+    expect(
+      isUnanswered(
+        Object.assign(new Error('jetstream is not enabled'), { name: 'JetStreamNotEnabled' }),
+      ),
+    ).toBe(true);
     expect(isUnanswered(new Error('maximum payload exceeded'))).toBe(false);
     expect(isUnanswered('timeout')).toBe(false);
   });

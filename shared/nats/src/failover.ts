@@ -97,6 +97,18 @@ export class Failover {
     this.streak = 0;
   }
 
+  /** `work()` (a JetStream operation, `what`), telling this failover whether JetStream answered it. */
+  async watch<T>(what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      const result = await work();
+      this.succeeded();
+      return result;
+    } catch (error) {
+      if (isUnanswered(error)) this.failed(`${what}: ${String(error)}`);
+      throw error;
+    }
+  }
+
   /** A JetStream operation failed for want of an answer (`why`); may move to another server. */
   failed(why: string): void {
     const now = this.now();
@@ -126,12 +138,16 @@ export class Failover {
 
 /**
  * Whether `error` (or what caused it) is JetStream not answering — no responders, a timeout, a
- * 503 — rather than a refusal such as a permission or a limit.
+ * 503, "not enabled" — rather than a refusal such as a permission or a limit.
  */
 export function isUnanswered(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; depth += 1) {
     if (e instanceof NoRespondersError || e instanceof TimeoutError) return true;
-    if (e instanceof JetStreamApiError && e.code === 503) return true;
+    // an API error carries its HTTP-like status apart from its JetStream code (10008: "JetStream
+    // system temporarily unavailable", what a node cut off from the meta leader answers at once)
+    if (e instanceof JetStreamApiError && e.status === 503) return true;
+    // what the client library throws when the JetStream API does not answer at all (not exported)
+    if (e.name === 'JetStreamNotEnabled') return true;
     // a consumer's status 503 (no responders), e.g. an ordered consumer reading a stream: the
     // library does not export its class, only its base
     if (e instanceof JetStreamError && (e as { code?: unknown }).code === 503) return true;
@@ -143,16 +159,8 @@ export function isUnanswered(error: unknown): boolean {
 
 /** `publish`, telling `failover` of each unanswered and each answered publish. */
 export function failingOver(publish: Publish, failover: Failover): Publish {
-  return async (subject, data, options) => {
-    try {
-      const published = await publish(subject, data, options);
-      failover.succeeded();
-      return published;
-    } catch (error) {
-      if (isUnanswered(error)) failover.failed(`publish to ${subject}: ${String(error)}`);
-      throw error;
-    }
-  };
+  return (subject, data, options) =>
+    failover.watch(`publish to ${subject}`, () => publish(subject, data, options));
 }
 
 /**

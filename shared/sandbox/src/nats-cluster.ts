@@ -157,6 +157,20 @@ export class NatsCluster {
     );
   }
 
+  /** Per node, how many client connections named `name` it holds (its `/connz`). */
+  async clientsNamed(name: string): Promise<number[]> {
+    return Promise.all(
+      this.nodes.map(async (n) => {
+        const response = await fetch(`http://127.0.0.1:${n.monitorPort}/connz?limit=10000`);
+        if (!response.ok) throw new Error(`/connz of ${n.url} answered ${response.status}`);
+        const { connections = [] } = (await response.json()) as {
+          connections?: { name?: string }[];
+        };
+        return connections.filter((c) => c.name === name).length;
+      }),
+    );
+  }
+
   /** Cuts node `i` off from every other node (its client port stays open). */
   cut(i: number): void {
     this.linksOf(i).forEach((link) => link.cut());
