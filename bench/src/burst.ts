@@ -4,7 +4,7 @@
 // limit). What a user would see: was the burst accepted, how many PATCHes and GETs did the API
 // server serve, how many PATCHes were refused as stale (409), and when was every Deployment on its
 // last digest — beside the time the API rate alone requires for those PATCHes.
-import { diff } from './idle.js';
+import { diff, metricSum } from './idle.js';
 import { appImage, garBody, postPushStatus } from './pushes.js';
 
 export interface BurstResult {
@@ -87,11 +87,5 @@ export async function benchBurst(options: {
 }
 
 /** `onpush_kube_requests_total{verb="patch",code="409"}` from the restarter. */
-async function restarterConflicts(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('onpush_kube_requests_total{') && l.includes('code="409"'))
-    .filter((l) => l.includes('verb="patch"'))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-}
+const restarterConflicts = (port: number): Promise<number> =>
+  metricSum(port, 'onpush_kube_requests_total', ['code="409"', 'verb="patch"']);

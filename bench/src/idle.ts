@@ -41,11 +41,33 @@ export async function apiRequests(kube: KubeApiServer): Promise<Record<string, n
   return byVerb;
 }
 
-/** process_cpu_seconds_total of a service, from its own /metrics. */
-export async function cpuSeconds(port: number): Promise<number> {
+/**
+ * The sum of a service's metric `name` (from its own /metrics) over the series whose labels
+ * include every one of `labels` (e.g. `code="409"`).
+ */
+export async function metricSum(
+  port: number,
+  name: string,
+  labels: readonly string[] = [],
+): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('process_cpu_seconds_total'));
-  return Number(line?.slice(line.lastIndexOf(' ') + 1) ?? Number.NaN);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .filter((l) => labels.every((label) => l.includes(label)))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+/** process_cpu_seconds_total of a service, from its own /metrics. */
+export const cpuSeconds = (port: number): Promise<number> =>
+  metricSum(port, 'process_cpu_seconds_total');
+
+/** CPU seconds (user + system) a process (e.g. nats-server) has used, from /proc. */
+export function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // the fields after the command name (which may hold spaces): utime and stime are 14th and 15th
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (USER_HZ, 100)
 }
 
 export function diff(

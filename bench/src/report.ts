@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Summary } from './stats.js';
 import type { LookupResult } from './lookup.js';
 import type { BurstResult } from './burst.js';
+import type { RateResult } from './rates.js';
 import type { ClusterResult } from './nats-cluster.js';
 import type { Results } from './run.js';
 
@@ -157,6 +158,26 @@ export function rows(r: Results): [string, string, string][] {
         : `${burst.settledAfterLastSendMs} ms after the last send; the API rate alone needs ${burst.rateRequiredMs} ms for these PATCHes`,
       '≤ 1 s + the rate’s time',
     ]);
+  }
+  const rates = get<RateResult[]>('rates');
+  if (rates) {
+    const at = (rate: number) => rates.find((s) => s.rate === rate)?.latencyMs.p50;
+    const lone = rates[0];
+    for (const step of rates)
+      out.push([
+        `webhook POST → PATCH at ${step.rate}/s (${step.pushes} pushes) ÷ its floor`,
+        `${ms(step.latencyMs)}; floor p50 ${step.floorMs.p50} · p99 ${step.floorMs.p99} ms → ` +
+          `${step.ratio.p50}× · ${step.ratio.p99}×; CPU per push ${step.cpuPerPushMs.services} ms ` +
+          `(services) + ${step.cpuPerPushMs.natsServer} ms (nats-server)`,
+        '≤ 1.5× the floor',
+      ]);
+    const busy = at(50);
+    if (lone && busy !== undefined)
+      out.push([
+        `  p50 at ${lone.rate}/s ÷ p50 at 50/s`,
+        `${(lone.latencyMs.p50 / busy).toFixed(2)}×`,
+        '≤ 1.2×',
+      ]);
   }
   const cluster = get<ClusterResult>('natsCluster');
   if (cluster) {

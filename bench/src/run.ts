@@ -16,6 +16,7 @@ import { benchNatsCluster } from './nats-cluster.js';
 import { pubsubBench } from './pushes.js';
 import { stageTimes } from './stages.js';
 import { pushAuthEnv } from './push-auth.js';
+import { benchRates, rateFloors, type RateFloor } from './rates.js';
 
 export const SECTIONS = [
   'lookup',
@@ -28,6 +29,7 @@ export const SECTIONS = [
   'storm',
   'burst',
   'cluster',
+  'rates',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 
@@ -54,6 +56,18 @@ const sizes = (smoke: boolean) => ({
   burstSeconds: smoke ? 1 : 3,
   burstWorkloads: smoke ? 40 : 200,
   lookupWorkloads: smoke ? 1_000 : 10_000,
+  // latency and CPU per push at any load: long enough at each rate for a few dozen samples
+  rates: smoke
+    ? [
+        { rate: 2, seconds: 2 },
+        { rate: 50, seconds: 1 },
+      ]
+    : [
+        { rate: 1, seconds: 40 },
+        { rate: 10, seconds: 15 },
+        { rate: 50, seconds: 10 },
+        { rate: 200, seconds: 5 },
+      ],
 });
 
 async function startServices(
@@ -140,8 +154,8 @@ async function pipelineBenches(run: Run): Promise<void> {
   });
   const watch = await restartWatch(kube);
   try {
-    await baselines(run, kube, watch);
-    await serviceBenches(run, watch);
+    const floors = await baselines(run, kube, watch);
+    await serviceBenches(run, watch, floors);
     if (run.want('burst')) run.results['burst'] = await burst(run, watch);
     if (run.want('cluster')) {
       run.results['natsCluster'] = await benchNatsCluster({
@@ -195,7 +209,7 @@ async function baselines(
   { sandbox, size, results, log, want }: Run,
   kube: KubeClients,
   watch: RestartWatch,
-): Promise<void> {
+): Promise<RateFloor[]> {
   if (want('floor')) {
     log(`API server floor: bare PATCH → watch at ${size.rate}/s for ${size.latencySeconds}s`);
     results['floor'] = await benchKubeFloor(
@@ -215,11 +229,28 @@ async function baselines(
       size.latencySeconds,
     );
   }
+  if (!want('rates')) return [];
+  return rateFloors(
+    size.rates,
+    {
+      natsUrl: sandbox.need('nats').url,
+      patch: (rate, seconds) =>
+        benchKubeFloor(
+          kube,
+          watch.seen,
+          { count: size.deployments, namespaces: 20 },
+          rate,
+          seconds,
+        ),
+    },
+    log,
+  );
 }
 
 async function serviceBenches(
   { sandbox, size, results, log, want }: Run,
   watch: RestartWatch,
+  floors: readonly RateFloor[],
 ): Promise<void> {
   const { supervisor, ports } = await startServices(sandbox);
   const ps = await pubsubBench(sandbox.need('pubsub').host, sandbox.pubsubProject);
@@ -244,6 +275,17 @@ async function serviceBenches(
         seen: watch.seen,
       });
     }
+    if (want('rates'))
+      results['rates'] = await benchRates({
+        floors,
+        ingestPort: ports.ingest,
+        target,
+        servicesCpu: async () =>
+          (await Promise.all(SERVICES.map((s) => cpuSeconds(ports[s])))).reduce((a, b) => a + b, 0),
+        natsPid: sandbox.need('nats').pid,
+        offset: 50_000_000,
+        log,
+      });
     if (want('pubsub')) {
       log(`push-to-PATCH via Pub/Sub at ${size.rate}/s for ${size.latencySeconds}s`);
       results['pubsub'] = await pubsubLatency(ps, target, size.rate, size.latencySeconds, 100_000);

@@ -75,6 +75,24 @@ describe('benchmark smoke run', () => {
     expect(cluster.nodeLoss.workloads).toBeGreaterThan(0);
     expect(cluster.nodeLoss.onLastPush).toBe(cluster.nodeLoss.workloads);
     expect(cluster.nodeLoss.pauseMs).toBeGreaterThan(0);
+    // Latency at a ladder of rates, each beside its floor measured in the same run, and the CPU
+    // spent per push: every push restarted at every rate, every number measured.
+    const rates = results['rates'] as {
+      rate: number;
+      pushes: number;
+      restarted: number;
+      floorMs: { p50: number };
+      ratio: { p50: number };
+      cpuPerPushMs: { services: number; natsServer: number };
+    }[];
+    expect(rates.map((r) => r.rate)).toEqual([2, 50]);
+    for (const step of rates) {
+      expect(step.restarted, `${step.rate}/s`).toBe(step.pushes);
+      expect(step.floorMs.p50, `${step.rate}/s`).toBeGreaterThan(0);
+      expect(step.ratio.p50, `${step.rate}/s`).toBeGreaterThan(0);
+      expect(step.cpuPerPushMs.services, `${step.rate}/s`).toBeGreaterThan(0);
+      expect(step.cpuPerPushMs.natsServer, `${step.rate}/s`).toBeGreaterThan(0);
+    }
     expect(results['exitCodes']).toEqual({
       ingest: 0,
       parser: 0,

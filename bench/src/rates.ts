@@ -1,0 +1,102 @@
+// Latency and CPU at every load (issue 15): webhook POST → PATCH seen by a watch at a ladder of
+// rates, each beside the floor measured at the same rate in the same run — the bare JetStream hops
+// and the bare PATCH → watch, which onpush cannot beat — and the CPU all five services and
+// nats-server spent per push.
+import { benchBroker } from './broker.js';
+import { benchKubeFloor } from './floor.js';
+import { processCpuSeconds } from './idle.js';
+import { webhookLatency } from './pipeline.js';
+import type { Summary } from './stats.js';
+import { round } from './stats.js';
+
+/** One step of the ladder: a rate and how long it is held. */
+export interface RateStep {
+  rate: number;
+  seconds: number;
+}
+
+/** What the floor costs at one rate: its two parts, measured before the services start. */
+export interface RateFloor extends RateStep {
+  brokerMs: Summary;
+  patchMs: Summary;
+}
+
+export interface RateResult extends RateStep {
+  pushes: number;
+  restarted: number;
+  latencyMs: Summary;
+  /** The floor's p50 and p99: bare broker + bare PATCH → watch (their sums). */
+  floorMs: { p50: number; p99: number };
+  /** onpush ÷ floor. */
+  ratio: { p50: number; p99: number };
+  /** CPU seconds per push: the five services, and nats-server. */
+  cpuPerPushMs: { services: number; natsServer: number };
+}
+
+/** The floors of every step, one after the other (nothing else should be running). */
+export async function rateFloors(
+  steps: readonly RateStep[],
+  floor: {
+    natsUrl: string;
+    patch: (rate: number, seconds: number) => ReturnType<typeof benchKubeFloor>;
+  },
+  log: (line: string) => void,
+): Promise<RateFloor[]> {
+  const floors: RateFloor[] = [];
+  for (const step of steps) {
+    log(`rates: floor at ${step.rate}/s for ${step.seconds}s (bare broker, bare PATCH)`);
+    const broker = await benchBroker(floor.natsUrl, 3, step.rate, step.seconds);
+    const patch = await floor.patch(step.rate, step.seconds);
+    floors.push({ ...step, brokerMs: broker.latencyMs, patchMs: patch.latencyMs });
+  }
+  return floors;
+}
+
+/** The ladder against the running services, each step beside its floor. */
+export async function benchRates(options: {
+  floors: readonly RateFloor[];
+  ingestPort: number;
+  target: { workloads: number; seen: Map<string, number[]> };
+  /** CPU seconds the five services have used so far (summed). */
+  servicesCpu: () => Promise<number>;
+  natsPid: number | undefined;
+  offset: number;
+  log: (line: string) => void;
+}): Promise<RateResult[]> {
+  const out: RateResult[] = [];
+  const natsCpu = () => (options.natsPid ? processCpuSeconds(options.natsPid) : Number.NaN);
+  for (const [i, floor] of options.floors.entries()) {
+    options.log(`rates: webhook → PATCH at ${floor.rate}/s for ${floor.seconds}s`);
+    const services = await options.servicesCpu();
+    const nats = natsCpu();
+    const run = await webhookLatency(
+      options.ingestPort,
+      options.target,
+      floor.rate,
+      floor.seconds,
+      options.offset + i * 1_000_000,
+    );
+    const perPush = (seconds: number) => round((seconds * 1_000) / run.sent, 3);
+    const floorMs = {
+      p50: round(floor.brokerMs.p50 + floor.patchMs.p50),
+      p99: round(floor.brokerMs.p99 + floor.patchMs.p99),
+    };
+    out.push({
+      rate: floor.rate,
+      seconds: floor.seconds,
+      pushes: run.sent,
+      restarted: run.restarted,
+      latencyMs: run.latencyMs,
+      floorMs,
+      ratio: {
+        p50: round(run.latencyMs.p50 / floorMs.p50),
+        p99: round(run.latencyMs.p99 / floorMs.p99),
+      },
+      cpuPerPushMs: {
+        services: perPush((await options.servicesCpu()) - services),
+        natsServer: perPush(natsCpu() - nats),
+      },
+    });
+  }
+  return out;
+}
