@@ -3,7 +3,7 @@
 // and the bare PATCH → watch, which onpush cannot beat — and the CPU all five services and
 // nats-server spent per push.
 import { benchBroker } from './broker.js';
-import { benchKubeFloor } from './floor.js';
+import type { benchKubeFloor } from './floor.js';
 import { processCpuSeconds } from './idle.js';
 import { webhookLatency } from './pipeline.js';
 import type { Summary } from './stats.js';
