@@ -33,6 +33,7 @@ import {
   staleWorkloads,
   storedAll,
   stormUntil,
+  summarized,
   useFleetPipeline,
 } from './harness.js';
 
@@ -154,10 +155,9 @@ describe('JetStream cluster: the main stream leader partitioned from the other t
         `moves to another server: ${moves.join(', ')}`,
     );
     // (on failure, what the services said while the cut lasted)
-    const said = run.logs
-      .slice(logsAtCut, logsAtHeal)
-      .filter((l) => /warn|error/i.test(l))
-      .slice(0, 60);
+    const said = summarized(
+      run.logs.slice(logsAtCut, logsAtHeal).filter((l) => /warn|error/i.test(l)),
+    );
     // the ingest replicas stranded on the minority moved off it
     expect(moved('ingest'), `ingest's moves\n${said.join('\n')}`).toBeGreaterThanOrEqual(
       ingests[minority]!,

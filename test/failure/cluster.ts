@@ -6,7 +6,7 @@ import { ANNOTATIONS } from '@onpush/kube';
 import { TOPOLOGY, type ConsumerStage } from '@onpush/contracts';
 import { auditedDeploymentWrites, type NatsCluster, type Sandbox } from '@onpush/sandbox';
 import { PUSH_PATH, pushHeaders } from '../support/pubsub-push.js';
-import { digestOf, keyOf, pool, type Fleet } from './fleet.js';
+import { digestOf, keyOf, type Fleet } from './fleet.js';
 import { deliverTo, envelope, garbageOf, pushOf, type Delivery, type Push } from './storm.js';
 
 /** A storm's record: what was sent, and when ingest accepted each message id. */
@@ -22,13 +22,20 @@ export interface TimedStorm {
  * Sends rounds of pushes — round r pushes digest r of every image — `intervalMs` apart, until
  * `done()` is true and at least `minRounds` went out. Each round also repeats every fifth push
  * (the same message delivered twice, as Pub/Sub may) and carries one garbage message. Each POST
- * goes to the next ingest replica (`urls`), as a Service spreads them, retried as a push
- * subscription retries.
+ * goes to the next ingest replica (`urls`), as a Service spreads them. Each message is retried on
+ * its own until accepted, as a push subscription retries it, while later rounds go out on time
+ * (at most `inFlight` POSTs at once): one message ingest cannot store yet holds back no other.
  */
 export async function stormUntil(
   fleet: Fleet,
   urls: () => string[],
-  options: { label: string; done: () => boolean; minRounds: number; intervalMs: number },
+  options: {
+    label: string;
+    done: () => boolean;
+    minRounds: number;
+    intervalMs: number;
+    inFlight?: number;
+  },
 ): Promise<TimedStorm> {
   const storm: TimedStorm = { pushes: [], rounds: 0, acceptedAt: new Map(), deliveries: [] };
   let next = 0;
@@ -37,16 +44,15 @@ export async function stormUntil(
     next = (next + 1) % all.length;
     return `${all[next]}${PUSH_PATH}`;
   };
-  const send = async (push: Push): Promise<void> => {
-    const delivery = await deliverTo(
-      url,
-      envelope(push.messageId, push.body),
-      pushHeaders(),
-      180_000,
+  const slots = limiter(options.inFlight ?? 48);
+  const send = async (push: Push, publishTime: Date): Promise<void> => {
+    const delivery = await slots(() =>
+      deliverTo(url, envelope(push.messageId, push.body, publishTime), pushHeaders(), 180_000),
     );
     storm.deliveries.push(delivery);
     if (!storm.acceptedAt.has(push.messageId)) storm.acceptedAt.set(push.messageId, Date.now());
   };
+  const sending: Promise<void>[] = [];
   for (let r = 0; r < options.minRounds || !options.done(); r += 1) {
     const started = Date.now();
     const round = fleet.images.map((image, i) =>
@@ -56,10 +62,31 @@ export async function stormUntil(
     sends.push(garbageOf(`${options.label}-garbage-${r}`));
     storm.pushes.push(...round, sends.at(-1)!);
     storm.rounds += 1;
-    await pool(sends, 16, send);
+    // published now: a message sent twice, or retried, keeps its publish time (as in Pub/Sub)
+    const publishTime = new Date();
+    sending.push(...sends.map((push) => send(push, publishTime)));
     await sleep(Math.max(0, options.intervalMs - (Date.now() - started)));
   }
+  await Promise.all(sending);
   return storm;
+}
+
+/** Runs at most `limit` of the tasks given to it at once, the others in order as slots free up. */
+function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    // a slot is taken here, or handed over by the task that frees it
+    if (running < limit) running += 1;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const nextTask = waiting.shift();
+      if (nextTask) nextTask();
+      else running -= 1;
+    }
+  };
 }
 
 /** The ingest replicas' base URLs. */

@@ -258,3 +258,24 @@ export async function within<T>(promise: Promise<T>, timeoutMs: number, what: st
     clearTimeout(timer);
   }
 }
+
+/**
+ * Log lines with their repeats folded: lines that differ only in their time and message id count
+ * as one, shown once (the first) with how many there were and when the last came — what a long
+ * outage said, readable in a failure message.
+ */
+export function summarized(lines: readonly string[]): string[] {
+  const folded = new Map<string, { first: string; n: number; lastAt: string }>();
+  for (const line of lines) {
+    const at = /"time":"([^"]*)"/.exec(line)?.[1] ?? '';
+    const key = line.replace(/"time":"[^"]*",?/, '').replace(/"messageId":"[^"]*",?/, '');
+    const seen = folded.get(key);
+    if (seen) {
+      seen.n += 1;
+      seen.lastAt = at;
+    } else folded.set(key, { first: line, n: 1, lastAt: at });
+  }
+  return [...folded.values()].map(({ first, n, lastAt }) =>
+    n === 1 ? first : `${n}× (last at ${lastAt}) ${first}`,
+  );
+}
