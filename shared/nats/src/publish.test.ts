@@ -1,5 +1,6 @@
+import { JetStreamApiError, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
 import { describe, expect, it } from 'vitest';
-import { dedupId, keyOfDedupId } from './publish.js';
+import { dedupId, keyOfDedupId, publisher } from './publish.js';
 
 describe('de-duplication ids', () => {
   it('scope a key by its subject, so one key on two kinds of message is two messages', () => {
@@ -21,5 +22,51 @@ describe('de-duplication ids', () => {
     expect(keyOfDedupId('onpush.outcome.ignored', `onpush.outcome.ignored|${key}`)).toBe(key);
     expect(keyOfDedupId('onpush.raw.gar', 'onpush.raw.gar|gar:1')).toBe('gar:1');
     expect(keyOfDedupId('onpush.raw.gar', 'plain')).toBe('plain');
+  });
+});
+
+describe('publisher', () => {
+  const inProcess = () =>
+    new JetStreamApiError({
+      code: 409,
+      err_code: 10158,
+      description: 'duplicate message id is in process',
+    });
+  /** A client whose publishes fail with `failures` in turn, then are stored as duplicates. */
+  const client = (failures: Error[]) => {
+    const ids: string[] = [];
+    const js = {
+      publish: (_subject: string, _data: Uint8Array, options: { msgID: string }) => {
+        ids.push(options.msgID);
+        const failure = failures.shift();
+        if (failure) return Promise.reject(failure);
+        return Promise.resolve({ stream: 'ONPUSH', seq: 7, duplicate: true } as PubAck);
+      },
+    } as unknown as JetStreamClient;
+    return { js, ids };
+  };
+
+  it('publishes again while the same id is being stored, and finds it a duplicate', async () => {
+    const { js, ids } = client([inProcess(), inProcess()]);
+    const published = await publisher(js, [1, 1, 1])('onpush.raw.gar', new Uint8Array(), {
+      msgId: 'gar:1',
+    });
+    expect(published).toEqual({ stream: 'ONPUSH', seq: 7, duplicate: true });
+    expect(ids).toEqual(Array(3).fill('onpush.raw.gar|gar:1'));
+  });
+
+  it('gives up after its delays, and at once on any other error', async () => {
+    const stuck = client([inProcess(), inProcess(), inProcess()]);
+    await expect(
+      publisher(stuck.js, [1, 1])('onpush.raw.gar', new Uint8Array(), { msgId: 'gar:1' }),
+    ).rejects.toThrow('in process');
+    expect(stuck.ids).toHaveLength(3);
+    const refused = client([
+      new JetStreamApiError({ code: 503, err_code: 10008, description: 'unavailable' }),
+    ]);
+    await expect(
+      publisher(refused.js, [1, 1])('onpush.raw.gar', new Uint8Array(), { msgId: 'gar:1' }),
+    ).rejects.toThrow('unavailable');
+    expect(refused.ids).toHaveLength(1);
   });
 });

@@ -1,4 +1,4 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 
 export interface PublishOptions {
@@ -58,14 +58,41 @@ export function keyOfDedupId(subject: string, stored: string): string {
   return stored;
 }
 
-/** A publish that resolves only once JetStream stored the message (or found it a duplicate). */
-export function publisher(js: JetStreamClient): Publish {
+/** JetStream's "duplicate message id is in process": the same id is being stored right now. */
+const MSG_ID_IN_PROCESS = 10158;
+
+/** Whether `error` is JetStream refusing a message whose id another publish is storing now. */
+function isInProcess(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === MSG_ID_IN_PROCESS;
+}
+
+/**
+ * A publish that resolves only once JetStream stored the message (or found it a duplicate).
+ *
+ * The same message published twice at once (a delivery retried while its first try is still
+ * being stored, two replicas given one message) is refused "in process" until the first is
+ * stored: it is published again a few times over about a second (`inProcessDelaysMs`), which
+ * then finds it a duplicate. Past that — an id staged on a leader that lost its quorum stays
+ * "in process" for the dedupe window — the error goes to the caller, who retries later.
+ */
+export function publisher(
+  js: JetStreamClient,
+  inProcessDelaysMs: readonly number[] = [25, 50, 100, 200, 400],
+): Publish {
   return async (subject, data, options) => {
-    const ack = await js.publish(subject, data, {
-      msgID: dedupId(subject, options.msgId),
-      headers: toMsgHdrs(options.headers),
-      timeout: options.timeoutMs ?? 5_000,
-    });
-    return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const ack = await js.publish(subject, data, {
+          msgID: dedupId(subject, options.msgId),
+          headers: toMsgHdrs(options.headers),
+          timeout: options.timeoutMs ?? 5_000,
+        });
+        return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+      } catch (error) {
+        const delay = inProcessDelaysMs[attempt];
+        if (!isInProcess(error) || delay === undefined) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   };
 }
