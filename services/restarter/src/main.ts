@@ -3,6 +3,7 @@ import { ConfigError, configOrExit, orExit } from '@onpush/config';
 import {
   kubeHttp,
   loadKubeConfig,
+  labelSelector,
   scopeFromConfig,
   watchStart,
   type KubeConfig,
@@ -72,6 +73,7 @@ const tracker = config.ROLLOUT_TRACKING
       report: rolloutReporter({ publish: () => stage.context?.publish, notifier, log }),
       log: log.child({ component: 'rollouts' }),
       onResult: (kind, result) => rollouts.inc({ kind, result }),
+      labelSelector: labelSelector(scopeFromConfig(config)),
     })
   : undefined;
 followingGauge(metrics.registry, () => tracker?.size ?? 0);

@@ -12,12 +12,13 @@ const START = new Date('2026-11-26T10:00:00.000Z');
 function fakeWatch() {
   const opened: {
     path: string;
+    params: Record<string, unknown>;
     onEvent: (t: string, o: unknown) => void;
     onDone: (e: unknown) => void;
     aborted: boolean;
   }[] = [];
-  const watch: WatchStart = (path, _params, onEvent, onDone) => {
-    const entry = { path, onEvent, onDone, aborted: false };
+  const watch: WatchStart = (path, params, onEvent, onDone) => {
+    const entry = { path, params, onEvent, onDone, aborted: false };
     opened.push(entry);
     return Promise.resolve({ abort: () => (entry.aborted = true) });
   };
@@ -70,11 +71,12 @@ describe('rollout tracker', () => {
   });
   afterEach(() => vi.useRealTimers());
 
-  const setUp = (timeoutMs = 60_000) => {
+  const setUp = (timeoutMs = 60_000, labelSelector?: string) => {
     const fake = fakeWatch();
     const tracker = createTracker({
       watch: fake.watch,
       timeoutMs,
+      labelSelector,
       report: (outcome, notify) => outcomes.push({ outcome, notify }),
       log,
     });
@@ -133,6 +135,21 @@ describe('rollout tracker', () => {
     expect(fake.live()).toHaveLength(1); // kept a while for the next rollout of a burst
     await vi.advanceTimersByTimeAsync(60_000);
     expect(fake.live()).toEqual([]); // nothing left to follow: the watch is closed
+  });
+
+  it('watches only what matches its label selector, when it has one', async () => {
+    const { fake, tracker } = setUp(60_000, 'onpush.dev/enabled=true');
+    tracker.track(request('web'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.opened.map((o) => o.params)).toEqual([
+      { timeoutSeconds: 300, labelSelector: 'onpush.dev/enabled=true' },
+    ]);
+    const plain = setUp();
+    plain.tracker.track(request('web'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(plain.fake.opened.map((o) => o.params)).toEqual([{ timeoutSeconds: 300 }]);
+    await tracker.stop();
+    await plain.tracker.stop();
   });
 
   it('judges at once a rollout whose PATCH event the open watch already brought', async () => {

@@ -30,6 +30,12 @@ export interface TrackerOptions {
   watchTimeoutSeconds?: number;
   /** How long a watch stays open once nothing is left to follow (a burst reuses it). */
   lingerMs?: number;
+  /**
+   * Asked of the API server for every watch: only the workloads onpush may restart (their opt-in
+   * label, ONPUSH_SELECTOR), so the changes of every other workload of the namespace are neither
+   * sent nor decoded.
+   */
+  labelSelector?: string | undefined;
   now?: () => Date;
   onResult?: (kind: string, result: TrackResult) => void;
 }
@@ -59,6 +65,7 @@ export function createTracker(options: TrackerOptions): Tracker {
     retryDelayMs: options.retryDelayMs ?? 1_000,
     watchTimeoutSeconds: options.watchTimeoutSeconds ?? 300,
     lingerMs: options.lingerMs ?? 60_000,
+    labelSelector: options.labelSelector,
     stopped: () => stopped,
     refused: (group, status) => {
       refused.set(group.key, now().getTime() + REFUSED_MS);

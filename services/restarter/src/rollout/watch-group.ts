@@ -27,6 +27,8 @@ export interface WatchGroupOptions {
   watchTimeoutSeconds: number;
   /** How long the watch stays open once nothing is left to follow. */
   lingerMs: number;
+  /** Only the objects that match it are watched (undefined: every object of the kind). */
+  labelSelector?: string | undefined;
   /** True once the tracker stopped: nothing opens or reopens. */
   stopped: () => boolean;
   /** The API server refused the watch (401/403). */
@@ -96,7 +98,10 @@ export class WatchGroup {
     this.options
       .watch(
         collectionPath(this.spec, this.namespace),
-        { timeoutSeconds: this.options.watchTimeoutSeconds },
+        {
+          timeoutSeconds: this.options.watchTimeoutSeconds,
+          ...(this.options.labelSelector ? { labelSelector: this.options.labelSelector } : {}),
+        },
         (type, object) => this.#onEvent(generation, type, object),
         (error) => this.#ended(generation, error),
       )
