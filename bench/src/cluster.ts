@@ -2,12 +2,15 @@ import { ANNOTATIONS, ignoreConflict, type KubeClients, type V1Deployment } from
 
 export const BENCH_REGISTRY = 'europe-docker.pkg.dev/onpush-bench/apps';
 
-/** `count` opted-in Deployments in `namespaces` namespaces, Deployment i running app-i:1.0. */
+/**
+ * `count` Deployments in `namespaces` namespaces, Deployment i running app-i:1.0 — opted in to
+ * onpush unless `optIn` is false.
+ */
 export async function createDeployments(
   kube: KubeClients,
   count: number,
   namespaces: number,
-  { prefix = 'app', image = (i: number) => `${BENCH_REGISTRY}/app-${i}:1.0` } = {},
+  { prefix = 'app', image = (i: number) => `${BENCH_REGISTRY}/app-${i}:1.0`, optIn = true } = {},
 ): Promise<void> {
   for (let n = 0; n < namespaces; n += 1) {
     await ignoreConflict(kube.core.createNamespace({ body: { metadata: { name: `bench-${n}` } } }));
@@ -19,7 +22,7 @@ export async function createDeployments(
       const body: V1Deployment = {
         metadata: {
           name: `${prefix}-${i}`,
-          labels: { app: `${prefix}-${i}`, 'onpush.dev/enabled': 'true' },
+          labels: { app: `${prefix}-${i}`, ...(optIn ? { 'onpush.dev/enabled': 'true' } : {}) },
         },
         spec: {
           selector: { matchLabels: { app: `${prefix}-${i}` } },

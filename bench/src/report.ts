@@ -4,6 +4,7 @@ import type { Summary } from './stats.js';
 import type { LookupResult } from './lookup.js';
 import type { BurstResult } from './burst.js';
 import type { RateResult } from './rates.js';
+import type { ChurnResult } from './churn.js';
 import type { ClusterResult } from './nats-cluster.js';
 import type { Results } from './run.js';
 
@@ -178,6 +179,18 @@ export function rows(r: Results): [string, string, string][] {
         `${(lone.latencyMs.p50 / busy).toFixed(2)}×`,
         '≤ 1.2×',
       ]);
+  }
+  const churn = get<ChurnResult>('churn');
+  if (churn) {
+    const sum = (cpu: Record<string, number>) =>
+      Object.values(cpu)
+        .reduce((a, b) => a + b, 0)
+        .toFixed(2);
+    out.push([
+      `churn: ${churn.changes} changes of ${churn.others} Deployments that did not opt in (${churn.rate}/s for ${churn.seconds}s), rollouts followed in their namespaces`,
+      `CPU of the five services ${sum(churn.cpuSeconds.churn)} s (resolver ${churn.cpuSeconds.churn['resolver']}, restarter ${churn.cpuSeconds.churn['restarter']}) beside ${sum(churn.cpuSeconds.quiet)} s without; ${churn.cpuPerChangeMs} ms per change`,
+      '—',
+    ]);
   }
   const cluster = get<ClusterResult>('natsCluster');
   if (cluster) {

@@ -13,9 +13,10 @@ import { benchLookup } from './lookup.js';
 import { pubsubLatency, webhookLatency } from './pipeline.js';
 import { benchBurst, type BurstResult } from './burst.js';
 import { benchNatsCluster } from './nats-cluster.js';
-import { pubsubBench } from './pushes.js';
+import { appImage, garBody, postPush, pubsubBench } from './pushes.js';
 import { stageTimes } from './stages.js';
 import { pushAuthEnv } from './push-auth.js';
+import { benchChurn } from './churn.js';
 import { benchRates, rateFloors, type RateFloor } from './rates.js';
 
 export const SECTIONS = [
@@ -30,6 +31,7 @@ export const SECTIONS = [
   'burst',
   'cluster',
   'rates',
+  'churn',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 
@@ -56,6 +58,10 @@ const sizes = (smoke: boolean) => ({
   burstSeconds: smoke ? 1 : 3,
   burstWorkloads: smoke ? 40 : 200,
   lookupWorkloads: smoke ? 1_000 : 10_000,
+  // workloads that did not opt in, changing in the namespaces onpush follows rollouts in
+  churnOthers: smoke ? 40 : 400,
+  churnRate: 50,
+  churnSeconds: smoke ? 2 : 20,
   // latency and CPU per push at any load: long enough at each rate for a few dozen samples
   rates: smoke
     ? [
@@ -152,6 +158,14 @@ async function pipelineBenches(run: Run): Promise<void> {
     prefix: 'storm',
     image: () => `${BENCH_REGISTRY}/storm:1.0`,
   });
+  if (run.want('churn')) {
+    log(`creating ${size.churnOthers} Deployments that did not opt in`);
+    await createDeployments(kube, size.churnOthers, 20, {
+      prefix: 'other',
+      image: (i) => `${BENCH_REGISTRY}/other-${i}:1.0`,
+      optIn: false,
+    });
+  }
   const watch = await restartWatch(kube);
   try {
     const floors = await baselines(run, kube, watch);
@@ -291,6 +305,36 @@ async function serviceBenches(
       results['pubsub'] = await pubsubLatency(ps, target, size.rate, size.latencySeconds, 100_000);
     }
     if (want('idle')) results['idle'] = await idle(sandbox, ports, size.idleSeconds, log);
+    if (want('churn')) {
+      log(
+        `churn: ${size.churnOthers} Deployments that did not opt in changed at ` +
+          `${size.churnRate}/s for ${size.churnSeconds}s, beside as long without`,
+      );
+      results['churn'] = await benchChurn({
+        kube: kubeClientsFrom(sandbox.need('kube').kubeconfigPath),
+        ports,
+        others: size.churnOthers,
+        namespaces: 20,
+        rate: size.churnRate,
+        seconds: size.churnSeconds,
+        follow: async () => {
+          // a push to a Deployment of each namespace: its rollout is followed there from now on
+          const ids = await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              postPush(ports.ingest, `follow-${i}`, garBody(appImage(i), 60_000_000 + i)),
+            ),
+          );
+          await waitUntil(
+            `the follow pushes restarted`,
+            async () => ids.every((id) => watch.seen.has(id)),
+            {
+              timeoutMs: 30_000,
+              intervalMs: 50,
+            },
+          );
+        },
+      });
+    }
     if (want('throughput')) {
       results['throughput'] = await throughput(ports.ingest, sandbox.need('nats').url, size, log);
       // A rate above the sustained one leaves a backlog: let it drain before the storm.

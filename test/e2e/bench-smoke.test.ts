@@ -93,6 +93,21 @@ describe('benchmark smoke run', () => {
       expect(step.cpuPerPushMs.services, `${step.rate}/s`).toBeGreaterThan(0);
       expect(step.cpuPerPushMs.natsServer, `${step.rate}/s`).toBeGreaterThan(0);
     }
+    // Workloads that did not opt in changing beside followed rollouts: the CPU measured both ways.
+    const churn = results['churn'] as {
+      changes: number;
+      cpuSeconds: { quiet: Record<string, number>; churn: Record<string, number> };
+      cpuPerChangeMs: number;
+    };
+    expect(churn.changes).toBe(100);
+    expect(Object.keys(churn.cpuSeconds.churn).sort()).toEqual([
+      'dlq-manager',
+      'ingest',
+      'parser',
+      'resolver',
+      'restarter',
+    ]);
+    expect(Number.isFinite(churn.cpuPerChangeMs)).toBe(true);
     expect(results['exitCodes']).toEqual({
       ingest: 0,
       parser: 0,
