@@ -26,9 +26,9 @@ describe('benchmark smoke run', () => {
     // the resolver's watch view; only a view gone stale (409) costs a GET and a second PATCH.
     const api = results['webhookApi'] as Record<string, number>;
     expect(api['PATCH deployments']).toBeGreaterThanOrEqual(webhook.sent);
-    // On a loaded machine stale views (409 → GET) reach ~40% of pushes today; the target of a GET
-    // for under a tenth of them is the bursts work's to restore.
-    expect(api['GET deployments'] ?? 0).toBeLessThan(webhook.sent / 2);
+    // A view stale only for the restarter's own last PATCH gives way to that PATCH's response, so
+    // even on a loaded machine a GET is rare.
+    expect(api['GET deployments'] ?? 0).toBeLessThan(webhook.sent / 10);
     expect((results['lookup'] as { lookupUs: { n: number } }).lookupUs.n).toBeGreaterThan(0);
     expect((results['idle'] as { apiRequests: Record<string, number> }).apiRequests).toEqual({});
     for (const key of ['stormPubsub', 'storm']) {
