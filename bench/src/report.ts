@@ -138,14 +138,15 @@ export function rows(r: Results): [string, string, string][] {
     ]);
     if (storm.cpuSeconds) out.push(['  CPU seconds', JSON.stringify(storm.cpuSeconds), '—']);
   }
-  const burst = get<BurstResult>('burst');
-  if (burst) {
+  for (const burst of [get<BurstResult>('burst'), get<BurstResult>('burstPubsub')]) {
+    if (!burst) continue;
     const patches = burst.api['PATCH deployments'] ?? 0;
     const gets = burst.api['GET deployments'] ?? 0;
+    const what = burst.path === 'pubsub' ? 'Pub/Sub messages' : 'webhook pushes';
     out.push([
-      `burst: ${burst.pushes} webhook pushes of new digests in ${burst.sendMs} ms over ${burst.workloads} Deployments (defaults, KUBE_QPS ${burst.kubeQps})`,
-      `ingest answered ${JSON.stringify(burst.answers)}`,
-      'no 429',
+      `burst: ${burst.pushes} ${what} of new digests in ${burst.sendMs} ms over ${burst.workloads} Deployments (defaults, KUBE_QPS ${burst.kubeQps})`,
+      `${burst.path === 'pubsub' ? 'published' : 'ingest answered'} ${JSON.stringify(burst.answers)}`,
+      burst.path === 'pubsub' ? '—' : 'no 429',
     ]);
     out.push([
       '  API requests (PATCH / GET / PATCH refused 409)',

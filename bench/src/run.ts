@@ -11,7 +11,7 @@ import { drained, storm, stormBody, throughputStep, webhookBurst } from './load.
 import { benchKubeFloor } from './floor.js';
 import { benchLookup } from './lookup.js';
 import { pubsubLatency, webhookLatency } from './pipeline.js';
-import { benchBurst, type BurstResult } from './burst.js';
+import { benchBurst, pubsubSend, webhookSend, type BurstResult } from './burst.js';
 import { benchNatsCluster } from './nats-cluster.js';
 import { appImage, garBody, postPush, pubsubBench } from './pushes.js';
 import { stageTimes } from './stages.js';
@@ -170,7 +170,11 @@ async function pipelineBenches(run: Run): Promise<void> {
   try {
     const floors = await baselines(run, kube, watch);
     await serviceBenches(run, watch, floors);
-    if (run.want('burst')) run.results['burst'] = await burst(run, watch);
+    if (run.want('burst')) {
+      const { webhook, pubsub } = await burst(run, watch);
+      run.results['burst'] = webhook;
+      run.results['burstPubsub'] = pubsub;
+    }
     if (run.want('cluster')) {
       run.results['natsCluster'] = await benchNatsCluster({
         dir: sandbox.dir,
@@ -190,30 +194,52 @@ async function pipelineBenches(run: Run): Promise<void> {
   }
 }
 
-/** The burst against services at their defaults (KUBE_QPS, the endpoint's rate limit). */
-async function burst({ sandbox, size, log }: Run, watch: RestartWatch): Promise<BurstResult> {
+/**
+ * The burst against services at their defaults (KUBE_QPS, the endpoint's rate limit): POSTed as
+ * webhooks, then published to the Pub/Sub topic ingest pulls from — each over its own digests.
+ */
+async function burst(
+  { sandbox, size, log }: Run,
+  watch: RestartWatch,
+): Promise<{ webhook: BurstResult; pubsub: BurstResult }> {
   const kubeQps = 50;
   const { supervisor, ports } = await startServices(
     sandbox,
     { KUBE_QPS: String(kubeQps), KUBE_BURST: '100' },
     false,
   );
+  const ps = await pubsubBench(sandbox.need('pubsub').host, sandbox.pubsubProject);
   try {
-    log(
-      `burst: ${size.burstPushes} webhook pushes of new digests in ${size.burstSeconds}s ` +
-        `over ${size.burstWorkloads} Deployments, default settings`,
-    );
-    return await benchBurst({
-      ingestPort: ports.ingest,
+    const common = {
       restarterPort: ports.restarter,
       target: { workloads: size.burstWorkloads, seen: watch.seen },
       pushes: size.burstPushes,
       seconds: size.burstSeconds,
-      offset: 30_000_000,
       kubeQps,
       apiRequests: () => apiRequests(sandbox.need('kube')),
+    };
+    const say = (how: string) =>
+      log(
+        `burst: ${size.burstPushes} ${how} of new digests in ${size.burstSeconds}s ` +
+          `over ${size.burstWorkloads} Deployments, default settings`,
+      );
+    say('webhook pushes');
+    const webhook = await benchBurst({
+      ...common,
+      path: 'webhook',
+      send: webhookSend(ports.ingest, 30_000_000),
+      offset: 30_000_000,
     });
+    say('Pub/Sub messages');
+    const pubsub = await benchBurst({
+      ...common,
+      path: 'pubsub',
+      send: pubsubSend(ps.topic),
+      offset: 31_000_000,
+    });
+    return { webhook, pubsub };
   } finally {
+    await ps.close();
     await supervisor.stop();
   }
 }
