@@ -141,7 +141,16 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
   let statuses: Statuses | undefined;
   let js: Publish | undefined;
   let accepting = true;
-  const link = new NatsLink({ provision: () => provisionTopology(nc!), log });
+  let failover: Failover | undefined;
+  // After a reconnect the streams are checked before anything is published; a server that does
+  // not answer that (a node cut off from its cluster) counts towards moving off it too.
+  const link = new NatsLink({
+    provision: () =>
+      failover
+        ? failover.watch('checking the streams after a reconnect', () => provisionTopology(nc!))
+        : provisionTopology(nc!),
+    log,
+  });
   let pubsub: PubSub | undefined;
   let pull: PullHandle | undefined;
 
@@ -169,7 +178,6 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
   const anonymous = config.INSECURE_ALLOW_ANONYMOUS_PUSH && !config.PUBSUB_PULL;
   const http = endpoints !== undefined || anonymous;
   let remembered: RepeatMemory | undefined;
-  let failover: Failover | undefined;
   // Refused at once, as a publish is, while nothing could be stored anyway. The bucket is read
   // before anything is published, so its reads count towards moving off a stranded server too.
   const repeats: RepeatMemory = {

@@ -26,17 +26,39 @@ function fakeConnection() {
         `${subject} ${typeof data === 'string' ? data : new TextDecoder().decode(data)}`,
       );
     },
-    // the connection to the next server is made as soon as it is asked for
+    // the connection to the next server is made as soon as it is asked for; which one: `dials`
     status: async function* (): AsyncGenerator<Status> {
       await Promise.resolve();
-      yield { type: 'disconnect', server: 'a' };
-      yield { type: 'reconnect', server: 'b' };
+      const from = server;
+      server = dials.shift() ?? 'b';
+      yield { type: 'disconnect', server: from };
+      yield { type: 'reconnect', server };
     },
   };
-  return { nc, moves, published, tick: (ms: number) => (clock += ms), now: () => clock };
+  let server = 'a';
+  const dials: string[] = [];
+  return {
+    nc,
+    moves,
+    published,
+    dials,
+    tick: (ms: number) => (clock += ms),
+    now: () => clock,
+  };
 }
 
 describe('Failover', () => {
+  it('moves on again when the client library dials the server it just left', async () => {
+    const { nc, moves, dials, published, now } = fakeConnection();
+    dials.push('a', 'a', 'c'); // the library's rotation comes back to `a` first
+    const failover = new Failover(nc, { now, failures: 1, spanMs: 0 });
+    failover.acked('$JS.ACK.ONPUSH.parser.1.1.1.1.0');
+    failover.failed('stranded');
+    await vi.waitFor(() => expect(published).toHaveLength(1));
+    expect(moves).toHaveLength(3); // a → a, a → a, a → c
+    expect(dials).toEqual([]);
+  });
+
   it('moves to another server after 3 unanswered operations spanning 5 s, once per 5 s', () => {
     const { nc, moves, tick, now } = fakeConnection();
     const failover = new Failover(nc, { now });

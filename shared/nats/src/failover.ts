@@ -41,6 +41,9 @@ export interface FailoverOptions {
 
 const ACK = new TextEncoder().encode('+ACK');
 
+/** How many reconnects one move may take to reach a server other than the one it left. */
+const MOVE_TRIES = 3;
+
 /**
  * The subject a delivery is acknowledged on (`$JS.ACK.…`): its reply subject, which the client
  * library's messages carry but its `JsMsg` type does not declare.
@@ -126,12 +129,27 @@ export class Failover {
     void this.move(acks.map((a) => a.reply)).catch(() => undefined);
   }
 
-  /** Forces the move; once connected to the next server, sends `acks` again through it. */
+  /**
+   * Forces the move; once connected to another server, sends `acks` again through it. The client
+   * library dials its servers in turn, and the first turn after the first connect is the server
+   * it was on: landing back there, it moves again (up to `MOVE_TRIES` times).
+   */
   private async move(acks: readonly string[]): Promise<void> {
-    const statuses = this.nc.status(); // before the move, so its reconnect is not missed
-    await this.nc.reconnect();
-    // leaving the loop stops the iterator (it also ends when the connection closes)
-    for await (const status of statuses) if (status.type === 'reconnect') break;
+    for (let attempt = 1; attempt <= MOVE_TRIES; attempt += 1) {
+      const statuses = this.nc.status(); // before the move, so its reconnect is not missed
+      await this.nc.reconnect();
+      let left: string | undefined;
+      let reached: string | undefined;
+      // leaving the loop stops the iterator (it also ends when the connection closes)
+      for await (const status of statuses) {
+        if (status.type === 'disconnect') left = status.server;
+        if (status.type === 'reconnect') {
+          reached = status.server;
+          break;
+        }
+      }
+      if (reached === undefined || reached !== left) break;
+    }
     for (const reply of acks) this.nc.publish(reply, ACK);
   }
 }
