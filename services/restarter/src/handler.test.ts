@@ -114,6 +114,43 @@ describe('restarter handler', () => {
     });
   });
 
+  it('makes the first API call of a restart on the token its turn took, the others on their own', async () => {
+    const apps = new FakeApps().add('shop', 'web', {});
+    const { registry } = createMetrics('restarter-prepaid');
+    const effects = kubeEffects({
+      http: fakeHttp(apps),
+      bucket: new TokenBucket({ qps: 50, burst: 100 }),
+      requests: kubeRequestCounter(registry),
+    });
+    const calls: string[] = [];
+    let turns = 0;
+    const handle = createHandler({
+      effects: {
+        read: (workload, options) => {
+          calls.push(`read ${JSON.stringify(options ?? {})}`);
+          return effects.read(workload, options);
+        },
+        patch: (workload, patch, options) => {
+          calls.push(`patch ${JSON.stringify(options ?? {})}`);
+          return effects.patch(workload, patch, options);
+        },
+      },
+      scope: scopeOf('labelled'),
+      outcomes: outcomeCounter(registry),
+      windowMs: 300,
+      turn: () => {
+        turns += 1;
+        return Promise.resolve();
+      },
+    });
+    const handled = handle(request());
+    await vi.advanceTimersByTimeAsync(300);
+    expect(only(await handled).outcome.fate).toBe('restarted');
+    expect(turns).toBe(1);
+    // no watch view in the request: a GET (on the turn's token), then the PATCH (its own)
+    expect(calls).toEqual(['read {"prepaid":true}', 'patch {}']);
+  });
+
   it('publishes `unchanged`, without a PATCH, for a second request with the same digest', async () => {
     const { apps, handle } = setUp();
     await handle(request());

@@ -18,6 +18,7 @@ import { RestartError } from './errors.js';
 import { OwnWrites } from './own-writes.js';
 import {
   restartMachine,
+  type CallCredit,
   type CallOptions,
   type RestartEffects,
   type RestartOutput,
@@ -152,28 +153,33 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
   const now = deps.now ?? (() => new Date());
   const scope = restartScope(deps.scope);
   const ownWrites = new OwnWrites();
-  /** The machine, its first API call `prepaid` (its token taken when its turn came). */
-  const machineFor = (prepaid: boolean) => {
-    let credit = prepaid ? 1 : 0;
-    const options = (): CallOptions => {
-      if (credit === 0) return {};
-      credit -= 1;
-      return { prepaid: true };
-    };
-    return restartMachine.provide({
-      actors: {
-        read: fromPromise(({ input }) => deps.effects.read(input.workload, options())),
-        patch: fromPromise(async ({ input }) => {
-          const patched = await deps.effects.patch(input.workload, input.patch, options());
-          if (patched.snapshot) ownWrites.patched(input.workload, patched.snapshot);
-          return patched;
-        }),
+  // Provided once: each restart's calls come with its input (`calls`), so no machine is built
+  // per restart.
+  const machine = restartMachine.provide({
+    actors: {
+      read: fromPromise(({ input }) => deps.effects.read(input.workload, input.calls?.next())),
+      patch: fromPromise(async ({ input }) => {
+        const patched = await deps.effects.patch(input.workload, input.patch, input.calls?.next());
+        if (patched.snapshot) ownWrites.patched(input.workload, patched.snapshot);
+        return patched;
+      }),
+    },
+  });
+  /** The first API call `prepaid` (its token taken when its turn came), the others not. */
+  const prepaidOnce = (): CallCredit => {
+    let credit = 1;
+    return {
+      next: (): CallOptions => {
+        if (credit === 0) return {};
+        credit -= 1;
+        return { prepaid: true };
       },
-    });
+    };
   };
   const restart = (request: RestartRequest, prepaid = false) => {
-    const actor = createActor(machineFor(prepaid), {
+    const actor = createActor(machine, {
       input: {
+        calls: prepaid ? prepaidOnce() : undefined,
         workload: request.workload,
         eventId: request.eventId,
         digest: request.digest,

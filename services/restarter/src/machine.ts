@@ -80,6 +80,13 @@ export interface RestartInput extends RestartMarkInput {
   dryRun?: boolean | undefined;
   /** The clock of the cooldown (default Date.now). */
   now?: (() => number) | undefined;
+  /** Options for the next API call, given to the `read` and `patch` actors (e.g. prepaid). */
+  calls?: CallCredit | undefined;
+}
+
+/** Hands out the options of each API call in turn (one restart's calls). */
+export interface CallCredit {
+  next(): CallOptions;
 }
 
 /** How the restart of one workload ended; `failed` carries the error for the broker to judge. */
@@ -165,8 +172,13 @@ export const restartMachine = setup({
     output: {} as RestartOutput,
   },
   actors: {
-    read: fromPromise<WorkloadSnapshot, { workload: WorkloadRef }>(notProvided),
-    patch: fromPromise<Patched, { workload: WorkloadRef; patch: PatchInput }>(notProvided),
+    read: fromPromise<WorkloadSnapshot, { workload: WorkloadRef; calls?: CallCredit | undefined }>(
+      notProvided,
+    ),
+    patch: fromPromise<
+      Patched,
+      { workload: WorkloadRef; patch: PatchInput; calls?: CallCredit | undefined }
+    >(notProvided),
   },
   guards: {
     outOfNamespace: ({ context }) => outsideOf(context) !== undefined,
@@ -222,7 +234,7 @@ export const restartMachine = setup({
     reading: {
       invoke: {
         src: 'read',
-        input: ({ context }) => ({ workload: context.workload }),
+        input: ({ context }) => ({ workload: context.workload, calls: context.calls }),
         onDone: {
           target: 'deciding',
           actions: assign(({ context, event }) => ({
@@ -251,6 +263,7 @@ export const restartMachine = setup({
         src: 'patch',
         input: ({ context }) => ({
           workload: context.workload,
+          calls: context.calls,
           patch: {
             eventId: context.eventId,
             digest: context.digest,
