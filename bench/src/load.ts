@@ -45,6 +45,8 @@ export interface ThroughputStep {
   seconds: number;
   sent: number;
   accountedAfterMs: number | undefined;
+  /** CPU seconds by process group (the services, nats-server, kube-apiserver, etcd) over the step. */
+  cpuSeconds?: Record<string, number>;
 }
 
 /**
@@ -61,8 +63,11 @@ export async function throughputStep(
   offset: number,
   kind: 'restart' | 'no-match' = 'restart',
   graceMs = 5_000,
+  /** CPU seconds used so far, by process group. */
+  cpu?: () => Promise<Record<string, number>>,
 ): Promise<ThroughputStep> {
   const before = await outcomeCount(natsUrl);
+  const cpuBefore = await cpu?.();
   const total = Math.round(rate * seconds);
   const start = performance.now();
   await blast(total, 64, async (n) => {
@@ -77,7 +82,17 @@ export async function throughputStep(
   });
   const perPush = kind === 'restart' ? 2 : 1;
   const accountedAfterMs = await waitForOutcomes(natsUrl, before + perPush * total, graceMs);
-  return { rate, seconds, sent: total, accountedAfterMs };
+  const cpuAfter = await cpu?.();
+  const cpuSeconds =
+    cpuBefore && cpuAfter
+      ? Object.fromEntries(
+          Object.entries(cpuAfter).map(([group, s]) => [
+            group,
+            Number((s - (cpuBefore[group] ?? 0)).toFixed(2)),
+          ]),
+        )
+      : undefined;
+  return { rate, seconds, sent: total, accountedAfterMs, ...(cpuSeconds ? { cpuSeconds } : {}) };
 }
 
 export interface StormResult {

@@ -107,6 +107,20 @@ export function rows(r: Results): [string, string, string][] {
         '—',
       ],
     );
+    type Step = { rate: number; accountedAfterMs?: number; cpuSeconds?: Record<string, number> };
+    const steps = (tp.restart as { steps?: Step[] } | undefined)?.steps ?? [];
+    for (const step of steps) {
+      const cpu = step.cpuSeconds;
+      if (!cpu) continue;
+      const api = (cpu['kube-apiserver'] ?? 0) + (cpu['etcd'] ?? 0);
+      const total = api + (cpu['services'] ?? 0) + (cpu['nats-server'] ?? 0);
+      out.push([
+        `  restarts at ${step.rate}/s: CPU by process`,
+        `${step.accountedAfterMs === undefined ? 'not sustained' : 'sustained'}; kube-apiserver + etcd ${api.toFixed(1)} s ` +
+          `(${((api / total) * 100).toFixed(0)}%), the five services ${cpu['services']?.toFixed(1)} s, nats-server ${cpu['nats-server']?.toFixed(1)} s`,
+        '—',
+      ]);
+    }
   }
   if (lookup) {
     out.push([

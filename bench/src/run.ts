@@ -6,7 +6,7 @@ import { Sandbox, freePort, waitUntil } from '@onpush/sandbox';
 import { benchBroker } from './broker.js';
 import { BENCH_REGISTRY, createDeployments, restartWatch, type RestartWatch } from './cluster.js';
 import { kubeClientsFrom, type KubeClients } from '@onpush/kube';
-import { apiRequests, cpuSeconds, diff } from './idle.js';
+import { apiRequests, cpuSeconds, diff, processCpuSeconds } from './idle.js';
 import { drained, storm, stormBody, throughputStep, webhookBurst } from './load.js';
 import { benchKubeFloor } from './floor.js';
 import { benchLookup } from './lookup.js';
@@ -362,7 +362,13 @@ async function serviceBenches(
       });
     }
     if (want('throughput')) {
-      results['throughput'] = await throughput(ports.ingest, sandbox.need('nats').url, size, log);
+      results['throughput'] = await throughput(
+        ports.ingest,
+        sandbox.need('nats').url,
+        size,
+        log,
+        cpuByGroup(sandbox, ports),
+      );
       // A rate above the sustained one leaves a backlog: let it drain before the storm.
       const drainMs = await drained(sandbox.need('nats').url);
       log(`drained after the throughput ladder in ${drainMs?.toFixed(0) ?? 'more than 300000'} ms`);
@@ -444,11 +450,33 @@ async function idle(
   return { seconds, apiRequests: diff(apiAfter, apiBefore), cpuSeconds: cpu };
 }
 
+/**
+ * CPU seconds used so far by each group of processes on the machine: the five services together,
+ * nats-server, kube-apiserver and etcd — whose share of a restart is the API server's.
+ */
+function cpuByGroup(
+  sandbox: Sandbox,
+  ports: Record<ServiceName, number>,
+): () => Promise<Record<string, number>> {
+  return async () => {
+    const kube = sandbox.need('kube').pids;
+    const nats = sandbox.need('nats').pid;
+    const services = await Promise.all(SERVICES.map((s) => cpuSeconds(ports[s])));
+    return {
+      services: services.reduce((a, b) => a + b, 0),
+      'nats-server': nats ? processCpuSeconds(nats) : Number.NaN,
+      'kube-apiserver': processCpuSeconds(kube.apiserver),
+      etcd: processCpuSeconds(kube.etcd),
+    };
+  };
+}
+
 async function throughput(
   ingestPort: number,
   natsUrl: string,
   size: ReturnType<typeof sizes>,
   log: (l: string) => void,
+  cpu: () => Promise<Record<string, number>>,
 ): Promise<Results> {
   const series: Results = {};
   for (const kind of ['no-match', 'restart'] as const) {
@@ -466,6 +494,8 @@ async function throughput(
         size.throughputSeconds,
         offset,
         kind,
+        5_000,
+        cpu,
       );
       steps.push(step);
       if (step.accountedAfterMs === undefined) break;

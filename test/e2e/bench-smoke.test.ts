@@ -30,6 +30,22 @@ describe('benchmark smoke run', () => {
     // even on a loaded machine a GET is rare.
     expect(api['GET deployments'] ?? 0).toBeLessThan(webhook.sent / 10);
     expect((results['lookup'] as { lookupUs: { n: number } }).lookupUs.n).toBeGreaterThan(0);
+    // Throughput: the restart series says where the CPU went, the API server's share included.
+    const throughput = results['throughput'] as Record<
+      'restart' | 'no-match',
+      { steps: { sent: number; cpuSeconds: Record<string, number> }[] }
+    >;
+    for (const series of ['restart', 'no-match'] as const) {
+      const [step] = throughput[series].steps;
+      expect(step?.sent, series).toBeGreaterThan(0);
+      expect(Object.keys(step?.cpuSeconds ?? {}).sort(), series).toEqual([
+        'etcd',
+        'kube-apiserver',
+        'nats-server',
+        'services',
+      ]);
+      expect(step?.cpuSeconds['services'], series).toBeGreaterThan(0);
+    }
     expect((results['idle'] as { apiRequests: Record<string, number> }).apiRequests).toEqual({});
     for (const key of ['stormPubsub', 'storm']) {
       const storm = results[key] as {
