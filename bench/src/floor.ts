@@ -25,6 +25,8 @@ export async function benchKubeFloor(
   workloads: { count: number; namespaces: number },
   rate: number,
   seconds: number,
+  /** Prefix of the event ids this run marks (each run its own: the watch keeps what it saw). */
+  idPrefix = 'floor',
 ): Promise<FloorResult> {
   const http = await kubeHttp(kube.config);
   const sentAt = new Map<string, number>();
@@ -37,7 +39,7 @@ export async function benchKubeFloor(
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const i = n % workloads.count;
       const path = objectPath(KINDS.Deployment, `bench-${i % workloads.namespaces}`, `app-${i}`);
-      const eventId = `floor-${n}`;
+      const eventId = `${idPrefix}-${n}`;
       sentAt.set(eventId, performance.now());
       const body = restartPatch({ at: new Date(), eventId });
       inFlight.push(http.patch(path, body, PatchStrategy.StrategicMergePatch));
