@@ -281,6 +281,7 @@ async function baselines(
           { count: size.deployments, namespaces: 20 },
           rate,
           seconds,
+          `floor-at-${rate}`,
         ),
     },
     log,
