@@ -14,7 +14,13 @@ import {
   type ConsumerStage,
   type Outcome,
 } from '@onpush/contracts';
-import { connectNats, jetstream, jetstreamManager, type NatsConnection } from '@onpush/nats';
+import {
+  connectNats,
+  jetstream,
+  jetstreamManager,
+  whileUnanswered,
+  type NatsConnection,
+} from '@onpush/nats';
 import { eventually } from '@onpush/testing';
 
 /** One raw delivery stored on `onpush.raw.<source>`. */
@@ -59,12 +65,20 @@ async function readAll<T>(
 export async function readLedger(natsUrl: string): Promise<Ledger> {
   const nc = await connectNats({ url: natsUrl, name: 'onpush-failure-ledger' });
   try {
-    const main = await readAll(nc, STREAMS.main, (m) =>
-      m.subject.startsWith('onpush.raw.')
-        ? { seq: m.seq, eventId: m.header(HEADERS.eventId) }
-        : null,
+    // read again while JetStream does not answer (a node that just rejoined), as `onpush audit` does
+    const main = await whileUnanswered(
+      () =>
+        readAll(nc, STREAMS.main, (m) =>
+          m.subject.startsWith('onpush.raw.')
+            ? { seq: m.seq, eventId: m.header(HEADERS.eventId) }
+            : null,
+        ),
+      15_000,
     );
-    const outcomes = await readAll(nc, STREAMS.outcomes, (m) => parseOutcome(m.data));
+    const outcomes = await whileUnanswered(
+      () => readAll(nc, STREAMS.outcomes, (m) => parseOutcome(m.data)),
+      15_000,
+    );
     return { raw: main.filter((r): r is RawRecord => r !== null), outcomes };
   } finally {
     await nc.close();
