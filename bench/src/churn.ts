@@ -4,7 +4,7 @@
 // the five services spend then, beside the same time without the churn, just before.
 import { SERVICES, type ServiceName } from '@onpush/cli';
 import { PatchStrategy, ignoreConflict, setHeaderOptions, type KubeClients } from '@onpush/kube';
-import { cpuSeconds } from './idle.js';
+import { servicesCpu, total } from './idle.js';
 import { round } from './stats.js';
 
 export interface ChurnResult {
@@ -17,12 +17,6 @@ export interface ChurnResult {
   cpuSeconds: { quiet: Record<string, number>; churn: Record<string, number> };
   /** (churn − quiet) of all five services, per change. */
   cpuPerChangeMs: number;
-}
-
-async function servicesCpu(ports: Record<ServiceName, number>): Promise<Record<string, number>> {
-  return Object.fromEntries(
-    await Promise.all(SERVICES.map(async (s) => [s, await cpuSeconds(ports[s])] as const)),
-  );
 }
 
 /** CPU seconds each service spends while `work` runs. */
@@ -50,11 +44,11 @@ export async function benchChurn(options: {
   const { kube, ports, others, namespaces, rate, seconds } = options;
   await options.follow();
   const quiet = await cpuDuring(ports, () => new Promise((r) => setTimeout(r, seconds * 1_000)));
-  const total = Math.round(rate * seconds);
+  const changes = Math.round(rate * seconds);
   const churn = await cpuDuring(ports, async () => {
     const start = performance.now();
     const inFlight: Promise<unknown>[] = [];
-    for (let n = 0; n < total; n += 1) {
+    for (let n = 0; n < changes; n += 1) {
       const wait = start + (n * 1_000) / rate - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const i = n % others;
@@ -73,13 +67,12 @@ export async function benchChurn(options: {
     }
     await Promise.all(inFlight);
   });
-  const sum = (cpu: Record<string, number>) => Object.values(cpu).reduce((a, b) => a + b, 0);
   return {
     others,
     rate,
     seconds,
-    changes: total,
+    changes,
     cpuSeconds: { quiet, churn },
-    cpuPerChangeMs: round(((sum(churn) - sum(quiet)) * 1_000) / total, 3),
+    cpuPerChangeMs: round(((total(churn) - total(quiet)) * 1_000) / changes, 3),
   };
 }

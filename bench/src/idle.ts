@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { SERVICES, type ServiceName } from '@onpush/cli';
 import type { KubeApiServer } from '@onpush/sandbox';
 
 function httpsText(url: string, token: string, ca: string): Promise<string> {
@@ -61,6 +62,18 @@ export async function metricSum(
 /** process_cpu_seconds_total of a service, from its own /metrics. */
 export const cpuSeconds = (port: number): Promise<number> =>
   metricSum(port, 'process_cpu_seconds_total');
+
+/** CPU seconds each of the five services has used so far. */
+export async function servicesCpu(
+  ports: Record<ServiceName, number>,
+): Promise<Record<ServiceName, number>> {
+  const used = await Promise.all(SERVICES.map((s) => cpuSeconds(ports[s])));
+  return Object.fromEntries(SERVICES.map((s, i) => [s, used[i]!])) as Record<ServiceName, number>;
+}
+
+/** The sum of a record's values (e.g. every service's CPU seconds). */
+export const total = (values: Record<string, number>): number =>
+  Object.values(values).reduce((a, b) => a + b, 0);
 
 /** CPU seconds (user + system) a process (e.g. nats-server) has used, from /proc. */
 export function processCpuSeconds(pid: number): number {

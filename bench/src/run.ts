@@ -6,7 +6,7 @@ import { Sandbox, freePort, waitUntil } from '@onpush/sandbox';
 import { benchBroker } from './broker.js';
 import { BENCH_REGISTRY, createDeployments, restartWatch, type RestartWatch } from './cluster.js';
 import { kubeClientsFrom, type KubeClients } from '@onpush/kube';
-import { apiRequests, cpuSeconds, diff, processCpuSeconds } from './idle.js';
+import { apiRequests, diff, processCpuSeconds, servicesCpu, total } from './idle.js';
 import { drained, storm, stormBody, throughputStep, webhookBurst } from './load.js';
 import { benchKubeFloor } from './floor.js';
 import { benchLookup } from './lookup.js';
@@ -321,8 +321,7 @@ async function serviceBenches(
         floors,
         ingestPort: ports.ingest,
         target,
-        servicesCpu: async () =>
-          (await Promise.all(SERVICES.map((s) => cpuSeconds(ports[s])))).reduce((a, b) => a + b, 0),
+        servicesCpu: async () => total(await servicesCpu(ports)),
         natsPid: sandbox.need('nats').pid,
         offset: 50_000_000,
         log,
@@ -407,10 +406,7 @@ async function serviceBenches(
 
 /** CPU seconds each service (and the bench itself, the sender) spends from now until called. */
 async function cpuMeter(ports: Record<ServiceName, number>): Promise<() => Promise<Results>> {
-  const read = async () =>
-    Object.fromEntries(
-      await Promise.all(SERVICES.map(async (s) => [s, await cpuSeconds(ports[s])] as const)),
-    );
+  const read = () => servicesCpu(ports);
   const before = await read();
   const self = process.cpuUsage();
   return async () => {
@@ -435,18 +431,12 @@ async function idle(
   await new Promise((r) => setTimeout(r, 2_000)); // let debounced work (snapshot writes) finish
   const kube = sandbox.need('kube');
   const apiBefore = await apiRequests(kube);
-  const cpuBefore = Object.fromEntries(
-    await Promise.all(SERVICES.map(async (s) => [s, await cpuSeconds(ports[s])] as const)),
-  );
+  const cpuBefore = await servicesCpu(ports);
   await new Promise((r) => setTimeout(r, seconds * 1_000));
   const apiAfter = await apiRequests(kube);
+  const cpuAfter = await servicesCpu(ports);
   const cpu = Object.fromEntries(
-    await Promise.all(
-      SERVICES.map(
-        async (s) =>
-          [s, Number(((await cpuSeconds(ports[s])) - (cpuBefore[s] ?? 0)).toFixed(3))] as const,
-      ),
-    ),
+    SERVICES.map((s) => [s, Number((cpuAfter[s] - cpuBefore[s]).toFixed(3))]),
   );
   return { seconds, apiRequests: diff(apiAfter, apiBefore), cpuSeconds: cpu };
 }
@@ -462,9 +452,8 @@ function cpuByGroup(
   return async () => {
     const kube = sandbox.need('kube').pids;
     const nats = sandbox.need('nats').pid;
-    const services = await Promise.all(SERVICES.map((s) => cpuSeconds(ports[s])));
     return {
-      services: services.reduce((a, b) => a + b, 0),
+      services: total(await servicesCpu(ports)),
       'nats-server': nats ? processCpuSeconds(nats) : Number.NaN,
       'kube-apiserver': processCpuSeconds(kube.apiserver),
       etcd: processCpuSeconds(kube.etcd),

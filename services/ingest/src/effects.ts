@@ -142,13 +142,14 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
   let js: Publish | undefined;
   let accepting = true;
   let failover: Failover | undefined;
+  /** `work`, its JetStream answer (or silence) told to the failover once connected. */
+  const watched = <T>(what: string, work: () => Promise<T>): Promise<T> =>
+    failover ? failover.watch(what, work) : work();
   // After a reconnect the streams are checked before anything is published; a server that does
   // not answer that (a node cut off from its cluster) counts towards moving off it too.
   const link = new NatsLink({
     provision: () =>
-      failover
-        ? failover.watch('checking the streams after a reconnect', () => provisionTopology(nc!))
-        : provisionTopology(nc!),
+      watched('checking the streams after a reconnect', () => provisionTopology(nc!)),
     log,
   });
   let pubsub: PubSub | undefined;
@@ -184,14 +185,12 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
     seen: (key) => {
       const refused = refusal() ?? (remembered ? undefined : new NotConnectedError('no bucket'));
       if (refused) return Promise.reject(refused);
-      return failover!.watch('reading the repeats bucket', () => remembered!.seen(key));
+      return watched('reading the repeats bucket', () => remembered!.seen(key));
     },
     remember: (key, eventId) => {
       const refused = refusal() ?? (remembered ? undefined : new NotConnectedError('no bucket'));
       if (refused) return Promise.reject(refused);
-      return failover!.watch('writing the repeats bucket', () =>
-        remembered!.remember(key, eventId),
-      );
+      return watched('writing the repeats bucket', () => remembered!.remember(key, eventId));
     },
   };
   const more = async (connection: NatsConnection): Promise<void> => {
