@@ -50,10 +50,27 @@ export default defineConfig({
         test: {
           name: 'failure',
           include: ['test/failure/**/*.test.ts'],
+          exclude: ['test/failure/cluster-*.test.ts'],
           testTimeout: 600_000,
           hookTimeout: 300_000,
           fileParallelism: false,
           globalSetup: ['test/global-setup.ts'],
+        },
+      },
+      {
+        resolve,
+        // A three-node JetStream cluster losing a node, a link, an upgrade: each asserts that the
+        // pipeline keeps restarting within seconds of the fault, which three nats-servers, ten
+        // service processes and an API server can only show on two cores when the other projects
+        // are not running beside them — so these run last, on their own.
+        test: {
+          name: 'failure-cluster',
+          include: ['test/failure/cluster-*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+          globalSetup: ['test/global-setup.ts'],
+          sequence: { groupOrder: 2 },
         },
       },
       {

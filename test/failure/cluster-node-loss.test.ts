@@ -11,7 +11,7 @@
 // push → PATCH is reported.
 //
 // Full size: 200 workloads —
-//   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/cluster-node-loss.test.ts
+//   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure-cluster test/failure/cluster-node-loss.test.ts
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { SERVICES, type ServiceName } from '@onpush/cli';

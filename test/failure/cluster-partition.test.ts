@@ -9,7 +9,7 @@
 // server's audit log), every workload on its last digest.
 //
 // Full size: 200 workloads —
-//   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/cluster-partition.test.ts
+//   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure-cluster test/failure/cluster-partition.test.ts
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { SERVICES, type ServiceName } from '@onpush/cli';

@@ -7,7 +7,7 @@
 // every workload on its last digest; the longest push → PATCH is reported.
 //
 // Full size: 200 workloads —
-//   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure test/failure/cluster-rolling-upgrade.test.ts
+//   ONPUSH_FAILURE_SCALE=full npx vitest run --project failure-cluster test/failure/cluster-rolling-upgrade.test.ts
 import { describe, expect, it } from 'vitest';
 import { SERVICES, type ServiceName } from '@onpush/cli';
 import { useSandbox } from '@onpush/testing';
