@@ -15,11 +15,21 @@ if (unknown.length > 0) {
   );
   process.exit(64);
 }
+const ratesArg = process.argv.find((a) => a.startsWith('--rates='))?.slice('--rates='.length);
+const rates = ratesArg?.split(',').map((step) => {
+  const [rate, seconds] = step.split(':').map(Number);
+  if (!(rate! > 0) || !(seconds! > 0)) {
+    process.stderr.write(`bench: --rates wants rate:seconds[,rate:seconds…], not ${step}\n`);
+    process.exit(64);
+  }
+  return { rate: rate!, seconds: seconds! };
+});
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`;
 const results = await runBench({
   smoke,
   log: (line) => process.stderr.write(`bench: ${line}\n`),
   ...(only !== undefined ? { only: only as Section[] } : {}),
+  ...(rates !== undefined ? { rates } : {}),
 });
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
 const files = writeResults(out, results, machine);

@@ -6,6 +6,7 @@ import { benchBroker } from './broker.js';
 import type { benchKubeFloor } from './floor.js';
 import { processCpuSeconds } from './idle.js';
 import { webhookLatency } from './pipeline.js';
+import { stageTimes, type StageTimes } from './stages.js';
 import type { Summary } from './stats.js';
 import { round } from './stats.js';
 
@@ -29,8 +30,10 @@ export interface RateResult extends RateStep {
   floorMs: { p50: number; p99: number };
   /** onpush ÷ floor. */
   ratio: { p50: number; p99: number };
-  /** CPU seconds per push: the five services, and nats-server. */
-  cpuPerPushMs: { services: number; natsServer: number };
+  /** CPU ms per push: the five services (summed, and each), and nats-server. */
+  cpuPerPushMs: { services: number; natsServer: number; byService: Record<string, number> };
+  /** Where the time went at this rate (JetStream's timestamps, the bench's clock at the ends). */
+  stages: StageTimes;
 }
 
 /** The floors of every step, one after the other (nothing else should be running). */
@@ -57,9 +60,11 @@ export async function benchRates(options: {
   floors: readonly RateFloor[];
   ingestPort: number;
   target: { workloads: number; seen: Map<string, number[]> };
-  /** CPU seconds the five services have used so far (summed). */
-  servicesCpu: () => Promise<number>;
+  /** CPU seconds each of the five services has used so far. */
+  servicesCpu: () => Promise<Record<string, number>>;
   natsPid: number | undefined;
+  natsUrl: string;
+  /** A multiple of 10,000,000: the steps' event ids are `wh-<offset + step × 1,000,000 + n>`. */
   offset: number;
   log: (line: string) => void;
 }): Promise<RateResult[]> {
@@ -69,14 +74,21 @@ export async function benchRates(options: {
     options.log(`rates: webhook → PATCH at ${floor.rate}/s for ${floor.seconds}s`);
     const services = await options.servicesCpu();
     const nats = natsCpu();
+    const offset = options.offset + i * 1_000_000;
+    const sentAt = new Map<string, number>();
     const run = await webhookLatency(
       options.ingestPort,
       options.target,
       floor.rate,
       floor.seconds,
-      options.offset + i * 1_000_000,
+      offset,
+      sentAt,
     );
     const perPush = (seconds: number) => round((seconds * 1_000) / run.sent, 3);
+    const after = await options.servicesCpu();
+    const byService = Object.fromEntries(
+      Object.entries(after).map(([s, used]) => [s, perPush(used - (services[s] ?? 0))]),
+    );
     const floorMs = {
       p50: round(floor.brokerMs.p50 + floor.patchMs.p50),
       p99: round(floor.brokerMs.p99 + floor.patchMs.p99),
@@ -93,9 +105,18 @@ export async function benchRates(options: {
         p99: round(run.latencyMs.p99 / floorMs.p99),
       },
       cpuPerPushMs: {
-        services: perPush((await options.servicesCpu()) - services),
+        services: round(
+          Object.values(byService).reduce((a, b) => a + b, 0),
+          3,
+        ),
         natsServer: perPush(natsCpu() - nats),
+        byService,
       },
+      // every id of this step, and no other step's, starts with the offset's millions
+      stages: await stageTimes(options.natsUrl, `gar:wh-${offset / 1_000_000}`, {
+        sentAt,
+        seen: options.target.seen,
+      }),
     });
   }
   return out;

@@ -179,14 +179,19 @@ export function rows(r: Results): [string, string, string][] {
   if (rates) {
     const at = (rate: number) => rates.find((s) => s.rate === rate)?.latencyMs.p50;
     const lone = rates[0];
-    for (const step of rates)
+    for (const step of rates) {
       out.push([
         `webhook POST → PATCH at ${step.rate}/s (${step.pushes} pushes) ÷ its floor`,
         `${ms(step.latencyMs)}; floor p50 ${step.floorMs.p50} · p99 ${step.floorMs.p99} ms → ` +
           `${step.ratio.p50}× · ${step.ratio.p99}×; CPU per push ${step.cpuPerPushMs.services} ms ` +
-          `(services) + ${step.cpuPerPushMs.natsServer} ms (nats-server)`,
+          `(services: ${Object.entries(step.cpuPerPushMs.byService)
+            .map(([s, ms]) => `${s} ${ms}`)
+            .join(', ')}) + ${step.cpuPerPushMs.natsServer} ms (nats-server)`,
         '≤ 1.5× the floor',
       ]);
+      const p50s = Object.entries(step.stages).map(([stage, t]) => `${stage} ${t.p50}`);
+      out.push([`  stage p50s at ${step.rate}/s (ms)`, p50s.join(' · '), '—']);
+    }
     const busy = at(50);
     if (lone && busy !== undefined)
       out.push([

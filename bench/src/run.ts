@@ -17,7 +17,7 @@ import { appImage, garBody, postPush, pubsubBench } from './pushes.js';
 import { stageTimes } from './stages.js';
 import { pushAuthEnv } from './push-auth.js';
 import { benchChurn } from './churn.js';
-import { benchRates, rateFloors, type RateFloor } from './rates.js';
+import { benchRates, rateFloors, type RateFloor, type RateStep } from './rates.js';
 
 export const SECTIONS = [
   'lookup',
@@ -40,6 +40,8 @@ export interface BenchOptions {
   log: (line: string) => void;
   /** The sections to run (default: all). */
   only?: readonly Section[];
+  /** The rates section's ladder instead of the default one (`--rates=50:20,200:5`). */
+  rates?: readonly RateStep[];
 }
 
 export type Results = Record<string, unknown>;
@@ -114,8 +116,13 @@ async function startServices(
 }
 
 /** Runs every benchmark against real servers and real service processes; returns the results. */
-export async function runBench({ smoke, log, only = SECTIONS }: BenchOptions): Promise<Results> {
-  const size = sizes(smoke);
+export async function runBench({
+  smoke,
+  log,
+  only = SECTIONS,
+  rates,
+}: BenchOptions): Promise<Results> {
+  const size = { ...sizes(smoke), ...(rates ? { rates: [...rates] } : {}) };
   const want = (section: Section) => only.includes(section);
   const results: Results = {
     smoke,
@@ -321,8 +328,9 @@ async function serviceBenches(
         floors,
         ingestPort: ports.ingest,
         target,
-        servicesCpu: async () => total(await servicesCpu(ports)),
+        servicesCpu: () => servicesCpu(ports),
         natsPid: sandbox.need('nats').pid,
+        natsUrl: sandbox.need('nats').url,
         offset: 50_000_000,
         log,
       });

@@ -107,7 +107,8 @@ describe('benchmark smoke run', () => {
       restarted: number;
       floorMs: { p50: number };
       ratio: { p50: number };
-      cpuPerPushMs: { services: number; natsServer: number };
+      cpuPerPushMs: { services: number; natsServer: number; byService: Record<string, number> };
+      stages: Record<string, { p50: number }>;
     }[];
     expect(rates.map((r) => r.rate)).toEqual([2, 50]);
     for (const step of rates) {
@@ -118,6 +119,22 @@ describe('benchmark smoke run', () => {
       expect(step.ratio.p50, `${step.rate}/s`).toBeGreaterThan(0);
       expect(step.cpuPerPushMs.services, `${step.rate}/s`).toBeGreaterThan(0);
       expect(step.cpuPerPushMs.natsServer, `${step.rate}/s`).toBeGreaterThan(0);
+      // each service's share, and where the time went: every stage timed from the stream's marks
+      expect(Object.keys(step.cpuPerPushMs.byService).sort(), `${step.rate}/s`).toEqual([
+        'dlq-manager',
+        'ingest',
+        'parser',
+        'resolver',
+        'restarter',
+      ]);
+      expect(Object.keys(step.stages).sort(), `${step.rate}/s`).toEqual([
+        'ingest',
+        'parser',
+        'patchSeen',
+        'resolver',
+        'restarter',
+      ]);
+      expect(step.stages['patchSeen']!.p50, `${step.rate}/s`).toBeGreaterThan(0);
     }
     // Workloads that did not opt in changing beside followed rollouts: the CPU measured both ways.
     const churn = results['churn'] as {
