@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Summary } from './stats.js';
+import { round, type Summary } from './stats.js';
 import type { LookupResult } from './lookup.js';
 import type { BurstResult } from './burst.js';
 import type { RateResult } from './rates.js';
@@ -189,7 +189,9 @@ export function rows(r: Results): [string, string, string][] {
             .join(', ')}) + ${step.cpuPerPushMs.natsServer} ms (nats-server)`,
         '≤ 1.5× the floor',
       ]);
-      const p50s = Object.entries(step.stages).map(([stage, t]) => `${stage} ${t.p50}`);
+      const p50s = Object.entries(step.stages as Record<string, Summary>).map(
+        ([stage, t]) => `${stage} ${round(t.p50, 1)}`,
+      );
       out.push([`  stage p50s at ${step.rate}/s (ms)`, p50s.join(' · '), '—']);
     }
     const busy = at(50);
