@@ -64,6 +64,8 @@ interface WindowContext {
   followers: Member[];
   mode: CoalesceMode;
   windowMs: number;
+  /** The previous window of the same key: this one's restarts wait for it. */
+  previous: Promise<unknown>;
   restarts: WindowRestart[];
 }
 
@@ -104,17 +106,25 @@ export interface WindowRestart {
 export const windowMachine = setup({
   types: {
     context: {} as WindowContext,
-    input: {} as { first: Member; windowMs: number; mode: CoalesceMode },
+    input: {} as {
+      first: Member;
+      windowMs: number;
+      mode: CoalesceMode;
+      previous?: Promise<unknown>;
+    },
     events: {} as { type: 'JOIN'; member: Member },
     output: {} as WindowOutput,
   },
   actors: {
     /**
-     * Waits for the workload's turn (the previous window's restart, the API rate), then chooses
-     * with `choose` — so a push that arrived meanwhile is applied instead of an older one — and
-     * restarts with it.
+     * Waits for the workload's turn (`previous`, the previous window's restarts; the API rate),
+     * then chooses with `choose` — so a push that arrived meanwhile is applied instead of an older
+     * one — and restarts with it.
      */
-    restart: fromPromise<WindowRestart, { choose: () => Member | undefined }>(notProvided),
+    restart: fromPromise<
+      WindowRestart,
+      { choose: () => Member | undefined; previous: Promise<unknown> }
+    >(notProvided),
   },
   delays: {
     window: ({ context }) => context.windowMs,
@@ -125,7 +135,12 @@ export const windowMachine = setup({
   },
 }).createMachine({
   id: 'window',
-  context: ({ input }) => ({ ...input, followers: [], restarts: [] }),
+  context: ({ input }) => ({
+    ...input,
+    previous: input.previous ?? Promise.resolve(),
+    followers: [],
+    restarts: [],
+  }),
   initial: 'open',
   states: {
     open: {
@@ -147,8 +162,9 @@ export const windowMachine = setup({
             restarting: {
               invoke: {
                 src: 'restart',
-                input: ({ self }) => ({
+                input: ({ self, context }) => ({
                   choose: () => leadingWinner(self.getSnapshot().context),
+                  previous: context.previous,
                 }),
                 onDone: {
                   target: 'finished',
@@ -178,8 +194,9 @@ export const windowMachine = setup({
     trailing: {
       invoke: {
         src: 'restart',
-        input: ({ self }) => ({
+        input: ({ self, context }) => ({
           choose: () => trailingWinner(self.getSnapshot().context),
+          previous: context.previous,
         }),
         onDone: {
           target: 'done',

@@ -51,25 +51,31 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
   const last = new Map<string, Promise<unknown>>();
   const contexts = new WeakMap<Member, Context>();
 
+  // Provided once (xstate's provide copies the machine's implementations each time).
+  const machine = windowMachine.provide({
+    actors: {
+      restart: fromPromise(async ({ input }) => {
+        await input.previous.catch(() => undefined);
+        await options.turn?.();
+        const winner = input.choose();
+        if (winner === undefined) throw new Error('a window restarted with no request');
+        // In the trace of the delivery whose push it applies, not of whoever opened the window.
+        const result = await runInContext(contexts.get(winner), () =>
+          options.restart(winner.request, options.turn !== undefined),
+        );
+        return { winner, result };
+      }),
+    },
+  });
+
   function openWindow(key: string, first: Member): Window {
-    const previous = last.get(key) ?? Promise.resolve();
-    const machine = windowMachine.provide({
-      actors: {
-        restart: fromPromise(async ({ input }) => {
-          await previous.catch(() => undefined);
-          await options.turn?.();
-          const winner = input.choose();
-          if (winner === undefined) throw new Error('a window restarted with no request');
-          // In the trace of the delivery whose push it applies, not of whoever opened the window.
-          const result = await runInContext(contexts.get(winner), () =>
-            options.restart(winner.request, options.turn !== undefined),
-          );
-          return { winner, result };
-        }),
-      },
-    });
     const actor = createActor(machine, {
-      input: { first, windowMs: options.windowMs, mode: options.mode ?? 'leading' },
+      input: {
+        first,
+        windowMs: options.windowMs,
+        mode: options.mode ?? 'leading',
+        previous: last.get(key) ?? Promise.resolve(),
+      },
     });
     const window: Window = { actor, output: toPromise(actor) };
     actor.subscribe((snapshot) => {

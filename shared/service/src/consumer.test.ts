@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@onpush/config';
 import { TOPOLOGY } from '@onpush/contracts';
 import { baseServiceSchema } from './config.js';
-import { consumerTuning, mayExtend, tuneConsumer, workingPlan } from './consumer.js';
+import { consumerTuning, mayExtend, tuneConsumer, workingPlan, WorkingKeeper } from './consumer.js';
 
 const restarter = TOPOLOGY.consumers.restarter;
 const tuningOf = (env: Record<string, string>) =>
@@ -93,5 +93,72 @@ describe('working()', () => {
     expect(mayExtend(0, plan)).toBe(true);
     expect(mayExtend(29_000, plan)).toBe(true);
     expect(mayExtend(29_500, plan)).toBe(false);
+  });
+});
+
+describe('WorkingKeeper: one timer extends every delivery being handled', () => {
+  const clock = () => {
+    let t = 0;
+    return { now: () => t, advance: (ms: number) => (t += ms) };
+  };
+  const delivery = () => {
+    const sent: number[] = [];
+    return { sent, m: { working: () => void sent.push(sent.length + 1) } };
+  };
+
+  it('extends each delivery once its period passed, until it is let go', () => {
+    const time = clock();
+    const keeper = new WorkingKeeper(workingPlan(3_000), time.now);
+    const a = delivery();
+    const letGoA = keeper.hold(a.m);
+    time.advance(500);
+    const b = delivery();
+    keeper.hold(b.m);
+    time.advance(499); // a: 999 ms held, not yet a period
+    keeper.sweep();
+    expect([a.sent.length, b.sent.length]).toEqual([0, 0]);
+    time.advance(1); // a: 1 s — one period
+    keeper.sweep();
+    expect([a.sent.length, b.sent.length]).toEqual([1, 0]);
+    time.advance(500); // b: 1 s
+    keeper.sweep();
+    expect([a.sent.length, b.sent.length]).toEqual([1, 1]);
+    letGoA();
+    time.advance(5_000);
+    keeper.sweep();
+    expect([a.sent.length, b.sent.length]).toEqual([1, 2]);
+    expect(keeper.size).toBe(1);
+    keeper.stop();
+  });
+
+  it('stops extending after ten ack waits, so the broker redelivers a hung delivery', () => {
+    const time = clock();
+    const keeper = new WorkingKeeper(workingPlan(3_000), time.now);
+    const hung = delivery();
+    keeper.hold(hung.m);
+    for (let s = 0; s < 60; s++) {
+      time.advance(500);
+      keeper.sweep();
+    }
+    // every second for 29 s (the last period that still ends within 30 s), then nothing
+    expect(hung.sent.length).toBe(29);
+    expect(keeper.size).toBe(0);
+    keeper.stop();
+  });
+
+  it('survives a delivery whose connection closed', () => {
+    const time = clock();
+    const keeper = new WorkingKeeper(workingPlan(3_000), time.now);
+    const ok = delivery();
+    keeper.hold({
+      working: () => {
+        throw new Error('closed');
+      },
+    });
+    keeper.hold(ok.m);
+    time.advance(1_000);
+    keeper.sweep();
+    expect(ok.sent.length).toBe(1);
+    keeper.stop();
   });
 });

@@ -90,3 +90,67 @@ export function workingPlan(ackWaitMs: number): WorkingPlan {
 export function mayExtend(elapsedMs: number, plan: WorkingPlan): boolean {
   return elapsedMs + plan.intervalMs <= plan.maxHoldMs;
 }
+
+/** What `working()` is sent to: a delivery (JetStream's `JsMsg`). */
+export interface Extendable {
+  working(): void;
+}
+
+/**
+ * Sends `working()` for every delivery still being handled, by one timer per stage rather than
+ * one per delivery: each delivery is extended once its period passed (checked every half period,
+ * so at most 1.5 periods apart — half the ack wait), for at most `maxHoldMs`; then the broker
+ * redelivers it, as after a crash.
+ */
+export class WorkingKeeper {
+  private readonly held = new Map<Extendable, { started: number; due: number }>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly plan: WorkingPlan,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Keeps `m` from being redelivered until the returned function is called. */
+  hold(m: Extendable): () => void {
+    const started = this.now();
+    this.held.set(m, { started, due: started + this.plan.intervalMs });
+    if (!this.timer) {
+      this.timer = setInterval(() => this.sweep(), Math.max(5, this.plan.intervalMs / 2));
+      this.timer.unref();
+    }
+    return () => this.held.delete(m);
+  }
+
+  /**
+   * Extends every delivery whose period passed; lets go of those held for `maxHoldMs`. The timer
+   * stops when nothing is held (the next `hold` starts it again).
+   */
+  sweep(): void {
+    if (this.held.size === 0) return this.stop();
+    const now = this.now();
+    for (const [m, times] of this.held) {
+      if (now < times.due) continue;
+      if (!mayExtend(now - times.started, this.plan)) {
+        this.held.delete(m);
+        continue;
+      }
+      times.due = now + this.plan.intervalMs;
+      try {
+        m.working();
+      } catch {
+        // Connection closed: the broker redelivers after the ack wait, as after a crash.
+      }
+    }
+  }
+
+  /** Deliveries held now. */
+  get size(): number {
+    return this.held.size;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

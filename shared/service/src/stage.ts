@@ -22,7 +22,7 @@ import {
   type Publish,
 } from '@onpush/nats';
 import type { Logger, Metrics } from '@onpush/telemetry';
-import { mayExtend, tuneConsumer, workingPlan, type ConsumerTuning } from './consumer.js';
+import { tuneConsumer, workingPlan, WorkingKeeper, type ConsumerTuning } from './consumer.js';
 import { deadLetterFor } from './dead-letter.js';
 import { fitDeadLetters } from './dead-letter-fit.js';
 import type { LifecycleEvent } from './lifecycle-machine.js';
@@ -110,28 +110,6 @@ export function consumerSpecOrExit(
 }
 
 /**
- * Calls `working()` on a delivery every fraction of the ack wait while it is handled, so the
- * broker does not redeliver it meanwhile; for at most MAX_HOLD_ACK_WAITS ack waits. Returns the
- * function that stops it.
- */
-function keepWorking(m: JsMsg, ackWaitMs: number): () => void {
-  const plan = workingPlan(ackWaitMs);
-  const started = performance.now();
-  const timer = setInterval(() => {
-    if (!mayExtend(performance.now() - started, plan)) {
-      clearInterval(timer);
-      return;
-    }
-    try {
-      m.working();
-    } catch {
-      // Connection closed: the broker redelivers after the ack wait, as after a crash.
-    }
-  }, plan.intervalMs);
-  return () => clearInterval(timer);
-}
-
-/**
  * Publishes what a delivery produced and resolves once JetStream stored it all. Everything but
  * the last message (the outcome, by convention) goes at once — one round trip for a fan-out, not
  * one per message; the outcome only after them, so an outcome is never stored without what it
@@ -192,7 +170,7 @@ function deliveryRunner(
   options: StageOptions<StageStarted>,
   spec: ConsumerSpec,
   session: () => { ctx: StageContext; started: StageStarted } | undefined,
-): (m: JsMsg) => Promise<Handled> {
+): (m: JsMsg, msg: Incoming) => Promise<Handled> {
   const raw = new WeakMap<Incoming, JsMsg>();
   // A dead letter over the server's max_payload is cut to fit rather than refused forever.
   const publish = (outgoing: readonly Outgoing[]) => {
@@ -216,14 +194,15 @@ function deliveryRunner(
       ),
     },
   });
-  return async (m) => {
+  // One timer sends working() for every delivery still being handled (not one per delivery).
+  const keeper = new WorkingKeeper(workingPlan(spec.ackWaitMs));
+  return async (m, msg) => {
     const startedAt = performance.now();
-    const msg = incomingOf(m);
     raw.set(msg, m);
     const actor = createActor(machine, {
       input: { msg, maxDeliver: spec.maxDeliver, retryScheduleMs: options.retryScheduleMs },
     });
-    const stopWorking = keepWorking(m, spec.ackWaitMs);
+    const stopWorking = keeper.hold(m);
     actor.start();
     const handled = await toPromise(actor).finally(stopWorking);
     record(options, msg, handled, performance.now() - startedAt);
@@ -266,7 +245,7 @@ function consume(
   { js, failover }: Pick<StageContext, 'js' | 'failover'>,
   spec: ConsumerSpec,
   options: StageOptions<StageStarted>,
-  deliver: (m: JsMsg) => Promise<Handled>,
+  deliver: (m: JsMsg, msg: Incoming) => Promise<Handled>,
   inFlight: Set<Promise<unknown>>,
 ): () => Promise<void> {
   let stopped = false;
@@ -282,7 +261,8 @@ function consume(
     void watchHeartbeats(messages, failover);
     for await (const m of messages) {
       failover.succeeded();
-      const task = traceDelivery(m, spec, () => deliver(m)).catch((error: unknown) =>
+      const msg = incomingOf(m); // headers read once, for the span and the handler
+      const task = traceDelivery(msg, spec, () => deliver(m, msg)).catch((error: unknown) =>
         options.log.error('message actor failed', { error }),
       );
       inFlight.add(task);

@@ -9,7 +9,7 @@ import {
   FATES,
   type Fate,
 } from '@onpush/contracts';
-import { dedupId, type JetStreamClient, type JsMsg, type Publish } from '@onpush/nats';
+import { dedupId, type JetStreamClient, type Publish } from '@onpush/nats';
 import {
   ATTR_ONPUSH_RESULT,
   consumerLagGauges,
@@ -18,7 +18,7 @@ import {
   withPublishSpan,
   type Metrics,
 } from '@onpush/telemetry';
-import type { FailureInfo, MessageResult } from './message-machine.js';
+import type { FailureInfo, Incoming, MessageResult } from './message-machine.js';
 
 const OUTCOME_PREFIX = OUTCOME_ALL.slice(0, -2);
 
@@ -55,31 +55,25 @@ export interface Handled {
   failure: FailureInfo | undefined;
 }
 
-function headersOf(m: JsMsg): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const key of m.headers?.keys() ?? []) headers[key] = m.headers?.get(key) ?? '';
-  return headers;
-}
-
 /**
  * Handles one delivery inside a `process <subject>` CONSUMER span, child of the producer span
  * in the message's headers. A retried or dead-lettered delivery sets `error.type` (the failure's
  * type) and status ERROR; every delivery is its own span, so retries show as attempts.
  */
 export function traceDelivery(
-  m: JsMsg,
+  msg: Incoming,
   spec: Pick<ConsumerSpec, 'durable' | 'stream'>,
   handle: () => Promise<Handled>,
 ): Promise<Handled> {
-  const headers = headersOf(m);
+  const { headers } = msg;
   const delivery = {
-    subject: m.subject,
+    subject: msg.subject,
     headers,
     consumer: spec.durable,
     stream: spec.stream,
-    streamSequence: m.seq,
-    deliveryCount: m.info.deliveryCount,
-    bodySize: m.data.byteLength,
+    streamSequence: msg.seq,
+    deliveryCount: msg.deliveryCount,
+    bodySize: msg.data.byteLength,
     messageId: headers[HEADERS.msgId],
     eventId: headers[HEADERS.eventId],
   };
