@@ -55,6 +55,10 @@ export async function rateFloors(
   return floors;
 }
 
+/** Pushes sent before the ladder, unmeasured; its event ids use step number WARM_UP_STEP. */
+const WARM_UP: RateStep = { rate: 20, seconds: 3 };
+const WARM_UP_STEP = 9;
+
 /** The ladder against the running services, each step beside its floor. */
 export async function benchRates(options: {
   floors: readonly RateFloor[];
@@ -68,8 +72,20 @@ export async function benchRates(options: {
   offset: number;
   log: (line: string) => void;
 }): Promise<RateResult[]> {
+  if (options.floors.length > WARM_UP_STEP) throw new Error(`at most ${WARM_UP_STEP} rates`);
   const out: RateResult[] = [];
   const natsCpu = () => (options.natsPid ? processCpuSeconds(options.natsPid) : Number.NaN);
+  // Warm first (JIT, connections, the first rollouts followed), unmeasured: run alone
+  // (--only=rates), the first step was charged up to twice its steady CPU per push for the
+  // services' start-up.
+  options.log(`rates: warming up at ${WARM_UP.rate}/s for ${WARM_UP.seconds}s (not measured)`);
+  await webhookLatency(
+    options.ingestPort,
+    options.target,
+    WARM_UP.rate,
+    WARM_UP.seconds,
+    options.offset + WARM_UP_STEP * 1_000_000,
+  );
   for (const [i, floor] of options.floors.entries()) {
     options.log(`rates: webhook → PATCH at ${floor.rate}/s for ${floor.seconds}s`);
     const services = await options.servicesCpu();

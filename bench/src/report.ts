@@ -189,8 +189,8 @@ export function rows(r: Results): [string, string, string][] {
             .join(', ')}) + ${step.cpuPerPushMs.natsServer} ms (nats-server)`,
         '≤ 1.5× the floor',
       ]);
-      const p50s = Object.entries(step.stages as Record<string, Summary>).map(
-        ([stage, t]) => `${stage} ${round(t.p50, 1)}`,
+      const p50s = (['ingest', 'parser', 'resolver', 'restarter', 'patchSeen'] as const).map(
+        (stage) => `${stage} ${step.stages[stage] ? round(step.stages[stage].p50, 1) : '—'}`,
       );
       out.push([`  stage p50s at ${step.rate}/s (ms)`, p50s.join(' · '), '—']);
     }
