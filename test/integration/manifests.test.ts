@@ -207,6 +207,12 @@ const ACCESS: Access[] = [
   ['restarter', 'update', 'configmaps', NAMESPACE, false],
   ['restarter', 'delete', 'deployments.apps', 'shop', false],
   ['restarter', 'list', 'pods', 'shop', false],
+  // Events about what it did: created, never read back, changed or deleted (nor core/v1 ones)
+  ['restarter', 'create', 'events.events.k8s.io', 'shop', true],
+  ['restarter', 'update', 'events.events.k8s.io', 'shop', false],
+  ['restarter', 'delete', 'events.events.k8s.io', 'shop', false],
+  ['restarter', 'list', 'events.events.k8s.io', 'shop', false],
+  ['resolver', 'create', 'events.events.k8s.io', 'shop', false],
   ['resolver', 'list', 'deployments.apps', '', true],
   ['resolver', 'watch', 'deployments.apps', '', true],
   ['resolver', 'watch', 'statefulsets.apps', '', true],
@@ -598,9 +604,11 @@ describe('Kubernetes manifests (k8s/)', () => {
       const snapshot = times(['get', 'create', 'update', 'delete'], ['configmaps']);
       // What rolls out is followed (watch); a CronJob's change waits for its next run.
       const rollingOut = workloads.filter((w) => w !== 'cronjobs.batch');
+      // ... and what it did is told on the workload as a Kubernetes Event.
       const restarterRules = [
         ...times(['get', 'patch'], workloads),
         ...times(['watch'], rollingOut),
+        'create events.events.k8s.io',
       ];
       const expected: Record<string, Record<string, string[]>> = {
         ingest: { [NAMESPACE]: [], shop: [] },

@@ -131,6 +131,16 @@ describe('restarter: forged restart requests end refused, with no PATCH', () => 
       workload: { kind: 'Deployment', namespace: 'shop', name: 'legacy' },
     });
     expect(await state('shop', 'legacy')).toEqual(before);
+    // and `kubectl describe deployment legacy` says why (a Warning Event from onpush)
+    const warning = await eventually('the Event on shop/legacy', async () =>
+      (await kube.core.listNamespacedEvent({ namespace: 'shop' })).items.find(
+        (e) => e.involvedObject.name === 'legacy' && e.reason === 'RestartRefused',
+      ),
+    );
+    expect(warning.type).toBe('Warning');
+    expect(warning.reportingComponent).toBe('onpush.dev/restarter');
+    expect(warning.message).toContain('forged:legacy');
+    expect(warning.message).toContain('not_opted_in');
   });
 
   it('refuses an opted-in Deployment in a namespace out of scope', async () => {

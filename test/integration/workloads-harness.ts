@@ -44,6 +44,7 @@ import {
 } from '@onpush/resolver';
 import {
   TokenBucket,
+  createEventRecorder,
   createHandler as createRestarterHandler,
   createTracker,
   kubeEffects,
@@ -64,6 +65,8 @@ export interface Onpush {
   push(pushed: Partial<ImagePushed> & { tag?: string; digest?: string }): Promise<Outcome[]>;
   /** Rollout outcomes reported so far. */
   readonly rollouts: Outcome[];
+  /** Kubernetes Events recorded so far, by result (sent, failed, dropped). */
+  readonly eventResults: Readonly<Record<string, number>>;
   readonly index: ImageIndex;
   readonly watcher: Watcher;
   readonly tracker: Tracker;
@@ -106,14 +109,26 @@ export async function startOnpush(options: OnpushOptions): Promise<Onpush> {
     rebuild: () => Promise.reject(new Error('the index should answer')),
     decisions: decisionBook(new MemoryCasStore<Decision>()),
   });
+  const http = await kubeHttp(options.restarter);
+  // Kubernetes Events, as the restarter records them (EVENTS, on by default)
+  const eventResults: Record<string, number> = {};
+  const events = createEventRecorder({
+    http,
+    bucket: new TokenBucket({ qps: 100, burst: 100 }),
+    queueSize: 1_000,
+    counter: { inc: ({ result }) => void (eventResults[result] = (eventResults[result] ?? 0) + 1) },
+    log,
+  });
   const rollouts: Outcome[] = [];
   const tracker = createTracker({
     watch: watchStart(options.restarter),
     timeoutMs: options.rolloutTimeoutMs ?? 120_000,
-    report: (outcome) => rollouts.push(outcome),
+    report: (outcome) => {
+      rollouts.push(outcome);
+      events.record(outcome);
+    },
     log,
   });
-  const http = await kubeHttp(options.restarter);
   const restart = createRestarterHandler({
     scope,
     effects: kubeEffects({
@@ -123,9 +138,11 @@ export async function startOnpush(options: OnpushOptions): Promise<Onpush> {
     }),
     ...(options.dryRun !== undefined ? { dryRun: options.dryRun } : {}),
     onRestarted: (request, result) => tracker.track(trackRequest(request, result)),
+    onOutcome: (outcome) => events.record(outcome),
   });
   return {
     rollouts,
+    eventResults,
     index,
     watcher,
     tracker,
@@ -154,6 +171,7 @@ export async function startOnpush(options: OnpushOptions): Promise<Onpush> {
     },
     async stop() {
       await tracker.stop();
+      await events.close();
       await watcher.stop();
       http.close();
     },

@@ -25,7 +25,14 @@ import {
 } from '@onpush/kube';
 import { ImageIndex } from '@onpush/image-index';
 import { createSnapshotStore } from '@onpush/resolver';
-import { TokenBucket, createHandler, kubeEffects, kubeRequestCounter } from '@onpush/restarter';
+import {
+  TokenBucket,
+  createHandler,
+  eventBody,
+  eventOfOutcome,
+  kubeEffects,
+  kubeRequestCounter,
+} from '@onpush/restarter';
 import { cacheDir } from '@onpush/sandbox';
 import { createMetrics } from '@onpush/telemetry';
 import { eventually, useSandbox } from '@onpush/testing';
@@ -168,6 +175,28 @@ describe('least privilege: the shipped namespaced RBAC (real kube-apiserver)', (
       'StatefulSet/blog/db': 'rollout-completed',
     });
     expect(await marksOf(adminHttp, 'Deployment', 'ops', 'tool')).toEqual({});
+
+    // Each decision and rollout result is a Kubernetes Event on the workload, as `kubectl
+    // describe` shows it — recorded with nothing more than those Roles.
+    const core = kubeClients(admin).core;
+    const eventsOf = async (namespace: string, name: string) =>
+      (await core.listNamespacedEvent({ namespace })).items
+        .filter(
+          (e) => e.involvedObject.name === name && e.reportingComponent === 'onpush.dev/restarter',
+        )
+        .map((e) => `${e.type} ${e.reason} ${e.involvedObject.kind}`)
+        .sort();
+    expect(
+      await eventually('the Events of shop/web', async () => {
+        const seen = await eventsOf('shop', 'web');
+        return seen.length === 2 ? seen : undefined;
+      }),
+    ).toEqual(['Normal Restarted Deployment', 'Normal RolloutCompleted Deployment']);
+    expect(await eventsOf('blog', 'db')).toEqual([
+      'Normal Restarted StatefulSet',
+      'Normal RolloutCompleted StatefulSet',
+    ]);
+    expect(onpush.eventResults).toEqual({ sent: 4 });
   });
 
   it('keeps the index snapshot in ConfigMaps of its own namespace, and only there', async () => {
@@ -209,6 +238,23 @@ describe('least privilege: the shipped namespaced RBAC (real kube-apiserver)', (
     // dead-letters.
     const http = await kubeHttp(restarterConfig);
     try {
+      // nor may it write an Event where it may not restart
+      const event = eventOfOutcome({
+        v: 1,
+        eventId: 'it:ops',
+        fate: 'restarted',
+        stage: 'restarter',
+        workload: { kind: 'Deployment', namespace: 'ops', name: 'tool' },
+        at: new Date().toISOString(),
+      })!;
+      expect(
+        await refusal(() =>
+          http.post(
+            '/apis/events.k8s.io/v1/namespaces/ops/events',
+            eventBody(event, 'it', new Date()),
+          ),
+        ),
+      ).toBe(403);
       const handlerWith = (namespaces: string[]) =>
         createHandler({
           effects: kubeEffects({

@@ -47,6 +47,17 @@ export const restarterSchema = baseServiceSchema
     ROLLOUT_TIMEOUT: duration({ min: 1_000, max: 86_400_000 }).default(600_000),
     /** Rollouts followed at once at most (one replica). */
     ROLLOUT_TRACK_MAX: int({ min: 1, max: 100_000 }).default(1_000),
+    /**
+     * Kubernetes Events on the workload for each decision and rollout result (`kubectl describe`).
+     * Best effort, with their own rate limit: the outcome stream is the record.
+     */
+    EVENTS: bool().default(true),
+    /** Events per second at most (token bucket refill rate), apart from KUBE_QPS. */
+    EVENTS_QPS: positiveNumber().default(50),
+    /** Events allowed at once above EVENTS_QPS. */
+    EVENTS_BURST: int({ min: 1, max: 100_000 }).default(100),
+    /** Events waiting to be sent at most; more are dropped (counted). */
+    EVENTS_QUEUE: int({ min: 1, max: 1_000_000 }).default(1_000),
     ...notifyFields,
   })
   .superRefine((config, ctx) => {

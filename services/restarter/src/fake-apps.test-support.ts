@@ -123,6 +123,13 @@ export class FakeApps implements KubeHttp {
     return { status: 200, data: objectOf({ namespace, name }, stored) as T };
   }
 
+  /** Events: accepted and kept (`posted`). */
+  readonly posted: { path: string; body: unknown }[] = [];
+  post<T>(path: string, body: unknown): Promise<KubeResponse<T>> {
+    this.posted.push({ path, body });
+    return Promise.resolve({ status: 201, data: body as T });
+  }
+
   close(): void {}
 
   /** The stored object after one network hop, or the injected failure, or a 404. */

@@ -54,6 +54,8 @@ export interface HandlerDeps {
   turn?: () => Promise<void>;
   /** Called with each `restarted` (the rollout tracker); must not block nor throw. */
   onRestarted?: (request: RestartRequest, result: Restarted) => void;
+  /** Called with each workload fate (Kubernetes Events); must not block nor throw. */
+  onOutcome?: (outcome: Outcome) => void;
 }
 
 export type Restarted = Extract<RestartOutput, { fate: 'restarted' }>;
@@ -216,6 +218,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
     const outcome = restartOutcome(request, result, now());
     recordOutcome(outcome, deps.pushToRestart);
     deps.outcomes?.inc({ fate: outcome.fate, reason: outcome.reason ?? '' });
+    deps.onOutcome?.(outcome);
     return [
       {
         subject: outcomeSubject(outcome.fate),

@@ -91,3 +91,13 @@ export {
 } from './rollout/outcome.js';
 export { rolloutReporter, notifyDeadLetters, type ReporterDeps } from './rollout/report.js';
 export { rolloutCounter, followingGauge } from './metrics.js';
+export {
+  createEventRecorder,
+  eventBody,
+  eventCounter,
+  eventOfOutcome,
+  REPORTING_CONTROLLER,
+  type EventRecorder,
+  type EventRecorderDeps,
+  type WorkloadEvent,
+} from './events.js';

@@ -8,6 +8,7 @@ import {
   watchStart,
   type KubeConfig,
 } from '@onpush/kube';
+import type { Outcome } from '@onpush/contracts';
 import { createNotifier, notificationCounter } from '@onpush/notify';
 import {
   consumerSpecOrExit,
@@ -19,6 +20,7 @@ import {
 import { createLogger, createMetrics, pushToRestartHistogram } from '@onpush/telemetry';
 import { windowMs } from './coalesce.js';
 import { restarterSchema } from './config.js';
+import { createEventRecorder, eventCounter } from './events.js';
 import { createHandler } from './handler.js';
 import { kubeEffects } from './kube.js';
 import { followingGauge, kubeRequestCounter, outcomeCounter, rolloutCounter } from './metrics.js';
@@ -43,11 +45,18 @@ const settings = stageSettings(config, log, metrics);
 const { ackWaitMs } = consumerSpecOrExit('restarter', settings.tuning, 'restarter');
 const kubeConfig = orExit('restarter', () => kubeConfigOf(config.KUBECONFIG));
 const bucket = new TokenBucket({ qps: config.KUBE_QPS, burst: config.KUBE_BURST });
-const effects = kubeEffects({
-  http: await kubeHttp(kubeConfig),
-  bucket,
-  requests: kubeRequestCounter(metrics.registry),
-});
+const http = await kubeHttp(kubeConfig);
+const effects = kubeEffects({ http, bucket, requests: kubeRequestCounter(metrics.registry) });
+const events = config.EVENTS
+  ? createEventRecorder({
+      http,
+      bucket: new TokenBucket({ qps: config.EVENTS_QPS, burst: config.EVENTS_BURST }),
+      queueSize: config.EVENTS_QUEUE,
+      counter: eventCounter(metrics.registry),
+      log: log.child({ component: 'events' }),
+    })
+  : undefined;
+const recordEvent = events ? (outcome: Outcome) => events.record(outcome) : undefined;
 
 const notifier =
   config.NOTIFY_TARGETS.length === 0
@@ -70,7 +79,12 @@ const tracker = config.ROLLOUT_TRACKING
       watch: watchStart(kubeConfig),
       timeoutMs: config.ROLLOUT_TIMEOUT,
       maxTracked: config.ROLLOUT_TRACK_MAX,
-      report: rolloutReporter({ publish: () => stage.context?.publish, notifier, log }),
+      report: rolloutReporter({
+        publish: () => stage.context?.publish,
+        notifier,
+        log,
+        ...(recordEvent ? { onOutcome: recordEvent } : {}),
+      }),
       log: log.child({ component: 'rollouts' }),
       onResult: (kind, result) => rollouts.inc({ kind, result }),
       labelSelector: labelSelector(scopeFromConfig(config)),
@@ -91,6 +105,7 @@ const handle = createHandler({
   // After the outcome is on its way: following a rollout never delays a restart.
   onRestarted: (request, result) =>
     setImmediate(() => tracker?.track(trackRequest(request, result))),
+  ...(recordEvent ? { onOutcome: recordEvent } : {}),
 });
 
 const stage = defineStage({
@@ -102,6 +117,7 @@ const stage = defineStage({
       handle,
       close: async () => {
         await tracker?.stop();
+        await events?.close();
         stopDeadLetters?.();
         await notifier?.close();
       },

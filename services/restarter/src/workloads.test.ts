@@ -105,6 +105,7 @@ describe('reading a workload', () => {
         calls.push(`PATCH ${path} ${type}`);
         return Promise.resolve({ status: 200, data: { metadata: { generation: 4 } } as T });
       },
+      post: () => Promise.reject(new Error('no POST expected')),
       close: () => undefined,
     };
     const ref = { kind: 'Rollout', namespace: 'shop', name: 'web' } as const;

@@ -23,6 +23,8 @@ export interface ReporterDeps {
   log: Logger;
   /** Waits before each retry of a failed publish. */
   retriesMs?: readonly number[];
+  /** Called with each rollout outcome (Kubernetes Events); must not block nor throw. */
+  onOutcome?: (outcome: Outcome) => void;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -58,6 +60,7 @@ export function rolloutReporter(deps: ReporterDeps) {
     });
     void publish(outcome);
     deps.notifier?.notify(outcome, notify);
+    deps.onOutcome?.(outcome);
   };
 }
 
