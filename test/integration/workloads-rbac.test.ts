@@ -176,6 +176,18 @@ describe('least privilege: the shipped namespaced RBAC (real kube-apiserver)', (
     });
     expect(await marksOf(adminHttp, 'Deployment', 'ops', 'tool')).toEqual({});
 
+    // Every write names onpush as its field manager, as `kubectl rollout restart` names its own:
+    // `kubectl get -o yaml --show-managed-fields` shows onpush owning the restart marks.
+    const web = await kubeClients(admin).apps.readNamespacedDeployment({
+      namespace: 'shop',
+      name: 'web',
+    });
+    const byOnpush = (web.metadata?.managedFields ?? []).filter((f) => f.manager === 'onpush');
+    expect(byOnpush.map((f) => f.operation)).toEqual(['Update']);
+    const owned = JSON.stringify(byOnpush[0]?.fieldsV1);
+    expect(owned).toContain('f:kubectl.kubernetes.io/restartedAt');
+    expect(owned).toContain('f:onpush.dev/digest');
+
     // Each decision and rollout result is a Kubernetes Event on the workload, as `kubectl
     // describe` shows it — recorded with nothing more than those Roles.
     const core = kubeClients(admin).core;
@@ -204,6 +216,11 @@ describe('least privilege: the shipped namespaced RBAC (real kube-apiserver)', (
     const store = createSnapshotStore({ api: resolverCore, namespace: 'onpush' });
     expect(await store.save(onpush.index.serialize())).toBe(1);
     expect(ImageIndex.deserialize((await store.load()) ?? '').stats().workloads).toBe(2);
+    const shard = await resolverCore.readNamespacedConfigMap({
+      namespace: 'onpush',
+      name: 'onpush-image-index',
+    });
+    expect(shard.metadata?.managedFields?.map((f) => f.manager)).toEqual(['onpush']);
     const elsewhere = createSnapshotStore({ api: resolverCore, namespace: 'shop' });
     await expect(elsewhere.save('{}')).rejects.toMatchObject({ status: 403 });
   });

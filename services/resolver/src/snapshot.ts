@@ -10,7 +10,7 @@
 import { OnpushError } from '@onpush/contracts';
 import { randomUUID } from 'node:crypto';
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { toKubeApiError } from '@onpush/kube';
+import { FIELD_MANAGER, toKubeApiError } from '@onpush/kube';
 import { SHARD_LIMIT_BYTES, splitShards } from '@onpush/image-index';
 
 export const SNAPSHOT_NAME = 'onpush-image-index';
@@ -28,11 +28,16 @@ const KEYS = {
 /** The slice of client-node's CoreV1Api the snapshot uses. */
 export interface ConfigMapApi {
   readNamespacedConfigMap(param: { name: string; namespace: string }): Promise<V1ConfigMap>;
-  createNamespacedConfigMap(param: { namespace: string; body: V1ConfigMap }): Promise<unknown>;
+  createNamespacedConfigMap(param: {
+    namespace: string;
+    body: V1ConfigMap;
+    fieldManager?: string;
+  }): Promise<unknown>;
   replaceNamespacedConfigMap(param: {
     name: string;
     namespace: string;
     body: V1ConfigMap;
+    fieldManager?: string;
   }): Promise<unknown>;
   deleteNamespacedConfigMap(param: { name: string; namespace: string }): Promise<unknown>;
 }
@@ -93,11 +98,16 @@ export function createSnapshotStore(options: SnapshotStoreOptions): SnapshotStor
     };
     const body: V1ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata, data };
     try {
-      await api.createNamespacedConfigMap({ namespace, body });
+      await api.createNamespacedConfigMap({ namespace, body, fieldManager: FIELD_MANAGER });
     } catch (error) {
       if (statusOf(error) !== 409) throw toKubeApiError(error);
       try {
-        await api.replaceNamespacedConfigMap({ name: metadata.name, namespace, body });
+        await api.replaceNamespacedConfigMap({
+          name: metadata.name,
+          namespace,
+          body,
+          fieldManager: FIELD_MANAGER,
+        });
       } catch (replaceError) {
         throw toKubeApiError(replaceError);
       }

@@ -114,8 +114,8 @@ describe('the Event recorder: best effort, never in the way', () => {
     recorder.record(outcome('rollout-completed'));
     await recorder.close();
     expect(posted).toEqual([
-      '/apis/events.k8s.io/v1/namespaces/shop/events Restarted',
-      '/apis/events.k8s.io/v1/namespaces/shop/events RolloutCompleted',
+      '/apis/events.k8s.io/v1/namespaces/shop/events?fieldManager=onpush Restarted',
+      '/apis/events.k8s.io/v1/namespaces/shop/events?fieldManager=onpush RolloutCompleted',
     ]);
     expect(counter.seen).toEqual({ sent: 2 });
   });

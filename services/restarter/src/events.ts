@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Outcome, WorkloadKind } from '@onpush/contracts';
-import { KINDS, type KubeHttp } from '@onpush/kube';
+import { KINDS, managedBy, type KubeHttp } from '@onpush/kube';
 import type { TokenBucket } from '@onpush/service';
 import { counter, type Counter, type Logger, type Registry } from '@onpush/telemetry';
 
@@ -149,7 +149,7 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
     const path = `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(event.workload.namespace)}/events`;
     try {
       await deps.bucket.take();
-      await deps.http.post(path, eventBody(event, instance, now()));
+      await deps.http.post(managedBy(path), eventBody(event, instance, now()));
       deps.counter.inc({ result: 'sent' });
     } catch (error) {
       deps.counter.inc({ result: 'failed' });

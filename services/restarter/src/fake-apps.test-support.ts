@@ -48,12 +48,19 @@ export class FakeApiException extends KubeApiError {
   }
 }
 
-const PATH = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)$/;
+const PATH = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/?]+)(?:\?(.*))?$/;
 
 function refOf(path: string): Ref {
   const match = PATH.exec(path);
   if (!match) throw new Error(`fake API server: unexpected path ${path}`);
   return { namespace: decodeURIComponent(match[1]!), name: decodeURIComponent(match[2]!) };
+}
+
+/** A write must name onpush's field manager, as every write onpush makes does. */
+function requireFieldManager(path: string): void {
+  const query = new URLSearchParams(PATH.exec(path)?.[3] ?? '');
+  if (query.get('fieldManager') !== 'onpush')
+    throw new Error(`fake API server: a write without fieldManager=onpush: ${path}`);
 }
 
 export class FakeApps implements KubeHttp {
@@ -109,6 +116,7 @@ export class FakeApps implements KubeHttp {
 
   async patch<T>(path: string, patch: unknown, contentType: string): Promise<KubeResponse<T>> {
     const { namespace, name } = refOf(path);
+    requireFieldManager(path);
     const body = patch as PatchBody;
     this.calls.push({ verb: 'patch', namespace, name, body, contentType });
     const stored = await this.answer('patch', { namespace, name });

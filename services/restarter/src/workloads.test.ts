@@ -115,8 +115,8 @@ describe('reading a workload', () => {
     expect(patched.data.generation).toBe(4);
     expect(calls).toEqual([
       'GET /apis/argoproj.io/v1alpha1/namespaces/shop/rollouts/web',
-      `PATCH /apis/argoproj.io/v1alpha1/namespaces/shop/rollouts/web ${PatchStrategy.MergePatch}`,
-      `PATCH /apis/batch/v1/namespaces/shop/cronjobs/web ${PatchStrategy.StrategicMergePatch}`,
+      `PATCH /apis/argoproj.io/v1alpha1/namespaces/shop/rollouts/web?fieldManager=onpush ${PatchStrategy.MergePatch}`,
+      `PATCH /apis/batch/v1/namespaces/shop/cronjobs/web?fieldManager=onpush ${PatchStrategy.StrategicMergePatch}`,
     ]);
   });
 });

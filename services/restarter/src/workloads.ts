@@ -10,6 +10,7 @@ import {
   PatchStrategy,
   dig,
   nest,
+  managedBy,
   objectPath,
   restartMarks,
   restartTime,
@@ -139,7 +140,11 @@ export function kindApi(spec: KindSpec) {
       },
       async patch(ref, change, resourceVersion) {
         const body = patchBody(spec, change, resourceVersion);
-        const res = await http.patch<KubeObject | undefined>(path(ref), body, contentType);
+        const res = await http.patch<KubeObject | undefined>(
+          managedBy(path(ref)),
+          body,
+          contentType,
+        );
         const object = res.data;
         return {
           status: res.status,

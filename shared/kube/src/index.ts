@@ -8,7 +8,9 @@ export {
 } from './client.js';
 export {
   ANNOTATIONS,
+  FIELD_MANAGER,
   LABELS,
+  managedBy,
   restartPatch,
   restartMarks,
   restartTime,

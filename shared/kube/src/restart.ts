@@ -33,6 +33,17 @@ export interface RestartMark {
   pushedAt?: string | undefined;
 }
 
+/**
+ * The field manager every write of onpush names (as `kubectl rollout restart` names its own), so
+ * `kubectl get -o yaml --show-managed-fields` and server-side apply tools see who owns the marks.
+ */
+export const FIELD_MANAGER = 'onpush';
+
+/** `path` with `fieldManager=onpush` in its query. */
+export function managedBy(path: string): string {
+  return `${path}${path.includes('?') ? '&' : '?'}fieldManager=${FIELD_MANAGER}`;
+}
+
 /** RFC 3339 to the second, as kubectl writes restartedAt. */
 export function restartTime(at: Date): string {
   return at.toISOString().replace(/\.\d{3}Z$/, 'Z');
