@@ -245,7 +245,8 @@ export function memberResult(member: Member, output: WindowOutput): MemberResult
   if (
     result.fate === 'restarted' ||
     result.fate === 'unchanged' ||
-    result.fate === 'would-restart'
+    result.fate === 'would-restart' ||
+    result.fate === 'held' // the window's latest push waits for its delay: it wins
   ) {
     return { fate: 'unchanged', reason: 'superseded', by: last.winner.request };
   }

@@ -91,6 +91,8 @@ export interface ImageChange {
 
 export type Decision =
   | { readonly kind: 'refused'; readonly reason: RefusedReason; readonly detail: string }
+  /** The push is younger than the workload's maturity delay: wait until `until`, then decide again. */
+  | { readonly kind: 'hold'; readonly until: Date; readonly detail: string }
   | { readonly kind: 'unchanged'; readonly reason?: UnchangedReason; readonly detail?: string }
   | {
       readonly kind: 'patch';
@@ -115,8 +117,41 @@ export interface DecisionInput {
   tag?: string | undefined;
   /** ONPUSH_DRY_RUN. */
   dryRun?: boolean | undefined;
-  /** Now, in ms (cooldowns). */
+  /**
+   * The latest push held for this workload and image (its maturity delay), when known: a later
+   * one than this request's supersedes it.
+   */
+  newerHeld?: HeldPush | undefined;
+  /** Now, in ms (cooldowns, delays). */
   now: number;
+}
+
+/** A push waiting for a workload's maturity delay. */
+export interface HeldPush {
+  readonly eventId: string;
+  readonly pushedAt: string;
+}
+
+/**
+ * When a push made at `pushedAt` may be applied under a maturity delay of `delayMs`, if that is
+ * after `now`. Without a push time there is nothing to wait from: undefined (applied at once).
+ */
+export function delayUntil(
+  delayMs: number | undefined,
+  pushedAt: string | undefined,
+  now: number,
+): Date | undefined {
+  const pushed = Date.parse(pushedAt ?? '');
+  if (delayMs === undefined || Number.isNaN(pushed) || now >= pushed + delayMs) return undefined;
+  return new Date(pushed + delayMs);
+}
+
+/** True when `held` is another push, made after this request's. */
+function heldLater(held: HeldPush | undefined, input: DecisionInput): held is HeldPush {
+  if (held === undefined || held.eventId === input.eventId) return false;
+  const at = Date.parse(held.pushedAt);
+  const mine = Date.parse(input.pushedAt ?? '');
+  return !Number.isNaN(at) && !Number.isNaN(mine) && at > mine;
 }
 
 /**
@@ -275,7 +310,8 @@ const describe = (images: readonly ImageChange[]): string | undefined =>
 /**
  * In order: a workload onpush may not touch → refused (refusal); an invalid policy → unchanged; a push by digest only of what the containers already
  * name → unchanged; pin/tag policy with nothing to move → unchanged (why);
- * a restart the marks already carry → unchanged; a later push applied → superseded; inside the
+ * a restart the marks already carry → unchanged; a later push applied → superseded; under a
+ * maturity delay a later push held → superseded, a push younger than it → hold; inside the
  * cooldown → cooldown; else patch (dry run: only say so).
  */
 export function decide(snapshot: WorkloadSnapshot, input: DecisionInput): Decision {
@@ -296,6 +332,25 @@ export function decide(snapshot: WorkloadSnapshot, input: DecisionInput): Decisi
     return { kind: 'unchanged' };
   }
   if (supersededBy(snapshot.annotations, input)) return { kind: 'unchanged', reason: 'superseded' };
+  if (settings.delayMs !== undefined) {
+    // Maturity delay: the latest push wins; an older one waiting beside it is never applied.
+    const held = input.newerHeld;
+    if (heldLater(held, input)) {
+      return {
+        kind: 'unchanged',
+        reason: 'superseded',
+        detail: `event ${held.eventId}, pushed later, waits for the same ${ANNOTATIONS.delay}`,
+      };
+    }
+    const until = delayUntil(settings.delayMs, input.pushedAt, input.now);
+    if (until !== undefined) {
+      return {
+        kind: 'hold',
+        until,
+        detail: `${ANNOTATIONS.delay}: applied from ${until.toISOString()} if no later push comes`,
+      };
+    }
+  }
   const until = cooldownUntil(snapshot.annotations, settings.cooldownMs, input.now);
   if (until !== undefined) {
     return {

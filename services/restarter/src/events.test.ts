@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Outcome } from '@onpush/contracts';
 import { createLogger } from '@onpush/telemetry';
-import { createEventRecorder, eventBody, eventOfOutcome, microTime } from './events.js';
+import {
+  createEventRecorder,
+  eventBody,
+  eventOfHold,
+  eventOfOutcome,
+  microTime,
+} from './events.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const outcome = (fate: Outcome['fate'], extra: Partial<Outcome> = {}): Outcome => ({
@@ -46,6 +52,22 @@ describe('the Event an outcome is worth', () => {
     expect(
       eventOfOutcome(outcome('rollout-failed', { reason: 'progress_deadline_exceeded' })),
     ).toMatchObject({ type: 'Warning', reason: 'RolloutFailed' });
+  });
+
+  it('says until when a push is held for the maturity delay', () => {
+    const held = eventOfHold(
+      {
+        eventId: 'gar:2',
+        image: 'europe-docker.pkg.dev/p/r/web',
+        tag: '1.2',
+        workload: { kind: 'Deployment', namespace: 'shop', name: 'web', containers: ['app'] },
+      },
+      new Date('2026-12-06T21:10:00.000Z'),
+    );
+    expect(held).toMatchObject({ type: 'Normal', reason: 'RestartDelayed', action: 'Restart' });
+    expect(held.note).toBe(
+      'held for its maturity delay until 2026-12-06T21:10:00.000Z: europe-docker.pkg.dev/p/r/web:1.2 (event gar:2)',
+    );
   });
 
   it('is none for a push superseded in a burst, a gone workload, or a namespace out of scope', () => {

@@ -6,7 +6,7 @@
 // are sent after the outcome, never on a restart's path.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Outcome, WorkloadKind } from '@onpush/contracts';
+import type { Outcome, RestartRequest, WorkloadKind } from '@onpush/contracts';
 import { KINDS, managedBy, type KubeHttp } from '@onpush/kube';
 import type { TokenBucket } from '@onpush/service';
 import { counter, type Counter, type Logger, type Registry } from '@onpush/telemetry';
@@ -27,7 +27,7 @@ export interface WorkloadEvent {
 export const REPORTING_CONTROLLER = 'onpush.dev/restarter';
 const MAX_NOTE = 1024;
 
-function pushOf(o: Outcome): string {
+function pushOf(o: Pick<Outcome, 'image' | 'tag' | 'digest' | 'eventId'>): string {
   const ref = `${o.image ?? 'image'}${o.tag !== undefined ? `:${o.tag}` : ''}`;
   return `${ref}${o.digest !== undefined ? `@${o.digest}` : ''} (event ${o.eventId})`;
 }
@@ -79,6 +79,22 @@ export function eventOfOutcome(o: Outcome): WorkloadEvent | undefined {
     default:
       return undefined;
   }
+}
+
+/** The Event of a push first held for the workload's maturity delay. */
+export function eventOfHold(
+  request: Pick<RestartRequest, 'workload' | 'image' | 'tag' | 'digest' | 'eventId'>,
+  until: Date,
+): WorkloadEvent {
+  const { kind, namespace, name } = request.workload;
+  const push = pushOf(request);
+  return {
+    workload: { kind, namespace, name },
+    type: 'Normal',
+    reason: 'RestartDelayed',
+    action: 'Restart',
+    note: `held for its maturity delay until ${until.toISOString()}: ${push}`.slice(0, MAX_NOTE),
+  };
 }
 
 /** `2026-12-06T21:15:00.123000Z`: a MicroTime (six fractional digits), as the API wants it. */
@@ -133,6 +149,8 @@ export interface EventRecorderDeps {
 export interface EventRecorder {
   /** Queues the Event an outcome is worth; never blocks, never throws. */
   record(outcome: Outcome): void;
+  /** Queues an Event; never blocks, never throws. */
+  recordEvent(event: WorkloadEvent): void;
   /** Waits for what is queued (at most `timeoutMs`). */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -170,17 +188,21 @@ export function createEventRecorder(deps: EventRecorderDeps): EventRecorder {
     sending = undefined;
   }
 
+  function recordEvent(event: WorkloadEvent): void {
+    if (queue.length >= deps.queueSize) {
+      deps.counter.inc({ result: 'dropped' });
+      return;
+    }
+    queue.push(event);
+    sending ??= drain();
+  }
+
   return {
     record(outcome) {
       const event = eventOfOutcome(outcome);
-      if (event === undefined) return;
-      if (queue.length >= deps.queueSize) {
-        deps.counter.inc({ result: 'dropped' });
-        return;
-      }
-      queue.push(event);
-      sending ??= drain();
+      if (event !== undefined) recordEvent(event);
     },
+    recordEvent,
     async close(timeoutMs = 5_000) {
       if (!sending) return;
       let timer: NodeJS.Timeout | undefined;

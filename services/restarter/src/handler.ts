@@ -8,12 +8,13 @@ import {
   type Outcome,
   type RestartRequest,
 } from '@onpush/contracts';
-import type { Scope } from '@onpush/kube';
-import type { Incoming, Outgoing } from '@onpush/service';
+import { ANNOTATIONS, type Scope } from '@onpush/kube';
+import { Held, type Incoming, type Outgoing } from '@onpush/service';
 import type { Histogram } from '@onpush/telemetry';
 import type { CoalesceMode, MemberResult } from './coalesce.js';
 import { createCoalescer } from './coalescer.js';
-import { restartScope, snapshotFromView } from './decide.js';
+import { restartScope, snapshotFromView, type HeldPush } from './decide.js';
+import type { Holds } from './holds.js';
 import { RestartError } from './errors.js';
 import { OwnWrites } from './own-writes.js';
 import {
@@ -56,11 +57,22 @@ export interface HandlerDeps {
   onRestarted?: (request: RestartRequest, result: Restarted) => void;
   /** Called with each workload fate (Kubernetes Events); must not block nor throw. */
   onOutcome?: (outcome: Outcome) => void;
+  /**
+   * Pushes held for a workload's maturity delay, shared by the replicas (latest wins). Unset: a
+   * held push is NAKed all the same, but an older one is not known to be superseded.
+   */
+  holds?: Holds;
+  /** Called when a push is first held (Kubernetes Events); must not block nor throw. */
+  onHeld?: (request: RestartRequest, until: Date, detail: string | undefined) => void;
 }
+
+/** A little past the delay's end, so the redelivery does not come back a moment too early. */
+const HOLD_MARGIN_MS = 50;
 
 export type Restarted = Extract<RestartOutput, { fate: 'restarted' }>;
 
-type Finished = Exclude<MemberResult, { fate: 'failed' }>;
+type Finished = Exclude<MemberResult, { fate: 'failed' } | { fate: 'held' }>;
+type HeldResult = Extract<MemberResult, { fate: 'held' }>;
 
 /** Bytes → RestartRequest; a message that breaks the contract is permanent (`invalid_message`). */
 export function decodeRequest(data: Uint8Array): RestartRequest {
@@ -178,9 +190,13 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
       },
     };
   };
+  // The latest push held beside a redelivered request (read only then: a held request comes
+  // back as a redelivery), for its decision: a later one supersedes it.
+  const newerHeld = new WeakMap<RestartRequest, HeldPush>();
   const restart = (request: RestartRequest, prepaid = false) => {
     const actor = createActor(machine, {
       input: {
+        newerHeld: newerHeld.get(request),
         calls: prepaid ? prepaidOnce() : undefined,
         workload: request.workload,
         eventId: request.eventId,
@@ -207,13 +223,41 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
           ...(deps.turn ? { turn: deps.turn } : {}),
         })
       : undefined;
+  /**
+   * A held push: recorded as the latest held for its workload (unless a later one is — then it is
+   * superseded now), and NAKed until its delay ends.
+   */
+  const hold = async (
+    msg: Incoming,
+    request: RestartRequest,
+    result: HeldResult,
+  ): Promise<Finished> => {
+    if (deps.holds && request.pushedAt !== undefined) {
+      const latest = await deps.holds.hold({ ...request, pushedAt: request.pushedAt });
+      if (latest.eventId !== request.eventId) {
+        return {
+          fate: 'unchanged',
+          reason: 'superseded',
+          detail: `event ${latest.eventId}, pushed later, waits for the same ${ANNOTATIONS.delay}`,
+        };
+      }
+    }
+    if (msg.deliveryCount === 1) deps.onHeld?.(request, result.until, result.detail);
+    const forMs = result.until.getTime() - now().getTime() + HOLD_MARGIN_MS;
+    throw new Held(`held until ${result.until.toISOString()}: ${result.detail ?? ''}`, forMs);
+  };
   return async (msg: Incoming): Promise<Outgoing[]> => {
     const request = trustedView(msg, decodeRequest(msg.data));
     annotateRestart(request);
-    const result = coalescer
+    if (deps.holds && msg.deliveryCount > 1) {
+      const latest = await deps.holds.latest(request);
+      if (latest !== undefined) newerHeld.set(request, latest);
+    }
+    const joined = coalescer
       ? await coalescer.join({ request, seq: msg.seq })
       : await restart(request);
-    if (result.fate === 'failed') throw result.error;
+    if (joined.fate === 'failed') throw joined.error;
+    const result = joined.fate === 'held' ? await hold(msg, request, joined) : joined;
     if (result.fate === 'restarted') deps.onRestarted?.(request, result);
     const outcome = restartOutcome(request, result, now());
     recordOutcome(outcome, deps.pushToRestart);

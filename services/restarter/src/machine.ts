@@ -4,6 +4,7 @@ import {
   decide,
   namespaceRefusal,
   type Decision,
+  type HeldPush,
   type ImageChange,
   type RefusedReason,
   type RestartScope,
@@ -78,6 +79,8 @@ export interface RestartInput extends RestartMarkInput {
   scope?: RestartScope | undefined;
   /** ONPUSH_DRY_RUN: decide, patch nothing. */
   dryRun?: boolean | undefined;
+  /** The latest push held for this workload and image (maturity delay), read when it matters. */
+  newerHeld?: HeldPush | undefined;
   /** The clock of the cooldown (default Date.now). */
   now?: (() => number) | undefined;
   /** Options for the next API call, given to the `read` and `patch` actors (e.g. prepaid). */
@@ -101,6 +104,8 @@ export type RestartOutput =
   | { fate: 'unchanged'; reason?: UnchangedReason; detail?: string | undefined }
   | { fate: 'would-restart'; detail?: string | undefined }
   | { fate: 'refused'; reason: RefusedReason; detail?: string | undefined }
+  /** Not yet: the push waits for the workload's maturity delay until `until` (then decided again). */
+  | { fate: 'held'; until: Date; detail?: string | undefined }
   | { fate: 'gone' }
   | { fate: 'failed'; error: unknown };
 
@@ -184,7 +189,10 @@ export const restartMachine = setup({
     outOfNamespace: ({ context }) => outsideOf(context) !== undefined,
     observed: ({ context }) => context.observed !== undefined,
     refused: ({ context }) => context.decision.kind === 'refused',
-    unconfirmed: ({ context }) => context.fromWatch && !plainRestart(context.decision),
+    // A hold is not a conclusion (the push is decided again when it ends): the view suffices.
+    unconfirmed: ({ context }) =>
+      context.fromWatch && !plainRestart(context.decision) && context.decision.kind !== 'hold',
+    held: ({ context }) => context.decision.kind === 'hold',
     staleView: ({ context }, params: { error: unknown }) =>
       context.fromWatch && isConflict(params.error),
     unchanged: ({ context }) => context.decision.kind === 'unchanged',
@@ -253,6 +261,7 @@ export const restartMachine = setup({
       always: [
         { guard: 'unconfirmed', target: 'reading' },
         { guard: 'refused', target: 'refused' },
+        { guard: 'held', target: 'held' },
         { guard: 'unchanged', target: 'unchanged' },
         { guard: 'dryRun', target: 'wouldRestart' },
         { target: 'patching' },
@@ -305,6 +314,10 @@ export const restartMachine = setup({
       type: 'final',
       entry: assign({ output: ({ context }) => refusedOutput(context.decision) }),
     },
+    held: {
+      type: 'final',
+      entry: assign({ output: ({ context }) => heldOutput(context.decision) }),
+    },
     gone: { type: 'final', entry: assign({ output: { fate: 'gone' } }) },
     failed: { type: 'final' },
   },
@@ -323,6 +336,11 @@ function patchExtras(context: RestartContext): Partial<PatchInput> {
 
 function withDetail<T extends object>(output: T, decision: Decision): T & { detail?: string } {
   return decision.detail === undefined ? output : { ...output, detail: decision.detail };
+}
+
+function heldOutput(decision: Decision): RestartOutput {
+  if (decision.kind !== 'hold') return { fate: 'failed', error: new Error('held without a hold') };
+  return { fate: 'held', until: decision.until, detail: decision.detail };
 }
 
 function unchanged(decision: Decision): RestartOutput {

@@ -20,7 +20,8 @@ import {
 import { createLogger, createMetrics, pushToRestartHistogram } from '@onpush/telemetry';
 import { windowMs } from './coalesce.js';
 import { restarterSchema } from './config.js';
-import { createEventRecorder, eventCounter } from './events.js';
+import { createEventRecorder, eventCounter, eventOfHold } from './events.js';
+import { bucketHolds } from './holds.js';
 import { createHandler } from './handler.js';
 import { kubeEffects } from './kube.js';
 import { followingGauge, kubeRequestCounter, outcomeCounter, rolloutCounter } from './metrics.js';
@@ -106,6 +107,10 @@ const handle = createHandler({
   onRestarted: (request, result) =>
     setImmediate(() => tracker?.track(trackRequest(request, result))),
   ...(recordEvent ? { onOutcome: recordEvent } : {}),
+  holds: bucketHolds(() => stage.context?.js),
+  ...(events
+    ? { onHeld: (request, until) => events.recordEvent(eventOfHold(request, until)) }
+    : {}),
 });
 
 const stage = defineStage({

@@ -122,7 +122,8 @@ function permissionsOf(identity: NatsIdentity): NatsPermissions {
         ...bucket(BUCKETS.resolverRepeats),
       ]);
     case 'restarter':
-      // Workload and rollout fates; it listens to dead letters of its own requests (rollouts).
+      // Workload and rollout fates; it listens to dead letters of its own requests (rollouts);
+      // pushes held for a maturity delay are shared by its replicas (latest wins).
       return own(
         [
           ...[...WORKLOAD_FATES, ...ROLLOUT_FATES]
@@ -130,6 +131,7 @@ function permissionsOf(identity: NatsIdentity): NatsPermissions {
             .map((fate) => outcomeSubject(fate)),
           ...deadLetters('restarter'),
           ...consume('restarter'),
+          ...bucket(BUCKETS.restarterHolds),
         ],
         [outcomeSubject('dead')],
       );

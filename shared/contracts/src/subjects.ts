@@ -148,6 +148,8 @@ export const BUCKETS = {
   resolverRepeats: 'onpush_resolver_repeats',
   /** ingest: a delivery's repeat key -> when it was stored (a replay within a day is a repeat). */
   ingestRepeats: 'onpush_ingest_repeats',
+  /** restarter: workload and image -> the latest push held for its maturity delay (latest wins). */
+  restarterHolds: 'onpush_restarter_holds',
 } as const;
 
 /** A KV bucket as provisioning creates it (a stream `KV_<name>`, one value per key). */
@@ -197,6 +199,14 @@ export const BUCKET_SPECS: Readonly<Record<keyof typeof BUCKETS, BucketSpec>> = 
     description:
       'onpush ingest: repeat key of each stored HTTP delivery -> when (replays within a day are repeats)',
     ttlMs: INGEST_REPEAT_MS,
+    maxBytes: 256 * 1024 * 1024,
+    replicasOf: 'ONPUSH',
+  },
+  restarterHolds: {
+    name: BUCKETS.restarterHolds,
+    description:
+      'onpush restarter: workload and image -> the latest push waiting for its maturity delay',
+    ttlMs: 7 * DAY, // as long as a held request can wait in ONPUSH
     maxBytes: 256 * 1024 * 1024,
     replicasOf: 'ONPUSH',
   },

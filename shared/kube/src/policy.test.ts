@@ -94,6 +94,7 @@ describe('workload settings', () => {
       'onpush.dev/policy': 'semver:~2.1',
       'onpush.dev/containers': 'app, sidecar',
       'onpush.dev/cooldown': '1h30m',
+      'onpush.dev/delay': '10m',
       'onpush.dev/dry-run': 'True',
       'onpush.dev/notify': 'ops,shop-slack',
     });
@@ -101,6 +102,7 @@ describe('workload settings', () => {
       policy: { kind: 'semver', text: 'semver:~2.1' },
       containers: ['app', 'sidecar'],
       cooldownMs: 5_400_000,
+      delayMs: 600_000,
       dryRun: true,
       notify: ['ops', 'shop-slack'],
       problems: [],
@@ -111,6 +113,10 @@ describe('workload settings', () => {
     expect(defaults).toMatchObject({ policy: { kind: 'restart' }, dryRun: false, problems: [] });
     expect(counts(defaults, 'anything')).toBe(true);
     expect(readSettings({ 'onpush.dev/containers': '*' }).containers).toBeUndefined();
+    expect(readSettings({ 'onpush.dev/delay': '0s' }).delayMs).toBeUndefined();
+    expect(readSettings({ 'onpush.dev/delay': 'later' }).problems).toEqual([
+      'onpush.dev/delay: "later" is not a duration such as 10m',
+    ]);
     expect(
       readSettings({ 'onpush.dev/cooldown': 'soon', 'onpush.dev/policy': 'x' }).problems,
     ).toHaveLength(2);

@@ -120,6 +120,8 @@ export interface WorkloadSettings {
   readonly containers: readonly string[] | undefined;
   /** `onpush.dev/cooldown`: least time between two restarts, ms. */
   readonly cooldownMs: number | undefined;
+  /** `onpush.dev/delay`: a push is applied only once it is this old (its pushed-at), ms. */
+  readonly delayMs: number | undefined;
   /** `onpush.dev/dry-run: "true"`. */
   readonly dryRun: boolean;
   /** `onpush.dev/notify`: notification target names; `none` silences; undefined = routing. */
@@ -150,10 +152,16 @@ export function readSettings(
   if (cooldownText !== undefined && cooldownMs === undefined) {
     problems.push(`${ANNOTATIONS.cooldown}: "${cooldownText}" is not a duration such as 10m`);
   }
+  const delayText = a[ANNOTATIONS.delay];
+  const delayMs = delayText === undefined ? undefined : parseCooldown(delayText);
+  if (delayText !== undefined && delayMs === undefined) {
+    problems.push(`${ANNOTATIONS.delay}: "${delayText}" is not a duration such as 10m`);
+  }
   return {
     policy,
     containers: names(a[ANNOTATIONS.containers]),
     cooldownMs,
+    delayMs: delayMs === 0 ? undefined : delayMs,
     dryRun: a[ANNOTATIONS.dryRun]?.trim().toLowerCase() === 'true',
     notify: names(a[ANNOTATIONS.notify]),
     problems,

@@ -14,6 +14,8 @@ export const ANNOTATIONS = {
   containers: 'onpush.dev/containers',
   /** Least time between two restarts of the workload, e.g. `10m`. */
   cooldown: 'onpush.dev/cooldown',
+  /** Maturity delay: a push is applied only once it is this old, e.g. `10m` (latest wins). */
+  delay: 'onpush.dev/delay',
   /** `"true"`: decide as usual, patch nothing, end `would-restart`. */
   dryRun: 'onpush.dev/dry-run',
   /** Comma-separated notification target names, or `none`. */

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { messageMachine, retryDelayMs, type Incoming, type Outgoing } from './message-machine.js';
+import {
+  Held,
+  messageMachine,
+  retryDelayMs,
+  wasHeld,
+  type Incoming,
+  type Outgoing,
+} from './message-machine.js';
 
 const msg = (deliveryCount = 1): Incoming => ({
   subject: 'onpush.raw.gar',
@@ -85,6 +92,17 @@ describe('message machine', () => {
     expect(result).toBe('retried');
     expect(effects.naks).toEqual([2_500]);
     expect(effects.acked).toBe(0);
+  });
+
+  it('holds a delivery on purpose: a NAK for the time asked, nothing published, not a failure', async () => {
+    const handled = await run(() => Promise.reject(new Held('maturity delay', 540_000)));
+    expect(handled.result).toBe('retried');
+    expect(handled.effects.naks).toEqual([540_000]);
+    expect(handled.effects.published).toEqual([]);
+    expect(handled.effects.acked).toBe(0);
+    expect(wasHeld(handled)).toBe(true);
+    const transient = Object.assign(new Error('503'), { type: 'http_503', retryable: true });
+    expect(wasHeld(await run(() => Promise.reject(transient)))).toBe(false);
   });
 
   it('dead-letters a transient failure on the last allowed delivery', async () => {

@@ -1,4 +1,4 @@
-import { failureOf, type FailureInfo } from '@onpush/contracts';
+import { OnpushError, failureOf, type FailureInfo } from '@onpush/contracts';
 import { assign, fromPromise, setup } from 'xstate';
 
 /** One delivery, as the machine sees it (transport-neutral). */
@@ -39,6 +39,29 @@ export function retryDelayMs(
 }
 
 export type MessageResult = 'acked' | 'retried' | 'dead';
+
+/** The type of a delivery a stage holds on purpose (NAKed until its time: not a failure). */
+export const HELD = 'held';
+
+/**
+ * Thrown by a handler to have the broker keep the delivery and bring it back in `forMs` (a NAK
+ * with that delay): a wait, not a failure — logged, counted and traced as held, not as an error.
+ * Each hold is a delivery, counted against the consumer's max deliver.
+ */
+export class Held extends OnpushError<typeof HELD> {
+  override readonly name = 'Held';
+  constructor(message: string, forMs: number) {
+    super(message, { type: HELD, retryable: true, retryAfterMs: Math.max(1, Math.ceil(forMs)) });
+  }
+}
+
+/** True when a handled delivery was held (NAKed on purpose), not retried after a failure. */
+export function wasHeld(handled: {
+  result: MessageResult;
+  failure: FailureInfo | undefined;
+}): boolean {
+  return handled.result === 'retried' && handled.failure?.type === HELD;
+}
 
 /** The failure type of a delivery whose dead letter could not be stored (it is retried). */
 export const DEAD_LETTER_NOT_STORED = 'dead_letter_not_stored';

@@ -28,7 +28,9 @@ import { fitDeadLetters } from './dead-letter-fit.js';
 import type { LifecycleEvent } from './lifecycle-machine.js';
 import {
   DEAD_LETTER_NOT_STORED,
+  HELD,
   messageMachine,
+  wasHeld,
   type Incoming,
   type Outgoing,
 } from './message-machine.js';
@@ -214,10 +216,12 @@ function deliveryRunner(
 function record(
   options: StageOptions<StageStarted>,
   msg: Incoming,
-  { result, failure }: Handled,
+  handled: Handled,
   elapsedMs: number,
 ): void {
-  options.metrics.messages.inc({ stage: options.stage, result });
+  const { result, failure } = handled;
+  const held = wasHeld(handled);
+  options.metrics.messages.inc({ stage: options.stage, result: held ? HELD : result });
   options.metrics.handling.observe({ stage: options.stage }, elapsedMs / 1000);
   if (!failure) return;
   const fields = {
@@ -227,7 +231,8 @@ function record(
     error: failure.message,
     type: failure.type,
   };
-  if (result === 'dead') options.log.warn('dead-lettered', fields);
+  if (held) options.log.info('held', fields);
+  else if (result === 'dead') options.log.warn('dead-lettered', fields);
   else if (failure.type === DEAD_LETTER_NOT_STORED)
     options.log.warn('dead letter not stored; will retry', fields);
   else options.log.info('will retry', fields);

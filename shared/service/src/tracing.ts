@@ -18,7 +18,13 @@ import {
   withPublishSpan,
   type Metrics,
 } from '@onpush/telemetry';
-import type { FailureInfo, Incoming, MessageResult } from './message-machine.js';
+import {
+  HELD,
+  wasHeld,
+  type FailureInfo,
+  type Incoming,
+  type MessageResult,
+} from './message-machine.js';
 
 const OUTCOME_PREFIX = OUTCOME_ALL.slice(0, -2);
 
@@ -80,8 +86,10 @@ export function traceDelivery(
   return withProcessSpan(delivery, async (span) => {
     const handled = await handle();
     try {
-      span.setAttribute(ATTR_ONPUSH_RESULT, handled.result);
-      if (handled.failure) {
+      const held = wasHeld(handled);
+      span.setAttribute(ATTR_ONPUSH_RESULT, held ? HELD : handled.result);
+      // A held delivery waits on purpose: its span is not an error.
+      if (handled.failure && !held) {
         const error = Object.assign(new Error(handled.failure.message), handled.failure);
         markError(span, error, handled.failure.type);
       }

@@ -1,0 +1,70 @@
+// Pushes waiting for a workload's maturity delay (`onpush.dev/delay`), shared by the restarter's
+// replicas: per workload and image, the latest push held, in a JetStream KV bucket written with
+// compare-and-set. A held request is NAKed with the time it has left — JetStream keeps and
+// redelivers it, whatever restarts meanwhile — and when it comes back it is decided again against
+// the latest push held: an older one is superseded, never applied (latest wins).
+import { z } from 'zod';
+import type { RestartRequest } from '@onpush/contracts';
+import { BUCKETS } from '@onpush/contracts';
+import { bindBucket, kvCasStore, kvKey, type CasStore, type JetStreamClient } from '@onpush/nats';
+import { coalesceKey } from './coalesce.js';
+import type { HeldPush } from './decide.js';
+
+export const HeldPushSchema = z.object({ eventId: z.string(), pushedAt: z.string() });
+
+export interface Holds {
+  /**
+   * Records `request`'s push as the latest held for its workload and image, unless a later one
+   * is; resolves with the latest held after that (this push, or the later one).
+   */
+  hold(request: RestartRequest & { pushedAt: string }): Promise<HeldPush>;
+  /** The latest push held for the request's workload and image, if any. */
+  latest(request: RestartRequest): Promise<HeldPush | undefined>;
+}
+
+/** Writers that lost the compare-and-set before giving up (another replica keeps writing). */
+const MAX_WRITES = 5;
+
+const later = (a: HeldPush, b: HeldPush): boolean =>
+  Date.parse(a.pushedAt) > Date.parse(b.pushedAt);
+
+export function holdsIn(store: CasStore<HeldPush>): Holds {
+  const keyOf = (request: RestartRequest) => kvKey(coalesceKey(request));
+  return {
+    async hold(request) {
+      const mine = { eventId: request.eventId, pushedAt: request.pushedAt };
+      const key = keyOf(request);
+      for (let write = 0; write < MAX_WRITES; write += 1) {
+        const { value, revision } = await store.read(key);
+        if (value !== undefined && (value.eventId === mine.eventId || later(value, mine)))
+          return value;
+        if ((await store.write(key, mine, revision)) > 0) return mine;
+      }
+      throw new Error(`holds: ${coalesceKey(request)} kept changing; try again`);
+    },
+    async latest(request) {
+      return (await store.read(keyOf(request))).value;
+    },
+  };
+}
+
+/** Holds in the bucket BUCKETS.restarterHolds, bound on first use through the stage's JetStream. */
+export function bucketHolds(js: () => JetStreamClient | undefined): Holds {
+  let bound: Promise<Holds> | undefined;
+  const holds = (): Promise<Holds> => {
+    const client = js();
+    if (client === undefined) return Promise.reject(new Error('holds: not connected to NATS'));
+    bound ??= bindBucket(client, BUCKETS.restarterHolds).then(
+      (kv) => holdsIn(kvCasStore(kv, (v) => HeldPushSchema.parse(v))),
+      (error: unknown) => {
+        bound = undefined;
+        throw error;
+      },
+    );
+    return bound;
+  };
+  return {
+    hold: async (request) => (await holds()).hold(request),
+    latest: async (request) => (await holds()).latest(request),
+  };
+}
