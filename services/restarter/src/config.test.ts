@@ -13,6 +13,22 @@ describe('restarter config', () => {
     expect(loadConfig(restarterSchema, {}).KUBECONFIG).toBeUndefined();
   });
 
+  it('reads a maturity delay for all and per namespace, naming what it cannot read', () => {
+    expect(loadConfig(restarterSchema, {})).toMatchObject({ DELAY: 0, DELAY_NAMESPACES: {} });
+    expect(
+      loadConfig(restarterSchema, { DELAY: '5m', DELAY_NAMESPACES: 'prod=1h, staging=0s' }),
+    ).toMatchObject({ DELAY: 300_000, DELAY_NAMESPACES: { prod: 3_600_000, staging: 0 } });
+    const problems = (() => {
+      try {
+        loadConfig(restarterSchema, { DELAY_NAMESPACES: 'prod=soon', DELAY: '8d' });
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems.map((p) => p.variable).sort();
+      }
+    })();
+    expect(problems).toEqual(['DELAY', 'DELAY_NAMESPACES']);
+  });
+
   it('reads a kubeconfig path and a fractional rate', () => {
     const config = loadConfig(restarterSchema, {
       KUBECONFIG: '/etc/kube/config',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bool, duration, enumOf, int, port } from '@onpush/config';
-import { scopeFields } from '@onpush/kube';
+import { parseCooldown, scopeFields } from '@onpush/kube';
 import { notifyFields, unknownTargets } from '@onpush/notify';
 import { baseServiceSchema } from '@onpush/service';
 
@@ -12,6 +12,30 @@ function positiveNumber() {
     .transform(Number)
     .refine((value) => value > 0, { error: 'must be greater than 0' });
 }
+
+/** `shop=10m,blog=0s`: a maturity delay per namespace. */
+function namespaceDelays() {
+  return z.string().transform((raw, ctx): Record<string, number> => {
+    const delays: Record<string, number> = {};
+    for (const part of raw.split(',').map((p) => p.trim())) {
+      if (part === '') continue;
+      const [namespace = '', text = ''] = part.split('=').map((p) => p.trim());
+      const ms = parseCooldown(text);
+      if (namespace === '' || ms === undefined || ms > WEEK_MS) {
+        ctx.issues.push({
+          code: 'custom',
+          message: `"${part}" is not namespace=duration such as shop=10m (at most a week)`,
+          input: raw,
+        });
+        return z.NEVER;
+      }
+      delays[namespace] = ms;
+    }
+    return delays;
+  });
+}
+
+const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 
 export const restarterSchema = baseServiceSchema
   .extend({
@@ -47,6 +71,13 @@ export const restarterSchema = baseServiceSchema
     ROLLOUT_TIMEOUT: duration({ min: 1_000, max: 86_400_000 }).default(600_000),
     /** Rollouts followed at once at most (one replica). */
     ROLLOUT_TRACK_MAX: int({ min: 1, max: 100_000 }).default(1_000),
+    /**
+     * Maturity delay of workloads without `onpush.dev/delay`: a push is applied only once it is
+     * this old. At most a week (how long the work stream keeps a held request).
+     */
+    DELAY: duration({ max: WEEK_MS }).default(0),
+    /** The same per namespace, over DELAY: `shop=10m,blog=0s`. */
+    DELAY_NAMESPACES: namespaceDelays().default({}),
     /**
      * Kubernetes Events on the workload for each decision and rollout result (`kubectl describe`).
      * Best effort, with their own rate limit: the outcome stream is the record.

@@ -122,6 +122,8 @@ export interface DecisionInput {
    * one than this request's supersedes it.
    */
   newerHeld?: HeldPush | undefined;
+  /** The maturity delay of a workload without `onpush.dev/delay` (DELAY, DELAY_NAMESPACES). */
+  defaultDelayMs?: number | undefined;
   /** Now, in ms (cooldowns, delays). */
   now: number;
 }
@@ -332,7 +334,8 @@ export function decide(snapshot: WorkloadSnapshot, input: DecisionInput): Decisi
     return { kind: 'unchanged' };
   }
   if (supersededBy(snapshot.annotations, input)) return { kind: 'unchanged', reason: 'superseded' };
-  if (settings.delayMs !== undefined) {
+  const delayMs = settings.delayMs ?? input.defaultDelayMs;
+  if (delayMs !== undefined && delayMs > 0) {
     // Maturity delay: the latest push wins; an older one waiting beside it is never applied.
     const held = input.newerHeld;
     if (heldLater(held, input)) {
@@ -342,7 +345,7 @@ export function decide(snapshot: WorkloadSnapshot, input: DecisionInput): Decisi
         detail: `event ${held.eventId}, pushed later, waits for the same ${ANNOTATIONS.delay}`,
       };
     }
-    const until = delayUntil(settings.delayMs, input.pushedAt, input.now);
+    const until = delayUntil(delayMs, input.pushedAt, input.now);
     if (until !== undefined) {
       return {
         kind: 'hold',

@@ -62,6 +62,11 @@ export interface HandlerDeps {
    * held push is NAKed all the same, but an older one is not known to be superseded.
    */
   holds?: Holds;
+  /**
+   * The maturity delay of workloads without `onpush.dev/delay`: per namespace, else `all`
+   * (DELAY_NAMESPACES, DELAY). Unset: none.
+   */
+  delays?: { all: number; namespaces: Readonly<Record<string, number>> };
   /** Called when a push is first held (Kubernetes Events); must not block nor throw. */
   onHeld?: (request: RestartRequest, until: Date, detail: string | undefined) => void;
 }
@@ -197,6 +202,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
     const actor = createActor(machine, {
       input: {
         newerHeld: newerHeld.get(request),
+        defaultDelayMs: deps.delays?.namespaces[request.workload.namespace] ?? deps.delays?.all,
         calls: prepaid ? prepaidOnce() : undefined,
         workload: request.workload,
         eventId: request.eventId,

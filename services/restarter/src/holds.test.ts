@@ -58,10 +58,17 @@ function delivery(eventId: string, pushedAtMs: number, n: number, deliveryCount 
   };
 }
 
-/** A Deployment `web` under `onpush.dev/delay: 10m`, the handler with shared holds, a clock. */
-function setUp(delay = '10m') {
+/**
+ * A Deployment `web` under `onpush.dev/delay: 10m` (or `delay`; null: no annotation), the handler
+ * with shared holds and `delays` as defaults, a clock.
+ */
+function setUp(
+  delay: string | null = '10m',
+  delays?: { all: number; namespaces: Record<string, number> },
+) {
   let now = T0;
-  const apps = new FakeApps().add('shop', 'web', {}, { settings: { [ANNOTATIONS.delay]: delay } });
+  const settings: Record<string, string> = delay === null ? {} : { [ANNOTATIONS.delay]: delay };
+  const apps = new FakeApps().add('shop', 'web', {}, { settings });
   const store = new MemoryStore<HeldPush>();
   const held: string[] = [];
   const handle = createHandler({
@@ -73,6 +80,7 @@ function setUp(delay = '10m') {
     scope: scopeOf('labelled'),
     now: () => new Date(now),
     holds: holdsIn(store),
+    ...(delays ? { delays } : {}),
     onHeld: (request) => held.push(request.eventId),
   });
   // the restart machine's clock is Date.now: pin it to `now`
@@ -135,6 +143,21 @@ describe('maturity delay (onpush.dev/delay)', () => {
     // a late copy of an older push arrives now
     const [late] = await run(delivery('old', T0, 1));
     expect(parseOutcome(late!.data)).toMatchObject({ fate: 'unchanged', reason: 'superseded' });
+  });
+
+  it('takes the namespace default, or the global one, where the workload names no delay', async () => {
+    const byNamespace = setUp(null, { all: 0, namespaces: { shop: 120_000 } });
+    byNamespace.at(T0 + 1_000);
+    const failure = await failureOfHeld(byNamespace.run(delivery('e1', T0, 1)));
+    expect(failure.retryAfterMs).toBeGreaterThanOrEqual(119_000);
+    const global = setUp(null, { all: 60_000, namespaces: {} });
+    global.at(T0 + 1_000);
+    expect((await failureOfHeld(global.run(delivery('e1', T0, 1)))).type).toBe(HELD);
+    // `onpush.dev/delay: 0s` opts a workload out of the default
+    const optedOut = setUp('0s', { all: 60_000, namespaces: {} });
+    optedOut.at(T0 + 1_000);
+    const [out] = await optedOut.run(delivery('e1', T0, 1));
+    expect(parseOutcome(out!.data)).toMatchObject({ fate: 'restarted' });
   });
 
   it('restarts at once a push already older than the delay, or without a delay', async () => {

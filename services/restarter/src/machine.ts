@@ -81,6 +81,8 @@ export interface RestartInput extends RestartMarkInput {
   dryRun?: boolean | undefined;
   /** The latest push held for this workload and image (maturity delay), read when it matters. */
   newerHeld?: HeldPush | undefined;
+  /** The maturity delay where the workload names none (DELAY, DELAY_NAMESPACES). */
+  defaultDelayMs?: number | undefined;
   /** The clock of the cooldown (default Date.now). */
   now?: (() => number) | undefined;
   /** Options for the next API call, given to the `read` and `patch` actors (e.g. prepaid). */

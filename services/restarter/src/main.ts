@@ -108,6 +108,7 @@ const handle = createHandler({
     setImmediate(() => tracker?.track(trackRequest(request, result))),
   ...(recordEvent ? { onOutcome: recordEvent } : {}),
   holds: bucketHolds(() => stage.context?.js),
+  delays: { all: config.DELAY, namespaces: config.DELAY_NAMESPACES },
   ...(events
     ? { onHeld: (request, until) => events.recordEvent(eventOfHold(request, until)) }
     : {}),

@@ -113,7 +113,7 @@ describe('workload settings', () => {
     expect(defaults).toMatchObject({ policy: { kind: 'restart' }, dryRun: false, problems: [] });
     expect(counts(defaults, 'anything')).toBe(true);
     expect(readSettings({ 'onpush.dev/containers': '*' }).containers).toBeUndefined();
-    expect(readSettings({ 'onpush.dev/delay': '0s' }).delayMs).toBeUndefined();
+    expect(readSettings({ 'onpush.dev/delay': '0s' }).delayMs).toBe(0);
     expect(readSettings({ 'onpush.dev/delay': 'later' }).problems).toEqual([
       'onpush.dev/delay: "later" is not a duration such as 10m',
     ]);

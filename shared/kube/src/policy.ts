@@ -120,7 +120,10 @@ export interface WorkloadSettings {
   readonly containers: readonly string[] | undefined;
   /** `onpush.dev/cooldown`: least time between two restarts, ms. */
   readonly cooldownMs: number | undefined;
-  /** `onpush.dev/delay`: a push is applied only once it is this old (its pushed-at), ms. */
+  /**
+   * `onpush.dev/delay`: a push is applied only once it is this old (its pushed-at), ms; `0`: none,
+   * whatever the default; undefined: the restarter's default (DELAY, DELAY_NAMESPACES).
+   */
   readonly delayMs: number | undefined;
   /** `onpush.dev/dry-run: "true"`. */
   readonly dryRun: boolean;
@@ -161,7 +164,7 @@ export function readSettings(
     policy,
     containers: names(a[ANNOTATIONS.containers]),
     cooldownMs,
-    delayMs: delayMs === 0 ? undefined : delayMs,
+    delayMs,
     dryRun: a[ANNOTATIONS.dryRun]?.trim().toLowerCase() === 'true',
     notify: names(a[ANNOTATIONS.notify]),
     problems,
