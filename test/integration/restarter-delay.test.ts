@@ -4,28 +4,12 @@
 // applied (latest wins, across replicas through a KV bucket). Real nats-server, kube-apiserver and
 // restarter process.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  HEADERS,
-  TOPOLOGY,
-  encode,
-  restartSubject,
-  type Outcome,
-  type RestartRequest,
-} from '@onpush/contracts';
-import { Supervisor } from '@onpush/cli';
+import type { RestartRequest } from '@onpush/contracts';
 import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
-import {
-  connectNats,
-  jetstream,
-  jetstreamManager,
-  provision,
-  publisher,
-  type NatsConnection,
-} from '@onpush/nats';
-import { freePort, waitUntil } from '@onpush/sandbox';
-import { eventually, useSandbox } from '@onpush/testing';
+import { useSandbox } from '@onpush/testing';
 import { readOutcomes } from '../e2e/pipeline.js';
 import { deployment, ensureNamespaces } from '../support/kube.js';
+import { startRestarter, type RestarterProcess } from './restarter-harness.js';
 
 const IMAGE = 'europe-west1-docker.pkg.dev/p/r/app';
 const DELAY_MS = 4_000;
@@ -47,9 +31,7 @@ function push(eventId: string, name: string, n: number, pushedAt: Date): Restart
 describe('maturity delay: held by JetStream, latest wins, survives kill -9', () => {
   const sandbox = useSandbox(['nats', 'kube'], 'restarter-delay');
   let kube: KubeClients;
-  let nc: NatsConnection;
-  let supervisor: Supervisor | undefined;
-  const logs: string[] = [];
+  let restarter: RestarterProcess;
 
   beforeAll(async () => {
     kube = kubeClients(loadKubeConfig(sandbox().need('kube').kubeconfigPath));
@@ -59,43 +41,15 @@ describe('maturity delay: held by JetStream, latest wins, survives kill -9', () 
       body.metadata!.annotations = { [ANNOTATIONS.delay]: `${DELAY_MS / 1000}s` };
       await kube.apps.createNamespacedDeployment({ namespace: 'shop', body });
     }
-    nc = await connectNats({ url: sandbox().need('nats').url, name: 'onpush-test' });
-    await provision(await jetstreamManager(nc), TOPOLOGY);
-    const port = await freePort();
-    supervisor = new Supervisor({
-      env: { ...process.env, ...sandbox().env, LOG_LEVEL: 'info' },
-      envFor: () => ({ PORT: String(port), COALESCE_WINDOW: '0' }),
-      services: ['restarter'],
-      write: (line) => logs.push(line),
-    });
-    supervisor.start();
-    await waitUntil(
-      'restarter ready',
-      async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
-      { timeoutMs: 60_000, intervalMs: 100 },
-    );
+    restarter = await startRestarter(sandbox());
   });
 
   afterAll(async () => {
-    await supervisor?.stop();
-    await nc?.close();
+    await restarter?.stop();
   });
 
-  const send = async (request: RestartRequest): Promise<void> => {
-    const { kind, namespace, name } = request.workload;
-    await publisher(jetstream(nc))(restartSubject(namespace), encode(request), {
-      msgId: `${request.eventId}:${kind}/${namespace}/${name}`,
-      headers: { [HEADERS.eventId]: request.eventId },
-    });
-  };
-  const outcomeOf = (eventId: string): Promise<Outcome> =>
-    eventually(
-      `the outcome of ${eventId}`,
-      async () => (await readOutcomes(nc)).find((o) => o.eventId === eventId),
-      { timeoutMs: 30_000 },
-    ).catch((e: unknown) => {
-      throw new Error(`${String(e)}\n${logs.slice(-20).join('\n')}`);
-    });
+  const send = (request: RestartRequest) => restarter.send(request);
+  const outcomeOf = (eventId: string) => restarter.outcomeOf(eventId, 30_000);
   const marks = async (name: string) =>
     (await kube.apps.readNamespacedDeployment({ namespace: 'shop', name })).spec?.template.metadata
       ?.annotations ?? {};
@@ -106,17 +60,17 @@ describe('maturity delay: held by JetStream, latest wins, survives kill -9', () 
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     // held: nothing written yet, no fate yet
     expect(await marks('web')).toEqual({});
-    expect((await readOutcomes(nc)).some((o) => o.eventId === 'delay:web')).toBe(false);
+    expect((await readOutcomes(restarter.nc)).some((o) => o.eventId === 'delay:web')).toBe(false);
 
     // When the restarter is killed while the push waits (its supervisor starts it again)
-    process.kill(supervisor!.pid('restarter')!, 'SIGKILL');
+    process.kill(restarter.supervisor.pid('restarter')!, 'SIGKILL');
 
     // Then the push is applied once its delay is over, not before
     const outcome = await outcomeOf('delay:web');
     expect(outcome).toMatchObject({ fate: 'restarted' });
     expect(Date.parse(outcome.at) - pushedAt.getTime()).toBeGreaterThanOrEqual(DELAY_MS);
     expect((await marks('web'))[ANNOTATIONS.digest]).toBe(digest(1));
-    expect(supervisor!.restarts()['restarter']).toBe(1);
+    expect(restarter.supervisor.restarts()['restarter']).toBe(1);
     // and `kubectl describe` said why it waited
     const events = await kube.core.listNamespacedEvent({ namespace: 'shop' });
     expect(

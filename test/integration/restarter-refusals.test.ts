@@ -3,28 +3,11 @@
 // namespace scope, of the request's repository — and ends any other request `refused`, never a
 // PATCH.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  HEADERS,
-  TOPOLOGY,
-  encode,
-  restartSubject,
-  type Outcome,
-  type RestartRequest,
-} from '@onpush/contracts';
-import { Supervisor } from '@onpush/cli';
+import type { RestartRequest } from '@onpush/contracts';
 import { kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
-import {
-  connectNats,
-  jetstream,
-  jetstreamManager,
-  provision,
-  publisher,
-  type NatsConnection,
-} from '@onpush/nats';
-import { freePort, waitUntil } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
-import { readOutcomes } from '../e2e/pipeline.js';
 import { deployment, ensureNamespaces } from '../support/kube.js';
+import { startRestarter, type RestarterProcess } from './restarter-harness.js';
 
 const IMAGE = 'europe-west1-docker.pkg.dev/p/r/app';
 const DIGEST = `sha256:${'f'.repeat(64)}`;
@@ -46,10 +29,7 @@ function forged(eventId: string, namespace: string, name: string, image = IMAGE)
 describe('restarter: forged restart requests end refused, with no PATCH', () => {
   const sandbox = useSandbox(['nats', 'kube'], 'restarter-refusals');
   let kube: KubeClients;
-  let nc: NatsConnection;
-  let supervisor: Supervisor | undefined;
-  let metricsUrl = '';
-  const logs: string[] = [];
+  let restarter: RestarterProcess;
 
   beforeAll(async () => {
     kube = kubeClients(loadKubeConfig(sandbox().need('kube').kubeconfigPath));
@@ -62,54 +42,15 @@ describe('restarter: forged restart requests end refused, with no PATCH', () => 
     ] as const) {
       await kube.apps.createNamespacedDeployment({ namespace, body });
     }
-    nc = await connectNats({ url: sandbox().need('nats').url, name: 'onpush-test' });
-    await provision(await jetstreamManager(nc), TOPOLOGY);
-    const port = await freePort();
-    metricsUrl = `http://127.0.0.1:${port}/metrics`;
-    supervisor = new Supervisor({
-      env: { ...process.env, ...sandbox().env, LOG_LEVEL: 'info' },
-      envFor: () => ({
-        PORT: String(port),
-        COALESCE_WINDOW: '0',
-        ONPUSH_EXCLUDE_NAMESPACES: 'kube-system',
-      }),
-      services: ['restarter'],
-      write: (line) => logs.push(line),
-    });
-    supervisor.start();
-    await waitUntil(
-      'restarter ready',
-      async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
-      { timeoutMs: 60_000, intervalMs: 100 },
-    );
+    restarter = await startRestarter(sandbox(), { ONPUSH_EXCLUDE_NAMESPACES: 'kube-system' });
   });
 
   afterAll(async () => {
-    await supervisor?.stop();
-    await nc?.close();
+    await restarter?.stop();
   });
 
-  const send = async (request: RestartRequest): Promise<void> => {
-    const { kind, namespace, name } = request.workload;
-    await publisher(jetstream(nc))(restartSubject(namespace), encode(request), {
-      msgId: `${request.eventId}:${kind}/${namespace}/${name}`,
-      headers: {
-        [HEADERS.eventId]: request.eventId,
-        [HEADERS.workloadKind]: kind,
-        [HEADERS.workloadNamespace]: namespace,
-        [HEADERS.workloadName]: name,
-      },
-    });
-  };
-
-  const outcomeOf = async (eventId: string): Promise<Outcome> =>
-    eventually(
-      `the outcome of ${eventId}`,
-      async () => (await readOutcomes(nc)).find((o) => o.eventId === eventId),
-      { timeoutMs: 20_000 },
-    ).catch((e: unknown) => {
-      throw new Error(`${String(e)}\n${logs.slice(-20).join('\n')}`);
-    });
+  const send = (request: RestartRequest) => restarter.send(request);
+  const outcomeOf = (eventId: string) => restarter.outcomeOf(eventId);
 
   /** What a PATCH would change: the pod template's annotations and the generation. */
   const state = async (namespace: string, name: string) => {
@@ -169,7 +110,7 @@ describe('restarter: forged restart requests end refused, with no PATCH', () => 
     await send(forged('real:web', 'shop', 'web'));
     expect(await outcomeOf('real:web')).toMatchObject({ fate: 'restarted' });
     expect((await state('shop', 'web')).generation).toBe((before.generation ?? 0) + 1);
-    const metrics = await (await fetch(metricsUrl)).text();
+    const metrics = await (await fetch(restarter.metricsUrl)).text();
     for (const reason of ['not_opted_in', 'namespace_out_of_scope', 'repository_mismatch']) {
       expect(metrics).toMatch(
         new RegExp(

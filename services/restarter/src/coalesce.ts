@@ -110,7 +110,7 @@ export const windowMachine = setup({
       first: Member;
       windowMs: number;
       mode: CoalesceMode;
-      previous?: Promise<unknown>;
+      previous: Promise<unknown>;
     },
     events: {} as { type: 'JOIN'; member: Member },
     output: {} as WindowOutput,
@@ -135,12 +135,7 @@ export const windowMachine = setup({
   },
 }).createMachine({
   id: 'window',
-  context: ({ input }) => ({
-    ...input,
-    previous: input.previous ?? Promise.resolve(),
-    followers: [],
-    restarts: [],
-  }),
+  context: ({ input }) => ({ ...input, followers: [], restarts: [] }),
   initial: 'open',
   states: {
     open: {

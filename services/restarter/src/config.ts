@@ -13,6 +13,9 @@ function positiveNumber() {
     .refine((value) => value > 0, { error: 'must be greater than 0' });
 }
 
+/** The longest maturity delay: how long the work stream keeps a held request. */
+const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
+
 /** `shop=10m,blog=0s`: a maturity delay per namespace. */
 function namespaceDelays() {
   return z.string().transform((raw, ctx): Record<string, number> => {
@@ -34,8 +37,6 @@ function namespaceDelays() {
     return delays;
   });
 }
-
-const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 
 export const restarterSchema = baseServiceSchema
   .extend({

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HEADERS, parseOutcome, type RestartRequest } from '@onpush/contracts';
 import { ANNOTATIONS, scopeOf } from '@onpush/kube';
 import { describeFailure, HELD, TokenBucket, type Incoming } from '@onpush/service';
-import type { CasStore, Versioned } from '@onpush/nats';
+import { MemoryCasStore } from '@onpush/testing';
 import { createMetrics } from '@onpush/telemetry';
 import { FakeApps, fakeHttp } from './fake-apps.test-support.js';
 import { delayUntil, type HeldPush } from './decide.js';
@@ -12,21 +12,6 @@ import { kubeEffects } from './kube.js';
 import { kubeRequestCounter } from './metrics.js';
 
 const T0 = Date.parse('2026-12-06T10:00:00.000Z');
-
-/** A compare-and-set store in memory, as the KV bucket behaves. */
-class MemoryStore<T> implements CasStore<T> {
-  private readonly values = new Map<string, { value: T; revision: number }>();
-  private revision = 0;
-  read(key: string): Promise<Versioned<T>> {
-    const found = this.values.get(key);
-    return Promise.resolve({ value: found?.value, revision: found?.revision ?? 0 });
-  }
-  write(key: string, value: T, revision: number): Promise<number> {
-    if ((this.values.get(key)?.revision ?? 0) !== revision) return Promise.resolve(0);
-    this.values.set(key, { value, revision: ++this.revision });
-    return Promise.resolve(this.revision);
-  }
-}
 
 /** The failure a handling rejected with (it must reject). */
 async function failureOfHeld(handling: Promise<unknown>) {
@@ -69,7 +54,7 @@ function setUp(
   let now = T0;
   const settings: Record<string, string> = delay === null ? {} : { [ANNOTATIONS.delay]: delay };
   const apps = new FakeApps().add('shop', 'web', {}, { settings });
-  const store = new MemoryStore<HeldPush>();
+  const store = new MemoryCasStore<HeldPush>();
   const held: string[] = [];
   const handle = createHandler({
     effects: kubeEffects({
