@@ -12,8 +12,14 @@ import { kvKey, type CasStore } from '@onpush/nats';
 /** How long a decision is kept (bucket BUCKETS.resolverDecisions): longer than any redelivery. */
 export const DECISION_TTL_MS = RESOLVER_MEMORY_MS;
 
+/** A workload dispatched to, with its wave when it has one (the requests carry the waves). */
+export const DispatchedWorkloadSchema = WorkloadSchema.extend({
+  wave: z.int().nonnegative().optional(),
+});
+export type DispatchedWorkload = z.infer<typeof DispatchedWorkloadSchema>;
+
 export const DecisionSchema = z.discriminatedUnion('fate', [
-  z.object({ fate: z.literal('dispatched'), workloads: z.array(WorkloadSchema).min(1) }),
+  z.object({ fate: z.literal('dispatched'), workloads: z.array(DispatchedWorkloadSchema).min(1) }),
   z.object({ fate: z.literal('no-match') }),
   z.object({ fate: z.literal('ignored'), reason: z.string(), detail: z.string() }),
 ]);

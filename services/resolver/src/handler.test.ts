@@ -136,6 +136,36 @@ describe('resolver handler', () => {
     expect(proxy).not.toHaveProperty('observed');
   });
 
+  it('tells each request its wave and the size of every wave of the push', async () => {
+    const index = shopIndex();
+    index.upsert({
+      kind: 'Deployment',
+      namespace: 'prod',
+      name: 'web',
+      containers: [{ name: 'app', image: 'nginx:1.27' }],
+      wave: 2,
+    });
+    index.upsert({
+      kind: 'StatefulSet',
+      namespace: 'staging',
+      name: 'web',
+      containers: [{ name: 'app', image: 'nginx:1.27' }],
+      wave: 1,
+    });
+    const out = await handler({ index })(incoming(pushed()));
+    const requests = out.slice(0, 4).map((o) => parseRestartRequest(bodyOf(o)));
+    expect(requests.map((r) => [r.workload.namespace, r.waves])).toEqual([
+      // no wave: restarted at once, gating nothing
+      ['ops', { sizes: { '1': 1, '2': 1 } }],
+      ['prod', { wave: 2, sizes: { '1': 1, '2': 1 } }],
+      ['shop', { sizes: { '1': 1, '2': 1 } }],
+      ['staging', { wave: 1, sizes: { '1': 1, '2': 1 } }],
+    ]);
+    // and a push whose workloads have no wave carries none
+    const plain = await handler()(incoming(pushed({ id: 'evt-2' })));
+    expect(parseRestartRequest(bodyOf(plain[0]!))).not.toHaveProperty('waves');
+  });
+
   it('ends a repeat of a push just dispatched ignored (duplicate_push), but never a replay', async () => {
     const digest = `sha256:${'e'.repeat(64)}`;
     let t = 0;

@@ -13,7 +13,7 @@ import {
 import type { Incoming, Outgoing } from '@onpush/service';
 import { ATTR_ONPUSH_IMAGE, ATTR_ONPUSH_MATCHED_WORKLOADS, annotate } from '@onpush/telemetry';
 import { workloadKey, type LookupQuery, type Match } from '@onpush/image-index';
-import type { Decision, DecisionBook } from './decisions.js';
+import type { Decision, DecisionBook, DispatchedWorkload } from './decisions.js';
 import type { Dispatch, RecentPushes } from './repeats.js';
 
 /**
@@ -80,13 +80,28 @@ function imageOf(event: ImagePushed): Pick<RestartRequest, 'image' | 'tag' | 'di
   };
 }
 
+/**
+ * How many of `workloads` each wave holds, or undefined when none has a wave (the push is then
+ * not staged: every request goes at once, as before waves).
+ */
+export function waveSizes(
+  workloads: readonly DispatchedWorkload[],
+): Record<string, number> | undefined {
+  const sizes: Record<string, number> = {};
+  for (const { wave } of workloads) {
+    if (wave !== undefined) sizes[String(wave)] = (sizes[String(wave)] ?? 0) + 1;
+  }
+  return Object.keys(sizes).length === 0 ? undefined : sizes;
+}
+
 function restartOf(
   event: ImagePushed,
-  match: Match,
+  match: DispatchedWorkload,
   headers: Record<string, string>,
   observed: ObservedWorkload | undefined,
+  sizes: Record<string, number> | undefined,
 ): Outgoing {
-  const { kind, namespace, name, containers } = match;
+  const { kind, namespace, name, containers, wave } = match;
   const request: RestartRequest = {
     v: 1,
     eventId: event.id,
@@ -94,6 +109,7 @@ function restartOf(
     ...(event.pushedAt !== undefined ? { pushedAt: event.pushedAt } : {}),
     workload: { kind, namespace, name, containers },
     ...(observed !== undefined ? { observed } : {}),
+    ...(sizes !== undefined ? { waves: { ...(wave !== undefined ? { wave } : {}), sizes } } : {}),
   };
   return {
     subject: restartSubject(namespace),
@@ -149,11 +165,12 @@ async function decide(deps: HandlerDeps, event: ImagePushed, msg: Incoming): Pro
   const first = replay ? undefined : await deps.recent?.repeatOf(event, matches.map(workloadKey));
   if (first !== undefined)
     return { fate: 'ignored', reason: 'duplicate_push', detail: repeatDetail(first) };
-  const workloads = matches.map(({ kind, namespace, name, containers }) => ({
+  const workloads = matches.map(({ kind, namespace, name, containers, wave }) => ({
     kind,
     namespace,
     name,
     containers,
+    ...(wave !== undefined ? { wave } : {}),
   }));
   return { fate: 'dispatched', workloads };
 }
@@ -183,8 +200,9 @@ export function createHandler(deps: HandlerDeps) {
         return [eventOutcome(event, 'ignored', { reason, detail }, now(), headers)];
       }
       case 'dispatched': {
+        const sizes = waveSizes(decision.workloads);
         const restarts = decision.workloads.map((w) =>
-          restartOf(event, w, headers, deps.observe?.(w)),
+          restartOf(event, w, headers, deps.observe?.(w), sizes),
         );
         const counted = { requests: restarts.length };
         return [...restarts, eventOutcome(event, 'dispatched', counted, now(), headers)];

@@ -81,7 +81,13 @@ export function workloadOf(
     .filter((c) => counts(settings, c.name))
     .map(({ name, image }) => ({ name, image }));
   const policy = annotations?.[ANNOTATIONS.policy];
-  return { ...id, containers, ...(policy !== undefined ? { policy } : {}) };
+  const { wave } = settings;
+  return {
+    ...id,
+    containers,
+    ...(policy !== undefined ? { policy } : {}),
+    ...(wave !== undefined ? { wave } : {}),
+  };
 }
 
 export function deploymentWorkload(deployment: V1Deployment): IndexedWorkload | undefined {

@@ -80,6 +80,12 @@ export const restarterSchema = baseServiceSchema
     /** The same per namespace, over DELAY: `shop=10m,blog=0s`. */
     DELAY_NAMESPACES: namespaceDelays().default({}),
     /**
+     * Staged rollouts (`onpush.dev/wave`): how long a wave may take to settle — every workload of
+     * it restarted, or decided — before the later waves of the push are halted (`wave_timeout`).
+     * A rollout itself fails after ROLLOUT_TIMEOUT. At most a week (how long a request is kept).
+     */
+    WAVE_TIMEOUT: duration({ min: 1_000, max: WEEK_MS }).default(3_600_000),
+    /**
      * Kubernetes Events on the workload for each decision and rollout result (`kubectl describe`).
      * Best effort, with their own rate limit: the outcome stream is the record.
      */

@@ -1,5 +1,6 @@
 // Kubernetes Events on the workload for what onpush decided about it and saw of its rollout
-// (restarted, refused, skipped, would restart, rollout completed or failed), so `kubectl describe`
+// (restarted, refused, skipped, would restart, held for a delay or a wave, halted, rollout completed
+// or failed), so `kubectl describe`
 // and `kubectl get events` tell what happened and why, next to the controllers' own events.
 // Best effort, as Kubernetes' own event recorders are: the outcome stream is the record; Events
 // have their own rate limit (EVENTS_QPS), wait in a bounded queue (full: dropped and counted) and
@@ -61,6 +62,8 @@ export function eventOfOutcome(o: Outcome): WorkloadEvent | undefined {
     case 'refused':
       if (o.reason === 'namespace_out_of_scope') return undefined;
       return at('Warning', 'RestartRefused', 'Restart', `refused ${pushOf(o)}: ${why(o)}`);
+    case 'halted':
+      return at('Warning', 'RestartHalted', 'Restart', `not restarted for ${pushOf(o)}: ${why(o)}`);
     case 'rollout-completed':
       return at(
         'Normal',
@@ -94,6 +97,21 @@ export function eventOfHold(
     reason: 'RestartDelayed',
     action: 'Restart',
     note: `held for its maturity delay until ${until.toISOString()}: ${push}`.slice(0, MAX_NOTE),
+  };
+}
+
+/** The Event of a push first held at a wave gate: the wave before it has not finished. */
+export function eventOfWaveWait(
+  request: Pick<RestartRequest, 'workload' | 'image' | 'tag' | 'digest' | 'eventId'>,
+  detail: string,
+): WorkloadEvent {
+  const { kind, namespace, name } = request.workload;
+  return {
+    workload: { kind, namespace, name },
+    type: 'Normal',
+    reason: 'RestartWaiting',
+    action: 'Restart',
+    note: `waiting for the wave before it: ${detail}; ${pushOf(request)}`.slice(0, MAX_NOTE),
   };
 }
 

@@ -3,6 +3,7 @@ import {
   ContractError,
   HEADERS,
   encode,
+  heldSubject,
   outcomeSubject,
   parseRestartRequest,
   type Outcome,
@@ -15,6 +16,7 @@ import type { CoalesceMode, MemberResult } from './coalesce.js';
 import { createCoalescer } from './coalescer.js';
 import { restartScope, snapshotFromView, type HeldPush } from './decide.js';
 import type { Holds } from './holds.js';
+import { gatesLater, previousWave, type HaltReason, type Settled, type Waves } from './waves.js';
 import { RestartError } from './errors.js';
 import { OwnWrites } from './own-writes.js';
 import {
@@ -69,14 +71,30 @@ export interface HandlerDeps {
   delays?: { all: number; namespaces: Readonly<Record<string, number>> };
   /** Called when a push is first held (Kubernetes Events); must not block nor throw. */
   onHeld?: (request: RestartRequest, until: Date, detail: string | undefined) => void;
+  /**
+   * Staged rollouts (`onpush.dev/wave`): the gate a request of wave n asks, and where each
+   * request records how it settled for the next wave. Unset: waves are ignored (all at once).
+   */
+  waves?: Waves;
+  /** Called when a request first waits at a wave gate (Kubernetes Events); must not block nor throw. */
+  onWaiting?: (request: RestartRequest, detail: string) => void;
 }
+
+/**
+ * Deliveries a request may be held at a wave gate (NAKed) before the restarter puts a copy back
+ * on onpush.restart.held.<namespace> and acks it: a wait is never counted against the consumer's
+ * max deliver, and a failure after the gate opens keeps its retries.
+ */
+export const REQUEUE_AFTER = 3;
 
 /** A little past the delay's end, so the redelivery does not come back a moment too early. */
 const HOLD_MARGIN_MS = 50;
 
 export type Restarted = Extract<RestartOutput, { fate: 'restarted' }>;
 
-type Finished = Exclude<MemberResult, { fate: 'failed' } | { fate: 'held' }>;
+type Finished =
+  | Exclude<MemberResult, { fate: 'failed' } | { fate: 'held' }>
+  | { fate: 'halted'; reason: HaltReason; detail: string };
 type HeldResult = Extract<MemberResult, { fate: 'held' }>;
 
 /** Bytes → RestartRequest; a message that breaks the contract is permanent (`invalid_message`). */
@@ -100,7 +118,9 @@ export function restartOutcome(request: RestartRequest, result: Finished, now: D
         ? result.detail
         : undefined;
   const reason =
-    result.fate === 'unchanged' || result.fate === 'refused' ? result.reason : undefined;
+    result.fate === 'unchanged' || result.fate === 'refused' || result.fate === 'halted'
+      ? result.reason
+      : undefined;
   const pushedAt = request.pushedAt === undefined ? undefined : Date.parse(request.pushedAt);
   const durationMs =
     result.fate === 'restarted' && pushedAt !== undefined
@@ -133,11 +153,60 @@ export function snapshotOfView(view: RestartRequest['observed']): WorkloadSnapsh
  * from long ago — either would cost a 409 before the GET it needs anyway.
  */
 export function trustedView(msg: Incoming, request: RestartRequest): RestartRequest {
-  const first = msg.deliveryCount <= 1 && msg.headers[HEADERS.replayOf] === undefined;
+  const first =
+    msg.deliveryCount <= 1 &&
+    msg.headers[HEADERS.replayOf] === undefined &&
+    msg.headers[HEADERS.heldCopy] === undefined;
   if (first || request.observed === undefined) return request;
   const withoutView = { ...request };
   delete withoutView.observed;
   return withoutView;
+}
+
+/**
+ * A copy of a request held at a wave gate, to put back on onpush.restart.held.<namespace> (then
+ * the original is acked): the same body and headers, numbered so a copy made twice (the ack lost)
+ * is stored once.
+ */
+export function heldCopy(msg: Incoming, request: RestartRequest): Outgoing {
+  const copies = Number(msg.headers[HEADERS.heldCopy] ?? '0') + 1;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(msg.headers)) {
+    if (!name.toLowerCase().startsWith('nats-')) headers[name] = value;
+  }
+  headers[HEADERS.heldCopy] = String(copies);
+  const { kind, namespace, name } = request.workload;
+  return {
+    subject: heldSubject(namespace),
+    data: msg.data,
+    msgId: `${request.eventId}:${kind}/${namespace}/${name}:held:${copies}`,
+    headers,
+  };
+}
+
+/**
+ * How a request settled, as the next wave of its push judges it: a workload still there is judged
+ * by its rollout (against the generation its PATCH left, or as it is when this push did not
+ * restart it: already on the push, superseded, cooling down — the next wave waits for it to be
+ * healthy all the same); one gone, refused or only dry-run restarted has nothing to wait for.
+ */
+export function settlementOf(request: RestartRequest, result: Finished, now: Date): Settled {
+  const { kind, namespace, name } = request.workload;
+  const workload = { kind, namespace, name };
+  switch (result.fate) {
+    case 'restarted':
+    case 'unchanged':
+      return {
+        state: 'rolling',
+        workload,
+        since: now.toISOString(),
+        generation: (result.fate === 'restarted' ? result.generation : undefined) ?? 0,
+      };
+    case 'halted':
+      return { state: 'halted', workload, detail: result.detail };
+    default:
+      return { state: 'healthy', workload, detail: `${result.fate}: nothing rolls out` };
+  }
 }
 
 /** `event <id> (<digest or tag>)`, for people reading an outcome. */
@@ -252,6 +321,31 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
     const forMs = result.until.getTime() - now().getTime() + HOLD_MARGIN_MS;
     throw new Held(`held until ${result.until.toISOString()}: ${result.detail ?? ''}`, forMs);
   };
+  /** The restart, unless a wave gate holds it (thrown Held) or halted it (the fate `halted`). */
+  const restartOrGate = async (
+    msg: Incoming,
+    request: RestartRequest,
+  ): Promise<Finished | HeldResult | { fate: 'requeued'; copy: Outgoing }> => {
+    const waves = deps.waves;
+    if (waves !== undefined && previousWave(request) !== undefined) {
+      const verdict = await waves.gate(request);
+      if (verdict.state === 'halted') {
+        return { fate: 'halted', reason: verdict.reason, detail: verdict.detail };
+      }
+      if (verdict.state === 'waiting') {
+        const first = msg.deliveryCount === 1 && msg.headers[HEADERS.heldCopy] === undefined;
+        if (first) deps.onWaiting?.(request, verdict.detail);
+        if (msg.deliveryCount >= REQUEUE_AFTER)
+          return { fate: 'requeued', copy: heldCopy(msg, request) };
+        throw new Held(`waiting at the wave gate: ${verdict.detail}`, verdict.recheckMs);
+      }
+    }
+    const joined = coalescer
+      ? await coalescer.join({ request, seq: msg.seq })
+      : await restart(request);
+    if (joined.fate === 'failed') throw joined.error;
+    return joined;
+  };
   return async (msg: Incoming): Promise<Outgoing[]> => {
     const request = trustedView(msg, decodeRequest(msg.data));
     annotateRestart(request);
@@ -259,11 +353,12 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
       const latest = await deps.holds.latest(request);
       if (latest !== undefined) newerHeld.set(request, latest);
     }
-    const joined = coalescer
-      ? await coalescer.join({ request, seq: msg.seq })
-      : await restart(request);
-    if (joined.fate === 'failed') throw joined.error;
+    const joined = await restartOrGate(msg, request);
+    if (joined.fate === 'requeued') return [joined.copy];
     const result = joined.fate === 'held' ? await hold(msg, request, joined) : joined;
+    if (deps.waves !== undefined && gatesLater(request)) {
+      await deps.waves.settle(request, settlementOf(request, result, now()));
+    }
     if (result.fate === 'restarted') deps.onRestarted?.(request, result);
     const outcome = restartOutcome(request, result, now());
     recordOutcome(outcome, deps.pushToRestart);

@@ -20,7 +20,7 @@ import {
 import { createLogger, createMetrics, pushToRestartHistogram } from '@onpush/telemetry';
 import { windowMs } from './coalesce.js';
 import { restarterSchema } from './config.js';
-import { createEventRecorder, eventCounter, eventOfHold } from './events.js';
+import { createEventRecorder, eventCounter, eventOfHold, eventOfWaveWait } from './events.js';
 import { bucketHolds } from './holds.js';
 import { createHandler } from './handler.js';
 import { kubeEffects } from './kube.js';
@@ -28,6 +28,7 @@ import { followingGauge, kubeRequestCounter, outcomeCounter, rolloutCounter } fr
 import { trackRequest } from './rollout/outcome.js';
 import { notifyDeadLetters, rolloutReporter } from './rollout/report.js';
 import { createTracker } from './rollout/tracker.js';
+import { apiRolloutReader, bucketWaveStore, createWaves } from './waves.js';
 
 /** The kubeconfig, or a ConfigError naming KUBECONFIG when it cannot be read. */
 function kubeConfigOf(path: string | undefined): KubeConfig {
@@ -47,7 +48,8 @@ const { ackWaitMs } = consumerSpecOrExit('restarter', settings.tuning, 'restarte
 const kubeConfig = orExit('restarter', () => kubeConfigOf(config.KUBECONFIG));
 const bucket = new TokenBucket({ qps: config.KUBE_QPS, burst: config.KUBE_BURST });
 const http = await kubeHttp(kubeConfig);
-const effects = kubeEffects({ http, bucket, requests: kubeRequestCounter(metrics.registry) });
+const kubeRequests = kubeRequestCounter(metrics.registry);
+const effects = kubeEffects({ http, bucket, requests: kubeRequests });
 const events = config.EVENTS
   ? createEventRecorder({
       http,
@@ -109,8 +111,17 @@ const handle = createHandler({
   ...(recordEvent ? { onOutcome: recordEvent } : {}),
   holds: bucketHolds(() => stage.context?.js),
   delays: { all: config.DELAY, namespaces: config.DELAY_NAMESPACES },
+  waves: createWaves({
+    store: bucketWaveStore(() => stage.context?.js),
+    readRollout: apiRolloutReader({ http, bucket, requests: kubeRequests }),
+    rolloutTimeoutMs: config.ROLLOUT_TIMEOUT,
+    waveTimeoutMs: config.WAVE_TIMEOUT,
+  }),
   ...(events
-    ? { onHeld: (request, until) => events.recordEvent(eventOfHold(request, until)) }
+    ? {
+        onHeld: (request, until) => events.recordEvent(eventOfHold(request, until)),
+        onWaiting: (request, detail) => events.recordEvent(eventOfWaveWait(request, detail)),
+      }
     : {}),
 });
 

@@ -15,6 +15,11 @@ export const HEADERS = {
   contentType: 'Onpush-Content-Type',
   /** `ImagePushed.id` on every message derived from an event. */
   eventId: 'Onpush-Event-Id',
+  /**
+   * On a restart request the restarter put back while a wave gate holds it: how many times it
+   * was put back (1, 2, ...); its watch view is then not trusted.
+   */
+  heldCopy: 'Onpush-Held-Copy',
   /** On a replayed message: the id of the dead letter it came from. */
   replayOf: 'Onpush-Replay-Of',
   /** The named ingest endpoint a webhook came in on (two Harbor instances are two endpoints). */

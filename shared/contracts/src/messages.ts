@@ -85,6 +85,15 @@ export const ObservedWorkloadSchema = z.object({
 });
 export type ObservedWorkload = z.infer<typeof ObservedWorkloadSchema>;
 
+/** The waves of one push, as each of its restart requests carries them. */
+export const WavesSchema = z.object({
+  /** This request's wave; absent: its workload has none (restarted at once, gates nothing). */
+  wave: z.int().nonnegative().optional(),
+  /** Wave number (decimal) → how many workloads of this push are in it. */
+  sizes: z.record(z.string().regex(/^\d+$/), z.int().positive()),
+});
+export type Waves = z.infer<typeof WavesSchema>;
+
 export const RestartRequestSchema = z.object({
   v: version,
   eventId: text,
@@ -95,6 +104,12 @@ export const RestartRequestSchema = z.object({
   workload: WorkloadSchema,
   /** Optional: without it (a resolver answering from its snapshot) the restarter reads first. */
   observed: ObservedWorkloadSchema.optional(),
+  /**
+   * When some workload this push matched has `onpush.dev/wave`: this workload's wave (absent: it
+   * has none and is not gated) and how many workloads of the push each wave holds. Wave n's
+   * requests wait until every workload of the wave before it finished its rollout healthy and soaked.
+   */
+  waves: WavesSchema.optional(),
 });
 export type RestartRequest = z.infer<typeof RestartRequestSchema>;
 
@@ -104,6 +119,7 @@ const WORKLOAD_ONLY: readonly Fate[] = [
   'gone',
   'would-restart',
   'refused',
+  'halted',
   'rollout-completed',
   'rollout-failed',
 ];

@@ -8,6 +8,7 @@ import {
   PUSHED,
   RAW_ALL,
   RESTART_ALL,
+  RESTART_HELD_ALL,
   ROLLOUT_FATES,
   STREAMS,
   TOPOLOGY,
@@ -132,6 +133,9 @@ function permissionsOf(identity: NatsIdentity): NatsPermissions {
           ...deadLetters('restarter'),
           ...consume('restarter'),
           ...bucket(BUCKETS.restarterHolds),
+          ...bucket(BUCKETS.restarterWaves),
+          // Its own requests put back while a wave gate holds them (never the resolver's).
+          RESTART_HELD_ALL,
         ],
         [outcomeSubject('dead')],
       );

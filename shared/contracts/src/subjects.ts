@@ -15,7 +15,8 @@ export type EventFate = (typeof EVENT_FATES)[number];
  * How one restart request (one workload) ends. `would-restart`: dry run, the restart it would
  * have made, nothing patched. `refused`: the workload read is not one onpush may touch (not opted
  * in, out of the namespace scope or the selector, no container of the request's repository),
- * nothing patched; its reason says which.
+ * nothing patched; its reason says which. `halted`: a workload of an earlier wave of the same
+ * push failed its rollout (or its wave never settled), so this one was not restarted.
  */
 export const WORKLOAD_FATES = [
   'restarted',
@@ -24,6 +25,7 @@ export const WORKLOAD_FATES = [
   'dead',
   'would-restart',
   'refused',
+  'halted',
 ] as const;
 export type WorkloadFate = (typeof WORKLOAD_FATES)[number];
 
@@ -45,6 +47,7 @@ export const FATES = [
   'dead',
   'would-restart',
   'refused',
+  'halted',
   'rollout-completed',
   'rollout-failed',
 ] as const;
@@ -90,6 +93,8 @@ export const RAW_ALL = 'onpush.raw.>';
 export const PUSHED = 'onpush.pushed';
 export const RESTART_ALL = 'onpush.restart.>';
 export const OUTCOME_ALL = 'onpush.outcome.>';
+/** Every request the restarter put back while a wave gate holds it (heldSubject). */
+export const RESTART_HELD_ALL = 'onpush.restart.held.*';
 export const DEAD_ALL = 'onpush.dead.>';
 
 /** `onpush.raw.<source>`: the untouched body of one delivery from `source` (e.g. `gar`). */
@@ -100,6 +105,15 @@ export function rawSubject(source: string): string {
 /** `onpush.restart.<namespace>`: one restart request for a workload in `namespace`. */
 export function restartSubject(namespace: string): string {
   return `onpush.restart.${subjectToken(namespace)}`;
+}
+
+/**
+ * `onpush.restart.held.<namespace>`: a restart request held long (a wave gate) put back by the
+ * restarter itself, so a long wait is never counted against the consumer's max deliver. The same
+ * stream and consumer as the resolver's requests (RESTART_ALL matches it).
+ */
+export function heldSubject(namespace: string): string {
+  return `onpush.restart.held.${subjectToken(namespace)}`;
 }
 
 export function outcomeSubject(fate: Fate): string {
@@ -150,6 +164,8 @@ export const BUCKETS = {
   ingestRepeats: 'onpush_ingest_repeats',
   /** restarter: workload and image -> the latest push held for its maturity delay (latest wins). */
   restarterHolds: 'onpush_restarter_holds',
+  /** restarter: push, wave and workload -> how it settled; push and wave -> the wave's gate. */
+  restarterWaves: 'onpush_restarter_waves',
 } as const;
 
 /** A KV bucket as provisioning creates it (a stream `KV_<name>`, one value per key). */
@@ -207,6 +223,14 @@ export const BUCKET_SPECS: Readonly<Record<keyof typeof BUCKETS, BucketSpec>> = 
     description:
       'onpush restarter: workload and image -> the latest push waiting for its maturity delay',
     ttlMs: 7 * DAY, // as long as a held request can wait in ONPUSH
+    maxBytes: 256 * 1024 * 1024,
+    replicasOf: 'ONPUSH',
+  },
+  restarterWaves: {
+    name: BUCKETS.restarterWaves,
+    description:
+      'onpush restarter: how each workload of a wave settled, and whether the next wave may go',
+    ttlMs: 7 * DAY, // as long as a gated request can wait in ONPUSH
     maxBytes: 256 * 1024 * 1024,
     replicasOf: 'ONPUSH',
   },

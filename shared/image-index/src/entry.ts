@@ -19,6 +19,8 @@ export interface IndexedWorkload extends WorkloadId {
   readonly containers: readonly ContainerImage[];
   /** Its `onpush.dev/policy` value; absent means `restart`. */
   readonly policy?: string | undefined;
+  /** Its `onpush.dev/wave`; absent: none (restarted at once). */
+  readonly wave?: number | undefined;
 }
 
 export interface Entry extends IndexedWorkload {
@@ -34,6 +36,7 @@ export function sameWorkload(a: IndexedWorkload, b: IndexedWorkload): boolean {
   const [x, y] = [a.containers, b.containers];
   return (
     a.policy === b.policy &&
+    a.wave === b.wave &&
     x.length === y.length &&
     x.every((c, i) => c.name === y[i]?.name && c.image === y[i]?.image)
   );
@@ -57,7 +60,7 @@ export function toEntry(workload: IndexedWorkload): { entry: Entry; skipped: str
       keys.set(key, names);
     }
   }
-  const { kind, namespace, name, policy } = workload;
+  const { kind, namespace, name, policy, wave } = workload;
   const containers = workload.containers.map((c) => ({ name: c.name, image: c.image }));
   const entry: Entry = {
     kind,
@@ -65,6 +68,7 @@ export function toEntry(workload: IndexedWorkload): { entry: Entry; skipped: str
     name,
     containers,
     ...(policy !== undefined ? { policy } : {}),
+    ...(wave !== undefined ? { wave } : {}),
     keys,
     tags,
     parsedPolicy,

@@ -150,6 +150,28 @@ describe('ImageIndex snapshot', () => {
     expect(copy.serialize()).toBe(index.serialize());
   });
 
+  it("keeps each workload's wave, with or without a policy", () => {
+    const index = new ImageIndex();
+    index.upsert({ ...deployment('web', { app: 'nginx:1.27' }), wave: 2 });
+    index.upsert({ ...deployment('pinned', { app: 'nginx:1.27' }, 'ops'), policy: 'pin', wave: 0 });
+    index.upsert(deployment('plain', { app: 'nginx:1.27' }, 'dev'));
+    const copy = ImageIndex.deserialize(index.serialize());
+    const waves = copy
+      .lookup({ image: 'docker.io/library/nginx', tag: '1.27' })
+      .map((m) => [m.namespace, m.name, m.wave]);
+    expect(waves).toEqual([
+      ['dev', 'plain', undefined],
+      ['ops', 'pinned', 0],
+      ['shop', 'web', 2],
+    ]);
+    expect(copy.serialize()).toBe(index.serialize());
+    // an older snapshot (no wave) still loads
+    const old = ImageIndex.deserialize(
+      '{"v":1,"w":[["Deployment","a","b",[["app","nginx:1"]],"pin"]]}',
+    );
+    expect(old.stats().workloads).toBe(1);
+  });
+
   it('rejects a snapshot that is not one and keeps its content', () => {
     const index = new ImageIndex();
     index.upsert(deployment('web', { app: 'nginx' }));

@@ -26,6 +26,8 @@ export type { ContainerImage, IndexedWorkload, WorkloadId } from './entry.js';
 export interface Match extends WorkloadId {
   /** Names of the containers that run the image, in the workload's order. */
   readonly containers: string[];
+  /** The workload's `onpush.dev/wave`, when it has one. */
+  readonly wave?: number | undefined;
 }
 
 export interface IndexStats {
@@ -47,6 +49,15 @@ export interface UpsertResult {
 /** `${kind}/${namespace}/${name}`: one key space for every workload kind. */
 export function workloadKey(id: WorkloadId): string {
   return `${id.kind}/${id.namespace}/${id.name}`;
+}
+
+/** In a snapshot row with a wave and no policy: the policy's place, empty. */
+const NO_POLICY = '';
+
+/** A snapshot row's optional tail: `[policy]`, `[policy or '', wave]` or nothing. */
+function snapshotTail(w: Entry): string[] {
+  if (w.wave !== undefined) return [w.policy ?? NO_POLICY, String(w.wave)];
+  return w.policy !== undefined ? [w.policy] : [];
 }
 
 export class ImageIndex {
@@ -115,8 +126,9 @@ export class ImageIndex {
       const names = found.get(id);
       if (!entry || !names) return [];
       const ordered = entry.containers.map((c) => c.name).filter((n) => names.includes(n));
+      const { kind, namespace, name, wave } = entry;
       return [
-        { kind: entry.kind, namespace: entry.namespace, name: entry.name, containers: ordered },
+        { kind, namespace, name, containers: ordered, ...(wave !== undefined ? { wave } : {}) },
       ];
     });
   }
@@ -150,14 +162,14 @@ export class ImageIndex {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Compact JSON: `{"v":1,"w":[[kind,namespace,name,[[container,image],…],policy?],…]}`. */
+  /** Compact JSON: `{"v":1,"w":[[kind,namespace,name,[[container,image],…],policy?,wave?],…]}`. */
   serialize(): string {
     const rows: SnapshotRow[] = [...this.#workloads.values()].map((w) => [
       w.kind,
       w.namespace,
       w.name,
       w.containers.map((c): [string, string] => [c.name, c.image]),
-      ...(w.policy !== undefined ? [w.policy] : []),
+      ...snapshotTail(w),
     ]);
     return JSON.stringify({ v: 1, w: rows });
   }
@@ -169,14 +181,15 @@ export class ImageIndex {
   restore(json: string, keep: (id: WorkloadId) => boolean = () => true): void {
     const snapshot = SnapshotSchema.parse(JSON.parse(json));
     for (const [key, entry] of [...this.#workloads]) this.#unlink(key, entry);
-    for (const [kind, namespace, name, containers, policy] of snapshot.w) {
+    for (const [kind, namespace, name, containers, policy, wave] of snapshot.w) {
       if (!keep({ kind, namespace, name })) continue;
       const { entry } = toEntry({
         kind,
         namespace,
         name,
         containers: containers.map(([n, image]) => ({ name: n, image })),
-        ...(policy !== undefined ? { policy } : {}),
+        ...(policy !== undefined && policy !== NO_POLICY ? { policy } : {}),
+        ...(wave !== undefined && /^\d+$/.test(wave) ? { wave: Number(wave) } : {}),
       });
       this.#link(workloadKey(entry), entry);
     }

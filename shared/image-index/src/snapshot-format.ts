@@ -1,6 +1,7 @@
-// The index snapshot's JSON: `{"v":1,"w":[[kind,namespace,name,[[container,image],…],policy?],…]}`.
-// The policy (5th element) was added later: a snapshot without it still loads (every workload
-// then has the default policy until the watch syncs).
+// The index snapshot's JSON: `{"v":1,"w":[[kind,namespace,name,[[container,image],…],policy?,wave?],…]}`.
+// The policy (5th element) and the wave (6th, decimal; the policy then '' when there is none) were
+// added later: a snapshot without them still loads (every workload then has the default policy
+// and no wave until the watch syncs).
 import { z } from 'zod';
 import { WORKLOAD_KINDS } from '@onpush/contracts';
 

@@ -97,8 +97,12 @@ describe('workload settings', () => {
       'onpush.dev/delay': '10m',
       'onpush.dev/dry-run': 'True',
       'onpush.dev/notify': 'ops,shop-slack',
+      'onpush.dev/wave': ' 2 ',
+      'onpush.dev/soak': '5m',
     });
     expect(settings).toMatchObject({
+      wave: 2,
+      soakMs: 300_000,
       policy: { kind: 'semver', text: 'semver:~2.1' },
       containers: ['app', 'sidecar'],
       cooldownMs: 5_400_000,
@@ -117,6 +121,16 @@ describe('workload settings', () => {
     expect(readSettings({ 'onpush.dev/delay': 'later' }).problems).toEqual([
       'onpush.dev/delay: "later" is not a duration such as 10m',
     ]);
+    expect(readSettings({ 'onpush.dev/wave': 'prod', 'onpush.dev/soak': 'a while' })).toMatchObject(
+      {
+        wave: undefined,
+        soakMs: undefined,
+        problems: [
+          'onpush.dev/wave: "prod" is not a wave number such as 1',
+          'onpush.dev/soak: "a while" is not a duration such as 5m',
+        ],
+      },
+    );
     expect(
       readSettings({ 'onpush.dev/cooldown': 'soon', 'onpush.dev/policy': 'x' }).problems,
     ).toHaveLength(2);

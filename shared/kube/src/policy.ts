@@ -125,6 +125,10 @@ export interface WorkloadSettings {
    * whatever the default; undefined: the restarter's default (DELAY, DELAY_NAMESPACES).
    */
   readonly delayMs: number | undefined;
+  /** `onpush.dev/wave`: the workload's wave (a non-negative integer); undefined: none. */
+  readonly wave: number | undefined;
+  /** `onpush.dev/soak`: how long its rollout must stay healthy before the next wave, ms. */
+  readonly soakMs: number | undefined;
   /** `onpush.dev/dry-run: "true"`. */
   readonly dryRun: boolean;
   /** `onpush.dev/notify`: notification target names; `none` silences; undefined = routing. */
@@ -160,11 +164,23 @@ export function readSettings(
   if (delayText !== undefined && delayMs === undefined) {
     problems.push(`${ANNOTATIONS.delay}: "${delayText}" is not a duration such as 10m`);
   }
+  const waveText = a[ANNOTATIONS.wave]?.trim();
+  const wave = waveText !== undefined && /^\d{1,6}$/.test(waveText) ? Number(waveText) : undefined;
+  if (waveText !== undefined && wave === undefined) {
+    problems.push(`${ANNOTATIONS.wave}: "${waveText}" is not a wave number such as 1`);
+  }
+  const soakText = a[ANNOTATIONS.soak];
+  const soakMs = soakText === undefined ? undefined : parseCooldown(soakText);
+  if (soakText !== undefined && soakMs === undefined) {
+    problems.push(`${ANNOTATIONS.soak}: "${soakText}" is not a duration such as 5m`);
+  }
   return {
     policy,
     containers: names(a[ANNOTATIONS.containers]),
     cooldownMs,
     delayMs,
+    wave,
+    soakMs,
     dryRun: a[ANNOTATIONS.dryRun]?.trim().toLowerCase() === 'true',
     notify: names(a[ANNOTATIONS.notify]),
     problems,

@@ -16,6 +16,13 @@ export const ANNOTATIONS = {
   cooldown: 'onpush.dev/cooldown',
   /** Maturity delay: a push is applied only once it is this old, e.g. `10m` (latest wins). */
   delay: 'onpush.dev/delay',
+  /**
+   * The workload's wave, a number: for one push, wave n+1 is restarted only once every workload
+   * of wave n finished its rollout healthy (and soaked). Without it: restarted at once.
+   */
+  wave: 'onpush.dev/wave',
+  /** How long a wave's workloads must stay healthy after their rollout before the next wave, e.g. `5m`. */
+  soak: 'onpush.dev/soak',
   /** `"true"`: decide as usual, patch nothing, end `would-restart`. */
   dryRun: 'onpush.dev/dry-run',
   /** Comma-separated notification target names, or `none`. */

@@ -1,0 +1,374 @@
+// Staged rollouts (`onpush.dev/wave`): for one push, the requests of wave n wait until every
+// workload of the wave before it settled — restarted and its rollout finished healthy, or ended
+// without a rollout (already on the digest, gone, refused) — and stayed healthy for the wave's soak
+// (`onpush.dev/soak`, the longest of the wave). A failed rollout halts every later wave of that push.
+//
+// All of it lives in a JetStream KV bucket the replicas share (BUCKETS.restarterWaves), nothing in
+// a process: each request of a wave records how it settled (its own key), and the wave's gate
+// (one key per push and wave) says waiting, open or halted. A waiting request is held (NAKed, or
+// put back on onpush.restart.held.<namespace> when it has waited long) and asks again; of the
+// replicas asking at once, the one that wins the compare-and-set of `checkedAt` judges — it reads
+// each rolling workload from the API server, as `kubectl rollout status` judges it — and writes
+// the verdict for the others. So a kill -9 of any replica, or of nats-server, loses nothing: the
+// next request to ask judges again from what the bucket and the API server say.
+import { z } from 'zod';
+import { BUCKETS, WORKLOAD_KINDS, type RestartRequest, type WorkloadRef } from '@onpush/contracts';
+import { KINDS, objectPath, readSettings, toKubeApiError, type KubeHttp } from '@onpush/kube';
+import {
+  bindBucket,
+  kvCasStore,
+  kvKey,
+  type CasStore,
+  type JetStreamClient,
+  type KV,
+} from '@onpush/nats';
+import type { KubeRequestCounter } from './metrics.js';
+import { pruned, rolloutState, type RolloutObject } from './rollout/status.js';
+
+const WorkloadRefShape = z.object({
+  kind: z.enum(WORKLOAD_KINDS),
+  namespace: z.string(),
+  name: z.string(),
+});
+
+/** How one workload of a wave settled, for one push (with the workload, to read it again). */
+export const SettledSchema = z.discriminatedUnion('state', [
+  /** Restarted at `since`; its rollout is judged against `generation`. */
+  z.object({
+    state: z.literal('rolling'),
+    workload: WorkloadRefShape,
+    since: z.string(),
+    generation: z.number().int().nonnegative(),
+  }),
+  /** Its rollout finished (or there was none to wait for: `generation` absent). */
+  z.object({
+    state: z.literal('healthy'),
+    workload: WorkloadRefShape,
+    generation: z.number().int().nonnegative().optional(),
+    soakMs: z.number().nonnegative().optional(),
+    detail: z.string(),
+  }),
+  z.object({ state: z.literal('failed'), workload: WorkloadRefShape, detail: z.string() }),
+  /** Not restarted: an earlier wave failed. */
+  z.object({ state: z.literal('halted'), workload: WorkloadRefShape, detail: z.string() }),
+]);
+export type Settled = z.infer<typeof SettledSchema>;
+
+export const GateSchema = z.discriminatedUnion('state', [
+  z.object({
+    state: z.literal('waiting'),
+    /** When a request first asked (the wave's deadline runs from it). */
+    since: z.string(),
+    /** When the gate was last judged (the lease: others wait RECHECK_MS from it). */
+    checkedAt: z.string(),
+    /** When every workload of the wave was first seen healthy (the soak runs from it). */
+    healthySince: z.string().optional(),
+    detail: z.string(),
+  }),
+  z.object({ state: z.literal('open'), at: z.string(), detail: z.string() }),
+  z.object({
+    state: z.literal('halted'),
+    at: z.string(),
+    reason: z.enum(['wave_failed', 'wave_timeout']),
+    detail: z.string(),
+  }),
+]);
+export type Gate = z.infer<typeof GateSchema>;
+
+/** Where each wave's settlements and gates are kept (a KV bucket, or a map in tests). */
+export interface WaveStore {
+  settlements: CasStore<Settled>;
+  gates: CasStore<Gate>;
+  /** The keys of `settlements` under `prefix` (`<push>.<wave>.w.`). */
+  keys(prefix: string): Promise<string[]>;
+}
+
+/** A workload's rollout as the API server has it now, with its annotations; undefined: gone. */
+export type ReadRollout = (
+  workload: WorkloadRef,
+) => Promise<{ object: RolloutObject; soakMs: number | undefined } | undefined>;
+
+/** Why a request is halted: a workload of an earlier wave failed (or was halted), or it never settled. */
+export type HaltReason = 'wave_failed' | 'wave_timeout';
+
+export type Verdict =
+  | { readonly state: 'open'; readonly detail: string }
+  | { readonly state: 'halted'; readonly reason: HaltReason; readonly detail: string }
+  | { readonly state: 'waiting'; readonly detail: string; readonly recheckMs: number };
+
+export interface WavesOptions {
+  store: WaveStore;
+  readRollout: ReadRollout;
+  /** A rollout not finished this long after its restart failed (ROLLOUT_TIMEOUT). */
+  rolloutTimeoutMs: number;
+  /** A wave whose workloads have not all settled this long after the first ask halts the rest (WAVE_TIMEOUT). */
+  waveTimeoutMs: number;
+  /** How long a verdict stands before it is judged again (the recheck period). */
+  recheckMs?: number;
+  now?: () => Date;
+}
+
+/** The waves of one push: the gate its requests ask, and the record of how each settled. */
+export interface Waves {
+  /** Whether `request` (of wave n) may go: the verdict on the wave before it. */
+  gate(request: RestartRequest): Promise<Verdict>;
+  /** Records how `request`'s workload settled, when a later wave of the push waits on it. */
+  settle(request: RestartRequest, settled: Settled): Promise<void>;
+}
+
+const workloadName = (w: WorkloadRef): string => `${w.kind}/${w.namespace}/${w.name}`;
+
+/** The wave before `request`'s, among the push's waves; undefined: it is not gated. */
+export function previousWave(request: RestartRequest): number | undefined {
+  const own = request.waves?.wave;
+  if (own === undefined) return undefined;
+  const earlier = Object.keys(request.waves?.sizes ?? {})
+    .map(Number)
+    .filter((w) => w < own);
+  return earlier.length === 0 ? undefined : Math.max(...earlier);
+}
+
+/** True when a later wave of the push waits on `request`'s workload. */
+export function gatesLater(request: RestartRequest): boolean {
+  const own = request.waves?.wave;
+  if (own === undefined) return false;
+  return Object.keys(request.waves?.sizes ?? {}).some((w) => Number(w) > own);
+}
+
+const pushKey = (eventId: string, wave: number): string => `${kvKey(eventId)}.${wave}`;
+const settlementPrefix = (eventId: string, wave: number): string => `${pushKey(eventId, wave)}.w.`;
+const settlementKey = (eventId: string, wave: number, workload: WorkloadRef): string =>
+  `${settlementPrefix(eventId, wave)}${kvKey(workloadName(workload))}`;
+const gateKey = (eventId: string, wave: number): string => `${pushKey(eventId, wave)}.gate`;
+
+/** A settlement as it reads once its rollout is judged now (unchanged while still rolling). */
+async function judged(
+  settled: Settled,
+  options: Pick<WavesOptions, 'readRollout' | 'rolloutTimeoutMs'>,
+  now: Date,
+): Promise<Settled> {
+  const { workload } = settled;
+  const restarted =
+    settled.state === 'rolling' ||
+    (settled.state === 'healthy' && settled.generation !== undefined);
+  if (!restarted) return settled;
+  const read = await options.readRollout(workload);
+  if (read === undefined)
+    return { state: 'healthy', workload, detail: 'deleted since its restart' };
+  const generation = settled.generation ?? 0;
+  const state = rolloutState(workload.kind, read.object, generation);
+  const soak = read.soakMs !== undefined ? { soakMs: read.soakMs } : {};
+  switch (state.state) {
+    case 'completed':
+    case 'untrackable':
+      return { state: 'healthy', workload, generation, ...soak, detail: state.detail };
+    case 'failed':
+      return { state: 'failed', workload, detail: `${state.reason}: ${state.detail}` };
+    case 'progressing': {
+      // Healthy before, progressing again (pods lost during the soak): the soak starts over.
+      if (settled.state !== 'rolling') {
+        return { state: 'rolling', workload, since: now.toISOString(), generation };
+      }
+      const age = now.getTime() - Date.parse(settled.since);
+      if (age <= options.rolloutTimeoutMs) return settled;
+      const seconds = Math.round(age / 1000);
+      return {
+        state: 'failed',
+        workload,
+        detail: `timeout: not ready ${seconds} s after its restart (${state.detail})`,
+      };
+    }
+  }
+}
+
+const sameSettled = (a: Settled, b: Settled): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** The verdict on a wave from its settlements (judged now), the gate so far and the clock. */
+export function verdictOf(input: {
+  wave: number;
+  size: number;
+  settled: readonly Settled[];
+  gate: Extract<Gate, { state: 'waiting' }>;
+  now: Date;
+  waveTimeoutMs: number;
+  recheckMs: number;
+}): { verdict: Verdict; healthySince?: string } {
+  const { wave, size, settled, gate, now, recheckMs } = input;
+  const bad = settled.find((s) => s.state === 'failed' || s.state === 'halted');
+  if (bad !== undefined) {
+    const what = bad.state === 'failed' ? 'failed its rollout' : 'was halted';
+    const detail = `wave ${wave}: ${workloadName(bad.workload)} ${what} (${bad.detail})`;
+    return { verdict: { state: 'halted', reason: 'wave_failed', detail } };
+  }
+  const waited = now.getTime() - Date.parse(gate.since);
+  const healthy = settled.filter((s) => s.state === 'healthy');
+  if (healthy.length < size) {
+    const detail = `wave ${wave}: ${healthy.length} of ${size} workloads ready`;
+    if (waited > input.waveTimeoutMs) {
+      const minutes = Math.round(input.waveTimeoutMs / 60_000);
+      const late = `${detail} after ${minutes} min`;
+      return { verdict: { state: 'halted', reason: 'wave_timeout', detail: late } };
+    }
+    return { verdict: { state: 'waiting', detail, recheckMs } };
+  }
+  const healthySince = gate.healthySince ?? now.toISOString();
+  const soakMs = Math.max(0, ...healthy.map((s) => (s.state === 'healthy' ? (s.soakMs ?? 0) : 0)));
+  const left = Date.parse(healthySince) + soakMs - now.getTime();
+  if (left > 0) {
+    const detail = `wave ${wave}: ${size} ready, soaking ${Math.ceil(left / 1000)} s more`;
+    return {
+      verdict: { state: 'waiting', detail, recheckMs: Math.min(left, recheckMs * 5) },
+      healthySince,
+    };
+  }
+  const soaked = soakMs > 0 ? ` and healthy for ${Math.round(soakMs / 1000)} s` : '';
+  return {
+    verdict: { state: 'open', detail: `wave ${wave}: ${size} ready${soaked}` },
+    healthySince,
+  };
+}
+
+export function createWaves(options: WavesOptions): Waves {
+  const now = options.now ?? (() => new Date());
+  const recheckMs = options.recheckMs ?? 2_000;
+  const { store } = options;
+
+  /** Every settlement of the wave, the restarted ones judged now (changes written back). */
+  async function judgeAll(eventId: string, wave: number, at: Date): Promise<Settled[]> {
+    const keys = await store.keys(settlementPrefix(eventId, wave));
+    const all: Settled[] = [];
+    for (const key of keys) {
+      const read = await store.settlements.read(key);
+      if (read.value === undefined) continue;
+      const next = await judged(read.value, options, at);
+      // Lost to another writer: what it wrote is as fresh; this judgement still stands for now.
+      if (!sameSettled(next, read.value)) await store.settlements.write(key, next, read.revision);
+      all.push(next);
+    }
+    return all;
+  }
+
+  /** Judges the wave (this caller holds the lease) and writes the verdict for the others. */
+  async function judge(
+    eventId: string,
+    wave: number,
+    size: number,
+    gate: Extract<Gate, { state: 'waiting' }>,
+    revision: number,
+  ): Promise<Verdict> {
+    const at = now();
+    const settled = await judgeAll(eventId, wave, at);
+    const { verdict, healthySince } = verdictOf({
+      wave,
+      size,
+      settled,
+      gate,
+      now: at,
+      waveTimeoutMs: options.waveTimeoutMs,
+      recheckMs,
+    });
+    const stamp = at.toISOString();
+    const next: Gate =
+      verdict.state === 'waiting'
+        ? {
+            state: 'waiting',
+            since: gate.since,
+            checkedAt: stamp,
+            detail: verdict.detail,
+            ...(healthySince !== undefined ? { healthySince } : {}),
+          }
+        : verdict.state === 'halted'
+          ? { state: 'halted', at: stamp, reason: verdict.reason, detail: verdict.detail }
+          : { state: 'open', at: stamp, detail: verdict.detail };
+    await store.gates.write(gateKey(eventId, wave), next, revision);
+    return verdict;
+  }
+
+  return {
+    async gate(request) {
+      const wave = previousWave(request);
+      if (wave === undefined) return { state: 'open', detail: 'first wave' };
+      const size = request.waves?.sizes[String(wave)] ?? 0;
+      const key = gateKey(request.eventId, wave);
+      const at = now();
+      const read = await store.gates.read(key);
+      const gate = read.value;
+      if (gate !== undefined && gate.state !== 'waiting') return gate;
+      if (gate !== undefined) {
+        const left = Date.parse(gate.checkedAt) + recheckMs - at.getTime();
+        if (left > 0) return { state: 'waiting', detail: gate.detail, recheckMs: left };
+      }
+      // Take the lease: whoever writes checkedAt first judges; the others ask again later.
+      const stamp = at.toISOString();
+      const leased: Extract<Gate, { state: 'waiting' }> = {
+        ...(gate ?? { state: 'waiting', since: stamp, detail: `wave ${wave}: not judged yet` }),
+        checkedAt: stamp,
+      };
+      const revision = await store.gates.write(key, leased, read.revision);
+      if (revision === 0) return { state: 'waiting', detail: leased.detail, recheckMs };
+      return judge(request.eventId, wave, size, leased, revision);
+    },
+    async settle(request, settled) {
+      const wave = request.waves?.wave;
+      if (wave === undefined || !gatesLater(request)) return;
+      const key = settlementKey(request.eventId, wave, request.workload);
+      const { revision } = await store.settlements.read(key);
+      await store.settlements.write(key, settled, revision);
+    },
+  };
+}
+
+/** The wave store in bucket BUCKETS.restarterWaves, bound on first use through the stage's JetStream. */
+export function bucketWaveStore(js: () => JetStreamClient | undefined): WaveStore {
+  let bound: Promise<KV> | undefined;
+  const kv = (): Promise<KV> => {
+    const client = js();
+    if (client === undefined) return Promise.reject(new Error('waves: not connected to NATS'));
+    bound ??= bindBucket(client, BUCKETS.restarterWaves).catch((error: unknown) => {
+      bound = undefined;
+      throw error;
+    });
+    return bound;
+  };
+  const lazy = <T>(decode: (value: unknown) => T): CasStore<T> => ({
+    read: async (key) => kvCasStore(await kv(), decode).read(key),
+    write: async (key, value, revision) =>
+      kvCasStore(await kv(), decode).write(key, value, revision),
+  });
+  return {
+    settlements: lazy((v) => SettledSchema.parse(v)),
+    gates: lazy((v) => GateSchema.parse(v)),
+    async keys(prefix) {
+      const found: string[] = [];
+      for await (const key of await (await kv()).keys(`${prefix}*`)) found.push(key);
+      return found;
+    },
+  };
+}
+
+/** A workload's rollout read from the API server (one GET, rate-limited), for the gate. */
+export function apiRolloutReader(deps: {
+  http: KubeHttp;
+  bucket: { take(): Promise<void> };
+  requests?: Pick<KubeRequestCounter, 'inc'>;
+}): ReadRollout {
+  return async (workload) => {
+    await deps.bucket.take();
+    const path = objectPath(KINDS[workload.kind], workload.namespace, workload.name);
+    try {
+      const res = await deps.http.get<
+        RolloutObject & { metadata?: { annotations?: Record<string, string> } }
+      >(path);
+      deps.requests?.inc({ verb: 'get', code: String(res.status) });
+      return {
+        object: pruned(res.data),
+        soakMs: readSettings(res.data.metadata?.annotations).soakMs,
+      };
+    } catch (cause) {
+      const error = toKubeApiError(cause);
+      deps.requests?.inc({ verb: 'get', code: String(error.status ?? 'error') });
+      if (error.status === 404) return undefined;
+      throw error;
+    }
+  };
+}

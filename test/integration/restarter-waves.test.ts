@@ -1,0 +1,207 @@
+// Staged rollouts (`onpush.dev/wave`, `onpush.dev/soak`) against the real nats-server,
+// kube-apiserver and restarter process: wave n+1 of a push is restarted only once every workload
+// of wave n reports its rollout done (status written by the test, as a controller would) and the
+// soak passed — across a kill -9 of the restarter while a wave is gated — and a failed rollout
+// halts the later waves, each held workload ending `halted` with the workload that failed.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Outcome, RestartRequest } from '@onpush/contracts';
+import {
+  ANNOTATIONS,
+  kubeClients,
+  kubeHttp,
+  loadKubeConfig,
+  type KubeClients,
+  type KubeHttp,
+} from '@onpush/kube';
+import { eventually, useSandbox } from '@onpush/testing';
+import { readOutcomes } from '../e2e/pipeline.js';
+import { deployment, ensureNamespaces } from '../support/kube.js';
+import { startRestarter, type RestarterProcess } from './restarter-harness.js';
+import { doneStatus, readWorkload, writeStatus } from './workloads-harness.js';
+
+const IMAGE = 'europe-west1-docker.pkg.dev/p/r/app';
+const DIGEST = `sha256:${'7'.repeat(64)}`;
+const SOAK_MS = 3_000;
+
+/** A push's restart requests, as the resolver sends them: each with its wave and the waves' sizes. */
+function pushTo(eventId: string, waves: ReadonlyArray<readonly [number, string, string]>) {
+  const sizes: Record<string, number> = {};
+  for (const [wave] of waves) sizes[String(wave)] = (sizes[String(wave)] ?? 0) + 1;
+  return waves.map(
+    ([wave, namespace, name]): RestartRequest => ({
+      v: 1,
+      eventId,
+      image: IMAGE,
+      tag: '1.0',
+      digest: DIGEST,
+      pushedAt: new Date().toISOString(),
+      workload: { kind: 'Deployment', namespace, name, containers: ['app'] },
+      waves: { wave, sizes },
+    }),
+  );
+}
+
+describe('waves: one push restarted wave by wave, halted when a wave fails', () => {
+  const sandbox = useSandbox(['nats', 'kube'], 'restarter-waves');
+  let kube: KubeClients;
+  let http: KubeHttp;
+  let restarter: RestarterProcess;
+
+  beforeAll(async () => {
+    const config = loadKubeConfig(sandbox().need('kube').kubeconfigPath);
+    kube = kubeClients(config);
+    http = await kubeHttp(config);
+    await ensureNamespaces(kube, ['staging', 'prod-a', 'prod-b']);
+    const make = async (namespace: string, name: string, annotations: Record<string, string>) => {
+      const body = deployment(name, `${IMAGE}:1.0`);
+      body.metadata!.annotations = annotations;
+      await kube.apps.createNamespacedDeployment({ namespace, body });
+    };
+    await make('staging', 'web', { [ANNOTATIONS.wave]: '1', [ANNOTATIONS.soak]: '3s' });
+    await make('prod-a', 'web', { [ANNOTATIONS.wave]: '2' });
+    await make('prod-b', 'web', { [ANNOTATIONS.wave]: '2' });
+    await make('prod-a', 'api', { [ANNOTATIONS.wave]: '3' });
+    await make('staging', 'db', { [ANNOTATIONS.wave]: '1' });
+    await make('prod-a', 'db', { [ANNOTATIONS.wave]: '2' });
+    await make('prod-b', 'db', { [ANNOTATIONS.wave]: '3' });
+    restarter = await startRestarter(sandbox());
+  });
+
+  afterAll(async () => {
+    await restarter?.stop();
+    http?.close();
+  });
+
+  const restartedAt = async (namespace: string, name: string) =>
+    (await kube.apps.readNamespacedDeployment({ namespace, name })).spec?.template.metadata
+      ?.annotations?.[ANNOTATIONS.digest];
+  const fateOf = async (eventId: string, namespace: string, name: string) =>
+    (await readOutcomes(restarter.nc)).find(
+      (o) =>
+        o.eventId === eventId &&
+        o.workload?.namespace === namespace &&
+        o.workload.name === name &&
+        o.fate !== 'rollout-completed' &&
+        o.fate !== 'rollout-failed',
+    );
+  const settledFate = (eventId: string, namespace: string, name: string): Promise<Outcome> =>
+    eventually(`${namespace}/${name}'s fate`, () => fateOf(eventId, namespace, name), {
+      timeoutMs: 30_000,
+    });
+  /** Writes the status a Deployment controller writes once the rollout is done. */
+  const rolledOut = async (namespace: string, name: string) => {
+    const object = await readWorkload(http, 'Deployment', namespace, name);
+    await writeStatus(http, 'Deployment', namespace, name, doneStatus('Deployment', object));
+  };
+  const reasons = async (namespace: string, name: string) =>
+    (await kube.core.listNamespacedEvent({ namespace })).items
+      .filter((e) => e.involvedObject.name === name)
+      .map((e) => e.reason)
+      .sort();
+
+  it('restarts wave 2 only after wave 1 is ready and soaked, wave 3 after wave 2, across a kill -9', async () => {
+    const event = 'waves:ok';
+    for (const request of pushTo(event, [
+      [1, 'staging', 'web'],
+      [2, 'prod-a', 'web'],
+      [2, 'prod-b', 'web'],
+      [3, 'prod-a', 'api'],
+    ])) {
+      await restarter.send(request);
+    }
+    // Wave 1 goes at once
+    expect(await settledFate(event, 'staging', 'web')).toMatchObject({ fate: 'restarted' });
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // wave 2 waits: staging/web has not rolled out
+    expect(await restartedAt('prod-a', 'web')).toBeUndefined();
+    expect(await fateOf(event, 'prod-a', 'web')).toBeUndefined();
+
+    // When the restarter is killed while wave 2 is gated (its supervisor starts it again)
+    process.kill(restarter.supervisor.pid('restarter')!, 'SIGKILL');
+    // and then wave 1's rollout completes
+    await rolledOut('staging', 'web');
+    const readyAt = Date.now();
+
+    // Then wave 2 is restarted, no sooner than the soak after wave 1 was ready
+    const [a, b] = [
+      await settledFate(event, 'prod-a', 'web'),
+      await settledFate(event, 'prod-b', 'web'),
+    ];
+    expect([a.fate, b.fate]).toEqual(['restarted', 'restarted']);
+    for (const outcome of [a, b]) {
+      expect(Date.parse(outcome.at) - readyAt).toBeGreaterThanOrEqual(SOAK_MS - 500);
+    }
+    expect(await restartedAt('prod-a', 'web')).toBe(DIGEST);
+    expect(await restartedAt('prod-a', 'api')).toBeUndefined();
+    expect(restarter.supervisor.restarts()['restarter']).toBe(1);
+
+    // wave 3 waits for both of wave 2
+    await rolledOut('prod-a', 'web');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await fateOf(event, 'prod-a', 'api')).toBeUndefined();
+    await rolledOut('prod-b', 'web');
+    expect(await settledFate(event, 'prod-a', 'api')).toMatchObject({ fate: 'restarted' });
+    expect(await restartedAt('prod-a', 'api')).toBe(DIGEST);
+
+    // each workload restarted once (one new generation), and `kubectl describe` tells the wait
+    for (const [namespace, name] of [
+      ['staging', 'web'],
+      ['prod-a', 'web'],
+      ['prod-b', 'web'],
+      ['prod-a', 'api'],
+    ] as const) {
+      const object = await kube.apps.readNamespacedDeployment({ namespace, name });
+      expect(object.metadata?.generation, `${namespace}/${name}`).toBe(2);
+    }
+    expect(await reasons('prod-a', 'web')).toEqual(['RestartWaiting', 'Restarted']);
+    const outcomes = (await readOutcomes(restarter.nc)).filter(
+      (o) => o.eventId === event && o.fate === 'restarted',
+    );
+    expect(outcomes).toHaveLength(4);
+  });
+
+  it('halts the later waves when a rollout of wave 1 fails, naming it', async () => {
+    const event = 'waves:bad';
+    for (const request of pushTo(event, [
+      [1, 'staging', 'db'],
+      [2, 'prod-a', 'db'],
+      [3, 'prod-b', 'db'],
+    ])) {
+      await restarter.send(request);
+    }
+    expect(await settledFate(event, 'staging', 'db')).toMatchObject({ fate: 'restarted' });
+    // the Deployment controller gives up: progress deadline exceeded
+    const object = await readWorkload(http, 'Deployment', 'staging', 'db');
+    await writeStatus(http, 'Deployment', 'staging', 'db', {
+      ...doneStatus('Deployment', object),
+      updatedReplicas: 0,
+      availableReplicas: 0,
+      conditions: [
+        {
+          type: 'Progressing',
+          status: 'False',
+          reason: 'ProgressDeadlineExceeded',
+          message: 'ReplicaSet "db-2" has timed out progressing.',
+        },
+      ],
+    });
+
+    for (const [namespace, name] of [
+      ['prod-a', 'db'],
+      ['prod-b', 'db'],
+    ] as const) {
+      const outcome = await settledFate(event, namespace, name);
+      expect(outcome).toMatchObject({ fate: 'halted', reason: 'wave_failed' });
+      expect(await restartedAt(namespace, name)).toBeUndefined();
+    }
+    expect((await settledFate(event, 'prod-a', 'db')).detail).toMatch(
+      /^wave 1: Deployment\/staging\/db failed its rollout \(progress_deadline_exceeded: ReplicaSet "db-2" has timed out progressing\.\)$/,
+    );
+    expect((await settledFate(event, 'prod-b', 'db')).detail).toMatch(
+      /^wave 2: Deployment\/prod-a\/db was halted/,
+    );
+    await eventually('the RestartHalted Event', async () =>
+      (await reasons('prod-b', 'db')).includes('RestartHalted') ? true : undefined,
+    );
+  });
+});
