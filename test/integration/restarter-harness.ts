@@ -25,6 +25,8 @@ export interface RestarterProcess {
   send(request: RestartRequest): Promise<void>;
   /** The first outcome stored for `eventId` (waits up to `timeoutMs`; the last log lines if none). */
   outcomeOf(eventId: string, timeoutMs?: number): Promise<Outcome>;
+  /** The process's last log lines (for a failure's message). */
+  logs(lines?: number): string;
   stop(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export async function startRestarter(
       ).catch((e: unknown) => {
         throw new Error(`${String(e)}\n${logs.slice(-20).join('\n')}`);
       }),
+    logs: (lines = 20) => logs.slice(-lines).join('\n'),
     async stop() {
       await supervisor.stop();
       await nc.close();

@@ -1,10 +1,11 @@
 // Staged rollouts (`onpush.dev/wave`, `onpush.dev/soak`) against the real nats-server,
 // kube-apiserver and restarter process: wave n+1 of a push is restarted only once every workload
 // of wave n reports its rollout done (status written by the test, as a controller would) and the
-// soak passed — across a kill -9 of the restarter while a wave is gated — and a failed rollout
+// soak passed — across a kill -9 of the restarter and of nats-server while a wave is gated — and a failed rollout
 // halts the later waves, each held workload ending `halted` with the workload that failed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Outcome, RestartRequest } from '@onpush/contracts';
+import { STREAMS, type Outcome, type RestartRequest } from '@onpush/contracts';
+import { jetstreamManager } from '@onpush/nats';
 import {
   ANNOTATIONS,
   kubeClients,
@@ -87,6 +88,9 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
   const settledFate = (eventId: string, namespace: string, name: string): Promise<Outcome> =>
     eventually(`${namespace}/${name}'s fate`, () => fateOf(eventId, namespace, name), {
       timeoutMs: 30_000,
+      intervalMs: 250,
+    }).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${restarter.logs(40)}`);
     });
   /** Writes the status a Deployment controller writes once the rollout is done. */
   const rolledOut = async (namespace: string, name: string) => {
@@ -99,7 +103,7 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
       .map((e) => e.reason)
       .sort();
 
-  it('restarts wave 2 only after wave 1 is ready and soaked, wave 3 after wave 2, across a kill -9', async () => {
+  it('restarts wave 2 only after wave 1 is ready and soaked, wave 3 after wave 2, across a kill -9 of the restarter and nats-server', async () => {
     const event = 'waves:ok';
     for (const request of pushTo(event, [
       [1, 'staging', 'web'],
@@ -116,8 +120,13 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
     expect(await restartedAt('prod-a', 'web')).toBeUndefined();
     expect(await fateOf(event, 'prod-a', 'web')).toBeUndefined();
 
-    // When the restarter is killed while wave 2 is gated (its supervisor starts it again)
+    // When the restarter and nats-server are killed while wave 2 is gated (the supervisor starts
+    // the restarter again; nats-server comes back on its store)
     process.kill(restarter.supervisor.pid('restarter')!, 'SIGKILL');
+    const nats = sandbox().need('nats');
+    await nats.kill();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await nats.start();
     // and then wave 1's rollout completes
     await rolledOut('staging', 'web');
     const readyAt = Date.now();
@@ -134,6 +143,13 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
     expect(await restartedAt('prod-a', 'web')).toBe(DIGEST);
     expect(await restartedAt('prod-a', 'api')).toBeUndefined();
     expect(restarter.supervisor.restarts()['restarter']).toBe(1);
+    // the wait was put back on onpush.restart.held.<namespace>, not spent from max deliver
+    const held = await (
+      await jetstreamManager(restarter.nc)
+    ).streams.info(STREAMS.main, {
+      subjects_filter: 'onpush.restart.held.>',
+    });
+    expect(Object.keys(held.state.subjects ?? {})).toContain('onpush.restart.held.prod-a');
 
     // wave 3 waits for both of wave 2
     await rolledOut('prod-a', 'web');
@@ -153,7 +169,11 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
       const object = await kube.apps.readNamespacedDeployment({ namespace, name });
       expect(object.metadata?.generation, `${namespace}/${name}`).toBe(2);
     }
-    expect(await reasons('prod-a', 'web')).toEqual(['RestartWaiting', 'Restarted']);
+    expect(await reasons('prod-a', 'web')).toEqual([
+      'RestartWaiting',
+      'Restarted',
+      'RolloutCompleted',
+    ]);
     const outcomes = (await readOutcomes(restarter.nc)).filter(
       (o) => o.eventId === event && o.fate === 'restarted',
     );

@@ -23,6 +23,7 @@ import {
   type Gate,
   type ReadRollout,
   type Settled,
+  type Settlements,
   type WaveStore,
 } from './waves.js';
 
@@ -42,14 +43,8 @@ function request(name: string, wave: number | undefined, eventId = 'e1'): Restar
   };
 }
 
-function memoryStore(): WaveStore & { settlements: MemoryCasStore<Settled> } {
-  const settlements = new MemoryCasStore<Settled>();
-  return {
-    settlements,
-    gates: new MemoryCasStore<Gate>(),
-    keys: (prefix) =>
-      Promise.resolve([...settlements.values.keys()].filter((k) => k.startsWith(prefix))),
-  };
+function memoryStore(): WaveStore {
+  return { settlements: new MemoryCasStore<Settlements>(), gates: new MemoryCasStore<Gate>() };
 }
 
 /** A Deployment of 2 replicas at `generation`, its rollout in `state`. */

@@ -75,12 +75,17 @@ export const GateSchema = z.discriminatedUnion('state', [
 ]);
 export type Gate = z.infer<typeof GateSchema>;
 
-/** Where each wave's settlements and gates are kept (a KV bucket, or a map in tests). */
+/** How every workload of one wave of one push settled so far, by `kind/namespace/name`. */
+export const SettlementsSchema = z.record(z.string(), SettledSchema);
+export type Settlements = z.infer<typeof SettlementsSchema>;
+
+/**
+ * Where each wave's settlements (one key per push and wave: no listing, which would need a
+ * consumer the restarter may not create) and gates are kept: a KV bucket, or maps in tests.
+ */
 export interface WaveStore {
-  settlements: CasStore<Settled>;
+  settlements: CasStore<Settlements>;
   gates: CasStore<Gate>;
-  /** The keys of `settlements` under `prefix` (`<push>.<wave>.w.`). */
-  keys(prefix: string): Promise<string[]>;
 }
 
 /** A workload's rollout as the API server has it now, with its annotations; undefined: gone. */
@@ -136,9 +141,13 @@ export function gatesLater(request: RestartRequest): boolean {
 }
 
 const pushKey = (eventId: string, wave: number): string => `${kvKey(eventId)}.${wave}`;
-const settlementPrefix = (eventId: string, wave: number): string => `${pushKey(eventId, wave)}.w.`;
-const settlementKey = (eventId: string, wave: number, workload: WorkloadRef): string =>
-  `${settlementPrefix(eventId, wave)}${kvKey(workloadName(workload))}`;
+const settlementsKey = (eventId: string, wave: number): string =>
+  `${pushKey(eventId, wave)}.settled`;
+
+/** Writers of one wave's settlements that lost the compare-and-set, before giving up (retried). */
+const MAX_WRITES = 40;
+const jitter = (): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 10));
 const gateKey = (eventId: string, wave: number): string => `${pushKey(eventId, wave)}.gate`;
 
 /** A settlement as it reads once its rollout is judged now (unchanged while still rolling). */
@@ -180,8 +189,6 @@ async function judged(
     }
   }
 }
-
-const sameSettled = (a: Settled, b: Settled): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 /** The verdict on a wave from its settlements (judged now), the gate so far and the clock. */
 export function verdictOf(input: {
@@ -233,19 +240,22 @@ export function createWaves(options: WavesOptions): Waves {
   const recheckMs = options.recheckMs ?? 2_000;
   const { store } = options;
 
-  /** Every settlement of the wave, the restarted ones judged now (changes written back). */
+  /**
+   * Every settlement of the wave, the restarted ones judged now; what changed is written back
+   * unless a settling request wrote meanwhile (the next judgement reads again, as it always does).
+   */
   async function judgeAll(eventId: string, wave: number, at: Date): Promise<Settled[]> {
-    const keys = await store.keys(settlementPrefix(eventId, wave));
-    const all: Settled[] = [];
-    for (const key of keys) {
-      const read = await store.settlements.read(key);
-      if (read.value === undefined) continue;
-      const next = await judged(read.value, options, at);
-      // Lost to another writer: what it wrote is as fresh; this judgement still stands for now.
-      if (!sameSettled(next, read.value)) await store.settlements.write(key, next, read.revision);
-      all.push(next);
+    const key = settlementsKey(eventId, wave);
+    const read = await store.settlements.read(key);
+    const before = read.value ?? {};
+    const after: Settlements = {};
+    for (const [name, settled] of Object.entries(before)) {
+      after[name] = await judged(settled, options, at);
     }
-    return all;
+    if (read.revision > 0 && JSON.stringify(after) !== JSON.stringify(before)) {
+      await store.settlements.write(key, after, read.revision);
+    }
+    return Object.values(after);
   }
 
   /** Judges the wave (this caller holds the lease) and writes the verdict for the others. */
@@ -311,9 +321,16 @@ export function createWaves(options: WavesOptions): Waves {
     async settle(request, settled) {
       const wave = request.waves?.wave;
       if (wave === undefined || !gatesLater(request)) return;
-      const key = settlementKey(request.eventId, wave, request.workload);
-      const { revision } = await store.settlements.read(key);
-      await store.settlements.write(key, settled, revision);
+      const key = settlementsKey(request.eventId, wave);
+      const name = workloadName(request.workload);
+      for (let write = 0; write < MAX_WRITES; write += 1) {
+        const { value, revision } = await store.settlements.read(key);
+        if ((await store.settlements.write(key, { ...value, [name]: settled }, revision)) > 0) {
+          return;
+        }
+        await jitter();
+      }
+      throw new Error(`waves: the settlements of wave ${wave} kept changing; try again`);
     },
   };
 }
@@ -336,13 +353,8 @@ export function bucketWaveStore(js: () => JetStreamClient | undefined): WaveStor
       kvCasStore(await kv(), decode).write(key, value, revision),
   });
   return {
-    settlements: lazy((v) => SettledSchema.parse(v)),
+    settlements: lazy((v) => SettlementsSchema.parse(v)),
     gates: lazy((v) => GateSchema.parse(v)),
-    async keys(prefix) {
-      const found: string[] = [];
-      for await (const key of await (await kv()).keys(`${prefix}*`)) found.push(key);
-      return found;
-    },
   };
 }
 
