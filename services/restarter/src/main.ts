@@ -108,7 +108,11 @@ const handle = createHandler({
   // After the outcome is on its way: following a rollout never delays a restart.
   onRestarted: (request, result) =>
     setImmediate(() => tracker?.track(trackRequest(request, result))),
-  ...(recordEvent ? { onOutcome: recordEvent } : {}),
+  onOutcome: (outcome) => {
+    recordEvent?.(outcome);
+    // a workload left behind by a failed wave: people should hear of it as of the failure
+    if (outcome.fate === 'halted') notifier?.notify(outcome);
+  },
   holds: bucketHolds(() => stage.context?.js),
   delays: { all: config.DELAY, namespaces: config.DELAY_NAMESPACES },
   waves: createWaves({

@@ -25,7 +25,7 @@ function workloadOf(o: Outcome): string {
   return o.workload ? `${o.workload.kind} ${o.workload.namespace}/${o.workload.name}` : '';
 }
 
-/** The notification of a rollout outcome or a `dead` outcome; undefined for any other fate. */
+/** The notification of a rollout outcome, a `halted` or a `dead` one; undefined for any other fate. */
 export function notificationOf(outcome: Outcome): Notification | undefined {
   const namespace = outcome.workload?.namespace;
   const detail = outcome.detail !== undefined ? ` — ${outcome.detail}` : '';
@@ -42,6 +42,12 @@ export function notificationOf(outcome: Outcome): Notification | undefined {
         ...base,
         event: outcome.fate,
         text: `❌ Rollout failed (${outcome.reason ?? 'failed'}): ${workloadOf(outcome)} (${pushed(outcome)})${seconds(outcome.durationMs)}${detail}`,
+      };
+    case 'halted':
+      return {
+        ...base,
+        event: 'halted',
+        text: `⏸️ Not restarted, wave halted: ${workloadOf(outcome)} (${pushed(outcome)})${detail}`,
       };
     case 'dead': {
       const what = outcome.workload ? `, ${workloadOf(outcome)}` : '';

@@ -5,7 +5,7 @@
 // refused one (other 4xx) is given up at once. Every result is counted per target.
 import type { Outcome } from '@onpush/contracts';
 import { counter, type Counter, type Logger, type Registry } from '@onpush/telemetry';
-import type { NotifyEvent, Target } from './config.js';
+import { NOTIFY_EVENTS, type NotifyEvent, type Target } from './config.js';
 import { bodyFor, notificationOf, routeOf, type Notification } from './message.js';
 
 export type DeliveryResult = 'sent' | 'retried' | 'failed' | 'dropped';
@@ -97,7 +97,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const { log, queueSize, retriesMs, timeoutMs, concurrency = 4 } = options;
   const send = options.fetch ?? fetch;
   const byName = new Map(options.targets.map((t) => [t.name, t]));
-  const events = new Set(options.events ?? ['rollout-completed', 'rollout-failed', 'dead']);
+  const events = new Set(options.events ?? NOTIFY_EVENTS);
   const queue: Job[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const active = new Set<Promise<void>>();

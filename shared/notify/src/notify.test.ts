@@ -82,6 +82,19 @@ describe('notifications', () => {
     });
     expect(notificationOf(dead)?.text).toBe('⚠️ Dead letter at parser (invalid_json): event gar:2');
     expect(notificationOf({ ...completed, fate: 'restarted' })).toBeUndefined();
+    const halted: Outcome = {
+      ...completed,
+      fate: 'halted',
+      workload: { kind: 'Deployment', namespace: 'prod', name: 'web' },
+      reason: 'wave_failed',
+      detail: 'wave 1: Deployment/staging/web failed its rollout (progress_deadline_exceeded: …)',
+    };
+    delete halted.durationMs;
+    expect(notificationOf(halted)).toMatchObject({
+      event: 'halted',
+      namespace: 'prod',
+      text: '⏸️ Not restarted, wave halted: Deployment prod/web (ghcr.io/acme/web:1.3) — wave 1: Deployment/staging/web failed its rollout (progress_deadline_exceeded: …)',
+    });
   });
 
   it('reach Slack as literal text: its control characters &, < and > escaped', () => {
