@@ -86,6 +86,11 @@ export const restarterSchema = baseServiceSchema
      */
     WAVE_TIMEOUT: duration({ min: 1_000, max: WEEK_MS }).default(3_600_000),
     /**
+     * `onpush.dev/approval: required`: how long a restart waits for someone to approve or reject it
+     * before it ends `expired`. At most a week (how long a request is kept).
+     */
+    APPROVAL_TIMEOUT: duration({ min: 1_000, max: WEEK_MS }).default(86_400_000),
+    /**
      * Kubernetes Events on the workload for each decision and rollout result (`kubectl describe`).
      * Best effort, with their own rate limit: the outcome stream is the record.
      */

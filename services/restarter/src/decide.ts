@@ -91,8 +91,16 @@ export interface ImageChange {
 
 export type Decision =
   | { readonly kind: 'refused'; readonly reason: RefusedReason; readonly detail: string }
-  /** The push is younger than the workload's maturity delay: wait until `until`, then decide again. */
-  | { readonly kind: 'hold'; readonly until: Date; readonly detail: string }
+  /**
+   * Not yet: the push is younger than the workload's maturity delay (wait until `until`, then
+   * decide again), or the restart waits for someone's approval (`approval`).
+   */
+  | {
+      readonly kind: 'hold';
+      readonly until?: Date | undefined;
+      readonly approval?: true;
+      readonly detail: string;
+    }
   | { readonly kind: 'unchanged'; readonly reason?: UnchangedReason; readonly detail?: string }
   | {
       readonly kind: 'patch';
@@ -124,6 +132,8 @@ export interface DecisionInput {
   newerHeld?: HeldPush | undefined;
   /** The maturity delay of a workload without `onpush.dev/delay` (DELAY, DELAY_NAMESPACES). */
   defaultDelayMs?: number | undefined;
+  /** True when someone approved this push for the workload (`onpush.dev/approval: required`). */
+  approved?: boolean | undefined;
   /** Now, in ms (cooldowns, delays). */
   now: number;
 }
@@ -314,7 +324,8 @@ const describe = (images: readonly ImageChange[]): string | undefined =>
  * name → unchanged; pin/tag policy with nothing to move → unchanged (why);
  * a restart the marks already carry → unchanged; a later push applied → superseded; under a
  * maturity delay a later push held → superseded, a push younger than it → hold; inside the
- * cooldown → cooldown; else patch (dry run: only say so).
+ * cooldown → cooldown; under `onpush.dev/approval: required` and not approved → hold for approval;
+ * else patch (dry run: only say so).
  */
 export function decide(snapshot: WorkloadSnapshot, input: DecisionInput): Decision {
   const refuse = refusal(snapshot, input);
@@ -362,11 +373,19 @@ export function decide(snapshot: WorkloadSnapshot, input: DecisionInput): Decisi
       detail: `cooldown until ${until.toISOString()}`,
     };
   }
+  const dryRun = input.dryRun === true || settings.dryRun;
+  if (settings.approvalRequired && !dryRun && input.approved !== true) {
+    return {
+      kind: 'hold',
+      approval: true,
+      detail: `${ANNOTATIONS.approval}: waits until someone approves it (onpush approve)`,
+    };
+  }
   const detail = describe(images);
   return {
     kind: 'patch',
     images,
-    dryRun: input.dryRun === true || settings.dryRun,
+    dryRun,
     notify: settings.notify,
     ...(detail !== undefined ? { detail } : {}),
   };

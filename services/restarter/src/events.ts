@@ -7,7 +7,7 @@
 // are sent after the outcome, never on a restart's path.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Outcome, RestartRequest, WorkloadKind } from '@onpush/contracts';
+import type { Approval, Outcome, RestartRequest, WorkloadKind } from '@onpush/contracts';
 import { KINDS, managedBy, type KubeHttp } from '@onpush/kube';
 import type { TokenBucket } from '@onpush/service';
 import { counter, type Counter, type Logger, type Registry } from '@onpush/telemetry';
@@ -64,6 +64,20 @@ export function eventOfOutcome(o: Outcome): WorkloadEvent | undefined {
       return at('Warning', 'RestartRefused', 'Restart', `refused ${pushOf(o)}: ${why(o)}`);
     case 'halted':
       return at('Warning', 'RestartHalted', 'Restart', `not restarted for ${pushOf(o)}: ${why(o)}`);
+    case 'rejected':
+      return at(
+        'Warning',
+        'RestartRejected',
+        'Restart',
+        `not restarted for ${pushOf(o)}: ${why(o)}`,
+      );
+    case 'expired':
+      return at(
+        'Warning',
+        'RestartExpired',
+        'Restart',
+        `not restarted for ${pushOf(o)}: ${why(o)}`,
+      );
     case 'rollout-completed':
       return at(
         'Normal',
@@ -112,6 +126,20 @@ export function eventOfWaveWait(
     reason: 'RestartWaiting',
     action: 'Restart',
     note: `waiting for the wave before it: ${detail}; ${pushOf(request)}`.slice(0, MAX_NOTE),
+  };
+}
+
+/** The Event of a restart that starts waiting for someone's approval. */
+export function eventOfApproval(approval: Approval): WorkloadEvent {
+  return {
+    workload: approval.workload,
+    type: 'Normal',
+    reason: 'RestartAwaitingApproval',
+    action: 'Restart',
+    note: (
+      `waits for approval until ${approval.deadline}: onpush approve ${approval.id} ` +
+      `(or reject); ${pushOf(approval)}`
+    ).slice(0, MAX_NOTE),
   };
 }
 

@@ -2,6 +2,8 @@ import { createActor, fromPromise, toPromise } from 'xstate';
 import {
   ContractError,
   HEADERS,
+  approvalId,
+  type Approval,
   encode,
   heldSubject,
   outcomeSubject,
@@ -10,6 +12,7 @@ import {
   type RestartRequest,
 } from '@onpush/contracts';
 import { ANNOTATIONS, type Scope } from '@onpush/kube';
+import type { ApprovalBook } from '@onpush/nats';
 import { Held, type Incoming, type Outgoing } from '@onpush/service';
 import type { Histogram } from '@onpush/telemetry';
 import type { CoalesceMode, MemberResult } from './coalesce.js';
@@ -78,6 +81,21 @@ export interface HandlerDeps {
   waves?: Waves;
   /** Called when a request first waits at a wave gate (Kubernetes Events); must not block nor throw. */
   onWaiting?: (request: RestartRequest, detail: string) => void;
+  /**
+   * Restarts waiting for approval (`onpush.dev/approval: required`), shared with the operators'
+   * `onpush approve|reject` and the /approvals API. Unset: such a restart is held all the same,
+   * but nobody can approve it (it ends `expired`).
+   */
+  approvals?: ApprovalBook;
+  /** How long a restart waits for approval before it ends `expired` (APPROVAL_TIMEOUT). */
+  approvalTimeoutMs?: number;
+  /** Called once when a restart starts waiting for approval (Event, notification); must not throw. */
+  onAwaiting?: (approval: Approval) => void;
+}
+
+/** How long a restart waiting for approval is held before it asks again: 5 s, doubling to 30 s. */
+export function approvalRecheckMs(copies: number): number {
+  return Math.min(30_000, 5_000 * 2 ** Math.max(0, copies));
 }
 
 /**
@@ -87,6 +105,11 @@ export interface HandlerDeps {
  */
 export const REQUEUE_AFTER = 3;
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** How many times a request was put back (its held copy's number; 0: the original). */
+const copiesOf = (msg: Incoming): number => Number(msg.headers[HEADERS.heldCopy] ?? '0') || 0;
+
 /** A little past the delay's end, so the redelivery does not come back a moment too early. */
 const HOLD_MARGIN_MS = 50;
 
@@ -94,7 +117,8 @@ export type Restarted = Extract<RestartOutput, { fate: 'restarted' }>;
 
 type Finished =
   | Exclude<MemberResult, { fate: 'failed' } | { fate: 'held' }>
-  | { fate: 'halted'; reason: HaltReason; detail: string };
+  | { fate: 'halted'; reason: HaltReason; detail: string }
+  | { fate: 'rejected' | 'expired'; detail: string };
 type HeldResult = Extract<MemberResult, { fate: 'held' }>;
 
 /** Bytes → RestartRequest; a message that breaks the contract is permanent (`invalid_message`). */
@@ -203,6 +227,9 @@ export function settlementOf(request: RestartRequest, result: Finished, now: Dat
         generation: (result.fate === 'restarted' ? result.generation : undefined) ?? 0,
       };
     case 'halted':
+    case 'rejected':
+    case 'expired':
+      // a restart someone rejected (or nobody approved) stops the later waves as a failure does
       return { state: 'halted', workload, detail: result.detail };
     default:
       return { state: 'healthy', workload, detail: `${result.fate}: nothing rolls out` };
@@ -267,10 +294,13 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
   // The latest push held beside a redelivered request (read only then: a held request comes
   // back as a redelivery), for its decision: a later one supersedes it.
   const newerHeld = new WeakMap<RestartRequest, HeldPush>();
+  // Requests someone approved (read before the restart, on a redelivery).
+  const approved = new WeakSet<RestartRequest>();
   const restart = (request: RestartRequest, prepaid = false) => {
     const actor = createActor(machine, {
       input: {
         newerHeld: newerHeld.get(request),
+        approved: approved.has(request),
         defaultDelayMs: deps.delays?.namespaces[request.workload.namespace] ?? deps.delays?.all,
         calls: prepaid ? prepaidOnce() : undefined,
         workload: request.workload,
@@ -306,7 +336,9 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
     msg: Incoming,
     request: RestartRequest,
     result: HeldResult,
-  ): Promise<Finished> => {
+  ): Promise<Finished | { fate: 'requeued'; copy: Outgoing }> => {
+    if (result.approval) return awaitApproval(msg, request);
+    if (result.until === undefined) throw new Error('held without a time');
     if (deps.holds && request.pushedAt !== undefined) {
       const latest = await deps.holds.hold({ ...request, pushedAt: request.pushedAt });
       if (latest.eventId !== request.eventId) {
@@ -320,6 +352,91 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
     if (msg.deliveryCount === 1) deps.onHeld?.(request, result.until, result.detail);
     const forMs = result.until.getTime() - now().getTime() + HOLD_MARGIN_MS;
     throw new Held(`held until ${result.until.toISOString()}: ${result.detail ?? ''}`, forMs);
+  };
+  /** Held until someone approves: the pending approval recorded (once), then held or put back. */
+  const awaitApproval = async (
+    msg: Incoming,
+    request: RestartRequest,
+  ): Promise<{ fate: 'requeued'; copy: Outgoing }> => {
+    const at = now();
+    const mine: Approval = {
+      id: approvalId(request.eventId, request.workload),
+      eventId: request.eventId,
+      workload: {
+        kind: request.workload.kind,
+        namespace: request.workload.namespace,
+        name: request.workload.name,
+      },
+      image: request.image,
+      ...(request.tag !== undefined ? { tag: request.tag } : {}),
+      ...(request.digest !== undefined ? { digest: request.digest } : {}),
+      ...(request.waves?.wave !== undefined ? { wave: request.waves.wave } : {}),
+      state: 'pending',
+      requestedAt: at.toISOString(),
+      deadline: new Date(at.getTime() + (deps.approvalTimeoutMs ?? DAY_MS)).toISOString(),
+    };
+    const recorded = deps.approvals ? await deps.approvals.request(mine) : mine;
+    if (recorded.requestedAt === mine.requestedAt) deps.onAwaiting?.(recorded);
+    return waitFor(
+      msg,
+      request,
+      `waiting for approval ${recorded.id}`,
+      approvalRecheckMs(copiesOf(msg)),
+    );
+  };
+  /** Held for `forMs` (a NAK), or after a few holds put back as a copy (the original acked). */
+  const waitFor = (
+    msg: Incoming,
+    request: RestartRequest,
+    why: string,
+    forMs: number,
+  ): { fate: 'requeued'; copy: Outgoing } => {
+    if (msg.deliveryCount >= REQUEUE_AFTER)
+      return { fate: 'requeued', copy: heldCopy(msg, request) };
+    throw new Held(why, forMs);
+  };
+  /**
+   * The verdict on a request that waited for approval, read when it comes back: rejected or
+   * expired end it; approved lets it restart; still pending holds it again without an API call.
+   */
+  const approvalVerdict = async (
+    msg: Incoming,
+    request: RestartRequest,
+  ): Promise<Finished | { fate: 'requeued'; copy: Outgoing } | undefined> => {
+    const comingBack = msg.deliveryCount > 1 || msg.headers[HEADERS.heldCopy] !== undefined;
+    if (deps.approvals === undefined || !comingBack) return undefined;
+    const id = approvalId(request.eventId, request.workload);
+    let approval = await deps.approvals.get(id);
+    if (approval === undefined) return undefined;
+    const at = now();
+    if (approval.state === 'pending' && at.getTime() >= Date.parse(approval.deadline)) {
+      approval = await deps.approvals
+        .decide(id, 'expired', 'restarter', at, 'nobody decided before the deadline')
+        .catch(async () => deps.approvals?.get(id));
+      if (approval === undefined) return undefined;
+    }
+    switch (approval.state) {
+      case 'approved':
+        approved.add(request);
+        return undefined;
+      case 'pending':
+        return waitFor(
+          msg,
+          request,
+          `waiting for approval ${id}`,
+          approvalRecheckMs(copiesOf(msg)),
+        );
+      case 'rejected':
+      case 'expired': {
+        const by = approval.decidedBy !== undefined ? ` by ${approval.decidedBy}` : '';
+        const when = approval.decidedAt !== undefined ? ` at ${approval.decidedAt}` : '';
+        const note = approval.note !== undefined ? `: ${approval.note}` : '';
+        return {
+          fate: approval.state,
+          detail: `approval ${id} ${approval.state}${by}${when}${note}`,
+        };
+      }
+    }
   };
   /** The restart, unless a wave gate holds it (thrown Held) or halted it (the fate `halted`). */
   const restartOrGate = async (
@@ -335,11 +452,16 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
       if (verdict.state === 'waiting') {
         const first = msg.deliveryCount === 1 && msg.headers[HEADERS.heldCopy] === undefined;
         if (first) deps.onWaiting?.(request, verdict.detail);
-        if (msg.deliveryCount >= REQUEUE_AFTER)
-          return { fate: 'requeued', copy: heldCopy(msg, request) };
-        throw new Held(`waiting at the wave gate: ${verdict.detail}`, verdict.recheckMs);
+        return waitFor(
+          msg,
+          request,
+          `waiting at the wave gate: ${verdict.detail}`,
+          verdict.recheckMs,
+        );
       }
     }
+    const decided = await approvalVerdict(msg, request);
+    if (decided !== undefined) return decided;
     const joined = coalescer
       ? await coalescer.join({ request, seq: msg.seq })
       : await restart(request);
@@ -354,8 +476,8 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
       if (latest !== undefined) newerHeld.set(request, latest);
     }
     const joined = await restartOrGate(msg, request);
-    if (joined.fate === 'requeued') return [joined.copy];
     const result = joined.fate === 'held' ? await hold(msg, request, joined) : joined;
+    if (result.fate === 'requeued') return [result.copy];
     if (deps.waves !== undefined && gatesLater(request)) {
       await deps.waves.settle(request, settlementOf(request, result, now()));
     }

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { RestartRequest } from '@onpush/contracts';
 import { BUCKETS } from '@onpush/contracts';
-import { bindBucket, kvCasStore, kvKey, type CasStore, type JetStreamClient } from '@onpush/nats';
+import { kvCasStore, kvKey, lazyBucket, type CasStore, type JetStreamClient } from '@onpush/nats';
 import { coalesceKey } from './coalesce.js';
 import type { HeldPush } from './decide.js';
 
@@ -50,19 +50,9 @@ export function holdsIn(store: CasStore<HeldPush>): Holds {
 
 /** Holds in the bucket BUCKETS.restarterHolds, bound on first use through the stage's JetStream. */
 export function bucketHolds(js: () => JetStreamClient | undefined): Holds {
-  let bound: Promise<Holds> | undefined;
-  const holds = (): Promise<Holds> => {
-    const client = js();
-    if (client === undefined) return Promise.reject(new Error('holds: not connected to NATS'));
-    bound ??= bindBucket(client, BUCKETS.restarterHolds).then(
-      (kv) => holdsIn(kvCasStore(kv, (v) => HeldPushSchema.parse(v))),
-      (error: unknown) => {
-        bound = undefined;
-        throw error;
-      },
-    );
-    return bound;
-  };
+  const kv = lazyBucket(js, BUCKETS.restarterHolds);
+  const holds = async (): Promise<Holds> =>
+    holdsIn(kvCasStore(await kv(), (v) => HeldPushSchema.parse(v)));
   return {
     hold: async (request) => (await holds()).hold(request),
     latest: async (request) => (await holds()).latest(request),

@@ -83,6 +83,8 @@ export interface RestartInput extends RestartMarkInput {
   newerHeld?: HeldPush | undefined;
   /** The maturity delay where the workload names none (DELAY, DELAY_NAMESPACES). */
   defaultDelayMs?: number | undefined;
+  /** Someone approved this push for the workload (`onpush.dev/approval: required`). */
+  approved?: boolean | undefined;
   /** The clock of the cooldown (default Date.now). */
   now?: (() => number) | undefined;
   /** Options for the next API call, given to the `read` and `patch` actors (e.g. prepaid). */
@@ -106,8 +108,11 @@ export type RestartOutput =
   | { fate: 'unchanged'; reason?: UnchangedReason; detail?: string | undefined }
   | { fate: 'would-restart'; detail?: string | undefined }
   | { fate: 'refused'; reason: RefusedReason; detail?: string | undefined }
-  /** Not yet: the push waits for the workload's maturity delay until `until` (then decided again). */
-  | { fate: 'held'; until: Date; detail?: string | undefined }
+  /**
+   * Not yet: the push waits for the workload's maturity delay until `until`, or for someone's
+   * approval (`approval`); then it is decided again.
+   */
+  | { fate: 'held'; until?: Date | undefined; approval?: true; detail?: string | undefined }
   | { fate: 'gone' }
   | { fate: 'failed'; error: unknown };
 
@@ -342,7 +347,12 @@ function withDetail<T extends object>(output: T, decision: Decision): T & { deta
 
 function heldOutput(decision: Decision): RestartOutput {
   if (decision.kind !== 'hold') return { fate: 'failed', error: new Error('held without a hold') };
-  return { fate: 'held', until: decision.until, detail: decision.detail };
+  return {
+    fate: 'held',
+    until: decision.until,
+    detail: decision.detail,
+    ...(decision.approval ? { approval: true } : {}),
+  };
 }
 
 function unchanged(decision: Decision): RestartOutput {

@@ -8,8 +8,9 @@ import {
   watchStart,
   type KubeConfig,
 } from '@onpush/kube';
-import type { Outcome } from '@onpush/contracts';
-import { createNotifier, notificationCounter } from '@onpush/notify';
+import { BUCKETS, type Outcome } from '@onpush/contracts';
+import { approvalsIn, lazyBucket } from '@onpush/nats';
+import { approvalNotification, createNotifier, notificationCounter } from '@onpush/notify';
 import {
   consumerSpecOrExit,
   defineStage,
@@ -20,7 +21,13 @@ import {
 import { createLogger, createMetrics, pushToRestartHistogram } from '@onpush/telemetry';
 import { windowMs } from './coalesce.js';
 import { restarterSchema } from './config.js';
-import { createEventRecorder, eventCounter, eventOfHold, eventOfWaveWait } from './events.js';
+import {
+  createEventRecorder,
+  eventCounter,
+  eventOfApproval,
+  eventOfHold,
+  eventOfWaveWait,
+} from './events.js';
 import { bucketHolds } from './holds.js';
 import { createHandler } from './handler.js';
 import { kubeEffects } from './kube.js';
@@ -115,6 +122,12 @@ const handle = createHandler({
   },
   holds: bucketHolds(() => stage.context?.js),
   delays: { all: config.DELAY, namespaces: config.DELAY_NAMESPACES },
+  approvals: approvalsIn(lazyBucket(() => stage.context?.js, BUCKETS.approvals)),
+  approvalTimeoutMs: config.APPROVAL_TIMEOUT,
+  onAwaiting: (approval) => {
+    events?.recordEvent(eventOfApproval(approval));
+    notifier?.announce(approvalNotification(approval));
+  },
   waves: createWaves({
     store: bucketWaveStore(() => stage.context?.js),
     readRollout: apiRolloutReader({ http, bucket, requests: kubeRequests }),

@@ -14,14 +14,7 @@
 import { z } from 'zod';
 import { BUCKETS, WORKLOAD_KINDS, type RestartRequest, type WorkloadRef } from '@onpush/contracts';
 import { KINDS, objectPath, readSettings, toKubeApiError, type KubeHttp } from '@onpush/kube';
-import {
-  bindBucket,
-  kvCasStore,
-  kvKey,
-  type CasStore,
-  type JetStreamClient,
-  type KV,
-} from '@onpush/nats';
+import { kvCasStore, kvKey, lazyBucket, type CasStore, type JetStreamClient } from '@onpush/nats';
 import type { KubeRequestCounter } from './metrics.js';
 import { pruned, rolloutState, type RolloutObject } from './rollout/status.js';
 
@@ -337,16 +330,7 @@ export function createWaves(options: WavesOptions): Waves {
 
 /** The wave store in bucket BUCKETS.restarterWaves, bound on first use through the stage's JetStream. */
 export function bucketWaveStore(js: () => JetStreamClient | undefined): WaveStore {
-  let bound: Promise<KV> | undefined;
-  const kv = (): Promise<KV> => {
-    const client = js();
-    if (client === undefined) return Promise.reject(new Error('waves: not connected to NATS'));
-    bound ??= bindBucket(client, BUCKETS.restarterWaves).catch((error: unknown) => {
-      bound = undefined;
-      throw error;
-    });
-    return bound;
-  };
+  const kv = lazyBucket(js, BUCKETS.restarterWaves);
   const lazy = <T>(decode: (value: unknown) => T): CasStore<T> => ({
     read: async (key) => kvCasStore(await kv(), decode).read(key),
     write: async (key, value, revision) =>

@@ -114,3 +114,10 @@ export type {
 export { OnpushError, failureOf } from './failure.js';
 export type { Failure, FailureInfo, OnpushErrorInit } from './failure.js';
 export { redactUrls } from './redact.js';
+export {
+  APPROVAL_STATES,
+  ApprovalSchema,
+  approvalId,
+  type Approval,
+  type ApprovalState,
+} from './approvals.js';

@@ -120,6 +120,8 @@ const WORKLOAD_ONLY: readonly Fate[] = [
   'would-restart',
   'refused',
   'halted',
+  'rejected',
+  'expired',
   'rollout-completed',
   'rollout-failed',
 ];

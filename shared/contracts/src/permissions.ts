@@ -134,6 +134,7 @@ function permissionsOf(identity: NatsIdentity): NatsPermissions {
           ...consume('restarter'),
           ...bucket(BUCKETS.restarterHolds),
           ...bucket(BUCKETS.restarterWaves),
+          ...bucket(BUCKETS.approvals),
           // Its own requests put back while a wave gate holds them (never the resolver's).
           RESTART_HELD_ALL,
         ],
@@ -155,6 +156,9 @@ function permissionsOf(identity: NatsIdentity): NatsPermissions {
         `${API}.STREAM.PURGE.${STREAMS.dlq}`,
         ...readStream(STREAMS.main),
         ...bucket(BUCKETS.dlqReplays),
+        // The /approvals API: lists what waits, approves or rejects it (compare-and-set).
+        ...bucket(BUCKETS.approvals),
+        ...scan(`KV_${BUCKETS.approvals}`),
       ]);
     case 'admin':
       return { publish: ['>'], subscribe: ['>'] };

@@ -17,6 +17,8 @@ export type EventFate = (typeof EVENT_FATES)[number];
  * in, out of the namespace scope or the selector, no container of the request's repository),
  * nothing patched; its reason says which. `halted`: a workload of an earlier wave of the same
  * push failed its rollout (or its wave never settled), so this one was not restarted.
+ * `rejected` / `expired`: it waited for approval (`onpush.dev/approval`) and someone rejected it,
+ * or nobody decided before its deadline; nothing patched.
  */
 export const WORKLOAD_FATES = [
   'restarted',
@@ -26,6 +28,8 @@ export const WORKLOAD_FATES = [
   'would-restart',
   'refused',
   'halted',
+  'rejected',
+  'expired',
 ] as const;
 export type WorkloadFate = (typeof WORKLOAD_FATES)[number];
 
@@ -48,6 +52,8 @@ export const FATES = [
   'would-restart',
   'refused',
   'halted',
+  'rejected',
+  'expired',
   'rollout-completed',
   'rollout-failed',
 ] as const;
@@ -164,6 +170,8 @@ export const BUCKETS = {
   ingestRepeats: 'onpush_ingest_repeats',
   /** restarter: workload and image -> the latest push held for its maturity delay (latest wins). */
   restarterHolds: 'onpush_restarter_holds',
+  /** restarter, dlq-manager, operators: approval id -> a restart waiting for approval, and its verdict. */
+  approvals: 'onpush_approvals',
   /** restarter: push, wave and workload -> how it settled; push and wave -> the wave's gate. */
   restarterWaves: 'onpush_restarter_waves',
 } as const;
@@ -223,6 +231,13 @@ export const BUCKET_SPECS: Readonly<Record<keyof typeof BUCKETS, BucketSpec>> = 
     description:
       'onpush restarter: workload and image -> the latest push waiting for its maturity delay',
     ttlMs: 7 * DAY, // as long as a held request can wait in ONPUSH
+    maxBytes: 256 * 1024 * 1024,
+    replicasOf: 'ONPUSH',
+  },
+  approvals: {
+    name: BUCKETS.approvals,
+    description: 'onpush approvals: approval id -> a restart waiting for approval, and its verdict',
+    ttlMs: 7 * DAY, // as long as a waiting request is kept in ONPUSH
     maxBytes: 256 * 1024 * 1024,
     replicasOf: 'ONPUSH',
   },

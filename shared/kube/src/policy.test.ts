@@ -99,8 +99,10 @@ describe('workload settings', () => {
       'onpush.dev/notify': 'ops,shop-slack',
       'onpush.dev/wave': ' 2 ',
       'onpush.dev/soak': '5m',
+      'onpush.dev/approval': 'Required',
     });
     expect(settings).toMatchObject({
+      approvalRequired: true,
       wave: 2,
       soakMs: 300_000,
       policy: { kind: 'semver', text: 'semver:~2.1' },

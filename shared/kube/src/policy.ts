@@ -129,6 +129,8 @@ export interface WorkloadSettings {
   readonly wave: number | undefined;
   /** `onpush.dev/soak`: how long its rollout must stay healthy before the next wave, ms. */
   readonly soakMs: number | undefined;
+  /** `onpush.dev/approval: required`: a restart waits for someone's approval. */
+  readonly approvalRequired: boolean;
   /** `onpush.dev/dry-run: "true"`. */
   readonly dryRun: boolean;
   /** `onpush.dev/notify`: notification target names; `none` silences; undefined = routing. */
@@ -174,9 +176,15 @@ export function readSettings(
   if (soakText !== undefined && soakMs === undefined) {
     problems.push(`${ANNOTATIONS.soak}: "${soakText}" is not a duration such as 5m`);
   }
+  const approvalText = a[ANNOTATIONS.approval]?.trim().toLowerCase();
+  const approvalRequired = approvalText === 'required';
+  if (approvalText !== undefined && !['required', 'none', ''].includes(approvalText)) {
+    problems.push(`${ANNOTATIONS.approval}: "${approvalText}" is not required or none`);
+  }
   return {
     policy,
     containers: names(a[ANNOTATIONS.containers]),
+    approvalRequired,
     cooldownMs,
     delayMs,
     wave,

@@ -23,6 +23,11 @@ export const ANNOTATIONS = {
   wave: 'onpush.dev/wave',
   /** How long a wave's workloads must stay healthy after their rollout before the next wave, e.g. `5m`. */
   soak: 'onpush.dev/soak',
+  /**
+   * `required`: a restart waits until someone approves it (`onpush approve`, the /approvals API),
+   * ends `rejected` if someone rejects it, `expired` if nobody decides in time (APPROVAL_TIMEOUT).
+   */
+  approval: 'onpush.dev/approval',
   /** `"true"`: decide as usual, patch nothing, end `would-restart`. */
   dryRun: 'onpush.dev/dry-run',
   /** Comma-separated notification target names, or `none`. */

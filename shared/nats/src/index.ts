@@ -41,6 +41,7 @@ export {
 } from './publish.js';
 export {
   bindBucket,
+  lazyBucket,
   kvCasStore,
   kvKey,
   type CasStore,
@@ -52,3 +53,11 @@ export { jetstream } from '@nats-io/jetstream';
 export type { JetStreamClient, JetStreamManager, JsMsg, Consumer } from '@nats-io/jetstream';
 export type { NatsConnection, MsgHdrs } from '@nats-io/nats-core';
 export { scanStream, type ScanOptions } from './scan.js';
+export {
+  ApprovalError,
+  approvalBook,
+  approvalsIn,
+  listApprovals,
+  type ApprovalBook,
+  type Verdict as ApprovalVerdict,
+} from './approvals.js';

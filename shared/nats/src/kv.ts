@@ -18,6 +18,23 @@ export async function bindBucket(js: JetStreamClient, name: string): Promise<KV>
   return new Kvm(js).open(name);
 }
 
+/**
+ * Bucket `name`, bound on first use through the stage's JetStream (`js()`: undefined while not
+ * connected — then a rejection); a failed bind is tried again on the next use.
+ */
+export function lazyBucket(js: () => JetStreamClient | undefined, name: string): () => Promise<KV> {
+  let bound: Promise<KV> | undefined;
+  return () => {
+    const client = js();
+    if (client === undefined) return Promise.reject(new Error(`${name}: not connected to NATS`));
+    bound ??= bindBucket(client, name).catch((error: unknown) => {
+      bound = undefined;
+      throw error;
+    });
+    return bound;
+  };
+}
+
 /** JetStream's "wrong last sequence" (10071) or "key exists" on create: another writer won. */
 export function isWrongRevision(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;

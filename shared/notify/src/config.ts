@@ -7,8 +7,8 @@
 //   NOTIFY_ALLOWED     namespace=name|name, comma-separated: targets a namespace's workloads may
 //                      name in their annotation besides its route and the default (`*=name`: every
 //                      namespace may)
-//   NOTIFY_ON          which events notify: rollout-completed, rollout-failed, halted, dead
-//                      (default: all)
+//   NOTIFY_ON          which events notify: rollout-completed, rollout-failed, halted, approval
+//                      (a restart waits for approval), dead (default: all)
 // A workload's `onpush.dev/notify` annotation names targets too (or `none`), and wins — among the
 // targets its namespace may use: its route, the default and what NOTIFY_ALLOWED grants it.
 import { z } from 'zod';
@@ -23,7 +23,13 @@ export interface Target {
   readonly url: string;
 }
 
-export const NOTIFY_EVENTS = ['rollout-completed', 'rollout-failed', 'halted', 'dead'] as const;
+export const NOTIFY_EVENTS = [
+  'rollout-completed',
+  'rollout-failed',
+  'halted',
+  'approval',
+  'dead',
+] as const;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
 const NAME = /^[a-z0-9](?:[a-z0-9_-]{0,62})$/;

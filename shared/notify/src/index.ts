@@ -15,6 +15,7 @@ export {
 } from './config.js';
 export {
   notificationOf,
+  approvalNotification,
   bodyFor,
   escapeSlack,
   routeOf,

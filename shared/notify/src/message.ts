@@ -1,6 +1,6 @@
 // What a notification says, and how each kind of target receives it: onpush's own JSON for a
 // generic webhook, `{"text": ...}` for a Slack-compatible incoming webhook.
-import type { Outcome } from '@onpush/contracts';
+import type { Approval, Outcome } from '@onpush/contracts';
 import type { NotifyEvent, TargetKind } from './config.js';
 
 export interface Notification {
@@ -9,8 +9,25 @@ export interface Notification {
   readonly namespace?: string | undefined;
   /** One line for people. */
   readonly text: string;
-  /** The outcome it reports. */
-  readonly outcome: Outcome;
+  /** The outcome it reports, or */
+  readonly outcome?: Outcome;
+  /** the restart that waits for approval. */
+  readonly approval?: Approval;
+}
+
+/** The notification of a restart that starts waiting for someone's approval. */
+export function approvalNotification(approval: Approval): Notification {
+  const { kind, namespace, name } = approval.workload;
+  const image = `${approval.image}${approval.tag !== undefined ? `:${approval.tag}` : ''}`;
+  const wave = approval.wave !== undefined ? `, wave ${approval.wave}` : '';
+  return {
+    event: 'approval',
+    namespace,
+    approval,
+    text:
+      `✋ Waiting for approval: ${kind} ${namespace}/${name} (${image}${wave}) — ` +
+      `onpush approve ${approval.id} (or reject) before ${approval.deadline}`,
+  };
 }
 
 const seconds = (ms: number | undefined): string =>
@@ -73,7 +90,14 @@ export function escapeSlack(text: string): string {
 /** The request body for a target of `kind`. */
 export function bodyFor(kind: TargetKind, notification: Notification): unknown {
   if (kind === 'slack') return { text: escapeSlack(notification.text) };
-  return { v: 1, type: notification.event, text: notification.text, outcome: notification.outcome };
+  const { event, text, outcome, approval } = notification;
+  return {
+    v: 1,
+    type: event,
+    text,
+    ...(outcome !== undefined ? { outcome } : {}),
+    ...(approval !== undefined ? { approval } : {}),
+  };
 }
 
 /** Where a notification goes, and the names its annotation gave that its namespace may not use. */

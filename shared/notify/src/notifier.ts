@@ -34,6 +34,8 @@ export interface NotifierOptions {
 export interface Notifier {
   /** Queues the notification of `outcome`, if it is one, for its targets. Never blocks nor throws. */
   notify(outcome: Outcome, annotation?: readonly string[]): void;
+  /** Queues a notification made elsewhere (a restart waiting for approval). */
+  announce(notification: Notification, annotation?: readonly string[]): void;
   /** Deliveries queued or being sent. */
   readonly pending: number;
   /** Stops retrying; waits at most `waitMs` for the deliveries in progress. */
@@ -156,30 +158,35 @@ export function createNotifier(options: NotifierOptions): Notifier {
     log.warn('notification refused', { target: job.target.name, status: attempt.status });
   }
 
+  function announce(notification: Notification, annotation?: readonly string[]): void {
+    if (!events.has(notification.event)) return;
+    const { targets: names, refused } = routeOf(
+      notification,
+      annotation,
+      options.routes ?? {},
+      options.fallback ?? [],
+      options.allowed ?? {},
+    );
+    for (const name of refused) {
+      log.warn('notification target not allowed for the namespace: onpush.dev/notify ignored', {
+        target: name,
+        namespace: notification.namespace,
+        workload: (notification.outcome?.workload ?? notification.approval?.workload)?.name,
+      });
+    }
+    for (const name of names) {
+      const target = byName.get(name);
+      if (target) enqueue({ target, notification, attempt: 0 });
+      else log.warn('notification target not configured', { target: name });
+    }
+  }
+
   return {
     notify(outcome, annotation) {
       const notification = notificationOf(outcome);
-      if (notification === undefined || !events.has(notification.event)) return;
-      const { targets: names, refused } = routeOf(
-        notification,
-        annotation,
-        options.routes ?? {},
-        options.fallback ?? [],
-        options.allowed ?? {},
-      );
-      for (const name of refused) {
-        log.warn('notification target not allowed for the namespace: onpush.dev/notify ignored', {
-          target: name,
-          namespace: notification.namespace,
-          workload: notification.outcome.workload?.name,
-        });
-      }
-      for (const name of names) {
-        const target = byName.get(name);
-        if (target) enqueue({ target, notification, attempt: 0 });
-        else log.warn('notification target not configured', { target: name });
-      }
+      if (notification !== undefined) announce(notification, annotation);
     },
+    announce,
     get pending() {
       return queue.length + active.size + timers.size;
     },
