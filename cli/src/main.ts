@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { approveCommand } from './approve-command.js';
 import { auditCommand } from './audit-command.js';
 import { credentialsCommand } from './credentials-command.js';
 import { demoCommand } from './demo-command.js';
@@ -28,6 +29,9 @@ usage:
   onpush status                       services' health, consumers' lag, DLQ depth, index size, last minute's fates
                                       (services at ONPUSH_<SERVICE>_URL, default http://127.0.0.1:808x)
   onpush audit [--since 1h]           every event and restart request ended exactly once? (exit 1 if not)
+  onpush pending [--state S]          restarts waiting for approval (onpush.dev/approval: required)
+  onpush approve|reject <id>... [--note TEXT]
+                                      let them restart, or end them rejected
   onpush sandbox up|down              local nats-server, Pub/Sub emulator, kube-apiserver + etcd
       [--dir DIR] [--only nats,pubsub,kube] [--nats-cluster 3]
                                       --nats-cluster N: a JetStream cluster of N nats-servers, streams on each
@@ -64,6 +68,8 @@ async function main(argv: string[]): Promise<number> {
       stage: { type: 'string' },
       reason: { type: 'string' },
       since: { type: 'string' },
+      state: { type: 'string' },
+      note: { type: 'string' },
       'nats-cluster': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -115,6 +121,15 @@ async function main(argv: string[]): Promise<number> {
       return statusCommand(natsUrl, process.env, out);
     case 'audit':
       return auditCommand({ natsUrl, json: values.json, since: values.since }, out);
+    case 'pending':
+    case 'approve':
+    case 'reject':
+      return approveCommand(
+        command,
+        positionals.slice(1),
+        { natsUrl, json: values.json, state: values.state, note: values.note },
+        out,
+      );
     case 'sandbox':
       return sandboxCommand(
         action,

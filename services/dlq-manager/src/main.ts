@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
 import { openDlqStore } from '@onpush/dlq';
-import { jetstreamManager } from '@onpush/nats';
+import { BUCKETS } from '@onpush/contracts';
+import { approvalsIn, jetstreamManager, lazyBucket, listApprovals } from '@onpush/nats';
 import { adminOptions, defineStage, runService, stageSettings } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { createAdvisoryHandler, originalReader } from './advisory-handler.js';
@@ -9,6 +10,7 @@ import { dlqManagerSchema } from './config.js';
 import { bothEffects } from './effects.js';
 import { createHandler } from './handler.js';
 import { createDlqMetrics, statsUpdater } from './metrics.js';
+import { approvalRoutes } from './approval-routes.js';
 import { dlqRoutes } from './routes.js';
 
 const config = configOrExit(dlqManagerSchema, process.env, 'dlq-manager');
@@ -32,13 +34,17 @@ const advisories = defineStage({
 // connected the API answers 503.
 const deadLetters = defineStage({
   ...common,
-  start: async ({ nc }) => {
+  start: async ({ nc, js }) => {
     const store = await openDlqStore(nc);
+    const approvals = {
+      book: approvalsIn(lazyBucket(() => js, BUCKETS.approvals)),
+      list: () => listApprovals(js),
+    };
     const stats = statsUpdater(() => store.stats(), dlqMetrics, log, config.DLQ_STATS_INTERVAL);
     stats.update();
     const handle = createHandler({ log, metrics: dlqMetrics, refresh: () => stats.update() });
     const close = (): Promise<void> => Promise.resolve(stats.stop());
-    return { handle, close, store };
+    return { handle, close, store, approvals };
   },
 });
 
@@ -48,11 +54,12 @@ await runService({
   host: config.BIND_ADDRESS,
   log,
   metrics,
-  // The API reads payloads, replays and purges: behind a bearer token (ADMIN_TOKEN_FILE).
-  admin: adminOptions(
-    config,
-    dlqRoutes(() => deadLetters.started?.store),
-  ),
+  // The API reads payloads, replays and purges, approves and rejects restarts: behind a bearer
+  // token (ADMIN_TOKEN_FILE).
+  admin: adminOptions(config, [
+    ...dlqRoutes(() => deadLetters.started?.store),
+    ...approvalRoutes(() => deadLetters.started?.approvals),
+  ]),
   effects: bothEffects(deadLetters, advisories),
 });
 process.exit(0);

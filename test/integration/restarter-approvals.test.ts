@@ -1,0 +1,196 @@
+// Approvals (`onpush.dev/approval: required`) end to end, against the real nats-server,
+// kube-apiserver, restarter and dlq-manager processes and the `onpush` CLI: a restart waits —
+// across a kill -9 of the restarter — until `onpush approve` lets it go; one rejected through the
+// dlq-manager's /approvals API (bearer token; 401 without) ends `rejected`; one nobody decides
+// ends `expired` at its deadline. Nothing waiting is patched.
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Approval, Outcome, RestartRequest } from '@onpush/contracts';
+import { Supervisor } from '@onpush/cli';
+import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
+import { freePort, waitUntil } from '@onpush/sandbox';
+import { eventually, useSandbox } from '@onpush/testing';
+import { readOutcomes } from '../e2e/pipeline.js';
+import { deployment, ensureNamespaces } from '../support/kube.js';
+import { startRestarter, type RestarterProcess } from './restarter-harness.js';
+
+const IMAGE = 'europe-west1-docker.pkg.dev/p/r/app';
+const DIGEST = `sha256:${'8'.repeat(64)}`;
+const TOKEN = 'approvals-admin-token-0123456789abcdef';
+const TIMEOUT_S = 8;
+const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
+
+function push(eventId: string, name: string): RestartRequest {
+  return {
+    v: 1,
+    eventId,
+    image: IMAGE,
+    tag: '1.0',
+    digest: DIGEST,
+    pushedAt: new Date().toISOString(),
+    workload: { kind: 'Deployment', namespace: 'shop', name, containers: ['app'] },
+  };
+}
+
+describe('approvals: onpush approve, reject through the API, expiry', () => {
+  const sandbox = useSandbox(['nats', 'kube'], 'restarter-approvals');
+  let kube: KubeClients;
+  let restarter: RestarterProcess;
+  let dlqManager: Supervisor | undefined;
+  let api = '';
+
+  beforeAll(async () => {
+    kube = kubeClients(loadKubeConfig(sandbox().need('kube').kubeconfigPath));
+    await ensureNamespaces(kube, ['shop']);
+    for (const name of ['a', 'b', 'c']) {
+      const body = deployment(name, `${IMAGE}:1.0`);
+      body.metadata!.annotations = { [ANNOTATIONS.approval]: 'required' };
+      await kube.apps.createNamespacedDeployment({ namespace: 'shop', body });
+    }
+    restarter = await startRestarter(sandbox(), { APPROVAL_TIMEOUT: `${TIMEOUT_S}s` });
+    const tokenFile = join(sandbox().dir, 'admin-token');
+    writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+    const [port, adminPort] = [await freePort(), await freePort()];
+    api = `http://127.0.0.1:${adminPort}`;
+    dlqManager = new Supervisor({
+      env: { ...process.env, ...sandbox().env, LOG_LEVEL: 'info' },
+      envFor: () => ({
+        PORT: String(port),
+        ADMIN_PORT: String(adminPort),
+        ADMIN_TOKEN_FILE: tokenFile,
+      }),
+      services: ['dlq-manager'],
+      write: () => undefined,
+    });
+    dlqManager.start();
+    await waitUntil(
+      'dlq-manager ready',
+      async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
+  });
+
+  afterAll(async () => {
+    await dlqManager?.stop();
+    await restarter?.stop();
+  });
+
+  function onpush(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [cliMain, ...args],
+        { env: { ...process.env, ...sandbox().env }, timeout: 30_000 },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+  }
+  const pending = async (): Promise<Approval[]> => {
+    const { code, stdout, stderr } = await onpush(['pending', '--json']);
+    if (code !== 0) throw new Error(`onpush pending exited ${code}: ${stderr}`);
+    return JSON.parse(stdout) as Approval[];
+  };
+  const waitingFor = (name: string): Promise<Approval> =>
+    eventually(
+      `${name} waiting for approval`,
+      async () => (await pending()).find((a) => a.workload.name === name),
+      { timeoutMs: 20_000, intervalMs: 250 },
+    );
+  const outcomeOf = (eventId: string): Promise<Outcome> => restarter.outcomeOf(eventId, 30_000);
+  const digestOf = async (name: string) =>
+    (await kube.apps.readNamespacedDeployment({ namespace: 'shop', name })).spec?.template.metadata
+      ?.annotations?.[ANNOTATIONS.digest];
+  const reasons = async (name: string) =>
+    (await kube.core.listNamespacedEvent({ namespace: 'shop' })).items
+      .filter((e) => e.involvedObject.name === name)
+      .map((e) => e.reason)
+      .sort();
+
+  it('restarts only once someone approves, across a kill -9 of the restarter', async () => {
+    await restarter.send(push('approve:a', 'a'));
+    const waiting = await waitingFor('a');
+    expect(waiting).toMatchObject({ state: 'pending', eventId: 'approve:a', image: IMAGE });
+    // `onpush pending` as people read it
+    const table = await onpush(['pending']);
+    expect(table.stdout).toMatch(new RegExp(`${waiting.id}\\s+pending\\s+Deployment/shop/a`));
+    expect(await digestOf('a')).toBeUndefined();
+
+    process.kill(restarter.supervisor.pid('restarter')!, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await digestOf('a')).toBeUndefined();
+
+    // approved by a unique prefix of its id
+    const approved = await onpush(['approve', waiting.id.slice(0, 8), '--note', 'canary ok']);
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stdout).toContain(`${waiting.id} approved: Deployment/shop/a`);
+    expect(await outcomeOf('approve:a')).toMatchObject({ fate: 'restarted' });
+    expect(await digestOf('a')).toBe(DIGEST);
+    const a = await kube.apps.readNamespacedDeployment({ namespace: 'shop', name: 'a' });
+    expect(a.metadata?.generation).toBe(2);
+    expect(await reasons('a')).toEqual(['RestartAwaitingApproval', 'Restarted']);
+    // decided once: approving again says so
+    const again = await onpush(['approve', waiting.id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`approval ${waiting.id} is approved already`);
+  });
+
+  it('ends rejected when rejected through the API, which refuses a request without its token', async () => {
+    await restarter.send(push('approve:b', 'b'));
+    const { id } = await waitingFor('b');
+    const reject = (headers: Record<string, string>, action = 'reject') =>
+      fetch(`${api}/approvals/${id}/${action}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ note: 'bad build' }),
+      });
+    expect((await reject({})).status).toBe(401);
+    expect((await fetch(`${api}/approvals`)).status).toBe(401);
+    const listed = await fetch(`${api}/approvals`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(
+      ((await listed.json()) as { approvals: Approval[] }).approvals.map((x) => x.id),
+    ).toContain(id);
+    const done = await reject({ authorization: `Bearer ${TOKEN}` });
+    expect(done.status).toBe(200);
+    expect(await done.json()).toMatchObject({ id, state: 'rejected', decidedBy: 'api' });
+    // a second decision loses
+    expect((await reject({ authorization: `Bearer ${TOKEN}` }, 'approve')).status).toBe(409);
+
+    const outcome = await outcomeOf('approve:b');
+    expect(outcome).toMatchObject({ fate: 'rejected', workload: { name: 'b' } });
+    expect(outcome.detail).toMatch(new RegExp(`^approval ${id} rejected by api at .*: bad build$`));
+    expect(await digestOf('b')).toBeUndefined();
+    await eventually('the RestartRejected Event', async () =>
+      (await reasons('b')).includes('RestartRejected') ? true : undefined,
+    );
+  });
+
+  it('ends expired when nobody decides before the deadline', async () => {
+    const sent = Date.now();
+    await restarter.send(push('approve:c', 'c'));
+    const outcome = await outcomeOf('approve:c');
+    expect(outcome).toMatchObject({ fate: 'expired', workload: { name: 'c' } });
+    expect(Date.parse(outcome.at) - sent).toBeGreaterThanOrEqual(TIMEOUT_S * 1000);
+    expect(await digestOf('c')).toBeUndefined();
+    const all = await onpush(['pending', '--state', 'all', '--json']);
+    const c = (JSON.parse(all.stdout) as Approval[]).find((x) => x.workload.name === 'c');
+    expect(c).toMatchObject({ state: 'expired', decidedBy: 'restarter' });
+    // every request ended in exactly one fate
+    const fates = (await readOutcomes(restarter.nc))
+      .filter((o) => o.eventId.startsWith('approve:'))
+      .map((o) => `${o.eventId} ${o.fate}`)
+      .filter((line) => !line.includes('rollout'));
+    expect(fates.sort()).toEqual([
+      'approve:a restarted',
+      'approve:b rejected',
+      'approve:c expired',
+    ]);
+  });
+});
