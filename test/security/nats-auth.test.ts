@@ -8,6 +8,7 @@ import {
   PUSHED,
   STREAMS,
   rawSubject,
+  heldSubject,
   restartSubject,
   type NatsIdentity,
 } from '@onpush/contracts';
@@ -110,6 +111,8 @@ describe('NATS: every client signs in, and each identity may publish only its ow
       ['ingest', rawSubject('gar')],
       ['parser', PUSHED],
       ['resolver', restartSubject('team-a')],
+      // the restarter puts back only its own held requests, on their own subject
+      ['restarter', heldSubject('team-a')],
     ];
     for (const [identity, subject] of allowed) {
       expect(await publishAs(url(), dir(), identity, subject), `${identity} → ${subject}`).toBe(
@@ -120,6 +123,8 @@ describe('NATS: every client signs in, and each identity may publish only its ow
       ['parser', restartSubject('team-a')],
       ['restarter', restartSubject('team-a')],
       ['restarter', PUSHED],
+      ['parser', heldSubject('team-a')],
+      ['ingest', heldSubject('team-a')],
       ['resolver', rawSubject('gar')],
       ['ingest', PUSHED],
     ];
