@@ -36,6 +36,7 @@ const report: StatusReport = {
       expired: 0,
       'rollout-completed': 2,
       'rollout-failed': 0,
+      'rolled-back': 0,
     },
   },
   problems: [],

@@ -54,6 +54,7 @@ export function snapshotFromView(view: WorkloadView): WorkloadSnapshot {
 /** Why a request ends `unchanged` (no reason: the workload already carries this push). */
 export type UnchangedReason =
   | 'superseded'
+  | 'rolled_back'
   | 'cooldown'
   | 'not_newer'
   | 'no_digest'
@@ -89,6 +90,11 @@ export interface ImageChange {
   readonly to: string;
 }
 
+/** What a failed rollout is undone with: images to put back, or why it cannot be. */
+export type RollbackPlan =
+  | { readonly images: readonly ImageChange[] }
+  | { readonly unknown: string };
+
 export type Decision =
   | { readonly kind: 'refused'; readonly reason: RefusedReason; readonly detail: string }
   /**
@@ -108,6 +114,8 @@ export type Decision =
       readonly dryRun: boolean;
       readonly notify?: readonly string[] | undefined;
       readonly detail?: string;
+      /** Under `onpush.dev/rollback: auto`: how to undo it if its rollout fails. */
+      readonly rollback?: RollbackPlan;
     };
 
 export interface DecisionInput {
@@ -176,6 +184,47 @@ export function alreadyRestarted(
 ): boolean {
   if (mark.digest !== undefined) return annotations[ANNOTATIONS.digest] === mark.digest;
   return annotations[ANNOTATIONS.eventId] === mark.eventId;
+}
+
+/** What names a push in `onpush.dev/rolled-back`: its digest, else its event id. */
+export const pushName = (mark: Pick<DecisionInput, 'eventId' | 'digest'>): string =>
+  mark.digest ?? mark.eventId;
+
+/** True when onpush rolled this very push back here (a late copy must not apply it again). */
+export function rolledBack(
+  annotations: TemplateAnnotations,
+  mark: Pick<DecisionInput, 'eventId' | 'digest'>,
+): boolean {
+  return annotations[ANNOTATIONS.rolledBack] === pushName(mark);
+}
+
+/**
+ * What to put back if the rollout of this restart fails (`onpush.dev/rollback: auto`): the images
+ * a policy moves, moved back; for a plain restart of a mutable tag, the digest the marks say the
+ * workload ran before, pinned (`repo:tag@sha256:…`). `unknown` when there is nothing to go back
+ * to (no earlier digest known, or the containers name a digest already).
+ */
+export function rollbackPlan(
+  settings: WorkloadSettings,
+  snapshot: WorkloadSnapshot,
+  input: DecisionInput,
+  images: readonly ImageChange[],
+): RollbackPlan {
+  if (images.length > 0) {
+    return { images: images.map((m) => ({ ...m, from: m.to, to: m.from })) };
+  }
+  const before = snapshot.annotations[ANNOTATIONS.digest];
+  if (before === undefined || before === input.digest || input.image === undefined) {
+    return { unknown: 'no earlier digest of this image is known here (first restart by onpush)' };
+  }
+  const pinned = candidates(settings, snapshot, input.image).flatMap(({ c, ref }) =>
+    ref.digest === undefined && ref.tag !== undefined
+      ? [{ container: c.name, init: c.init, from: c.image, to: retagged(c.image, ref.tag, before) }]
+      : [],
+  );
+  return pinned.length > 0
+    ? { images: pinned }
+    : { unknown: 'its containers name no mutable tag of this image' };
 }
 
 /**
@@ -334,6 +383,13 @@ export function decide(snapshot: WorkloadSnapshot, input: DecisionInput): Decisi
   if (settings.policy.kind === 'invalid') {
     return { kind: 'unchanged', reason: 'invalid_policy', detail: settings.policy.error };
   }
+  if (rolledBack(snapshot.annotations, input)) {
+    return {
+      kind: 'unchanged',
+      reason: 'rolled_back',
+      detail: `onpush rolled this push back here (${ANNOTATIONS.rolledBack})`,
+    };
+  }
   if (runsDigest(settings, snapshot, input)) {
     return { kind: 'unchanged', detail: 'its containers name this digest already' };
   }
@@ -385,6 +441,7 @@ export function decide(snapshot: WorkloadSnapshot, input: DecisionInput): Decisi
   return {
     kind: 'patch',
     images,
+    ...(settings.rollbackAuto ? { rollback: rollbackPlan(settings, snapshot, input, images) } : {}),
     dryRun,
     notify: settings.notify,
     ...(detail !== undefined ? { detail } : {}),

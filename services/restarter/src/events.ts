@@ -78,6 +78,8 @@ export function eventOfOutcome(o: Outcome): WorkloadEvent | undefined {
         'Restart',
         `not restarted for ${pushOf(o)}: ${why(o)}`,
       );
+    case 'rolled-back':
+      return at('Warning', 'RolledBack', 'Rollback', `rolled back ${pushOf(o)}: ${o.detail ?? ''}`);
     case 'rollout-completed':
       return at(
         'Normal',
@@ -126,6 +128,18 @@ export function eventOfWaveWait(
     reason: 'RestartWaiting',
     action: 'Restart',
     note: `waiting for the wave before it: ${detail}; ${pushOf(request)}`.slice(0, MAX_NOTE),
+  };
+}
+
+/** The Event of a failed rollout onpush could not undo (`onpush.dev/rollback: auto`). */
+export function eventOfRollbackUnavailable(o: Outcome): WorkloadEvent | undefined {
+  if (o.workload === undefined) return undefined;
+  return {
+    workload: o.workload,
+    type: 'Warning',
+    reason: 'RollbackUnavailable',
+    action: 'Rollback',
+    note: `${pushOf(o)}: ${o.detail ?? ''}`.slice(0, MAX_NOTE),
   };
 }
 

@@ -17,7 +17,15 @@ import { Held, type Incoming, type Outgoing } from '@onpush/service';
 import type { Histogram } from '@onpush/telemetry';
 import type { CoalesceMode, MemberResult } from './coalesce.js';
 import { createCoalescer } from './coalescer.js';
-import { restartScope, snapshotFromView, type HeldPush } from './decide.js';
+import {
+  pushName,
+  restartScope,
+  snapshotFromView,
+  type HeldPush,
+  type RollbackPlan,
+} from './decide.js';
+import type { ReadRollout, ReadWorkload } from './rollout/read.js';
+import { rolloutState } from './rollout/status.js';
 import type { Holds } from './holds.js';
 import { gatesLater, previousWave, type HaltReason, type Settled, type Waves } from './waves.js';
 import { RestartError } from './errors.js';
@@ -91,9 +99,21 @@ export interface HandlerDeps {
   approvalTimeoutMs?: number;
   /** Called once when a restart starts waiting for approval (Event, notification); must not throw. */
   onAwaiting?: (approval: Approval) => void;
+  /**
+   * Reads a workload's rollout from the API server: for following, durably, the rollouts of
+   * `onpush.dev/rollback: auto` workloads. Unset: no automatic rollback.
+   */
+  readRollout?: ReadRollout;
+  /** A rollout not done this long after its restart counts as failed (ROLLOUT_TIMEOUT). */
+  rolloutTimeoutMs?: number;
+  /** Called with each rollback made, or found impossible (Event, notification); must not throw. */
+  onRollback?: (outcome: Outcome, done: boolean) => void;
 }
 
-/** How long a restart waiting for approval is held before it asks again: 5 s, doubling to 30 s. */
+/**
+ * How long a request waiting on a person or a rollout (an approval, a rollout followed for a
+ * rollback) is held before it asks again: 5 s, doubling with each copy put back, to 30 s.
+ */
 export function approvalRecheckMs(copies: number): number {
   return Math.min(30_000, 5_000 * 2 ** Math.max(0, copies));
 }
@@ -200,11 +220,87 @@ export function heldCopy(msg: Incoming, request: RestartRequest): Outgoing {
   }
   headers[HEADERS.heldCopy] = String(copies);
   const { kind, namespace, name } = request.workload;
+  // a followed rollout's copies are numbered apart from the request's own holds (a wave gate)
+  const what = msg.headers[HEADERS.rollback] === undefined ? 'held' : 'follow';
   return {
     subject: heldSubject(namespace),
     data: msg.data,
-    msgId: `${request.eventId}:${kind}/${namespace}/${name}:held:${copies}`,
+    msgId: `${request.eventId}:${kind}/${namespace}/${name}:${what}:${copies}`,
     headers,
+  };
+}
+
+/** A rollout followed until it ends, and how to undo it (the header HEADERS.rollback). */
+export interface FollowPlan {
+  readonly generation: number;
+  /** When the restart's PATCH was answered. */
+  readonly since: string;
+  readonly rollback: RollbackPlan;
+}
+
+/** The follow plan a message carries, if it is a followed rollout. */
+export function followPlanOf(msg: Incoming): FollowPlan | undefined {
+  const raw = msg.headers[HEADERS.rollback];
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw) as FollowPlan;
+  } catch {
+    throw new RestartError('invalid_message', `${HEADERS.rollback} is not JSON`);
+  }
+}
+
+/**
+ * The copy of a restart request to follow its rollout (`onpush.dev/rollback: auto`) — durable, so
+ * a kill -9 of the restarter loses no rollback — on onpush.restart.held.<namespace>.
+ */
+export function followCopy(
+  msg: Incoming,
+  request: RestartRequest,
+  result: Restarted,
+  at: Date,
+): Outgoing {
+  const copy = heldCopy(msg, request);
+  const { kind, namespace, name } = request.workload;
+  const plan: FollowPlan = {
+    generation: result.generation ?? 0,
+    since: (result.respondedAt ?? at).toISOString(),
+    rollback: result.rollback ?? { unknown: 'no plan' },
+  };
+  return {
+    ...copy,
+    msgId: `${request.eventId}:${kind}/${namespace}/${name}:follow`,
+    headers: { ...copy.headers, [HEADERS.heldCopy]: '0', [HEADERS.rollback]: JSON.stringify(plan) },
+  };
+}
+
+/** True when the marks say this push was rolled back already (a redelivered follow). */
+const rolledBackHere = (read: ReadWorkload, request: RestartRequest): boolean =>
+  read.marks[ANNOTATIONS.rolledBack] === pushName(request);
+
+/** The informational `rolled-back` outcome: what the workload went back to, and why. */
+export function rolledBackOutcome(
+  request: RestartRequest,
+  plan: FollowPlan,
+  failure: string,
+  at: Date,
+): Outcome {
+  const { kind, namespace, name } = request.workload;
+  const back =
+    'images' in plan.rollback
+      ? `back to ${plan.rollback.images.map((m) => `${m.container}: ${m.to}`).join('; ')}`
+      : `not rolled back: ${plan.rollback.unknown}`;
+  return {
+    v: 1,
+    eventId: request.eventId,
+    fate: 'rolled-back',
+    stage: 'restarter',
+    workload: { kind, namespace, name },
+    image: request.image,
+    ...(request.tag !== undefined ? { tag: request.tag } : {}),
+    ...(request.digest !== undefined ? { digest: request.digest } : {}),
+    reason: failure.split(':')[0]!.replaceAll(/[^a-z0-9_]/g, '_'),
+    detail: `its rollout failed (${failure}); ${back}`,
+    at: at.toISOString(),
   };
 }
 
@@ -468,9 +564,61 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
     if (joined.fate === 'failed') throw joined.error;
     return joined;
   };
+  /** A rollout followed for `onpush.dev/rollback: auto`: done, still going (held), or undone. */
+  const followRollout = async (
+    msg: Incoming,
+    request: RestartRequest,
+    plan: FollowPlan,
+  ): Promise<Outgoing[]> => {
+    const read = deps.readRollout ? await deps.readRollout(request.workload) : undefined;
+    // gone, or a later push (or a person) changed it since: nothing of this push to undo
+    if (read === undefined || read.marks[ANNOTATIONS.eventId] !== request.eventId) return [];
+    if (read.marks[ANNOTATIONS.rolledBack] !== undefined && rolledBackHere(read, request))
+      return [];
+    const state = rolloutState(request.workload.kind, read.object, plan.generation);
+    const at = now();
+    let failure: string;
+    if (state.state === 'failed') failure = `${state.reason}: ${state.detail}`;
+    else if (state.state !== 'progressing') return [];
+    else {
+      const age = at.getTime() - Date.parse(plan.since);
+      if (age <= (deps.rolloutTimeoutMs ?? 600_000)) {
+        return [
+          waitFor(msg, request, 'following its rollout', approvalRecheckMs(copiesOf(msg))).copy,
+        ];
+      }
+      failure = `timeout: not ready ${Math.round(age / 1000)} s after its restart (${state.detail})`;
+    }
+    const undone = rolledBackOutcome(request, plan, failure, at);
+    if ('unknown' in plan.rollback) {
+      deps.onRollback?.(undone, false);
+      return [];
+    }
+    await deps.effects.patch(request.workload, {
+      eventId: request.eventId,
+      digest: request.digest,
+      pushedAt: request.pushedAt,
+      resourceVersion: read.resourceVersion,
+      images: plan.rollback.images,
+      source: read.source,
+      rolledBack: pushName(request),
+    });
+    deps.onRollback?.(undone, true);
+    const { kind, namespace, name } = request.workload;
+    return [
+      {
+        subject: outcomeSubject('rolled-back'),
+        data: encode(undone),
+        msgId: `${request.eventId}:${kind}/${namespace}/${name}:rolled-back`,
+        headers: outcomeHeaders(msg, request.eventId),
+      },
+    ];
+  };
   return async (msg: Incoming): Promise<Outgoing[]> => {
     const request = trustedView(msg, decodeRequest(msg.data));
     annotateRestart(request);
+    const plan = followPlanOf(msg);
+    if (plan !== undefined) return followRollout(msg, request, plan);
     if (deps.holds && msg.deliveryCount > 1) {
       const latest = await deps.holds.latest(request);
       if (latest !== undefined) newerHeld.set(request, latest);
@@ -478,6 +626,10 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
     const joined = await restartOrGate(msg, request);
     const result = joined.fate === 'held' ? await hold(msg, request, joined) : joined;
     if (result.fate === 'requeued') return [result.copy];
+    const following =
+      result.fate === 'restarted' && result.rollback !== undefined && deps.readRollout
+        ? [followCopy(msg, request, result, now())]
+        : [];
     if (deps.waves !== undefined && gatesLater(request)) {
       await deps.waves.settle(request, settlementOf(request, result, now()));
     }
@@ -493,6 +645,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
         msgId: outcomeMsgId(request),
         headers: outcomeHeaders(msg, request.eventId),
       },
+      ...following,
     ];
   };
 }

@@ -52,9 +52,10 @@ export function kubeEffects(deps: KubeEffectsDeps): RestartEffects {
       return await call('get', () => api.read(workload), options);
     },
     async patch(workload: WorkloadRef, input: PatchInput, options?: CallOptions): Promise<Patched> {
-      const { resourceVersion, images, source, eventId, digest, pushedAt } = input;
+      const { resourceVersion, images, source, eventId, digest, pushedAt, rolledBack } = input;
       const api = workloadApi(apis, workload.kind, deps.http);
-      const change = { mark: { eventId, digest, pushedAt, at: now() }, images, source };
+      const mark = { eventId, digest, pushedAt, rolledBack, at: now() };
+      const change = { mark, images, source };
       const { generation, snapshot } = await call(
         'patch',
         () => api.patch(workload, change, resourceVersion),

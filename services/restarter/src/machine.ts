@@ -7,6 +7,7 @@ import {
   type HeldPush,
   type ImageChange,
   type RefusedReason,
+  type RollbackPlan,
   type RestartScope,
   type UnchangedReason,
   type WorkloadSnapshot,
@@ -28,6 +29,8 @@ export interface RestartMarkInput {
 }
 
 export interface PatchInput extends RestartMarkInput {
+  /** On a rollback: the push it undoes, written as `onpush.dev/rolled-back`. */
+  rolledBack?: string | undefined;
   /** From the GET the decision was made on; the API server refuses the PATCH if it changed since. */
   resourceVersion: string | undefined;
   /** Containers moved to another image (pin, semver/glob/regex); none: a plain restart. */
@@ -104,6 +107,8 @@ export type RestartOutput =
       generation?: number | undefined;
       detail?: string | undefined;
       notify?: readonly string[] | undefined;
+      /** Under `onpush.dev/rollback: auto`: how to undo it if its rollout fails. */
+      rollback?: RollbackPlan | undefined;
     }
   | { fate: 'unchanged'; reason?: UnchangedReason; detail?: string | undefined }
   | { fate: 'would-restart'; detail?: string | undefined }
@@ -369,12 +374,14 @@ function refusedOutput(decision: Decision): RestartOutput {
 
 function restarted(decision: Decision, patched: Patched): RestartOutput {
   const notify = planned(decision)?.notify;
+  const rollback = planned(decision)?.rollback;
   return withDetail(
     {
       fate: 'restarted',
       respondedAt: patched.respondedAt,
       ...(patched.generation !== undefined ? { generation: patched.generation } : {}),
       ...(notify !== undefined ? { notify } : {}),
+      ...(rollback !== undefined ? { rollback } : {}),
     },
     decision,
   );

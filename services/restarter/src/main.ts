@@ -26,6 +26,7 @@ import {
   eventCounter,
   eventOfApproval,
   eventOfHold,
+  eventOfRollbackUnavailable,
   eventOfWaveWait,
 } from './events.js';
 import { bucketHolds } from './holds.js';
@@ -35,7 +36,8 @@ import { followingGauge, kubeRequestCounter, outcomeCounter, rolloutCounter } fr
 import { trackRequest } from './rollout/outcome.js';
 import { notifyDeadLetters, rolloutReporter } from './rollout/report.js';
 import { createTracker } from './rollout/tracker.js';
-import { apiRolloutReader, bucketWaveStore, createWaves } from './waves.js';
+import { apiRolloutReader } from './rollout/read.js';
+import { bucketWaveStore, createWaves } from './waves.js';
 
 /** The kubeconfig, or a ConfigError naming KUBECONFIG when it cannot be read. */
 function kubeConfigOf(path: string | undefined): KubeConfig {
@@ -102,6 +104,7 @@ const tracker = config.ROLLOUT_TRACKING
   : undefined;
 followingGauge(metrics.registry, () => tracker?.size ?? 0);
 
+const readRollout = apiRolloutReader({ http, bucket, requests: kubeRequests });
 const handle = createHandler({
   effects,
   windowMs: windowMs(config.COALESCE_WINDOW, ackWaitMs),
@@ -128,9 +131,24 @@ const handle = createHandler({
     events?.recordEvent(eventOfApproval(approval));
     notifier?.announce(approvalNotification(approval));
   },
+  readRollout,
+  rolloutTimeoutMs: config.ROLLOUT_TIMEOUT,
+  onRollback: (outcome, done) => {
+    if (done) {
+      recordEvent?.(outcome);
+      notifier?.notify(outcome);
+      return;
+    }
+    const event = eventOfRollbackUnavailable(outcome);
+    if (event) events?.recordEvent(event);
+    log.warn('rollout failed and cannot be rolled back', {
+      workload: `${outcome.workload?.kind}/${outcome.workload?.namespace}/${outcome.workload?.name}`,
+      detail: outcome.detail,
+    });
+  },
   waves: createWaves({
     store: bucketWaveStore(() => stage.context?.js),
-    readRollout: apiRolloutReader({ http, bucket, requests: kubeRequests }),
+    readRollout,
     rolloutTimeoutMs: config.ROLLOUT_TIMEOUT,
     waveTimeoutMs: config.WAVE_TIMEOUT,
   }),

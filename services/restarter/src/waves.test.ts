@@ -14,7 +14,7 @@ import { FakeApps, fakeHttp } from './fake-apps.test-support.js';
 import { createHandler, REQUEUE_AFTER } from './handler.js';
 import { kubeEffects } from './kube.js';
 import { kubeRequestCounter } from './metrics.js';
-import type { RolloutObject } from './rollout/status.js';
+import type { ReadWorkload } from './rollout/read.js';
 import {
   createWaves,
   gatesLater,
@@ -52,7 +52,7 @@ function deployment(
   state: 'done' | 'rolling' | 'deadline',
   generation = 2,
   soak?: string,
-): { object: RolloutObject; soakMs: number | undefined } {
+): ReadWorkload {
   const done = state !== 'rolling';
   return {
     object: {
@@ -78,6 +78,9 @@ function deployment(
       },
     },
     soakMs: soak === undefined ? undefined : Number.parseInt(soak, 10) * 1_000,
+    marks: {},
+    resourceVersion: '1',
+    source: {},
   };
 }
 

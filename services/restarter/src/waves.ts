@@ -13,10 +13,11 @@
 // next request to ask judges again from what the bucket and the API server say.
 import { z } from 'zod';
 import { BUCKETS, WORKLOAD_KINDS, type RestartRequest, type WorkloadRef } from '@onpush/contracts';
-import { KINDS, objectPath, readSettings, toKubeApiError, type KubeHttp } from '@onpush/kube';
 import { kvCasStore, kvKey, lazyBucket, type CasStore, type JetStreamClient } from '@onpush/nats';
-import type { KubeRequestCounter } from './metrics.js';
-import { pruned, rolloutState, type RolloutObject } from './rollout/status.js';
+import type { ReadRollout } from './rollout/read.js';
+import { rolloutState } from './rollout/status.js';
+
+export type { ReadRollout } from './rollout/read.js';
 
 const WorkloadRefShape = z.object({
   kind: z.enum(WORKLOAD_KINDS),
@@ -80,11 +81,6 @@ export interface WaveStore {
   settlements: CasStore<Settlements>;
   gates: CasStore<Gate>;
 }
-
-/** A workload's rollout as the API server has it now, with its annotations; undefined: gone. */
-export type ReadRollout = (
-  workload: WorkloadRef,
-) => Promise<{ object: RolloutObject; soakMs: number | undefined } | undefined>;
 
 /** Why a request is halted: a workload of an earlier wave failed (or was halted), or it never settled. */
 export type HaltReason = 'wave_failed' | 'wave_timeout';
@@ -339,32 +335,5 @@ export function bucketWaveStore(js: () => JetStreamClient | undefined): WaveStor
   return {
     settlements: lazy((v) => SettlementsSchema.parse(v)),
     gates: lazy((v) => GateSchema.parse(v)),
-  };
-}
-
-/** A workload's rollout read from the API server (one GET, rate-limited), for the gate. */
-export function apiRolloutReader(deps: {
-  http: KubeHttp;
-  bucket: { take(): Promise<void> };
-  requests?: Pick<KubeRequestCounter, 'inc'>;
-}): ReadRollout {
-  return async (workload) => {
-    await deps.bucket.take();
-    const path = objectPath(KINDS[workload.kind], workload.namespace, workload.name);
-    try {
-      const res = await deps.http.get<
-        RolloutObject & { metadata?: { annotations?: Record<string, string> } }
-      >(path);
-      deps.requests?.inc({ verb: 'get', code: String(res.status) });
-      return {
-        object: pruned(res.data),
-        soakMs: readSettings(res.data.metadata?.annotations).soakMs,
-      };
-    } catch (cause) {
-      const error = toKubeApiError(cause);
-      deps.requests?.inc({ verb: 'get', code: String(error.status ?? 'error') });
-      if (error.status === 404) return undefined;
-      throw error;
-    }
   };
 }

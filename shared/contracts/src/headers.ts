@@ -20,6 +20,11 @@ export const HEADERS = {
    * was put back (1, 2, ...); its watch view is then not trusted.
    */
   heldCopy: 'Onpush-Held-Copy',
+  /**
+   * On a copy of a restart request the restarter follows until its rollout ends
+   * (`onpush.dev/rollback: auto`): JSON `{generation, since, images}` — what to put back if it fails.
+   */
+  rollback: 'Onpush-Rollback',
   /** On a replayed message: the id of the dead letter it came from. */
   replayOf: 'Onpush-Replay-Of',
   /** The named ingest endpoint a webhook came in on (two Harbor instances are two endpoints). */

@@ -124,6 +124,7 @@ const WORKLOAD_ONLY: readonly Fate[] = [
   'expired',
   'rollout-completed',
   'rollout-failed',
+  'rolled-back',
 ];
 const EVENT_ONLY: readonly Fate[] = ['ignored', 'no-match', 'dispatched'];
 

@@ -36,8 +36,9 @@ export type WorkloadFate = (typeof WORKLOAD_FATES)[number];
 /**
  * What became of the rollout a `restarted` started: informational, published after the workload
  * fate. They account for nothing: a request still ends in exactly one workload fate.
+ * `rolled-back`: it failed, and onpush put the workload back (`onpush.dev/rollback: auto`).
  */
-export const ROLLOUT_FATES = ['rollout-completed', 'rollout-failed'] as const;
+export const ROLLOUT_FATES = ['rollout-completed', 'rollout-failed', 'rolled-back'] as const;
 export type RolloutFate = (typeof ROLLOUT_FATES)[number];
 
 /** Every fate, as used in `onpush.outcome.<fate>`. `dead` is both an event and a workload fate. */
@@ -56,6 +57,7 @@ export const FATES = [
   'expired',
   'rollout-completed',
   'rollout-failed',
+  'rolled-back',
 ] as const;
 export type Fate = (typeof FATES)[number];
 

@@ -129,6 +129,7 @@ const MARK_KEYS: readonly string[] = [
   ANNOTATIONS.digest,
   ANNOTATIONS.eventId,
   ANNOTATIONS.pushedAt,
+  ANNOTATIONS.rolledBack,
 ];
 
 /** What a restart decision needs from an object: its version, marks, settings and containers. */

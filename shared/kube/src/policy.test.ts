@@ -100,8 +100,10 @@ describe('workload settings', () => {
       'onpush.dev/wave': ' 2 ',
       'onpush.dev/soak': '5m',
       'onpush.dev/approval': 'Required',
+      'onpush.dev/rollback': 'auto',
     });
     expect(settings).toMatchObject({
+      rollbackAuto: true,
       approvalRequired: true,
       wave: 2,
       soakMs: 300_000,

@@ -129,6 +129,8 @@ export interface WorkloadSettings {
   readonly wave: number | undefined;
   /** `onpush.dev/soak`: how long its rollout must stay healthy before the next wave, ms. */
   readonly soakMs: number | undefined;
+  /** `onpush.dev/rollback: auto`: a failed rollout onpush started is undone. */
+  readonly rollbackAuto: boolean;
   /** `onpush.dev/approval: required`: a restart waits for someone's approval. */
   readonly approvalRequired: boolean;
   /** `onpush.dev/dry-run: "true"`. */
@@ -176,6 +178,11 @@ export function readSettings(
   if (soakText !== undefined && soakMs === undefined) {
     problems.push(`${ANNOTATIONS.soak}: "${soakText}" is not a duration such as 5m`);
   }
+  const rollbackText = a[ANNOTATIONS.rollback]?.trim().toLowerCase();
+  const rollbackAuto = rollbackText === 'auto';
+  if (rollbackText !== undefined && !['auto', 'none', ''].includes(rollbackText)) {
+    problems.push(`${ANNOTATIONS.rollback}: "${rollbackText}" is not auto or none`);
+  }
   const approvalText = a[ANNOTATIONS.approval]?.trim().toLowerCase();
   const approvalRequired = approvalText === 'required';
   if (approvalText !== undefined && !['required', 'none', ''].includes(approvalText)) {
@@ -185,6 +192,7 @@ export function readSettings(
     policy,
     containers: names(a[ANNOTATIONS.containers]),
     approvalRequired,
+    rollbackAuto,
     cooldownMs,
     delayMs,
     wave,

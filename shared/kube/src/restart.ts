@@ -28,6 +28,13 @@ export const ANNOTATIONS = {
    * ends `rejected` if someone rejects it, `expired` if nobody decides in time (APPROVAL_TIMEOUT).
    */
   approval: 'onpush.dev/approval',
+  /**
+   * `auto`: when a rollout onpush started fails, onpush puts the workload back on what it ran
+   * before (the previous image, or the previous digest pinned) and marks it `rolled-back`.
+   */
+  rollback: 'onpush.dev/rollback',
+  /** Set by onpush where it keeps its marks: the push (digest, else event id) it rolled back. */
+  rolledBack: 'onpush.dev/rolled-back',
   /** `"true"`: decide as usual, patch nothing, end `would-restart`. */
   dryRun: 'onpush.dev/dry-run',
   /** Comma-separated notification target names, or `none`. */
@@ -45,6 +52,8 @@ export interface RestartMark {
   digest?: string | undefined;
   /** The push's own time, ISO 8601, when the source gave one. */
   pushedAt?: string | undefined;
+  /** On a rollback: the push it undoes (its digest, else its event id). */
+  rolledBack?: string | undefined;
 }
 
 /**
@@ -71,6 +80,7 @@ export function restartMarks(mark: RestartMark): Record<string, string> {
   };
   if (mark.digest) annotations[ANNOTATIONS.digest] = mark.digest;
   if (mark.pushedAt) annotations[ANNOTATIONS.pushedAt] = mark.pushedAt;
+  if (mark.rolledBack) annotations[ANNOTATIONS.rolledBack] = mark.rolledBack;
   return annotations;
 }
 

@@ -7,7 +7,8 @@
 //   NOTIFY_ALLOWED     namespace=name|name, comma-separated: targets a namespace's workloads may
 //                      name in their annotation besides its route and the default (`*=name`: every
 //                      namespace may)
-//   NOTIFY_ON          which events notify: rollout-completed, rollout-failed, halted, approval
+//   NOTIFY_ON          which events notify: rollout-completed, rollout-failed, rolled-back, halted,
+//                      approval
 //                      (a restart waits for approval), dead (default: all)
 // A workload's `onpush.dev/notify` annotation names targets too (or `none`), and wins — among the
 // targets its namespace may use: its route, the default and what NOTIFY_ALLOWED grants it.
@@ -26,6 +27,7 @@ export interface Target {
 export const NOTIFY_EVENTS = [
   'rollout-completed',
   'rollout-failed',
+  'rolled-back',
   'halted',
   'approval',
   'dead',

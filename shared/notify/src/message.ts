@@ -60,6 +60,12 @@ export function notificationOf(outcome: Outcome): Notification | undefined {
         event: outcome.fate,
         text: `❌ Rollout failed (${outcome.reason ?? 'failed'}): ${workloadOf(outcome)} (${pushed(outcome)})${seconds(outcome.durationMs)}${detail}`,
       };
+    case 'rolled-back':
+      return {
+        ...base,
+        event: 'rolled-back',
+        text: `↩️ Rolled back: ${workloadOf(outcome)} (${pushed(outcome)})${detail}`,
+      };
     case 'halted':
       return {
         ...base,
