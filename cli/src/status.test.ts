@@ -55,7 +55,7 @@ describe('onpush status', () => {
       '',
       'DLQ               2 dead letters, oldest 90m',
       'INDEX             41 workloads, 17 images',
-      'FATES (last 60s)  ignored 1, no-match 0, dispatched 3, restarted 5, unchanged 0, gone 0, dead 1, would-restart 0, refused 1, halted 0, rejected 0, expired 0, rollout-completed 2, rollout-failed 0',
+      'FATES (last 60s)  ignored 1, no-match 0, dispatched 3, restarted 5, unchanged 0, gone 0, dead 1, would-restart 0, refused 1, halted 0, rejected 0, expired 0, rollout-completed 2, rollout-failed 0, rolled-back 0',
     ]);
   });
 
