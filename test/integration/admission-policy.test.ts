@@ -135,6 +135,18 @@ describe('admission policy: what the restarter ServiceAccount may change', () =>
       '2026-12-05T10:00:00Z',
     );
     expect(after.spec?.template.spec?.containers[0]?.image).toBe(`${REPO}:1.1@${digest}`);
+    // an automatic rollback: the earlier digest pinned, onpush.dev/rolled-back naming the push
+    const rollback = {
+      spec: {
+        template: {
+          metadata: { annotations: { [ANNOTATIONS.rolledBack]: digest } },
+          spec: { containers: [{ name: 'app', image: `${REPO}:1.0@sha256:${'b'.repeat(64)}` }] },
+        },
+      },
+    };
+    expect((await patch('shop', 'web', rollback)).status).toBe(200);
+    const back = await live('shop', 'web');
+    expect(back.spec?.template.metadata?.annotations?.[ANNOTATIONS.rolledBack]).toBe(digest);
   });
 
   it('refuses anything else on an opted-in Deployment: another repository, other fields, other annotations', async () => {

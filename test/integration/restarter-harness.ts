@@ -21,8 +21,11 @@ export interface RestarterProcess {
   readonly supervisor: Supervisor;
   /** `/metrics` of the process. */
   readonly metricsUrl: string;
-  /** Publishes a restart request on its namespace's subject, as the resolver does. */
-  send(request: RestartRequest): Promise<void>;
+  /**
+   * Publishes a restart request on its namespace's subject, as the resolver does (`msgId`: another
+   * de-duplication id, for a late copy of the same request).
+   */
+  send(request: RestartRequest, msgId?: string): Promise<void>;
   /** The first outcome stored for `eventId` (waits up to `timeoutMs`; the last log lines if none). */
   outcomeOf(eventId: string, timeoutMs?: number): Promise<Outcome>;
   /** The process's last log lines (for a failure's message). */
@@ -55,10 +58,10 @@ export async function startRestarter(
     nc,
     supervisor,
     metricsUrl: `http://127.0.0.1:${port}/metrics`,
-    async send(request) {
+    async send(request, msgId) {
       const { kind, namespace, name } = request.workload;
       await publisher(jetstream(nc))(restartSubject(namespace), encode(request), {
-        msgId: `${request.eventId}:${kind}/${namespace}/${name}`,
+        msgId: msgId ?? `${request.eventId}:${kind}/${namespace}/${name}`,
         headers: {
           [HEADERS.eventId]: request.eventId,
           [HEADERS.workloadKind]: kind,

@@ -23,6 +23,7 @@ import { doneStatus, readWorkload, writeStatus } from './workloads-harness.js';
 const IMAGE = 'europe-west1-docker.pkg.dev/p/r/app';
 const DIGEST = `sha256:${'7'.repeat(64)}`;
 const SOAK_MS = 3_000;
+const D0 = `sha256:${'0'.repeat(64)}`;
 
 /** A push's restart requests, as the resolver sends them: each with its wave and the waves' sizes. */
 function pushTo(eventId: string, waves: ReadonlyArray<readonly [number, string, string]>) {
@@ -62,7 +63,7 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
     await make('prod-a', 'web', { [ANNOTATIONS.wave]: '2' });
     await make('prod-b', 'web', { [ANNOTATIONS.wave]: '2' });
     await make('prod-a', 'api', { [ANNOTATIONS.wave]: '3' });
-    await make('staging', 'db', { [ANNOTATIONS.wave]: '1' });
+    await make('staging', 'db', { [ANNOTATIONS.wave]: '1', [ANNOTATIONS.rollback]: 'auto' });
     await make('prod-a', 'db', { [ANNOTATIONS.wave]: '2' });
     await make('prod-b', 'db', { [ANNOTATIONS.wave]: '3' });
     restarter = await startRestarter(sandbox());
@@ -180,7 +181,12 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
     expect(outcomes).toHaveLength(4);
   });
 
-  it('halts the later waves when a rollout of wave 1 fails, naming it', async () => {
+  it('halts the later waves when a rollout of wave 1 fails, naming it, and rolls it back', async () => {
+    // staging/db runs an earlier push, D0, rolled out
+    const [earlier] = pushTo('waves:before', [[1, 'staging', 'db']]);
+    await restarter.send({ ...earlier!, digest: D0, waves: undefined });
+    expect(await settledFate('waves:before', 'staging', 'db')).toMatchObject({ fate: 'restarted' });
+    await rolledOut('staging', 'db');
     const event = 'waves:bad';
     for (const request of pushTo(event, [
       [1, 'staging', 'db'],
@@ -223,5 +229,39 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
     await eventually('the RestartHalted Event', async () =>
       (await reasons('prod-b', 'db')).includes('RestartHalted') ? true : undefined,
     );
+
+    // and the failed workload is back on the digest it ran before, pinned, saying why
+    const rolledBack = await eventually(
+      'the rolled-back outcome',
+      async () =>
+        (await readOutcomes(restarter.nc)).find(
+          (o) => o.eventId === event && o.fate === 'rolled-back',
+        ),
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    expect(rolledBack).toMatchObject({
+      workload: { namespace: 'staging', name: 'db' },
+      reason: 'progress_deadline_exceeded',
+    });
+    expect(rolledBack.detail).toContain(`back to app: ${IMAGE}:1.0@${D0}`);
+    const db = await kube.apps.readNamespacedDeployment({ namespace: 'staging', name: 'db' });
+    expect(db.spec?.template.spec?.containers[0]?.image).toBe(`${IMAGE}:1.0@${D0}`);
+    expect(db.spec?.template.metadata?.annotations?.[ANNOTATIONS.rolledBack]).toBe(DIGEST);
+    await eventually('the RolledBack Event', async () =>
+      (await reasons('staging', 'db')).includes('RolledBack') ? true : undefined,
+    );
+    // a late copy of the bad push does not put it back
+    const [late] = pushTo(event, [[1, 'staging', 'db']]);
+    await restarter.send(late!, `${event}:late-copy`);
+    // (its outcome has the first one's id, so the audit trail keeps one fate; the metric counts it)
+    await eventually('the late copy ended unchanged / rolled_back', async () => {
+      const metrics = await (await fetch(restarter.metricsUrl)).text();
+      const late =
+        /onpush_restarter_outcomes_total\{fate="unchanged",reason="rolled_back"[^}]*\} 1/;
+      return late.test(metrics) ? true : undefined;
+    });
+    const after = await kube.apps.readNamespacedDeployment({ namespace: 'staging', name: 'db' });
+    expect(after.spec?.template.spec?.containers[0]?.image).toBe(`${IMAGE}:1.0@${D0}`);
+    expect(after.metadata?.generation).toBe(db.metadata?.generation);
   });
 });
