@@ -16,27 +16,37 @@ function positiveNumber() {
 /** The longest maturity delay: how long the work stream keeps a held request. */
 const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 
-/** `shop=10m,blog=0s`: a maturity delay per namespace. */
-function namespaceDelays() {
+/** `a=x,b=y`: a value per namespace, each read by `parse` (undefined: not one; `example` says what is). */
+function perNamespace(parse: (text: string) => number | undefined, example: string) {
   return z.string().transform((raw, ctx): Record<string, number> => {
-    const delays: Record<string, number> = {};
+    const values: Record<string, number> = {};
     for (const part of raw.split(',').map((p) => p.trim())) {
       if (part === '') continue;
       const [namespace = '', text = ''] = part.split('=').map((p) => p.trim());
-      const ms = parseCooldown(text);
-      if (namespace === '' || ms === undefined || ms > WEEK_MS) {
-        ctx.issues.push({
-          code: 'custom',
-          message: `"${part}" is not namespace=duration such as shop=10m (at most a week)`,
-          input: raw,
-        });
+      const value = parse(text);
+      if (namespace === '' || value === undefined) {
+        ctx.issues.push({ code: 'custom', message: `"${part}" is not ${example}`, input: raw });
         return z.NEVER;
       }
-      delays[namespace] = ms;
+      values[namespace] = value;
     }
-    return delays;
+    return values;
   });
 }
+
+/** `shop=10m,blog=0s`: a maturity delay per namespace. */
+const namespaceDelays = () =>
+  perNamespace((text) => {
+    const ms = parseCooldown(text);
+    return ms !== undefined && ms <= WEEK_MS ? ms : undefined;
+  }, 'namespace=duration such as shop=10m (at most a week)');
+
+/** `prod=2,staging=5`: rollouts in progress at most per namespace. */
+const namespaceBudgets = () =>
+  perNamespace(
+    (text) => (/^\d{1,6}$/.test(text) ? Number(text) : undefined),
+    'namespace=count such as prod=2',
+  );
 
 export const restarterSchema = baseServiceSchema
   .extend({
@@ -85,6 +95,13 @@ export const restarterSchema = baseServiceSchema
      * A rollout itself fails after ROLLOUT_TIMEOUT. At most a week (how long a request is kept).
      */
     WAVE_TIMEOUT: duration({ min: 1_000, max: WEEK_MS }).default(3_600_000),
+    /**
+     * The rollout budget: at most this many workloads rolling out at once, cluster-wide (0: no
+     * limit); further restarts wait their turn, in order, durably (KV onpush_restarter_budget).
+     */
+    ROLLOUT_BUDGET: int({ min: 0, max: 100_000 }).default(0),
+    /** The same per namespace, over ROLLOUT_BUDGET: `prod=2,staging=5`. */
+    ROLLOUT_BUDGET_NAMESPACES: namespaceBudgets().default({}),
     /**
      * `onpush.dev/approval: required`: how long a restart waits for someone to approve or reject it
      * before it ends `expired`. At most a week (how long a request is kept).

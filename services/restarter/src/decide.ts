@@ -105,6 +105,8 @@ export type Decision =
       readonly kind: 'hold';
       readonly until?: Date | undefined;
       readonly approval?: true;
+      /** Waiting for a slot of the rollout budget: ask again after this many ms. */
+      readonly budget?: number;
       readonly detail: string;
     }
   | { readonly kind: 'unchanged'; readonly reason?: UnchangedReason; readonly detail?: string }

@@ -25,6 +25,7 @@ import {
   type RollbackPlan,
 } from './decide.js';
 import type { ReadRollout, ReadWorkload } from './rollout/read.js';
+import type { Budget } from './budget.js';
 import { rolloutState } from './rollout/status.js';
 import type { Holds } from './holds.js';
 import { gatesLater, previousWave, type HaltReason, type Settled, type Waves } from './waves.js';
@@ -108,6 +109,8 @@ export interface HandlerDeps {
   rolloutTimeoutMs?: number;
   /** Called with each rollback made, or found impossible (Event, notification); must not throw. */
   onRollback?: (outcome: Outcome, done: boolean) => void;
+  /** The rollout budget (ROLLOUT_BUDGET): a restart takes a slot first, or waits in line. */
+  budget?: Budget;
 }
 
 /**
@@ -126,6 +129,12 @@ export function approvalRecheckMs(copies: number): number {
 export const REQUEUE_AFTER = 3;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+const GRANTED = { granted: true } as const;
+
+/** The request's place in line: the stream sequence of the original (a copy carries it). */
+const ticketOf = (msg: Incoming): number =>
+  Number(msg.headers[HEADERS.ticket] ?? msg.seq) || msg.seq;
 
 /** How many times a request was put back (its held copy's number; 0: the original). */
 const copiesOf = (msg: Incoming): number => Number(msg.headers[HEADERS.heldCopy] ?? '0') || 0;
@@ -219,6 +228,7 @@ export function heldCopy(msg: Incoming, request: RestartRequest): Outgoing {
     if (!name.toLowerCase().startsWith('nats-')) headers[name] = value;
   }
   headers[HEADERS.heldCopy] = String(copies);
+  headers[HEADERS.ticket] = String(ticketOf(msg));
   const { kind, namespace, name } = request.workload;
   // a followed rollout's copies are numbered apart from the request's own holds (a wave gate)
   const what = msg.headers[HEADERS.rollback] === undefined ? 'held' : 'follow';
@@ -369,6 +379,9 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
   const machine = restartMachine.provide({
     actors: {
       read: fromPromise(({ input }) => deps.effects.read(input.workload, input.calls?.next())),
+      acquire: fromPromise(({ input }) =>
+        deps.budget ? deps.budget.acquire(input, input.ticket) : Promise.resolve(GRANTED),
+      ),
       patch: fromPromise(async ({ input }) => {
         const patched = await deps.effects.patch(input.workload, input.patch, input.calls?.next());
         if (patched.snapshot) ownWrites.patched(input.workload, patched.snapshot);
@@ -392,11 +405,14 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
   const newerHeld = new WeakMap<RestartRequest, HeldPush>();
   // Requests someone approved (read before the restart, on a redelivery).
   const approved = new WeakSet<RestartRequest>();
+  // Each request's place in the rollout budget's line: the stream sequence of the original.
+  const tickets = new WeakMap<RestartRequest, number>();
   const restart = (request: RestartRequest, prepaid = false) => {
     const actor = createActor(machine, {
       input: {
         newerHeld: newerHeld.get(request),
         approved: approved.has(request),
+        ticket: tickets.get(request),
         defaultDelayMs: deps.delays?.namespaces[request.workload.namespace] ?? deps.delays?.all,
         calls: prepaid ? prepaidOnce() : undefined,
         workload: request.workload,
@@ -434,6 +450,9 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
     result: HeldResult,
   ): Promise<Finished | { fate: 'requeued'; copy: Outgoing }> => {
     if (result.approval) return awaitApproval(msg, request);
+    if (result.budget !== undefined) {
+      return waitFor(msg, request, `waiting for a slot: ${result.detail ?? ''}`, result.budget);
+    }
     if (result.until === undefined) throw new Error('held without a time');
     if (deps.holds && request.pushedAt !== undefined) {
       const latest = await deps.holds.hold({ ...request, pushedAt: request.pushedAt });
@@ -619,6 +638,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
     annotateRestart(request);
     const plan = followPlanOf(msg);
     if (plan !== undefined) return followRollout(msg, request, plan);
+    tickets.set(request, ticketOf(msg));
     if (deps.holds && msg.deliveryCount > 1) {
       const latest = await deps.holds.latest(request);
       if (latest !== undefined) newerHeld.set(request, latest);
@@ -633,7 +653,10 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
     if (deps.waves !== undefined && gatesLater(request)) {
       await deps.waves.settle(request, settlementOf(request, result, now()));
     }
-    if (result.fate === 'restarted') deps.onRestarted?.(request, result);
+    if (result.fate === 'restarted') {
+      if (deps.budget) await deps.budget.started(request, result.generation ?? 0);
+      deps.onRestarted?.(request, result);
+    }
     const outcome = restartOutcome(request, result, now());
     recordOutcome(outcome, deps.pushToRestart);
     deps.outcomes?.inc({ fate: outcome.fate, reason: outcome.reason ?? '' });

@@ -12,6 +12,7 @@ import {
   type UnchangedReason,
   type WorkloadSnapshot,
 } from './decide.js';
+import type { Turn } from './budget.js';
 
 export {
   alreadyRestarted,
@@ -88,6 +89,8 @@ export interface RestartInput extends RestartMarkInput {
   defaultDelayMs?: number | undefined;
   /** Someone approved this push for the workload (`onpush.dev/approval: required`). */
   approved?: boolean | undefined;
+  /** The request's place in the rollout budget's line (its stream sequence). */
+  ticket?: number | undefined;
   /** The clock of the cooldown (default Date.now). */
   now?: (() => number) | undefined;
   /** Options for the next API call, given to the `read` and `patch` actors (e.g. prepaid). */
@@ -117,7 +120,14 @@ export type RestartOutput =
    * Not yet: the push waits for the workload's maturity delay until `until`, or for someone's
    * approval (`approval`); then it is decided again.
    */
-  | { fate: 'held'; until?: Date | undefined; approval?: true; detail?: string | undefined }
+  | {
+      fate: 'held';
+      until?: Date | undefined;
+      approval?: true;
+      /** Waiting for a slot of the rollout budget: ask again after this many ms. */
+      budget?: number | undefined;
+      detail?: string | undefined;
+    }
   | { fate: 'gone' }
   | { fate: 'failed'; error: unknown };
 
@@ -196,6 +206,11 @@ export const restartMachine = setup({
       Patched,
       { workload: WorkloadRef; patch: PatchInput; calls?: CallCredit | undefined }
     >(notProvided),
+    /** A slot of the rollout budget for this restart, or how long to wait for one. */
+    acquire: fromPromise<
+      Turn,
+      { workload: WorkloadRef; eventId: string; ticket: number | undefined }
+    >(() => Promise.resolve({ granted: true })),
   },
   guards: {
     outOfNamespace: ({ context }) => outsideOf(context) !== undefined,
@@ -210,6 +225,7 @@ export const restartMachine = setup({
     unchanged: ({ context }) => context.decision.kind === 'unchanged',
     dryRun: ({ context }) => planned(context.decision)?.dryRun === true,
     notFound: (_, params: { error: unknown }) => isNotFound(params.error),
+    granted: (_, params: { turn: Turn }) => params.turn.granted,
     mayReread: ({ context }, params: { error: unknown }) =>
       isConflict(params.error) && context.conflicts < MAX_CONFLICT_REREADS,
   },
@@ -276,8 +292,36 @@ export const restartMachine = setup({
         { guard: 'held', target: 'held' },
         { guard: 'unchanged', target: 'unchanged' },
         { guard: 'dryRun', target: 'wouldRestart' },
-        { target: 'patching' },
+        { target: 'budgeting' },
       ],
+    },
+    // A slot of the rollout budget first (granted at once without a budget): or held, in line.
+    budgeting: {
+      invoke: {
+        src: 'acquire',
+        input: ({ context }) => ({
+          workload: context.workload,
+          eventId: context.eventId,
+          ticket: context.ticket,
+        }),
+        onDone: [
+          {
+            guard: { type: 'granted', params: ({ event }) => ({ turn: event.output }) },
+            target: 'patching',
+          },
+          {
+            target: 'held',
+            actions: assign({
+              decision: ({ event }) => ({
+                kind: 'hold' as const,
+                budget: event.output.granted ? 0 : event.output.recheckMs,
+                detail: event.output.granted ? '' : event.output.detail,
+              }),
+            }),
+          },
+        ],
+        onError: { target: 'failed', actions: { type: 'fail', params: errorOf } },
+      },
     },
     patching: {
       invoke: {
@@ -357,6 +401,7 @@ function heldOutput(decision: Decision): RestartOutput {
     until: decision.until,
     detail: decision.detail,
     ...(decision.approval ? { approval: true } : {}),
+    ...(decision.budget !== undefined ? { budget: decision.budget } : {}),
   };
 }
 

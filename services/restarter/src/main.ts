@@ -37,6 +37,7 @@ import { trackRequest } from './rollout/outcome.js';
 import { notifyDeadLetters, rolloutReporter } from './rollout/report.js';
 import { createTracker } from './rollout/tracker.js';
 import { apiRolloutReader } from './rollout/read.js';
+import { bucketBudgetStore, createBudget } from './budget.js';
 import { bucketWaveStore, createWaves } from './waves.js';
 
 /** The kubeconfig, or a ConfigError naming KUBECONFIG when it cannot be read. */
@@ -95,7 +96,17 @@ const tracker = config.ROLLOUT_TRACKING
         publish: () => stage.context?.publish,
         notifier,
         log,
-        ...(recordEvent ? { onOutcome: recordEvent } : {}),
+        onOutcome: (outcome) => {
+          recordEvent?.(outcome);
+          // the rollout ended: its slot of the budget goes to the next in line at once
+          if (outcome.workload) {
+            budget.release(outcome.workload).catch((error: unknown) => {
+              log.warn('rollout budget: slot not given back (freed when judged)', {
+                error: String(error),
+              });
+            });
+          }
+        },
       }),
       log: log.child({ component: 'rollouts' }),
       onResult: (kind, result) => rollouts.inc({ kind, result }),
@@ -105,6 +116,11 @@ const tracker = config.ROLLOUT_TRACKING
 followingGauge(metrics.registry, () => tracker?.size ?? 0);
 
 const readRollout = apiRolloutReader({ http, bucket, requests: kubeRequests });
+const budget = createBudget({
+  store: bucketBudgetStore(() => stage.context?.js),
+  limits: { all: config.ROLLOUT_BUDGET, namespaces: config.ROLLOUT_BUDGET_NAMESPACES },
+  readRollout,
+});
 const handle = createHandler({
   effects,
   windowMs: windowMs(config.COALESCE_WINDOW, ackWaitMs),
@@ -132,6 +148,7 @@ const handle = createHandler({
     notifier?.announce(approvalNotification(approval));
   },
   readRollout,
+  budget,
   rolloutTimeoutMs: config.ROLLOUT_TIMEOUT,
   onRollback: (outcome, done) => {
     if (done) {

@@ -169,7 +169,7 @@ describe('a rollout followed for its rollback', () => {
 
     // still rolling: held, asked again in 5 s
     const held = describeFailure(
-      await handle(delivery(follow!.headers!)).then(
+      await handle(delivery(follow!.headers)).then(
         () => undefined,
         (e: unknown) => e,
       ),
@@ -178,7 +178,7 @@ describe('a rollout followed for its rollback', () => {
 
     // failed: rolled back, once
     set('failed');
-    const [undone] = await handle(delivery(follow!.headers!, 2));
+    const [undone] = await handle(delivery(follow!.headers, 2));
     expect(parseOutcome(undone!.data)).toMatchObject({
       fate: 'rolled-back',
       reason: 'progress_deadline_exceeded',
@@ -197,7 +197,7 @@ describe('a rollout followed for its rollback', () => {
     });
     expect(rolledBack).toEqual(['rolled-back true']);
     // a redelivered follow finds it rolled back already: nothing more
-    expect(await handle(delivery(follow!.headers!, 3))).toEqual([]);
+    expect(await handle(delivery(follow!.headers, 3))).toEqual([]);
     expect(apps.calls.filter((c) => c.verb === 'patch')).toHaveLength(2);
   });
 
@@ -205,7 +205,7 @@ describe('a rollout followed for its rollback', () => {
     const { apps, handle, set } = setUp();
     const [, follow] = await handle(delivery());
     set('done');
-    expect(await handle(delivery(follow!.headers!))).toEqual([]);
+    expect(await handle(delivery(follow!.headers))).toEqual([]);
     expect(apps.calls.filter((c) => c.verb === 'patch')).toHaveLength(1);
   });
 });

@@ -13,7 +13,7 @@
 // next request to ask judges again from what the bucket and the API server say.
 import { z } from 'zod';
 import { BUCKETS, WORKLOAD_KINDS, type RestartRequest, type WorkloadRef } from '@onpush/contracts';
-import { kvCasStore, kvKey, lazyBucket, type CasStore, type JetStreamClient } from '@onpush/nats';
+import { kvKey, lazyBucket, lazyCasStore, type CasStore, type JetStreamClient } from '@onpush/nats';
 import type { ReadRollout } from './rollout/read.js';
 import { rolloutState } from './rollout/status.js';
 
@@ -327,13 +327,8 @@ export function createWaves(options: WavesOptions): Waves {
 /** The wave store in bucket BUCKETS.restarterWaves, bound on first use through the stage's JetStream. */
 export function bucketWaveStore(js: () => JetStreamClient | undefined): WaveStore {
   const kv = lazyBucket(js, BUCKETS.restarterWaves);
-  const lazy = <T>(decode: (value: unknown) => T): CasStore<T> => ({
-    read: async (key) => kvCasStore(await kv(), decode).read(key),
-    write: async (key, value, revision) =>
-      kvCasStore(await kv(), decode).write(key, value, revision),
-  });
   return {
-    settlements: lazy((v) => SettlementsSchema.parse(v)),
-    gates: lazy((v) => GateSchema.parse(v)),
+    settlements: lazyCasStore(kv, (v) => SettlementsSchema.parse(v)),
+    gates: lazyCasStore(kv, (v) => GateSchema.parse(v)),
   };
 }

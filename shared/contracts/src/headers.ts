@@ -20,6 +20,8 @@ export const HEADERS = {
    * was put back (1, 2, ...); its watch view is then not trusted.
    */
   heldCopy: 'Onpush-Held-Copy',
+  /** On a held copy: the stream sequence of the request it copies (its place in the budget's line). */
+  ticket: 'Onpush-Ticket',
   /**
    * On a copy of a restart request the restarter follows until its rollout ends
    * (`onpush.dev/rollback: auto`): JSON `{generation, since, images}` — what to put back if it fails.

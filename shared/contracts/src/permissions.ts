@@ -134,6 +134,7 @@ function permissionsOf(identity: NatsIdentity): NatsPermissions {
           ...consume('restarter'),
           ...bucket(BUCKETS.restarterHolds),
           ...bucket(BUCKETS.restarterWaves),
+          ...bucket(BUCKETS.restarterBudget),
           ...bucket(BUCKETS.approvals),
           // Its own requests put back while a wave gate holds them (never the resolver's).
           RESTART_HELD_ALL,

@@ -174,6 +174,8 @@ export const BUCKETS = {
   restarterHolds: 'onpush_restarter_holds',
   /** restarter, dlq-manager, operators: approval id -> a restart waiting for approval, and its verdict. */
   approvals: 'onpush_approvals',
+  /** restarter: the rollout budget's slots (rollouts in progress) and its queue, one record. */
+  restarterBudget: 'onpush_restarter_budget',
   /** restarter: push, wave and workload -> how it settled; push and wave -> the wave's gate. */
   restarterWaves: 'onpush_restarter_waves',
 } as const;
@@ -241,6 +243,13 @@ export const BUCKET_SPECS: Readonly<Record<keyof typeof BUCKETS, BucketSpec>> = 
     description: 'onpush approvals: approval id -> a restart waiting for approval, and its verdict',
     ttlMs: 7 * DAY, // as long as a waiting request is kept in ONPUSH
     maxBytes: 256 * 1024 * 1024,
+    replicasOf: 'ONPUSH',
+  },
+  restarterBudget: {
+    name: BUCKETS.restarterBudget,
+    description: 'onpush restarter: the rollout budget: rollouts in progress and restarts in line',
+    ttlMs: 7 * DAY, // as long as a waiting request is kept in ONPUSH
+    maxBytes: 64 * 1024 * 1024,
     replicasOf: 'ONPUSH',
   },
   restarterWaves: {

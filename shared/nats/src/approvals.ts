@@ -5,7 +5,7 @@
 // each time the request comes back and restarts, or ends it `rejected` / `expired`.
 import { ApprovalSchema, BUCKETS, type Approval } from '@onpush/contracts';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { kvCasStore, type CasStore, type KV } from './kv.js';
+import { lazyCasStore, type CasStore, type KV } from './kv.js';
 import { scanStream } from './scan.js';
 
 /** A decision that cannot be made: no such approval, or it was decided already. */
@@ -67,12 +67,8 @@ export function approvalBook(store: CasStore<Approval>): ApprovalBook {
 
 /** The book over bucket BUCKETS.approvals (`kv`: the bucket, or how to bind it on first use). */
 export function approvalsIn(kv: KV | (() => Promise<KV>)): ApprovalBook {
-  const store = async (): Promise<CasStore<Approval>> =>
-    kvCasStore(typeof kv === 'function' ? await kv() : kv, (v) => ApprovalSchema.parse(v));
-  return approvalBook({
-    read: async (key) => (await store()).read(key),
-    write: async (key, value, revision) => (await store()).write(key, value, revision),
-  });
+  const bind = typeof kv === 'function' ? kv : () => Promise.resolve(kv);
+  return approvalBook(lazyCasStore(bind, (v) => ApprovalSchema.parse(v)));
 }
 
 /** Every approval in the bucket (each key's latest value), oldest request first. */

@@ -42,6 +42,7 @@ export {
 export {
   bindBucket,
   lazyBucket,
+  lazyCasStore,
   kvCasStore,
   kvKey,
   type CasStore,

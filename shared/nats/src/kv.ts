@@ -90,3 +90,12 @@ export function kvCasStore<T>(kv: KV, decode: (value: unknown) => T): CasStore<T
     },
   };
 }
+
+/** A CasStore over the bucket `kv()` binds on first use (lazyBucket), values checked by `decode`. */
+export function lazyCasStore<T>(kv: () => Promise<KV>, decode: (value: unknown) => T): CasStore<T> {
+  const store = async (): Promise<CasStore<T>> => kvCasStore(await kv(), decode);
+  return {
+    read: async (key) => (await store()).read(key),
+    write: async (key, value, revision) => (await store()).write(key, value, revision),
+  };
+}
