@@ -1,6 +1,6 @@
 // Approvals (`onpush.dev/approval: required`) end to end, against the real nats-server,
 // kube-apiserver, restarter and dlq-manager processes and the `onpush` CLI: a restart waits —
-// across a kill -9 of the restarter — until `onpush approve` lets it go; one rejected through the
+// across a kill -9 of the restarter and of nats-server — until `onpush approve` lets it go; one rejected through the
 // dlq-manager's /approvals API (bearer token; 401 without) ends `rejected`; one nobody decides
 // ends `expired` at its deadline. Nothing waiting is patched.
 import { execFile } from 'node:child_process';
@@ -112,7 +112,7 @@ describe('approvals: onpush approve, reject through the API, expiry', () => {
       .map((e) => e.reason)
       .sort();
 
-  it('restarts only once someone approves, across a kill -9 of the restarter', async () => {
+  it('restarts only once someone approves, across a kill -9 of the restarter and nats-server', async () => {
     await restarter.send(push('approve:a', 'a'));
     const waiting = await waitingFor('a');
     expect(waiting).toMatchObject({ state: 'pending', eventId: 'approve:a', image: IMAGE });
@@ -121,9 +121,15 @@ describe('approvals: onpush approve, reject through the API, expiry', () => {
     expect(table.stdout).toMatch(new RegExp(`${waiting.id}\\s+pending\\s+Deployment/shop/a`));
     expect(await digestOf('a')).toBeUndefined();
 
+    // the restarter and nats-server killed while it waits
     process.kill(restarter.supervisor.pid('restarter')!, 'SIGKILL');
+    const nats = sandbox().need('nats');
+    await nats.kill();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await nats.start();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(await digestOf('a')).toBeUndefined();
+    expect((await waitingFor('a')).id).toBe(waiting.id);
 
     // approved by a unique prefix of its id
     const approved = await onpush(['approve', waiting.id.slice(0, 8), '--note', 'canary ok']);

@@ -64,7 +64,7 @@ describe('the rollout budget', () => {
     const d = await budget.acquire(push('shop', 'd'), 4);
     expect(c).toMatchObject({
       granted: false,
-      detail: expect.stringContaining('number 1 in line'),
+      detail: expect.stringContaining('number 1 in line') as string,
     });
     expect(d).toMatchObject({
       granted: false,

@@ -9,7 +9,7 @@
 // slots' rollouts from the API server (at most every PRUNE_MS, one replica at a time), so a slot
 // whose holder was killed -9 is not lost.
 import { z } from 'zod';
-import { BUCKETS, type RestartRequest, type WorkloadRef } from '@onpush/contracts';
+import { BUCKETS, type WorkloadRef } from '@onpush/contracts';
 import { lazyBucket, lazyCasStore, type CasStore, type JetStreamClient } from '@onpush/nats';
 import type { ReadRollout } from './rollout/read.js';
 import { rolloutState } from './rollout/status.js';
@@ -55,7 +55,7 @@ export interface Budget {
     ticket: number | undefined,
   ): Promise<Turn>;
   /** Records the generation the restart's PATCH left (its rollout is judged against it). */
-  started(request: RestartRequest, generation: number): Promise<void>;
+  started(request: { workload: WorkloadRef; eventId: string }, generation: number): Promise<void>;
   /** Gives the workload's slot back (its rollout ended, or it was never made). */
   release(workload: WorkloadRef): Promise<void>;
 }

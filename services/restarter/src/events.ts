@@ -116,18 +116,23 @@ export function eventOfHold(
   };
 }
 
-/** The Event of a push first held at a wave gate: the wave before it has not finished. */
-export function eventOfWaveWait(
+/**
+ * The Event of a push first held at a wave gate (the wave before it has not finished:
+ * `RestartWaiting`) or in the rollout budget's line (`RestartQueued`).
+ */
+export function eventOfWait(
   request: Pick<RestartRequest, 'workload' | 'image' | 'tag' | 'digest' | 'eventId'>,
   detail: string,
+  why: 'wave' | 'budget',
 ): WorkloadEvent {
   const { kind, namespace, name } = request.workload;
+  const what = why === 'wave' ? 'waiting for the wave before it' : 'waiting for a rollout slot';
   return {
     workload: { kind, namespace, name },
     type: 'Normal',
-    reason: 'RestartWaiting',
+    reason: why === 'wave' ? 'RestartWaiting' : 'RestartQueued',
     action: 'Restart',
-    note: `waiting for the wave before it: ${detail}; ${pushOf(request)}`.slice(0, MAX_NOTE),
+    note: `${what}: ${detail}; ${pushOf(request)}`.slice(0, MAX_NOTE),
   };
 }
 

@@ -89,7 +89,7 @@ export interface HandlerDeps {
    */
   waves?: Waves;
   /** Called when a request first waits at a wave gate (Kubernetes Events); must not block nor throw. */
-  onWaiting?: (request: RestartRequest, detail: string) => void;
+  onWaiting?: (request: RestartRequest, detail: string, why: 'wave' | 'budget') => void;
   /**
    * Restarts waiting for approval (`onpush.dev/approval: required`), shared with the operators'
    * `onpush approve|reject` and the /approvals API. Unset: such a restart is held all the same,
@@ -451,6 +451,9 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
   ): Promise<Finished | { fate: 'requeued'; copy: Outgoing }> => {
     if (result.approval) return awaitApproval(msg, request);
     if (result.budget !== undefined) {
+      if (msg.deliveryCount === 1 && msg.headers[HEADERS.heldCopy] === undefined) {
+        deps.onWaiting?.(request, result.detail ?? '', 'budget');
+      }
       return waitFor(msg, request, `waiting for a slot: ${result.detail ?? ''}`, result.budget);
     }
     if (result.until === undefined) throw new Error('held without a time');
@@ -566,7 +569,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
       }
       if (verdict.state === 'waiting') {
         const first = msg.deliveryCount === 1 && msg.headers[HEADERS.heldCopy] === undefined;
-        if (first) deps.onWaiting?.(request, verdict.detail);
+        if (first) deps.onWaiting?.(request, verdict.detail, 'wave');
         return waitFor(
           msg,
           request,

@@ -27,7 +27,7 @@ import {
   eventOfApproval,
   eventOfHold,
   eventOfRollbackUnavailable,
-  eventOfWaveWait,
+  eventOfWait,
 } from './events.js';
 import { bucketHolds } from './holds.js';
 import { createHandler } from './handler.js';
@@ -172,7 +172,7 @@ const handle = createHandler({
   ...(events
     ? {
         onHeld: (request, until) => events.recordEvent(eventOfHold(request, until)),
-        onWaiting: (request, detail) => events.recordEvent(eventOfWaveWait(request, detail)),
+        onWaiting: (request, detail, why) => events.recordEvent(eventOfWait(request, detail, why)),
       }
     : {}),
 });
