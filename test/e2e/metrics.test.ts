@@ -198,8 +198,12 @@ describe('metrics: every service tells what happened, in Prometheus terms', () =
         dead: 1,
         'would-restart': 0,
         refused: 0,
+        halted: 0,
+        rejected: 0,
+        expired: 0,
         'rollout-completed': 0,
         'rollout-failed': 0,
+        'rolled-back': 0,
       },
     });
     const table = await onpush(['status'], env);

@@ -4,13 +4,10 @@
 // the status the test writes (as controllers would) says done or failed, and notifications of
 // those and of a dead letter reach a generic webhook and a Slack-compatible one, routed by
 // namespace and by workload annotation. `onpush audit` still accounts for every event.
-import { createServer, type Server } from 'node:http';
 import type { PubSub, Topic } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditUrl } from '@onpush/cli';
-import type { Outcome } from '@onpush/contracts';
 import { ANNOTATIONS, kubeHttp, type KubeHttp } from '@onpush/kube';
-import { freePort } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
 import {
   adminConfig,
@@ -22,31 +19,11 @@ import {
   writeStatus,
 } from '../integration/workloads-harness.js';
 import { outcomesOf, startPipeline, gcrTopic } from './pipeline.js';
+import { receiver, type Receiver } from '../support/receiver.js';
 
 const REPO = 'europe-west1-docker.pkg.dev/p/r';
 const APP = `${REPO}/app`;
 const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
-
-interface Received {
-  path: string;
-  body: { text?: string; type?: string; outcome?: Outcome };
-}
-
-/** A webhook receiver: answers 200 to every POST and keeps what it got. */
-async function receiver(): Promise<{ server: Server; port: number; got: Received[] }> {
-  const got: Received[] = [];
-  const port = await freePort();
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      got.push({ path: req.url ?? '', body: JSON.parse(body) as Received['body'] });
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { server, port, got };
-}
 
 // Given, in namespace shop: Deployments web, api and canary (dry run), a StatefulSet db whose
 // notifications go to the chat only; in namespace ops (excluded): Deployment tool — all running
@@ -56,7 +33,7 @@ describe('workloads end to end: multi-arch push, rollouts followed, notification
   let http: KubeHttp;
   let topic: Topic;
   let pubsub: PubSub;
-  let hooks: Awaited<ReturnType<typeof receiver>>;
+  let hooks: Receiver;
   let stop: () => Promise<Partial<Record<string, number | null>>>;
   let logs: string[] = [];
   const since = new Date();

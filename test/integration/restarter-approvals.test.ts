@@ -4,16 +4,14 @@
 // dlq-manager's /approvals API (bearer token; 401 without) ends `rejected`; one nobody decides
 // ends `expired` at its deadline. Nothing waiting is patched.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Approval, Outcome, RestartRequest } from '@onpush/contracts';
-import { Supervisor } from '@onpush/cli';
 import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
-import { freePort, waitUntil } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
 import { readOutcomes } from '../e2e/pipeline.js';
+import { startDlqManager, type DlqManagerProcess } from '../support/dlq-manager.js';
+import { receiver, type Receiver } from '../support/receiver.js';
 import { deployment, ensureNamespaces } from '../support/kube.js';
 import { startRestarter, type RestarterProcess } from './restarter-harness.js';
 
@@ -39,8 +37,9 @@ describe('approvals: onpush approve, reject through the API, expiry', () => {
   const sandbox = useSandbox(['nats', 'kube'], 'restarter-approvals');
   let kube: KubeClients;
   let restarter: RestarterProcess;
-  let dlqManager: Supervisor | undefined;
+  let dlqManager: DlqManagerProcess | undefined;
   let api = '';
+  let hooks: Receiver;
 
   beforeAll(async () => {
     kube = kubeClients(loadKubeConfig(sandbox().need('kube').kubeconfigPath));
@@ -50,32 +49,20 @@ describe('approvals: onpush approve, reject through the API, expiry', () => {
       body.metadata!.annotations = { [ANNOTATIONS.approval]: 'required' };
       await kube.apps.createNamespacedDeployment({ namespace: 'shop', body });
     }
-    restarter = await startRestarter(sandbox(), { APPROVAL_TIMEOUT: `${TIMEOUT_S}s` });
-    const tokenFile = join(sandbox().dir, 'admin-token');
-    writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-    const [port, adminPort] = [await freePort(), await freePort()];
-    api = `http://127.0.0.1:${adminPort}`;
-    dlqManager = new Supervisor({
-      env: { ...process.env, ...sandbox().env, LOG_LEVEL: 'info' },
-      envFor: () => ({
-        PORT: String(port),
-        ADMIN_PORT: String(adminPort),
-        ADMIN_TOKEN_FILE: tokenFile,
-      }),
-      services: ['dlq-manager'],
-      write: () => undefined,
+    hooks = await receiver();
+    restarter = await startRestarter(sandbox(), {
+      APPROVAL_TIMEOUT: `${TIMEOUT_S}s`,
+      NOTIFY_TARGETS: `chat=slack:${hooks.base}/chat`,
+      NOTIFY_DEFAULT: 'chat',
     });
-    dlqManager.start();
-    await waitUntil(
-      'dlq-manager ready',
-      async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
-      { timeoutMs: 60_000, intervalMs: 100 },
-    );
+    dlqManager = await startDlqManager(sandbox(), TOKEN);
+    api = dlqManager.api;
   });
 
   afterAll(async () => {
     await dlqManager?.stop();
     await restarter?.stop();
+    await hooks?.close();
   });
 
   function onpush(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -119,6 +106,11 @@ describe('approvals: onpush approve, reject through the API, expiry', () => {
     // `onpush pending` as people read it
     const table = await onpush(['pending']);
     expect(table.stdout).toMatch(new RegExp(`${waiting.id}\\s+pending\\s+Deployment/shop/a`));
+    // the chat was told what waits, and how to let it go
+    const asked = await eventually('the approval notification', () =>
+      hooks.got.find((r) => r.body.text?.includes(`onpush approve ${waiting.id}`)),
+    );
+    expect(asked.body.text).toMatch(/^✋ Waiting for approval: Deployment shop\/a /);
     expect(await digestOf('a')).toBeUndefined();
 
     // the restarter and nats-server killed while it waits

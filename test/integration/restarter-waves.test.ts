@@ -17,6 +17,7 @@ import {
 import { eventually, useSandbox } from '@onpush/testing';
 import { readOutcomes } from '../e2e/pipeline.js';
 import { deployment, ensureNamespaces } from '../support/kube.js';
+import { receiver, type Receiver } from '../support/receiver.js';
 import { startRestarter, type RestarterProcess } from './restarter-harness.js';
 import { doneStatus, readWorkload, writeStatus } from './workloads-harness.js';
 
@@ -48,6 +49,7 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
   let kube: KubeClients;
   let http: KubeHttp;
   let restarter: RestarterProcess;
+  let hooks: Receiver;
 
   beforeAll(async () => {
     const config = loadKubeConfig(sandbox().need('kube').kubeconfigPath);
@@ -66,11 +68,16 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
     await make('staging', 'db', { [ANNOTATIONS.wave]: '1', [ANNOTATIONS.rollback]: 'auto' });
     await make('prod-a', 'db', { [ANNOTATIONS.wave]: '2' });
     await make('prod-b', 'db', { [ANNOTATIONS.wave]: '3' });
-    restarter = await startRestarter(sandbox());
+    hooks = await receiver();
+    restarter = await startRestarter(sandbox(), {
+      NOTIFY_TARGETS: `hook=webhook:${hooks.base}/hook`,
+      NOTIFY_DEFAULT: 'hook',
+    });
   });
 
   afterAll(async () => {
     await restarter?.stop();
+    await hooks?.close();
     http?.close();
   });
 
@@ -249,6 +256,24 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
     expect(db.spec?.template.metadata?.annotations?.[ANNOTATIONS.rolledBack]).toBe(DIGEST);
     await eventually('the RolledBack Event', async () =>
       (await reasons('staging', 'db')).includes('RolledBack') ? true : undefined,
+    );
+    // and the people were told: which workload failed, which were held, what was rolled back
+    const told = await eventually('the notifications', () => {
+      const of = (type: string) =>
+        hooks.got.filter((r) => r.body.type === type && r.body.outcome?.eventId === event);
+      const [halted, back] = [of('halted'), of('rolled-back')];
+      return halted.length === 2 && back.length === 1 ? { halted, back } : undefined;
+    });
+    expect(told.halted.map((r) => r.body.text).sort()).toEqual([
+      expect.stringMatching(
+        /^⏸️ Not restarted, wave halted: Deployment prod-a\/db .* wave 1: Deployment\/staging\/db failed its rollout/,
+      ),
+      expect.stringMatching(
+        /^⏸️ Not restarted, wave halted: Deployment prod-b\/db .* wave 2: Deployment\/prod-a\/db was halted/,
+      ),
+    ]);
+    expect(told.back[0]?.body.text).toMatch(
+      new RegExp(`^↩️ Rolled back: Deployment staging/db .*back to app: ${IMAGE}:1\\.0@${D0}`),
     );
     // a late copy of the bad push does not put it back
     const [late] = pushTo(event, [[1, 'staging', 'db']]);

@@ -1,9 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADERS, STREAMS, TOPOLOGY, rawSubject } from '@onpush/contracts';
-import { Supervisor } from '@onpush/cli';
 import { openDlqStore, type DlqStore } from '@onpush/dlq';
 import {
   connectNats,
@@ -13,9 +11,9 @@ import {
   publisher,
   type NatsConnection,
 } from '@onpush/nats';
-import { freePort, waitUntil } from '@onpush/sandbox';
 import { deadLetterFor, incomingOf, publishAll } from '@onpush/service';
 import { eventually, useSandbox } from '@onpush/testing';
+import { startDlqManager, type DlqManagerProcess } from '../support/dlq-manager.js';
 
 const TOKEN = 'dlq-admin-token-0123456789abcdef';
 
@@ -40,12 +38,11 @@ describe('the dlq-manager API: a bearer token, never a cross-site request', () =
   const sandbox = useSandbox(['nats'], 'dlq-admin');
   let nc: NatsConnection;
   let store: DlqStore;
-  let supervisor: Supervisor | undefined;
+  let dlqManager: DlqManagerProcess | undefined;
   let id = 0;
   let api = '';
   let plain = '';
   let tokenFile = '';
-  const logs: string[] = [];
 
   beforeAll(async () => {
     nc = await connectNats({ url: sandbox().need('nats').url, name: 'onpush-test' });
@@ -53,32 +50,12 @@ describe('the dlq-manager API: a bearer token, never a cross-site request', () =
     await deadLetterRaw(nc, 'security-1');
     store = await openDlqStore(nc);
     id = (await store.list({ stage: 'parser' })).entries[0]!.id;
-    tokenFile = join(sandbox().dir, 'admin-token');
-    writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-    const [port, adminPort] = [await freePort(), await freePort()];
-    plain = `http://127.0.0.1:${port}`;
-    api = `http://127.0.0.1:${adminPort}`;
-    supervisor = new Supervisor({
-      env: { ...process.env, ...sandbox().env, LOG_LEVEL: 'info' },
-      envFor: () => ({
-        PORT: String(port),
-        ADMIN_PORT: String(adminPort),
-        ADMIN_TOKEN_FILE: tokenFile,
-      }),
-      services: ['dlq-manager'],
-      write: (line) => logs.push(line),
-    });
-    supervisor.start();
-    await waitUntil('dlq-manager ready', async () => (await fetch(`${plain}/readyz`)).ok, {
-      timeoutMs: 60_000,
-      intervalMs: 100,
-    }).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${logs.slice(-30).join('\n')}`);
-    });
+    dlqManager = await startDlqManager(sandbox(), TOKEN);
+    ({ plain, api, tokenFile } = dlqManager);
   });
 
   afterAll(async () => {
-    await supervisor?.stop();
+    await dlqManager?.stop();
     await nc?.close();
   });
 

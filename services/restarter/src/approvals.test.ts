@@ -8,13 +8,10 @@ import {
 } from '@onpush/contracts';
 import { ANNOTATIONS, scopeOf } from '@onpush/kube';
 import { ApprovalError, approvalBook } from '@onpush/nats';
-import { describeFailure, HELD, TokenBucket, type Incoming } from '@onpush/service';
+import { describeFailure, HELD, type Incoming } from '@onpush/service';
 import { MemoryCasStore } from '@onpush/testing';
-import { createMetrics } from '@onpush/telemetry';
-import { FakeApps, fakeHttp } from './fake-apps.test-support.js';
+import { FakeApps, fakeEffects } from './fake-apps.test-support.js';
 import { approvalRecheckMs, createHandler, REQUEUE_AFTER } from './handler.js';
-import { kubeEffects } from './kube.js';
-import { kubeRequestCounter } from './metrics.js';
 
 const T0 = Date.parse('2026-12-06T10:00:00.000Z');
 const request: RestartRequest = {
@@ -53,11 +50,7 @@ function setUp(annotation = 'required') {
   const book = approvalBook(new MemoryCasStore<Approval>());
   const awaiting: Approval[] = [];
   const handle = createHandler({
-    effects: kubeEffects({
-      http: fakeHttp(apps),
-      bucket: new TokenBucket({ qps: 100, burst: 100 }),
-      requests: kubeRequestCounter(createMetrics('approvals-test').registry),
-    }),
+    effects: fakeEffects(apps, 'approvals-test'),
     scope: scopeOf('labelled'),
     now: () => new Date(now),
     approvals: book,

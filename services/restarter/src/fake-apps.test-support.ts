@@ -3,6 +3,11 @@
 // annotations and resourceVersion, applies restart patches (refusing a stale resourceVersion with 409 as the API
 // server does), and fails as KubeHttp does (KubeApiError with the status and Retry-After).
 import { KubeApiError, parseRetryAfter, type KubeHttp, type KubeResponse } from '@onpush/kube';
+import { TokenBucket } from '@onpush/service';
+import { createMetrics } from '@onpush/telemetry';
+import { kubeEffects } from './kube.js';
+import type { RestartEffects } from './machine.js';
+import { kubeRequestCounter } from './metrics.js';
 
 type Verb = 'get' | 'patch';
 type Annotations = Record<string, string>;
@@ -172,4 +177,13 @@ function objectOf(ref: Ref, stored: Stored): unknown {
 /** The fake as the KubeHttp the restarter's effects take. */
 export function fakeHttp(apps: FakeApps): KubeHttp {
   return apps;
+}
+
+/** The restarter's effects against the fake, with a generous rate limit. */
+export function fakeEffects(apps: FakeApps, name = 'fake-apps'): RestartEffects {
+  return kubeEffects({
+    http: fakeHttp(apps),
+    bucket: new TokenBucket({ qps: 100, burst: 100 }),
+    requests: kubeRequestCounter(createMetrics(name).registry),
+  });
 }

@@ -1,15 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { HEADERS, parseOutcome, type RestartRequest } from '@onpush/contracts';
 import { ANNOTATIONS, scopeOf } from '@onpush/kube';
-import { describeFailure, HELD, TokenBucket, type Incoming } from '@onpush/service';
+import { describeFailure, HELD, type Incoming } from '@onpush/service';
 import { MemoryCasStore } from '@onpush/testing';
-import { createMetrics } from '@onpush/telemetry';
-import { FakeApps, fakeHttp } from './fake-apps.test-support.js';
+import { FakeApps, fakeEffects } from './fake-apps.test-support.js';
 import { delayUntil, type HeldPush } from './decide.js';
 import { createHandler } from './handler.js';
 import { holdsIn } from './holds.js';
-import { kubeEffects } from './kube.js';
-import { kubeRequestCounter } from './metrics.js';
 
 const T0 = Date.parse('2026-12-06T10:00:00.000Z');
 
@@ -57,11 +54,7 @@ function setUp(
   const store = new MemoryCasStore<HeldPush>();
   const held: string[] = [];
   const handle = createHandler({
-    effects: kubeEffects({
-      http: fakeHttp(apps),
-      bucket: new TokenBucket({ qps: 100, burst: 100 }),
-      requests: kubeRequestCounter(createMetrics('holds-test').registry),
-    }),
+    effects: fakeEffects(apps, 'holds-test'),
     scope: scopeOf('labelled'),
     now: () => new Date(now),
     holds: holdsIn(store),

@@ -1,13 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { HEADERS, parseOutcome, type RestartRequest } from '@onpush/contracts';
 import { ANNOTATIONS, scopeOf } from '@onpush/kube';
-import { describeFailure, HELD, TokenBucket, type Incoming } from '@onpush/service';
-import { createMetrics } from '@onpush/telemetry';
+import { describeFailure, HELD, type Incoming } from '@onpush/service';
 import { decide, type DecisionInput, type WorkloadSnapshot } from './decide.js';
-import { FAKE_IMAGE, FakeApps, fakeHttp } from './fake-apps.test-support.js';
+import { FAKE_IMAGE, FakeApps, fakeEffects } from './fake-apps.test-support.js';
 import { createHandler, followPlanOf } from './handler.js';
-import { kubeEffects } from './kube.js';
-import { kubeRequestCounter } from './metrics.js';
 import type { ReadWorkload } from './rollout/read.js';
 
 const REPO = 'ghcr.io/acme/api';
@@ -133,11 +130,7 @@ describe('a rollout followed for its rollback', () => {
       });
     };
     const handle = createHandler({
-      effects: kubeEffects({
-        http: fakeHttp(apps),
-        bucket: new TokenBucket({ qps: 100, burst: 100 }),
-        requests: kubeRequestCounter(createMetrics('rollback-test').registry),
-      }),
+      effects: fakeEffects(apps, 'rollback-test'),
       scope: scopeOf('labelled'),
       now: () => new Date(NOW + 1_000),
       readRollout,

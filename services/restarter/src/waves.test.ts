@@ -7,13 +7,10 @@ import {
   type WorkloadRef,
 } from '@onpush/contracts';
 import { scopeOf } from '@onpush/kube';
-import { describeFailure, HELD, TokenBucket, type Incoming } from '@onpush/service';
+import { describeFailure, HELD, type Incoming } from '@onpush/service';
 import { MemoryCasStore } from '@onpush/testing';
-import { createMetrics } from '@onpush/telemetry';
-import { FakeApps, fakeHttp } from './fake-apps.test-support.js';
+import { FakeApps, fakeEffects } from './fake-apps.test-support.js';
 import { createHandler, REQUEUE_AFTER } from './handler.js';
-import { kubeEffects } from './kube.js';
-import { kubeRequestCounter } from './metrics.js';
 import type { ReadWorkload } from './rollout/read.js';
 import {
   createWaves,
@@ -289,11 +286,7 @@ describe('a restart request at a wave gate', () => {
     const { waves, at, clock } = setUp(rollouts);
     const waiting: string[] = [];
     const handle = createHandler({
-      effects: kubeEffects({
-        http: fakeHttp(apps),
-        bucket: new TokenBucket({ qps: 100, burst: 100 }),
-        requests: kubeRequestCounter(createMetrics('waves-test').registry),
-      }),
+      effects: fakeEffects(apps, 'waves-test'),
       scope: scopeOf('labelled'),
       now: clock,
       waves,
