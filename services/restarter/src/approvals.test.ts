@@ -88,23 +88,38 @@ describe('approvals (onpush.dev/approval: required)', () => {
     ]);
     expect(await book.get(ID)).toMatchObject({ state: 'pending' });
 
-    // still pending when it comes back: held again, without a single API call
-    const calls = apps.calls.length;
+    // still pending when it comes back: decided again, held again
     at(T0 + 5_000);
     expect((await held(delivery(2))).type).toBe(HELD);
-    expect(apps.calls.length).toBe(calls);
-    // held long: put back, the next holds spaced further apart
+    // held long: put back, marked as waiting for approval, the next holds spaced further apart
     const [copy] = await handle(delivery(REQUEUE_AFTER));
-    expect(copy).toMatchObject({ subject: 'onpush.restart.held.shop' });
+    expect(copy).toMatchObject({
+      subject: 'onpush.restart.held.shop',
+      headers: { [HEADERS.awaiting]: 'approval', [HEADERS.heldCopy]: '1' },
+    });
     expect(approvalRecheckMs(1)).toBe(10_000);
     expect(approvalRecheckMs(5)).toBe(30_000);
+    // the marked copy asks the approvals alone: no API call while it is pending
+    const marked = { ...delivery(1, 1), headers: copy!.headers! };
+    const calls = apps.calls.length;
+    expect(await held(marked)).toMatchObject({ type: HELD, retryAfterMs: 10_000 });
+    expect(apps.calls.length).toBe(calls);
 
     await book.decide(ID, 'approved', 'cli:alice', new Date(T0 + 60_000), 'looks good');
     at(T0 + 70_000);
-    const [out] = await handle(delivery(1, 1));
+    const [out] = await handle(marked);
     expect(parseOutcome(out!.data)).toMatchObject({ fate: 'restarted', eventId: 'gar:42' });
     expect(patches()).toBe(1);
     expect(awaiting).toHaveLength(1);
+  });
+
+  it('restarts at once a request approved while it was away, before it was marked', async () => {
+    const { book, handle, held, patches } = setUp();
+    await held(delivery());
+    await book.decide(ID, 'approved', 'api', new Date(T0 + 1_000));
+    const [out] = await handle(delivery(2));
+    expect(parseOutcome(out!.data)).toMatchObject({ fate: 'restarted' });
+    expect(patches()).toBe(1);
   });
 
   it('ends rejected when someone rejects it, saying who and why', async () => {

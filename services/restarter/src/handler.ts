@@ -475,7 +475,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
   const awaitApproval = async (
     msg: Incoming,
     request: RestartRequest,
-  ): Promise<{ fate: 'requeued'; copy: Outgoing }> => {
+  ): Promise<Finished | { fate: 'requeued'; copy: Outgoing }> => {
     const at = now();
     const mine: Approval = {
       id: approvalId(request.eventId, request.workload),
@@ -495,54 +495,59 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
     };
     const recorded = deps.approvals ? await deps.approvals.request(mine) : mine;
     if (recorded.requestedAt === mine.requestedAt) deps.onAwaiting?.(recorded);
-    return waitFor(
-      msg,
-      request,
-      `waiting for approval ${recorded.id}`,
-      approvalRecheckMs(copiesOf(msg)),
-    );
+    const verdict = await verdictOn(msg, request, recorded);
+    if (verdict !== 'approved') return verdict;
+    // approved while it was away (a redelivery before it was marked): restart it now
+    approved.add(request);
+    const again = coalescer
+      ? await coalescer.join({ request, seq: msg.seq })
+      : await restart(request);
+    if (again.fate === 'failed') throw again.error;
+    return again.fate === 'held' ? hold(msg, request, again) : again;
   };
-  /** Held for `forMs` (a NAK), or after a few holds put back as a copy (the original acked). */
+  /**
+   * Held for `forMs` (a NAK), or after a few holds put back as a copy (the original acked); a
+   * copy waiting for approval is marked so, and asks the book alone when it comes back.
+   */
   const waitFor = (
     msg: Incoming,
     request: RestartRequest,
     why: string,
     forMs: number,
+    awaiting?: 'approval',
   ): { fate: 'requeued'; copy: Outgoing } => {
-    if (msg.deliveryCount >= REQUEUE_AFTER)
-      return { fate: 'requeued', copy: heldCopy(msg, request) };
+    if (msg.deliveryCount >= REQUEUE_AFTER) {
+      const copy = heldCopy(msg, request);
+      if (awaiting !== undefined) copy.headers = { ...copy.headers, [HEADERS.awaiting]: awaiting };
+      return { fate: 'requeued', copy };
+    }
     throw new Held(why, forMs);
   };
-  /**
-   * The verdict on a request that waited for approval, read when it comes back: rejected or
-   * expired end it; approved lets it restart; still pending holds it again without an API call.
-   */
-  const approvalVerdict = async (
+  /** What an approval says of its request now: approved, held again, or its end. */
+  const verdictOn = async (
     msg: Incoming,
     request: RestartRequest,
-  ): Promise<Finished | { fate: 'requeued'; copy: Outgoing } | undefined> => {
-    const comingBack = msg.deliveryCount > 1 || msg.headers[HEADERS.heldCopy] !== undefined;
-    if (deps.approvals === undefined || !comingBack) return undefined;
-    const id = approvalId(request.eventId, request.workload);
-    let approval = await deps.approvals.get(id);
-    if (approval === undefined) return undefined;
+    found: Approval,
+  ): Promise<Finished | { fate: 'requeued'; copy: Outgoing } | 'approved'> => {
+    const { id } = found;
+    let approval: Approval | undefined = found;
     const at = now();
     if (approval.state === 'pending' && at.getTime() >= Date.parse(approval.deadline)) {
       approval = await deps.approvals
-        .decide(id, 'expired', 'restarter', at, 'nobody decided before the deadline')
+        ?.decide(id, 'expired', 'restarter', at, 'nobody decided before the deadline')
         .catch(async () => deps.approvals?.get(id));
-      if (approval === undefined) return undefined;
+      if (approval === undefined) throw new Error(`approval ${id} vanished`);
     }
     switch (approval.state) {
       case 'approved':
-        approved.add(request);
-        return undefined;
+        return 'approved';
       case 'pending':
         return waitFor(
           msg,
           request,
           `waiting for approval ${id}`,
           approvalRecheckMs(copiesOf(msg)),
+          'approval',
         );
       case 'rejected':
       case 'expired': {
@@ -555,6 +560,23 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
         };
       }
     }
+  };
+  /**
+   * A copy put back while it waited for approval asks the book alone (no API call): rejected or
+   * expired end it, approved lets it restart, still pending holds it again. Any other request
+   * reads nothing here: the restart's decision says whether it needs an approval.
+   */
+  const approvalVerdict = async (
+    msg: Incoming,
+    request: RestartRequest,
+  ): Promise<Finished | { fate: 'requeued'; copy: Outgoing } | undefined> => {
+    if (deps.approvals === undefined || msg.headers[HEADERS.awaiting] !== 'approval') return;
+    const approval = await deps.approvals.get(approvalId(request.eventId, request.workload));
+    if (approval === undefined) return undefined;
+    const verdict = await verdictOn(msg, request, approval);
+    if (verdict !== 'approved') return verdict;
+    approved.add(request);
+    return undefined;
   };
   /** The restart, unless a wave gate holds it (thrown Held) or halted it (the fate `halted`). */
   const restartOrGate = async (

@@ -20,6 +20,8 @@ export const HEADERS = {
    * was put back (1, 2, ...); its watch view is then not trusted.
    */
   heldCopy: 'Onpush-Held-Copy',
+  /** On a held copy waiting for approval: `approval` (it asks the approvals alone when back). */
+  awaiting: 'Onpush-Awaiting',
   /** On a held copy: the stream sequence of the request it copies (its place in the budget's line). */
   ticket: 'Onpush-Ticket',
   /**
