@@ -10,7 +10,13 @@
 // whose holder was killed -9 is not lost.
 import { z } from 'zod';
 import { BUCKETS, type WorkloadRef } from '@onpush/contracts';
-import { lazyBucket, lazyCasStore, type CasStore, type JetStreamClient } from '@onpush/nats';
+import {
+  casUpdate,
+  lazyBucket,
+  lazyCasStore,
+  type CasStore,
+  type JetStreamClient,
+} from '@onpush/nats';
 import type { ReadRollout } from './rollout/read.js';
 import { rolloutState } from './rollout/status.js';
 
@@ -49,6 +55,8 @@ export type Turn =
   | { readonly granted: false; readonly detail: string; readonly recheckMs: number };
 
 export interface Budget {
+  /** True when a restart in `namespace` needs a slot (a limit applies there). */
+  applies(namespace: string): boolean;
   /** Takes a slot for `request`'s restart, or says it waits (and keeps its place in the queue). */
   acquire(
     request: { workload: WorkloadRef; eventId: string },
@@ -65,15 +73,12 @@ const KEY = 'budget';
 export const PRUNE_MS = 2_000;
 /** A slot whose PATCH never reported its generation is dropped after this long. */
 const UNSTARTED_MS = 30_000;
-const MAX_WRITES = 40;
 
 const keyOf = (w: WorkloadRef): string => `${w.kind}/${w.namespace}/${w.name}`;
 const refOf = (key: string): WorkloadRef => {
   const [kind, namespace, name] = key.split('/');
   return { kind: kind as WorkloadRef['kind'], namespace: namespace!, name: name! };
 };
-const jitter = (): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 10));
 
 /** The limit that applies in `namespace` (0: none) and cluster-wide. */
 function limitsFor(limits: BudgetLimits, namespace: string): { all: number; ns: number } {
@@ -122,17 +127,18 @@ export function createBudget(options: BudgetOptions): Budget {
   };
 
   /** Changes the record with `change` (compare-and-set, retried); `change` returns undefined to leave it. */
-  async function update<T>(
+  function update<T>(
     change: (record: BudgetRecord) => { record?: BudgetRecord; result: T },
   ): Promise<T> {
-    for (let write = 0; write < MAX_WRITES; write += 1) {
-      const { value, revision } = await store.read(KEY);
-      const { record, result } = change(value ?? { slots: [], queue: [] });
-      if (record === undefined) return result;
-      if ((await store.write(KEY, record, revision)) > 0) return result;
-      await jitter();
-    }
-    throw new Error('budget: the record kept changing; try again');
+    return casUpdate(
+      store,
+      KEY,
+      (value) => {
+        const { record, result } = change(value ?? { slots: [], queue: [] });
+        return { write: record, result };
+      },
+      { what: 'budget: the record' },
+    );
   }
 
   /** The slots whose rollout is still going, judged now (one GET each). */
@@ -175,6 +181,7 @@ export function createBudget(options: BudgetOptions): Budget {
   }
 
   return {
+    applies: (namespace) => !unlimited(namespace),
     async acquire(request, ticket) {
       const { namespace } = request.workload;
       if (unlimited(namespace)) return { granted: true };

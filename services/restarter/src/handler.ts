@@ -412,6 +412,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
       input: {
         newerHeld: newerHeld.get(request),
         approved: approved.has(request),
+        budgeted: deps.budget?.applies(request.workload.namespace),
         ticket: tickets.get(request),
         defaultDelayMs: deps.delays?.namespaces[request.workload.namespace] ?? deps.delays?.all,
         calls: prepaid ? prepaidOnce() : undefined,
@@ -679,7 +680,9 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
       await deps.waves.settle(request, settlementOf(request, result, now()));
     }
     if (result.fate === 'restarted') {
-      if (deps.budget) await deps.budget.started(request, result.generation ?? 0);
+      if (deps.budget?.applies(request.workload.namespace)) {
+        await deps.budget.started(request, result.generation ?? 0);
+      }
       deps.onRestarted?.(request, result);
     }
     const outcome = restartOutcome(request, result, now());

@@ -6,7 +6,14 @@
 import { z } from 'zod';
 import type { RestartRequest } from '@onpush/contracts';
 import { BUCKETS } from '@onpush/contracts';
-import { kvCasStore, kvKey, lazyBucket, type CasStore, type JetStreamClient } from '@onpush/nats';
+import {
+  casUpdate,
+  kvCasStore,
+  kvKey,
+  lazyBucket,
+  type CasStore,
+  type JetStreamClient,
+} from '@onpush/nats';
 import { coalesceKey } from './coalesce.js';
 import type { HeldPush } from './decide.js';
 
@@ -31,16 +38,17 @@ const later = (a: HeldPush, b: HeldPush): boolean =>
 export function holdsIn(store: CasStore<HeldPush>): Holds {
   const keyOf = (request: RestartRequest) => kvKey(coalesceKey(request));
   return {
-    async hold(request) {
+    hold(request) {
       const mine = { eventId: request.eventId, pushedAt: request.pushedAt };
-      const key = keyOf(request);
-      for (let write = 0; write < MAX_WRITES; write += 1) {
-        const { value, revision } = await store.read(key);
-        if (value !== undefined && (value.eventId === mine.eventId || later(value, mine)))
-          return value;
-        if ((await store.write(key, mine, revision)) > 0) return mine;
-      }
-      throw new Error(`holds: ${coalesceKey(request)} kept changing; try again`);
+      return casUpdate(
+        store,
+        keyOf(request),
+        (value) =>
+          value !== undefined && (value.eventId === mine.eventId || later(value, mine))
+            ? { result: value }
+            : { write: mine, result: mine },
+        { what: `holds: ${coalesceKey(request)}`, maxWrites: MAX_WRITES },
+      );
     },
     async latest(request) {
       return (await store.read(keyOf(request))).value;

@@ -89,6 +89,8 @@ export interface RestartInput extends RestartMarkInput {
   defaultDelayMs?: number | undefined;
   /** Someone approved this push for the workload (`onpush.dev/approval: required`). */
   approved?: boolean | undefined;
+  /** A rollout budget applies: the PATCH waits for a slot. */
+  budgeted?: boolean | undefined;
   /** The request's place in the rollout budget's line (its stream sequence). */
   ticket?: number | undefined;
   /** The clock of the cooldown (default Date.now). */
@@ -226,6 +228,7 @@ export const restartMachine = setup({
     dryRun: ({ context }) => planned(context.decision)?.dryRun === true,
     notFound: (_, params: { error: unknown }) => isNotFound(params.error),
     granted: (_, params: { turn: Turn }) => params.turn.granted,
+    budgeted: ({ context }) => context.budgeted === true,
     mayReread: ({ context }, params: { error: unknown }) =>
       isConflict(params.error) && context.conflicts < MAX_CONFLICT_REREADS,
   },
@@ -292,10 +295,11 @@ export const restartMachine = setup({
         { guard: 'held', target: 'held' },
         { guard: 'unchanged', target: 'unchanged' },
         { guard: 'dryRun', target: 'wouldRestart' },
-        { target: 'budgeting' },
+        { guard: 'budgeted', target: 'budgeting' },
+        { target: 'patching' },
       ],
     },
-    // A slot of the rollout budget first (granted at once without a budget): or held, in line.
+    // Under a rollout budget, a slot first: or held, in line.
     budgeting: {
       invoke: {
         src: 'acquire',

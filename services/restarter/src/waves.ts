@@ -13,7 +13,14 @@
 // next request to ask judges again from what the bucket and the API server say.
 import { z } from 'zod';
 import { BUCKETS, WORKLOAD_KINDS, type RestartRequest, type WorkloadRef } from '@onpush/contracts';
-import { kvKey, lazyBucket, lazyCasStore, type CasStore, type JetStreamClient } from '@onpush/nats';
+import {
+  casUpdate,
+  kvKey,
+  lazyBucket,
+  lazyCasStore,
+  type CasStore,
+  type JetStreamClient,
+} from '@onpush/nats';
 import type { ReadRollout } from './rollout/read.js';
 import { rolloutState } from './rollout/status.js';
 
@@ -133,10 +140,6 @@ const pushKey = (eventId: string, wave: number): string => `${kvKey(eventId)}.${
 const settlementsKey = (eventId: string, wave: number): string =>
   `${pushKey(eventId, wave)}.settled`;
 
-/** Writers of one wave's settlements that lost the compare-and-set, before giving up (retried). */
-const MAX_WRITES = 40;
-const jitter = (): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 10));
 const gateKey = (eventId: string, wave: number): string => `${pushKey(eventId, wave)}.gate`;
 
 /** A settlement as it reads once its rollout is judged now (unchanged while still rolling). */
@@ -310,16 +313,13 @@ export function createWaves(options: WavesOptions): Waves {
     async settle(request, settled) {
       const wave = request.waves?.wave;
       if (wave === undefined || !gatesLater(request)) return;
-      const key = settlementsKey(request.eventId, wave);
       const name = workloadName(request.workload);
-      for (let write = 0; write < MAX_WRITES; write += 1) {
-        const { value, revision } = await store.settlements.read(key);
-        if ((await store.settlements.write(key, { ...value, [name]: settled }, revision)) > 0) {
-          return;
-        }
-        await jitter();
-      }
-      throw new Error(`waves: the settlements of wave ${wave} kept changing; try again`);
+      await casUpdate(
+        store.settlements,
+        settlementsKey(request.eventId, wave),
+        (value) => ({ write: { ...value, [name]: settled }, result: undefined }),
+        { what: `waves: the settlements of wave ${wave}` },
+      );
     },
   };
 }

@@ -5,7 +5,7 @@
 // each time the request comes back and restarts, or ends it `rejected` / `expired`.
 import { ApprovalSchema, BUCKETS, type Approval } from '@onpush/contracts';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { lazyCasStore, type CasStore, type KV } from './kv.js';
+import { casUpdate, lazyCasStore, type CasStore, type KV } from './kv.js';
 import { scanStream } from './scan.js';
 
 /** A decision that cannot be made: no such approval, or it was decided already. */
@@ -37,13 +37,14 @@ export function approvalBook(store: CasStore<Approval>): ApprovalBook {
     async get(id) {
       return (await store.read(id)).value;
     },
-    async request(approval) {
-      for (let write = 0; write < MAX_WRITES; write += 1) {
-        const { value, revision } = await store.read(approval.id);
-        if (value !== undefined) return value;
-        if ((await store.write(approval.id, approval, revision)) > 0) return approval;
-      }
-      throw new Error(`approvals: ${approval.id} kept changing; try again`);
+    request(approval) {
+      return casUpdate(
+        store,
+        approval.id,
+        (value) =>
+          value !== undefined ? { result: value } : { write: approval, result: approval },
+        { what: `approvals: ${approval.id}`, maxWrites: MAX_WRITES },
+      );
     },
     async decide(id, verdict, by, at, note) {
       const { value, revision } = await store.read(id);

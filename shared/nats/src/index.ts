@@ -43,6 +43,7 @@ export {
   bindBucket,
   lazyBucket,
   lazyCasStore,
+  casUpdate,
   kvCasStore,
   kvKey,
   type CasStore,

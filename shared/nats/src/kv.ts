@@ -99,3 +99,25 @@ export function lazyCasStore<T>(kv: () => Promise<KV>, decode: (value: unknown) 
     write: async (key, value, revision) => (await store()).write(key, value, revision),
   };
 }
+
+/**
+ * Read-modify-write of one key with compare-and-set: `change` gets the value read (undefined:
+ * none) and returns what to write (`write` undefined: leave it) and the result. When another writer
+ * got there first it runs again on what that one wrote, after a short random pause, at most
+ * `maxWrites` times; then it throws, naming `what` (the caller's failure is retried).
+ */
+export async function casUpdate<T, R>(
+  store: CasStore<T>,
+  key: string,
+  change: (value: T | undefined) => { write?: T | undefined; result: R },
+  options: { what: string; maxWrites?: number },
+): Promise<R> {
+  const maxWrites = options.maxWrites ?? 40;
+  for (let attempt = 0; attempt < maxWrites; attempt += 1) {
+    const { value, revision } = await store.read(key);
+    const { write, result } = change(value);
+    if (write === undefined || (await store.write(key, write, revision)) > 0) return result;
+    await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 10));
+  }
+  throw new Error(`${options.what} kept changing; try again`);
+}
