@@ -8,7 +8,8 @@ import { demoCommand } from './demo-command.js';
 import { dlqCommand } from './dlq-command.js';
 import { output } from './output.js';
 import { provisionCommand } from './provision-command.js';
-import { sandboxCommand, sandboxDir } from './sandbox-command.js';
+import { isClusterName, type FleetRole } from '@onpush/contracts';
+import { parseClusters, sandboxCommand, sandboxDir } from './sandbox-command.js';
 import { isService, runOne, SERVICES } from './services.js';
 import { startCommand } from './start-command.js';
 import { statusCommand } from './status-command.js';
@@ -20,6 +21,9 @@ usage:
   onpush start [--scale N]            the five services as supervised processes, N of each (NATS_URL, or a local nats-server)
   onpush run <service>                one service in this process (${SERVICES.join(', ')})
   onpush provision [--replicas N]     create or update the JetStream streams, consumers and KV buckets (as admin)
+      [--hub --clusters a,b | --cluster a]
+                                      one side of a fleet: the hub (copies its clusters' outcomes and dead
+                                      letters) or a cluster (copies the hub's pushes)
   onpush credentials [--dir DIR] [--secrets NAMESPACE]
                                       NATS identities (an NKEY seed per service and admin), the server's auth.conf, TLS
                                       (default DIR: ./.onpush/credentials; services read NATS_CREDENTIALS_DIR);
@@ -33,8 +37,10 @@ usage:
   onpush approve|reject <id>... [--note TEXT]
                                       let them restart, or end them rejected
   onpush sandbox up|down              local nats-server, Pub/Sub emulator, kube-apiserver + etcd
-      [--dir DIR] [--only nats,pubsub,kube] [--nats-cluster 3]
+      [--dir DIR] [--only nats,pubsub,kube] [--nats-cluster 3] [--clusters 3|a,b,c]
                                       --nats-cluster N: a JetStream cluster of N nats-servers, streams on each
+                                      --clusters: a fleet — a hub nats-server, and per cluster a leaf
+                                      nats-server and its own kube-apiserver (env.<cluster> for its services)
   onpush help
 options:
   --json   machine-readable output on stdout`;
@@ -55,6 +61,23 @@ function definedFilters(values: {
   };
 }
 
+/** `--hub --clusters a,b` or `--cluster a`: one side of a fleet; a string says what is wrong. */
+function fleetRole(values: {
+  hub?: boolean | undefined;
+  clusters?: string | undefined;
+  cluster?: string | undefined;
+}): FleetRole | undefined | string {
+  if (values.hub && values.cluster !== undefined) return '--hub or --cluster, not both';
+  if (values.cluster !== undefined)
+    return isClusterName(values.cluster)
+      ? { role: 'cluster', cluster: values.cluster }
+      : `--cluster ${JSON.stringify(values.cluster)}: not a cluster name (a DNS label, not "hub")`;
+  if (!values.hub) return undefined;
+  const clusters = parseClusters(values.clusters);
+  if (clusters === undefined) return '--hub needs --clusters (the names of its clusters)';
+  return typeof clusters === 'string' ? `--clusters ${clusters}` : { role: 'hub', clusters };
+}
+
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
@@ -71,6 +94,9 @@ async function main(argv: string[]): Promise<number> {
       state: { type: 'string' },
       note: { type: 'string' },
       'nats-cluster': { type: 'string' },
+      clusters: { type: 'string' },
+      hub: { type: 'boolean' },
+      cluster: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -102,12 +128,19 @@ async function main(argv: string[]): Promise<number> {
       }
       await runOne(action);
       return 0;
-    case 'provision':
+    case 'provision': {
+      const role = fleetRole(values);
+      if (typeof role === 'string') {
+        out.error(`onpush provision: ${role}`);
+        return 2;
+      }
       return provisionCommand(
         natsUrl,
         values.replicas === undefined ? undefined : Number(values.replicas),
         out,
+        role,
       );
+    }
     case 'credentials':
       return credentialsCommand(values.dir ?? join('.onpush', 'credentials'), out, values.secrets);
     case 'dlq':
@@ -137,6 +170,7 @@ async function main(argv: string[]): Promise<number> {
           dir: sandboxDir(process.env, values.dir),
           only: values.only,
           natsCluster: values['nats-cluster'],
+          clusters: values.clusters,
         },
         out,
       );

@@ -26,32 +26,62 @@ export async function startPipeline(
   extra: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {},
   replicas: Partial<Record<ServiceName, number>> = {},
 ): Promise<Pipeline> {
-  const replicaPorts = {} as Record<ServiceName, number[]>;
-  for (const s of SERVICES) {
-    replicaPorts[s] = [];
-    for (let r = 0; r < Math.max(1, replicas[s] ?? 1); r += 1)
-      replicaPorts[s].push(await freePort());
+  const started = await startServices(sandbox, { services: SERVICES, extra, replicas });
+  return started as Pipeline;
+}
+
+/**
+ * Some of the services as real processes, on free ports, with `env` over the sandbox's (a fleet's
+ * cluster: its own NATS_URL, KUBECONFIG and CLUSTER_NAME). Ready when every one answers /readyz.
+ */
+export async function startServices(
+  sandbox: Sandbox,
+  options: {
+    services: readonly ServiceName[];
+    env?: NodeJS.ProcessEnv;
+    extra?: Partial<Record<ServiceName, NodeJS.ProcessEnv>>;
+    replicas?: Partial<Record<ServiceName, number>>;
+    /** Where the dlq-manager's admin token goes (default: `admin-token` in the sandbox's dir). */
+    label?: string;
+  },
+): Promise<
+  Omit<Pipeline, 'ports' | 'replicaPorts'> & {
+    ports: Partial<Record<ServiceName, number>>;
+    replicaPorts: Partial<Record<ServiceName, number[]>>;
   }
-  const ports = Object.fromEntries(SERVICES.map((s) => [s, replicaPorts[s][0]!])) as Record<
-    ServiceName,
-    number
-  >;
+> {
+  const { services, extra = {}, replicas = {} } = options;
+  const replicaPorts: Partial<Record<ServiceName, number[]>> = {};
+  for (const s of services) {
+    const ports: number[] = [];
+    for (let r = 0; r < Math.max(1, replicas[s] ?? 1); r += 1) ports.push(await freePort());
+    replicaPorts[s] = ports;
+  }
+  const ports = Object.fromEntries(services.map((s) => [s, replicaPorts[s]![0]!]));
   const logs: string[] = [];
   const adminToken = randomBytes(24).toString('base64url');
-  const adminTokenFile = join(sandbox.dir, 'admin-token');
+  const adminTokenFile = join(sandbox.dir, `${options.label ?? 'admin'}-token`);
   writeFileSync(adminTokenFile, adminToken, { mode: 0o600 });
   const supervisor = new Supervisor({
-    env: { ...process.env, ...sandbox.env, PUBSUB_CREATE_SUBSCRIPTION: 'true', LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      ...sandbox.env,
+      ...options.env,
+      // Without the emulator ingest takes HTTP deliveries only.
+      ...(sandbox.pubsub ? { PUBSUB_CREATE_SUBSCRIPTION: 'true' } : { PUBSUB_PULL: 'false' }),
+      LOG_LEVEL: 'info',
+    },
     envFor: (service, replica) => ({
-      PORT: String(replicaPorts[service][replica]),
+      PORT: String(replicaPorts[service]![replica]),
       ...(service === 'dlq-manager' ? { ADMIN_TOKEN_FILE: adminTokenFile } : {}),
       ...extra[service],
     }),
+    services,
     replicas,
     write: (line) => logs.push(line),
   });
   supervisor.start();
-  for (const port of SERVICES.flatMap((s) => replicaPorts[s])) {
+  for (const port of services.flatMap((s) => replicaPorts[s]!)) {
     await waitUntil(
       `the service on port ${port} ready`,
       async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,

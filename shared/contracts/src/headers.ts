@@ -45,6 +45,11 @@ export const HEADERS = {
   workloadNamespace: 'Onpush-Workload-Namespace',
   workloadName: 'Onpush-Workload-Name',
   transportPrefix: 'Onpush-Transport-',
+  /**
+   * On everything a fleet's cluster publishes (CLUSTER_NAME): the cluster's name, so its outcomes
+   * and dead letters say where they come from once copied to the hub.
+   */
+  cluster: 'Onpush-Cluster',
 } as const;
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

@@ -47,6 +47,7 @@ export type {
   Fate,
   StreamName,
   StreamSpec,
+  StreamSourceSpec,
   BucketSpec,
   ConsumerStage,
   ConsumerName,
@@ -121,3 +122,6 @@ export {
   type Approval,
   type ApprovalState,
 } from './approvals.js';
+
+export { HUB_DOMAIN, FLEET_SERVICES, isClusterName, clusterName, fleetTopology } from './fleet.js';
+export type { FleetRole } from './fleet.js';

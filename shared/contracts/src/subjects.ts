@@ -274,6 +274,21 @@ export interface StreamSpec {
   readonly maxBytes: number;
   readonly maxMsgs: number;
   readonly duplicateWindowMs: number;
+  /**
+   * Streams of other JetStream domains this one copies from (a fleet: fleet.ts). JetStream keeps
+   * each source's position, so after a partition it resumes where it stopped: every message once,
+   * in order.
+   */
+  readonly sources?: readonly StreamSourceSpec[];
+}
+
+/** A stream of another JetStream domain (a fleet's hub, or one of its clusters) to copy from. */
+export interface StreamSourceSpec {
+  readonly name: StreamName;
+  /** The JetStream domain it lives in (its API is `$JS.<domain>.API`). */
+  readonly domain: string;
+  /** Only these subjects of it (default: all). */
+  readonly filterSubject?: string;
 }
 
 /** The stages that pull from JetStream (ingest only publishes). */

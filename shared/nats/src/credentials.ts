@@ -106,3 +106,19 @@ export function ensureCredentials(dir: string): CredentialsResult {
   writeFileSync(join(dir, AUTH_CONF), authorizationConfig(publicKeys));
   return { dir, created };
 }
+
+/** The seed a fleet cluster's nats-server signs in to the hub's leaf-node port with. */
+export const LEAF_SEED = 'leaf.nk';
+
+/**
+ * The leaf-node identity of a fleet (made when missing): the hub's `leafnodes` block accepts its
+ * public key; each cluster's nats-server signs in with the seed (its `remotes` entry).
+ */
+export function ensureLeafCredentials(dir: string): { seed: string; publicKey: string } {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, LEAF_SEED);
+  if (!existsSync(file))
+    writeFileSync(file, `${new TextDecoder().decode(createUser().getSeed())}\n`, { mode: 0o600 });
+  const seed = readFileSync(file, 'utf8').trim();
+  return { seed, publicKey: publicKeyOf(new TextEncoder().encode(seed)) };
+}

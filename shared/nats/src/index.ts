@@ -4,6 +4,8 @@ export {
   CredentialsError,
   authorizationConfig,
   ensureCredentials,
+  ensureLeafCredentials,
+  LEAF_SEED,
   publicKeyOf,
   readSeed,
   seedFile,

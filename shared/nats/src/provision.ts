@@ -10,6 +10,7 @@ import {
   type ConsumerConfig,
   type JetStreamManager,
   type StreamConfig,
+  type StreamSource,
 } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { nanos } from '@nats-io/nats-core';
@@ -18,6 +19,8 @@ import {
   OnpushError,
   type BucketSpec,
   type ConsumerSpec,
+  type ConsumerName,
+  type StreamSourceSpec,
   type StreamSpec,
   type Topology,
 } from '@onpush/contracts';
@@ -83,6 +86,16 @@ export function streamConfig(
     max_msgs: spec.maxMsgs,
     duplicate_window: ns(spec.duplicateWindowMs),
     ...(replicas === undefined ? {} : { num_replicas: replicas }),
+    ...(spec.sources?.length ? { sources: spec.sources.map(streamSource) } : {}),
+  };
+}
+
+/** A source in another JetStream domain: reached through `$JS.<domain>.API` over the leaf link. */
+function streamSource(source: StreamSourceSpec): StreamSource {
+  return {
+    name: source.name,
+    ...(source.filterSubject ? { filter_subject: source.filterSubject } : {}),
+    external: { api: `$JS.${source.domain}.API`, deliver: '' },
   };
 }
 
@@ -212,14 +225,20 @@ async function ensureBucket(
 export async function provision(
   jsm: JetStreamManager,
   topology: Topology,
-  options: { replicas?: number; consumers?: readonly string[] } = {},
+  options: {
+    replicas?: number;
+    consumers?: readonly string[];
+    /** Only these durables (one side of a fleet: fleetTopology); default every one. */
+    only?: readonly ConsumerName[];
+  } = {},
 ): Promise<ProvisionChange[]> {
   const changes: ProvisionChange[] = [];
   for (const spec of Object.values(topology.streams)) {
     const action = await ensureStream(jsm, streamConfig(spec, options.replicas));
     changes.push({ kind: 'stream', name: spec.name, action });
   }
-  for (const spec of Object.values(topology.consumers)) {
+  const wanted = (spec: ConsumerSpec) => options.only?.includes(spec.durable) ?? true;
+  for (const spec of Object.values(topology.consumers).filter(wanted)) {
     const update = options.consumers?.includes(spec.durable) ?? true;
     const action = await ensureConsumer(jsm, spec.stream, consumerConfig(spec), update);
     changes.push({ kind: 'consumer', name: `${spec.stream}/${spec.durable}`, action });

@@ -1,5 +1,7 @@
 import { JetStreamApiError, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
+import type { MsgHdrs } from '@nats-io/nats-core';
 import { describe, expect, it } from 'vitest';
+import { HEADERS } from '@onpush/contracts';
 import { dedupId, keyOfDedupId, publisher } from './publish.js';
 
 describe('de-duplication ids', () => {
@@ -22,6 +24,17 @@ describe('de-duplication ids', () => {
     expect(keyOfDedupId('onpush.outcome.ignored', `onpush.outcome.ignored|${key}`)).toBe(key);
     expect(keyOfDedupId('onpush.raw.gar', 'onpush.raw.gar|gar:1')).toBe('gar:1');
     expect(keyOfDedupId('onpush.raw.gar', 'plain')).toBe('plain');
+  });
+
+  it("put a fleet cluster's name first, so the hub keeps two clusters' outcomes of one push", () => {
+    const key = 'gar:1:resolver';
+    const a = dedupId('onpush.outcome.dispatched', key, 'prod-a');
+    expect(a).toBe(`prod-a@onpush.outcome|${key}`);
+    expect(a).not.toBe(dedupId('onpush.outcome.dispatched', key, 'prod-b'));
+    expect(keyOfDedupId('onpush.outcome.dispatched', a)).toBe(key);
+    // An '@' in the key itself (an image reference) is not a cluster.
+    const ref = 'r/app@sha256:1';
+    expect(keyOfDedupId('onpush.pushed', dedupId('onpush.pushed', ref))).toBe(ref);
   });
 });
 
@@ -53,6 +66,25 @@ describe('publisher', () => {
     });
     expect(published).toEqual({ stream: 'ONPUSH', seq: 7, duplicate: true });
     expect(ids).toEqual(Array(3).fill('onpush.raw.gar|gar:1'));
+  });
+
+  it("in a fleet's cluster, stamps the cluster on every id and as a header", async () => {
+    const seen: { msgID: string; cluster: string | undefined }[] = [];
+    const js = {
+      publish: (_s: string, _d: Uint8Array, o: { msgID: string; headers: MsgHdrs }) => {
+        seen.push({ msgID: o.msgID, cluster: o.headers.get(HEADERS.cluster) || undefined });
+        return Promise.resolve({ stream: 'ONPUSH_OUTCOMES', seq: 1, duplicate: false } as PubAck);
+      },
+    } as unknown as JetStreamClient;
+    await publisher(js, [], 'prod-a')('onpush.outcome.restarted', new Uint8Array(), {
+      msgId: 'k',
+      headers: { [HEADERS.eventId]: 'gar:1' },
+    });
+    await publisher(js)('onpush.outcome.restarted', new Uint8Array(), { msgId: 'k' });
+    expect(seen).toEqual([
+      { msgID: 'prod-a@onpush.outcome|k', cluster: 'prod-a' },
+      { msgID: 'onpush.outcome|k', cluster: undefined },
+    ]);
   });
 
   it('gives up after its delays, and at once on any other error', async () => {

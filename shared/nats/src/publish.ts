@@ -1,5 +1,6 @@
 import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
+import { HEADERS } from '@onpush/contracts';
 
 export interface PublishOptions {
   /** The de-duplication key (Nats-Msg-Id). Required: every onpush publish is idempotent. */
@@ -46,12 +47,20 @@ export function dedupScope(subject: string): string {
  * event `gar:1`), so the key is scoped by subject (dedupScope): the same key on two subjects is
  * two messages.
  */
-export function dedupId(subject: string, msgId: string): string {
-  return `${dedupScope(subject)}|${msgId}`;
+export function dedupId(subject: string, msgId: string, cluster?: string): string {
+  return `${cluster ? `${cluster}${CLUSTER_MARK}` : ''}${dedupScope(subject)}|${msgId}`;
 }
 
-/** The key a publisher gave, from the stored Nats-Msg-Id (without its scope). */
+/**
+ * Between a fleet cluster's name and the rest of its ids: the hub keeps every cluster's outcomes
+ * in one stream, where two clusters' outcomes of one push would otherwise share an id.
+ */
+const CLUSTER_MARK = '@';
+
+/** The key a publisher gave, from the stored Nats-Msg-Id (without its scope or cluster). */
 export function keyOfDedupId(subject: string, stored: string): string {
+  const mark = stored.indexOf(CLUSTER_MARK);
+  if (mark > 0 && mark < stored.indexOf('|')) stored = stored.slice(mark + 1);
   for (const scope of [dedupScope(subject), subject]) {
     if (stored.startsWith(`${scope}|`)) return stored.slice(scope.length + 1);
   }
@@ -78,13 +87,16 @@ function isInProcess(error: unknown): boolean {
 export function publisher(
   js: JetStreamClient,
   inProcessDelaysMs: readonly number[] = [25, 50, 100, 200, 400],
+  /** A fleet cluster's name (CLUSTER_NAME): in every id, and as the Onpush-Cluster header. */
+  cluster?: string,
 ): Publish {
+  const stamp = cluster ? { [HEADERS.cluster]: cluster } : undefined;
   return async (subject, data, options) => {
     for (let attempt = 0; ; attempt += 1) {
       try {
         const ack = await js.publish(subject, data, {
-          msgID: dedupId(subject, options.msgId),
-          headers: toMsgHdrs(options.headers),
+          msgID: dedupId(subject, options.msgId, cluster),
+          headers: toMsgHdrs(stamp ? { ...options.headers, ...stamp } : options.headers),
           timeout: options.timeoutMs ?? 5_000,
         });
         return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };

@@ -15,9 +15,11 @@ export {
   cachedNatsServer,
   findNatsServer,
   type ClusterMembership,
+  type FleetMembership,
   type NatsServerOptions,
 } from './nats-server.js';
 export { NatsCluster, CLUSTER_NAME, type NatsClusterOptions } from './nats-cluster.js';
+export { Fleet, type FleetCluster, type FleetOptions } from './fleet.js';
 export { Link } from './link.js';
 export { PubsubEmulator, findPubsubEmulator } from './pubsub-emulator.js';
 export { KubeApiServer, controlPlaneAssets, kubeconfig } from './kube-apiserver.js';

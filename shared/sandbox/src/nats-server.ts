@@ -6,12 +6,20 @@ import {
   SERVER_CERT_FILE,
   SERVER_KEY_FILE,
   connectNats,
+  CA_FILE,
   ensureCredentials,
+  ensureLeafCredentials,
   ensureTls,
   jetstreamManager,
   provision,
 } from '@onpush/nats';
-import { TOPOLOGY } from '@onpush/contracts';
+import {
+  HUB_DOMAIN,
+  TOPOLOGY,
+  clusterName,
+  fleetTopology,
+  type FleetRole,
+} from '@onpush/contracts';
 import { cacheDir } from './paths.js';
 import {
   freePort,
@@ -34,7 +42,18 @@ export interface NatsServerOptions extends ServerOptions {
   provision?: boolean;
   /** A member of a JetStream cluster (NatsCluster): its name and routes. */
   cluster?: ClusterMembership;
+  /** One side of a fleet (Fleet): its JetStream domain and leaf-node link; what to provision. */
+  fleet?: FleetMembership;
 }
+
+/**
+ * One nats-server of a fleet: the hub listens for its clusters' leaf-node connections; a cluster's
+ * server connects to the hub's leaf-node port (TLS, the fleet's leaf identity). Each has its own
+ * JetStream domain (the hub's `hub`, a cluster's its name).
+ */
+export type FleetMembership =
+  | { role: FleetRole & { role: 'hub' }; leafPort: number }
+  | { role: FleetRole & { role: 'cluster' }; hubLeafUrl: string };
 
 /** How one node of a cluster is configured (the `cluster {}` block of k8s/base/nats.conf). */
 export interface ClusterMembership {
@@ -119,19 +138,42 @@ export class NatsServer {
   static async create(options: NatsServerOptions): Promise<NatsServer> {
     const server = new NatsServer(options, options.port ?? (await freePort()), await freePort());
     await server.start();
+    // A cluster's streams copy from the hub's: made before the link is up, JetStream retries
+    // them only after a growing back-off (seconds to minutes).
+    if (options.fleet && 'hubLeafUrl' in options.fleet) await server.leafConnected();
     if (options.provision ?? true) await server.provision();
     return server;
   }
 
-  /** Streams, consumers and KV buckets, as `onpush provision` makes them. */
-  async provision(): Promise<void> {
+  /** Waits until this fleet cluster's server holds its leaf-node connection to the hub. */
+  async leafConnected(timeoutMs = 30_000): Promise<void> {
+    await waitUntil(
+      'the leaf-node link to the hub',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${this.monitorPort}/leafz`);
+        return res.ok && ((await res.json()) as { leafnodes?: number }).leafnodes! > 0;
+      },
+      { timeoutMs, alive: () => this.process?.running ?? false },
+    );
+  }
+
+  /**
+   * Streams, consumers and KV buckets, as `onpush provision` makes them (for a fleet member, as
+   * `onpush provision --hub|--cluster` does; `role` to provision it as another side's view of it).
+   */
+  async provision(role: FleetRole | undefined = this.options.fleet?.role): Promise<void> {
     const nc = await connectNats({
       url: this.url,
       name: 'onpush-sandbox',
       credentialsDir: this.credentialsDir,
     });
     try {
-      await provision(await jetstreamManager(nc), TOPOLOGY);
+      const fleet = role && fleetTopology(role);
+      await provision(
+        await jetstreamManager(nc),
+        fleet?.topology ?? TOPOLOGY,
+        fleet ? { only: fleet.consumers } : {},
+      );
     } finally {
       await nc.close();
     }
@@ -147,16 +189,21 @@ export class NatsServer {
       timeout: 2,
     };
     const file = join(this.options.dir, 'nats.conf');
+    const fleet = this.options.fleet?.role;
+    const domain = fleet
+      ? `, domain: ${fleet.role === 'hub' ? HUB_DOMAIN : clusterName(fleet.cluster)}`
+      : '';
     const include = relative(this.options.dir, join(this.credentialsDir, AUTH_CONF));
     writeFileSync(
       file,
       [
         `listen: "127.0.0.1:${this.port}"`,
         `http: "127.0.0.1:${this.monitorPort}"`,
-        `jetstream { store_dir: ${JSON.stringify(this.storeDir)} }`,
+        `jetstream { store_dir: ${JSON.stringify(this.storeDir)}${domain} }`,
         `tls ${JSON.stringify(tls)}`,
         `include ${JSON.stringify(include)}`,
         ...clusterLines(this.options.cluster),
+        ...leafLines(this.options.fleet, this.credentialsDir, tls),
         '',
       ].join('\n'),
     );
@@ -273,6 +320,44 @@ function clusterLines(cluster: ClusterMembership | undefined): string[] {
     ...(cluster.advertise ? [`  advertise: ${JSON.stringify(cluster.advertise)}`] : []),
     `  routes: ${JSON.stringify(cluster.routes)}`,
     '  connect_retries: 120',
+    '}',
+  ];
+}
+
+/**
+ * The `leafnodes {}` block of a fleet member. The hub: a TLS leaf-node listener that accepts the
+ * fleet's leaf identity. A cluster: one remote, the hub, over TLS; no `onpush.*` message crosses
+ * the link either way (JetStream sources carry what must), so the two sides' streams never take
+ * each other's publishes twice.
+ */
+function leafLines(
+  fleet: FleetMembership | undefined,
+  credentialsDir: string,
+  tls: { cert_file: string; key_file: string; timeout: number },
+): string[] {
+  if (!fleet) return [];
+  const leaf = ensureLeafCredentials(credentialsDir);
+  if ('leafPort' in fleet)
+    return [
+      'leafnodes {',
+      `  listen: "127.0.0.1:${fleet.leafPort}"`,
+      // Clusters dial the address they were given (a load balancer, a proxy), never one gossiped.
+      '  no_advertise: true',
+      `  tls ${JSON.stringify(tls)}`,
+      `  authorization { nkey: ${JSON.stringify(leaf.publicKey)}, timeout: 2 }`,
+      '}',
+    ];
+  const isolated = JSON.stringify(['onpush.>']);
+  return [
+    'leafnodes {',
+    '  reconnect: "1s"',
+    '  remotes: [{',
+    `    url: ${JSON.stringify(fleet.hubLeafUrl)}`,
+    `    nkey: ${JSON.stringify(leaf.seed)}`,
+    `    tls { ca_file: ${JSON.stringify(join(credentialsDir, CA_FILE))} }`,
+    `    deny_imports: ${isolated}`,
+    `    deny_exports: ${isolated}`,
+    '  }]',
     '}',
   ];
 }

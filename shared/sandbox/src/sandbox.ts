@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Fleet } from './fleet.js';
 import { KubeApiServer } from './kube-apiserver.js';
 import { NatsCluster } from './nats-cluster.js';
 import { NatsServer } from './nats-server.js';
@@ -23,6 +24,11 @@ export interface SandboxOptions {
    * one; `partitionable` routes them through links a test can cut.
    */
   natsCluster?: { nodes: number; partitionable?: boolean } | undefined;
+  /**
+   * A fleet instead of one cluster (Fleet): a hub nats-server and, per named cluster, a leaf
+   * nats-server and (with `kube`) its own kube-apiserver + etcd. `nats` is then the hub.
+   */
+  fleet?: { clusters: readonly string[]; partitionable?: boolean } | undefined;
   log?: Log;
 }
 
@@ -34,6 +40,8 @@ export interface SandboxEnv {
   PUBSUB_EMULATOR_HOST?: string;
   PUBSUB_PROJECT?: string;
   KUBECONFIG?: string;
+  /** A fleet's cluster (its env file `env.<cluster>`): the services there say where they run. */
+  CLUSTER_NAME?: string;
 }
 
 interface SandboxState {
@@ -49,13 +57,16 @@ export class Sandbox {
   readonly natsCluster: NatsCluster | undefined;
   readonly pubsub: PubsubEmulator | undefined;
   readonly kube: KubeApiServer | undefined;
+  /** The fleet (its hub is `nats`), when started with `fleet`. */
+  readonly fleet: Fleet | undefined;
   readonly env: SandboxEnv;
 
   private constructor(
     dir: string,
-    parts: Pick<Sandbox, 'nats' | 'natsCluster' | 'pubsub' | 'kube' | 'env'>,
+    parts: Pick<Sandbox, 'nats' | 'natsCluster' | 'pubsub' | 'kube' | 'fleet' | 'env'>,
   ) {
     this.dir = dir;
+    this.fleet = parts.fleet;
     this.nats = parts.nats;
     this.natsCluster = parts.natsCluster;
     this.pubsub = parts.pubsub;
@@ -72,6 +83,7 @@ export class Sandbox {
       detached: options.detached ?? false,
       ...(options.log ? { log: options.log } : {}),
     };
+    if (options.fleet) return Sandbox.startFleet(dir, options, want, common);
     const clustered = want.has('nats') && (options.natsCluster?.nodes ?? 1) > 1;
     const started = await Promise.allSettled([
       want.has('nats') && clustered
@@ -114,7 +126,7 @@ export class Sandbox {
         : {}),
       ...(kube ? { KUBECONFIG: kube.kubeconfigPath } : {}),
     };
-    const sandbox = new Sandbox(dir, { nats, natsCluster, pubsub, kube, env });
+    const sandbox = new Sandbox(dir, { nats, natsCluster, pubsub, kube, fleet: undefined, env });
     const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) {
       await sandbox.stop();
@@ -123,8 +135,66 @@ export class Sandbox {
     return sandbox;
   }
 
+  /** A hub and its clusters (each with its own API server when `kube` is wanted), and Pub/Sub. */
+  private static async startFleet(
+    dir: string,
+    options: SandboxOptions,
+    want: ReadonlySet<Component>,
+    common: { detached: boolean; log?: Log },
+  ): Promise<Sandbox> {
+    const started = await Promise.allSettled([
+      Fleet.create({
+        dir: join(dir, 'fleet'),
+        ...common,
+        clusters: options.fleet?.clusters ?? [],
+        kube: want.has('kube'),
+        ...(options.fleet?.partitionable ? { partitionable: true } : {}),
+      }),
+      want.has('pubsub')
+        ? PubsubEmulator.create({ dir: join(dir, 'pubsub'), ...common })
+        : undefined,
+    ]);
+    const [fleet, pubsub] = started.map((r) =>
+      r.status === 'fulfilled' ? r.value : undefined,
+    ) as [Fleet | undefined, PubsubEmulator | undefined];
+    const env: SandboxEnv = {
+      ...(fleet ? { NATS_URL: fleet.hub.url, NATS_CREDENTIALS_DIR: fleet.credentialsDir } : {}),
+      ...(pubsub
+        ? {
+            PUBSUB_EMULATOR_HOST: pubsub.host,
+            PUBSUB_PROJECT: options.pubsubProject ?? 'onpush-sandbox',
+          }
+        : {}),
+    };
+    const sandbox = new Sandbox(dir, {
+      nats: fleet?.hub,
+      natsCluster: undefined,
+      pubsub,
+      kube: undefined,
+      fleet,
+      env,
+    });
+    const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) {
+      await sandbox.stop();
+      throw failure.reason;
+    }
+    return sandbox;
+  }
+
+  /** The environment of a fleet cluster's services: its nats-server, API server and name. */
+  clusterEnv(name: string): SandboxEnv {
+    const cluster = this.need('fleet').cluster(name);
+    return {
+      NATS_URL: cluster.nats.url,
+      NATS_CREDENTIALS_DIR: cluster.nats.credentialsDir,
+      ...(cluster.kube ? { KUBECONFIG: cluster.kube.kubeconfigPath } : {}),
+      CLUSTER_NAME: name,
+    };
+  }
+
   /** The component, or a clear error when this sandbox was started without it. */
-  need<K extends 'nats' | 'natsCluster' | 'pubsub' | 'kube'>(
+  need<K extends 'nats' | 'natsCluster' | 'pubsub' | 'kube' | 'fleet'>(
     component: K,
   ): NonNullable<Sandbox[K]> {
     const part = this[component];
@@ -138,7 +208,8 @@ export class Sandbox {
 
   get pids(): { name: string; pid: number }[] {
     const pids: { name: string; pid: number }[] = [];
-    if (this.nats?.pid) pids.push({ name: 'nats-server', pid: this.nats.pid });
+    if (this.fleet) pids.push(...this.fleet.pids);
+    else if (this.nats?.pid) pids.push({ name: 'nats-server', pid: this.nats.pid });
     if (this.natsCluster) pids.push(...this.natsCluster.pids);
     if (this.pubsub) pids.push({ name: 'pubsub-emulator', pid: this.pubsub.pid });
     if (this.kube) {
@@ -151,7 +222,7 @@ export class Sandbox {
   /** Stops everything this sandbox started; safe to call twice. */
   async stop(): Promise<void> {
     await Promise.all([
-      this.nats?.stop(),
+      this.fleet ? this.fleet.stop() : this.nats?.stop(),
       this.natsCluster?.stop(),
       this.pubsub?.stop(),
       this.kube?.stop(),
@@ -205,6 +276,8 @@ export async function sandboxUp(options: Omit<SandboxOptions, 'detached'>): Prom
   const state: SandboxState = { env: sandbox.env, pids: sandbox.pids };
   writeFileSync(stateFile(options.dir), `${JSON.stringify(state, null, 2)}\n`);
   writeFileSync(envFile(options.dir), envFileText(sandbox.env));
+  for (const name of sandbox.fleet?.clusters.keys() ?? [])
+    writeFileSync(`${envFile(options.dir)}.${name}`, envFileText(sandbox.clusterEnv(name)));
   return { status: 'started', env: sandbox.env, envFile: envFile(options.dir), pids: state.pids };
 }
 
@@ -220,5 +293,7 @@ export async function sandboxDown(dir: string): Promise<SandboxState['pids']> {
   for (const p of alive) await stopPid(p.pid);
   rmSync(stateFile(dir), { force: true });
   rmSync(envFile(dir), { force: true });
+  for (const file of readdirSync(resolve(dir)))
+    if (file.startsWith('env.')) rmSync(join(resolve(dir), file), { force: true });
   return alive;
 }

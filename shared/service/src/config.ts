@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration, enumOf, host, int, list, port, secret, url } from '@onpush/config';
+import { isClusterName } from '@onpush/contracts';
 
 /** Variables every service reads; each service extends this with its own. */
 export const baseServiceSchema = z.object({
@@ -18,6 +19,15 @@ export const baseServiceSchema = z.object({
   NATS_CREDENTIALS_DIR: z.string().min(1).optional(),
   NATS_USER: z.string().optional(),
   NATS_PASSWORD: secret(z.string()).optional(),
+  /**
+   * In a fleet (one hub, several clusters): the name of the cluster this service runs in. Its
+   * outcomes and dead letters carry it to the hub (header Onpush-Cluster), as do its metrics and
+   * traces (`k8s.cluster.name`). Unset: a single-cluster install.
+   */
+  CLUSTER_NAME: z
+    .string()
+    .refine(isClusterName, 'must be a DNS label (a-z, 0-9, "-"), and not "hub"')
+    .optional(),
   /** Port of /healthz, /readyz, /metrics (and the service's own routes). */
   PORT: port({ allowZero: true }),
   /** The address every HTTP listener binds: `0.0.0.0` (all interfaces), or e.g. `127.0.0.1`. */

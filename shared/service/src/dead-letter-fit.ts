@@ -20,7 +20,8 @@ const DEAD_PREFIX = 'onpush.dead.';
 
 /**
  * Room kept beside a letter's own headers for what publishing adds (trace context: a
- * `traceparent`, and a `tracestate` of at most 512 characters).
+ * `traceparent`, and a `tracestate` of at most 512 characters; a fleet cluster's name, in the
+ * `Onpush-Cluster` header and the Nats-Msg-Id).
  */
 export const PUBLISH_HEADROOM = 2_048;
 

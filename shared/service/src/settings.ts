@@ -10,6 +10,7 @@ export type StageSettings = Pick<
   | 'natsCredentialsDir'
   | 'natsUser'
   | 'natsPassword'
+  | 'cluster'
   | 'maxInFlight'
   | 'retryScheduleMs'
   | 'log'
@@ -29,6 +30,7 @@ export function stageSettings(
   return {
     natsUrl: config.NATS_URL,
     ...natsCredentials(config),
+    ...(config.CLUSTER_NAME === undefined ? {} : { cluster: config.CLUSTER_NAME }),
     maxInFlight: config.MAX_IN_FLIGHT,
     retryScheduleMs: config.RETRY_SCHEDULE,
     tuning: consumerTuning(config),

@@ -64,6 +64,8 @@ export interface StageOptions<T extends StageStarted = StageStarted> {
   natsCredentialsDir?: string | undefined;
   natsUser?: string | undefined;
   natsPassword?: string | undefined;
+  /** CLUSTER_NAME: this stage runs in a fleet's cluster (publisher's `cluster`). */
+  cluster?: string | undefined;
   maxInFlight: number;
   retryScheduleMs: readonly number[];
   log: Logger;
@@ -155,7 +157,10 @@ async function openSession<T extends StageStarted>(
           reAcked,
         }),
     });
-    const publish = instrumentPublish(failingOver(publisher(js), failover), options.metrics);
+    const publish = instrumentPublish(
+      failingOver(publisher(js, undefined, options.cluster), failover),
+      options.metrics,
+    );
     const ctx = { nc, js, publish, failover };
     return { ctx, started: await options.start(ctx) };
   } catch (error) {

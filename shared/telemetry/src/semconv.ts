@@ -15,6 +15,9 @@ export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
 export const ATTR_SERVICE_NAME = 'service.name';
 export const ERROR_TYPE_VALUE_OTHER = '_OTHER';
 
+// Kubernetes resource (development).
+export const ATTR_K8S_CLUSTER_NAME = 'k8s.cluster.name';
+
 // Messaging (development).
 export const ATTR_MESSAGING_SYSTEM = 'messaging.system';
 export const ATTR_MESSAGING_DESTINATION_NAME = 'messaging.destination.name';

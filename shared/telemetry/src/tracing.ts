@@ -7,6 +7,8 @@
 import { context, propagation } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { ATTR_K8S_CLUSTER_NAME } from './semconv.js';
 import type { Logger } from './logger.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -36,6 +38,16 @@ function defaultServiceName(service: string, env: Env): string | undefined {
   return `onpush-${service}`;
 }
 
+/**
+ * A fleet cluster's name (CLUSTER_NAME) as the `k8s.cluster.name` resource attribute, unless
+ * OTEL_RESOURCE_ATTRIBUTES already sets it.
+ */
+function clusterAttribute(env: Env): string | undefined {
+  if (/(^|,)\s*k8s\.cluster\.name\s*=/.test(env['OTEL_RESOURCE_ATTRIBUTES'] ?? ''))
+    return undefined;
+  return set(env['CLUSTER_NAME']) ? env['CLUSTER_NAME']!.trim() : undefined;
+}
+
 let started: Tracing | undefined;
 
 function propagateOnly(): Tracing {
@@ -47,8 +59,10 @@ function propagateOnly(): Tracing {
 async function startSdk(service: string, env: Env, log?: Logger): Promise<Tracing> {
   const { NodeSDK } = await import('@opentelemetry/sdk-node');
   const serviceName = defaultServiceName(service, env);
+  const cluster = clusterAttribute(env);
   const sdk = new NodeSDK({
     ...(serviceName !== undefined ? { serviceName } : {}),
+    ...(cluster ? { resource: resourceFromAttributes({ [ATTR_K8S_CLUSTER_NAME]: cluster }) } : {}),
     // Metrics are Prometheus' (/metrics) and logs are JSON lines on stdout: the SDK exports
     // them only when asked explicitly.
     ...(set(env['OTEL_METRICS_EXPORTER']) ? {} : { metricReaders: [] }),

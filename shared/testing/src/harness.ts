@@ -8,9 +8,9 @@ const log = (line: string): void => console.info(`sandbox: ${line}`);
 
 /**
  * `provision: false`: a nats-server without onpush's streams (tests of provisioning itself);
- * `natsCluster`: a JetStream cluster instead of one nats-server.
+ * `natsCluster`: a JetStream cluster instead of one nats-server; `fleet`: a hub and clusters.
  */
-export type SandboxChoices = Pick<SandboxOptions, 'provision' | 'natsCluster'>;
+export type SandboxChoices = Pick<SandboxOptions, 'provision' | 'natsCluster' | 'fleet'>;
 
 /** Starts an isolated sandbox (its own ports and state directory) for one test file. */
 export async function startSandbox(

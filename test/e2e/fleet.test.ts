@@ -1,0 +1,205 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FLEET_SERVICES, HEADERS, STREAMS, parseOutcome, type Outcome } from '@onpush/contracts';
+import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
+import { connectNats, jetstream, scanStream, type NatsConnection } from '@onpush/nats';
+import { kubeconfig } from '@onpush/sandbox';
+import { eventually, useSandbox } from '@onpush/testing';
+import { deployment, restarterIdentity } from '../support/kube.js';
+import { PUSH_PATH, pushEnv, pushHeaders } from '../support/pubsub-push.js';
+import { REPO, digest } from './cluster-fixtures.js';
+import { startServices } from './pipeline.js';
+
+const CLUSTERS = ['staging', 'prod-a', 'prod-b'] as const;
+type ClusterName = (typeof CLUSTERS)[number];
+
+/** An outcome as the hub keeps it, with the cluster that made it (header Onpush-Cluster). */
+type HubOutcome = Outcome & { cluster: string | undefined };
+
+// Given a fleet on loopback — a hub nats-server running ingest, parser and dlq-manager, and three
+// clusters, each with its own kube-apiserver + etcd and its own nats-server joined to the hub as
+// a leaf node, running resolver, restarter and dlq-manager — and in every cluster a Deployment
+// shop/web opted in on …/app, plus in staging one not opted in on the same image and in prod-b
+// one opted in on another image.
+describe('fleet: one push at the hub restarts what runs the image in every cluster', () => {
+  const sandbox = useSandbox(['nats', 'kube'], 'fleet', {
+    fleet: { clusters: CLUSTERS, partitionable: true },
+  });
+  const kube = new Map<ClusterName, KubeClients>();
+  const stops: (() => Promise<unknown>)[] = [];
+  const logs: string[][] = [];
+  let ingestPort = 0;
+  let hub: NatsConnection;
+  let pushes = 0;
+
+  beforeAll(async () => {
+    const fleet = sandbox().need('fleet');
+    for (const name of CLUSTERS) {
+      const cluster = fleet.cluster(name);
+      const config = loadKubeConfig(cluster.kube!.kubeconfigPath);
+      const clients = kubeClients(config);
+      kube.set(name, clients);
+      for (const ns of ['onpush', 'shop'])
+        await clients.core.createNamespace({ body: { metadata: { name: ns } } });
+      const create = (d: ReturnType<typeof deployment>) =>
+        clients.apps.createNamespacedDeployment({ namespace: 'shop', body: d });
+      await create(deployment('web', `${REPO}/app:1.0`));
+      if (name === 'staging')
+        await create(deployment('legacy', `${REPO}/app:1.0`, { optIn: false }));
+      if (name === 'prod-b') await create(deployment('other', `${REPO}/other:1.0`));
+    }
+    const hubServices = await startServices(sandbox(), {
+      services: FLEET_SERVICES.hub,
+      extra: { ingest: pushEnv() },
+      label: 'hub',
+    });
+    stops.push(() => hubServices.supervisor.stop());
+    logs.push(hubServices.logs);
+    ingestPort = hubServices.ports.ingest!;
+    for (const name of CLUSTERS) {
+      const { kube: apiServer } = fleet.cluster(name);
+      const clients = kube.get(name)!;
+      const rbac = loadKubeConfig(apiServer!.kubeconfigPath).makeApiClient(RbacAuthorizationV1Api);
+      const token = await restarterIdentity(clients, rbac, ['shop']);
+      const restarterConfig = join(sandbox().dir, `restarter-${name}.kubeconfig`);
+      writeFileSync(restarterConfig, kubeconfig(apiServer!.server, apiServer!.caFile, token));
+      const services = await startServices(sandbox(), {
+        services: FLEET_SERVICES.cluster,
+        env: { ...sandbox().clusterEnv(name) },
+        extra: { restarter: { KUBECONFIG: restarterConfig } },
+        label: name,
+      });
+      stops.push(() => services.supervisor.stop());
+      logs.push(services.logs);
+    }
+    hub = await connectNats({ url: sandbox().need('nats').url, name: 'onpush-fleet-test' });
+  });
+
+  afterAll(async () => {
+    await hub?.close();
+    await Promise.all(stops.map((stop) => stop()));
+  });
+
+  const recentLogs = (): string => logs.flatMap((l) => l.slice(-15)).join('\n');
+
+  /** One Artifact Registry push, delivered to the hub's ingest as Pub/Sub push does. */
+  async function push(image: string, n: number): Promise<string> {
+    pushes += 1;
+    const id = `fleet-${pushes}`;
+    const body = {
+      action: 'INSERT',
+      digest: `${REPO}/${image}@${digest(n)}`,
+      tag: `${REPO}/${image}:1.0`,
+    };
+    const message = {
+      data: Buffer.from(JSON.stringify(body)).toString('base64'),
+      messageId: id,
+      publishTime: new Date().toISOString(),
+    };
+    const res = await fetch(`http://127.0.0.1:${ingestPort}${PUSH_PATH}`, {
+      method: 'POST',
+      headers: pushHeaders(),
+      body: JSON.stringify({ message, subscription: 'projects/p/subscriptions/onpush-push' }),
+    });
+    expect(res.status).toBe(204);
+    return `gar:${id}`;
+  }
+
+  /** Every outcome of `eventId` the hub holds, with the cluster each came from. */
+  async function hubOutcomes(eventId: string): Promise<HubOutcome[]> {
+    const found: HubOutcome[] = [];
+    for await (const m of scanStream(jetstream(hub), STREAMS.outcomes)) {
+      const outcome = parseOutcome(m.data);
+      if (outcome.eventId === eventId)
+        found.push({ ...outcome, cluster: m.headers?.get(HEADERS.cluster) || undefined });
+    }
+    return found;
+  }
+
+  const template = async (cluster: ClusterName, name: string) =>
+    (await kube.get(cluster)!.apps.readNamespacedDeployment({ namespace: 'shop', name })).spec
+      ?.template.metadata?.annotations ?? {};
+
+  it('restarts shop/web in all three clusters once, and nothing else', async () => {
+    const eventId = await push('app', 1);
+
+    const outcomes = await eventually(
+      'a restarted outcome from every cluster at the hub',
+      async () => {
+        const found = await hubOutcomes(eventId);
+        return found.filter((o) => o.fate === 'restarted').length === CLUSTERS.length
+          ? found
+          : undefined;
+      },
+      { timeoutMs: 60_000 },
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${recentLogs()}`);
+    });
+
+    const byCluster = (fate: string) =>
+      outcomes
+        .filter((o) => o.fate === fate)
+        .map(
+          (o) => `${o.cluster} ${o.workload ? `${o.workload.namespace}/${o.workload.name}` : ''}`,
+        )
+        .sort();
+    expect(byCluster('dispatched')).toEqual(['prod-a ', 'prod-b ', 'staging ']);
+    expect(byCluster('restarted')).toEqual([
+      'prod-a shop/web',
+      'prod-b shop/web',
+      'staging shop/web',
+    ]);
+    for (const cluster of CLUSTERS)
+      expect((await template(cluster, 'web'))[ANNOTATIONS.digest]).toBe(digest(1));
+    expect((await template('staging', 'legacy'))[ANNOTATIONS.digest]).toBeUndefined();
+    expect((await template('prod-b', 'other'))[ANNOTATIONS.digest]).toBeUndefined();
+  });
+
+  it('a cluster cut off from the hub gets every push it missed, in order, once, when the link heals', async () => {
+    const fleet = sandbox().need('fleet');
+    const generation = async (cluster: ClusterName) =>
+      (await kube.get(cluster)!.apps.readNamespacedDeployment({ namespace: 'shop', name: 'web' }))
+        .metadata?.generation ?? 0;
+    const before = await generation('prod-b');
+    fleet.cut('prod-b');
+    const missed = [await push('app', 2), await push('app', 3)];
+    // The others go on meanwhile.
+    for (const cluster of ['staging', 'prod-a'] as const)
+      await eventually(
+        `${cluster} on the last push`,
+        async () => (await template(cluster, 'web'))[ANNOTATIONS.digest] === digest(3),
+        { timeoutMs: 30_000 },
+      );
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect((await template('prod-b', 'web'))[ANNOTATIONS.digest]).toBe(digest(1));
+    expect(await generation('prod-b')).toBe(before);
+
+    fleet.heal('prod-b');
+    await eventually(
+      'prod-b on the last push',
+      async () => (await template('prod-b', 'web'))[ANNOTATIONS.digest] === digest(3),
+      { timeoutMs: 120_000 },
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${recentLogs()}`);
+    });
+    // Every missed push reached prod-b once and was decided there (restarted, or unchanged when a
+    // later one was applied first), and its outcomes came back to the hub.
+    for (const eventId of missed) {
+      const fromProdB = await eventually(
+        `${eventId}: prod-b's outcomes at the hub`,
+        async () => {
+          const found = (await hubOutcomes(eventId)).filter((o) => o.cluster === 'prod-b');
+          return found.some((o) => o.workload) ? found : undefined;
+        },
+        { timeoutMs: 30_000 },
+      );
+      expect(fromProdB.filter((o) => o.fate === 'dispatched')).toHaveLength(1);
+      expect(fromProdB.filter((o) => o.workload && o.fate !== 'rollout-failed')).toHaveLength(1);
+    }
+    // One new generation per applied push at most: never the same push twice.
+    expect(await generation('prod-b')).toBeGreaterThan(before);
+    expect(await generation('prod-b')).toBeLessThanOrEqual(before + 2);
+  });
+});
