@@ -120,7 +120,7 @@ describe('parseDlqRequest', () => {
     ['drop', [], {}, 'unknown action: drop'],
     ['show', [], {}, 'show needs an id'],
     ['show', ['x'], {}, 'invalid id "x": expected a DLQ sequence number such as 42'],
-    ['replay', [], {}, 'replay needs an id, or --stage, --reason or --since'],
+    ['replay', [], {}, 'replay needs an id, or --stage, --cluster, --reason or --since'],
     ['purge', ['3'], { stage: 'parser' }, 'purge: give an id or filters, not both'],
     ['ls', ['3'], {}, 'ls takes filters, not an id (got 3)'],
     ['replay', ['1', '2'], {}, 'unexpected arguments: 2'],

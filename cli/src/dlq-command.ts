@@ -22,12 +22,15 @@ export const DLQ_USAGE = `usage:
   onpush dlq replay --stage S [--reason R] [--since T]                       replay every match
   onpush dlq purge <id>                                                      delete it from the DLQ
   onpush dlq purge --stage S [--reason R] [--since T]                        delete every match
-<id> is the entry's ONPUSH_DLQ sequence, as ls shows it. NATS_URL selects the server.`;
+<id> is the entry's ONPUSH_DLQ sequence, as ls shows it. NATS_URL selects the server. At a fleet's
+hub the DLQ holds every cluster's dead letters (--cluster C narrows); a replay goes into the
+cluster that made the letter, and nowhere else.`;
 
 export interface DlqOptions {
   natsUrl: string;
   json: boolean;
   stage?: string;
+  cluster?: string;
   reason?: string;
   since?: string;
 }
@@ -41,7 +44,8 @@ export type DlqRequest =
 class UsageError extends Error {}
 
 function filterOf(options: DlqOptions, now: Date): DlqFilter {
-  return parseFilter({ stage: options.stage, reason: options.reason, since: options.since }, now);
+  const { stage, cluster, reason, since } = options;
+  return parseFilter({ stage, cluster, reason, since }, now);
 }
 
 /** The request from the command line; throws a DlqError or UsageError naming the problem. */
@@ -69,7 +73,7 @@ export function parseDlqRequest(
         throw new UsageError(`${action}: give an id or filters, not both`);
       if (first !== undefined) return { kind: action, id: parseId(first) };
       if (!isSelective(filter))
-        throw new UsageError(`${action} needs an id, or --stage, --reason or --since`);
+        throw new UsageError(`${action} needs an id, or --stage, --cluster, --reason or --since`);
       return { kind: `${action}-matching`, filter };
     default:
       throw new UsageError(action === undefined ? 'missing action' : `unknown action: ${action}`);
@@ -169,7 +173,7 @@ export function formatTable(entries: readonly DlqSummary[]): string {
     ['ID', 'STAGE', 'REASON', 'ATTEMPTS', 'LAST FAILED', 'REPLAYED'],
     ...entries.map((e) => [
       String(e.id),
-      e.stage,
+      e.cluster ? `${e.stage}@${e.cluster}` : e.stage,
       e.truncated ? `${e.reason} (truncated)` : e.reason,
       String(e.attempts),
       e.lastFailedAt,
@@ -205,6 +209,7 @@ export function formatEntry(e: DlqEntry): string {
   const fields: Array<[string, string | number | undefined]> = [
     ['id', e.id],
     ['stage', e.stage],
+    ['cluster', e.cluster],
     ['reason', e.reason],
     ['error', e.error],
     ['attempts', e.attempts],

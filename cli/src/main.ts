@@ -28,8 +28,9 @@ usage:
                                       NATS identities (an NKEY seed per service and admin), the server's auth.conf, TLS
                                       (default DIR: ./.onpush/credentials; services read NATS_CREDENTIALS_DIR);
                                       --secrets: print them as Kubernetes Secrets for kubectl apply -f -
-  onpush dlq ls|show <id>|replay <id>|purge <id> [--stage S] [--reason R] [--since 1h]
+  onpush dlq ls|show <id>|replay <id>|purge <id> [--stage S] [--cluster C] [--reason R] [--since 1h]
                                       dead letters: list, show, replay to the original subject, purge
+                                      (at a fleet's hub: every cluster's; a replay goes into its cluster)
   onpush status                       services' health, consumers' lag, DLQ depth, index size, last minute's fates
                                       (services at ONPUSH_<SERVICE>_URL, default http://127.0.0.1:808x)
   onpush audit [--since 1h]           every event and restart request ended exactly once? (exit 1 if not)
@@ -47,15 +48,18 @@ options:
 
 function definedFilters(values: {
   stage?: string | undefined;
+  cluster?: string | undefined;
   reason?: string | undefined;
   since?: string | undefined;
 }): {
   stage?: string;
+  cluster?: string;
   reason?: string;
   since?: string;
 } {
   return {
     ...(values.stage ? { stage: values.stage } : {}),
+    ...(values.cluster ? { cluster: values.cluster } : {}),
     ...(values.reason ? { reason: values.reason } : {}),
     ...(values.since ? { since: values.since } : {}),
   };

@@ -1,18 +1,22 @@
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLEET_SERVICES, HEADERS, STREAMS, parseOutcome, type Outcome } from '@onpush/contracts';
+import type { DlqSummary } from '@onpush/dlq';
 import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
 import { connectNats, jetstream, scanStream, type NatsConnection } from '@onpush/nats';
 import { kubeconfig } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
-import { deployment, restarterIdentity } from '../support/kube.js';
+import { deployment, grantRestarter, restarterIdentity } from '../support/kube.js';
 import { PUSH_PATH, pushEnv, pushHeaders } from '../support/pubsub-push.js';
 import { REPO, digest } from './cluster-fixtures.js';
 import { startServices } from './pipeline.js';
 
 const CLUSTERS = ['staging', 'prod-a', 'prod-b'] as const;
+const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 type ClusterName = (typeof CLUSTERS)[number];
 
 /** An outcome as the hub keeps it, with the cluster that made it (header Onpush-Cluster). */
@@ -28,6 +32,7 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
     fleet: { clusters: CLUSTERS, partitionable: true },
   });
   const kube = new Map<ClusterName, KubeClients>();
+  const rbacs = new Map<ClusterName, RbacAuthorizationV1Api>();
   const stops: (() => Promise<unknown>)[] = [];
   const logs: string[][] = [];
   let ingestPort = 0;
@@ -41,10 +46,11 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
       const config = loadKubeConfig(cluster.kube!.kubeconfigPath);
       const clients = kubeClients(config);
       kube.set(name, clients);
-      for (const ns of ['onpush', 'shop'])
+      for (const ns of ['onpush', 'shop', 'locked'])
         await clients.core.createNamespace({ body: { metadata: { name: ns } } });
-      const create = (d: ReturnType<typeof deployment>) =>
-        clients.apps.createNamespacedDeployment({ namespace: 'shop', body: d });
+      const create = (d: ReturnType<typeof deployment>, namespace = 'shop') =>
+        clients.apps.createNamespacedDeployment({ namespace, body: d });
+      if (name !== 'prod-b') await create(deployment('api', `${REPO}/locked:1.0`), 'locked');
       await create(deployment('web', `${REPO}/app:1.0`));
       if (name === 'staging')
         await create(deployment('legacy', `${REPO}/app:1.0`, { optIn: false }));
@@ -62,7 +68,13 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
       const { kube: apiServer } = fleet.cluster(name);
       const clients = kube.get(name)!;
       const rbac = loadKubeConfig(apiServer!.kubeconfigPath).makeApiClient(RbacAuthorizationV1Api);
-      const token = await restarterIdentity(clients, rbac, ['shop']);
+      rbacs.set(name, rbac);
+      // Namespace `locked` is the restarter's in staging only: prod-a's answers 403.
+      const token = await restarterIdentity(
+        clients,
+        rbac,
+        name === 'staging' ? ['shop', 'locked'] : ['shop'],
+      );
       const restarterConfig = join(sandbox().dir, `restarter-${name}.kubeconfig`);
       writeFileSync(restarterConfig, kubeconfig(apiServer!.server, apiServer!.caFile, token));
       const services = await startServices(sandbox(), {
@@ -118,9 +130,25 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
     return found;
   }
 
-  const template = async (cluster: ClusterName, name: string) =>
-    (await kube.get(cluster)!.apps.readNamespacedDeployment({ namespace: 'shop', name })).spec
-      ?.template.metadata?.annotations ?? {};
+  const read = (cluster: ClusterName, name: string, namespace = 'shop') =>
+    kube.get(cluster)!.apps.readNamespacedDeployment({ namespace, name });
+  const template = async (cluster: ClusterName, name: string, namespace = 'shop') =>
+    (await read(cluster, name, namespace)).spec?.template.metadata?.annotations ?? {};
+
+  /** The onpush CLI at the hub. */
+  function onpush(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [cliMain, ...args],
+        { env: { ...process.env, NATS_URL: sandbox().need('nats').url } },
+        (error, stdout, stderr) => {
+          if (error) reject(new Error(`onpush ${args.join(' ')}: ${stderr || error.message}`));
+          else resolve(stdout);
+        },
+      );
+    });
+  }
 
   it('restarts shop/web in all three clusters once, and nothing else', async () => {
     const eventId = await push('app', 1);
@@ -201,5 +229,54 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
     // One new generation per applied push at most: never the same push twice.
     expect(await generation('prod-b')).toBeGreaterThan(before);
     expect(await generation('prod-b')).toBeLessThanOrEqual(before + 2);
+  });
+
+  it("a cluster's 403 lands in the hub's DLQ with its name, and replays into that cluster only", async () => {
+    const eventId = await push('locked', 5);
+    await eventually(
+      'staging restarts locked/api',
+      async () => (await template('staging', 'api', 'locked'))[ANNOTATIONS.digest] === digest(5),
+      { timeoutMs: 30_000 },
+    );
+    const listed = await eventually(
+      "prod-a's dead letter in the hub's DLQ",
+      async () => {
+        const out = await onpush(['dlq', 'ls', '--cluster', 'prod-a', '--json']);
+        const { entries } = JSON.parse(out) as { entries: DlqSummary[] };
+        return entries.length ? entries : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(listed.map((e) => [e.cluster, e.stage, e.reason])).toEqual([
+      ['prod-a', 'restarter', 'http_403'],
+    ]);
+    const none = JSON.parse(await onpush(['dlq', 'ls', '--cluster', 'staging', '--json'])) as {
+      entries: DlqSummary[];
+    };
+    expect(none.entries).toEqual([]);
+    const stagingGeneration = (await read('staging', 'api', 'locked')).metadata?.generation;
+
+    await grantRestarter(rbacs.get('prod-a')!, 'locked');
+    await onpush(['dlq', 'replay', String(listed[0]!.id)]);
+
+    await eventually(
+      'prod-a restarts locked/api',
+      async () => (await template('prod-a', 'api', 'locked'))[ANNOTATIONS.digest] === digest(5),
+      { timeoutMs: 30_000 },
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${recentLogs()}`);
+    });
+    const fromProdA = await eventually(
+      "prod-a's restarted outcome at the hub",
+      async () => {
+        const found = (await hubOutcomes(eventId)).filter((o) => o.cluster === 'prod-a');
+        return found.some((o) => o.fate === 'restarted') ? found : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(fromProdA.map((o) => o.fate).sort()).toEqual(['dead', 'dispatched', 'restarted']);
+    // The replay went into prod-a alone: staging did not restart its locked/api again.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await read('staging', 'api', 'locked')).metadata?.generation).toBe(stagingGeneration);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HUB_DOMAIN, clusterName, fleetTopology, isClusterName } from './fleet.js';
-import { PUSHED, STREAMS, TOPOLOGY } from './subjects.js';
+import { PUSHED, STREAMS, TOPOLOGY, clusterReplaySubject } from './subjects.js';
 
 describe('fleet topology', () => {
   it("the hub copies every cluster's outcomes and dead letters, and runs the hub's consumers", () => {
@@ -15,16 +15,27 @@ describe('fleet topology', () => {
       from('prod', STREAMS.dlq),
     ]);
     expect(topology.streams.main.sources).toBeUndefined();
+    expect(topology.streams.main.subjects).toContain('onpush.replay.>');
     expect(consumers).toEqual(['parser', 'dlq-manager', 'dlq-manager-advisories']);
   });
 
   it("a cluster copies only the hub's pushes, and runs resolver, restarter and dlq-manager", () => {
     const { topology, consumers } = fleetTopology({ role: 'cluster', cluster: 'prod' });
     expect(topology.streams.main.sources).toEqual([
-      { name: STREAMS.main, domain: HUB_DOMAIN, filterSubject: PUSHED },
+      {
+        name: STREAMS.main,
+        domain: HUB_DOMAIN,
+        transforms: [
+          { src: PUSHED, dest: PUSHED },
+          { src: 'onpush.replay.prod.>', dest: 'onpush.>' },
+        ],
+      },
     ]);
     expect(topology.streams.outcomes.sources).toBeUndefined();
     expect(consumers).toEqual(['resolver', 'restarter', 'dlq-manager', 'dlq-manager-advisories']);
+    expect(clusterReplaySubject('prod', 'onpush.restart.shop')).toBe(
+      'onpush.replay.prod.restart.shop',
+    );
     // Everything else is the single-cluster topology, unchanged.
     expect({ ...topology.streams.main, sources: undefined }).toEqual({
       ...TOPOLOGY.streams.main,

@@ -11,6 +11,8 @@
 import {
   STREAMS,
   PUSHED,
+  REPLAY_ALL,
+  SUBJECT_PREFIX,
   TOPOLOGY,
   isSubjectToken,
   SubjectError,
@@ -73,6 +75,8 @@ export function fleetTopology(role: FleetRole): {
         consumers: TOPOLOGY.consumers,
         streams: {
           ...streams,
+          // The dlq-manager's replays of the clusters' dead letters, each for one cluster.
+          main: { ...streams.main, subjects: [...streams.main.subjects, REPLAY_ALL] },
           outcomes: withSources(streams.outcomes, fromClusters(STREAMS.outcomes)),
           dlq: withSources(streams.dlq, fromClusters(STREAMS.dlq)),
         },
@@ -87,7 +91,15 @@ export function fleetTopology(role: FleetRole): {
       streams: {
         ...streams,
         main: withSources(streams.main, [
-          { name: STREAMS.main, domain: HUB_DOMAIN, filterSubject: PUSHED },
+          {
+            name: STREAMS.main,
+            domain: HUB_DOMAIN,
+            transforms: [
+              { src: PUSHED, dest: PUSHED },
+              // Replays of its own dead letters, back on their subjects.
+              { src: `${SUBJECT_PREFIX}.replay.${role.cluster}.>`, dest: `${SUBJECT_PREFIX}.>` },
+            ],
+          },
         ]),
       },
     },

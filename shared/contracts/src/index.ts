@@ -16,6 +16,8 @@ export {
   RESTART_ALL,
   OUTCOME_ALL,
   DEAD_ALL,
+  REPLAY_ALL,
+  clusterReplaySubject,
   rawSubject,
   restartSubject,
   heldSubject,

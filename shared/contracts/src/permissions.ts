@@ -7,6 +7,7 @@ import {
   DEAD_ALL,
   PUSHED,
   RAW_ALL,
+  REPLAY_ALL,
   RESTART_ALL,
   RESTART_HELD_ALL,
   ROLLOUT_FATES,
@@ -148,6 +149,8 @@ function permissionsOf(identity: NatsIdentity): NatsPermissions {
         RAW_ALL,
         PUSHED,
         RESTART_ALL,
+        // At a fleet's hub: replays of a cluster's dead letters, into that cluster.
+        REPLAY_ALL,
         DEAD_ALL,
         outcomeSubject('dead'),
         ...consume('dlq-manager'),

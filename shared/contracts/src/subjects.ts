@@ -104,6 +104,18 @@ export const OUTCOME_ALL = 'onpush.outcome.>';
 /** Every request the restarter put back while a wave gate holds it (heldSubject). */
 export const RESTART_HELD_ALL = 'onpush.restart.held.*';
 export const DEAD_ALL = 'onpush.dead.>';
+/** A fleet hub's replays into its clusters (clusterReplaySubject). */
+export const REPLAY_ALL = 'onpush.replay.>';
+
+/**
+ * `onpush.replay.<cluster>.<rest>`: a replay at a fleet's hub of a dead letter that cluster made,
+ * for `subject` (`onpush.<rest>`, e.g. `onpush.restart.shop`). The hub keeps it in its ONPUSH;
+ * that cluster alone copies it into its own, back on `subject` (fleetTopology).
+ */
+export function clusterReplaySubject(cluster: string, subject: string): string {
+  if (!subject.startsWith(`${SUBJECT_PREFIX}.`)) throw new SubjectError(subject);
+  return `${SUBJECT_PREFIX}.replay.${subjectToken(cluster)}.${subject.slice(SUBJECT_PREFIX.length + 1)}`;
+}
 
 /** `onpush.raw.<source>`: the untouched body of one delivery from `source` (e.g. `gar`). */
 export function rawSubject(source: string): string {
@@ -287,8 +299,11 @@ export interface StreamSourceSpec {
   readonly name: StreamName;
   /** The JetStream domain it lives in (its API is `$JS.<domain>.API`). */
   readonly domain: string;
-  /** Only these subjects of it (default: all). */
-  readonly filterSubject?: string;
+  /**
+   * Only the subjects these take (default: all), each stored as its `dest` (JetStream subject
+   * transforms; `>` carries the rest of the subject over).
+   */
+  readonly transforms?: readonly { readonly src: string; readonly dest: string }[];
 }
 
 /** The stages that pull from JetStream (ingest only publishes). */

@@ -1,5 +1,5 @@
 // Changing the DLQ: replay an entry to its original subject, purge it; one or every match.
-import { HEADERS, STREAMS, payloadBytes } from '@onpush/contracts';
+import { HEADERS, STREAMS, clusterReplaySubject, payloadBytes } from '@onpush/contracts';
 import { dedupId, toMsgHdrs } from '@onpush/nats';
 import { decodeEntry, replayHeaders, replayMsgId, replayTarget } from './entry.js';
 import { DlqError } from './errors.js';
@@ -45,11 +45,13 @@ export async function replay(ctx: StoreContext, id: number): Promise<ReplayResul
       `be replayed faithfully; resend it from its source, then purge it`;
     throw new DlqError('not_replayable', `dead letter ${id} ${why}`);
   }
-  const subject = replayTarget(entry.subject);
-  if (subject === undefined) {
+  const target = replayTarget(entry.subject);
+  if (target === undefined) {
     const why = `came from ${entry.subject}, which no stage consumes`;
     throw new DlqError('not_replayable', `dead letter ${id} ${why}`);
   }
+  // A fleet cluster's dead letter goes back into that cluster only (fleetTopology).
+  const subject = entry.cluster ? clusterReplaySubject(entry.cluster, target) : target;
   const count = (recorded.state?.count ?? 0) + 1;
   // Scoped by subject like every onpush publish: the header reads `<subject>|replay:<id>:<n>`.
   const msgId = dedupId(subject, replayMsgId(id, count));
@@ -74,7 +76,7 @@ function requireSelective(filter: DlqFilter, action: string): void {
   const got = describeFilter(filter);
   throw new DlqError(
     'invalid_filter',
-    `${action} needs a filter: stage, reason, since or replayed (got ${got})`,
+    `${action} needs a filter: stage, cluster, reason, since or replayed (got ${got})`,
   );
 }
 

@@ -17,6 +17,8 @@ export interface RawEntry {
   readonly subject: string;
   readonly data: Uint8Array;
   readonly time: Date;
+  /** The fleet cluster that stored it (its Onpush-Cluster header), at a fleet's hub. */
+  readonly cluster?: string | undefined;
 }
 
 /** What the `onpush_dlq_replays` bucket keeps per entry. */
@@ -33,6 +35,11 @@ export interface DlqSummary {
   readonly id: number;
   /** The stage that gave up (from the dead-letter subject when the entry is invalid). */
   readonly stage: string;
+  /**
+   * At a fleet's hub: the cluster whose stage gave up (a replay goes into that cluster only).
+   * Absent for the hub's own stages and in a single-cluster install.
+   */
+  readonly cluster?: string;
   readonly reason: string;
   readonly error: string;
   readonly attempts: number;
@@ -75,6 +82,7 @@ function fromLetter(raw: RawEntry, letter: DeadLetter, state: ReplayState | unde
   return {
     id: raw.seq,
     stage: letter.stage,
+    ...(raw.cluster ? { cluster: raw.cluster } : {}),
     reason: letter.reason,
     error: letter.error,
     attempts: letter.attempts,
@@ -99,6 +107,7 @@ function fromInvalid(raw: RawEntry, error: string, state: ReplayState | undefine
   return {
     id: raw.seq,
     stage: subjectTail(raw.subject, 'onpush.dead') ?? 'unknown',
+    ...(raw.cluster ? { cluster: raw.cluster } : {}),
     reason: INVALID_REASON,
     error,
     attempts: 0,

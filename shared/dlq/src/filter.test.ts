@@ -92,7 +92,7 @@ describe('parseFilter', () => {
       replayed: true,
     });
     expect(problem(() => filterFromQuery(new URLSearchParams('stage=parser&state=x'), NOW))).toBe(
-      'invalid_filter: unknown filter state (use stage, reason, since, replayed, limit)',
+      'invalid_filter: unknown filter state (use stage, cluster, reason, since, replayed, limit)',
     );
     expect(
       problem(() => filterFromQuery(new URLSearchParams('stage=parser&stage=resolver'), NOW)),
@@ -123,6 +123,15 @@ describe('matches', () => {
     ],
   ])('%j → %s', (filter, expected) => {
     expect(matches(entry, filter)).toBe(expected);
+  });
+
+  it("cluster selects a fleet cluster's letters; the hub's own have none", () => {
+    expect(matches({ ...entry, cluster: 'prod-a' }, { cluster: 'prod-a' })).toBe(true);
+    expect(matches({ ...entry, cluster: 'prod-b' }, { cluster: 'prod-a' })).toBe(false);
+    expect(matches(entry, { cluster: 'prod-a' })).toBe(false);
+    expect(isSelective({ cluster: 'prod-a' })).toBe(true);
+    expect(parseFilter({ cluster: 'prod-a' }, NOW)).toEqual({ cluster: 'prod-a' });
+    expect(problem(() => parseFilter({ cluster: 'Prod A' }, NOW))).toMatch(/cluster must be/);
   });
 
   it('replayed means a replay was recorded', () => {

@@ -1,10 +1,12 @@
 // Which dead letters a list, a bulk replay or a bulk purge is about. Parsing is pure and reports
 // every problem at once, so `?stage=x&since=y` fails with one message naming both.
-import { STAGES, type Stage } from '@onpush/contracts';
+import { STAGES, isClusterName, type Stage } from '@onpush/contracts';
 import { DlqError } from './errors.js';
 
 export interface DlqFilter {
   readonly stage?: Stage;
+  /** At a fleet's hub: the dead letters of this cluster's stages. */
+  readonly cluster?: string;
   readonly reason?: string;
   /** Entries whose last failure is at or after this instant. */
   readonly since?: Date;
@@ -17,13 +19,14 @@ export interface DlqFilter {
 /** The filter as text, from a query string or CLI flags; unset and empty mean "any". */
 export interface FilterInput {
   readonly stage?: string | undefined;
+  readonly cluster?: string | undefined;
   readonly reason?: string | undefined;
   readonly since?: string | undefined;
   readonly replayed?: string | undefined;
   readonly limit?: string | undefined;
 }
 
-export const FILTER_KEYS = ['stage', 'reason', 'since', 'replayed', 'limit'] as const;
+export const FILTER_KEYS = ['stage', 'cluster', 'reason', 'since', 'replayed', 'limit'] as const;
 export const MAX_LIMIT = 10_000;
 
 const REASON = /^[a-z][a-z0-9_]{0,63}$/;
@@ -60,6 +63,10 @@ function parseField(key: (typeof FILTER_KEYS)[number], raw: string, now: Date): 
       return (STAGES as readonly string[]).includes(raw)
         ? { value: raw }
         : { problem: `stage must be one of ${STAGES.join(', ')} ${got}` };
+    case 'cluster':
+      return isClusterName(raw)
+        ? { value: raw }
+        : { problem: `cluster must be a fleet cluster's name (a DNS label) ${got}` };
     case 'reason':
       return REASON.test(raw)
         ? { value: raw }
@@ -125,6 +132,7 @@ export function filterFromQuery(params: URLSearchParams, now = new Date()): DlqF
 export function isSelective(filter: DlqFilter): boolean {
   return (
     filter.stage !== undefined ||
+    filter.cluster !== undefined ||
     filter.reason !== undefined ||
     filter.since !== undefined ||
     filter.replayed !== undefined
@@ -134,6 +142,7 @@ export function isSelective(filter: DlqFilter): boolean {
 /** What `matches` reads of an entry. */
 export interface Matchable {
   readonly stage: string;
+  readonly cluster?: string | undefined;
   readonly reason: string;
   readonly lastFailedAt: string;
   readonly replayedAt?: string | undefined;
@@ -141,6 +150,7 @@ export interface Matchable {
 
 export function matches(entry: Matchable, filter: DlqFilter): boolean {
   if (filter.stage !== undefined && entry.stage !== filter.stage) return false;
+  if (filter.cluster !== undefined && entry.cluster !== filter.cluster) return false;
   if (filter.reason !== undefined && entry.reason !== filter.reason) return false;
   if (filter.since !== undefined && !(Date.parse(entry.lastFailedAt) >= filter.since.getTime()))
     return false;
@@ -153,6 +163,7 @@ export function matches(entry: Matchable, filter: DlqFilter): boolean {
 export function describeFilter(filter: DlqFilter): string {
   const parts: string[] = [];
   if (filter.stage !== undefined) parts.push(`stage=${filter.stage}`);
+  if (filter.cluster !== undefined) parts.push(`cluster=${filter.cluster}`);
   if (filter.reason !== undefined) parts.push(`reason=${filter.reason}`);
   if (filter.since !== undefined) parts.push(`since=${filter.since.toISOString()}`);
   if (filter.replayed !== undefined) parts.push(`replayed=${String(filter.replayed)}`);

@@ -1,5 +1,5 @@
 // Reading the DLQ: one entry by id, a filtered scan, the stream's stats.
-import { STREAMS } from '@onpush/contracts';
+import { HEADERS, STREAMS } from '@onpush/contracts';
 import type { JetStreamClient, JetStreamManager } from '@onpush/nats';
 import { decodeEntry, type DlqEntry, type RawEntry } from './entry.js';
 import { DlqError } from './errors.js';
@@ -33,7 +33,14 @@ export interface DlqStats {
 export async function readRaw(ctx: StoreContext, id: number): Promise<RawEntry> {
   const stored = await ctx.jsm.streams.getMessage(STREAMS.dlq, { seq: id });
   if (!stored) throw new DlqError('not_found', `no dead letter ${id} in ${STREAMS.dlq}`);
-  return { seq: stored.seq, subject: stored.subject, data: stored.data, time: stored.time };
+  const cluster = stored.header?.get(HEADERS.cluster) || undefined;
+  return {
+    seq: stored.seq,
+    subject: stored.subject,
+    data: stored.data,
+    time: stored.time,
+    cluster,
+  };
 }
 
 export async function getEntry(ctx: StoreContext, id: number): Promise<DlqEntry> {

@@ -94,7 +94,7 @@ export function streamConfig(
 function streamSource(source: StreamSourceSpec): StreamSource {
   return {
     name: source.name,
-    ...(source.filterSubject ? { filter_subject: source.filterSubject } : {}),
+    ...(source.transforms ? { subject_transforms: source.transforms.map((t) => ({ ...t })) } : {}),
     external: { api: `$JS.${source.domain}.API`, deliver: '' },
   };
 }
