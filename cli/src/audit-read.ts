@@ -3,6 +3,7 @@
 // DLQ entries with their replay state; the stage consumers' ack floors.
 import {
   HEADERS,
+  PUSHED,
   STREAMS,
   TOPOLOGY,
   decode,
@@ -61,18 +62,28 @@ async function readWork(js: JetStreamClient, since: Date): Promise<Work> {
     if (m.subject.startsWith('onpush.raw.')) work.raw.push(record);
     else if (m.subject.startsWith('onpush.restart.')) {
       work.requests.push({ ...record, workload: workloadOf(msg.headers) });
-    } else work.pushed.push(record);
+    } else if (m.subject === PUSHED) work.pushed.push(record);
   }
   return work;
 }
 
+/** Whether a message is one `cluster` made, or the hub's own (no cluster): what it audits. */
+const ofCluster = (cluster: string | undefined) => (m: Pick<JsMsg, 'headers'>) => {
+  if (cluster === undefined) return true;
+  const from = m.headers?.get(HEADERS.cluster);
+  return !from || from === cluster;
+};
+
 async function readOutcomes(
   js: JetStreamClient,
   since: Date,
+  cluster?: string,
 ): Promise<{ outcomes: FateRecord[]; invalid: number }> {
   const outcomes: FateRecord[] = [];
   let invalid = 0;
+  const keep = ofCluster(cluster);
   for await (const m of scanStream(js, STREAMS.outcomes, { since, batch: BATCH })) {
+    if (!keep(m)) continue;
     const decoded = decode(OutcomeSchema, m.data, 'Outcome');
     if (!decoded.ok) {
       invalid += 1;
@@ -104,10 +115,15 @@ function ingestEventOf(entry: DlqEntry, since: Date): string | undefined {
   return typeof eventId === 'string' && eventId !== '' ? eventId : undefined;
 }
 
-async function readDeadLetters(nc: NatsConnection, since: Date): Promise<DeadLetterRecord[]> {
+async function readDeadLetters(
+  nc: NatsConnection,
+  since: Date,
+  cluster?: string,
+): Promise<DeadLetterRecord[]> {
   const store = await openDlqStore(nc, { listLimit: Number.MAX_SAFE_INTEGER });
   const { entries } = await store.list({ since: new Date(since.getTime() - CLOCK_MARGIN_MS) });
-  return entries.map((e) => {
+  const kept = entries.filter((e) => cluster === undefined || !e.cluster || e.cluster === cluster);
+  return kept.map((e) => {
     const ingestEvent = ingestEventOf(e, since);
     return {
       key: e.letterId ?? `dlq-${e.id}`,
@@ -145,6 +161,74 @@ export interface AuditData extends AuditInput {
 export function readAuditInput(nc: NatsConnection, since: Date): Promise<AuditData> {
   // a read only: after a node rejoined, asked again while JetStream does not answer yet
   return whileUnanswered(() => readOnce(nc, since), 15_000);
+}
+
+/**
+ * The clusters of a fleet whose hub `nc` is connected to: the JetStream domains its outcomes
+ * stream copies from (`onpush provision --hub --clusters …`). Empty anywhere else.
+ */
+export async function fleetClusters(nc: NatsConnection): Promise<string[]> {
+  const jsm = await jetstreamManager(nc);
+  const info = await whileUnanswered(() => jsm.streams.info(STREAMS.outcomes), 15_000);
+  return (info.config.sources ?? []).flatMap((s) => {
+    const domain = /^\$JS\.(.+)\.API$/.exec(s.external?.api ?? '')?.[1];
+    return domain ? [domain] : [];
+  });
+}
+
+/**
+ * What one cluster of a fleet is accountable for, read at the hub: the events that entered at the
+ * hub (its raw deliveries, its parser), and the pushes, restart requests and consumers of the
+ * cluster (through the cluster's JetStream domain, over the leaf link), with the outcomes and
+ * dead letters the hub holds of that cluster and of the hub's own stages. A push the hub stored
+ * that the cluster has not copied yet (its source lags: a partition) is in flight, not lost.
+ */
+export function readClusterAuditInput(
+  nc: NatsConnection,
+  since: Date,
+  cluster: string,
+): Promise<AuditData> {
+  return whileUnanswered(() => readClusterOnce(nc, since, cluster), 15_000);
+}
+
+/** Above every consumer's ack floor: what a cluster has yet to copy counts as in flight. */
+const IN_TRANSIT = Number.MAX_SAFE_INTEGER;
+
+async function readClusterOnce(
+  nc: NatsConnection,
+  since: Date,
+  cluster: string,
+): Promise<AuditData> {
+  const hubJsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nc, { domain: cluster });
+  const consumers = {
+    parser: await consumerState(hubJsm, 'parser'),
+    resolver: await consumerState(jsm, 'resolver'),
+    restarter: await consumerState(jsm, 'restarter'),
+  };
+  const advisories = [
+    await consumerState(hubJsm, 'dlq-manager-advisories'),
+    await consumerState(jsm, 'dlq-manager-advisories'),
+  ];
+  const lagging = ((await jsm.streams.info(STREAMS.main)).sources ?? []).some((s) => s.lag > 0);
+  const deadLetters = await readDeadLetters(nc, since, cluster);
+  const hub = await readWork(jetstream(nc), since);
+  const there = await readWork(jetstream(nc, { domain: cluster }), since);
+  const copied = new Set(there.pushed.map((p) => p.eventId));
+  const inTransit = lagging
+    ? hub.pushed.filter((p) => !copied.has(p.eventId)).map((p) => ({ ...p, seq: IN_TRANSIT }))
+    : [];
+  const { outcomes, invalid } = await readOutcomes(jetstream(nc), since, cluster);
+  return {
+    raw: hub.raw,
+    pushed: [...there.pushed, ...inTransit],
+    requests: there.requests,
+    outcomes,
+    deadLetters,
+    consumers,
+    advisoriesPending: advisories.reduce((n, a) => n + a.pending + a.ackPending, 0),
+    invalidOutcomes: invalid,
+  };
 }
 
 async function readOnce(nc: NatsConnection, since: Date): Promise<AuditData> {

@@ -20,6 +20,8 @@ export { readAuditInput, msgIdOf, consumerState, type AuditData } from './audit-
 export {
   audit,
   auditUrl,
+  auditFleet,
+  type ClusterAudit,
   auditCommand,
   formatAudit,
   AUDIT_USAGE,

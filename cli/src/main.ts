@@ -33,7 +33,9 @@ usage:
                                       (at a fleet's hub: every cluster's; a replay goes into its cluster)
   onpush status                       services' health, consumers' lag, DLQ depth, index size, last minute's fates
                                       (services at ONPUSH_<SERVICE>_URL, default http://127.0.0.1:808x)
-  onpush audit [--since 1h]           every event and restart request ended exactly once? (exit 1 if not)
+  onpush audit [--since 1h] [--cluster C]
+                                      every event and restart request ended exactly once? (exit 1 if not;
+                                      at a fleet's hub: in every cluster, or in C)
   onpush pending [--state S]          restarts waiting for approval (onpush.dev/approval: required)
   onpush approve|reject <id>... [--note TEXT]
                                       let them restart, or end them rejected
@@ -157,7 +159,10 @@ async function main(argv: string[]): Promise<number> {
     case 'status':
       return statusCommand(natsUrl, process.env, out);
     case 'audit':
-      return auditCommand({ natsUrl, json: values.json, since: values.since }, out);
+      return auditCommand(
+        { natsUrl, json: values.json, since: values.since, cluster: values.cluster },
+        out,
+      );
     case 'pending':
     case 'approve':
     case 'reject':

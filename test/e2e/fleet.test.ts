@@ -6,6 +6,7 @@ import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLEET_SERVICES, HEADERS, STREAMS, parseOutcome, type Outcome } from '@onpush/contracts';
 import type { DlqSummary } from '@onpush/dlq';
+import { auditFleet } from '@onpush/cli';
 import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
 import { connectNats, jetstream, scanStream, type NatsConnection } from '@onpush/nats';
 import { kubeconfig } from '@onpush/sandbox';
@@ -278,5 +279,32 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
     // The replay went into prod-a alone: staging did not restart its locked/api again.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect((await read('staging', 'api', 'locked')).metadata?.generation).toBe(stagingGeneration);
+  });
+
+  it('audits every cluster at the hub: each push ended once in each, nothing unaccounted for', async () => {
+    const result = await eventually(
+      'a clean audit of every cluster',
+      async () => {
+        const audits = await auditFleet(sandbox().need('nats').url, new Date(0));
+        const clean = audits?.every((a) => !('error' in a) && a.unaccounted.length === 0);
+        return clean && audits?.every((a) => 'inFlight' in a && a.inFlight.length === 0)
+          ? audits
+          : undefined;
+      },
+      { timeoutMs: 30_000 },
+    ).catch(async (error: unknown) => {
+      const last = await auditFleet(sandbox().need('nats').url, new Date(0));
+      throw new Error(`${String(error)}\n${JSON.stringify(last, null, 1)}`);
+    });
+    expect(result.map((a) => a.cluster)).toEqual([...CLUSTERS]);
+    for (const one of result) {
+      if ('error' in one) throw new Error(one.error);
+      expect(one.pushes, one.cluster).toBe(pushes);
+      expect(one.accounted.pushes, one.cluster).toBe(pushes);
+    }
+    const only = JSON.parse(await onpush(['audit', '--cluster', 'prod-b', '--json'])) as {
+      clusters: { cluster: string; unaccounted: unknown[] }[];
+    };
+    expect(only.clusters.map((a) => [a.cluster, a.unaccounted.length])).toEqual([['prod-b', 0]]);
   });
 });
