@@ -8,7 +8,13 @@ import { FLEET_SERVICES, HEADERS, STREAMS, parseOutcome, type Outcome } from '@o
 import type { DlqSummary } from '@onpush/dlq';
 import { auditFleet } from '@onpush/cli';
 import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
-import { connectNats, jetstream, scanStream, type NatsConnection } from '@onpush/nats';
+import {
+  connectNats,
+  jetstream,
+  jetstreamManager,
+  scanStream,
+  type NatsConnection,
+} from '@onpush/nats';
 import { kubeconfig } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
 import { deployment, grantRestarter, restarterIdentity } from '../support/kube.js';
@@ -279,6 +285,15 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
     // The replay went into prod-a alone: staging did not restart its locked/api again.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect((await read('staging', 'api', 'locked')).metadata?.generation).toBe(stagingGeneration);
+  });
+
+  it("the hub reads a cluster's streams but can neither purge nor delete them", async () => {
+    const remote = await jetstreamManager(hub, { domain: 'prod-a', timeout: 2_000 });
+    expect((await remote.streams.info(STREAMS.outcomes)).state.messages).toBeGreaterThan(0);
+    await expect(remote.streams.purge(STREAMS.outcomes)).rejects.toThrow();
+    await expect(remote.streams.delete(STREAMS.main)).rejects.toThrow();
+    await expect(remote.streams.update(STREAMS.main, { max_age: 1 })).rejects.toThrow();
+    expect((await remote.streams.info(STREAMS.main)).config.max_age).not.toBe(1);
   });
 
   it('audits every cluster at the hub: each push ended once in each, nothing unaccounted for', async () => {

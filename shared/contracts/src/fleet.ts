@@ -25,6 +25,28 @@ import {
 /** The hub's JetStream domain (every cluster's domain is its name). */
 export const HUB_DOMAIN = 'hub';
 
+/**
+ * What a cluster's leaf-node link to the hub lets through (its `remotes` entry; the same in the
+ * sandbox and k8s/overlays/fleet-cluster). Neither side's onpush messages, KV writes or JetStream
+ * advisories cross as plain traffic — JetStream sources carry what must — and the hub reaches a
+ * cluster's JetStream (`$JS.<cluster>.API`) only to read and to copy: it can neither make, change,
+ * purge nor delete a cluster's streams, nor touch its servers.
+ */
+export const LEAF_LINK = {
+  denyImports: [
+    'onpush.>',
+    '$KV.>',
+    '$JS.EVENT.>',
+    ...['CREATE', 'UPDATE', 'DELETE', 'PURGE', 'MSG.DELETE', 'RESTORE', 'SNAPSHOT'].map(
+      (op) => `$JS.*.API.STREAM.${op}.>`,
+    ),
+    '$JS.*.API.ACCOUNT.PURGE.>',
+    '$JS.*.API.META.>',
+    '$JS.*.API.SERVER.>',
+  ],
+  denyExports: ['onpush.>', '$KV.>', '$JS.EVENT.>'],
+} as const;
+
 /** What one nats-server of a fleet is: the hub, or one cluster. */
 export type FleetRole =
   | { readonly role: 'hub'; readonly clusters: readonly string[] }

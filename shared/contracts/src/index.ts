@@ -125,5 +125,12 @@ export {
   type ApprovalState,
 } from './approvals.js';
 
-export { HUB_DOMAIN, FLEET_SERVICES, isClusterName, clusterName, fleetTopology } from './fleet.js';
+export {
+  HUB_DOMAIN,
+  FLEET_SERVICES,
+  LEAF_LINK,
+  isClusterName,
+  clusterName,
+  fleetTopology,
+} from './fleet.js';
 export type { FleetRole } from './fleet.js';

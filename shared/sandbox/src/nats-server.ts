@@ -15,6 +15,7 @@ import {
 } from '@onpush/nats';
 import {
   HUB_DOMAIN,
+  LEAF_LINK,
   TOPOLOGY,
   clusterName,
   fleetTopology,
@@ -326,9 +327,8 @@ function clusterLines(cluster: ClusterMembership | undefined): string[] {
 
 /**
  * The `leafnodes {}` block of a fleet member. The hub: a TLS leaf-node listener that accepts the
- * fleet's leaf identity. A cluster: one remote, the hub, over TLS; no `onpush.*` message crosses
- * the link either way (JetStream sources carry what must), so the two sides' streams never take
- * each other's publishes twice.
+ * fleet's leaf identity, and keeps each cluster's interest from the others. A cluster: one remote,
+ * the hub, over TLS, letting through only what LEAF_LINK allows.
  */
 function leafLines(
   fleet: FleetMembership | undefined,
@@ -343,11 +343,12 @@ function leafLines(
       `  listen: "127.0.0.1:${fleet.leafPort}"`,
       // Clusters dial the address they were given (a load balancer, a proxy), never one gossiped.
       '  no_advertise: true',
+      // One cluster's subscriptions are never propagated to the others.
+      '  isolate_leafnode_interest: true',
       `  tls ${JSON.stringify(tls)}`,
       `  authorization { nkey: ${JSON.stringify(leaf.publicKey)}, timeout: 2 }`,
       '}',
     ];
-  const isolated = JSON.stringify(['onpush.>']);
   return [
     'leafnodes {',
     '  reconnect: "1s"',
@@ -355,8 +356,8 @@ function leafLines(
     `    url: ${JSON.stringify(fleet.hubLeafUrl)}`,
     `    nkey: ${JSON.stringify(leaf.seed)}`,
     `    tls { ca_file: ${JSON.stringify(join(credentialsDir, CA_FILE))} }`,
-    `    deny_imports: ${isolated}`,
-    `    deny_exports: ${isolated}`,
+    `    deny_imports: ${JSON.stringify(LEAF_LINK.denyImports)}`,
+    `    deny_exports: ${JSON.stringify(LEAF_LINK.denyExports)}`,
     '  }]',
     '}',
   ];
