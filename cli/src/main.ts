@@ -17,7 +17,8 @@ import { statusCommand } from './status-command.js';
 const USAGE = `onpush — restart every Kubernetes workload that runs a pushed image
 
 usage:
-  onpush demo                         sandbox + pipeline + one Artifact Registry push, end to end
+  onpush demo [--clusters 3|a,b,c]    sandbox + pipeline + one Artifact Registry push, end to end
+                                      (--clusters: a fleet, the push restarting in every cluster)
   onpush start [--scale N]            the five services as supervised processes, N of each (NATS_URL, or a local nats-server)
   onpush run <service>                one service in this process (${SERVICES.join(', ')})
   onpush provision [--replicas N]     create or update the JetStream streams, consumers and KV buckets (as admin)
@@ -115,8 +116,14 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   switch (command) {
-    case 'demo':
-      return demoCommand(sandboxDir(process.env, values.dir), out);
+    case 'demo': {
+      const clusters = parseClusters(values.clusters);
+      if (typeof clusters === 'string') {
+        out.error(`onpush demo: --clusters ${clusters}`);
+        return 2;
+      }
+      return demoCommand(sandboxDir(process.env, values.dir), out, clusters);
+    }
     case 'start': {
       const scale = Number(values.scale ?? '1');
       if (!Number.isInteger(scale) || scale < 1 || scale > 9) {

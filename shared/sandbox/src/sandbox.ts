@@ -47,6 +47,8 @@ export interface SandboxEnv {
 interface SandboxState {
   env: SandboxEnv;
   pids: { name: string; pid: number }[];
+  /** A fleet's clusters, and the environment of each one's services. */
+  clusters?: Record<string, SandboxEnv>;
 }
 
 /** The servers onpush runs against: real nats-server, Pub/Sub emulator, kube-apiserver + etcd. */
@@ -255,6 +257,8 @@ export type UpResult = {
   env: SandboxEnv;
   envFile: string;
   pids: SandboxState['pids'];
+  /** A fleet's clusters: the environment of each one's services (also in `<envFile>.<name>`). */
+  clusters: Record<string, SandboxEnv>;
 };
 
 /**
@@ -269,16 +273,21 @@ export async function sandboxUp(options: Omit<SandboxOptions, 'detached'>): Prom
       env: existing.env,
       envFile: envFile(options.dir),
       pids: existing.pids,
+      clusters: existing.clusters ?? {},
     };
   }
   if (existing) await sandboxDown(options.dir);
   const sandbox = await Sandbox.start({ ...options, detached: true });
-  const state: SandboxState = { env: sandbox.env, pids: sandbox.pids };
+  const clusters = Object.fromEntries(
+    [...(sandbox.fleet?.clusters.keys() ?? [])].map((name) => [name, sandbox.clusterEnv(name)]),
+  );
+  const state: SandboxState = { env: sandbox.env, pids: sandbox.pids, clusters };
   writeFileSync(stateFile(options.dir), `${JSON.stringify(state, null, 2)}\n`);
   writeFileSync(envFile(options.dir), envFileText(sandbox.env));
-  for (const name of sandbox.fleet?.clusters.keys() ?? [])
-    writeFileSync(`${envFile(options.dir)}.${name}`, envFileText(sandbox.clusterEnv(name)));
-  return { status: 'started', env: sandbox.env, envFile: envFile(options.dir), pids: state.pids };
+  for (const [name, env] of Object.entries(clusters))
+    writeFileSync(`${envFile(options.dir)}.${name}`, envFileText(env));
+  const file = envFile(options.dir);
+  return { status: 'started', env: sandbox.env, envFile: file, pids: state.pids, clusters };
 }
 
 /** `onpush sandbox down`: stops every process `up` recorded; returns what it stopped. */
