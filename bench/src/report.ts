@@ -6,6 +6,7 @@ import type { BurstResult } from './burst.js';
 import type { RateResult } from './rates.js';
 import type { ChurnResult } from './churn.js';
 import type { ClusterResult } from './nats-cluster.js';
+import type { FleetResult } from './fleet.js';
 import type { Results } from './run.js';
 
 const ms = (s: Summary | undefined): string =>
@@ -211,6 +212,25 @@ export function rows(r: Results): [string, string, string][] {
     out.push([
       `churn: ${churn.changes} changes of ${churn.others} Deployments that did not opt in (${churn.rate}/s for ${churn.seconds}s), rollouts followed in their namespaces`,
       `CPU of the five services ${sum(churn.cpuSeconds.churn)} s (resolver ${churn.cpuSeconds.churn['resolver']}, restarter ${churn.cpuSeconds.churn['restarter']}) beside ${sum(churn.cpuSeconds.quiet)} s without; ${churn.cpuPerChangeMs} ms per change`,
+      '—',
+    ]);
+  }
+  const fleet = get<FleetResult>('fleet');
+  if (fleet) {
+    out.push([
+      `fleet: webhook POST at the hub → PATCH seen in each of ${fleet.clusters.length} clusters (${fleet.rate}/s for ${fleet.seconds}s, each its own API server and leaf nats-server)`,
+      Object.entries(fleet.perCluster)
+        .map(([name, c]) => `${name} ${ms(c.latencyMs)} (${c.restarted}/${fleet.sent})`)
+        .join('; '),
+      '—',
+    ]);
+    out.push([
+      '  → PATCH seen in the last of the clusters',
+      `${ms(fleet.lastClusterMs)}${
+        webhook
+          ? `; ÷ one cluster's p50 (webhook above): ${(fleet.lastClusterMs.p50 / webhook.latencyMs.p50).toFixed(2)}×`
+          : ''
+      }`,
       '—',
     ]);
   }

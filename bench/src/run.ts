@@ -12,6 +12,7 @@ import { benchKubeFloor } from './floor.js';
 import { benchLookup } from './lookup.js';
 import { pubsubLatency, webhookLatency } from './pipeline.js';
 import { benchBurst, pubsubSend, webhookSend, type BurstResult } from './burst.js';
+import { benchFleet } from './fleet.js';
 import { benchNatsCluster } from './nats-cluster.js';
 import { appImage, garBody, postPush, pubsubBench } from './pushes.js';
 import { stageTimes } from './stages.js';
@@ -32,6 +33,7 @@ export const SECTIONS = [
   'cluster',
   'rates',
   'churn',
+  'fleet',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 
@@ -64,6 +66,10 @@ const sizes = (smoke: boolean) => ({
   churnOthers: smoke ? 40 : 400,
   churnRate: 50,
   churnSeconds: smoke ? 2 : 20,
+  // a hub and three clusters on the same machine, each cluster with its own API server
+  // (each push a Deployment of its own per cluster in the smoke run: none is superseded)
+  fleetWorkloads: smoke ? 40 : 200,
+  fleetRate: smoke ? 20 : 50,
   // latency and CPU per push at any load: long enough at each rate for a few dozen samples
   rates: smoke
     ? [
@@ -84,9 +90,11 @@ async function startServices(
   env: NodeJS.ProcessEnv = {},
   /** false: the push endpoint with its default rate limit, not the bench's unlimited one. */
   benchLimits = true,
+  /** Some of them only (one side of a fleet). */
+  services: readonly ServiceName[] = SERVICES,
 ): Promise<{ supervisor: Supervisor; ports: Record<ServiceName, number> }> {
   const ports = {} as Record<ServiceName, number>;
-  for (const s of SERVICES) ports[s] = await freePort();
+  for (const s of services) ports[s] = await freePort();
   const ingestAuth = pushAuthEnv(sandbox.dir, benchLimits);
   const supervisor = new Supervisor({
     env: {
@@ -102,10 +110,11 @@ async function startServices(
       PORT: String(ports[service]),
       ...(service === 'ingest' ? ingestAuth : {}),
     }),
+    services,
     write: () => undefined,
   });
   supervisor.start();
-  for (const s of SERVICES) {
+  for (const s of services) {
     await waitUntil(
       `${s} ready`,
       async () => (await fetch(`http://127.0.0.1:${ports[s]}/readyz`)).ok,
@@ -194,6 +203,21 @@ async function pipelineBenches(run: Run): Promise<void> {
         seconds: size.latencySeconds,
         offset: 40_000_000,
         log,
+      });
+    }
+    if (run.want('fleet')) {
+      run.results['fleet'] = await benchFleet({
+        dir: sandbox.dir,
+        clusters: ['cluster-1', 'cluster-2', 'cluster-3'],
+        workloads: size.fleetWorkloads,
+        rate: size.fleetRate,
+        seconds: size.latencySeconds,
+        offset: 50_000_000,
+        log,
+        startServices: async (env, services) => {
+          const { supervisor, ports } = await startServices(sandbox, env, true, services);
+          return { ports, stop: () => supervisor.stop() };
+        },
       });
     }
   } finally {

@@ -3,7 +3,11 @@ import {
   CA_FILE,
   SERVER_CERT_FILE,
   SERVER_KEY_FILE,
+  DEFAULT_SERVER_NAMES,
+  LEAF_AUTH_CONF,
+  LEAF_REMOTE_CONF,
   ensureCredentials,
+  ensureLeafCredentials,
   credentialSecrets,
   ensureTls,
   seedFile,
@@ -22,9 +26,12 @@ export async function credentialsCommand(
   dir: string,
   out: Output,
   secretsNamespace?: string,
+  /** More names for the server's certificate: a fleet hub's leaf-node address (`--server-name`). */
+  serverNames: readonly string[] = [],
 ): Promise<number> {
   const { created } = ensureCredentials(dir);
-  const issued = await ensureTls(dir);
+  const leaf = ensureLeafCredentials(dir);
+  const issued = await ensureTls(dir, [...DEFAULT_SERVER_NAMES, ...serverNames]);
   if (secretsNamespace !== undefined) {
     // Only the Secrets on stdout, so it can go straight to `kubectl apply -f -`.
     process.stdout.write(`${JSON.stringify(credentialSecrets(dir, secretsNamespace), null, 2)}\n`);
@@ -35,6 +42,9 @@ export async function credentialsCommand(
     out.info(`${identity.padEnd(12)} ${seedFile(dir, identity)} ${made}`);
   }
   out.info(`server       ${dir}/${AUTH_CONF} (include it in nats-server's configuration)`);
+  out.info(
+    `fleet        ${dir}/${LEAF_AUTH_CONF} (the hub's), ${LEAF_REMOTE_CONF} (each cluster's): leaf identity ${leaf.publicKey}`,
+  );
   out.info(
     `tls          ${dir}/${SERVER_CERT_FILE}, ${SERVER_KEY_FILE} (the server's), ${CA_FILE} (every client's) ${issued ? 'created' : 'kept'}`,
   );

@@ -25,10 +25,12 @@ usage:
       [--hub --clusters a,b | --cluster a]
                                       one side of a fleet: the hub (copies its clusters' outcomes and dead
                                       letters) or a cluster (copies the hub's pushes)
-  onpush credentials [--dir DIR] [--secrets NAMESPACE]
+  onpush credentials [--dir DIR] [--secrets NAMESPACE] [--server-name HOST]...
                                       NATS identities (an NKEY seed per service and admin), the server's auth.conf, TLS
                                       (default DIR: ./.onpush/credentials; services read NATS_CREDENTIALS_DIR);
                                       --secrets: print them as Kubernetes Secrets for kubectl apply -f -
+                                      --server-name: one more name in the server's certificate (a fleet
+                                      hub's leaf-node address, as its clusters dial it)
   onpush dlq ls|show <id>|replay <id>|purge <id> [--stage S] [--cluster C] [--reason R] [--since 1h]
                                       dead letters: list, show, replay to the original subject, purge
                                       (at a fleet's hub: every cluster's; a replay goes into its cluster)
@@ -102,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
       note: { type: 'string' },
       'nats-cluster': { type: 'string' },
       clusters: { type: 'string' },
+      'server-name': { type: 'string', multiple: true },
       hub: { type: 'boolean' },
       cluster: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -155,7 +158,12 @@ async function main(argv: string[]): Promise<number> {
       );
     }
     case 'credentials':
-      return credentialsCommand(values.dir ?? join('.onpush', 'credentials'), out, values.secrets);
+      return credentialsCommand(
+        values.dir ?? join('.onpush', 'credentials'),
+        out,
+        values.secrets,
+        values['server-name'] ?? [],
+      );
     case 'dlq':
       return dlqCommand(
         action,

@@ -99,6 +99,20 @@ describe('benchmark smoke run', () => {
     expect(cluster.nodeLoss.workloads).toBeGreaterThan(0);
     expect(cluster.nodeLoss.onLastPush).toBe(cluster.nodeLoss.workloads);
     expect(cluster.nodeLoss.pauseMs).toBeGreaterThan(0);
+    // A hub and three clusters (each its own API server and leaf nats-server): every push seen
+    // restarted in every cluster, each cluster's latency and the last cluster's measured.
+    const fleet = results['fleet'] as {
+      clusters: string[];
+      sent: number;
+      perCluster: Record<string, Latency>;
+      lastClusterMs: { n: number; p50: number };
+    };
+    expect(Object.keys(fleet.perCluster)).toEqual(fleet.clusters);
+    expect(fleet.clusters).toHaveLength(3);
+    for (const [name, one] of Object.entries(fleet.perCluster))
+      expect(one.restarted, name).toBe(fleet.sent);
+    expect(fleet.lastClusterMs.n).toBe(fleet.sent);
+    expect(fleet.lastClusterMs.p50).toBeGreaterThan(0);
     // Latency at a ladder of rates, each beside its floor measured in the same run, and the CPU
     // spent per push: every push restarted at every rate, every number measured.
     const rates = results['rates'] as {

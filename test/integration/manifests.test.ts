@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,12 +28,15 @@ import {
   type V1StatefulSet,
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
-import { TOPOLOGY } from '@onpush/contracts';
+import { FLEET_SERVICES, LEAF_LINK, TOPOLOGY, type NatsIdentity } from '@onpush/contracts';
 import { loadKubeConfig } from '@onpush/kube';
 import {
+  LEAF_CLUSTER_SECRET_NAME,
+  LEAF_HUB_SECRET_NAME,
   SERVER_SECRET_NAME,
   credentialSecrets,
   ensureCredentials,
+  ensureLeafCredentials,
   ensureTls,
   identitySecretName,
 } from '@onpush/nats';
@@ -42,9 +45,23 @@ import { eventually, useSandbox } from '@onpush/testing';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const OVERLAYS = ['small', 'production'] as const;
+const OVERLAYS = ['small', 'production', 'fleet-hub', 'fleet-cluster'] as const;
 type Overlay = (typeof OVERLAYS)[number];
 const SERVICES = ['ingest', 'parser', 'resolver', 'restarter', 'dlq-manager'] as const;
+/** The services an overlay runs: a fleet's hub and clusters each run some. */
+const servicesOf = (overlay: Overlay): readonly string[] =>
+  overlay === 'fleet-hub'
+    ? FLEET_SERVICES.hub
+    : overlay === 'fleet-cluster'
+      ? FLEET_SERVICES.cluster
+      : SERVICES;
+/** What takes traffic from anywhere: ingest, and a fleet hub's leaf-node port. */
+const OPEN_TO_ALL: Record<Overlay, string[]> = {
+  small: ['ingest'],
+  production: ['ingest'],
+  'fleet-hub': ['ingest', 'nats-leaf'],
+  'fleet-cluster': [],
+};
 const NAMESPACE = 'onpush';
 const FIELD_MANAGER = 'onpush-manifests-test';
 
@@ -289,15 +306,25 @@ describe('Kubernetes manifests (k8s/)', () => {
 
   it('builds every overlay with the five services hardened, probed, budgeted and spread', () => {
     for (const overlay of OVERLAYS) {
-      const findings = SERVICES.flatMap((name) => serviceFindings(name, objects(overlay)));
+      const findings = servicesOf(overlay).flatMap((name) =>
+        serviceFindings(name, objects(overlay)),
+      );
       expect(findings, overlay).toEqual([]);
+      // exactly its services: a fleet side runs no Deployment of the other side's
+      expect(
+        ofKind<V1Deployment>(objects(overlay), 'Deployment')
+          .map((d) => d.metadata.name)
+          .sort(),
+        overlay,
+      ).toEqual([...servicesOf(overlay)].sort());
       const resolver = ofKind<V1Deployment>(objects(overlay), 'Deployment').find(
         (d) => d.metadata.name === 'resolver',
       );
-      const env = resolver?.spec?.template.spec?.containers[0]?.env ?? [];
-      expect(env.find((e) => e.name === 'ONPUSH_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe(
-        'metadata.namespace',
-      );
+      const env = resolver?.spec?.template.spec?.containers[0]?.env;
+      if (env)
+        expect(env.find((e) => e.name === 'ONPUSH_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe(
+          'metadata.namespace',
+        );
       expect(ofKind(objects(overlay), 'Secret'), 'no Secret is shipped').toEqual([]);
     }
   });
@@ -312,7 +339,7 @@ describe('Kubernetes manifests (k8s/)', () => {
           (s) => s.spec.scaleTargetRef.name,
         ),
       ].sort();
-      expect(targets, overlay).toEqual([...SERVICES].sort());
+      expect(targets, overlay).toEqual([...servicesOf(overlay)].sort());
     }
     const scaled = ofKind<ScaledObject>(objects('production'), 'ScaledObject');
     for (const consumer of Object.values(TOPOLOGY.consumers)) {
@@ -346,7 +373,7 @@ describe('Kubernetes manifests (k8s/)', () => {
       const openToAll = policies
         .filter((p) => (p.spec?.ingress ?? []).some((rule) => !rule._from))
         .map((p) => p.metadata.name);
-      expect(openToAll, overlay).toEqual(['ingest']);
+      expect(openToAll, overlay).toEqual(OPEN_TO_ALL[overlay]);
     }
   });
 
@@ -365,46 +392,85 @@ describe('Kubernetes manifests (k8s/)', () => {
         ]),
       );
       expect(mounted, overlay).toEqual({
-        ingest: [identitySecretName('ingest')],
-        parser: [identitySecretName('parser')],
-        resolver: [identitySecretName('resolver')],
-        restarter: [identitySecretName('restarter')],
-        'dlq-manager': [identitySecretName('dlq-manager')],
+        ...Object.fromEntries(
+          servicesOf(overlay).map((s) => [s, [identitySecretName(s as NatsIdentity)]]),
+        ),
         provision: [identitySecretName('admin')],
       });
     }
   });
 
-  it('ships a NATS configuration that nats-server accepts, with the Secret onpush credentials makes', async () => {
-    const config = ofKind<V1ConfigMap>(objects('production'), 'ConfigMap').find((c) =>
-      c.metadata.name.startsWith('nats-config'),
-    );
-    const nats = ofKind<V1StatefulSet>(objects('production'), 'StatefulSet')[0];
-    const env = nats?.spec?.template.spec?.containers[0]?.env ?? [];
-    // The config volume projects nats.conf and the Secret `onpush credentials --secrets` makes.
-    const projected = nats?.spec?.template.spec?.volumes?.find(
-      (v) => v.name === 'config',
-    )?.projected;
-    expect(projected?.sources?.map((s) => s.secret?.name).filter(Boolean)).toEqual([
-      SERVER_SECRET_NAME,
-    ]);
+  it('ships a NATS configuration that nats-server accepts, with the Secrets onpush credentials makes', async () => {
+    // The Secrets each overlay's nats-server mounts beside nats.conf, and its fleet role's lines.
+    const cases = {
+      production: { secrets: [SERVER_SECRET_NAME], lines: [] as RegExp[] },
+      'fleet-hub': {
+        secrets: [SERVER_SECRET_NAME, LEAF_HUB_SECRET_NAME],
+        lines: [/domain: hub/, /leafnodes \{\s*port: 7422/, /include leaf-auth.conf/],
+      },
+      'fleet-cluster': {
+        secrets: [SERVER_SECRET_NAME, LEAF_CLUSTER_SECRET_NAME],
+        lines: [/domain: \$CLUSTER_NAME/, /url: \$HUB_LEAF_URL/, /include leaf-remote.conf/],
+      },
+    } as const;
     const dir = mkdtempSync(join(tmpdir(), 'onpush-nats-conf-'));
     try {
       ensureCredentials(dir);
+      ensureLeafCredentials(dir);
       await ensureTls(dir);
-      const secret = credentialSecrets(dir, 'onpush').items.find(
-        (i) => i.metadata.name === SERVER_SECRET_NAME,
-      );
-      for (const [key, value] of Object.entries(secret?.data ?? {}))
-        writeFileSync(join(dir, key), Buffer.from(value, 'base64'));
-      const file = join(dir, 'nats.conf');
-      // Mounted at /etc/nats in the pod; here in dir.
-      writeFileSync(file, (config?.data?.['nats.conf'] ?? '').replaceAll('/etc/nats/', `${dir}/`));
-      const values = Object.fromEntries(env.filter((e) => e.value).map((e) => [e.name, e.value]));
-      const { stderr, stdout } = await run(findNatsServer(), ['-c', file, '-t'], {
-        env: { ...process.env, ...values, POD_NAME: `${nats?.metadata.name}-0` },
-      });
-      expect(stdout + stderr).toContain('is valid');
+      const secrets = credentialSecrets(dir, 'onpush').items;
+      for (const [overlay, expected] of Object.entries(cases) as [
+        keyof typeof cases,
+        (typeof cases)[keyof typeof cases],
+      ][]) {
+        const config = ofKind<V1ConfigMap>(objects(overlay), 'ConfigMap').find((c) =>
+          c.metadata.name.startsWith('nats-config'),
+        );
+        const conf = config?.data?.['nats.conf'] ?? '';
+        for (const line of expected.lines) expect(conf, overlay).toMatch(line);
+        const nats = ofKind<V1StatefulSet>(objects(overlay), 'StatefulSet')[0];
+        const env = nats?.spec?.template.spec?.containers[0]?.env ?? [];
+        // The config volume projects nats.conf and the Secrets `onpush credentials --secrets` makes.
+        const projected = nats?.spec?.template.spec?.volumes?.find(
+          (v) => v.name === 'config',
+        )?.projected;
+        expect(projected?.sources?.map((s) => s.secret?.name).filter(Boolean), overlay).toEqual([
+          ...expected.secrets,
+        ]);
+        const here = join(dir, overlay);
+        mkdirSync(here);
+        for (const secret of secrets.filter((i) =>
+          (expected.secrets as readonly string[]).includes(i.metadata.name),
+        ))
+          for (const [key, value] of Object.entries(secret.data))
+            writeFileSync(join(here, key), Buffer.from(value, 'base64'));
+        const file = join(here, 'nats.conf');
+        // Mounted at /etc/nats in the pod; here in its directory.
+        writeFileSync(file, conf.replaceAll('/etc/nats/', `${here}/`));
+        const values = Object.fromEntries(env.filter((e) => e.value).map((e) => [e.name, e.value]));
+        const { stderr, stdout } = await run(findNatsServer(), ['-c', file, '-t'], {
+          env: {
+            ...process.env,
+            ...values,
+            POD_NAME: `${nats?.metadata.name}-0`,
+            CLUSTER_NAME: 'prod-eu',
+          },
+        });
+        expect(stdout + stderr, overlay).toContain('is valid');
+      }
+      // A cluster's link lets through what the sandbox's does (LEAF_LINK), no more.
+      const clusterConf =
+        ofKind<V1ConfigMap>(objects('fleet-cluster'), 'ConfigMap').find((c) =>
+          c.metadata.name.startsWith('nats-config'),
+        )?.data?.['nats.conf'] ?? '';
+      const listed = (key: string) =>
+        [
+          ...(new RegExp(`${key}: \\[([^\\]]*)\\]`).exec(clusterConf)?.[1] ?? '').matchAll(
+            /"([^"]+)"/g,
+          ),
+        ].map((m) => m[1]);
+      expect(listed('deny_imports')).toEqual([...LEAF_LINK.denyImports]);
+      expect(listed('deny_exports')).toEqual([...LEAF_LINK.denyExports]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

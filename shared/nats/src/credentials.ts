@@ -109,6 +109,10 @@ export function ensureCredentials(dir: string): CredentialsResult {
 
 /** The seed a fleet cluster's nats-server signs in to the hub's leaf-node port with. */
 export const LEAF_SEED = 'leaf.nk';
+/** The hub's `leafnodes { authorization {} }`: the leaf identity's public key. */
+export const LEAF_AUTH_CONF = 'leaf-auth.conf';
+/** A cluster's `remotes` entry's identity: `nkey: <seed>` (a secret). */
+export const LEAF_REMOTE_CONF = 'leaf-remote.conf';
 
 /**
  * The leaf-node identity of a fleet (made when missing): the hub's `leafnodes` block accepts its
@@ -120,5 +124,12 @@ export function ensureLeafCredentials(dir: string): { seed: string; publicKey: s
   if (!existsSync(file))
     writeFileSync(file, `${new TextDecoder().decode(createUser().getSeed())}\n`, { mode: 0o600 });
   const seed = readFileSync(file, 'utf8').trim();
-  return { seed, publicKey: publicKeyOf(new TextEncoder().encode(seed)) };
+  const publicKey = publicKeyOf(new TextEncoder().encode(seed));
+  // The two halves as nats-server configuration, included by the fleet overlays' nats.conf.
+  writeFileSync(
+    join(dir, LEAF_AUTH_CONF),
+    `# onpush's fleet leaf identity (public key): the hub accepts clusters signing with it.\nauthorization { nkey: ${JSON.stringify(publicKey)}, timeout: 2 }\n`,
+  );
+  writeFileSync(join(dir, LEAF_REMOTE_CONF), `nkey: ${JSON.stringify(seed)}\n`, { mode: 0o600 });
+  return { seed, publicKey };
 }

@@ -6,12 +6,21 @@ export {
   ensureCredentials,
   ensureLeafCredentials,
   LEAF_SEED,
+  LEAF_AUTH_CONF,
+  LEAF_REMOTE_CONF,
   publicKeyOf,
   readSeed,
   seedFile,
   type CredentialsResult,
 } from './credentials.js';
-export { SERVER_SECRET_NAME, credentialSecrets, identitySecretName } from './secrets.js';
+export {
+  SERVER_SECRET_NAME,
+  LEAF_HUB_SECRET_NAME,
+  LEAF_CLUSTER_SECRET_NAME,
+  LEAF_CA_FILE,
+  credentialSecrets,
+  identitySecretName,
+} from './secrets.js';
 export { DEFAULT_SERVER_NAMES, SERVER_CERT_FILE, SERVER_KEY_FILE, ensureTls } from './tls.js';
 export {
   provision,

@@ -1,10 +1,10 @@
 // A credentials directory as Kubernetes Secrets, named as the kustomize base mounts them: each
 // service's pod gets only its own seed and the CA; nats-server gets the authorization block and
 // its certificate; the provision Job (and an operator's CLI) the admin seed.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NATS_IDENTITIES, type NatsIdentity } from '@onpush/contracts';
-import { AUTH_CONF, seedFile } from './credentials.js';
+import { AUTH_CONF, LEAF_AUTH_CONF, LEAF_REMOTE_CONF, seedFile } from './credentials.js';
 import { CA_FILE } from './connect.js';
 import { SERVER_CERT_FILE, SERVER_KEY_FILE } from './tls.js';
 
@@ -12,6 +12,12 @@ import { SERVER_CERT_FILE, SERVER_KEY_FILE } from './tls.js';
 export const identitySecretName = (identity: NatsIdentity): string => `onpush-nats-${identity}`;
 /** The Secret nats-server mounts at /etc/nats/auth. */
 export const SERVER_SECRET_NAME = 'nats-auth';
+/** A fleet hub's nats-server: the leaf identity's public key (k8s/overlays/fleet-hub). */
+export const LEAF_HUB_SECRET_NAME = 'nats-leaf-hub';
+/** A fleet cluster's nats-server: the leaf seed and the CA of the hub (k8s/overlays/fleet-cluster). */
+export const LEAF_CLUSTER_SECRET_NAME = 'nats-leaf-cluster';
+/** The hub's CA as a fleet cluster's nats-server verifies it. */
+export const LEAF_CA_FILE = 'leaf-ca.pem';
 
 interface Secret {
   apiVersion: 'v1';
@@ -50,6 +56,16 @@ export function credentialSecrets(
           [CA_FILE]: ca,
         }),
       ),
+      // A fleet: the hub's half, and every cluster's (one `onpush credentials` for the fleet).
+      ...(existsSync(join(dir, LEAF_AUTH_CONF))
+        ? [
+            secret(LEAF_HUB_SECRET_NAME, { [LEAF_AUTH_CONF]: join(dir, LEAF_AUTH_CONF) }),
+            secret(LEAF_CLUSTER_SECRET_NAME, {
+              [LEAF_REMOTE_CONF]: join(dir, LEAF_REMOTE_CONF),
+              [LEAF_CA_FILE]: ca,
+            }),
+          ]
+        : []),
     ],
   };
 }
