@@ -6,17 +6,21 @@ import { createDeployments, restartWatch, type RestartWatch } from './cluster.js
 import { webhookLatency } from './pipeline.js';
 import { summarize, type Summary } from './stats.js';
 
-export interface FleetResult {
-  clusters: string[];
+export interface FleetStep {
   rate: number;
   seconds: number;
-  /** Deployments per cluster (the same images in each). */
-  workloads: number;
   sent: number;
   /** Webhook POST at the hub → the PATCH seen by a watch on each cluster's API server. */
   perCluster: Record<string, { restarted: number; latencyMs: Summary }>;
   /** POST → the PATCH seen in the last of the clusters to apply it. */
   lastClusterMs: Summary;
+}
+
+export interface FleetResult {
+  clusters: string[];
+  /** Deployments per cluster (the same images in each). */
+  workloads: number;
+  steps: FleetStep[];
 }
 
 type Services = readonly ('ingest' | 'parser' | 'resolver' | 'restarter' | 'dlq-manager')[];
@@ -31,8 +35,7 @@ export async function benchFleet(options: {
   dir: string;
   clusters: readonly string[];
   workloads: number;
-  rate: number;
-  seconds: number;
+  steps: readonly { rate: number; seconds: number }[];
   offset: number;
   log: (line: string) => void;
   startServices: (
@@ -91,41 +94,31 @@ export async function benchFleet(options: {
     const warm = new Map<string, number>();
     await webhookLatency(ingestPort, target, 10, 3, options.offset + 900_000, warm);
     await settled(warm);
-    log(
-      `fleet: push-to-PATCH via webhook at ${options.rate}/s for ${options.seconds}s, ` +
-        `each push restarting one Deployment in each of ${options.clusters.length} clusters`,
-    );
-    const sentAt = new Map<string, number>();
-    const run = await webhookLatency(
-      ingestPort,
-      target,
-      options.rate,
-      options.seconds,
-      options.offset,
-      sentAt,
-    );
-    await settled(sentAt);
-    const perCluster: FleetResult['perCluster'] = {};
-    for (const [name, watch] of watches) {
-      const latencies = [...sentAt].flatMap(([id, t0]) => {
-        const at = watch.seen.get(id)?.[0];
-        return at === undefined ? [] : [at - t0];
+    const steps: FleetStep[] = [];
+    for (const [i, { rate, seconds }] of options.steps.entries()) {
+      log(
+        `fleet: push-to-PATCH via webhook at ${rate}/s for ${seconds}s, ` +
+          `each push restarting one Deployment in each of ${options.clusters.length} clusters`,
+      );
+      const sentAt = new Map<string, number>();
+      const offset = options.offset + i * 100_000;
+      const run = await webhookLatency(ingestPort, target, rate, seconds, offset, sentAt);
+      await settled(sentAt);
+      const perCluster: FleetStep['perCluster'] = {};
+      for (const [name, watch] of watches) {
+        const latencies = [...sentAt].flatMap(([id, t0]) => {
+          const at = watch.seen.get(id)?.[0];
+          return at === undefined ? [] : [at - t0];
+        });
+        perCluster[name] = { restarted: latencies.length, latencyMs: summarize(latencies) };
+      }
+      const last = [...sentAt].flatMap(([id, t0]) => {
+        const seen = [...watches.values()].map((w) => w.seen.get(id)?.[0]);
+        return seen.every((at) => at !== undefined) ? [Math.max(...seen) - t0] : [];
       });
-      perCluster[name] = { restarted: latencies.length, latencyMs: summarize(latencies) };
+      steps.push({ rate, seconds, sent: run.sent, perCluster, lastClusterMs: summarize(last) });
     }
-    const last = [...sentAt].flatMap(([id, t0]) => {
-      const seen = [...watches.values()].map((w) => w.seen.get(id)?.[0]);
-      return seen.every((at) => at !== undefined) ? [Math.max(...seen) - t0] : [];
-    });
-    return {
-      clusters: [...options.clusters],
-      rate: options.rate,
-      seconds: options.seconds,
-      workloads: options.workloads,
-      sent: run.sent,
-      perCluster,
-      lastClusterMs: summarize(last),
-    };
+    return { clusters: [...options.clusters], workloads: options.workloads, steps };
   } finally {
     for (const watch of watches.values()) watch.stop();
     await Promise.all(stops.map((stop) => stop()));

@@ -216,19 +216,20 @@ export function rows(r: Results): [string, string, string][] {
     ]);
   }
   const fleet = get<FleetResult>('fleet');
-  if (fleet) {
+  for (const step of fleet?.steps ?? []) {
     out.push([
-      `fleet: webhook POST at the hub → PATCH seen in each of ${fleet.clusters.length} clusters (${fleet.rate}/s for ${fleet.seconds}s, each its own API server and leaf nats-server)`,
-      Object.entries(fleet.perCluster)
-        .map(([name, c]) => `${name} ${ms(c.latencyMs)} (${c.restarted}/${fleet.sent})`)
+      `fleet: webhook POST at the hub → PATCH seen in each of ${fleet!.clusters.length} clusters (${step.rate}/s for ${step.seconds}s; each cluster its own API server and leaf nats-server, ${fleet!.workloads} Deployments)`,
+      Object.entries(step.perCluster)
+        .map(([name, c]) => `${name} ${ms(c.latencyMs)} (${c.restarted}/${step.sent})`)
         .join('; '),
       '—',
     ]);
+    const single = webhook && webhook.latencyMs && step.rate === 50 ? webhook : undefined;
     out.push([
       '  → PATCH seen in the last of the clusters',
-      `${ms(fleet.lastClusterMs)}${
-        webhook
-          ? `; ÷ one cluster's p50 (webhook above): ${(fleet.lastClusterMs.p50 / webhook.latencyMs.p50).toFixed(2)}×`
+      `${ms(step.lastClusterMs)}${
+        single
+          ? `; ÷ one cluster's p50 at 50/s (webhook above): ${(step.lastClusterMs.p50 / single.latencyMs.p50).toFixed(2)}×`
           : ''
       }`,
       '—',

@@ -69,7 +69,13 @@ const sizes = (smoke: boolean) => ({
   // a hub and three clusters on the same machine, each cluster with its own API server
   // (each push a Deployment of its own per cluster in the smoke run: none is superseded)
   fleetWorkloads: smoke ? 40 : 200,
-  fleetRate: smoke ? 20 : 50,
+  // three clusters' services and API servers share the two cores: at 50/s that is 150 restarts/s
+  fleetSteps: smoke
+    ? [{ rate: 20, seconds: 2 }]
+    : [
+        { rate: 10, seconds: 30 },
+        { rate: 50, seconds: 60 },
+      ],
   // latency and CPU per push at any load: long enough at each rate for a few dozen samples
   rates: smoke
     ? [
@@ -210,8 +216,7 @@ async function pipelineBenches(run: Run): Promise<void> {
         dir: sandbox.dir,
         clusters: ['cluster-1', 'cluster-2', 'cluster-3'],
         workloads: size.fleetWorkloads,
-        rate: size.fleetRate,
-        seconds: size.latencySeconds,
+        steps: size.fleetSteps,
         offset: 50_000_000,
         log,
         startServices: async (env, services) => {

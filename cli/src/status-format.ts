@@ -29,7 +29,7 @@ export function formatStatus(report: StatusReport): string {
   lines.push(...table([['SERVICE', 'READY', 'STATE', 'URL'], ...services]), '');
   if (report.consumers !== undefined) {
     const consumers = report.consumers.map((c) => [
-      c.consumer,
+      c.cluster === undefined ? c.consumer : `${c.consumer}@${c.cluster}`,
       c.stream,
       String(c.pending),
       String(c.ackPending),

@@ -11,6 +11,7 @@ import {
 } from '@onpush/nats';
 import { redactUrls } from '@onpush/config';
 import { parsePrometheusText, sampleValue } from '@onpush/telemetry';
+import { fleetClusters } from './audit-read.js';
 import { DEFAULT_PORTS, SERVICES, type ServiceName } from './services.js';
 
 export interface ServiceHealth {
@@ -24,6 +25,8 @@ export interface ServiceHealth {
 
 export interface ConsumerLag {
   consumer: string;
+  /** At a fleet's hub: the cluster whose consumer this is (read through its JetStream domain). */
+  cluster?: string;
   stream: string;
   /** Not yet delivered (num_pending). */
   pending: number;
@@ -96,13 +99,14 @@ async function indexSize(url: string, timeoutMs: number): Promise<StatusReport['
   return { workloads: size('workloads'), images: size('images') };
 }
 
-async function consumerLags(jsm: JetStreamManager): Promise<ConsumerLag[]> {
+async function consumerLags(jsm: JetStreamManager, cluster?: string): Promise<ConsumerLag[]> {
   const lags: ConsumerLag[] = [];
   for (const spec of Object.values(TOPOLOGY.consumers)) {
     const info = await jsm.consumers.info(spec.stream, spec.durable).catch(() => undefined);
     if (info === undefined) continue;
     lags.push({
       consumer: spec.durable,
+      ...(cluster === undefined ? {} : { cluster }),
       stream: spec.stream,
       pending: info.num_pending,
       ackPending: info.num_ack_pending,
@@ -144,6 +148,16 @@ async function fromNats(options: StatusOptions, now: Date, report: StatusReport)
   try {
     const jsm = await jetstreamManager(nc);
     report.consumers = await consumerLags(jsm);
+    // At a fleet's hub, every cluster's consumers too (a cluster cut off is a problem, not a stop).
+    for (const cluster of await fleetClusters(nc).catch(() => [])) {
+      const lags = await jetstreamManager(nc, { domain: cluster, timeout: 2_000 }, 2_000)
+        .then((remote) => consumerLags(remote, cluster))
+        .catch((error: unknown) => {
+          report.problems.push(`cluster ${cluster}: ${message(error)}`);
+          return [];
+        });
+      report.consumers.push(...lags);
+    }
     report.dlq = await dlqStats(jsm, now).catch((error: unknown) => {
       report.problems.push(`DLQ: ${message(error)}`);
       return undefined;

@@ -103,16 +103,21 @@ describe('benchmark smoke run', () => {
     // restarted in every cluster, each cluster's latency and the last cluster's measured.
     const fleet = results['fleet'] as {
       clusters: string[];
-      sent: number;
-      perCluster: Record<string, Latency>;
-      lastClusterMs: { n: number; p50: number };
+      steps: {
+        sent: number;
+        perCluster: Record<string, Latency>;
+        lastClusterMs: { n: number; p50: number };
+      }[];
     };
-    expect(Object.keys(fleet.perCluster)).toEqual(fleet.clusters);
     expect(fleet.clusters).toHaveLength(3);
-    for (const [name, one] of Object.entries(fleet.perCluster))
-      expect(one.restarted, name).toBe(fleet.sent);
-    expect(fleet.lastClusterMs.n).toBe(fleet.sent);
-    expect(fleet.lastClusterMs.p50).toBeGreaterThan(0);
+    expect(fleet.steps.length).toBeGreaterThan(0);
+    for (const step of fleet.steps) {
+      expect(Object.keys(step.perCluster)).toEqual(fleet.clusters);
+      for (const [name, one] of Object.entries(step.perCluster))
+        expect(one.restarted, name).toBe(step.sent);
+      expect(step.lastClusterMs.n).toBe(step.sent);
+      expect(step.lastClusterMs.p50).toBeGreaterThan(0);
+    }
     // Latency at a ladder of rates, each beside its floor measured in the same run, and the CPU
     // spent per push: every push restarted at every rate, every number measured.
     const rates = results['rates'] as {

@@ -142,15 +142,16 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
   const template = async (cluster: ClusterName, name: string, namespace = 'shop') =>
     (await read(cluster, name, namespace)).spec?.template.metadata?.annotations ?? {};
 
-  /** The onpush CLI at the hub. */
-  function onpush(args: string[]): Promise<string> {
+  /** The onpush CLI at the hub (its stdout; `anyExit`: also when it exits non-zero). */
+  function onpush(args: string[], anyExit = false): Promise<string> {
     return new Promise((resolve, reject) => {
       execFile(
         process.execPath,
         [cliMain, ...args],
         { env: { ...process.env, NATS_URL: sandbox().need('nats').url } },
         (error, stdout, stderr) => {
-          if (error) reject(new Error(`onpush ${args.join(' ')}: ${stderr || error.message}`));
+          if (error && !anyExit)
+            reject(new Error(`onpush ${args.join(' ')}: ${stderr || error.message}`));
           else resolve(stdout);
         },
       );
@@ -294,6 +295,20 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
     await expect(remote.streams.delete(STREAMS.main)).rejects.toThrow();
     await expect(remote.streams.update(STREAMS.main, { max_age: 1 })).rejects.toThrow();
     expect((await remote.streams.info(STREAMS.main)).config.max_age).not.toBe(1);
+  });
+
+  it("shows every cluster's consumers in onpush status at the hub", async () => {
+    const report = JSON.parse(await onpush(['status', '--json'], true)) as {
+      consumers: { consumer: string; cluster?: string; pending: number }[];
+    };
+    const names = report.consumers.map((c) =>
+      c.cluster ? `${c.consumer}@${c.cluster}` : c.consumer,
+    );
+    for (const cluster of CLUSTERS)
+      for (const consumer of ['resolver', 'restarter'])
+        expect(names).toContain(`${consumer}@${cluster}`);
+    expect(names).toContain('parser');
+    expect(names).not.toContain('resolver');
   });
 
   it('audits every cluster at the hub: each push ended once in each, nothing unaccounted for', async () => {
