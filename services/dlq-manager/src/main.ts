@@ -15,7 +15,7 @@ import { dlqRoutes } from './routes.js';
 
 const config = configOrExit(dlqManagerSchema, process.env, 'dlq-manager');
 const log = createLogger({ service: 'dlq-manager' }, { level: config.LOG_LEVEL });
-const metrics = createMetrics('dlq-manager');
+const metrics = createMetrics('dlq-manager', config.CLUSTER_NAME);
 const dlqMetrics = createDlqMetrics(metrics.registry);
 
 const common = { stage: 'dlq-manager', ...stageSettings(config, log, metrics) } as const;

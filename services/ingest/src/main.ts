@@ -8,7 +8,7 @@ import { ingestMetrics } from './metrics.js';
 
 const { config, endpoints } = orExit('ingest', () => loadIngestConfig(process.env));
 const log = createLogger({ service: 'ingest' }, { level: config.LOG_LEVEL });
-const metrics = ingestMetrics(createMetrics('ingest'));
+const metrics = ingestMetrics(createMetrics('ingest', config.CLUSTER_NAME));
 const { effects, routes, ready } = ingestService({ config, log, metrics, endpoints });
 if (endpoints !== undefined)
   log.info('webhook endpoints', {

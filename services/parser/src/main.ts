@@ -8,7 +8,7 @@ import { createParserMetrics } from './metrics.js';
 
 const config = configOrExit(parserSchema, process.env, 'parser');
 const log = createLogger({ service: 'parser' }, { level: config.LOG_LEVEL });
-const metrics = createMetrics('parser');
+const metrics = createMetrics('parser', config.CLUSTER_NAME);
 
 await runService({
   name: 'parser',

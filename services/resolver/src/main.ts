@@ -16,7 +16,7 @@ import { createWatcher, observedView } from './watch.js';
 
 const config = configOrExit(resolverSchema, process.env, 'resolver');
 const log = createLogger({ service: 'resolver' }, { level: config.LOG_LEVEL });
-const metrics = createMetrics('resolver');
+const metrics = createMetrics('resolver', config.CLUSTER_NAME);
 const kube = kubeClientsFrom(kubeconfigFile(config.KUBECONFIG));
 const scope = scopeFromConfig(config);
 

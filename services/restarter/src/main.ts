@@ -52,7 +52,7 @@ function kubeConfigOf(path: string | undefined): KubeConfig {
 
 const config = configOrExit(restarterSchema, process.env, 'restarter');
 const log = createLogger({ service: 'restarter' }, { level: config.LOG_LEVEL });
-const metrics = createMetrics('restarter');
+const metrics = createMetrics('restarter', config.CLUSTER_NAME);
 const settings = stageSettings(config, log, metrics);
 const { ackWaitMs } = consumerSpecOrExit('restarter', settings.tuning, 'restarter');
 const kubeConfig = orExit('restarter', () => kubeConfigOf(config.KUBECONFIG));

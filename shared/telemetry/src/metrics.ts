@@ -16,9 +16,13 @@ export function counter<L extends string>(
 }
 
 /** One registry per service, with Node's default process metrics and the stage's own. */
-export function createMetrics(service: string) {
+export function createMetrics(
+  service: string,
+  /** A fleet cluster's name (CLUSTER_NAME): label `k8s_cluster_name` on every series. */
+  cluster?: string,
+) {
   const registry = new Registry();
-  registry.setDefaultLabels({ service });
+  registry.setDefaultLabels({ service, ...(cluster ? { k8s_cluster_name: cluster } : {}) });
   collectDefaultMetrics({ register: registry });
   return {
     registry,

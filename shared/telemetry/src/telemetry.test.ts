@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePrometheusText, sampleValue } from './prometheus-text.js';
 import { createLogger } from './logger.js';
+import { createMetrics } from './metrics.js';
 import { errorTypeOf } from './spans.js';
 import { exportRequested } from './tracing.js';
 
@@ -66,5 +67,14 @@ describe('createLogger', () => {
     const record = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(record['msg']).toBe('cannot connect to nats://***@nats:4222');
     expect(record['url']).toBe('nats://***@nats:4222');
+  });
+});
+
+describe('createMetrics', () => {
+  it("labels every series with a fleet cluster's name, when it runs in one", async () => {
+    const inCluster = await createMetrics('resolver', 'prod-eu').registry.metrics();
+    expect(inCluster).toMatch(/onpush_ready\{service="resolver",k8s_cluster_name="prod-eu"\}/);
+    const alone = await createMetrics('resolver').registry.metrics();
+    expect(alone).not.toContain('k8s_cluster_name');
   });
 });
