@@ -110,12 +110,7 @@ export async function demoCommand(
   try {
     await waitReady();
     out.info(`pipeline running: five services (logs in ${logFile})`);
-    return await pushAndWatch(
-      kube,
-      sandbox.env.PUBSUB_EMULATOR_HOST ?? '',
-      sandbox.env.PUBSUB_PROJECT ?? '',
-      out,
-    );
+    return await pushAndWatch(kube, sandbox.env, out);
   } finally {
     await supervisor.stop();
     out.info(`pipeline stopped; the sandbox keeps running (npx onpush sandbox down --dir ${dir})`);
@@ -170,12 +165,7 @@ async function fleetDemo(dir: string, names: readonly string[], out: Output): Pr
     out.info(
       `pipeline running: ingest, parser, dlq-manager at the hub; resolver, restarter, dlq-manager in each cluster (logs in ${logFile})`,
     );
-    return await pushAndWatch(
-      kubes,
-      sandbox.env.PUBSUB_EMULATOR_HOST ?? '',
-      sandbox.env.PUBSUB_PROJECT ?? '',
-      out,
-    );
+    return await pushAndWatch(kubes, sandbox.env, out);
   } finally {
     await Promise.all(supervisors.map((s) => s.stop()));
     out.info(`pipeline stopped; the fleet keeps running (npx onpush sandbox down --dir ${dir})`);
@@ -184,8 +174,7 @@ async function fleetDemo(dir: string, names: readonly string[], out: Output): Pr
 
 async function pushAndWatch(
   kube: KubeClients | ReadonlyMap<string, KubeClients>,
-  emulator: string,
-  project: string,
+  { PUBSUB_EMULATOR_HOST: emulator = '', PUBSUB_PROJECT: project = '' }: SandboxEnv,
   out: Output,
 ): Promise<number> {
   const digest = `sha256:${createHash('sha256').update(randomBytes(16)).digest('hex')}`;

@@ -1,13 +1,8 @@
-import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
-import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FLEET_SERVICES, HEADERS, STREAMS, parseOutcome, type Outcome } from '@onpush/contracts';
-import type { DlqSummary } from '@onpush/dlq';
 import { auditFleet } from '@onpush/cli';
-import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
+import { HEADERS, STREAMS, parseOutcome, type Outcome } from '@onpush/contracts';
+import type { DlqSummary } from '@onpush/dlq';
+import { ANNOTATIONS } from '@onpush/kube';
 import {
   connectNats,
   jetstream,
@@ -15,15 +10,16 @@ import {
   scanStream,
   type NatsConnection,
 } from '@onpush/nats';
-import { kubeconfig } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
-import { deployment, grantRestarter, restarterIdentity } from '../support/kube.js';
-import { PUSH_PATH, pushEnv, pushHeaders } from '../support/pubsub-push.js';
+import { onpushCli } from '../support/cli.js';
+import { fleetKube, startFleetServices, type FleetServices } from '../support/fleet-services.js';
+import { deployment, grantRestarter } from '../support/kube.js';
+import { PUSH_PATH, pushHeaders } from '../support/pubsub-push.js';
 import { REPO, digest } from './cluster-fixtures.js';
-import { startServices } from './pipeline.js';
+import { OtlpReceiver, one } from './otlp-receiver.js';
+import { childOf } from './trace-assertions.js';
 
 const CLUSTERS = ['staging', 'prod-a', 'prod-b'] as const;
-const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 type ClusterName = (typeof CLUSTERS)[number];
 
 /** An outcome as the hub keeps it, with the cluster that made it (header Onpush-Cluster). */
@@ -38,21 +34,17 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
   const sandbox = useSandbox(['nats', 'kube'], 'fleet', {
     fleet: { clusters: CLUSTERS, partitionable: true },
   });
-  const kube = new Map<ClusterName, KubeClients>();
-  const rbacs = new Map<ClusterName, RbacAuthorizationV1Api>();
-  const stops: (() => Promise<unknown>)[] = [];
-  const logs: string[][] = [];
-  let ingestPort = 0;
+  let services: FleetServices;
   let hub: NatsConnection;
+  let receiver: OtlpReceiver;
   let pushes = 0;
+  let ingestPort = 0;
+  const kube = (cluster: ClusterName) => services.kube.get(cluster)!;
 
   beforeAll(async () => {
-    const fleet = sandbox().need('fleet');
-    for (const name of CLUSTERS) {
-      const cluster = fleet.cluster(name);
-      const config = loadKubeConfig(cluster.kube!.kubeconfigPath);
-      const clients = kubeClients(config);
-      kube.set(name, clients);
+    // Every service of the fleet exports its spans here, as to one tracing backend.
+    receiver = await OtlpReceiver.start();
+    for (const [name, clients] of fleetKube(sandbox())) {
       for (const ns of ['onpush', 'shop', 'locked'])
         await clients.core.createNamespace({ body: { metadata: { name: ns } } });
       const create = (d: ReturnType<typeof deployment>, namespace = 'shop') =>
@@ -63,45 +55,22 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
         await create(deployment('legacy', `${REPO}/app:1.0`, { optIn: false }));
       if (name === 'prod-b') await create(deployment('other', `${REPO}/other:1.0`));
     }
-    const hubServices = await startServices(sandbox(), {
-      services: FLEET_SERVICES.hub,
-      extra: { ingest: pushEnv() },
-      label: 'hub',
+    // Namespace `locked` is the restarter's in staging only: prod-a's answers 403.
+    services = await startFleetServices(sandbox(), {
+      restarterNamespaces: (name) => (name === 'staging' ? ['shop', 'locked'] : ['shop']),
+      env: receiver.env(),
     });
-    stops.push(() => hubServices.supervisor.stop());
-    logs.push(hubServices.logs);
-    ingestPort = hubServices.ports.ingest!;
-    for (const name of CLUSTERS) {
-      const { kube: apiServer } = fleet.cluster(name);
-      const clients = kube.get(name)!;
-      const rbac = loadKubeConfig(apiServer!.kubeconfigPath).makeApiClient(RbacAuthorizationV1Api);
-      rbacs.set(name, rbac);
-      // Namespace `locked` is the restarter's in staging only: prod-a's answers 403.
-      const token = await restarterIdentity(
-        clients,
-        rbac,
-        name === 'staging' ? ['shop', 'locked'] : ['shop'],
-      );
-      const restarterConfig = join(sandbox().dir, `restarter-${name}.kubeconfig`);
-      writeFileSync(restarterConfig, kubeconfig(apiServer!.server, apiServer!.caFile, token));
-      const services = await startServices(sandbox(), {
-        services: FLEET_SERVICES.cluster,
-        env: { ...sandbox().clusterEnv(name) },
-        extra: { restarter: { KUBECONFIG: restarterConfig } },
-        label: name,
-      });
-      stops.push(() => services.supervisor.stop());
-      logs.push(services.logs);
-    }
+    ingestPort = services.ingestPort;
     hub = await connectNats({ url: sandbox().need('nats').url, name: 'onpush-fleet-test' });
   });
 
   afterAll(async () => {
     await hub?.close();
-    await Promise.all(stops.map((stop) => stop()));
+    await services?.stop();
+    await receiver?.close();
   });
 
-  const recentLogs = (): string => logs.flatMap((l) => l.slice(-15)).join('\n');
+  const recentLogs = (): string => services.recentLogs();
 
   /** One Artifact Registry push, delivered to the hub's ingest as Pub/Sub push does. */
   async function push(image: string, n: number): Promise<string> {
@@ -138,25 +107,12 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
   }
 
   const read = (cluster: ClusterName, name: string, namespace = 'shop') =>
-    kube.get(cluster)!.apps.readNamespacedDeployment({ namespace, name });
+    kube(cluster).apps.readNamespacedDeployment({ namespace, name });
   const template = async (cluster: ClusterName, name: string, namespace = 'shop') =>
     (await read(cluster, name, namespace)).spec?.template.metadata?.annotations ?? {};
 
-  /** The onpush CLI at the hub (its stdout; `anyExit`: also when it exits non-zero). */
-  function onpush(args: string[], anyExit = false): Promise<string> {
-    return new Promise((resolve, reject) => {
-      execFile(
-        process.execPath,
-        [cliMain, ...args],
-        { env: { ...process.env, NATS_URL: sandbox().need('nats').url } },
-        (error, stdout, stderr) => {
-          if (error && !anyExit)
-            reject(new Error(`onpush ${args.join(' ')}: ${stderr || error.message}`));
-          else resolve(stdout);
-        },
-      );
-    });
-  }
+  /** The onpush CLI at the hub. */
+  const onpush = onpushCli(() => sandbox().need('nats').url);
 
   it('restarts shop/web in all three clusters once, and nothing else', async () => {
     const eventId = await push('app', 1);
@@ -191,12 +147,38 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
       expect((await template(cluster, 'web'))[ANNOTATIONS.digest]).toBe(digest(1));
     expect((await template('staging', 'legacy'))[ANNOTATIONS.digest]).toBeUndefined();
     expect((await template('prod-b', 'other'))[ANNOTATIONS.digest]).toBeUndefined();
+
+    // One trace from the push at the hub into every cluster's restart.
+    const trace = await eventually(
+      'the trace of the push in every cluster',
+      () => {
+        const anchor = receiver.spans.find((s) => s.attributes['onpush.event.id'] === eventId);
+        const spans = anchor ? receiver.trace(anchor.traceId) : [];
+        const restarts = spans.filter((s) => s.name === 'process onpush.restart.shop');
+        return restarts.length === CLUSTERS.length ? spans : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    const pushed = one(trace, { name: 'publish onpush.pushed', service: 'onpush-parser' });
+    expect(pushed.resource['k8s.cluster.name']).toBeUndefined(); // the hub's
+    const resolves = trace.filter(
+      (s) => s.name === 'process onpush.pushed' && s.parentSpanId === pushed.spanId,
+    );
+    expect(resolves.map((s) => s.resource['k8s.cluster.name']).sort()).toEqual(
+      [...CLUSTERS].sort(),
+    );
+    for (const resolve of resolves) {
+      const cluster = resolve.resource['k8s.cluster.name'];
+      const request = childOf(trace, resolve, { name: 'publish onpush.restart.shop' });
+      const restart = childOf(trace, request, { name: 'process onpush.restart.shop' });
+      expect(restart.resource['k8s.cluster.name'], String(cluster)).toBe(cluster);
+    }
   });
 
   it('a cluster cut off from the hub gets every push it missed, in order, once, when the link heals', async () => {
     const fleet = sandbox().need('fleet');
     const generation = async (cluster: ClusterName) =>
-      (await kube.get(cluster)!.apps.readNamespacedDeployment({ namespace: 'shop', name: 'web' }))
+      (await kube(cluster).apps.readNamespacedDeployment({ namespace: 'shop', name: 'web' }))
         .metadata?.generation ?? 0;
     const before = await generation('prod-b');
     fleet.cut('prod-b');
@@ -264,7 +246,7 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
     expect(none.entries).toEqual([]);
     const stagingGeneration = (await read('staging', 'api', 'locked')).metadata?.generation;
 
-    await grantRestarter(rbacs.get('prod-a')!, 'locked');
+    await grantRestarter(services.rbac.get('prod-a')!, 'locked');
     await onpush(['dlq', 'replay', String(listed[0]!.id)]);
 
     await eventually(

@@ -13,6 +13,8 @@ export type Value = string | number | boolean | Value[] | undefined;
 
 export interface ReceivedSpan {
   service: string;
+  /** Its resource's attributes (`service.name`, `k8s.cluster.name`, ...). */
+  resource: Record<string, Value>;
   traceId: string;
   spanId: string;
   parentSpanId: string | undefined;
@@ -73,11 +75,13 @@ const ms = (nanos: string | number): number => Number(BigInt(nanos) / 1_000_000n
 function flatten(request: ExportRequest): ReceivedSpan[] {
   const spans: ReceivedSpan[] = [];
   for (const resourceSpans of request.resourceSpans ?? []) {
-    const service = String(attributesOf(resourceSpans.resource?.attributes)['service.name']);
+    const resource = attributesOf(resourceSpans.resource?.attributes);
+    const service = String(resource['service.name']);
     for (const scope of resourceSpans.scopeSpans ?? []) {
       for (const span of scope.spans ?? []) {
         spans.push({
           service,
+          resource,
           traceId: span.traceId,
           spanId: span.spanId,
           parentSpanId: span.parentSpanId || undefined,

@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { PubSub, Topic } from '@google-cloud/pubsub';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,12 +9,11 @@ import {
   type V1Deployment,
 } from '@onpush/kube';
 import { eventually, useSandbox } from '@onpush/testing';
+import { onpushCli } from '../support/cli.js';
 import { deployment, grantRestarter, restarterIdentity } from '../support/kube.js';
 import { REPO, digest } from './cluster-fixtures.js';
 import { outcomesOf, startPipeline, writeTokenKubeconfig, gcrTopic } from './pipeline.js';
 import { PUSH_PATH, pushEnv, pushHeaders } from '../support/pubsub-push.js';
-
-const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 
 async function annotations(
   kube: KubeClients,
@@ -321,17 +318,5 @@ describe('pipeline: an Artifact Registry push restarts every workload that runs 
     throw new Error('no dead restart yet');
   }
 
-  function onpush(args: string[]): Promise<string> {
-    return new Promise((resolve, reject) => {
-      execFile(
-        process.execPath,
-        [cliMain, ...args],
-        { env: { ...process.env, NATS_URL: sandbox().need('nats').url } },
-        (error, stdout, stderr) => {
-          if (error) reject(new Error(`onpush ${args.join(' ')}: ${stderr || error.message}`));
-          else resolve(stdout);
-        },
-      );
-    });
-  }
+  const onpush = onpushCli(() => sandbox().need('nats').url);
 });
