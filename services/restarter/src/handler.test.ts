@@ -114,6 +114,30 @@ describe('restarter handler', () => {
     });
   });
 
+  it("hands the request's traceparent (the push's trace) to what follows the restart", async () => {
+    const apps = new FakeApps().add('shop', 'web', {
+      [ANNOTATIONS.digest]: `sha256:${'0'.repeat(64)}`,
+    });
+    const { registry } = createMetrics('restarter-test');
+    const bucket = new TokenBucket({ qps: 50, burst: 100 });
+    const traces: unknown[] = [];
+    const handle = createHandler({
+      effects: kubeEffects({
+        http: fakeHttp(apps),
+        bucket,
+        requests: kubeRequestCounter(registry),
+      }),
+      scope: scopeOf('labelled'),
+      onRestarted: (_request, _result, trace) => traces.push(['restarted', trace]),
+      onOutcome: (outcome, trace) => traces.push([outcome.fate, trace]),
+    });
+    await handle(request());
+    expect(traces).toEqual([
+      ['restarted', { traceparent: TRACEPARENT }],
+      ['restarted', { traceparent: TRACEPARENT }],
+    ]);
+  });
+
   it('makes the first API call of a restart on the token its turn took, the others on their own', async () => {
     const apps = new FakeApps().add('shop', 'web', {});
     const { registry } = createMetrics('restarter-prepaid');

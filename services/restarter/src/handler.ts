@@ -68,9 +68,9 @@ export interface HandlerDeps {
    */
   turn?: () => Promise<void>;
   /** Called with each `restarted` (the rollout tracker); must not block nor throw. */
-  onRestarted?: (request: RestartRequest, result: Restarted) => void;
-  /** Called with each workload fate (Kubernetes Events); must not block nor throw. */
-  onOutcome?: (outcome: Outcome) => void;
+  onRestarted?: (request: RestartRequest, result: Restarted, trace: RequestTrace) => void;
+  /** Called with each workload fate (Kubernetes Events, notifications); must not block nor throw. */
+  onOutcome?: (outcome: Outcome, trace: RequestTrace) => void;
   /**
    * Pushes held for a workload's maturity delay, shared by the replicas (latest wins). Unset: a
    * held push is NAKed all the same, but an older one is not known to be superseded.
@@ -99,7 +99,7 @@ export interface HandlerDeps {
   /** How long a restart waits for approval before it ends `expired` (APPROVAL_TIMEOUT). */
   approvalTimeoutMs?: number;
   /** Called once when a restart starts waiting for approval (Event, notification); must not throw. */
-  onAwaiting?: (approval: Approval) => void;
+  onAwaiting?: (approval: Approval, trace: RequestTrace) => void;
   /**
    * Reads a workload's rollout from the API server: for following, durably, the rollouts of
    * `onpush.dev/rollback: auto` workloads. Unset: no automatic rollback.
@@ -108,10 +108,19 @@ export interface HandlerDeps {
   /** A rollout not done this long after its restart counts as failed (ROLLOUT_TIMEOUT). */
   rolloutTimeoutMs?: number;
   /** Called with each rollback made, or found impossible (Event, notification); must not throw. */
-  onRollback?: (outcome: Outcome, done: boolean) => void;
+  onRollback?: (outcome: Outcome, done: boolean, trace: RequestTrace) => void;
   /** The rollout budget (ROLLOUT_BUDGET): a restart takes a slot first, or waits in line. */
   budget?: Budget;
 }
+
+/** The push's trace as a request carried it: its traceparent header (for notifications). */
+export interface RequestTrace {
+  readonly traceparent?: string | undefined;
+}
+
+const traceOf = (msg: Incoming): RequestTrace => ({
+  traceparent: msg.headers[HEADERS.traceparent],
+});
 
 /**
  * How long a request waiting on a person or a rollout (an approval, a rollout followed for a
@@ -495,7 +504,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
       deadline: new Date(at.getTime() + (deps.approvalTimeoutMs ?? DAY_MS)).toISOString(),
     };
     const recorded = deps.approvals ? await deps.approvals.request(mine) : mine;
-    if (recorded.requestedAt === mine.requestedAt) deps.onAwaiting?.(recorded);
+    if (recorded.requestedAt === mine.requestedAt) deps.onAwaiting?.(recorded, traceOf(msg));
     const verdict = await verdictOn(msg, request, recorded);
     if (verdict !== 'approved') return verdict;
     // approved while it was away (a redelivery before it was marked): restart it now
@@ -636,7 +645,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
     }
     const undone = rolledBackOutcome(request, plan, failure, at);
     if ('unknown' in plan.rollback) {
-      deps.onRollback?.(undone, false);
+      deps.onRollback?.(undone, false, traceOf(msg));
       return [];
     }
     await deps.effects.patch(request.workload, {
@@ -648,7 +657,7 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
       source: read.source,
       rolledBack: pushName(request),
     });
-    deps.onRollback?.(undone, true);
+    deps.onRollback?.(undone, true, traceOf(msg));
     const { kind, namespace, name } = request.workload;
     return [
       {
@@ -683,12 +692,12 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
       if (deps.budget?.applies(request.workload.namespace)) {
         await deps.budget.started(request, result.generation ?? 0);
       }
-      deps.onRestarted?.(request, result);
+      deps.onRestarted?.(request, result, traceOf(msg));
     }
     const outcome = restartOutcome(request, result, now());
     recordOutcome(outcome, deps.pushToRestart);
     deps.outcomes?.inc({ fate: outcome.fate, reason: outcome.reason ?? '' });
-    deps.onOutcome?.(outcome);
+    deps.onOutcome?.(outcome, traceOf(msg));
     return [
       {
         subject: outcomeSubject(outcome.fate),

@@ -132,28 +132,28 @@ const handle = createHandler({
   pushToRestart: pushToRestartHistogram(metrics.registry),
   dryRun: config.ONPUSH_DRY_RUN,
   // After the outcome is on its way: following a rollout never delays a restart.
-  onRestarted: (request, result) =>
-    setImmediate(() => tracker?.track(trackRequest(request, result))),
-  onOutcome: (outcome) => {
+  onRestarted: (request, result, trace) =>
+    setImmediate(() => tracker?.track(trackRequest(request, result, trace))),
+  onOutcome: (outcome, trace) => {
     recordEvent?.(outcome);
     // a workload left behind by a failed wave: people should hear of it as of the failure
-    if (outcome.fate === 'halted') notifier?.notify(outcome);
+    if (outcome.fate === 'halted') notifier?.notify(outcome, undefined, trace);
   },
   holds: bucketHolds(() => stage.context?.js),
   delays: { all: config.DELAY, namespaces: config.DELAY_NAMESPACES },
   approvals: approvalsIn(lazyBucket(() => stage.context?.js, BUCKETS.approvals)),
   approvalTimeoutMs: config.APPROVAL_TIMEOUT,
-  onAwaiting: (approval) => {
+  onAwaiting: (approval, trace) => {
     events?.recordEvent(eventOfApproval(approval));
-    notifier?.announce(approvalNotification(approval));
+    notifier?.announce(approvalNotification(approval, trace));
   },
   readRollout,
   budget,
   rolloutTimeoutMs: config.ROLLOUT_TIMEOUT,
-  onRollback: (outcome, done) => {
+  onRollback: (outcome, done, trace) => {
     if (done) {
       recordEvent?.(outcome);
-      notifier?.notify(outcome);
+      notifier?.notify(outcome, undefined, trace);
       return;
     }
     const event = eventOfRollbackUnavailable(outcome);

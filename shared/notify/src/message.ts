@@ -1,7 +1,6 @@
-// What a notification says, and how each kind of target receives it: onpush's own JSON for a
-// generic webhook, `{"text": ...}` for a Slack-compatible incoming webhook.
+// What a notification says (how each kind of target receives it: formats.ts), and where it goes.
 import type { Approval, Outcome } from '@onpush/contracts';
-import type { NotifyEvent, TargetKind } from './config.js';
+import type { NotifyEvent } from './config.js';
 
 export interface Notification {
   readonly event: NotifyEvent;
@@ -13,10 +12,31 @@ export interface Notification {
   readonly outcome?: Outcome;
   /** the restart that waits for approval. */
   readonly approval?: Approval;
+  /** The trace id of the push (32 lower-case hex), when the message that led here carried one. */
+  readonly traceId?: string;
+  /** That message's W3C traceparent (a CloudEvent carries it: distributed tracing extension). */
+  readonly traceparent?: string;
+}
+
+/** What the restarter knows of the push's trace: the traceparent of the message it handled. */
+export interface TraceContext {
+  readonly traceparent?: string | undefined;
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+
+/** `traceId` and `traceparent` of a valid W3C traceparent (version 00, ids not all zero), or {}. */
+export function traceOf(
+  trace: TraceContext | undefined,
+): { traceId: string; traceparent: string } | Record<string, never> {
+  const traceparent = trace?.traceparent?.trim().toLowerCase() ?? '';
+  const match = TRACEPARENT.exec(traceparent);
+  if (!match || /^0+$/.test(match[1]!) || /^0+$/.test(match[2]!)) return {};
+  return { traceId: match[1]!, traceparent };
 }
 
 /** The notification of a restart that starts waiting for someone's approval. */
-export function approvalNotification(approval: Approval): Notification {
+export function approvalNotification(approval: Approval, trace?: TraceContext): Notification {
   const { kind, namespace, name } = approval.workload;
   const image = `${approval.image}${approval.tag !== undefined ? `:${approval.tag}` : ''}`;
   const wave = approval.wave !== undefined ? `, wave ${approval.wave}` : '';
@@ -24,6 +44,7 @@ export function approvalNotification(approval: Approval): Notification {
     event: 'approval',
     namespace,
     approval,
+    ...traceOf(trace),
     text:
       `✋ Waiting for approval: ${kind} ${namespace}/${name} (${image}${wave}) — ` +
       `onpush approve ${approval.id} (or reject) before ${approval.deadline}`,
@@ -42,11 +63,14 @@ function workloadOf(o: Outcome): string {
   return o.workload ? `${o.workload.kind} ${o.workload.namespace}/${o.workload.name}` : '';
 }
 
-/** The notification of a rollout outcome, a `halted` or a `dead` one; undefined for any other fate. */
-export function notificationOf(outcome: Outcome): Notification | undefined {
+/**
+ * The notification of a rollout outcome, a `halted` or a `dead` one; undefined for any other fate.
+ * `trace`: the traceparent of the message that led to it (the push's trace), when known.
+ */
+export function notificationOf(outcome: Outcome, trace?: TraceContext): Notification | undefined {
   const namespace = outcome.workload?.namespace;
   const detail = outcome.detail !== undefined ? ` — ${outcome.detail}` : '';
-  const base = { namespace, outcome };
+  const base = { namespace, outcome, ...traceOf(trace) };
   switch (outcome.fate) {
     case 'rollout-completed':
       return {
@@ -83,27 +107,6 @@ export function notificationOf(outcome: Outcome): Notification | undefined {
     default:
       return undefined;
   }
-}
-
-/**
- * Text as Slack shows it literally: `&`, `<` and `>` are its control characters (links, mentions
- * such as `<!channel>`), escaped as `&amp;`, `&lt;`, `&gt;` — nothing else is decoded.
- */
-export function escapeSlack(text: string): string {
-  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
-}
-
-/** The request body for a target of `kind`. */
-export function bodyFor(kind: TargetKind, notification: Notification): unknown {
-  if (kind === 'slack') return { text: escapeSlack(notification.text) };
-  const { event, text, outcome, approval } = notification;
-  return {
-    v: 1,
-    type: event,
-    text,
-    ...(outcome !== undefined ? { outcome } : {}),
-    ...(approval !== undefined ? { approval } : {}),
-  };
 }
 
 /** Where a notification goes, and the names its annotation gave that its namespace may not use. */

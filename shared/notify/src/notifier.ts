@@ -2,11 +2,15 @@
 // queue: when it is full the notification is dropped, counted and logged), a few workers POST,
 // a failed delivery (network, timeout, 429, 5xx) is tried again after the next step of the retry
 // schedule (Retry-After when the receiver sent one) without occupying a worker meanwhile, and a
-// refused one (other 4xx) is given up at once. Every result is counted per target.
+// refused one (other 4xx) is given up at once. Every result is counted per target. HTTP kinds are
+// POSTed with fetch (the body of their kind: formats.ts); `smtp` targets are mailed (mail.ts: an
+// SMTP 4xx or a network failure is retried, a 5xx refused).
 import type { Outcome } from '@onpush/contracts';
 import { counter, type Counter, type Logger, type Registry } from '@onpush/telemetry';
 import { NOTIFY_EVENTS, type NotifyEvent, type Target } from './config.js';
-import { bodyFor, notificationOf, routeOf, type Notification } from './message.js';
+import { requestFor } from './formats.js';
+import { createMailer } from './mail.js';
+import { notificationOf, routeOf, type Notification, type TraceContext } from './message.js';
 
 export type DeliveryResult = 'sent' | 'retried' | 'failed' | 'dropped';
 
@@ -32,8 +36,11 @@ export interface NotifierOptions {
 }
 
 export interface Notifier {
-  /** Queues the notification of `outcome`, if it is one, for its targets. Never blocks nor throws. */
-  notify(outcome: Outcome, annotation?: readonly string[]): void;
+  /**
+   * Queues the notification of `outcome`, if it is one, for its targets; `trace`: the traceparent
+   * of the message that led to it (the push's trace), when known. Never blocks nor throws.
+   */
+  notify(outcome: Outcome, annotation?: readonly string[], trace?: TraceContext): void;
   /** Queues a notification made elsewhere (a restart waiting for approval). */
   announce(notification: Notification, annotation?: readonly string[]): void;
   /** Deliveries queued or being sent. */
@@ -67,7 +74,7 @@ function retryAfterMs(value: string | null): number | undefined {
 type Attempt =
   | { readonly result: 'sent' }
   | { readonly result: 'retry'; readonly why: string; readonly afterMs?: number | undefined }
-  | { readonly result: 'refused'; readonly status: number };
+  | { readonly result: 'refused'; readonly status?: number; readonly why?: string };
 
 /** POSTs one notification to its target (429, 5xx and network failures are worth a retry). */
 async function post(
@@ -76,11 +83,19 @@ async function post(
   notification: Notification,
   timeoutMs: number,
 ): Promise<Attempt> {
+  if (target.kind === 'smtp') return { result: 'refused', why: 'not an HTTP target' };
+  let request;
+  try {
+    request = requestFor(target.kind, notification);
+  } catch (error) {
+    // The same notification would fail the same way again: not retried.
+    return { result: 'refused', why: error instanceof Error ? error.message : String(error) };
+  }
   try {
     const res = await send(target.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'onpush' },
-      body: JSON.stringify(bodyFor(target.kind, notification)),
+      headers: { ...request.headers, 'user-agent': 'onpush' },
+      body: request.body,
       signal: AbortSignal.timeout(timeoutMs),
     });
     await res.arrayBuffer().catch(() => undefined);
@@ -98,6 +113,7 @@ async function post(
 export function createNotifier(options: NotifierOptions): Notifier {
   const { log, queueSize, retriesMs, timeoutMs, concurrency = 4 } = options;
   const send = options.fetch ?? fetch;
+  const mailer = createMailer(timeoutMs);
   const byName = new Map(options.targets.map((t) => [t.name, t]));
   const events = new Set(options.events ?? NOTIFY_EVENTS);
   const queue: Job[] = [];
@@ -151,11 +167,18 @@ export function createNotifier(options: NotifierOptions): Notifier {
   }
 
   async function deliver(job: Job): Promise<void> {
-    const attempt = await post(send, job.target, job.notification, timeoutMs);
+    const attempt: Attempt =
+      job.target.kind === 'smtp'
+        ? await mailer.send(job.target, job.notification)
+        : await post(send, job.target, job.notification, timeoutMs);
     if (attempt.result === 'sent') return void count(job.target, 'sent');
     if (attempt.result === 'retry') return retry(job, attempt.why, attempt.afterMs);
     count(job.target, 'failed');
-    log.warn('notification refused', { target: job.target.name, status: attempt.status });
+    log.warn('notification refused', {
+      target: job.target.name,
+      ...(attempt.status !== undefined ? { status: attempt.status } : {}),
+      ...(attempt.why !== undefined ? { why: attempt.why } : {}),
+    });
   }
 
   function announce(notification: Notification, annotation?: readonly string[]): void {
@@ -182,8 +205,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
   }
 
   return {
-    notify(outcome, annotation) {
-      const notification = notificationOf(outcome);
+    notify(outcome, annotation, trace) {
+      const notification = notificationOf(outcome, trace);
       if (notification !== undefined) announce(notification, annotation);
     },
     announce,
@@ -197,6 +220,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       queue.length = 0;
       const bounded = new Promise<void>((resolve) => setTimeout(resolve, waitMs).unref());
       await Promise.race([Promise.allSettled([...active]), bounded]);
+      mailer.close();
     },
   };
 }

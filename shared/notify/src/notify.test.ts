@@ -4,7 +4,8 @@ import { ConfigError, loadConfig } from '@onpush/config';
 import type { Outcome } from '@onpush/contracts';
 import { createLogger } from '@onpush/telemetry';
 import { notifyFields, unknownTargets, type Target } from './config.js';
-import { bodyFor, escapeSlack, notificationOf, routeOf } from './message.js';
+import { bodyFor, escapeSlack } from './formats.js';
+import { notificationOf, routeOf } from './message.js';
 import { createNotifier } from './notifier.js';
 
 const schema = z.object(notifyFields);
@@ -62,7 +63,10 @@ describe('notification config', () => {
       }
     })();
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toContain('kind must be webhook or slack');
+    expect((error as Error).message).toContain('NOTIFY_TARGETS');
+    expect((error as Error).message).toContain(
+      'kind must be webhook, slack, teams, discord, mattermost, cloudevents or smtp',
+    );
     expect((error as Error).message).not.toContain('s3cret');
   });
 });

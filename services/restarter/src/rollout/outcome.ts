@@ -14,6 +14,8 @@ export interface TrackRequest {
   readonly respondedAt: Date;
   /** `onpush.dev/notify` of the workload, as read. */
   readonly notify?: readonly string[] | undefined;
+  /** The traceparent of the request (the push's trace): its rollout's notification carries it. */
+  readonly traceparent?: string | undefined;
 }
 
 export function trackRequest(
@@ -23,6 +25,7 @@ export function trackRequest(
     generation?: number | undefined;
     notify?: readonly string[] | undefined;
   },
+  trace?: { readonly traceparent?: string | undefined },
 ): TrackRequest {
   const { kind, namespace, name } = request.workload;
   return {
@@ -34,6 +37,7 @@ export function trackRequest(
     generation: restarted.generation ?? 0,
     respondedAt: restarted.respondedAt,
     notify: restarted.notify,
+    ...(trace?.traceparent !== undefined ? { traceparent: trace.traceparent } : {}),
   };
 }
 

@@ -51,7 +51,7 @@ export function rolloutReporter(deps: ReporterDeps) {
       }
     }
   }
-  return (outcome: Outcome, notify: readonly string[] | undefined): void => {
+  return (outcome: Outcome, notify: readonly string[] | undefined, traceparent?: string): void => {
     deps.log.info(outcome.fate, {
       workload: `${outcome.workload?.kind}/${outcome.workload?.namespace}/${outcome.workload?.name}`,
       eventId: outcome.eventId,
@@ -59,7 +59,8 @@ export function rolloutReporter(deps: ReporterDeps) {
       ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
     });
     void publish(outcome);
-    deps.notifier?.notify(outcome, notify);
+    // the push's trace id goes in the notification (people jump from it to the trace)
+    deps.notifier?.notify(outcome, notify, { traceparent });
     deps.onOutcome?.(outcome);
   };
 }
@@ -71,7 +72,9 @@ export function notifyDeadLetters(nc: NatsConnection, notifier: Notifier, log: L
     callback: (error, msg) => {
       if (error) return log.warn('dead-letter subscription failed', { error });
       const decoded = decode(OutcomeSchema, msg.data, 'Outcome');
-      if (decoded.ok) notifier.notify(decoded.value);
+      // its traceparent: the trace of the message that died
+      const traceparent = msg.headers?.get(HEADERS.traceparent) || undefined;
+      if (decoded.ok) notifier.notify(decoded.value, undefined, { traceparent });
     },
   });
   return () => {

@@ -64,7 +64,11 @@ function request(
 }
 
 describe('rollout tracker', () => {
-  let outcomes: { outcome: Outcome; notify: readonly string[] | undefined }[];
+  let outcomes: {
+    outcome: Outcome;
+    notify: readonly string[] | undefined;
+    traceparent?: string;
+  }[];
   beforeEach(() => {
     vi.useFakeTimers({ now: START });
     outcomes = [];
@@ -77,7 +81,8 @@ describe('rollout tracker', () => {
       watch: fake.watch,
       timeoutMs,
       labelSelector,
-      report: (outcome, notify) => outcomes.push({ outcome, notify }),
+      report: (outcome, notify, traceparent) =>
+        outcomes.push({ outcome, notify, ...(traceparent !== undefined ? { traceparent } : {}) }),
       log,
     });
     return { fake, tracker };
@@ -85,7 +90,8 @@ describe('rollout tracker', () => {
 
   it('follows two rollouts of a namespace on one watch, and reports each with its duration', async () => {
     const { fake, tracker } = setUp();
-    tracker.track(request('web'));
+    const traceparent = `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`;
+    tracker.track({ ...request('web'), traceparent }); // its notification carries the push's trace
     tracker.track(request('api'));
     await vi.advanceTimersByTimeAsync(0);
     expect(fake.opened.map((o) => o.path)).toEqual(['/apis/apps/v1/namespaces/shop/deployments']);
@@ -107,6 +113,7 @@ describe('rollout tracker', () => {
           detail: '2 of 2 updated and available',
         }) as unknown,
         notify: ['ops'],
+        traceparent,
       },
     ]);
     expect(tracker.size).toBe(1);

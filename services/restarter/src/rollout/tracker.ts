@@ -19,8 +19,11 @@ export interface TrackerOptions {
   watch: WatchStart;
   /** How long a rollout may take before it is `rollout-failed` with reason `timeout`. */
   timeoutMs: number;
-  /** Gets each rollout outcome (publish it, notify); must not throw. */
-  report: (outcome: Outcome, notify: readonly string[] | undefined) => void;
+  /**
+   * Gets each rollout outcome (publish it, notify), with the workload's `onpush.dev/notify` and
+   * the traceparent of its restart request; must not throw.
+   */
+  report: (outcome: Outcome, notify: readonly string[] | undefined, traceparent?: string) => void;
   log: Logger;
   /** Rollouts followed at once at most; more are not followed (counted, logged). */
   maxTracked?: number;
@@ -93,7 +96,7 @@ export function createTracker(options: TrackerOptions): Tracker {
     options.onResult?.(group.spec.kind, result.end);
     if (result.end === 'completed' || result.end === 'failed') {
       const outcome = rolloutOutcome(tracked.request, result as Ended, now());
-      options.report(outcome, tracked.request.notify);
+      options.report(outcome, tracked.request.notify, tracked.request.traceparent);
     } else if (result.end === 'untracked') {
       const workload = `${group.spec.kind}/${group.namespace}/${name}`;
       log.info('rollout not followed', { workload, detail: result.detail });

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import type { Outcome, RestartRequest } from '@onpush/contracts';
+import { notificationOf, type Notifier, type TraceContext } from '@onpush/notify';
+import { createLogger } from '@onpush/telemetry';
+import { rolloutOutcome, trackRequest } from './outcome.js';
+import { rolloutReporter } from './report.js';
+
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
+
+describe('rollout reporter', () => {
+  it("notifies a rollout's outcome with the trace id of the push that restarted it", () => {
+    const request: RestartRequest = {
+      v: 1,
+      eventId: 'evt-1',
+      image: 'ghcr.io/acme/web',
+      tag: '1.2',
+      workload: { kind: 'Deployment', namespace: 'shop', name: 'web', containers: ['main'] },
+    };
+    const tracked = trackRequest(
+      request,
+      { respondedAt: new Date('2026-11-26T10:00:00.000Z'), notify: ['ops'] },
+      { traceparent: TRACEPARENT },
+    );
+    expect(tracked.traceparent).toBe(TRACEPARENT);
+    const outcome = rolloutOutcome(
+      tracked,
+      { end: 'failed', reason: 'timeout', detail: 'not ready' },
+      new Date('2026-11-26T10:10:00.000Z'),
+    );
+
+    const notified: [Outcome, readonly string[] | undefined, TraceContext | undefined][] = [];
+    const notifier: Notifier = {
+      notify: (o, annotation, trace) => void notified.push([o, annotation, trace]),
+      announce: () => undefined,
+      pending: 0,
+      close: () => Promise.resolve(),
+    };
+    const report = rolloutReporter({
+      publish: () => undefined,
+      notifier,
+      log: createLogger({ test: 'report' }, { write: () => undefined }),
+      retriesMs: [],
+    });
+    report(outcome, tracked.notify, tracked.traceparent);
+
+    expect(notified).toHaveLength(1);
+    const [o, annotation, trace] = notified[0]!;
+    expect(annotation).toEqual(['ops']);
+    expect(notificationOf(o, trace)).toMatchObject({
+      event: 'rollout-failed',
+      traceId: TRACE_ID,
+      traceparent: TRACEPARENT,
+    });
+  });
+});
