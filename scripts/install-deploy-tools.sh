@@ -7,6 +7,8 @@
 #                     at KUSTOMIZE_VERSION into the cache
 #   dockerfile-utils  the npm package at DOCKERFILE_UTILS_VERSION, into the cache: lints the
 #                     Dockerfile
+#   helm              built from its Go module at HELM_VERSION into the cache (whatever helm is on
+#                     PATH): lints and renders charts/onpush (test/integration/chart.test.ts)
 # The cached tools are linked into $ONPUSH_CACHE_DIR/tools/bin, where the tests look for them.
 # A tool that cannot be installed is named on stderr and the script exits 1; the others are still
 # installed, and the tests that need the missing one fail saying how to get it.
@@ -14,6 +16,7 @@ set -uo pipefail
 
 KUSTOMIZE_VERSION="${KUSTOMIZE_VERSION:-v5.5.0}"
 DOCKERFILE_UTILS_VERSION="${DOCKERFILE_UTILS_VERSION:-0.16.3}"
+HELM_VERSION="${HELM_VERSION:-v4.3.2}"
 cache="${ONPUSH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/onpush}"
 bin="$cache/tools/bin"
 mkdir -p "$bin"
@@ -41,6 +44,18 @@ install_kustomize() {
   ln -sfn "$out/kustomize" "$bin/kustomize"
 }
 
+# Pinned, not whatever helm is on PATH: the chart test asserts what this version renders.
+install_helm() {
+  local out="$cache/tools/helm-$HELM_VERSION"
+  if [ ! -x "$out/helm" ]; then
+    command -v go >/dev/null || { log "Go is needed to build helm"; return 1; }
+    log "building helm $HELM_VERSION from helm.sh/helm/v4/cmd/helm (first run only)"
+    GOBIN="$out" CGO_ENABLED=0 GOFLAGS=-trimpath GOTOOLCHAIN=local \
+      go install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" >&2 || return 1
+  fi
+  ln -sfn "$out/helm" "$bin/helm"
+}
+
 install_dockerfile_utils() {
   local out="$cache/tools/dockerfile-utils-$DOCKERFILE_UTILS_VERSION"
   if [ ! -x "$out/node_modules/.bin/dockerfile-utils" ]; then
@@ -56,6 +71,7 @@ failed=()
 install_docker_compose || failed+=(docker-compose)
 install_kustomize || failed+=(kustomize)
 install_dockerfile_utils || failed+=(dockerfile-utils)
+install_helm || failed+=(helm)
 if [ "${#failed[@]}" -gt 0 ]; then
   log "not installed: ${failed[*]}"
   exit 1

@@ -1,0 +1,693 @@
+// The Helm chart charts/onpush, rendered by the pinned helm scripts/install-deploy-tools.sh builds:
+// linted, its schema refusing typos, each rendered object held to the posture of the kustomize base
+// (test/integration/manifests.test.ts), its nats.conf checked by nats-server, and every object
+// applied with server-side dry run to a real kube-apiserver, pods under the restricted Pod Security
+// Standard and RBAC asked of the API server.
+import { execFile } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  ApiextensionsV1Api,
+  AuthorizationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  PatchStrategy,
+  loadAllYaml,
+  loadYaml,
+  type V1ClusterRole,
+  type V1ConfigMap,
+  type V1Deployment,
+  type V1Job,
+  type V1NetworkPolicy,
+  type V1Pod,
+  type V1PodDisruptionBudget,
+  type V1Role,
+  type V1Service,
+  type V1ServiceAccount,
+  type V1StatefulSet,
+  type V1ValidatingAdmissionPolicy,
+  type V2HorizontalPodAutoscaler,
+} from '@kubernetes/client-node';
+import { TOPOLOGY, type NatsIdentity } from '@onpush/contracts';
+import { loadKubeConfig } from '@onpush/kube';
+import {
+  SERVER_SECRET_NAME,
+  credentialSecrets,
+  ensureCredentials,
+  ensureTls,
+  identitySecretName,
+} from '@onpush/nats';
+import { NATS_SERVER_VERSION, cacheDir, findNatsServer } from '@onpush/sandbox';
+import { eventually, useSandbox } from '@onpush/testing';
+import {
+  OPERATOR_CRDS,
+  named,
+  ofKind,
+  podTemplates,
+  reason,
+  selects,
+  serviceFindings,
+  type Obj,
+} from '../support/k8s-objects.js';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const CHART = join(ROOT, 'charts', 'onpush');
+const PRODUCTION = join(CHART, 'ci', 'production-values.yaml');
+const HELM_VERSION = /^HELM_VERSION="\$\{HELM_VERSION:-([^}]+)\}"$/m.exec(
+  readFileSync(join(ROOT, 'scripts', 'install-deploy-tools.sh'), 'utf8'),
+)?.[1];
+const SERVICES = ['ingest', 'parser', 'resolver', 'restarter', 'dlq-manager'] as const;
+const NAMESPACE = 'onpush';
+const FIELD_MANAGER = 'onpush-chart-test';
+const RESTRICTED = {
+  'pod-security.kubernetes.io/enforce': 'restricted',
+  'pod-security.kubernetes.io/warn': 'restricted',
+};
+
+interface ScaledObject extends Obj {
+  spec: {
+    scaleTargetRef: { name: string };
+    minReplicaCount: number;
+    triggers: { type: string; metadata: Record<string, string> }[];
+  };
+}
+interface ServiceMonitor extends Obj {
+  spec: {
+    selector: { matchLabels?: Record<string, string>; matchExpressions?: [] };
+    endpoints: { port: string; path: string }[];
+  };
+}
+
+/** The helm scripts/install-deploy-tools.sh builds at HELM_VERSION, else one on PATH. */
+function helm(): string {
+  const built = join(cacheDir(), 'tools', 'bin', 'helm');
+  if (existsSync(built)) return built;
+  const onPath = (process.env['PATH'] ?? '')
+    .split(delimiter)
+    .map((dir) => join(dir, 'helm'))
+    .find((file) => existsSync(file));
+  if (onPath) return onPath;
+  throw new Error(
+    `helm not found: neither ${built} nor helm on PATH. Run scripts/install-deploy-tools.sh ` +
+      '(npm test runs it).',
+  );
+}
+
+/** `helm template` of the chart: the objects it would install. */
+async function render(
+  options: { values?: string[]; set?: string[]; namespace?: string; release?: string } = {},
+): Promise<Obj[]> {
+  const { values = [], set = [], namespace = NAMESPACE, release = 'onpush' } = options;
+  const { stdout } = await run(
+    helm(),
+    [
+      'template',
+      release,
+      CHART,
+      '--namespace',
+      namespace,
+      ...values.flatMap((file) => ['--values', file]),
+      ...set.flatMap((pair) => ['--set', pair]),
+    ],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  return (loadAllYaml(stdout) as (Obj | null)[]).filter((o): o is Obj => o !== null);
+}
+
+/** What helm says when it refuses to render with these values (undefined: it rendered). */
+async function refusal(values: string): Promise<string | undefined> {
+  const dir = mkdtempSync(join(tmpdir(), 'onpush-chart-values-'));
+  try {
+    const file = join(dir, 'values.yaml');
+    writeFileSync(file, values);
+    await run(helm(), ['template', 'onpush', CHART, '--values', file]);
+    return undefined;
+  } catch (error) {
+    return (error as { stderr?: string }).stderr ?? String(error);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const container = (d: V1Deployment | V1StatefulSet | V1Job | undefined) =>
+  d?.spec?.template.spec?.containers[0];
+const envOf = (objects: readonly Obj[], name: string) =>
+  Object.fromEntries(
+    (container(named<V1Deployment>(objects, 'Deployment', name))?.env ?? []).map((e) => [
+      e.name,
+      e.value ?? e.valueFrom,
+    ]),
+  );
+const configOf = (objects: readonly Obj[], name: string) =>
+  named<V1ConfigMap>(objects, 'ConfigMap', name)?.data ?? {};
+const labelsOf = (objects: readonly Obj[]): Record<string, string>[] =>
+  podTemplates(objects).map(({ template }) => template.metadata?.labels ?? {});
+
+describe('the Helm chart (charts/onpush)', () => {
+  const renders: Record<'default' | 'production', Obj[]> = { default: [], production: [] };
+
+  beforeAll(async () => {
+    renders.default = await render();
+    renders.production = await render({ values: [PRODUCTION] });
+  });
+
+  it('is linted clean (strict) with the default and the production values, by the pinned helm', async () => {
+    // the build of scripts/install-deploy-tools.sh, at its pinned version, when there
+    const built = join(cacheDir(), 'tools', 'bin', 'helm');
+    if (existsSync(built)) expect(realpathSync(built)).toContain(`helm-${HELM_VERSION}/`);
+    const { stdout } = await run(helm(), ['version', '--template', '{{ .Version }}']);
+    expect(stdout).toMatch(/^v4\./);
+    for (const values of [[], ['--values', PRODUCTION]]) {
+      const linted = await run(helm(), ['lint', '--strict', CHART, ...values]);
+      expect(linted.stdout, values.join(' ')).toContain('1 chart(s) linted, 0 chart(s) failed');
+    }
+  });
+
+  it('refuses a typo or a wrong type in the values, naming it', async () => {
+    expect(await refusal('ingest:\n  replicaz: 2\n')).toMatch(/'replicaz' not allowed/);
+    expect(await refusal('networkPolicies:\n  enabled: false\n')).toMatch(
+      /'networkPolicies' not allowed/,
+    );
+    expect(await refusal('nats:\n  storage:\n    sise: 10Gi\n')).toMatch(/'sise' not allowed/);
+    expect(await refusal('nats:\n  replicas: "3"\n')).toMatch(/nats\/replicas.*want integer/);
+    expect(await refusal('autoscaling:\n  mode: vpa\n')).toMatch(/autoscaling\/mode/);
+    expect(await refusal('nats:\n  enabled: false\n')).toMatch(/nats.url is required/);
+    expect(await refusal('ingest:\n  pubsub:\n    pull: true\n')).toMatch(
+      /ingest.pubsub.project is required/,
+    );
+    // the same keys, spelled right, are taken: per-stage replicas without an autoscaler
+    expect(await refusal('autoscaling:\n  mode: none\ningest:\n  replicas: 2\n')).toBeUndefined();
+    const fixed = await render({ set: ['autoscaling.mode=none', 'parser.replicas=4'] });
+    expect(named<V1Deployment>(fixed, 'Deployment', 'parser')?.spec?.replicas).toBe(4);
+    expect(named<V1Deployment>(fixed, 'Deployment', 'ingest')?.spec?.replicas).toBe(1);
+    expect(ofKind(fixed, 'HorizontalPodAutoscaler')).toEqual([]);
+  });
+
+  it('renders the five services hardened, probed, budgeted and spread, as the kustomize base', () => {
+    for (const [name, objects] of Object.entries(renders)) {
+      expect(
+        SERVICES.flatMap((s) => serviceFindings(s, objects)),
+        name,
+      ).toEqual([]);
+      expect(
+        ofKind(objects, 'Deployment')
+          .map((d) => d.metadata.name)
+          .sort(),
+        name,
+      ).toEqual([...SERVICES].sort());
+      expect(envOf(objects, 'resolver')['ONPUSH_NAMESPACE']).toEqual({
+        fieldRef: { fieldPath: 'metadata.namespace' },
+      });
+      expect(ofKind(objects, 'Secret'), 'no Secret is rendered').toEqual([]);
+      // a Deployment's spread selects its own pods
+      for (const d of ofKind<V1Deployment>(objects, 'Deployment')) {
+        const labels = d.spec?.template.metadata?.labels ?? {};
+        for (const spread of d.spec?.template.spec?.topologySpreadConstraints ?? [])
+          expect(selects(spread.labelSelector, labels), d.metadata.name).toBe(true);
+        expect(selects(d.spec?.selector, labels), d.metadata.name).toBe(true);
+      }
+      // every namespaced object goes where the release goes
+      expect(
+        objects
+          .filter((o) => !/^(Cluster|ValidatingAdmissionPolicy)/.test(o.kind ?? ''))
+          .filter((o) => o.metadata.namespace !== NAMESPACE)
+          .map((o) => `${o.kind}/${o.metadata.name}`),
+        name,
+      ).toEqual([]);
+    }
+    const image = (objects: Obj[]) =>
+      [...ofKind<V1Deployment>(objects, 'Deployment'), ...ofKind<V1Job>(objects, 'Job')].map(
+        (d) => container(d)?.image,
+      );
+    const appVersion = loadYaml<{ appVersion: string }>(
+      readFileSync(join(CHART, 'Chart.yaml'), 'utf8'),
+    ).appVersion;
+    expect(new Set(image(renders.default))).toEqual(new Set([`onpush:${appVersion}`]));
+    expect(new Set(image(renders.production))).toEqual(
+      new Set(['us-docker.pkg.dev/acme-prod/onpush/onpush:0.1.0']),
+    );
+  });
+
+  it('scales each service with exactly one autoscaler: HPA by default, KEDA on the consumers of TOPOLOGY', () => {
+    const targets = (objects: Obj[]) =>
+      [
+        ...ofKind<V2HorizontalPodAutoscaler>(objects, 'HorizontalPodAutoscaler').map(
+          (h) => h.spec?.scaleTargetRef.name,
+        ),
+        ...ofKind<ScaledObject>(objects, 'ScaledObject').map((s) => s.spec.scaleTargetRef.name),
+      ].sort();
+    expect(targets(renders.default)).toEqual([...SERVICES].sort());
+    expect(ofKind(renders.default, 'ScaledObject')).toEqual([]);
+    expect(targets(renders.production)).toEqual([...SERVICES].sort());
+    expect(ofKind(renders.production, 'HorizontalPodAutoscaler')).toEqual([]);
+    const scaled = ofKind<ScaledObject>(renders.production, 'ScaledObject');
+    for (const consumer of Object.values(TOPOLOGY.consumers)) {
+      const triggers = scaled.find((s) => s.spec.scaleTargetRef.name === consumer.stage)?.spec
+        .triggers;
+      expect(triggers, consumer.durable).toContainEqual(
+        expect.objectContaining({
+          type: 'nats-jetstream',
+          metadata: expect.objectContaining({
+            stream: consumer.stream,
+            consumer: consumer.durable,
+          }) as unknown,
+        }),
+      );
+    }
+    // two replicas at least in production, as k8s/overlays/production
+    expect(scaled.map((s) => s.spec.minReplicaCount)).toEqual(scaled.map(() => 2));
+    // KEDA reaches each NATS node by its full name, in the release's namespace
+    expect(configOf(renders.production, 'onpush-keda')['NATS_MONITORING_ENDPOINT']).toBe(
+      `nats-headless.${NAMESPACE}.svc.cluster.local:8222`,
+    );
+  });
+
+  it('denies all traffic by default, lets only ingest take traffic from anywhere, and selects pods it runs', () => {
+    for (const [name, objects] of Object.entries(renders)) {
+      const policies = ofKind<V1NetworkPolicy>(objects, 'NetworkPolicy');
+      const denyAll = policies.find(
+        (p) =>
+          Object.keys(p.spec?.podSelector?.matchLabels ?? {}).length === 0 &&
+          !p.spec?.podSelector?.matchExpressions &&
+          p.spec?.policyTypes?.includes('Ingress') &&
+          p.spec.policyTypes.includes('Egress') &&
+          !p.spec.ingress &&
+          !p.spec.egress,
+      );
+      expect(denyAll, name).toBeDefined();
+      const openToAll = policies
+        .filter((p) => (p.spec?.ingress ?? []).some((rule) => !rule._from))
+        .map((p) => p.metadata.name);
+      expect(openToAll, name).toEqual(['ingest']);
+      // each policy applies to pods the chart runs, and each pod reaches NATS (egress 4222)
+      const pods = labelsOf(objects);
+      for (const p of policies)
+        expect(
+          pods.some((labels) => selects(p.spec?.podSelector, labels)),
+          p.metadata.name,
+        ).toBe(true);
+      const natsClients = named<V1NetworkPolicy>(objects, 'NetworkPolicy', 'nats-clients');
+      const natsPolicy = named<V1NetworkPolicy>(objects, 'NetworkPolicy', 'nats');
+      for (const labels of pods.filter((l) => l['app.kubernetes.io/name'] !== 'nats')) {
+        expect(selects(natsClients?.spec?.podSelector, labels), JSON.stringify(labels)).toBe(true);
+        expect(
+          natsPolicy?.spec?.ingress?.some((rule) =>
+            rule._from?.some((peer) => selects(peer.podSelector, labels)),
+          ),
+          JSON.stringify(labels),
+        ).toBe(true);
+      }
+    }
+  });
+
+  it('gives each service pod only its own NATS identity, and the provision Job the admin one', () => {
+    for (const [name, objects] of Object.entries(renders)) {
+      const mounted = Object.fromEntries(
+        podTemplates(objects)
+          .filter(({ owner }) => !owner.startsWith('StatefulSet/'))
+          .map(({ template }): [string, (string | undefined)[]] => [
+            template.metadata?.labels?.['app.kubernetes.io/name'] ?? '',
+            (template.spec?.volumes ?? [])
+              .map((v) => v.secret?.secretName)
+              .filter((secret) => secret?.startsWith('onpush-nats-')),
+          ]),
+      );
+      expect(mounted, name).toEqual({
+        ...Object.fromEntries(SERVICES.map((s) => [s, [identitySecretName(s as NatsIdentity)]])),
+        provision: [identitySecretName('admin')],
+      });
+      // and no Kubernetes API token for the Job
+      const job = ofKind<V1Job>(objects, 'Job')[0];
+      expect(job?.spec?.template.spec?.automountServiceAccountToken).toBe(false);
+    }
+    expect(container(ofKind<V1Job>(renders.default, 'Job')[0])?.args).toEqual([
+      'provision',
+      '--replicas',
+      '1',
+    ]);
+    expect(container(ofKind<V1Job>(renders.production, 'Job')[0])?.args).toEqual([
+      'provision',
+      '--replicas',
+      '3',
+    ]);
+  });
+
+  it('renders a nats.conf that nats-server accepts, with the Secrets onpush credentials makes', async () => {
+    const single = await render({ set: ['nats.replicas=1'] });
+    const cases: [string, Obj[], number][] = [
+      ['default', renders.default, 3],
+      ['production', renders.production, 3],
+      ['nats.replicas=1', single, 1],
+    ];
+    const dir = mkdtempSync(join(tmpdir(), 'onpush-chart-nats-'));
+    try {
+      ensureCredentials(dir);
+      await ensureTls(dir);
+      const server = credentialSecrets(dir, NAMESPACE).items.find(
+        (s) => s.metadata.name === SERVER_SECRET_NAME,
+      );
+      for (const [name, objects, replicas] of cases) {
+        const nats = named<V1StatefulSet>(objects, 'StatefulSet', 'nats');
+        expect(nats?.spec?.replicas, name).toBe(replicas);
+        expect(container(nats)?.image, name).toBe(
+          `nats:${NATS_SERVER_VERSION.replace(/^v/, '')}-alpine`,
+        );
+        // nats.conf is projected beside the Secret `onpush credentials --secrets` makes
+        const projected = nats?.spec?.template.spec?.volumes?.find(
+          (v) => v.name === 'config',
+        )?.projected;
+        expect(projected?.sources?.map((s) => s.secret?.name ?? s.configMap?.name)).toEqual([
+          'nats-config',
+          SERVER_SECRET_NAME,
+        ]);
+        const conf = configOf(objects, 'nats-config')['nats.conf'] ?? '';
+        const routes = [...conf.matchAll(/nats:\/\/(nats-\d+)\.nats-headless:6222/g)].map(
+          (m) => m[1],
+        );
+        expect(routes, name).toEqual(
+          replicas > 1 ? Array.from({ length: replicas }, (_, i) => `nats-${i}`) : [],
+        );
+        const here = join(dir, name);
+        mkdirSync(here);
+        for (const [key, value] of Object.entries(server?.data ?? {}))
+          writeFileSync(join(here, key), Buffer.from(value, 'base64'));
+        const file = join(here, 'nats.conf');
+        // Mounted at /etc/nats in the pod; here in its directory.
+        writeFileSync(file, conf.replaceAll('/etc/nats/', `${here}/`));
+        const env = container(nats)?.env ?? [];
+        const values = Object.fromEntries(env.filter((e) => e.value).map((e) => [e.name, e.value]));
+        const { stderr, stdout } = await run(findNatsServer(), ['-c', file, '-t'], {
+          env: { ...process.env, ...values, POD_NAME: 'nats-0' },
+        });
+        expect(stdout + stderr, name).toContain('is valid');
+        // stopped in lame-duck mode, within the grace period; started once JetStream is current
+        expect(container(nats)?.lifecycle?.preStop?.exec?.command).toEqual([
+          'nats-server',
+          '--signal',
+          'ldm=/var/run/nats/nats.pid',
+        ]);
+        expect(nats?.spec?.template.spec?.terminationGracePeriodSeconds).toBeGreaterThan(10 + 30);
+        expect(conf).toMatch(/^lame_duck_grace_period: 10s$/m);
+        expect(conf).toMatch(/^lame_duck_duration: 30s$/m);
+        expect(container(nats)?.startupProbe?.httpGet?.path).toBe('/healthz');
+        expect(
+          named<V1PodDisruptionBudget>(objects, 'PodDisruptionBudget', 'nats')?.spec
+            ?.maxUnavailable,
+        ).toBe(1);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('renders the production values: Workload Identity, Pub/Sub, webhooks from Secrets, monitoring, NATS apart', () => {
+    const objects = renders.production;
+    expect(
+      named<V1ServiceAccount>(objects, 'ServiceAccount', 'ingest')?.metadata.annotations,
+    ).toEqual({
+      'iam.gke.io/gcp-service-account': 'onpush-ingest@acme-prod.iam.gserviceaccount.com',
+    });
+    const ingestConfig = configOf(objects, 'onpush-ingest');
+    expect(ingestConfig).toMatchObject({
+      PUBSUB_PULL: 'true',
+      PUBSUB_PROJECT: 'acme-prod',
+      PUBSUB_SUBSCRIPTION: 'onpush-gcr',
+    });
+    expect(configOf(objects, 'onpush-config')['ONPUSH_EXCLUDE_NAMESPACES']).toBe('kube-system');
+    // WEBHOOKS_FILE names a file of the mounted Secret; the endpoints' secrets beside it
+    const ingest = named<V1Deployment>(objects, 'Deployment', 'ingest');
+    const pod = ingest?.spec?.template.spec;
+    const mountOf = (secret: string) => {
+      const volume = pod?.volumes?.find((v) => v.secret?.secretName === secret)?.name;
+      return pod?.containers[0]?.volumeMounts?.find((m) => m.name === volume)?.mountPath;
+    };
+    expect(ingestConfig['WEBHOOKS_FILE']).toBe(`${mountOf('onpush-webhooks')}/webhooks.json`);
+    expect(mountOf('onpush-webhook-secrets')).toBe('/etc/onpush/secrets');
+    expect(container(ingest)?.envFrom?.map((e) => e.configMapRef?.name)).toEqual([
+      'onpush-config',
+      'onpush-ingest',
+    ]);
+    // the ServiceMonitor scrapes the five services' port http
+    const monitor = ofKind<ServiceMonitor>(objects, 'ServiceMonitor')[0];
+    const scraped = ofKind<V1Service>(objects, 'Service')
+      .filter((s) => selects(monitor?.spec.selector, s.metadata?.labels ?? {}))
+      .filter((s) => s.spec?.ports?.some((p) => p.name === monitor?.spec.endpoints[0]?.port));
+    expect(scraped.map((s) => s.metadata.name).sort()).toEqual([...SERVICES].sort());
+    expect(monitor?.spec.endpoints[0]?.path).toBe('/metrics');
+    expect(monitor?.metadata.labels?.['release']).toBe('kps');
+    // the alerts are k8s/monitoring's, untouched by Helm's templating
+    const rules = loadYaml<{ spec: unknown }>(
+      readFileSync(join(ROOT, 'k8s', 'monitoring', 'prometheus-rules.yaml'), 'utf8'),
+    );
+    const rendered = ofKind<Obj & { spec: unknown }>(objects, 'PrometheusRule');
+    expect(rendered.map((r) => r.spec)).toEqual([rules.spec]);
+    expect(ofKind(renders.default, 'PrometheusRule')).toEqual([]);
+    expect(ofKind(renders.default, 'ServiceMonitor')).toEqual([]);
+    // never two NATS nodes on one machine
+    const nats = named<V1StatefulSet>(objects, 'StatefulSet', 'nats');
+    expect(
+      nats?.spec?.template.spec?.affinity?.podAntiAffinity
+        ?.requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey,
+    ).toBe('kubernetes.io/hostname');
+    expect(nats?.spec?.volumeClaimTemplates?.[0]?.spec?.resources?.requests?.['storage']).toBe(
+      '50Gi',
+    );
+    // the admission policy guards this release's restarter
+    expect(
+      ofKind<V1ValidatingAdmissionPolicy>(objects, 'ValidatingAdmissionPolicy')[0]?.spec
+        ?.matchConditions?.[0]?.expression,
+    ).toBe(`request.userInfo.username == 'system:serviceaccount:${NAMESPACE}:restarter'`);
+  });
+
+  it('rolls the services when their configuration changes', async () => {
+    const checksum = (objects: Obj[]) =>
+      named<V1Deployment>(objects, 'Deployment', 'parser')?.spec?.template.metadata?.annotations?.[
+        'checksum/config'
+      ];
+    const debug = await render({ set: ['config.logLevel=debug'] });
+    expect(configOf(debug, 'onpush-config')['LOG_LEVEL']).toBe('debug');
+    expect(checksum(debug)).toMatch(/^[0-9a-f]{64}$/);
+    expect(checksum(debug)).not.toBe(checksum(renders.default));
+  });
+
+  it('uses an existing NATS when nats.enabled is false', async () => {
+    const objects = await render({
+      set: ['nats.enabled=false', 'nats.url=tls://nats.example.com:4443'],
+    });
+    expect(configOf(objects, 'onpush-config')['NATS_URL']).toBe('tls://nats.example.com:4443');
+    expect(ofKind(objects, 'StatefulSet')).toEqual([]);
+    expect(named(objects, 'ConfigMap', 'nats-config')).toBeUndefined();
+    expect(named(objects, 'NetworkPolicy', 'nats')).toBeUndefined();
+    const egress = named<V1NetworkPolicy>(objects, 'NetworkPolicy', 'nats-clients')?.spec?.egress;
+    expect(egress).toEqual([{ ports: [{ protocol: 'TCP', port: 4443 }] }]);
+    expect(SERVICES.flatMap((s) => serviceFindings(s, objects))).toEqual([]);
+  });
+
+  it('confines RBAC to the listed namespaces in namespaced mode, and scopes the services to them', async () => {
+    const objects = await render({ set: ['rbac.namespaces={shop,blog}'] });
+    expect(ofKind(objects, 'ClusterRole')).toEqual([]);
+    expect(ofKind(objects, 'ClusterRoleBinding')).toEqual([]);
+    const roles = ofKind<V1Role>(objects, 'Role').map(
+      (r) => `${r.metadata.namespace}/${r.metadata.name}`,
+    );
+    expect(roles.sort()).toEqual(
+      [
+        'blog/onpush-resolver',
+        'blog/onpush-restarter',
+        'shop/onpush-resolver',
+        'shop/onpush-restarter',
+        `${NAMESPACE}/resolver-snapshot`,
+      ].sort(),
+    );
+    expect(configOf(objects, 'onpush-config')['ONPUSH_NAMESPACES']).toBe('shop,blog');
+    // the same rules as the ClusterRoles of the default
+    const rulesOf = (o: V1Role | V1ClusterRole | undefined) => JSON.stringify(o?.rules);
+    expect(
+      rulesOf(
+        ofKind<V1Role>(objects, 'Role').find(
+          (r) => r.metadata.namespace === 'shop' && r.metadata.name.endsWith('-restarter'),
+        ),
+      ),
+    ).toBe(rulesOf(named<V1ClusterRole>(renders.default, 'ClusterRole', 'onpush-restarter')));
+  });
+
+  // Given a real kube-apiserver with RBAC on, and namespace onpush enforcing restricted Pod Security.
+  describe('on a real API server', () => {
+    const sandbox = useSandbox(['kube'], 'chart');
+    const admin = () => loadKubeConfig(sandbox().need('kube').kubeconfigPath);
+    const namespaced: { objects: Obj[] } = { objects: [] };
+    const SCOPED = 'onpush-scoped';
+
+    beforeAll(async () => {
+      namespaced.objects = await render({
+        set: ['rbac.namespaces={shop,blog}'],
+        namespace: SCOPED,
+        release: 'scoped',
+      });
+      const kc = admin();
+      const core = kc.makeApiClient(CoreV1Api);
+      for (const name of [NAMESPACE, SCOPED, 'shop', 'blog'])
+        await core.createNamespace({ body: { metadata: { name, labels: RESTRICTED } } });
+      const extensions = kc.makeApiClient(ApiextensionsV1Api);
+      for (const body of OPERATOR_CRDS) await extensions.createCustomResourceDefinition({ body });
+      for (const { metadata } of OPERATOR_CRDS)
+        await eventually(`CRD ${metadata?.name} established`, async () => {
+          const crd = await extensions.readCustomResourceDefinition({ name: metadata?.name ?? '' });
+          return crd.status?.conditions?.some(
+            (c) => c.type === 'Established' && c.status === 'True',
+          );
+        });
+      const custom = kc.makeApiClient(CustomObjectsApi);
+      for (const [group, version, plural] of [
+        ['keda.sh', 'v1alpha1', 'scaledobjects'],
+        ['monitoring.coreos.com', 'v1', 'prometheusrules'],
+      ] as const)
+        await eventually(`the API server to serve ${plural}`, () =>
+          custom.listNamespacedCustomObject({ group, version, namespace: NAMESPACE, plural }),
+        );
+    });
+
+    const apply = (o: Obj, dryRun?: 'All') =>
+      KubernetesObjectApi.makeApiClient(admin()).patch(
+        o,
+        undefined,
+        dryRun,
+        FIELD_MANAGER,
+        true,
+        PatchStrategy.ServerSideApply,
+      );
+
+    it('admits every rendered object (server-side dry run), CRDs of KEDA and Prometheus registered', async () => {
+      for (const [name, objects] of [
+        ...Object.entries(renders),
+        ['namespaced', namespaced.objects] as const,
+      ]) {
+        const failures: string[] = [];
+        for (const o of objects)
+          await apply(o, 'All').catch((error: unknown) =>
+            failures.push(`${o.kind}/${o.metadata.name}: ${reason(error)}`),
+          );
+        expect(failures, name).toEqual([]);
+        expect(objects.length, name).toBeGreaterThan(30);
+      }
+    });
+
+    it('runs every pod under the restricted Pod Security Standard', async () => {
+      const core = admin().makeApiClient(CoreV1Api);
+      for (const [name, objects] of Object.entries(renders)) {
+        const refused: string[] = [];
+        const templates = podTemplates(objects);
+        // five services, the provision Job, NATS
+        expect(templates.length, name).toBe(7);
+        for (const { owner, template } of templates) {
+          const body: V1Pod = {
+            metadata: {
+              name: `${owner.split('/')[1]}-dry-run`,
+              labels: template.metadata?.labels ?? {},
+            },
+            spec: template.spec ?? { containers: [] },
+          };
+          await core
+            .createNamespacedPod({ namespace: NAMESPACE, body, dryRun: 'All' })
+            .catch((error: unknown) => refused.push(`${owner}: ${reason(error)}`));
+        }
+        expect(refused, name).toEqual([]);
+      }
+    });
+
+    it('grants each ServiceAccount what its service needs and refuses the rest it is asked (SubjectAccessReview)', async () => {
+      const KINDS = ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'];
+      for (const o of [...renders.default, ...namespaced.objects].filter((x) =>
+        KINDS.includes(x.kind ?? ''),
+      ))
+        await apply(o);
+      const authz = admin().makeApiClient(AuthorizationV1Api);
+      /** [namespace of the ServiceAccount, ServiceAccount, verb, resource(.group), namespace, name?] */
+      type Ask = [string, string, string, string, string, string?];
+      const can = async ([home, sa, verb, resource, namespace, name]: Ask): Promise<boolean> => {
+        const [plural = resource, group = ''] = resource.split(/\.(.*)/);
+        const review = await authz.createSubjectAccessReview({
+          body: {
+            spec: {
+              user: `system:serviceaccount:${home}:${sa}`,
+              groups: ['system:serviceaccounts', `system:serviceaccounts:${home}`],
+              resourceAttributes: {
+                verb,
+                group,
+                resource: plural,
+                namespace,
+                ...(name !== undefined ? { name } : {}),
+              },
+            },
+          },
+        });
+        return review.status?.allowed === true;
+      };
+      const N = NAMESPACE;
+      const S = SCOPED;
+      const cases: [Ask, boolean][] = [
+        [[N, 'restarter', 'patch', 'deployments.apps', 'shop'], true],
+        [[N, 'restarter', 'patch', 'deployments.apps', 'default'], true],
+        [[N, 'restarter', 'patch', 'cronjobs.batch', 'shop'], true],
+        [[N, 'restarter', 'watch', 'deployments.apps', 'shop'], true],
+        [[N, 'restarter', 'create', 'events.events.k8s.io', 'shop'], true],
+        [[N, 'restarter', 'watch', 'cronjobs.batch', 'shop'], false],
+        [[N, 'restarter', 'list', 'deployments.apps', 'shop'], false],
+        [[N, 'restarter', 'delete', 'deployments.apps', 'shop'], false],
+        [[N, 'restarter', 'get', 'secrets', N], false],
+        [[N, 'restarter', 'get', 'secrets', 'shop'], false],
+        [[N, 'resolver', 'watch', 'deployments.apps', ''], true],
+        [[N, 'resolver', 'list', 'cronjobs.batch', ''], true],
+        [[N, 'resolver', 'patch', 'deployments.apps', 'shop'], false],
+        [[N, 'resolver', 'get', 'configmaps', N, 'onpush-image-index-15'], true],
+        [[N, 'resolver', 'create', 'configmaps', N], true],
+        [[N, 'resolver', 'get', 'configmaps', N, 'nats-config'], false],
+        [[N, 'resolver', 'get', 'configmaps', N, 'onpush-image-index-16'], false],
+        [[N, 'resolver', 'list', 'configmaps', N], false],
+        [[N, 'resolver', 'get', 'secrets', N], false],
+        [[N, 'resolver', 'list', 'secrets', ''], false],
+        ...['ingest', 'parser', 'dlq-manager'].flatMap((sa): [Ask, boolean][] => [
+          [[N, sa, 'list', 'deployments.apps', ''], false],
+          [[N, sa, 'get', 'secrets', N], false],
+          [[N, sa, 'get', 'configmaps', N], false],
+        ]),
+        // namespaced mode: shop and blog, nowhere else
+        [[S, 'restarter', 'patch', 'deployments.apps', 'shop'], true],
+        [[S, 'restarter', 'patch', 'deployments.apps', 'blog'], true],
+        [[S, 'restarter', 'patch', 'deployments.apps', 'default'], false],
+        [[S, 'resolver', 'watch', 'deployments.apps', 'blog'], true],
+        [[S, 'resolver', 'watch', 'deployments.apps', ''], false],
+        [[S, 'resolver', 'watch', 'deployments.apps', 'default'], false],
+        [[S, 'resolver', 'update', 'configmaps', S, 'onpush-image-index'], true],
+        [[S, 'resolver', 'update', 'configmaps', N, 'onpush-image-index'], false],
+      ];
+      await eventually(
+        'RBAC to see the rendered bindings',
+        async () =>
+          (await can([S, 'restarter', 'patch', 'deployments.apps', 'shop'])) &&
+          (await can([N, 'restarter', 'patch', 'deployments.apps', 'shop'])),
+      );
+      const answers = await Promise.all(cases.map(([ask]) => can(ask)));
+      const wrong = cases
+        .filter(([, allowed], i) => answers[i] !== allowed)
+        .map(
+          ([[home, sa, verb, res, ns, name], allowed]) =>
+            `${home}/${sa} ${allowed ? 'cannot' : 'can'} ${verb} ${res}${name ? ` ${name}` : ''} in ${ns || 'every namespace'}`,
+        );
+      expect(wrong).toEqual([]);
+    });
+  });
+});

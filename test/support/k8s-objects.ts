@@ -1,0 +1,181 @@
+// Rendered Kubernetes objects as the deployment tests read them (test/integration/chart.test.ts):
+// picking objects by kind, the pods their workloads will create, what is wrong with how a service
+// runs, minimal CRDs for the kinds of KEDA and the Prometheus Operator, and the API server's words
+// for a refusal. The same checks as test/integration/manifests.test.ts makes of the kustomize
+// overlays, so that the chart is held to the same posture.
+import {
+  ApiException,
+  type KubernetesObject,
+  type V1CustomResourceDefinition,
+  type V1Deployment,
+  type V1Job,
+  type V1PodDisruptionBudget,
+  type V1PodTemplateSpec,
+  type V1ServiceAccount,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
+
+export type Obj = KubernetesObject & { metadata: { name: string; namespace?: string } };
+
+export const ofKind = <T>(objects: readonly Obj[], kind: string): (T & Obj)[] =>
+  objects.filter((o) => o.kind === kind) as (T & Obj)[];
+
+/** The object of `kind` named `name`, if any. */
+export const named = <T>(
+  objects: readonly Obj[],
+  kind: string,
+  name: string,
+): (T & Obj) | undefined => ofKind<T>(objects, kind).find((o) => o.metadata.name === name);
+
+/** A minimal CRD: the kind exists; the contents are the operator's business. */
+export function crd(
+  group: string,
+  version: string,
+  kind: string,
+  plural: string,
+  required: string[],
+): V1CustomResourceDefinition {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${group}` },
+    spec: {
+      group,
+      scope: 'Namespaced',
+      names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+      versions: [
+        {
+          name: version,
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              required: ['spec'],
+              properties: {
+                spec: { type: 'object', required, x_kubernetes_preserve_unknown_fields: true },
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** KEDA's and the Prometheus Operator's kinds, as far as the API server needs to admit them. */
+export const OPERATOR_CRDS = [
+  crd('keda.sh', 'v1alpha1', 'ScaledObject', 'scaledobjects', ['scaleTargetRef', 'triggers']),
+  crd('keda.sh', 'v1alpha1', 'TriggerAuthentication', 'triggerauthentications', []),
+  crd('monitoring.coreos.com', 'v1', 'ServiceMonitor', 'servicemonitors', [
+    'selector',
+    'endpoints',
+  ]),
+  crd('monitoring.coreos.com', 'v1', 'PrometheusRule', 'prometheusrules', ['groups']),
+];
+
+/** Every pod a workload will create, as the controller would write it. */
+export function podTemplates(
+  objects: readonly Obj[],
+): { owner: string; template: V1PodTemplateSpec }[] {
+  const out: { owner: string; template: V1PodTemplateSpec }[] = [];
+  for (const d of ofKind<V1Deployment>(objects, 'Deployment'))
+    if (d.spec) out.push({ owner: `Deployment/${d.metadata.name}`, template: d.spec.template });
+  for (const j of ofKind<V1Job>(objects, 'Job'))
+    if (j.spec) out.push({ owner: `Job/${j.metadata.name}`, template: j.spec.template });
+  for (const s of ofKind<V1StatefulSet>(objects, 'StatefulSet')) {
+    const spec = s.spec?.template.spec;
+    if (!s.spec || !spec) continue;
+    const claims = (s.spec.volumeClaimTemplates ?? []).map((c) => ({
+      name: c.metadata?.name ?? '',
+      persistentVolumeClaim: { claimName: `${c.metadata?.name ?? ''}-${s.metadata.name}-0` },
+    }));
+    const template = {
+      ...s.spec.template,
+      spec: { ...spec, volumes: [...(spec.volumes ?? []), ...claims] },
+    };
+    out.push({ owner: `StatefulSet/${s.metadata.name}`, template });
+  }
+  return out;
+}
+
+/** Whether a label selector's matchLabels and matchExpressions select pods with `labels`. */
+export function selects(
+  selector:
+    | {
+        matchLabels?: Record<string, string>;
+        matchExpressions?: { key: string; operator: string; values?: string[] }[];
+      }
+    | undefined,
+  labels: Record<string, string>,
+): boolean {
+  if (!selector) return false;
+  const byLabel = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const byExpression = (selector.matchExpressions ?? []).every((e) => {
+    const value = labels[e.key];
+    switch (e.operator) {
+      case 'In':
+        return value !== undefined && (e.values ?? []).includes(value);
+      case 'NotIn':
+        return value === undefined || !(e.values ?? []).includes(value);
+      case 'Exists':
+        return value !== undefined;
+      case 'DoesNotExist':
+        return value === undefined;
+      default:
+        return false;
+    }
+  });
+  return byLabel && byExpression;
+}
+
+/** What is wrong with how a service's Deployment runs; empty when nothing is. */
+export function serviceFindings(name: string, objects: readonly Obj[]): string[] {
+  const found: string[] = [];
+  const d = named<V1Deployment>(objects, 'Deployment', name);
+  const pod = d?.spec?.template.spec;
+  const c = pod?.containers[0];
+  if (!d || !pod || !c) return [`${name}: no Deployment`];
+  const check = (ok: unknown, what: string) => {
+    if (!ok) found.push(`${name}: ${what}`);
+  };
+  check(JSON.stringify(c.args) === JSON.stringify(['run', name]), `args ${String(c.args)}`);
+  check(/:[\w.-]+$/.test(c.image ?? '') && !c.image?.endsWith(':latest'), `image ${c.image}`);
+  check(pod.securityContext?.runAsNonRoot, 'runAsNonRoot');
+  check(pod.securityContext?.seccompProfile?.type === 'RuntimeDefault', 'seccomp RuntimeDefault');
+  check(c.securityContext?.readOnlyRootFilesystem, 'readOnlyRootFilesystem');
+  check(c.securityContext?.allowPrivilegeEscalation === false, 'allowPrivilegeEscalation');
+  check(c.securityContext?.capabilities?.drop?.includes('ALL'), 'drop ALL capabilities');
+  check(c.resources?.requests?.['cpu'] && c.resources.requests['memory'], 'resource requests');
+  check(c.resources?.limits?.['memory'], 'memory limit');
+  check(c.livenessProbe?.httpGet?.path === '/healthz', 'liveness probe on /healthz');
+  check(c.readinessProbe?.httpGet?.path === '/readyz', 'readiness probe on /readyz');
+  check((pod.topologySpreadConstraints ?? []).length > 0, 'topology spread');
+  const labels = d.spec?.template.metadata?.labels ?? {};
+  const pdbs = ofKind<V1PodDisruptionBudget>(objects, 'PodDisruptionBudget').filter((p) =>
+    selects(p.spec?.selector, labels),
+  );
+  check(pdbs.length === 1, `one PodDisruptionBudget (has ${pdbs.length})`);
+  const needsApi = name === 'resolver' || name === 'restarter';
+  const sa = ofKind<V1ServiceAccount>(objects, 'ServiceAccount').find(
+    (s) => s.metadata.name === pod.serviceAccountName,
+  );
+  check(sa, `ServiceAccount ${pod.serviceAccountName}`);
+  if (!needsApi) {
+    check(pod.automountServiceAccountToken === false, 'no API token in the pod');
+    check(sa?.automountServiceAccountToken === false, 'no API token on its ServiceAccount');
+  }
+  return found;
+}
+
+/** The API server's own words for a refusal. */
+export function reason(error: unknown): string {
+  if (error instanceof ApiException) {
+    try {
+      return `${error.code} ${(JSON.parse(String(error.body)) as { message?: string }).message}`;
+    } catch {
+      return `${error.code} ${String(error.body)}`;
+    }
+  }
+  return error instanceof Error ? error.message : String(error);
+}
