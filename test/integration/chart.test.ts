@@ -31,7 +31,6 @@ import {
   type V1Deployment,
   type V1Job,
   type V1NetworkPolicy,
-  type V1Pod,
   type V1PodDisruptionBudget,
   type V1Role,
   type V1Service,
@@ -53,10 +52,13 @@ import { NATS_SERVER_VERSION, cacheDir, findNatsServer } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
 import {
   OPERATOR_CRDS,
+  canAccess,
   named,
+  networkPosture,
   ofKind,
   podTemplates,
   reason,
+  refusedPods,
   selects,
   serviceFindings,
   type Obj,
@@ -278,20 +280,7 @@ describe('the Helm chart (charts/onpush)', () => {
   it('denies all traffic by default, lets only ingest take traffic from anywhere, and selects pods it runs', () => {
     for (const [name, objects] of Object.entries(renders)) {
       const policies = ofKind<V1NetworkPolicy>(objects, 'NetworkPolicy');
-      const denyAll = policies.find(
-        (p) =>
-          Object.keys(p.spec?.podSelector?.matchLabels ?? {}).length === 0 &&
-          !p.spec?.podSelector?.matchExpressions &&
-          p.spec?.policyTypes?.includes('Ingress') &&
-          p.spec.policyTypes.includes('Egress') &&
-          !p.spec.ingress &&
-          !p.spec.egress,
-      );
-      expect(denyAll, name).toBeDefined();
-      const openToAll = policies
-        .filter((p) => (p.spec?.ingress ?? []).some((rule) => !rule._from))
-        .map((p) => p.metadata.name);
-      expect(openToAll, name).toEqual(['ingest']);
+      expect(networkPosture(objects), name).toEqual({ denyAll: true, openToAll: ['ingest'] });
       // each policy applies to pods the chart runs, and each pod reaches NATS (egress 4222)
       const pods = labelsOf(objects);
       for (const p of policies)
@@ -588,23 +577,10 @@ describe('the Helm chart (charts/onpush)', () => {
     it('runs every pod under the restricted Pod Security Standard', async () => {
       const core = admin().makeApiClient(CoreV1Api);
       for (const [name, objects] of Object.entries(renders)) {
-        const refused: string[] = [];
         const templates = podTemplates(objects);
         // five services, the provision Job, NATS
         expect(templates.length, name).toBe(7);
-        for (const { owner, template } of templates) {
-          const body: V1Pod = {
-            metadata: {
-              name: `${owner.split('/')[1]}-dry-run`,
-              labels: template.metadata?.labels ?? {},
-            },
-            spec: template.spec ?? { containers: [] },
-          };
-          await core
-            .createNamespacedPod({ namespace: NAMESPACE, body, dryRun: 'All' })
-            .catch((error: unknown) => refused.push(`${owner}: ${reason(error)}`));
-        }
-        expect(refused, name).toEqual([]);
+        expect(await refusedPods(core, NAMESPACE, templates), name).toEqual([]);
       }
     });
 
@@ -617,25 +593,7 @@ describe('the Helm chart (charts/onpush)', () => {
       const authz = admin().makeApiClient(AuthorizationV1Api);
       /** [namespace of the ServiceAccount, ServiceAccount, verb, resource(.group), namespace, name?] */
       type Ask = [string, string, string, string, string, string?];
-      const can = async ([home, sa, verb, resource, namespace, name]: Ask): Promise<boolean> => {
-        const [plural = resource, group = ''] = resource.split(/\.(.*)/);
-        const review = await authz.createSubjectAccessReview({
-          body: {
-            spec: {
-              user: `system:serviceaccount:${home}:${sa}`,
-              groups: ['system:serviceaccounts', `system:serviceaccounts:${home}`],
-              resourceAttributes: {
-                verb,
-                group,
-                resource: plural,
-                namespace,
-                ...(name !== undefined ? { name } : {}),
-              },
-            },
-          },
-        });
-        return review.status?.allowed === true;
-      };
+      const can = (ask: Ask): Promise<boolean> => canAccess(authz, ask);
       const N = NAMESPACE;
       const S = SCOPED;
       const cases: [Ask, boolean][] = [

@@ -5,7 +5,6 @@ import { delimiter, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  ApiException,
   ApiextensionsV1Api,
   AuthorizationV1Api,
   CoreV1Api,
@@ -15,16 +14,10 @@ import {
   PatchStrategy,
   loadAllYaml,
   loadYaml,
-  type KubernetesObject,
   type V1ConfigMap,
-  type V1CustomResourceDefinition,
   type V1Deployment,
   type V1Job,
-  type V1NetworkPolicy,
-  type V1Pod,
   type V1PodDisruptionBudget,
-  type V1PodTemplateSpec,
-  type V1ServiceAccount,
   type V1StatefulSet,
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
@@ -42,6 +35,17 @@ import {
 } from '@onpush/nats';
 import { CLUSTER_NAME, NATS_SERVER_VERSION, cacheDir, findNatsServer } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
+import {
+  OPERATOR_CRDS,
+  canAccess,
+  networkPosture,
+  ofKind,
+  podTemplates,
+  reason,
+  refusedPods,
+  serviceFindings,
+  type Obj,
+} from '../support/k8s-objects.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -65,7 +69,6 @@ const OPEN_TO_ALL: Record<Overlay, string[]> = {
 const NAMESPACE = 'onpush';
 const FIELD_MANAGER = 'onpush-manifests-test';
 
-type Obj = KubernetesObject & { metadata: { name: string; namespace?: string } };
 interface ScaledObject extends Obj {
   spec: {
     scaleTargetRef: { name: string };
@@ -97,114 +100,6 @@ async function build(overlay: Overlay): Promise<Obj[]> {
   const [command, args] = kustomize(join(ROOT, 'k8s', 'overlays', overlay));
   const { stdout } = await run(command, args, { maxBuffer: 16 * 1024 * 1024 });
   return (loadAllYaml(stdout) as (Obj | null)[]).filter((o): o is Obj => o !== null);
-}
-
-const ofKind = <T>(objects: readonly Obj[], kind: string): (T & Obj)[] =>
-  objects.filter((o) => o.kind === kind) as (T & Obj)[];
-
-/** A minimal CRD: the kind exists; the contents are the operator's business. */
-function crd(group: string, version: string, kind: string, plural: string, required: string[]) {
-  const body: V1CustomResourceDefinition = {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${plural}.${group}` },
-    spec: {
-      group,
-      scope: 'Namespaced',
-      names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
-      versions: [
-        {
-          name: version,
-          served: true,
-          storage: true,
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              required: ['spec'],
-              properties: {
-                spec: { type: 'object', required, x_kubernetes_preserve_unknown_fields: true },
-              },
-            },
-          },
-        },
-      ],
-    },
-  };
-  return body;
-}
-
-const CRDS = [
-  crd('keda.sh', 'v1alpha1', 'ScaledObject', 'scaledobjects', ['scaleTargetRef', 'triggers']),
-  crd('keda.sh', 'v1alpha1', 'TriggerAuthentication', 'triggerauthentications', []),
-  crd('monitoring.coreos.com', 'v1', 'ServiceMonitor', 'servicemonitors', [
-    'selector',
-    'endpoints',
-  ]),
-];
-
-/** Every pod a workload will create, as the controller would write it. */
-function podTemplates(objects: readonly Obj[]): { owner: string; template: V1PodTemplateSpec }[] {
-  const out: { owner: string; template: V1PodTemplateSpec }[] = [];
-  for (const d of ofKind<V1Deployment>(objects, 'Deployment'))
-    if (d.spec) out.push({ owner: `Deployment/${d.metadata.name}`, template: d.spec.template });
-  for (const j of ofKind<V1Job>(objects, 'Job'))
-    if (j.spec) out.push({ owner: `Job/${j.metadata.name}`, template: j.spec.template });
-  for (const s of ofKind<V1StatefulSet>(objects, 'StatefulSet')) {
-    if (!s.spec) continue;
-    const claims = (s.spec.volumeClaimTemplates ?? []).map((c) => ({
-      name: c.metadata?.name ?? '',
-      persistentVolumeClaim: { claimName: `${c.metadata?.name ?? ''}-${s.metadata.name}-0` },
-    }));
-    const spec = s.spec.template.spec;
-    if (!spec) continue;
-    const template = {
-      ...s.spec.template,
-      spec: { ...spec, volumes: [...(spec.volumes ?? []), ...claims] },
-    };
-    out.push({ owner: `StatefulSet/${s.metadata.name}`, template });
-  }
-  return out;
-}
-
-/** What is wrong with how a service's Deployment runs; empty when nothing is. */
-function serviceFindings(name: string, objects: readonly Obj[]): string[] {
-  const found: string[] = [];
-  const d = ofKind<V1Deployment>(objects, 'Deployment').find((o) => o.metadata.name === name);
-  const pod = d?.spec?.template.spec;
-  const c = pod?.containers[0];
-  if (!d || !pod || !c) return [`${name}: no Deployment`];
-  const check = (ok: unknown, what: string) => {
-    if (!ok) found.push(`${name}: ${what}`);
-  };
-  check(JSON.stringify(c.args) === JSON.stringify(['run', name]), `args ${String(c.args)}`);
-  check(/:[\w.-]+$/.test(c.image ?? '') && !c.image?.endsWith(':latest'), `image ${c.image}`);
-  check(pod.securityContext?.runAsNonRoot, 'runAsNonRoot');
-  check(pod.securityContext?.seccompProfile?.type === 'RuntimeDefault', 'seccomp RuntimeDefault');
-  check(c.securityContext?.readOnlyRootFilesystem, 'readOnlyRootFilesystem');
-  check(c.securityContext?.allowPrivilegeEscalation === false, 'allowPrivilegeEscalation');
-  check(c.securityContext?.capabilities?.drop?.includes('ALL'), 'drop ALL capabilities');
-  check(c.resources?.requests?.['cpu'] && c.resources.requests['memory'], 'resource requests');
-  check(c.resources?.limits?.['memory'], 'memory limit');
-  check(c.livenessProbe?.httpGet?.path === '/healthz', 'liveness probe on /healthz');
-  check(c.readinessProbe?.httpGet?.path === '/readyz', 'readiness probe on /readyz');
-  check((pod.topologySpreadConstraints ?? []).length > 0, 'topology spread');
-  const labels = d.spec?.template.metadata?.labels ?? {};
-  const pdbs = ofKind<V1PodDisruptionBudget>(objects, 'PodDisruptionBudget').filter((p) =>
-    Object.entries(p.spec?.selector?.matchLabels ?? { none: '' }).every(
-      ([k, v]) => labels[k] === v,
-    ),
-  );
-  check(pdbs.length === 1, `one PodDisruptionBudget (has ${pdbs.length})`);
-  const needsApi = name === 'resolver' || name === 'restarter';
-  const sa = ofKind<V1ServiceAccount>(objects, 'ServiceAccount').find(
-    (s) => s.metadata.name === pod.serviceAccountName,
-  );
-  check(sa, `ServiceAccount ${pod.serviceAccountName}`);
-  if (!needsApi) {
-    check(pod.automountServiceAccountToken === false, 'no API token in the pod');
-    check(sa?.automountServiceAccountToken === false, 'no API token on its ServiceAccount');
-  }
-  return found;
 }
 
 /** [ServiceAccount, verb, resource(.group), namespace ('' = every namespace), allowed, name] */
@@ -260,18 +155,6 @@ const ACCESS: Access[] = [
     [sa, 'get', 'configmaps', NAMESPACE, false],
   ]),
 ];
-
-/** The API server's own words for a refusal. */
-function reason(error: unknown): string {
-  if (error instanceof ApiException) {
-    try {
-      return `${error.code} ${(JSON.parse(String(error.body)) as { message?: string }).message}`;
-    } catch {
-      return `${error.code} ${String(error.body)}`;
-    }
-  }
-  return error instanceof Error ? error.message : String(error);
-}
 
 // Given the shipped overlays, docker-compose.yml and scripts/build-nats-server.sh, which builds
 // the nats-server the tests and the sandbox run.
@@ -358,23 +241,11 @@ describe('Kubernetes manifests (k8s/)', () => {
   });
 
   it('denies all traffic by default and lets only ingest take traffic from anywhere', () => {
-    for (const overlay of OVERLAYS) {
-      const policies = ofKind<V1NetworkPolicy>(objects(overlay), 'NetworkPolicy');
-      const denyAll = policies.find(
-        (p) =>
-          Object.keys(p.spec?.podSelector?.matchLabels ?? {}).length === 0 &&
-          !p.spec?.podSelector?.matchExpressions &&
-          p.spec?.policyTypes?.includes('Ingress') &&
-          p.spec.policyTypes.includes('Egress') &&
-          !p.spec.ingress &&
-          !p.spec.egress,
-      );
-      expect(denyAll, overlay).toBeDefined();
-      const openToAll = policies
-        .filter((p) => (p.spec?.ingress ?? []).some((rule) => !rule._from))
-        .map((p) => p.metadata.name);
-      expect(openToAll, overlay).toEqual(OPEN_TO_ALL[overlay]);
-    }
+    for (const overlay of OVERLAYS)
+      expect(networkPosture(objects(overlay)), overlay).toEqual({
+        denyAll: true,
+        openToAll: OPEN_TO_ALL[overlay],
+      });
   });
 
   it('gives each service pod only its own NATS identity, and the provision Job the admin one', () => {
@@ -519,8 +390,8 @@ describe('Kubernetes manifests (k8s/)', () => {
   it('applies every overlay with server-side dry run, CRDs for KEDA and Prometheus registered', async () => {
     const kc = loadKubeConfig(sandbox().need('kube').kubeconfigPath);
     const extensions = kc.makeApiClient(ApiextensionsV1Api);
-    for (const body of CRDS) await extensions.createCustomResourceDefinition({ body });
-    for (const { metadata } of CRDS) {
+    for (const body of OPERATOR_CRDS) await extensions.createCustomResourceDefinition({ body });
+    for (const { metadata } of OPERATOR_CRDS) {
       await eventually(`CRD ${metadata?.name} established`, async () => {
         const crd = await extensions.readCustomResourceDefinition({ name: metadata?.name ?? '' });
         return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
@@ -555,22 +426,10 @@ describe('Kubernetes manifests (k8s/)', () => {
   it('runs every pod under the restricted Pod Security Standard the namespace enforces', async () => {
     const core = loadKubeConfig(sandbox().need('kube').kubeconfigPath).makeApiClient(CoreV1Api);
     await eventually('namespace onpush', () => core.readNamespace({ name: NAMESPACE }));
-    for (const overlay of OVERLAYS) {
-      const refused: string[] = [];
-      for (const { owner, template } of podTemplates(objects(overlay))) {
-        const body: V1Pod = {
-          metadata: {
-            name: `${owner.split('/')[1]}-dry-run`,
-            labels: template.metadata?.labels ?? {},
-          },
-          spec: template.spec ?? { containers: [] },
-        };
-        await core
-          .createNamespacedPod({ namespace: NAMESPACE, body, dryRun: 'All' })
-          .catch((error: unknown) => refused.push(`${owner}: ${reason(error)}`));
-      }
-      expect(refused, overlay).toEqual([]);
-    }
+    for (const overlay of OVERLAYS)
+      expect(await refusedPods(core, NAMESPACE, podTemplates(objects(overlay))), overlay).toEqual(
+        [],
+      );
   });
 
   describe('RBAC, created for real from the production overlay', () => {
@@ -600,25 +459,8 @@ describe('Kubernetes manifests (k8s/)', () => {
 
     it('lets each ServiceAccount do what its service does (SubjectAccessReview)', async () => {
       const authz = admin().makeApiClient(AuthorizationV1Api);
-      const can = async ([sa, verb, resource, namespace, , name]: Access): Promise<boolean> => {
-        const [plural = resource, group = ''] = resource.split(/\.(.*)/);
-        const review = await authz.createSubjectAccessReview({
-          body: {
-            spec: {
-              user: `system:serviceaccount:${NAMESPACE}:${sa}`,
-              groups: ['system:serviceaccounts', `system:serviceaccounts:${NAMESPACE}`],
-              resourceAttributes: {
-                verb,
-                group,
-                resource: plural,
-                namespace,
-                ...(name !== undefined ? { name } : {}),
-              },
-            },
-          },
-        });
-        return review.status?.allowed === true;
-      };
+      const can = ([sa, verb, resource, namespace, , name]: Access): Promise<boolean> =>
+        canAccess(authz, [NAMESPACE, sa, verb, resource, namespace, name]);
       await eventually('RBAC to see the shipped bindings', () =>
         can(['restarter', 'patch', 'deployments.apps', 'shop', true]),
       );

@@ -5,6 +5,10 @@
 // overlays, so that the chart is held to the same posture.
 import {
   ApiException,
+  type AuthorizationV1Api,
+  type CoreV1Api,
+  type V1Pod,
+  type V1NetworkPolicy,
   type KubernetesObject,
   type V1CustomResourceDefinition,
   type V1Deployment,
@@ -178,4 +182,82 @@ export function reason(error: unknown): string {
     }
   }
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Whether ServiceAccount `home`/`sa` may `verb` a `resource` (`plural.group`, e.g.
+ * `deployments.apps`) in `namespace` ('' = every namespace), by name when given: the API
+ * server's answer to a SubjectAccessReview.
+ */
+export async function canAccess(
+  authz: AuthorizationV1Api,
+  [home, sa, verb, resource, namespace, name]: [
+    string,
+    string,
+    string,
+    string,
+    string,
+    (string | undefined)?,
+  ],
+): Promise<boolean> {
+  const [plural = resource, group = ''] = resource.split(/\.(.*)/);
+  const review = await authz.createSubjectAccessReview({
+    body: {
+      spec: {
+        user: `system:serviceaccount:${home}:${sa}`,
+        groups: ['system:serviceaccounts', `system:serviceaccounts:${home}`],
+        resourceAttributes: {
+          verb,
+          group,
+          resource: plural,
+          namespace,
+          ...(name !== undefined ? { name } : {}),
+        },
+      },
+    },
+  });
+  return review.status?.allowed === true;
+}
+
+/**
+ * The NetworkPolicies' posture: whether one denies all traffic of every pod by default (selects
+ * all, both directions, no rule), and which admit ingress from anywhere (a rule without `from`).
+ */
+export function networkPosture(objects: readonly Obj[]): { denyAll: boolean; openToAll: string[] } {
+  const policies = ofKind<V1NetworkPolicy>(objects, 'NetworkPolicy');
+  const denyAll = policies.some(
+    (p) =>
+      Object.keys(p.spec?.podSelector?.matchLabels ?? {}).length === 0 &&
+      !p.spec?.podSelector?.matchExpressions &&
+      p.spec?.policyTypes?.includes('Ingress') &&
+      p.spec.policyTypes.includes('Egress') &&
+      !p.spec.ingress &&
+      !p.spec.egress,
+  );
+  const openToAll = policies
+    .filter((p) => (p.spec?.ingress ?? []).some((rule) => !rule._from))
+    .map((p) => p.metadata.name);
+  return { denyAll, openToAll };
+}
+
+/**
+ * The pods of `templates` the API server refuses in `namespace` (a dry-run create each: what a
+ * namespace enforcing a Pod Security Standard admits), as `<owner>: <its words>`.
+ */
+export async function refusedPods(
+  core: CoreV1Api,
+  namespace: string,
+  templates: ReturnType<typeof podTemplates>,
+): Promise<string[]> {
+  const refused: string[] = [];
+  for (const { owner, template } of templates) {
+    const body: V1Pod = {
+      metadata: { name: `${owner.split('/')[1]}-dry-run`, labels: template.metadata?.labels ?? {} },
+      spec: template.spec ?? { containers: [] },
+    };
+    await core
+      .createNamespacedPod({ namespace, body, dryRun: 'All' })
+      .catch((error: unknown) => refused.push(`${owner}: ${reason(error)}`));
+  }
+  return refused;
 }
