@@ -53,9 +53,11 @@ import { eventually, useSandbox } from '@onpush/testing';
 import {
   OPERATOR_CRDS,
   canAccess,
+  expectedRules,
   named,
   networkPosture,
   ofKind,
+  ownRules,
   podTemplates,
   reason,
   refusedPods,
@@ -646,6 +648,16 @@ describe('the Helm chart (charts/onpush)', () => {
             `${home}/${sa} ${allowed ? 'cannot' : 'can'} ${verb} ${res}${name ? ` ${name}` : ''} in ${ns || 'every namespace'}`,
         );
       expect(wrong).toEqual([]);
+    });
+
+    it('gives each ServiceAccount nothing more than the kustomize install, as it sees its own rules', async () => {
+      // cluster-wide RBAC (the default render, applied above)
+      for (const [sa, byNamespace] of Object.entries(expectedRules(NAMESPACE, 'shop')))
+        for (const [namespace, rules] of Object.entries(byNamespace))
+          expect(
+            await ownRules(admin(), NAMESPACE, sa, namespace),
+            `${sa} in ${namespace}`,
+          ).toEqual([...rules].sort());
     });
   });
 });

@@ -9,7 +9,6 @@ import {
   AuthorizationV1Api,
   CoreV1Api,
   CustomObjectsApi,
-  KubeConfig,
   KubernetesObjectApi,
   PatchStrategy,
   loadAllYaml,
@@ -38,7 +37,9 @@ import { eventually, useSandbox } from '@onpush/testing';
 import {
   OPERATOR_CRDS,
   canAccess,
+  expectedRules,
   networkPosture,
+  ownRules,
   ofKind,
   podTemplates,
   reason,
@@ -473,69 +474,12 @@ describe('Kubernetes manifests (k8s/)', () => {
     });
 
     it('gives each ServiceAccount nothing more, as it sees its own rules with its own token', async () => {
-      const kc = admin();
-      const core = kc.makeApiClient(CoreV1Api);
-      const cluster = kc.getCurrentCluster();
-      if (!cluster) throw new Error('no current cluster');
-      const rulesOf = async (sa: string, namespace: string): Promise<string[]> => {
-        const request = await core.createNamespacedServiceAccountToken({
-          namespace: NAMESPACE,
-          name: sa,
-          body: { spec: { audiences: [], expirationSeconds: 600 } },
-        });
-        const asSa = new KubeConfig();
-        asSa.loadFromClusterAndUser(cluster, { name: sa, token: request.status?.token ?? '' });
-        const review = await asSa
-          .makeApiClient(AuthorizationV1Api)
-          .createSelfSubjectRulesReview({ body: { spec: { namespace } } });
-        return (review.status?.resourceRules ?? [])
-          .flatMap((r) =>
-            (r.apiGroups ?? []).flatMap((g) =>
-              (r.resources ?? []).flatMap((res) =>
-                r.verbs.map((v) => `${v} ${res}${g ? `.${g}` : ''}`),
-              ),
-            ),
-          )
-          .filter((rule) => !/ self\w+\.(authorization|authentication)\.k8s\.io$/.test(rule))
-          .sort();
-      };
-      const workloads = [
-        'deployments.apps',
-        'statefulsets.apps',
-        'daemonsets.apps',
-        'cronjobs.batch',
-        'rollouts.argoproj.io',
-      ];
-      const times = (verbs: string[], resources: string[]) =>
-        verbs.flatMap((v) => resources.map((r) => `${v} ${r}`));
-      // The snapshot's verbs (get, update and delete limited to its shards' names: above).
-      const snapshot = times(['get', 'create', 'update', 'delete'], ['configmaps']);
-      // What rolls out is followed (watch); a CronJob's change waits for its next run.
-      const rollingOut = workloads.filter((w) => w !== 'cronjobs.batch');
-      // ... and what it did is told on the workload as a Kubernetes Event.
-      const restarterRules = [
-        ...times(['get', 'patch'], workloads),
-        ...times(['watch'], rollingOut),
-        'create events.events.k8s.io',
-      ];
-      const expected: Record<string, Record<string, string[]>> = {
-        ingest: { [NAMESPACE]: [], shop: [] },
-        parser: { [NAMESPACE]: [], shop: [] },
-        'dlq-manager': { [NAMESPACE]: [], shop: [] },
-        restarter: {
-          [NAMESPACE]: restarterRules,
-          shop: restarterRules,
-        },
-        resolver: {
-          [NAMESPACE]: [...times(['get', 'list', 'watch'], workloads), ...snapshot],
-          shop: times(['get', 'list', 'watch'], workloads),
-        },
-      };
-      for (const [sa, byNamespace] of Object.entries(expected)) {
-        for (const [namespace, rules] of Object.entries(byNamespace)) {
-          expect(await rulesOf(sa, namespace), `${sa} in ${namespace}`).toEqual([...rules].sort());
-        }
-      }
+      for (const [sa, byNamespace] of Object.entries(expectedRules(NAMESPACE, 'shop')))
+        for (const [namespace, rules] of Object.entries(byNamespace))
+          expect(
+            await ownRules(admin(), NAMESPACE, sa, namespace),
+            `${sa} in ${namespace}`,
+          ).toEqual([...rules].sort());
     });
   });
 });

@@ -5,8 +5,9 @@
 // overlays, so that the chart is held to the same posture.
 import {
   ApiException,
-  type AuthorizationV1Api,
-  type CoreV1Api,
+  AuthorizationV1Api,
+  KubeConfig,
+  CoreV1Api,
   type V1Pod,
   type V1NetworkPolicy,
   type KubernetesObject,
@@ -260,4 +261,76 @@ export async function refusedPods(
       .catch((error: unknown) => refused.push(`${owner}: ${reason(error)}`));
   }
   return refused;
+}
+
+/**
+ * Every rule ServiceAccount `home`/`sa` has in `namespace`, as it sees them itself with its own
+ * token (a SelfSubjectRulesReview): `verb resource.group`, sorted, its own reviews left out.
+ */
+export async function ownRules(
+  admin: KubeConfig,
+  home: string,
+  sa: string,
+  namespace: string,
+): Promise<string[]> {
+  const cluster = admin.getCurrentCluster();
+  if (!cluster) throw new Error('no current cluster');
+  const request = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+    namespace: home,
+    name: sa,
+    body: { spec: { audiences: [], expirationSeconds: 600 } },
+  });
+  const asSa = new KubeConfig();
+  asSa.loadFromClusterAndUser(cluster, { name: sa, token: request.status?.token ?? '' });
+  const review = await asSa
+    .makeApiClient(AuthorizationV1Api)
+    .createSelfSubjectRulesReview({ body: { spec: { namespace } } });
+  return (review.status?.resourceRules ?? [])
+    .flatMap((r) =>
+      (r.apiGroups ?? []).flatMap((g) =>
+        (r.resources ?? []).flatMap((res) => r.verbs.map((v) => `${v} ${res}${g ? `.${g}` : ''}`)),
+      ),
+    )
+    .filter((rule) => !/ self\w+\.(authorization|authentication)\.k8s\.io$/.test(rule))
+    .sort();
+}
+
+/**
+ * What each ServiceAccount may do, all of it: in onpush's own namespace `home` and in a
+ * workload namespace `other` (cluster-wide RBAC).
+ */
+export function expectedRules(
+  home: string,
+  other: string,
+): Record<string, Record<string, string[]>> {
+  const workloads = [
+    'deployments.apps',
+    'statefulsets.apps',
+    'daemonsets.apps',
+    'cronjobs.batch',
+    'rollouts.argoproj.io',
+  ];
+  const times = (verbs: string[], resources: string[]) =>
+    verbs.flatMap((v) => resources.map((r) => `${v} ${r}`));
+  // The snapshot's verbs (get, update and delete limited to its shards' names).
+  const snapshot = times(['get', 'create', 'update', 'delete'], ['configmaps']);
+  // What rolls out is followed (watch); a CronJob's change waits for its next run.
+  const rollingOut = workloads.filter((w) => w !== 'cronjobs.batch');
+  // ... and what it did is told on the workload as a Kubernetes Event.
+  const restarterRules = [
+    ...times(['get', 'patch'], workloads),
+    ...times(['watch'], rollingOut),
+    'create events.events.k8s.io',
+  ];
+  const none = { [home]: [], [other]: [] };
+  return {
+    ingest: none,
+    parser: none,
+    'dlq-manager': none,
+    restarter: { [home]: restarterRules, [other]: restarterRules },
+    resolver: {
+      [home]: [...times(['get', 'list', 'watch'], workloads), ...snapshot],
+      [other]: times(['get', 'list', 'watch'], workloads),
+    },
+  };
 }
