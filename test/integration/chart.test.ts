@@ -16,7 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ApiextensionsV1Api,
   AuthorizationV1Api,
@@ -39,12 +39,15 @@ import {
   type V1ValidatingAdmissionPolicy,
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
-import { TOPOLOGY, type NatsIdentity } from '@onpush/contracts';
+import { FLEET_SERVICES, LEAF_LINK, TOPOLOGY, type NatsIdentity } from '@onpush/contracts';
 import { loadKubeConfig } from '@onpush/kube';
 import {
+  LEAF_CLUSTER_SECRET_NAME,
+  LEAF_HUB_SECRET_NAME,
   SERVER_SECRET_NAME,
   credentialSecrets,
   ensureCredentials,
+  ensureLeafCredentials,
   ensureTls,
   identitySecretName,
 } from '@onpush/nats';
@@ -76,6 +79,21 @@ const HELM_VERSION = /^HELM_VERSION="\$\{HELM_VERSION:-([^}]+)\}"$/m.exec(
 const SERVICES = ['ingest', 'parser', 'resolver', 'restarter', 'dlq-manager'] as const;
 const NAMESPACE = 'onpush';
 const FIELD_MANAGER = 'onpush-chart-test';
+/** A fleet's two sides (fleet.role): the hub by --set, a cluster by a values file. */
+const FLEET = {
+  clusters: ['staging', 'prod-eu'],
+  cluster: 'prod-eu',
+  hubLeafUrl: 'tls://nats-leaf.hub.example.com:7422',
+} as const;
+const HUB_SET = ['fleet.role=hub', `fleet.hub.clusters={${FLEET.clusters.join(',')}}`];
+const CLUSTER_VALUES = [
+  'fleet:',
+  '  role: cluster',
+  '  cluster:',
+  `    name: ${FLEET.cluster}`,
+  `    hubLeafUrl: ${FLEET.hubLeafUrl}`,
+  '',
+].join('\n');
 const RESTRICTED = {
   'pod-security.kubernetes.io/enforce': 'restricted',
   'pod-security.kubernetes.io/warn': 'restricted',
@@ -159,14 +177,34 @@ const configOf = (objects: readonly Obj[], name: string) =>
   named<V1ConfigMap>(objects, 'ConfigMap', name)?.data ?? {};
 const labelsOf = (objects: readonly Obj[]): Record<string, string>[] =>
   podTemplates(objects).map(({ template }) => template.metadata?.labels ?? {});
+const natsConfOf = (objects: readonly Obj[]) => configOf(objects, 'nats-config')['nats.conf'] ?? '';
+/** The quoted subjects of a `key: [ ... ]` list of a nats.conf (a leaf remote's deny lists). */
+const listedIn = (conf: string, key: string) =>
+  [...(new RegExp(`${key}: \\[([^\\]]*)\\]`).exec(conf)?.[1] ?? '').matchAll(/"([^"]+)"/g)].map(
+    (m) => m[1],
+  );
+/** The Secrets projected beside nats.conf into the NATS pods. */
+const natsSecretsOf = (objects: readonly Obj[]) =>
+  named<V1StatefulSet>(objects, 'StatefulSet', 'nats')
+    ?.spec?.template.spec?.volumes?.find((v) => v.name === 'config')
+    ?.projected?.sources?.map((s) => s.secret?.name)
+    .filter(Boolean);
 
 describe('the Helm chart (charts/onpush)', () => {
   const renders: Record<'default' | 'production', Obj[]> = { default: [], production: [] };
+  /** The two sides of a fleet (fleet.role hub and cluster), default values otherwise. */
+  const fleet: Record<'hub' | 'cluster', Obj[]> = { hub: [], cluster: [] };
+  const valuesDir = mkdtempSync(join(tmpdir(), 'onpush-chart-fleet-'));
 
   beforeAll(async () => {
     renders.default = await render();
     renders.production = await render({ values: [PRODUCTION] });
+    fleet.hub = await render({ set: HUB_SET });
+    const clusterValues = join(valuesDir, 'cluster.yaml');
+    writeFileSync(clusterValues, CLUSTER_VALUES);
+    fleet.cluster = await render({ values: [clusterValues] });
   });
+  afterAll(() => rmSync(valuesDir, { recursive: true, force: true }));
 
   it('is linted clean (strict) with the default and the production values, by the pinned helm', async () => {
     // the build of scripts/install-deploy-tools.sh, at its pinned version, when there
@@ -515,6 +553,304 @@ describe('the Helm chart (charts/onpush)', () => {
     ).toBe(rulesOf(named<V1ClusterRole>(renders.default, 'ClusterRole', 'onpush-restarter')));
   });
 
+  describe('a fleet: fleet.role hub and cluster, as k8s/overlays/fleet-hub and fleet-cluster', () => {
+    const ROLES = ['hub', 'cluster'] as const;
+
+    it("runs exactly its side's services (FLEET_SERVICES), hardened, and no object of the other side's", () => {
+      for (const role of ROLES) {
+        const objects = fleet[role];
+        const services: readonly string[] = FLEET_SERVICES[role];
+        const others: string[] = SERVICES.filter((s) => !services.includes(s));
+        expect(
+          ofKind(objects, 'Deployment')
+            .map((d) => d.metadata.name)
+            .sort(),
+          role,
+        ).toEqual([...services].sort());
+        expect(
+          services.flatMap((s) => serviceFindings(s, objects)),
+          role,
+        ).toEqual([]);
+        // nothing named after, or labelled as, a service of the other side: its Deployment,
+        // Service, PDB, autoscaler, ServiceAccount, RBAC, admission policy, ConfigMap, NetworkPolicy
+        expect(
+          objects
+            .filter(
+              (o) =>
+                others.some((s) => o.metadata.name === s || o.metadata.name.endsWith(`-${s}`)) ||
+                others.includes(o.metadata.labels?.['app.kubernetes.io/name'] ?? ''),
+            )
+            .map((o) => `${o.kind}/${o.metadata.name}`),
+          role,
+        ).toEqual([]);
+        // one autoscaler per service it runs
+        expect(
+          ofKind<V2HorizontalPodAutoscaler>(objects, 'HorizontalPodAutoscaler')
+            .map((h) => h.spec?.scaleTargetRef.name)
+            .sort(),
+          role,
+        ).toEqual([...services].sort());
+        // each pod its own NATS identity, the Job the admin's
+        const mounted = Object.fromEntries(
+          podTemplates(objects)
+            .filter(({ owner }) => !owner.startsWith('StatefulSet/'))
+            .map(({ template }): [string, (string | undefined)[]] => [
+              template.metadata?.labels?.['app.kubernetes.io/name'] ?? '',
+              (template.spec?.volumes ?? [])
+                .map((v) => v.secret?.secretName)
+                .filter((secret) => secret?.startsWith('onpush-nats-')),
+            ]),
+        );
+        expect(mounted, role).toEqual({
+          ...Object.fromEntries(services.map((s) => [s, [identitySecretName(s as NatsIdentity)]])),
+          provision: [identitySecretName('admin')],
+        });
+        expect(ofKind(objects, 'Secret'), role).toEqual([]);
+      }
+      // the hub reaches no Kubernetes API: no RBAC, no admission policy, no egress to the API server
+      for (const kind of [
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'Role',
+        'RoleBinding',
+        'ValidatingAdmissionPolicy',
+        'ValidatingAdmissionPolicyBinding',
+      ])
+        expect(ofKind(fleet.hub, kind), kind).toEqual([]);
+      expect(named(fleet.hub, 'NetworkPolicy', 'kube-api-clients')).toBeUndefined();
+      // a cluster takes no pushes in: no ingest configuration, no ingest NetworkPolicy
+      expect(named(fleet.cluster, 'ConfigMap', 'onpush-ingest')).toBeUndefined();
+      expect(named(fleet.cluster, 'NetworkPolicy', 'ingest')).toBeUndefined();
+      // and keeps what a restarter needs: its RBAC and the admission policy
+      expect(named(fleet.cluster, 'ClusterRole', 'onpush-restarter')).toBeDefined();
+      expect(ofKind(fleet.cluster, 'ValidatingAdmissionPolicy')).toHaveLength(1);
+    });
+
+    it("opens the hub's leaf-node port and nothing else beside ingest; a cluster only dials out", () => {
+      const hubPosture = networkPosture(fleet.hub);
+      expect({ ...hubPosture, openToAll: hubPosture.openToAll.sort() }).toEqual({
+        denyAll: true,
+        openToAll: ['ingest', 'nats-leaf'],
+      });
+      expect(networkPosture(fleet.cluster)).toEqual({ denyAll: true, openToAll: [] });
+      for (const role of ROLES) {
+        // each policy applies to pods this side runs; each of its pods reaches NATS
+        const pods = labelsOf(fleet[role]);
+        for (const p of ofKind<V1NetworkPolicy>(fleet[role], 'NetworkPolicy'))
+          expect(
+            pods.some((labels) => selects(p.spec?.podSelector, labels)),
+            `${role}: ${p.metadata.name}`,
+          ).toBe(true);
+        const natsClients = named<V1NetworkPolicy>(fleet[role], 'NetworkPolicy', 'nats-clients');
+        for (const labels of pods.filter((l) => l['app.kubernetes.io/name'] !== 'nats'))
+          expect(
+            selects(natsClients?.spec?.podSelector, labels),
+            `${role}: ${JSON.stringify(labels)}`,
+          ).toBe(true);
+      }
+      const natsPod = labelsOf(fleet.hub).find((l) => l['app.kubernetes.io/name'] === 'nats') ?? {};
+      // the hub: Service nats-leaf (a load balancer) on the NATS pods' port leafnodes, 7422
+      const leafService = named<V1Service>(fleet.hub, 'Service', 'nats-leaf');
+      expect(leafService?.spec?.type).toBe('LoadBalancer');
+      expect(leafService?.spec?.ports).toEqual([
+        { name: 'leafnodes', port: 7422, targetPort: 'leafnodes' },
+      ]);
+      expect(leafService?.spec?.selector?.['app.kubernetes.io/name']).toBe('nats');
+      expect(selects({ matchLabels: leafService?.spec?.selector ?? {} }, natsPod)).toBe(true);
+      expect(
+        container(named<V1StatefulSet>(fleet.hub, 'StatefulSet', 'nats'))?.ports,
+      ).toContainEqual({ name: 'leafnodes', containerPort: 7422 });
+      const hubPolicy = named<V1NetworkPolicy>(fleet.hub, 'NetworkPolicy', 'nats-leaf');
+      expect(selects(hubPolicy?.spec?.podSelector, natsPod)).toBe(true);
+      expect(hubPolicy?.spec?.policyTypes).toEqual(['Ingress']);
+      expect(hubPolicy?.spec?.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 7422 }] }]);
+      // a cluster: no listener, egress to the hub's leaf-node port only
+      expect(named(fleet.cluster, 'Service', 'nats-leaf')).toBeUndefined();
+      expect(
+        container(named<V1StatefulSet>(fleet.cluster, 'StatefulSet', 'nats'))?.ports?.map(
+          (p) => p.name,
+        ),
+      ).not.toContain('leafnodes');
+      const clusterPolicy = named<V1NetworkPolicy>(fleet.cluster, 'NetworkPolicy', 'nats-leaf');
+      expect(selects(clusterPolicy?.spec?.podSelector, natsPod)).toBe(true);
+      expect(clusterPolicy?.spec?.policyTypes).toEqual(['Egress']);
+      expect(clusterPolicy?.spec?.egress).toEqual([{ ports: [{ protocol: 'TCP', port: 7422 }] }]);
+    });
+
+    it("takes the leaf Service's type and annotations, and a hub address on another port", async () => {
+      const hub = await render({
+        set: [
+          ...HUB_SET,
+          'fleet.hub.leafService.type=NodePort',
+          'fleet.hub.leafService.annotations.example\\.com/lb=internal',
+        ],
+      });
+      const leafService = named<V1Service>(hub, 'Service', 'nats-leaf');
+      expect(leafService?.spec?.type).toBe('NodePort');
+      expect(leafService?.metadata.annotations).toEqual({ 'example.com/lb': 'internal' });
+      const cluster = await render({
+        set: [
+          'fleet.role=cluster',
+          `fleet.cluster.name=${FLEET.cluster}`,
+          'fleet.cluster.hubLeafUrl=tls://hub.example.com:443',
+        ],
+      });
+      expect(named<V1NetworkPolicy>(cluster, 'NetworkPolicy', 'nats-leaf')?.spec?.egress).toEqual([
+        { ports: [{ protocol: 'TCP', port: 443 }] },
+      ]);
+      expect(natsConfOf(cluster)).toContain('url: "tls://hub.example.com:443"');
+    });
+
+    it("provisions each side's streams, and names the cluster in every service's configuration", () => {
+      expect(container(ofKind<V1Job>(fleet.hub, 'Job')[0])?.args).toEqual([
+        'provision',
+        '--replicas',
+        '1',
+        '--hub',
+        '--clusters',
+        FLEET.clusters.join(','),
+      ]);
+      expect(container(ofKind<V1Job>(fleet.cluster, 'Job')[0])?.args).toEqual([
+        'provision',
+        '--replicas',
+        '1',
+        '--cluster',
+        FLEET.cluster,
+      ]);
+      expect(configOf(fleet.cluster, 'onpush-config')['CLUSTER_NAME']).toBe(FLEET.cluster);
+      expect(configOf(fleet.hub, 'onpush-config')['CLUSTER_NAME']).toBeUndefined();
+      expect(configOf(renders.default, 'onpush-config')['CLUSTER_NAME']).toBeUndefined();
+      // every service and the Job read it from onpush-config
+      for (const d of [
+        ...ofKind<V1Deployment>(fleet.cluster, 'Deployment'),
+        ...ofKind<V1Job>(fleet.cluster, 'Job'),
+      ])
+        expect(
+          container(d)?.envFrom?.map((e) => e.configMapRef?.name),
+          d.metadata.name,
+        ).toContain('onpush-config');
+    });
+
+    it("links the two NATS (domains, leaf nodes, LEAF_LINK's deny lists), each nats.conf accepted by nats-server", async () => {
+      const cases = {
+        hub: {
+          secrets: [SERVER_SECRET_NAME, LEAF_HUB_SECRET_NAME],
+          lines: [
+            /^ {2}domain: hub$/m,
+            /^leafnodes \{\n {2}port: 7422$/m,
+            /^ {2}no_advertise: true$/m,
+            /^ {2}isolate_leafnode_interest: true$/m,
+            /^ {2}include leaf-auth.conf$/m,
+          ],
+        },
+        cluster: {
+          secrets: [SERVER_SECRET_NAME, LEAF_CLUSTER_SECRET_NAME],
+          lines: [
+            new RegExp(`^ {2}domain: ${FLEET.cluster}$`, 'm'),
+            new RegExp(`^ {6}url: "${FLEET.hubLeafUrl}"$`, 'm'),
+            /^ {6}include leaf-remote.conf$/m,
+            /^ {6}tls \{ ca_file: \/etc\/nats\/leaf-ca.pem \}$/m,
+          ],
+        },
+      } as const;
+      const dir = mkdtempSync(join(tmpdir(), 'onpush-chart-fleet-nats-'));
+      try {
+        ensureCredentials(dir);
+        ensureLeafCredentials(dir);
+        await ensureTls(dir);
+        const secrets = credentialSecrets(dir, NAMESPACE).items;
+        for (const role of ROLES) {
+          const { secrets: projected, lines } = cases[role];
+          const conf = natsConfOf(fleet[role]);
+          for (const line of lines) expect(conf, role).toMatch(line);
+          // nats.conf beside the Secrets `onpush credentials --secrets` makes for this side
+          expect(natsSecretsOf(fleet[role]), role).toEqual([...projected]);
+          const here = join(dir, role);
+          mkdirSync(here);
+          for (const secret of secrets.filter((i) =>
+            (projected as readonly string[]).includes(i.metadata.name),
+          ))
+            for (const [key, value] of Object.entries(secret.data))
+              writeFileSync(join(here, key), Buffer.from(value, 'base64'));
+          const file = join(here, 'nats.conf');
+          // Mounted at /etc/nats in the pod; here in its directory.
+          writeFileSync(file, conf.replaceAll('/etc/nats/', `${here}/`));
+          const nats = named<V1StatefulSet>(fleet[role], 'StatefulSet', 'nats');
+          const env = container(nats)?.env ?? [];
+          const values = Object.fromEntries(
+            env.filter((e) => e.value).map((e) => [e.name, e.value]),
+          );
+          const { stderr, stdout } = await run(findNatsServer(), ['-c', file, '-t'], {
+            env: { ...process.env, ...values, POD_NAME: 'nats-0' },
+          });
+          expect(stdout + stderr, role).toContain('is valid');
+        }
+        // the hub has no remote, a cluster no listener
+        expect(natsConfOf(fleet.hub)).not.toMatch(/remotes:/);
+        expect(natsConfOf(fleet.cluster)).not.toMatch(/port: 7422/);
+        // what crosses a cluster's link is LEAF_LINK's, no more (as the sandbox's and the overlay's)
+        const clusterConf = natsConfOf(fleet.cluster);
+        expect(listedIn(clusterConf, 'deny_imports')).toEqual([...LEAF_LINK.denyImports]);
+        expect(listedIn(clusterConf, 'deny_exports')).toEqual([...LEAF_LINK.denyExports]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("refuses a hub without clusters and a cluster without its name or the hub's address", async () => {
+      expect(await refusal('fleet:\n  role: hub\n')).toMatch(/fleet\/hub\/clusters.*minItems/);
+      expect(
+        await refusal(`fleet:\n  role: cluster\n  cluster:\n    hubLeafUrl: ${FLEET.hubLeafUrl}\n`),
+      ).toMatch(/fleet\/cluster\/name.*minLength/);
+      expect(await refusal('fleet:\n  role: cluster\n  cluster:\n    name: prod-eu\n')).toMatch(
+        /fleet\/cluster\/hubLeafUrl.*minLength/,
+      );
+      // names a cluster cannot have; a role that does not exist; a typo
+      expect(
+        await refusal(
+          `fleet:\n  role: cluster\n  cluster:\n    name: hub\n    hubLeafUrl: ${FLEET.hubLeafUrl}\n`,
+        ),
+      ).toMatch(/fleet\/cluster\/name/);
+      expect(await refusal('fleet:\n  role: hub\n  hub:\n    clusters: [staging, hub]\n')).toMatch(
+        /fleet\/hub\/clusters\/1/,
+      );
+      expect(await refusal('fleet:\n  role: hub\n  hub:\n    clusters: [Prod_EU]\n')).toMatch(
+        /fleet\/hub\/clusters\/0.*pattern/,
+      );
+      expect(await refusal('fleet:\n  role: leaf\n')).toMatch(/fleet\/role/);
+      expect(await refusal('fleet:\n  cluster:\n    nmae: prod-eu\n')).toMatch(
+        /'nmae' not allowed/,
+      );
+      expect(
+        await refusal(
+          `fleet:\n  role: cluster\n  cluster:\n    name: prod-eu\n    hubLeafUrl: https://hub.example.com\n`,
+        ),
+      ).toMatch(/fleet\/cluster\/hubLeafUrl/);
+      // and takes either side, linted clean
+      expect(await refusal(CLUSTER_VALUES)).toBeUndefined();
+      for (const args of [
+        HUB_SET.flatMap((pair) => ['--set', pair]),
+        ['--values', join(valuesDir, 'cluster.yaml')],
+      ]) {
+        const linted = await run(helm(), ['lint', '--strict', CHART, ...args]);
+        expect(linted.stdout, args.join(' ')).toContain('1 chart(s) linted, 0 chart(s) failed');
+      }
+    });
+
+    it('renders the single-cluster install unchanged with fleet.role none', async () => {
+      expect(await render({ set: ['fleet.role=none'] })).toEqual(renders.default);
+      expect(await render({ values: [PRODUCTION], set: ['fleet.role=none'] })).toEqual(
+        renders.production,
+      );
+      for (const [name, objects] of Object.entries(renders)) {
+        expect(named(objects, 'Service', 'nats-leaf'), name).toBeUndefined();
+        expect(named(objects, 'NetworkPolicy', 'nats-leaf'), name).toBeUndefined();
+        expect(natsConfOf(objects), name).not.toMatch(/leafnodes|domain:/);
+        expect(natsSecretsOf(objects), name).toEqual([SERVER_SECRET_NAME]);
+      }
+    });
+  });
+
   // Given a real kube-apiserver with RBAC on, and namespace onpush enforcing restricted Pod Security.
   describe('on a real API server', () => {
     const sandbox = useSandbox(['kube'], 'chart');
@@ -565,6 +901,8 @@ describe('the Helm chart (charts/onpush)', () => {
       for (const [name, objects] of [
         ...Object.entries(renders),
         ['namespaced', namespaced.objects] as const,
+        // a fleet's two sides: fewer services each, and the leaf-node Service and NetworkPolicy
+        ...Object.entries(fleet).map(([role, o]) => [`fleet ${role}`, o] as const),
       ]) {
         const failures: string[] = [];
         for (const o of objects)
@@ -572,7 +910,7 @@ describe('the Helm chart (charts/onpush)', () => {
             failures.push(`${o.kind}/${o.metadata.name}: ${reason(error)}`),
           );
         expect(failures, name).toEqual([]);
-        expect(objects.length, name).toBeGreaterThan(30);
+        expect(objects.length, name).toBeGreaterThan(name.startsWith('fleet') ? 25 : 30);
       }
     });
 
@@ -583,6 +921,12 @@ describe('the Helm chart (charts/onpush)', () => {
         // five services, the provision Job, NATS
         expect(templates.length, name).toBe(7);
         expect(await refusedPods(core, NAMESPACE, templates), name).toEqual([]);
+      }
+      for (const [role, objects] of Object.entries(fleet)) {
+        const templates = podTemplates(objects);
+        // a fleet side's three services, the provision Job, NATS
+        expect(templates.length, role).toBe(5);
+        expect(await refusedPods(core, NAMESPACE, templates), `fleet ${role}`).toEqual([]);
       }
     });
 

@@ -210,3 +210,32 @@ selector:
 {{- define "onpush.podAnnotations" -}}
 checksum/config: {{ include (print .root.Template.BasePath "/config.yaml") .root | sha256sum }}
 {{- end }}
+
+{{/*
+The services this release runs, comma-separated: all five, or one side of a fleet (fleet.role;
+FLEET_SERVICES of shared/contracts/src/fleet.ts, as k8s/overlays/fleet-hub and fleet-cluster).
+*/}}
+{{- define "onpush.services" -}}
+{{- if eq .Values.fleet.role "hub" -}}
+ingest,parser,dlq-manager
+{{- else if eq .Values.fleet.role "cluster" -}}
+resolver,restarter,dlq-manager
+{{- else -}}
+ingest,parser,resolver,restarter,dlq-manager
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when this release runs the service, else empty: (dict "root" $ "name" "ingest"). A fleet's
+hub runs no resolver or restarter (nor their RBAC and admission policy), a cluster no ingest or
+parser.
+*/}}
+{{- define "onpush.runs" -}}
+{{- if has .name (splitList "," (include "onpush.services" .root)) }}true{{ end }}
+{{- end }}
+
+{{/* The port of the hub's leaf-node URL (fleet.cluster.hubLeafUrl): 7422 unless it names one. */}}
+{{- define "onpush.hubLeafPort" -}}
+{{- $host := (urlParse .Values.fleet.cluster.hubLeafUrl).host }}
+{{- regexFind "[0-9]+$" (regexFind ":[0-9]+$" $host) | default "7422" }}
+{{- end }}
