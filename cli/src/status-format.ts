@@ -39,6 +39,8 @@ export function formatStatus(report: StatusReport): string {
     lines.push(...table([head, ...consumers]), '');
   }
   const rows: string[][] = [];
+  if (report.clusters !== undefined)
+    rows.push(['FLEET', `the hub of ${report.clusters.join(', ')} (their services run there)`]);
   if (report.dlq !== undefined) {
     const oldest = report.dlq.depth > 0 ? `, oldest ${duration(report.dlq.oldestAgeSeconds)}` : '';
     rows.push(['DLQ', `${report.dlq.depth} dead letters${oldest}`]);

@@ -1,7 +1,14 @@
 // `onpush status`: what an on-call engineer asks first. Each service's health (its /readyz),
 // each durable consumer's lag and the DLQ from JetStream itself, the index size from the
 // resolver's /metrics, and the fates of the last minute from the outcomes stream.
-import { FATES, STREAMS, TOPOLOGY, subjectTail, type Fate } from '@onpush/contracts';
+import {
+  FATES,
+  FLEET_SERVICES,
+  STREAMS,
+  TOPOLOGY,
+  subjectTail,
+  type Fate,
+} from '@onpush/contracts';
 import {
   connectNats,
   jetstream,
@@ -44,6 +51,11 @@ export interface StatusReport {
   /** From the resolver's /metrics; undefined when it did not answer. */
   index: { workloads: number; images: number } | undefined;
   fates: { windowSeconds: number; counts: Record<Fate, number> } | undefined;
+  /**
+   * At a fleet's hub: its clusters. The hub runs ingest, parser and dlq-manager only, so only
+   * they are health-checked; each cluster's consumers are in `consumers` (`cluster` set).
+   */
+  clusters?: string[];
   problems: string[];
 }
 
@@ -149,7 +161,9 @@ async function fromNats(options: StatusOptions, now: Date, report: StatusReport)
     const jsm = await jetstreamManager(nc);
     report.consumers = await consumerLags(jsm);
     // At a fleet's hub, every cluster's consumers too (a cluster cut off is a problem, not a stop).
-    for (const cluster of await fleetClusters(nc).catch(() => [])) {
+    const clusters = await fleetClusters(nc).catch(() => []);
+    if (clusters.length) report.clusters = clusters;
+    for (const cluster of clusters) {
       const lags = await jetstreamManager(nc, { domain: cluster, timeout: 2_000 }, 2_000)
         .then((remote) => consumerLags(remote, cluster))
         .catch((error: unknown) => {
@@ -194,5 +208,12 @@ export async function gatherStatus(options: StatusOptions): Promise<StatusReport
   ]);
   report.services = services;
   report.index = index;
+  if (report.clusters) {
+    // A fleet's hub: the resolver and restarter run in the clusters, not here.
+    const here = new Set<string>(FLEET_SERVICES.hub);
+    report.services = services.filter((s) => here.has(s.service));
+    report.index = undefined;
+    report.problems = report.problems.filter((p) => !p.startsWith('index size:'));
+  }
   return report;
 }

@@ -282,7 +282,12 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
   it("shows every cluster's consumers in onpush status at the hub", async () => {
     const report = JSON.parse(await onpush(['status', '--json'], true)) as {
       consumers: { consumer: string; cluster?: string; pending: number }[];
+      services: { service: string }[];
+      clusters: string[];
     };
+    // The hub's own services only: resolver and restarter run in the clusters.
+    expect(report.services.map((s) => s.service)).toEqual(['ingest', 'parser', 'dlq-manager']);
+    expect(report.clusters).toEqual([...CLUSTERS]);
     const names = report.consumers.map((c) =>
       c.cluster ? `${c.consumer}@${c.cluster}` : c.consumer,
     );
