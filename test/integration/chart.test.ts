@@ -57,6 +57,7 @@ import {
   OPERATOR_CRDS,
   canAccess,
   expectedRules,
+  mountedIdentities,
   named,
   networkPosture,
   ofKind,
@@ -344,16 +345,7 @@ describe('the Helm chart (charts/onpush)', () => {
 
   it('gives each service pod only its own NATS identity, and the provision Job the admin one', () => {
     for (const [name, objects] of Object.entries(renders)) {
-      const mounted = Object.fromEntries(
-        podTemplates(objects)
-          .filter(({ owner }) => !owner.startsWith('StatefulSet/'))
-          .map(({ template }): [string, (string | undefined)[]] => [
-            template.metadata?.labels?.['app.kubernetes.io/name'] ?? '',
-            (template.spec?.volumes ?? [])
-              .map((v) => v.secret?.secretName)
-              .filter((secret) => secret?.startsWith('onpush-nats-')),
-          ]),
-      );
+      const mounted = mountedIdentities(objects);
       expect(mounted, name).toEqual({
         ...Object.fromEntries(SERVICES.map((s) => [s, [identitySecretName(s as NatsIdentity)]])),
         provision: [identitySecretName('admin')],
@@ -591,16 +583,7 @@ describe('the Helm chart (charts/onpush)', () => {
           role,
         ).toEqual([...services].sort());
         // each pod its own NATS identity, the Job the admin's
-        const mounted = Object.fromEntries(
-          podTemplates(objects)
-            .filter(({ owner }) => !owner.startsWith('StatefulSet/'))
-            .map(({ template }): [string, (string | undefined)[]] => [
-              template.metadata?.labels?.['app.kubernetes.io/name'] ?? '',
-              (template.spec?.volumes ?? [])
-                .map((v) => v.secret?.secretName)
-                .filter((secret) => secret?.startsWith('onpush-nats-')),
-            ]),
-        );
+        const mounted = mountedIdentities(objects);
         expect(mounted, role).toEqual({
           ...Object.fromEntries(services.map((s) => [s, [identitySecretName(s as NatsIdentity)]])),
           provision: [identitySecretName('admin')],

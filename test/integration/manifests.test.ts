@@ -15,7 +15,6 @@ import {
   loadYaml,
   type V1ConfigMap,
   type V1Deployment,
-  type V1Job,
   type V1PodDisruptionBudget,
   type V1StatefulSet,
   type V2HorizontalPodAutoscaler,
@@ -38,6 +37,7 @@ import {
   OPERATOR_CRDS,
   canAccess,
   expectedRules,
+  mountedIdentities,
   networkPosture,
   ownRules,
   ofKind,
@@ -251,19 +251,7 @@ describe('Kubernetes manifests (k8s/)', () => {
 
   it('gives each service pod only its own NATS identity, and the provision Job the admin one', () => {
     for (const overlay of OVERLAYS) {
-      const pods = [
-        ...ofKind<V1Deployment>(objects(overlay), 'Deployment'),
-        ...ofKind<V1Job>(objects(overlay), 'Job'),
-      ];
-      const mounted = Object.fromEntries(
-        pods.map((p) => [
-          p.metadata?.name,
-          (p.spec?.template.spec?.volumes ?? [])
-            .map((v) => v.secret?.secretName)
-            .filter((name) => name?.startsWith('onpush-nats-')),
-        ]),
-      );
-      expect(mounted, overlay).toEqual({
+      expect(mountedIdentities(objects(overlay)), overlay).toEqual({
         ...Object.fromEntries(
           servicesOf(overlay).map((s) => [s, [identitySecretName(s as NatsIdentity)]]),
         ),

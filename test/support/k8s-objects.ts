@@ -334,3 +334,20 @@ export function expectedRules(
     },
   };
 }
+
+/**
+ * The NATS identity Secrets (`onpush-nats-*`) each pod of a Deployment or Job mounts, by the pod's
+ * `app.kubernetes.io/name` (NATS's own pods left out).
+ */
+export function mountedIdentities(objects: readonly Obj[]): Record<string, (string | undefined)[]> {
+  return Object.fromEntries(
+    podTemplates(objects)
+      .filter(({ owner }) => !owner.startsWith('StatefulSet/'))
+      .map(({ template }): [string, (string | undefined)[]] => [
+        template.metadata?.labels?.['app.kubernetes.io/name'] ?? '',
+        (template.spec?.volumes ?? [])
+          .map((v) => v.secret?.secretName)
+          .filter((secret) => secret?.startsWith('onpush-nats-')),
+      ]),
+  );
+}
