@@ -16,6 +16,7 @@ COPY . .
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --no-audit --no-fund \
  && npx tsc --build \
+ && node shared/console/build.mjs \
  && npm ci --omit=dev --workspace=cli --workspace=services --ignore-scripts --no-audit --no-fund \
  && find . -name node_modules -prune -o \( -name src -o -name '*.tsbuildinfo' \) -prune -exec rm -rf {} + \
  && rm -rf shared/testing bench node_modules/@onpush/testing node_modules/@onpush/bench

@@ -41,7 +41,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       parserOptions: {
         projectService: { allowDefaultProject: ['vitest.config.ts'] },
@@ -78,6 +78,17 @@ export default tseslint.config(
         devDependencies: true,
         packageDir: [root, ...workspaces.map(({ dir }) => join(root, dir))],
         whitelist: workspaces.map(({ name }) => name),
+      }),
+    },
+  },
+  {
+    // The console's page is bundled at build time (shared/console/build.mjs): its packages are
+    // the build's, declared as devDependencies of @onpush/console.
+    files: ['shared/console/web/**/*.ts', 'shared/console/web/**/*.tsx'],
+    rules: {
+      'import-x/no-extraneous-dependencies': declared({
+        devDependencies: true,
+        packageDir: [join(root, 'shared/console'), root],
       }),
     },
   },

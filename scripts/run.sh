@@ -41,6 +41,8 @@ fi
 [ -z "${NATS_SERVER_BIN:-}" ] || echo "onpush: $("$NATS_SERVER_BIN" --version) ($NATS_SERVER_BIN)" >&2
 
 npx tsc --build
+# The console's page (shared/console/build.mjs): bundled from npm packages, nothing fetched at run time.
+node shared/console/build.mjs
 
 # The `onpush` command (`npx onpush ...`, as the README shows): npm links a workspace's bin only
 # when its file exists, and cli/dist is built after `npm ci`; link it once it is there.
@@ -58,6 +60,8 @@ case "$job" in
     # docker-compose, kustomize (when kubectl is missing), dockerfile-utils: the deployment tests,
     # which fail naming what is missing when this could not install it.
     scripts/install-deploy-tools.sh || echo "onpush: deployment tools missing (see above)" >&2
+    # Debian's chromium for the console's browser test (test/e2e/console.test.ts): never downloaded.
+    scripts/install-browser.sh || echo "onpush: chromium missing (see above)" >&2
     npx tsc -p test/tsconfig.json --noEmit
     exec npx vitest run "$@" ;;
   bench)
@@ -68,6 +72,7 @@ case "$job" in
     exec node --expose-gc bench/dist/main.js "$@" ;;
   check)
     npx tsc -p test/tsconfig.json --noEmit
+    npx tsc -p shared/console/web --noEmit
     node scripts/check-references.mjs
     npx eslint .
     npx prettier --check . >/dev/null || { echo "onpush: formatting differs (npm run format)" >&2; exit 1; }

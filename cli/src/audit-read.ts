@@ -163,18 +163,8 @@ export function readAuditInput(nc: NatsConnection, since: Date): Promise<AuditDa
   return whileUnanswered(() => readOnce(nc, since), 15_000);
 }
 
-/**
- * The clusters of a fleet whose hub `nc` is connected to: the JetStream domains its outcomes
- * stream copies from (`onpush provision --hub --clusters …`). Empty anywhere else.
- */
-export async function fleetClusters(nc: NatsConnection): Promise<string[]> {
-  const jsm = await jetstreamManager(nc);
-  const info = await whileUnanswered(() => jsm.streams.info(STREAMS.outcomes), 15_000);
-  return (info.config.sources ?? []).flatMap((s) => {
-    const domain = /^\$JS\.(.+)\.API$/.exec(s.external?.api ?? '')?.[1];
-    return domain ? [domain] : [];
-  });
-}
+/** A fleet hub's clusters (the domains its outcomes copy from); none elsewhere. */
+export { fleetClusters } from '@onpush/nats';
 
 /**
  * What one cluster of a fleet is accountable for, read at the hub: the events that entered at the

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { approveCommand } from './approve-command.js';
 import { auditCommand } from './audit-command.js';
+import { consoleCommand } from './console-command.js';
 import { credentialsCommand } from './credentials-command.js';
 import { demoCommand } from './demo-command.js';
 import { dlqCommand } from './dlq-command.js';
@@ -34,6 +35,9 @@ usage:
   onpush dlq ls|show <id>|replay <id>|purge <id> [--stage S] [--cluster C] [--reason R] [--since 1h]
                                       dead letters: list, show, replay to the original subject, purge
                                       (at a fleet's hub: every cluster's; a replay goes into its cluster)
+  onpush console [--port 8090] [--token-file F]
+                                      the web console: live pushes and their fates, workloads, dead
+                                      letters, health (token: --token-file, ONPUSH_CONSOLE_TOKEN, or printed)
   onpush status                       services' health, consumers' lag, DLQ depth, index size, last minute's fates
                                       (services at ONPUSH_<SERVICE>_URL, default http://127.0.0.1:808x)
   onpush audit [--since 1h] [--cluster C]
@@ -107,6 +111,9 @@ async function main(argv: string[]): Promise<number> {
       'server-name': { type: 'string', multiple: true },
       hub: { type: 'boolean' },
       cluster: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'token-file': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -173,6 +180,12 @@ async function main(argv: string[]): Promise<number> {
       );
     case 'status':
       return statusCommand(natsUrl, process.env, out);
+    case 'console':
+      return consoleCommand(
+        { natsUrl, port: values.port, host: values.host, tokenFile: values['token-file'] },
+        process.env,
+        out,
+      );
     case 'audit':
       return auditCommand(
         { natsUrl, json: values.json, since: values.since, cluster: values.cluster },

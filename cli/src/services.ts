@@ -1,18 +1,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVICES, type ServiceName } from '@onpush/console';
 
-export const SERVICES = ['ingest', 'parser', 'resolver', 'restarter', 'dlq-manager'] as const;
-export type ServiceName = (typeof SERVICES)[number];
-
-/** Default health/metrics ports when several services share one machine. */
-export const DEFAULT_PORTS: Readonly<Record<ServiceName, number>> = {
-  ingest: 8081,
-  parser: 8082,
-  resolver: 8083,
-  restarter: 8084,
-  'dlq-manager': 8085,
-};
+// The services and their default local ports: one list, shared with `onpush status` and the console.
+export { SERVICES, DEFAULT_PORTS, type ServiceName } from '@onpush/console';
 
 export function isService(name: string | undefined): name is ServiceName {
   return (SERVICES as readonly string[]).includes(name ?? '');

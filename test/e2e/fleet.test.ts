@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditFleet } from '@onpush/cli';
 import { HEADERS, STREAMS, parseOutcome, type Outcome } from '@onpush/contracts';
+import type { Push as ConsolePush } from '@onpush/console';
 import type { DlqSummary } from '@onpush/dlq';
 import { ANNOTATIONS } from '@onpush/kube';
 import {
@@ -10,8 +12,9 @@ import {
   scanStream,
   type NatsConnection,
 } from '@onpush/nats';
+import { freePort } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
-import { onpushCli } from '../support/cli.js';
+import { onpushCli, onpushConsole } from '../support/cli.js';
 import { fleetKube, startFleetServices, type FleetServices } from '../support/fleet-services.js';
 import { deployment, grantRestarter } from '../support/kube.js';
 import { PUSH_PATH, pushHeaders } from '../support/pubsub-push.js';
@@ -39,6 +42,8 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
   let receiver: OtlpReceiver;
   let pushes = 0;
   let ingestPort = 0;
+  /** The pushes the console test looks up: one restarted everywhere, one dead then replayed. */
+  const seen: { everywhere?: string; locked?: string } = {};
   const kube = (cluster: ClusterName) => services.kube.get(cluster)!;
 
   beforeAll(async () => {
@@ -116,6 +121,7 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
 
   it('restarts shop/web in all three clusters once, and nothing else', async () => {
     const eventId = await push('app', 1);
+    seen.everywhere = eventId;
 
     const outcomes = await eventually(
       'a restarted outcome from every cluster at the hub',
@@ -223,6 +229,7 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
 
   it("a cluster's 403 lands in the hub's DLQ with its name, and replays into that cluster only", async () => {
     const eventId = await push('locked', 5);
+    seen.locked = eventId;
     await eventually(
       'staging restarts locked/api',
       async () => (await template('staging', 'api', 'locked'))[ANNOTATIONS.digest] === digest(5),
@@ -296,6 +303,54 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
         expect(names).toContain(`${consumer}@${cluster}`);
     expect(names).toContain('parser');
     expect(names).not.toContain('resolver');
+  });
+
+  it("the console at the hub follows each push into every cluster, each workload's fate labelled with its cluster", async () => {
+    const token = randomBytes(24).toString('base64url');
+    const port = await freePort();
+    const child = await onpushConsole(
+      { NATS_URL: sandbox().need('nats').url, ONPUSH_CONSOLE_TOKEN: token },
+      port,
+    );
+    try {
+      const get = async (path: string) => {
+        const res = await fetch(`http://127.0.0.1:${port}/console/api/${path}`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        expect(res.status, path).toBe(200);
+        return (await res.json()) as { pushes: ConsolePush[] };
+      };
+      const fates = (p: ConsolePush | undefined) =>
+        (p?.workloads ?? [])
+          .map(
+            (w) => `${w.cluster} ${w.workload.namespace}/${w.workload.name} ${w.history.join('>')}`,
+          )
+          .sort();
+      const find = async (eventId: string | undefined, query = '') =>
+        (await get(`pushes?${query}`)).pushes.find((p) => p.eventId === eventId);
+      const everywhere = await eventually('the console caught up with the history', async () => {
+        const p = await find(seen.everywhere);
+        return fates(p).length === CLUSTERS.length ? p : undefined;
+      });
+      expect([...everywhere.clusters].sort()).toEqual([...CLUSTERS].sort());
+      expect(fates(everywhere)).toEqual([
+        'prod-a shop/web restarted',
+        'prod-b shop/web restarted',
+        'staging shop/web restarted',
+      ]);
+      // prod-a's dead letter and its replay, staging's restart; prod-b runs no locked/api
+      const locked = await find(seen.locked);
+      expect(fates(locked)).toEqual([
+        'prod-a locked/api dead>restarted',
+        'staging locked/api restarted',
+      ]);
+      expect([...(locked?.clusters ?? [])].sort()).toEqual([...CLUSTERS].sort());
+      // narrowed to one cluster, and to one that is not in the fleet
+      expect(await find(seen.everywhere, 'cluster=prod-b')).toBeDefined();
+      expect((await get('pushes?cluster=nowhere')).pushes).toEqual([]);
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 
   it('audits every cluster at the hub: each push ended once in each, nothing unaccounted for', async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { HEADERS, STREAMS, TOPOLOGY, rawSubject, type DeadLetter } from '@onpush/contracts';
 import type { AddressInfo } from 'node:net';
 import { REPLAYS_BUCKET, openDlqStore, summaryOf, type DlqStore } from '@onpush/dlq';
-import { dlqRoutes } from '@onpush/dlq-manager';
+import { dlqRoutes } from '@onpush/console';
 import {
   connectNats,
   dedupId,

@@ -16,6 +16,7 @@ import {
   CA_FILE,
   connectNats,
   ensureCredentials,
+  followStream,
   jetstream,
   jetstreamManager,
   publisher,
@@ -169,6 +170,40 @@ describe('NATS: every client signs in, and each identity may publish only its ow
       expect(names).not.toContain('EVIL');
     } finally {
       await nc.close();
+    }
+  });
+
+  it("lets the dlq-manager's console follow the outcomes and read lags, and nothing more", async () => {
+    const nc = await connectNats({
+      url: url(),
+      name: 'security-console',
+      credentialsDir: dir(),
+      identity: 'dlq-manager',
+    });
+    try {
+      const js = jetstream(nc, { timeout: 2_000 });
+      // What the console does: an ordered consumer on the outcomes, every consumer's lag.
+      const following = await followStream(js, STREAMS.outcomes);
+      await following.stop();
+      const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+      expect((await jsm.consumers.info(STREAMS.main, 'parser')).name).toBe('parser');
+      // What it may not: read the work in flight with a consumer of its own, change or delete a
+      // stage's consumer, or read another stream's messages.
+      await expect(followStream(js, STREAMS.main)).rejects.toThrow();
+      await expect(
+        jsm.consumers.update(STREAMS.main, 'parser', { max_deliver: 1 }),
+      ).rejects.toThrow();
+      await expect(jsm.consumers.delete(STREAMS.main, 'resolver')).rejects.toThrow();
+    } finally {
+      await nc.close();
+    }
+    const admin = await connectNats({ url: url(), name: 'security-admin' });
+    try {
+      const jsm = await jetstreamManager(admin);
+      expect((await jsm.consumers.info(STREAMS.main, 'parser')).config.max_deliver).not.toBe(1);
+      expect((await jsm.consumers.info(STREAMS.main, 'resolver')).name).toBe('resolver');
+    } finally {
+      await admin.close();
     }
   });
 });

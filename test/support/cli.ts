@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
@@ -22,4 +22,25 @@ export function onpushCli(natsUrl: () => string) {
         },
       );
     });
+}
+
+/** `onpush console` as a user starts it; resolves with the process once it printed its URL. */
+export function onpushConsole(env: NodeJS.ProcessEnv, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [cliMain, 'console', '--port', String(port)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`onpush console: no URL\n${output}`)), 30_000);
+    const seen = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!output.includes('/console/')) return;
+      clearTimeout(timer);
+      resolve(child);
+    };
+    child.stdout.on('data', seen);
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`onpush console exited ${code}\n${output}`)));
+  });
 }

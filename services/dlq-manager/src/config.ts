@@ -1,4 +1,5 @@
 import { adminFields, baseServiceSchema } from '@onpush/service';
+import { consoleFields } from '@onpush/console';
 import { duration, port } from '@onpush/config';
 
 export const dlqManagerSchema = baseServiceSchema.extend({
@@ -7,4 +8,6 @@ export const dlqManagerSchema = baseServiceSchema.extend({
   DLQ_STATS_INTERVAL: duration({ min: 1_000 }).default(15_000),
   /** The /dlq API: its port (ADMIN_PORT), its bearer token (ADMIN_TOKEN_FILE). */
   ...adminFields,
+  /** The console on the admin listener (/console): its trace links and history. */
+  ...consoleFields,
 });

@@ -1,6 +1,5 @@
-// @onpush/dlq-manager: the service's handlers and HTTP routes over the DLQ store (@onpush/dlq).
+// @onpush/dlq-manager: the service's handlers (its HTTP routes over the DLQ store are @onpush/console's).
 export { createHandler, type HandlerDeps } from './handler.js';
-export { dlqRoutes } from './routes.js';
 export { createDlqMetrics, statsUpdater, type DlqMetrics, type StatsUpdater } from './metrics.js';
 export { dlqManagerSchema } from './config.js';
 export {

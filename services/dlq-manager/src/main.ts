@@ -1,5 +1,13 @@
 #!/usr/bin/env node
 import { configOrExit } from '@onpush/config';
+import {
+  configuredServiceUrls,
+  consoleRoutes,
+  dlqRoutes,
+  gatherStatus,
+  onDemandFeed,
+  startPushFeed,
+} from '@onpush/console';
 import { openDlqStore } from '@onpush/dlq';
 import { BUCKETS } from '@onpush/contracts';
 import { approvalsIn, jetstreamManager, lazyBucket, listApprovals } from '@onpush/nats';
@@ -11,7 +19,9 @@ import { bothEffects } from './effects.js';
 import { createHandler } from './handler.js';
 import { createDlqMetrics, statsUpdater } from './metrics.js';
 import { approvalRoutes } from './approval-routes.js';
-import { dlqRoutes } from './routes.js';
+
+/** A console feed nobody looked at for this long stops reading the outcomes. */
+const CONSOLE_IDLE_MS = 5 * 60_000;
 
 const config = configOrExit(dlqManagerSchema, process.env, 'dlq-manager');
 const log = createLogger({ service: 'dlq-manager' }, { level: config.LOG_LEVEL });
@@ -31,11 +41,17 @@ const advisories = defineStage({
 });
 
 // Dead letters (ONPUSH_DLQ) → the store the API lists, shows and replays; until the stage is
-// connected the API answers 503.
+// connected the API answers 503. Beside it, the console's live pushes (ONPUSH_OUTCOMES).
 const deadLetters = defineStage({
   ...common,
   start: async ({ nc, js }) => {
     const store = await openDlqStore(nc);
+    // followed only while a console page is open (and five minutes after): see onDemandFeed
+    const feed = onDemandFeed(
+      () =>
+        startPushFeed(js, { history: config.CONSOLE_HISTORY, keep: config.CONSOLE_PUSHES, log }),
+      { idleMs: CONSOLE_IDLE_MS, log },
+    );
     const approvals = {
       book: approvalsIn(lazyBucket(() => js, BUCKETS.approvals)),
       list: () => listApprovals(js),
@@ -43,9 +59,30 @@ const deadLetters = defineStage({
     const stats = statsUpdater(() => store.stats(), dlqMetrics, log, config.DLQ_STATS_INTERVAL);
     stats.update();
     const handle = createHandler({ log, metrics: dlqMetrics, refresh: () => stats.update() });
-    const close = (): Promise<void> => Promise.resolve(stats.stop());
-    return { handle, close, store, approvals };
+    const close = async (): Promise<void> => {
+      stats.stop();
+      await feed.stop(); // ends the console's event streams, so the listener can close
+    };
+    return { handle, close, store, approvals, feed, nc };
   },
+});
+
+// The console (/console): its page without a token, its API behind the admin API's.
+const consoleApi = consoleRoutes({
+  feed: () => deadLetters.started?.feed,
+  store: () => deadLetters.started?.store,
+  status: () => {
+    const nc = deadLetters.started?.nc;
+    // Itself on loopback (it is the one answering), the others where ONPUSH_<SERVICE>_URL says.
+    const self = config.BIND_ADDRESS === '0.0.0.0' ? '127.0.0.1' : config.BIND_ADDRESS;
+    const urls = {
+      ...configuredServiceUrls(process.env),
+      'dlq-manager': `http://${self.includes(':') ? `[${self}]` : self}:${config.PORT}`,
+    };
+    return nc && gatherStatus({ natsUrl: config.NATS_URL, nc, urls });
+  },
+  traceUrl: config.CONSOLE_TRACE_URL,
+  workloadNote: 'the dlq-manager does not read Kubernetes: `onpush console` with a kubeconfig does',
 });
 
 await runService({
@@ -55,11 +92,16 @@ await runService({
   log,
   metrics,
   // The API reads payloads, replays and purges, approves and rejects restarts: behind a bearer
-  // token (ADMIN_TOKEN_FILE).
-  admin: adminOptions(config, [
-    ...dlqRoutes(() => deadLetters.started?.store),
-    ...approvalRoutes(() => deadLetters.started?.approvals),
-  ]),
+  // token (ADMIN_TOKEN_FILE). The console's page holds no data: served without it.
+  admin: adminOptions(
+    config,
+    [
+      ...dlqRoutes(() => deadLetters.started?.store),
+      ...approvalRoutes(() => deadLetters.started?.approvals),
+      ...consoleApi.api,
+    ],
+    consoleApi.shell,
+  ),
   effects: bothEffects(deadLetters, advisories),
 });
 process.exit(0);

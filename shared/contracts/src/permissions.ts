@@ -87,6 +87,16 @@ function scan(stream: string): string[] {
 
 const deadLetters = (stage: Stage): string[] => [deadSubject(stage), outcomeSubject('dead')];
 
+/**
+ * The console's health view (what `onpush status` shows): every durable consumer's info (its
+ * lag), here and, at a fleet's hub, in each cluster's JetStream domain — reading, never changing.
+ */
+const consumerLags = (): string[] =>
+  Object.values(TOPOLOGY.consumers).flatMap(({ stream, durable }) => [
+    `${API}.CONSUMER.INFO.${stream}.${durable}`,
+    `$JS.*.API.CONSUMER.INFO.${stream}.${durable}`,
+  ]);
+
 function permissionsOf(identity: NatsIdentity): NatsPermissions {
   const own = (publish: string[], subscribe: string[] = []): NatsPermissions => ({
     publish: [`${API}.INFO`, ...publish],
@@ -163,6 +173,11 @@ function permissionsOf(identity: NatsIdentity): NatsPermissions {
         // The /approvals API: lists what waits, approves or rejects it (compare-and-set).
         ...bucket(BUCKETS.approvals),
         ...scan(`KV_${BUCKETS.approvals}`),
+        // The console (/console): follows ONPUSH_OUTCOMES with ordered consumers (the stream has
+        // no durable to touch), and reads every consumer's lag for its health view.
+        ...scan(STREAMS.outcomes),
+        ...consumerLags(),
+        `$JS.*.API.INFO`,
       ]);
     case 'admin':
       return { publish: ['>'], subscribe: ['>'] };

@@ -65,7 +65,14 @@ export {
 export { jetstream } from '@nats-io/jetstream';
 export type { JetStreamClient, JetStreamManager, JsMsg, Consumer } from '@nats-io/jetstream';
 export type { NatsConnection, MsgHdrs } from '@nats-io/nats-core';
-export { scanStream, type ScanOptions } from './scan.js';
+export {
+  scanStream,
+  followStream,
+  fleetClusters,
+  type ScanOptions,
+  type FollowOptions,
+  type Following,
+} from './scan.js';
 export {
   ApprovalError,
   approvalBook,

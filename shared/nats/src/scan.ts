@@ -3,6 +3,9 @@
 // never waits for messages that will not come. The DLQ store, `onpush audit` and `onpush status`
 // read streams this way.
 import type { JetStreamClient, JsMsg, OrderedConsumerOptions } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { STREAMS } from '@onpush/contracts';
+import { jetstreamManager, whileUnanswered } from './failover.js';
 
 export interface ScanOptions {
   /** Only messages on these subjects (wildcards allowed); default every subject of the stream. */
@@ -48,4 +51,61 @@ export async function* scanStream(
   } finally {
     await consumer.delete().catch(() => false);
   }
+}
+
+export interface FollowOptions {
+  /** Only messages on these subjects (wildcards allowed); default every subject of the stream. */
+  readonly subjects?: string | string[];
+  /** Start with the last `history` messages already stored (0: only what is stored from now). */
+  readonly history?: number;
+}
+
+/** What `followStream` hands back: the messages, and a way to stop (ends the iteration). */
+export interface Following {
+  readonly messages: AsyncIterable<JsMsg>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Follows `stream` with an ordered consumer (ephemeral, no acks): the last `history` stored
+ * messages, then every message stored after them, in order, as it is stored, until `stop()`.
+ * The client recreates the consumer where it left off after a reconnect or a missed heartbeat, so
+ * nothing is skipped or repeated. The console's live pushes read ONPUSH_OUTCOMES this way.
+ */
+export async function followStream(
+  js: JetStreamClient,
+  stream: string,
+  options: FollowOptions = {},
+): Promise<Following> {
+  const { state } = await (await js.jetstreamManager()).streams.info(stream);
+  const history = Math.max(0, options.history ?? 0);
+  const start = Math.max(state.first_seq, state.last_seq + 1 - history, 1);
+  const config: Partial<OrderedConsumerOptions> = {
+    deliver_policy: 'by_start_sequence',
+    opt_start_seq: start,
+  };
+  if (options.subjects !== undefined) config.filter_subjects = options.subjects;
+  const consumer = await js.consumers.get(stream, config);
+  const messages = await consumer.consume({ max_messages: 256 });
+  return {
+    messages,
+    stop: async () => {
+      // close() settles only once an iteration saw the end: not awaited, the iteration ends.
+      void messages.close().catch(() => undefined);
+      await consumer.delete().catch(() => false);
+    },
+  };
+}
+
+/**
+ * A fleet hub's clusters: the JetStream domains its outcomes stream copies from (`fleetTopology`);
+ * none outside a fleet's hub.
+ */
+export async function fleetClusters(nc: NatsConnection): Promise<string[]> {
+  const jsm = await jetstreamManager(nc);
+  const info = await whileUnanswered(() => jsm.streams.info(STREAMS.outcomes), 15_000);
+  return (info.config.sources ?? []).flatMap((s) => {
+    const domain = /^\$JS\.(.+)\.API$/.exec(s.external?.api ?? '')?.[1];
+    return domain ? [domain] : [];
+  });
 }

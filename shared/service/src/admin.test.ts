@@ -154,3 +154,32 @@ describe('the admin API without a token file', () => {
     }
   });
 });
+
+describe('the admin API with a token given at start (onpush console)', () => {
+  it('answers that token only; a short one is refused as unavailable', async () => {
+    const { server, base } = await serve({ token: TOKEN });
+    try {
+      changes = 0;
+      expect(await post(base, { authorization: `Bearer ${TOKEN}` })).toMatchObject({
+        status: 200,
+      });
+      expect(await post(base, { authorization: `Bearer ${TOKEN}x` })).toMatchObject({
+        status: 401,
+        body: { type: 'invalid_token' },
+      });
+      expect(await post(base)).toMatchObject({ status: 401, body: { type: 'missing_token' } });
+      expect(changes).toBe(1);
+    } finally {
+      await close(server);
+    }
+    const short = await serve({ token: 'short' });
+    try {
+      expect(await post(short.base, { authorization: 'Bearer short' })).toMatchObject({
+        status: 503,
+        body: { type: 'admin_token_unavailable' },
+      });
+    } finally {
+      await close(short.server);
+    }
+  });
+});

@@ -40,9 +40,16 @@ export interface AdminConfig {
 /** Where and how an admin API is served (runService's `admin`). */
 export interface AdminOptions {
   readonly routes: Route[];
+  /**
+   * Served on the admin listener without the token, before it is asked for: files that hold no
+   * data (the console's page and bundle, which then asks for the token itself).
+   */
+  readonly open?: Route[];
   /** Its own port; undefined: on the service's PORT. */
   readonly port?: number | undefined;
   readonly tokenFile?: string | undefined;
+  /** A token given directly instead of a file (`onpush console`); the file wins when both are. */
+  readonly token?: string | undefined;
   readonly insecure?: boolean;
   /** How long a token read from the file is trusted before the file is read again. */
   readonly refreshMs?: number;
@@ -50,9 +57,10 @@ export interface AdminOptions {
 }
 
 /** An admin API's options from the configuration (ADMIN_PORT, ADMIN_TOKEN_FILE, the switch). */
-export function adminOptions(config: AdminConfig, routes: Route[]): AdminOptions {
+export function adminOptions(config: AdminConfig, routes: Route[], open?: Route[]): AdminOptions {
   return {
     routes,
+    ...(open === undefined ? {} : { open }),
     port: config.ADMIN_PORT,
     tokenFile: config.ADMIN_TOKEN_FILE,
     insecure: config.ADMIN_INSECURE_NO_AUTH,
@@ -142,12 +150,21 @@ function bearerOf(req: IncomingMessage): string | undefined {
 export type AdminGuard = (req: IncomingMessage) => Promise<Refusal | undefined>;
 
 export function adminGuard(
-  options: Pick<AdminOptions, 'tokenFile' | 'insecure' | 'refreshMs' | 'now'>,
+  options: Pick<AdminOptions, 'tokenFile' | 'token' | 'insecure' | 'refreshMs' | 'now'>,
 ): AdminGuard {
-  const token =
-    options.tokenFile === undefined
+  const given = options.token;
+  const fixed: TokenState | undefined =
+    given === undefined
       ? undefined
-      : tokenFile(options.tokenFile, options.refreshMs, options.now);
+      : given.length >= MIN_TOKEN_LENGTH
+        ? { token: given }
+        : unavailable(`the token is under ${MIN_TOKEN_LENGTH} characters`);
+  const token =
+    options.tokenFile !== undefined
+      ? tokenFile(options.tokenFile, options.refreshMs, options.now)
+      : fixed === undefined
+        ? undefined
+        : () => Promise.resolve(fixed);
   return async (req) => {
     const crossSite = crossSiteRefusal(req);
     if (crossSite !== undefined) return crossSite;
@@ -197,6 +214,8 @@ export function logAdminMode(options: AdminOptions, log: Logger): void {
   const where = options.port === undefined ? 'on PORT' : `on ADMIN_PORT ${options.port}`;
   if (options.tokenFile !== undefined) {
     log.info(`admin API ${where}, bearer token from ADMIN_TOKEN_FILE`);
+  } else if (options.token !== undefined) {
+    log.info(`admin API ${where}, bearer token given at start`);
   } else if (options.insecure === true) {
     log.warn(
       `INSECURE: admin API ${where} WITHOUT AUTHENTICATION (ADMIN_INSECURE_NO_AUTH=true); ` +

@@ -109,7 +109,7 @@ async function startServers(
         ...(metricsPort === undefined ? { registry } : {}),
         routes: [
           ...(options.routes ?? []),
-          ...(adminRoute && admin?.port === undefined ? [adminRoute] : []),
+          ...(adminRoute && admin?.port === undefined ? [...(admin.open ?? []), adminRoute] : []),
         ],
       }),
     );
@@ -117,7 +117,8 @@ async function startServers(
       started.push(await startHttp({ ...common, port: metricsPort, registry }));
     }
     if (adminRoute !== undefined && admin?.port !== undefined) {
-      started.push(await startHttp({ ...common, port: admin.port, routes: [adminRoute] }));
+      const routes = [...(admin.open ?? []), adminRoute];
+      started.push(await startHttp({ ...common, port: admin.port, routes }));
     }
   } catch (error) {
     for (const server of started) server.close();

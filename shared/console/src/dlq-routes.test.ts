@@ -12,7 +12,7 @@ import {
   type DlqStore,
   type ReplayResult,
 } from '@onpush/dlq';
-import { dlqRoutes } from './routes.js';
+import { dlqRoutes } from './dlq-routes.js';
 
 function entry(id: number, stage: string, reason: string): DlqEntry {
   return {

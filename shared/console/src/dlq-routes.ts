@@ -1,4 +1,5 @@
-// The dlq-manager's HTTP API, as routes for runService:
+// The DLQ over HTTP, as routes for runService: the dlq-manager's API under /dlq, and the console's
+// under /console/api/dlq (the same operations as `onpush dlq`):
 //   GET    /dlq              ?stage&reason&since&replayed&limit → {entries, truncated}
 //   POST   /dlq/replay       same filter (at least one of stage, reason, since, replayed)
 //   DELETE /dlq              same filter
@@ -16,8 +17,6 @@ import {
   type DlqStore,
 } from '@onpush/dlq';
 
-const PREFIX = '/dlq';
-
 interface Answer {
   status: number;
   body?: unknown;
@@ -25,6 +24,7 @@ interface Answer {
 }
 
 interface Request {
+  prefix: string;
   store: DlqStore;
   method: string;
   query: URLSearchParams;
@@ -68,13 +68,13 @@ async function one(req: Request, rawId: string, action: string | undefined): Pro
   return notAllowed('GET, DELETE');
 }
 
-/** Routes `/dlq...` requests; `rest` is the path after `/dlq`. */
+/** Routes `<prefix>...` requests; `rest` is the path after the prefix. */
 export async function dispatch(req: Request, rest: string): Promise<Answer> {
   const [first, second, ...extra] = rest.split('/').filter((s) => s !== '');
   if (first === undefined) return collection(req);
   if (first === 'replay' && second === undefined) return bulkReplay(req);
   if (extra.length > 0 || (second !== undefined && second !== 'replay')) {
-    return { status: 404, body: { error: `no route for ${req.method} ${PREFIX}${rest}` } };
+    return { status: 404, body: { error: `no route for ${req.method} ${req.prefix}${rest}` } };
   }
   return one(req, first, second);
 }
@@ -89,22 +89,27 @@ function send(res: ServerResponse, answer: Answer): void {
   sendJson(res, answer.status, answer.body);
 }
 
-/** The API over `getStore()`, which is undefined until the service connected (503 meanwhile). */
+/**
+ * The API under `prefix` over `getStore()`, which is undefined until the service connected (503
+ * meanwhile).
+ */
 export function dlqRoutes(
   getStore: () => DlqStore | undefined,
   now: () => Date = () => new Date(),
+  prefix = '/dlq',
 ): Route[] {
   const route: Route = async (req, res, url) => {
     const path = url.pathname;
-    if (path !== PREFIX && !path.startsWith(`${PREFIX}/`)) return false;
+    if (path !== prefix && !path.startsWith(`${prefix}/`)) return false;
     const store = getStore();
     if (store === undefined) {
       sendJson(res, 503, { error: 'not connected to NATS yet', type: 'dlq_unavailable' });
       return true;
     }
-    const request = { store, method: req.method ?? 'GET', query: url.searchParams, now: now() };
+    const method = req.method ?? 'GET';
+    const request = { prefix, store, method, query: url.searchParams, now: now() };
     try {
-      send(res, await dispatch(request, path.slice(PREFIX.length)));
+      send(res, await dispatch(request, path.slice(prefix.length)));
     } catch (error) {
       if (!(error instanceof DlqError)) throw error;
       sendJson(res, DLQ_ERROR_STATUS[error.type], { error: error.message, type: error.type });
