@@ -4,7 +4,7 @@
 // nats-server spent per push.
 import { benchBroker } from './broker.js';
 import type { benchKubeFloor } from './floor.js';
-import { processCpuSeconds } from './idle.js';
+import { processCpuSeconds, processIo, type ProcessIo } from './idle.js';
 import { webhookLatency } from './pipeline.js';
 import { stageTimes, type StageTimes } from './stages.js';
 import type { Summary } from './stats.js';
@@ -32,8 +32,45 @@ export interface RateResult extends RateStep {
   ratio: { p50: number; p99: number };
   /** CPU ms per push: the five services (summed, and each), and nats-server. */
   cpuPerPushMs: { services: number; natsServer: number; byService: Record<string, number> };
+  /**
+   * Per push, per process (the five services and `nats-server`): write calls and wake-ups
+   * (`processIo`) — what the CPU per push is mostly made of on this machine.
+   */
+  ioPerPush: Record<string, ProcessIo>;
   /** Where the time went at this rate (JetStream's timestamps, the bench's clock at the ends). */
   stages: StageTimes;
+}
+
+/** Each process's `processIo` now, by name; a process that is gone is left out. */
+function ioOf(pids: Record<string, number | undefined>): Record<string, ProcessIo> {
+  const out: Record<string, ProcessIo> = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    if (pid === undefined) continue;
+    try {
+      out[name] = processIo(pid);
+    } catch {
+      // exited (a crash would show in the step's accounting, not here)
+    }
+  }
+  return out;
+}
+
+/** `after − before` per process, divided by `pushes`. */
+function ioPerPush(
+  before: Record<string, ProcessIo>,
+  after: Record<string, ProcessIo>,
+  pushes: number,
+): Record<string, ProcessIo> {
+  const out: Record<string, ProcessIo> = {};
+  for (const [name, a] of Object.entries(after)) {
+    const b = before[name];
+    if (b === undefined) continue;
+    out[name] = {
+      writes: round((a.writes - b.writes) / pushes, 2),
+      wakeups: round((a.wakeups - b.wakeups) / pushes, 2),
+    };
+  }
+  return out;
 }
 
 /** The floors of every step, one after the other (nothing else should be running). */
@@ -67,6 +104,8 @@ export async function benchRates(options: {
   /** CPU seconds each of the five services has used so far. */
   servicesCpu: () => Promise<Record<string, number>>;
   natsPid: number | undefined;
+  /** The services' process ids now (a replica restarted has a new one). */
+  servicePids: () => Record<string, number | undefined>;
   natsUrl: string;
   /** A multiple of 10,000,000: the steps' event ids are `wh-<offset + step × 1,000,000 + n>`. */
   offset: number;
@@ -90,6 +129,8 @@ export async function benchRates(options: {
     options.log(`rates: webhook → PATCH at ${floor.rate}/s for ${floor.seconds}s`);
     const services = await options.servicesCpu();
     const nats = natsCpu();
+    const pids = { ...options.servicePids(), 'nats-server': options.natsPid };
+    const ioBefore = ioOf(pids);
     const offset = options.offset + i * 1_000_000;
     const sentAt = new Map<string, number>();
     const run = await webhookLatency(
@@ -101,6 +142,7 @@ export async function benchRates(options: {
       sentAt,
     );
     const perPush = (seconds: number) => round((seconds * 1_000) / run.sent, 3);
+    const ioAfter = ioOf(pids);
     const after = await options.servicesCpu();
     const byService = Object.fromEntries(
       Object.entries(after).map(([s, used]) => [s, perPush(used - (services[s] ?? 0))]),
@@ -128,6 +170,7 @@ export async function benchRates(options: {
         natsServer: perPush(natsCpu() - nats),
         byService,
       },
+      ioPerPush: ioPerPush(ioBefore, ioAfter, run.sent),
       // every id of this step, and no other step's, starts with the offset's millions
       stages: await stageTimes(options.natsUrl, `gar:wh-${offset / 1_000_000}`, {
         sentAt,

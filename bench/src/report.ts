@@ -194,6 +194,11 @@ export function rows(r: Results): [string, string, string][] {
         (stage) => `${stage} ${step.stages[stage] ? round(step.stages[stage].p50, 1) : '—'}`,
       );
       out.push([`  stage p50s at ${step.rate}/s (ms)`, p50s.join(' · '), '—']);
+      const io = Object.entries(step.ioPerPush ?? {}).map(
+        ([name, { writes, wakeups }]) => `${name} ${writes} · ${wakeups}`,
+      );
+      if (io.length > 0)
+        out.push([`  write calls · wake-ups per push at ${step.rate}/s`, io.join(', '), '—']);
     }
     const busy = at(50);
     if (lone && busy !== undefined)

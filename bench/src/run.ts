@@ -359,6 +359,7 @@ async function serviceBenches(
         target,
         servicesCpu: () => servicesCpu(ports),
         natsPid: sandbox.need('nats').pid,
+        servicePids: () => Object.fromEntries(SERVICES.map((s) => [s, supervisor.pid(s)])),
         natsUrl: sandbox.need('nats').url,
         offset: 50_000_000,
         log,

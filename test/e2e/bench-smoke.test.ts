@@ -127,6 +127,7 @@ describe('benchmark smoke run', () => {
       floorMs: { p50: number };
       ratio: { p50: number };
       cpuPerPushMs: { services: number; natsServer: number; byService: Record<string, number> };
+      ioPerPush: Record<string, { writes: number; wakeups: number }>;
       stages: Record<string, { p50: number }>;
     }[];
     expect(rates.map((r) => r.rate)).toEqual([2, 50]);
@@ -154,6 +155,24 @@ describe('benchmark smoke run', () => {
         'restarter',
       ]);
       expect(step.stages['patchSeen']!.p50, `${step.rate}/s`).toBeGreaterThan(0);
+      // what the kernel was asked per push, by every process: each service and nats-server
+      // writes (a publish, an ack, a PATCH) and is woken at least once per push it handles
+      expect(Object.keys(step.ioPerPush).sort(), `${step.rate}/s`).toEqual([
+        'dlq-manager',
+        'ingest',
+        'nats-server',
+        'parser',
+        'resolver',
+        'restarter',
+      ]);
+      for (const name of ['ingest', 'parser', 'resolver', 'restarter', 'nats-server']) {
+        expect(step.ioPerPush[name]!.writes, `${name} at ${step.rate}/s`).toBeGreaterThanOrEqual(1);
+        expect(step.ioPerPush[name]!.wakeups, `${name} at ${step.rate}/s`).toBeGreaterThan(0);
+      }
+      // and nothing wakes a service when nothing happens: at 2/s prom-client's default
+      // event-loop sampler alone (every 10 ms) made it ~50 wake-ups per push in every service
+      for (const name of ['ingest', 'parser', 'resolver', 'restarter', 'dlq-manager'])
+        expect(step.ioPerPush[name]!.wakeups, `${name} at ${step.rate}/s`).toBeLessThan(30);
     }
     // Workloads that did not opt in changing beside followed rollouts: the CPU measured both ways.
     const churn = results['churn'] as {
