@@ -59,6 +59,7 @@ import {
   expectedRules,
   mountedIdentities,
   named,
+  consoleReach,
   networkPosture,
   ofKind,
   ownRules,
@@ -316,6 +317,25 @@ describe('the Helm chart (charts/onpush)', () => {
     expect(configOf(renders.production, 'onpush-keda')['NATS_MONITORING_ENDPOINT']).toBe(
       `nats-headless.${NAMESPACE}.svc.cluster.local:8222`,
     );
+  });
+
+  it('lets the console the dlq-manager serves ask each service of the release for its health, and only that', () => {
+    const sides: [string, Obj[], readonly string[]][] = [
+      ...Object.entries(renders).map(([name, objects]): [string, Obj[], readonly string[]] => [
+        name,
+        objects,
+        SERVICES,
+      ]),
+      ['fleet hub', fleet.hub, FLEET_SERVICES.hub],
+      ['fleet cluster', fleet.cluster, FLEET_SERVICES.cluster],
+    ];
+    for (const [name, objects, services] of sides) {
+      const others = services.filter((s) => s !== 'dlq-manager');
+      expect(consoleReach(objects), name).toEqual({
+        urls: [...others].sort(),
+        reachable: [...others].sort(),
+      });
+    }
   });
 
   it('denies all traffic by default, lets only ingest take traffic from anywhere, and selects pods it runs', () => {

@@ -38,6 +38,7 @@ import {
   canAccess,
   expectedRules,
   mountedIdentities,
+  consoleReach,
   networkPosture,
   ownRules,
   ofKind,
@@ -247,6 +248,15 @@ describe('Kubernetes manifests (k8s/)', () => {
         denyAll: true,
         openToAll: OPEN_TO_ALL[overlay],
       });
+  });
+
+  it('lets the console the dlq-manager serves ask each service beside it for its health, and only that', () => {
+    for (const overlay of OVERLAYS) {
+      const others = servicesOf(overlay).filter((s) => s !== 'dlq-manager');
+      const { urls, reachable } = consoleReach(objects(overlay));
+      expect(reachable, overlay).toEqual([...others].sort());
+      for (const service of others) expect(urls, overlay).toContain(service);
+    }
   });
 
   it('gives each service pod only its own NATS identity, and the provision Job the admin one', () => {

@@ -351,3 +351,54 @@ export function mountedIdentities(objects: readonly Obj[]): Record<string, (stri
       ]),
   );
 }
+
+/**
+ * What the console the dlq-manager serves can ask for its health view: the services it is given
+ * a URL of (ONPUSH_<SERVICE>_URL), and those whose pods the NetworkPolicies let it reach on their
+ * http port (8080) — egress allowed from the dlq-manager's pods and ingress into theirs.
+ */
+export function consoleReach(objects: readonly Obj[]): { urls: string[]; reachable: string[] } {
+  const HTTP = 8080;
+  const pods = podTemplates(objects);
+  const nameOf = (t: (typeof pods)[number]) =>
+    t.template.metadata?.labels?.['app.kubernetes.io/name'] ?? '';
+  const dlq = pods.find((p) => nameOf(p) === 'dlq-manager');
+  if (dlq === undefined) return { urls: [], reachable: [] };
+  const dlqLabels = dlq.template.metadata?.labels ?? {};
+  const urls = (dlq.template.spec?.containers[0]?.env ?? [])
+    .map((e) => /^ONPUSH_([A-Z_]+)_URL$/.exec(e.name)?.[1])
+    .filter((s): s is string => s !== undefined)
+    .map((s) => s.toLowerCase().replaceAll('_', '-'))
+    .sort();
+  const policies = ofKind<V1NetworkPolicy>(objects, 'NetworkPolicy');
+  const onHttp = (ports: { port?: number | string }[] | undefined) =>
+    ports === undefined || ports.some((p) => p.port === HTTP);
+  const reachable = pods
+    .filter((p) => p !== dlq && nameOf(p) !== 'nats')
+    .filter((p) => {
+      const labels = p.template.metadata?.labels ?? {};
+      const out = policies.some(
+        (np) =>
+          selects(np.spec?.podSelector, dlqLabels) &&
+          (np.spec?.egress ?? []).some(
+            (rule) =>
+              onHttp(rule.ports) &&
+              (rule.to === undefined || rule.to.some((to) => selects(to.podSelector, labels))),
+          ),
+      );
+      const into = policies.some(
+        (np) =>
+          selects(np.spec?.podSelector, labels) &&
+          (np.spec?.ingress ?? []).some(
+            (rule) =>
+              onHttp(rule.ports) &&
+              (rule._from === undefined ||
+                rule._from.some((from) => selects(from.podSelector, dlqLabels))),
+          ),
+      );
+      return out && into;
+    })
+    .map(nameOf)
+    .sort();
+  return { urls, reachable };
+}

@@ -9,7 +9,7 @@ import {
   startPushFeed,
 } from '@onpush/console';
 import { openDlqStore } from '@onpush/dlq';
-import { BUCKETS } from '@onpush/contracts';
+import { BUCKETS, FLEET_SERVICES } from '@onpush/contracts';
 import { approvalsIn, jetstreamManager, lazyBucket, listApprovals } from '@onpush/nats';
 import { adminOptions, defineStage, runService, stageSettings } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
@@ -79,7 +79,9 @@ const consoleApi = consoleRoutes({
       ...configuredServiceUrls(process.env),
       'dlq-manager': `http://${self.includes(':') ? `[${self}]` : self}:${config.PORT}`,
     };
-    return nc && gatherStatus({ natsUrl: config.NATS_URL, nc, urls });
+    // in a fleet's cluster only resolver, restarter and this one run here
+    const services = config.CLUSTER_NAME === undefined ? undefined : FLEET_SERVICES.cluster;
+    return nc && gatherStatus({ natsUrl: config.NATS_URL, nc, urls, ...(services && { services }) });
   },
   traceUrl: config.CONSOLE_TRACE_URL,
   workloadNote: 'the dlq-manager does not read Kubernetes: `onpush console` with a kubeconfig does',

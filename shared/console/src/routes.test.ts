@@ -1,3 +1,4 @@
+import { FATES } from '@onpush/contracts';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,7 +72,10 @@ describe('the console over HTTP', () => {
     expect((await fetch(`${base}/console/api/health`, { headers: auth })).status).toBe(503);
     expect((await fetch(`${base}/console/api/dlq`, { headers: auth })).status).toBe(503);
     const config = await fetch(`${base}/console/api/config`, { headers: auth });
-    expect(await config.json()).toEqual({ traceUrl: 'http://jaeger/trace/{traceId}' });
+    expect(await config.json()).toEqual({
+      traceUrl: 'http://jaeger/trace/{traceId}',
+      fates: [...FATES],
+    });
   });
 
   it('streams each change that passes the filter, and ends the stream when the feed stops', async () => {

@@ -3,13 +3,14 @@
 //     GET /console                     the page; it asks for the token
 //     GET /console/assets/<file>       the bundle built at build time (build.mjs)
 //   api (every request behind the bearer token, like the admin API):
-//     GET /console/api/config          {traceUrl, clusters}
+//     GET /console/api/config          {traceUrl, fates}
 //     GET /console/api/pushes          ?image&namespace&fate&cluster&since&limit → {pushes, caughtUp}
 //     GET /console/api/pushes/stream   same filter → text/event-stream: `event: push` per change
 //     GET /console/api/workloads/<kind>/<namespace>/<name>   ?cluster → a WorkloadView
 //     GET /console/api/health          what `onpush status` shows (StatusReport)
 //     …   /console/api/dlq...          the DLQ API (dlq-routes.ts): list, show, replay, purge
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FATES } from '@onpush/contracts';
 import type { DlqStore } from '@onpush/dlq';
 import { sendJson, type Route } from '@onpush/service';
 import { dlqRoutes } from './dlq-routes.js';
@@ -143,7 +144,7 @@ async function api(
     return true;
   }
   if (first === 'config' && rest.length === 0) {
-    sendJson(res, 200, { traceUrl: options.traceUrl ?? null });
+    sendJson(res, 200, { traceUrl: options.traceUrl ?? null, fates: FATES });
     return true;
   }
   if (first === 'health' && rest.length === 0) {

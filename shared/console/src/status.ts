@@ -79,6 +79,8 @@ export interface StatusOptions {
   nc?: NatsConnection;
   /** Where each service answers; a service without a URL is reported `not configured`. */
   urls: Partial<Record<ServiceName, string>>;
+  /** The services that run here (default all five; a fleet cluster runs FLEET_SERVICES.cluster). */
+  services?: readonly ServiceName[];
   windowMs?: number;
   timeoutMs?: number;
   now?: () => Date;
@@ -244,7 +246,7 @@ export async function gatherStatus(options: StatusOptions): Promise<StatusReport
     problems: [],
   };
   const [services, index] = await Promise.all([
-    Promise.all(SERVICES.map((s) => health(s, options.urls[s], timeoutMs))),
+    Promise.all((options.services ?? SERVICES).map((s) => health(s, options.urls[s], timeoutMs))),
     indexSize(options.urls.resolver, timeoutMs).catch((error: unknown) => {
       report.problems.push(`index size: ${message(error)}`);
       return undefined;

@@ -53,10 +53,12 @@ function App() {
   const [signedIn, setSignedIn] = useState(false);
   const [note, setNote] = useState<string>();
   const [traceUrl, setTraceUrl] = useState<string | null>(null);
+  const [fates, setFates] = useState<readonly string[]>([]);
   const check = () =>
-    api<{ traceUrl: string | null }>('config').then(
+    api<{ traceUrl: string | null; fates: string[] }>('config').then(
       (config) => {
         setTraceUrl(config.traceUrl);
+        setFates(config.fates);
         setSignedIn(true);
         setNote(undefined);
       },
@@ -122,7 +124,7 @@ function App() {
         ) : view === 'health' ? (
           <HealthView onUnauthorized={unauthorized} />
         ) : (
-          <PushesView traceUrl={traceUrl} onUnauthorized={unauthorized} />
+          <PushesView traceUrl={traceUrl} fates={fates} onUnauthorized={unauthorized} />
         )}
       </main>
     </>

@@ -6,24 +6,6 @@ import { api, follow, query, Unauthorized } from './api.js';
 import { Fate, Link } from './bits.js';
 import { ms, shortDigest, traceHref, when } from './format.js';
 
-const FATE_CHOICES = [
-  'dispatched',
-  'ignored',
-  'no-match',
-  'dead',
-  'restarted',
-  'unchanged',
-  'gone',
-  'would-restart',
-  'refused',
-  'halted',
-  'rejected',
-  'expired',
-  'rollout-completed',
-  'rollout-failed',
-  'rolled-back',
-];
-
 export interface PushFilters {
   image: string;
   namespace: string;
@@ -140,7 +122,11 @@ function PushRow(props: {
   );
 }
 
-function Filters(props: { value: PushFilters; onChange: (f: PushFilters) => void }) {
+function Filters(props: {
+  value: PushFilters;
+  fates: readonly string[];
+  onChange: (f: PushFilters) => void;
+}) {
   const [draft, setDraft] = useState(props.value);
   const set = (key: keyof PushFilters) => (e: Event) =>
     setDraft({ ...draft, [key]: (e.target as HTMLInputElement).value });
@@ -161,7 +147,7 @@ function Filters(props: { value: PushFilters; onChange: (f: PushFilters) => void
       />
       <select name="fate" value={draft.fate} onChange={set('fate')}>
         <option value="">any fate</option>
-        {FATE_CHOICES.map((f) => (
+        {props.fates.map((f) => (
           <option value={f} key={f}>
             {f}
           </option>
@@ -179,7 +165,12 @@ function Filters(props: { value: PushFilters; onChange: (f: PushFilters) => void
   );
 }
 
-export function PushesView(props: { traceUrl: string | null; onUnauthorized: () => void }) {
+export function PushesView(props: {
+  traceUrl: string | null;
+  /** Every fate there is (the server's contracts: GET config). */
+  fates: readonly string[];
+  onUnauthorized: () => void;
+}) {
   const [filters, setFilters] = useState<PushFilters>(EMPTY);
   const [pushes, setPushes] = useState<Map<string, Push>>(new Map());
   const [open, setOpen] = useState<Set<string>>(new Set());
@@ -243,7 +234,7 @@ export function PushesView(props: { traceUrl: string | null; onUnauthorized: () 
           {live}
         </span>
       </h2>
-      <Filters value={filters} onChange={setFilters} />
+      <Filters value={filters} fates={props.fates} onChange={setFilters} />
       {error ? <p class="error">{error}</p> : null}
       <table class="pushes">
         <thead>
