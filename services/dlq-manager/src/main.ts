@@ -81,7 +81,9 @@ const consoleApi = consoleRoutes({
     };
     // in a fleet's cluster only resolver, restarter and this one run here
     const services = config.CLUSTER_NAME === undefined ? undefined : FLEET_SERVICES.cluster;
-    return nc && gatherStatus({ natsUrl: config.NATS_URL, nc, urls, ...(services && { services }) });
+    return (
+      nc && gatherStatus({ natsUrl: config.NATS_URL, nc, urls, ...(services && { services }) })
+    );
   },
   traceUrl: config.CONSOLE_TRACE_URL,
   workloadNote: 'the dlq-manager does not read Kubernetes: `onpush console` with a kubeconfig does',
