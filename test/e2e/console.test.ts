@@ -237,6 +237,32 @@ describe('console: every push followed to its workloads, in a real browser', () 
     await health.locator('tr', { hasText: 'dlq-manager' }).getByText('yes').first().waitFor();
   });
 
+  it('purges the dead letters a filter selects, after a confirmation', async () => {
+    const listed = async (query: string) => {
+      const res = await fetch(`${base}/console/api/dlq?${query}`, {
+        headers: { authorization: `Bearer ${pipeline.adminToken}` },
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { entries: { id: number; reason: string }[] }).entries;
+    };
+    // the replayed 403 is still kept (a replay does not remove it)
+    expect((await listed('reason=http_403')).length).toBe(1);
+    await page.goto(`${base}/console/#/dlq`);
+    await page.locator('tr.entry-row', { hasText: 'http_403' }).waitFor({ timeout: 30_000 });
+    const purge = page.getByRole('button', { name: 'Purge matching' });
+    // nothing selected yet: no purge of everything at once
+    expect(await purge.isDisabled()).toBe(true);
+    await page.locator('input[name="reason"]').fill('http_403');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await purge.click();
+    const confirm = page.getByTestId('confirm');
+    await confirm.getByText('Purge every dead letter matching reason=http_403?').waitFor();
+    await confirm.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByTestId('dlq-message').getByText('purged 1').waitFor();
+    await page.locator('tr.entry-row').waitFor({ state: 'detached' });
+    expect(await listed('reason=http_403')).toEqual([]);
+  });
+
   it('serves the same console locally with `onpush console`: workloads as Kubernetes has them, every service’s health', async () => {
     const port = await freePort();
     const token = randomBytes(24).toString('base64url');

@@ -85,6 +85,7 @@ const notifier =
         timeoutMs: config.NOTIFY_TIMEOUT,
         log: log.child({ component: 'notify' }),
         counter: notificationCounter(metrics.registry),
+        cluster: config.CLUSTER_NAME,
       });
 const rollouts = rolloutCounter(metrics.registry);
 const tracker = config.ROLLOUT_TRACKING

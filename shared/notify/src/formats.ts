@@ -95,7 +95,10 @@ export function timeOf(n: Notification): string {
  * is in its text, the summary every format shows first).
  */
 export function factsOf(n: Notification): [label: string, value: string][] {
-  const facts: [string, string | undefined][] = [['Workload', workloadOf(n)]];
+  const facts: [string, string | undefined][] = [
+    ['Workload', workloadOf(n)],
+    ['Cluster', n.cluster],
+  ];
   const o = n.outcome;
   const a: Approval | undefined = n.approval;
   if (o) {
@@ -132,11 +135,12 @@ export function escapeSlack(text: string): string {
 
 /** onpush's own JSON (a generic webhook; a CloudEvent's data). */
 export function webhookBody(n: Notification) {
-  const { event, text, outcome, approval, traceId } = n;
+  const { event, text, outcome, approval, traceId, cluster } = n;
   return {
     v: 1 as const,
     type: event,
     text,
+    ...(cluster !== undefined ? { cluster } : {}),
     ...(outcome !== undefined ? { outcome } : {}),
     ...(approval !== undefined ? { approval } : {}),
     ...(traceId !== undefined ? { traceId } : {}),
@@ -343,8 +347,12 @@ export function imagePurl(o: Pick<Outcome, 'image' | 'tag' | 'digest'>): string 
   return `pkg:oci/${encodeURIComponent(name)}${version}?${qualifiers.join('&')}`;
 }
 
-/** The `source` of every CloudEvent onpush sends: the stage that made the notification. */
-export const sourceOf = (n: Notification): string => `/onpush/${n.outcome?.stage ?? 'restarter'}`;
+/**
+ * The `source` of every CloudEvent onpush sends: the stage that made the notification, under its
+ * cluster in a fleet (`/onpush/prod-eu/restarter`).
+ */
+export const sourceOf = (n: Notification): string =>
+  `/onpush/${n.cluster !== undefined ? `${n.cluster}/` : ''}${n.outcome?.stage ?? 'restarter'}`;
 
 /** The CloudEvents `subject`: the workload (`Deployment/shop/web`), else the stage. */
 function subjectOf(n: Notification): string | undefined {
@@ -421,7 +429,8 @@ export function subjectLine(n: Notification): string {
   const o = n.outcome;
   const what =
     workloadOf(n) ?? (o ? `${o.stage}, event ${o.eventId}${o.reason ? ` (${o.reason})` : ''}` : '');
-  return clip(`[onpush] ${title}: ${what}`.replace(/[\p{Cc}\p{Zl}\p{Zp}]+/gu, ' '), 150);
+  const tag = n.cluster !== undefined ? `onpush ${n.cluster}` : 'onpush';
+  return clip(`[${tag}] ${title}: ${what}`.replace(/[\p{Cc}\p{Zl}\p{Zp}]+/gu, ' '), 150);
 }
 
 /** The e-mail of a notification: a short subject; the summary, then one line per fact. */

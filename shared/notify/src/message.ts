@@ -16,6 +16,8 @@ export interface Notification {
   readonly traceId?: string;
   /** That message's W3C traceparent (a CloudEvent carries it: distributed tracing extension). */
   readonly traceparent?: string;
+  /** The fleet cluster it happened in (CLUSTER_NAME), named in every format. */
+  readonly cluster?: string;
 }
 
 /** What the restarter knows of the push's trace: the traceparent of the message it handled. */

@@ -33,6 +33,8 @@ export interface NotifierOptions {
   /** `onpush_notifications_total{target, result}`. */
   counter?: { inc(labels: { target: string; result: DeliveryResult }): void };
   fetch?: typeof fetch;
+  /** CLUSTER_NAME in a fleet: every notification names it (text, facts, CloudEvents source). */
+  cluster?: string | undefined;
 }
 
 export interface Notifier {
@@ -181,8 +183,14 @@ export function createNotifier(options: NotifierOptions): Notifier {
     });
   }
 
-  function announce(notification: Notification, annotation?: readonly string[]): void {
-    if (!events.has(notification.event)) return;
+  const inCluster = (n: Notification): Notification =>
+    options.cluster === undefined
+      ? n
+      : { ...n, cluster: options.cluster, text: `[${options.cluster}] ${n.text}` };
+
+  function announce(given: Notification, annotation?: readonly string[]): void {
+    if (!events.has(given.event)) return;
+    const notification = inCluster(given);
     const { targets: names, refused } = routeOf(
       notification,
       annotation,

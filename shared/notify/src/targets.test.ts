@@ -102,7 +102,7 @@ afterEach(async () => {
 });
 
 /** A notifier with one target, the default route, real fetch; `counted`: target:result. */
-function notifierFor(target: Target, retriesMs: number[] = [10]) {
+function notifierFor(target: Target, retriesMs: number[] = [10], cluster?: string) {
   const counted: string[] = [];
   const warnings: Record<string, unknown>[] = [];
   const notifier: Notifier = createNotifier({
@@ -121,6 +121,7 @@ function notifierFor(target: Target, retriesMs: number[] = [10]) {
       },
     ),
     counter: { inc: (l) => counted.push(`${l.target}:${l.result}`) },
+    cluster,
   });
   closers.push(() => notifier.close(1_000));
   return { notifier, counted, warnings };
@@ -367,6 +368,27 @@ describe('cloudevents', () => {
     });
   });
 
+  it("names a fleet cluster's notifications after it: the source, the text, the data", async () => {
+    const ce = await receiver((r) => {
+      HTTP.toEvent({ headers: r.headers, body: r.body });
+      return 202;
+    });
+    const { notifier, counted } = notifierFor(
+      { name: 'ce', kind: 'cloudevents', url: ce.url },
+      [10],
+      'prod-eu',
+    );
+    notifier.notify(failed, undefined, { traceparent: TRACEPARENT });
+    await until(() => counted.includes('ce:sent'));
+    const event = HTTP.toEvent({
+      headers: ce.received[0]!.headers,
+      body: ce.received[0]!.body,
+    }) as CloudEventV1<{ cluster?: string; text: string }>;
+    expect(event.source).toBe('/onpush/prod-eu/restarter');
+    expect(event.data?.cluster).toBe('prod-eu');
+    expect(event.data?.text).toMatch(/^\[prod-eu\] /);
+  });
+
   it('sends onpush types where CDEvents has none: a failed rollout, a dead letter', async () => {
     const ce = await receiver((r) => (HTTP.toEvent({ headers: r.headers, body: r.body }), 202));
     const { notifier, counted } = notifierFor({ name: 'ce', kind: 'cloudevents', url: ce.url });
@@ -517,6 +539,13 @@ describe('smtp', () => {
     expect(parseMail(smtp.mails[0]!.raw).headers['subject']).toBe(
       '[onpush] Dead letter: parser, event gar:9 (invalid_json)',
     );
+  });
+
+  it('names the cluster in the subject and among the facts, in a fleet', () => {
+    const n = { ...notificationOf(failed)!, cluster: 'prod-eu' };
+    const mail = mailOf(n, 'onpush@example.com', ['ops@example.com']);
+    expect(mail.subject).toMatch(/^\[onpush prod-eu\] /);
+    expect(mail.text).toMatch(/^Cluster: +prod-eu$/m);
   });
 
   it('is a pure function of the notification: subject, body, stable Message-ID', () => {
