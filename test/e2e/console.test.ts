@@ -176,7 +176,14 @@ describe('console: every push followed to its workloads, in a real browser', () 
     const view = page.getByTestId('workload');
     await view.getByText('Deployment shop/web').waitFor();
     await view.locator('[data-fate=restarted]').first().waitFor();
-    await view.getByText(digest(1)).waitFor();
+    await view.getByTestId('digests').getByText(digest(1)).waitFor();
+    // and how onpush reads it: the resolver's watch view (the dlq-manager reads no Kubernetes),
+    // its mark already the pushed digest
+    const asRead = view.getByTestId('as-read');
+    await asRead.getByText('onpush.dev/containers').waitFor();
+    await asRead.getByText('onpush.dev/enabled').waitFor();
+    await asRead.getByText(ANNOTATIONS.digest).waitFor();
+    await asRead.getByText(digest(1)).waitFor();
   });
 
   it('replays a dead letter from the page, after a confirmation, and its workload restarts', async () => {

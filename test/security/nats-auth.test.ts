@@ -7,6 +7,7 @@ import {
   NATS_IDENTITIES,
   PUSHED,
   STREAMS,
+  WORKLOAD_QUERY,
   rawSubject,
   heldSubject,
   restartSubject,
@@ -136,6 +137,40 @@ describe('NATS: every client signs in, and each identity may publish only its ow
       );
     }
     expect(await stored(url(), STREAMS.main)).toBe(before);
+  });
+
+  it('lets only the dlq-manager ask how the resolver sees a workload, and only the resolver answer', async () => {
+    const as = (identity: NatsIdentity) =>
+      connectNats({ url: url(), name: `security-${identity}`, credentialsDir: dir(), identity });
+    const resolver = await as('resolver');
+    const dlq = await as('dlq-manager');
+    const parser = await as('parser');
+    const ingest = await as('ingest');
+    try {
+      resolver.subscribe(WORKLOAD_QUERY, {
+        queue: 'resolver',
+        callback: (_error, m) => {
+          m.respond(JSON.stringify({ v: 1, workload: null }));
+        },
+      });
+      await resolver.flush();
+      const ref = JSON.stringify({ kind: 'Deployment', namespace: 'shop', name: 'web' });
+      const answer = await dlq.request(WORKLOAD_QUERY, ref, { timeout: 2_000 });
+      expect(JSON.parse(new TextDecoder().decode(answer.data))).toEqual({ v: 1, workload: null });
+      // another identity may not ask ...
+      await expect(parser.request(WORKLOAD_QUERY, ref, { timeout: 1_000 })).rejects.toThrow(
+        /permission|timeout/i,
+      );
+      // ... nor listen in, to answer in the resolver's place
+      const eavesdrop = ingest.subscribe(WORKLOAD_QUERY);
+      const closed = await Promise.race([
+        eavesdrop.closed,
+        new Promise((resolve) => setTimeout(() => resolve('still open'), 3_000)),
+      ]);
+      expect(String(closed)).toMatch(/permission/i);
+    } finally {
+      await Promise.all([resolver, dlq, parser, ingest].map((nc) => nc.close()));
+    }
   });
 
   it('gives services no JetStream administration: no stream, consumer or bucket changes', async () => {

@@ -6,6 +6,7 @@ import {
   dlqRoutes,
   gatherStatus,
   onDemandFeed,
+  resolverReader,
   startPushFeed,
 } from '@onpush/console';
 import { openDlqStore } from '@onpush/dlq';
@@ -86,7 +87,12 @@ const consoleApi = consoleRoutes({
     );
   },
   traceUrl: config.CONSOLE_TRACE_URL,
-  workloadNote: 'the dlq-manager does not read Kubernetes: `onpush console` with a kubeconfig does',
+  // It has no Kubernetes access: the resolver says how its watch sees the workload.
+  workload: async (ref) => {
+    const nc = deadLetters.started?.nc;
+    if (nc === undefined) throw new Error('not connected to NATS yet');
+    return resolverReader(nc)(ref);
+  },
 });
 
 await runService({

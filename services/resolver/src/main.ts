@@ -13,6 +13,7 @@ import { openSharedState } from './shared-state.js';
 import { createSnapshotStore } from './snapshot.js';
 import { createSnapshotter } from './snapshot-writer.js';
 import { createWatcher, observedView } from './watch.js';
+import { serveWorkloadQueries } from './workload-query.js';
 
 const config = configOrExit(resolverSchema, process.env, 'resolver');
 const log = createLogger({ service: 'resolver' }, { level: config.LOG_LEVEL });
@@ -46,7 +47,7 @@ registerIndexMetrics(metrics.registry, index, watcher, rebuilder);
 const stage = defineStage({
   stage: 'resolver',
   ...stageSettings(config, log, metrics),
-  start: async ({ js }) => {
+  start: async ({ nc, js }) => {
     await discovery.discover();
     if (!watcher.synced) await snapshot.load();
     watcher.start();
@@ -57,7 +58,10 @@ const stage = defineStage({
       observe: (match) => observedView(watcher, match),
       ...(await openSharedState(js, config.DUPLICATE_WINDOW)),
     });
+    // the console's workload view: how the watch sees one workload (workload-query.ts)
+    const stopQueries = serveWorkloadQueries(nc, (ref) => observedView(watcher, ref), log);
     const close = async (): Promise<void> => {
+      stopQueries();
       await watcher.stop();
       await snapshot.close();
     };

@@ -27,6 +27,7 @@ export {
 } from './pushes.js';
 export {
   workloadEvents,
+  resolverReader,
   parseWorkloadRef,
   type WorkloadView,
   type WorkloadEvent,

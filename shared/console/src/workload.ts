@@ -1,7 +1,15 @@
 // A workload as the console shows it: its recent pushes and their fates, the digests it was
 // restarted onto, read from the pushes the feed keeps (pure); and, where the serving process may
 // read Kubernetes, its onpush settings as the resolver reads them (a WorkloadReader).
-import { WORKLOAD_KINDS, type WorkloadKind, type WorkloadRef } from '@onpush/contracts';
+import {
+  WORKLOAD_KINDS,
+  WORKLOAD_QUERY,
+  WorkloadQueryReplySchema,
+  decode,
+  type WorkloadKind,
+  type WorkloadRef,
+} from '@onpush/contracts';
+import type { NatsConnection } from '@onpush/nats';
 import type { Push, WorkloadFate } from './pushes.js';
 
 /** One push as it concerned the workload. */
@@ -94,4 +102,34 @@ export function workloadEvents(
     digests.push({ digest: e.digest, at: e.at, eventId: e.eventId });
   }
   return { events, digests };
+}
+
+/**
+ * A WorkloadReader that asks the resolver (WORKLOAD_QUERY): the workload as its watch sees it,
+ * for a console without Kubernetes access of its own (the dlq-manager's). Undefined when the
+ * resolver does not watch it (not opted in, out of scope, gone); throws when no resolver answers
+ * (at a fleet's hub the resolvers run in the clusters) or the question was refused.
+ */
+export function resolverReader(nc: NatsConnection, timeoutMs = 2_000): WorkloadReader {
+  return async (ref) => {
+    const answer = await nc
+      .request(WORKLOAD_QUERY, JSON.stringify(ref), { timeout: timeoutMs })
+      .catch((error: unknown) => {
+        throw new Error(
+          `no resolver answered (${error instanceof Error ? error.message : String(error)})`,
+          { cause: error },
+        );
+      });
+    const reply = decode(WorkloadQueryReplySchema, answer.data, 'WorkloadQueryReply');
+    if (!reply.ok) throw new Error(`the resolver's answer: ${reply.error.message}`);
+    if ('error' in reply.value) throw new Error(`the resolver refused: ${reply.value.error}`);
+    const seen = reply.value.workload;
+    if (seen === null) return undefined;
+    return {
+      labels: { ...(seen.labels ?? {}) },
+      settings: { ...seen.settings },
+      marks: { ...seen.marks },
+      containers: seen.containers.map(({ name, image }) => ({ name, image })),
+    };
+  };
 }

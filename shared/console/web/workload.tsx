@@ -93,7 +93,7 @@ export function WorkloadView(props: {
       {view.digests.length === 0 ? (
         <p class="muted">none in the console's history</p>
       ) : (
-        <ul class="mono">
+        <ul class="mono" data-testid="digests">
           {view.digests.map((d) => (
             <li key={d.digest}>
               {d.digest} <span class="muted">({when(d.at)})</span>
@@ -103,7 +103,7 @@ export function WorkloadView(props: {
       )}
       <h3>As onpush reads it</h3>
       {view.kubernetes ? (
-        <div class="columns">
+        <div class="columns" data-testid="as-read">
           <div>
             <h4>labels</h4>
             <Pairs values={view.kubernetes.labels} />

@@ -85,6 +85,20 @@ export const ObservedWorkloadSchema = z.object({
 });
 export type ObservedWorkload = z.infer<typeof ObservedWorkloadSchema>;
 
+/** The console's question to the resolver (WORKLOAD_QUERY): one workload. */
+export const WorkloadQuerySchema = WorkloadRefSchema;
+export type WorkloadQuery = WorkloadRef;
+
+/**
+ * The resolver's answer: the workload as its watch sees it, `null` when it does not watch it (not
+ * opted in, not in scope, gone, or the watch not synced), or why the question was refused.
+ */
+export const WorkloadQueryReplySchema = z.union([
+  z.object({ v: version, workload: ObservedWorkloadSchema.nullable() }),
+  z.object({ v: version, error: z.string() }),
+]);
+export type WorkloadQueryReply = z.infer<typeof WorkloadQueryReplySchema>;
+
 /** The waves of one push, as each of its restart requests carries them. */
 export const WavesSchema = z.object({
   /** This request's wave; absent: its workload has none (restarted at once, gates nothing). */

@@ -14,6 +14,7 @@ import {
   STREAMS,
   TOPOLOGY,
   WORKLOAD_FATES,
+  WORKLOAD_QUERY,
   deadSubject,
   outcomeSubject,
   type ConsumerName,
@@ -122,17 +123,22 @@ function permissionsOf(identity: NatsIdentity): NatsPermissions {
         ...consume('parser'),
       ]);
     case 'resolver':
-      // Only the resolver publishes restart requests.
-      return own([
-        RESTART_ALL,
-        outcomeSubject('ignored'),
-        outcomeSubject('no-match'),
-        outcomeSubject('dispatched'),
-        ...deadLetters('resolver'),
-        ...consume('resolver'),
-        ...bucket(BUCKETS.resolverDecisions),
-        ...bucket(BUCKETS.resolverRepeats),
-      ]);
+      // Only the resolver publishes restart requests. It answers the console's workload
+      // questions (core NATS, WORKLOAD_QUERY) — to the dlq-manager's inbox only.
+      return own(
+        [
+          RESTART_ALL,
+          `${inboxPrefix('dlq-manager')}.>`,
+          outcomeSubject('ignored'),
+          outcomeSubject('no-match'),
+          outcomeSubject('dispatched'),
+          ...deadLetters('resolver'),
+          ...consume('resolver'),
+          ...bucket(BUCKETS.resolverDecisions),
+          ...bucket(BUCKETS.resolverRepeats),
+        ],
+        [WORKLOAD_QUERY],
+      );
     case 'restarter':
       // Workload and rollout fates; it listens to dead letters of its own requests (rollouts);
       // pushes held for a maturity delay are shared by its replicas (latest wins).
@@ -178,6 +184,8 @@ function permissionsOf(identity: NatsIdentity): NatsPermissions {
         ...scan(STREAMS.outcomes),
         ...consumerLags(),
         `$JS.*.API.INFO`,
+        // and asks the resolver how it sees a workload (its view, WORKLOAD_QUERY)
+        WORKLOAD_QUERY,
       ]);
     case 'admin':
       return { publish: ['>'], subscribe: ['>'] };

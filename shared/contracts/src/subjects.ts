@@ -106,6 +106,12 @@ export const RESTART_HELD_ALL = 'onpush.restart.held.*';
 export const DEAD_ALL = 'onpush.dead.>';
 /** A fleet hub's replays into its clusters (clusterReplaySubject). */
 export const REPLAY_ALL = 'onpush.replay.>';
+/**
+ * Core NATS request–reply, in no stream: the console (served by the dlq-manager) asks the resolver
+ * how it sees one workload — the view from its watch, as onpush reads it (WorkloadQuery →
+ * WorkloadQueryReply). Answered by one resolver replica (queue group), only to the dlq-manager.
+ */
+export const WORKLOAD_QUERY = 'onpush.query.workload';
 
 /**
  * `onpush.replay.<cluster>.<rest>`: a replay at a fleet's hub of a dead letter that cluster made,
