@@ -114,6 +114,8 @@ export async function demoCommand(
   } finally {
     await supervisor.stop();
     out.info(`pipeline stopped; the sandbox keeps running (npx onpush sandbox down --dir ${dir})`);
+    // the push stays in the outcomes stream: the console shows it, and the workloads it restarted
+    out.info(`see the push in the web console: . ${join(dir, 'env')} && npx onpush console`);
   }
 }
 
