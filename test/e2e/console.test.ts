@@ -11,6 +11,7 @@ import {
   type KubeClients,
   type V1Deployment,
 } from '@onpush/kube';
+import type { Push } from '@onpush/console';
 import { freePort } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
 import { onpushConsole } from '../support/cli.js';
@@ -63,6 +64,8 @@ describe('console: every push followed to its workloads, in a real browser', () 
   let browser: Browser;
   let page: Page;
   let base = '';
+  /** The other dlq-manager replica's console. */
+  let secondBase = '';
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
@@ -82,13 +85,19 @@ describe('console: every push followed to its workloads, in a real browser', () 
     await create('shop', web);
     await create('locked', deployment('api', `${REPO}/api:1.0`));
     const token = await restarterIdentity(kube, rbac, ['shop']);
-    const adminPort = await freePort();
-    pipeline = await startPipeline(sandbox(), {
-      restarter: { KUBECONFIG: writeTokenKubeconfig(sandbox(), 'restarter', token) },
-      ingest: pushEnv(),
-      'dlq-manager': { ADMIN_PORT: String(adminPort), CONSOLE_TRACE_URL: TRACE_URL },
-    });
-    base = `http://127.0.0.1:${adminPort}`;
+    // Two replicas of every stage; each dlq-manager serves the console on its own port.
+    pipeline = await startPipeline(
+      sandbox(),
+      {
+        restarter: { KUBECONFIG: writeTokenKubeconfig(sandbox(), 'restarter', token) },
+        ingest: pushEnv(),
+        'dlq-manager': { CONSOLE_TRACE_URL: TRACE_URL },
+      },
+      { parser: 2, resolver: 2, restarter: 2, 'dlq-manager': 2 },
+    );
+    const [first, second] = pipeline.replicaPorts['dlq-manager'];
+    base = `http://127.0.0.1:${first}`;
+    secondBase = `http://127.0.0.1:${second}`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -170,6 +179,19 @@ describe('console: every push followed to its workloads, in a real browser', () 
     expect(await web.locator('td').nth(4).textContent()).toMatch(/^\d+(\.\d)? (ms|s)$/);
     expect(await restartedAt('shop', 'web')).not.toBe(before);
     await shot('push-expanded');
+
+    // Any replica answers alike: the other dlq-manager follows the same stream.
+    const elsewhere = await eventually("the push in the other replica's console", async () => {
+      const res = await fetch(`${secondBase}/console/api/pushes`, {
+        headers: { authorization: `Bearer ${pipeline.adminToken}` },
+      });
+      const { pushes } = (await res.json()) as { pushes: Push[] };
+      const found = pushes.find((p) => p.eventId === eventId);
+      return found?.workloads.some((w) => w.fate === 'restarted') ? found : undefined;
+    });
+    expect(
+      elsewhere.workloads.map((w) => `${w.workload.namespace}/${w.workload.name} ${w.fate}`),
+    ).toEqual(['shop/web restarted']);
 
     // The workload's own view: its restarts and the digest it now runs.
     await web.getByText('Deployment/shop/web').click();

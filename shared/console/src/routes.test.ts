@@ -69,6 +69,16 @@ describe('the console over HTTP', () => {
     const bad = await fetch(`${base}/console/api/pushes?fate=boom`, { headers: auth });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ type: 'invalid_filter' });
+    // a path that names no workload — a malformed escape among them — is a 404 that says why
+    for (const path of [
+      'workloads/Deployment/shop',
+      'workloads/Deployment/sh%ZZop/web',
+      'workloads/Pod/shop/web',
+    ]) {
+      const res = await fetch(`${base}/console/api/${path}`, { headers: auth });
+      expect(res.status, path).toBe(404);
+      expect(await res.json(), path).toMatchObject({ type: 'not_found' });
+    }
     expect((await fetch(`${base}/console/api/health`, { headers: auth })).status).toBe(503);
     expect((await fetch(`${base}/console/api/dlq`, { headers: auth })).status).toBe(503);
     const config = await fetch(`${base}/console/api/config`, { headers: auth });

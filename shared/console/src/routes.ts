@@ -107,7 +107,13 @@ async function workloadView(
   url: URL,
   options: ConsoleOptions,
 ): Promise<{ status: number; body: unknown }> {
-  const [kind, namespace, name, ...extra] = rest.map(decodeURIComponent);
+  let segments: string[];
+  try {
+    segments = rest.map(decodeURIComponent);
+  } catch {
+    segments = []; // a malformed %-escape names no workload
+  }
+  const [kind, namespace, name, ...extra] = segments;
   const ref = extra.length ? undefined : parseWorkloadRef(kind, namespace, name);
   if (ref === undefined) {
     return {

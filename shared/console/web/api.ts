@@ -15,9 +15,11 @@ export class Unauthorized extends Error {
   override readonly name = 'Unauthorized';
 }
 
-const headers = (): Record<string, string> => ({
-  authorization: `Bearer ${session.token() ?? ''}`,
-});
+/** The token kept, as the bearer; none kept: nothing (a proxy in front may add its own). */
+const headers = (): Record<string, string> => {
+  const token = session.token();
+  return token ? { authorization: `Bearer ${token}` } : {};
+};
 
 /** `api/<path>` relative to the page, so the console works under any path prefix. */
 export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {

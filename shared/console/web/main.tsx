@@ -54,7 +54,8 @@ function App() {
   const [note, setNote] = useState<string>();
   const [traceUrl, setTraceUrl] = useState<string | null>(null);
   const [fates, setFates] = useState<readonly string[]>([]);
-  const check = () =>
+  /** Signs in with the token kept, or — `quiet`, without one — through a proxy that adds its own. */
+  const check = (quiet = false) =>
     api<{ traceUrl: string | null; fates: string[] }>('config').then(
       (config) => {
         setTraceUrl(config.traceUrl);
@@ -65,11 +66,13 @@ function App() {
       (e: unknown) => {
         session.signOut();
         setSignedIn(false);
-        setNote(e instanceof Unauthorized ? 'That token was refused.' : String(e));
+        if (!quiet) setNote(e instanceof Unauthorized ? 'That token was refused.' : String(e));
       },
     );
   useEffect(() => {
-    if (session.token()) void check();
+    // Behind an authenticating proxy (OIDC: docs/console.md) the requests carry the person's ID
+    // token without the page asking for one; otherwise the first answer is a 401 and the page asks.
+    void check(!session.token());
   }, []);
   const unauthorized = () => {
     session.signOut();
@@ -110,7 +113,7 @@ function App() {
             note={note}
             onToken={(token) => {
               session.signIn(token);
-              void check();
+              void check(false);
             }}
           />
         ) : view === 'workloads' ? (

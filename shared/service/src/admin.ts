@@ -16,6 +16,14 @@ import { z } from 'zod';
 import { bool, port } from '@onpush/config';
 import type { Logger } from '@onpush/telemetry';
 import { sendJson, type Route } from './http.js';
+import {
+  adminOidcFields,
+  looksLikeJwt,
+  oidcAdminsOf,
+  oidcVerifier,
+  type AdminOidcConfig,
+  type OidcVerdict,
+} from './admin-oidc.js';
 
 /** The shortest token accepted: shorter ones are refused as if none were configured. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -29,9 +37,11 @@ export const adminFields = {
   ADMIN_TOKEN_FILE: z.string().min(1).optional(),
   /** Local development only: serve the admin API without a token (cross-site still refused). */
   ADMIN_INSECURE_NO_AUTH: bool().default(false),
+  /** People signed in with the identity provider (admin-oidc.ts): ADMIN_OIDC_*. */
+  ...adminOidcFields,
 };
 
-export interface AdminConfig {
+export interface AdminConfig extends AdminOidcConfig {
   readonly ADMIN_PORT?: number | undefined;
   readonly ADMIN_TOKEN_FILE?: string | undefined;
   readonly ADMIN_INSECURE_NO_AUTH: boolean;
@@ -50,10 +60,19 @@ export interface AdminOptions {
   readonly tokenFile?: string | undefined;
   /** A token given directly instead of a file (`onpush console`); the file wins when both are. */
   readonly token?: string | undefined;
+  /** Judges an OIDC ID token given as the bearer (ADMIN_OIDC_*); unset: only the admin token. */
+  readonly oidc?: ((token: string) => Promise<OidcVerdict>) | undefined;
+  /** The issuer, for the start-up log line. */
+  readonly oidcIssuer?: string | undefined;
   readonly insecure?: boolean;
   /** How long a token read from the file is trusted before the file is read again. */
   readonly refreshMs?: number;
   readonly now?: () => number;
+}
+
+function oidcOptions(config: AdminConfig): Pick<AdminOptions, 'oidc' | 'oidcIssuer'> {
+  const admins = oidcAdminsOf(config);
+  return admins === undefined ? {} : { oidc: oidcVerifier(admins), oidcIssuer: admins.issuer };
 }
 
 /** An admin API's options from the configuration (ADMIN_PORT, ADMIN_TOKEN_FILE, the switch). */
@@ -63,6 +82,7 @@ export function adminOptions(config: AdminConfig, routes: Route[], open?: Route[
     ...(open === undefined ? {} : { open }),
     port: config.ADMIN_PORT,
     tokenFile: config.ADMIN_TOKEN_FILE,
+    ...oidcOptions(config),
     insecure: config.ADMIN_INSECURE_NO_AUTH,
   };
 }
@@ -150,7 +170,7 @@ function bearerOf(req: IncomingMessage): string | undefined {
 export type AdminGuard = (req: IncomingMessage) => Promise<Refusal | undefined>;
 
 export function adminGuard(
-  options: Pick<AdminOptions, 'tokenFile' | 'token' | 'insecure' | 'refreshMs' | 'now'>,
+  options: Pick<AdminOptions, 'tokenFile' | 'token' | 'insecure' | 'refreshMs' | 'now' | 'oidc'>,
 ): AdminGuard {
   const given = options.token;
   const fixed: TokenState | undefined =
@@ -165,24 +185,31 @@ export function adminGuard(
       : fixed === undefined
         ? undefined
         : () => Promise.resolve(fixed);
+  const { oidc } = options;
   return async (req) => {
     const crossSite = crossSiteRefusal(req);
     if (crossSite !== undefined) return crossSite;
-    if (token === undefined) return options.insecure === true ? undefined : DISABLED;
-    const state = await token();
-    if ('refusal' in state) return state.refusal;
+    if (token === undefined && oidc === undefined)
+      return options.insecure === true ? undefined : DISABLED;
+    const state = await token?.();
     const given = bearerOf(req);
     if (given === undefined) {
+      if (state !== undefined && 'refusal' in state && oidc === undefined) return state.refusal;
       return {
         status: 401,
         type: 'missing_token',
         error: 'an Authorization: Bearer token is required',
       };
     }
-    if (!sameToken(given, state.token)) {
-      return { status: 401, type: 'invalid_token', error: 'the bearer token is not valid' };
+    if (state !== undefined && 'token' in state && sameToken(given, state.token)) return undefined;
+    // Not the admin token: an ID token of someone ADMIN_OIDC_ALLOW lets in?
+    if (oidc !== undefined && looksLikeJwt(given)) {
+      const verdict = await oidc(given);
+      if (verdict.ok) return undefined;
+      return { status: verdict.status, type: verdict.type, error: verdict.why };
     }
-    return undefined;
+    if (state !== undefined && 'refusal' in state) return state.refusal;
+    return { status: 401, type: 'invalid_token', error: 'the bearer token is not valid' };
   };
 }
 
@@ -212,7 +239,12 @@ export function guardedRoute(guard: AdminGuard, routes: readonly Route[], log?: 
 /** Says at start how the admin API is protected; the insecure switch loudly. */
 export function logAdminMode(options: AdminOptions, log: Logger): void {
   const where = options.port === undefined ? 'on PORT' : `on ADMIN_PORT ${options.port}`;
-  if (options.tokenFile !== undefined) {
+  if (options.oidc !== undefined) {
+    log.info(
+      `admin API ${where}, ID tokens of ${options.oidcIssuer ?? 'the OIDC issuer'} for ADMIN_OIDC_ALLOW` +
+        (options.tokenFile !== undefined ? ', and the bearer token from ADMIN_TOKEN_FILE' : ''),
+    );
+  } else if (options.tokenFile !== undefined) {
     log.info(`admin API ${where}, bearer token from ADMIN_TOKEN_FILE`);
   } else if (options.token !== undefined) {
     log.info(`admin API ${where}, bearer token given at start`);

@@ -74,6 +74,13 @@ export {
   type AdminGuard,
   type Refusal,
 } from './admin.js';
+export {
+  adminOidcProblems,
+  oidcVerifier,
+  looksLikeJwt,
+  type OidcAdmins,
+  type OidcVerdict,
+} from './admin-oidc.js';
 export { baseServiceSchema, natsCredentials, type BaseServiceConfig } from './config.js';
 export { stageSettings, type StageSettings } from './settings.js';
 export { TokenBucket, type TokenBucketOptions } from './token-bucket.js';
