@@ -111,6 +111,8 @@ describe('resolver handler', () => {
       image: 'docker.io/library/nginx',
       tag: '1.27',
       requests: 2,
+      // when the registry says it was pushed: the console's "when"
+      pushedAt: '2025-01-02T03:04:00.000Z',
       at: AT.toISOString(),
     });
     expect(out[2]!.headers).toEqual({

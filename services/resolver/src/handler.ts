@@ -142,6 +142,7 @@ function eventOutcome(
     stage: 'resolver',
     ...imageOf(event),
     ...extra,
+    ...(event.pushedAt !== undefined ? { pushedAt: event.pushedAt } : {}),
     at: at.toISOString(),
   };
   return {

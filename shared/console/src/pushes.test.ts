@@ -34,12 +34,14 @@ function fold(...records: ReturnType<typeof record>[]): Push {
 describe('a push as the console groups it', () => {
   it('gathers the event fate and each workload fate of one event id', () => {
     const push = fold(
-      record({ fate: 'dispatched', requests: 2 }),
       record({ fate: 'restarted', workload: web, durationMs: 840 }),
+      record({ fate: 'dispatched', requests: 2, pushedAt: '2026-12-01T09:59:59.500Z' }),
       record({ fate: 'unchanged', workload: front, reason: 'already_running' }),
     );
     expect(push).toMatchObject({
       eventId: 'gar:1',
+      // when the registry pushed it (the resolver's fate says), whatever came first
+      pushedAt: '2026-12-01T09:59:59.500Z',
       source: 'gar',
       image: IMAGE,
       tag: '1.1',

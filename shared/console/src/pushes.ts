@@ -47,6 +47,8 @@ export interface Push {
   readonly image?: string;
   readonly tag?: string;
   readonly digest?: string;
+  /** When the registry says it was pushed (the resolver's event fate carries it), if it says. */
+  readonly pushedAt?: string;
   /** The first outcome's time: when the console first saw the push concluded anywhere. */
   readonly firstAt: string;
   readonly lastAt: string;
@@ -152,6 +154,7 @@ export function foldOutcome(push: Push | undefined, record: OutcomeRecord): Push
     ...(base.image === undefined && o.image !== undefined ? { image: o.image } : {}),
     ...(base.tag === undefined && o.tag !== undefined ? { tag: o.tag } : {}),
     ...(base.digest === undefined && o.digest !== undefined ? { digest: o.digest } : {}),
+    ...(base.pushedAt === undefined && o.pushedAt !== undefined ? { pushedAt: o.pushedAt } : {}),
     ...(base.traceId === undefined && record.traceId !== undefined
       ? { traceId: record.traceId }
       : {}),

@@ -91,7 +91,9 @@ function PushRow(props: {
     <>
       <tr class={`push ${open ? 'open' : ''}`} data-event-id={push.eventId} onClick={toggle}>
         <td>{open ? '▾' : '▸'}</td>
-        <td>{when(push.firstAt)}</td>
+        <td title={push.pushedAt ? 'pushed (the registry’s time)' : 'first outcome seen'}>
+          {when(push.pushedAt ?? push.firstAt)}
+        </td>
         <td>{push.source}</td>
         <td class="image">{push.image ?? ''}</td>
         <td>{push.tag ?? ''}</td>

@@ -166,6 +166,8 @@ export const OutcomeSchema = z
     /** With `dispatched`: how many restart requests were published. */
     requests: z.int().nonnegative().optional(),
     durationMs: z.number().nonnegative().optional(),
+    /** When the registry says the image was pushed (the resolver's event fates carry it). */
+    pushedAt: isoTime.optional(),
     at: isoTime,
   })
   .refine((o) => !WORKLOAD_ONLY.includes(o.fate) || o.workload !== undefined, {
