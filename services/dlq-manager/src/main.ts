@@ -64,9 +64,23 @@ const deadLetters = defineStage({
       stats.stop();
       await feed.stop(); // ends the console's event streams, so the listener can close
     };
-    return { handle, close, store, approvals, feed, nc };
+    // the console's workload view: the resolver says how its watch sees a workload
+    const workload = resolverReader(nc);
+    return { handle, close, store, approvals, feed, nc, workload };
   },
 });
+
+// The console's health view: itself on loopback (it is the one answering), the others where
+// ONPUSH_<SERVICE>_URL says; in a fleet's cluster only resolver, restarter and this one run here.
+const self = config.BIND_ADDRESS === '0.0.0.0' ? '127.0.0.1' : config.BIND_ADDRESS;
+const health = {
+  natsUrl: config.NATS_URL,
+  urls: {
+    ...configuredServiceUrls(process.env),
+    'dlq-manager': `http://${self.includes(':') ? `[${self}]` : self}:${config.PORT}`,
+  },
+  ...(config.CLUSTER_NAME === undefined ? {} : { services: FLEET_SERVICES.cluster }),
+};
 
 // The console (/console): its page without a token, its API behind the admin API's.
 const consoleApi = consoleRoutes({
@@ -74,24 +88,14 @@ const consoleApi = consoleRoutes({
   store: () => deadLetters.started?.store,
   status: () => {
     const nc = deadLetters.started?.nc;
-    // Itself on loopback (it is the one answering), the others where ONPUSH_<SERVICE>_URL says.
-    const self = config.BIND_ADDRESS === '0.0.0.0' ? '127.0.0.1' : config.BIND_ADDRESS;
-    const urls = {
-      ...configuredServiceUrls(process.env),
-      'dlq-manager': `http://${self.includes(':') ? `[${self}]` : self}:${config.PORT}`,
-    };
-    // in a fleet's cluster only resolver, restarter and this one run here
-    const services = config.CLUSTER_NAME === undefined ? undefined : FLEET_SERVICES.cluster;
-    return (
-      nc && gatherStatus({ natsUrl: config.NATS_URL, nc, urls, ...(services && { services }) })
-    );
+    return nc && gatherStatus({ ...health, nc });
   },
   traceUrl: config.CONSOLE_TRACE_URL,
   // It has no Kubernetes access: the resolver says how its watch sees the workload.
   workload: async (ref) => {
-    const nc = deadLetters.started?.nc;
-    if (nc === undefined) throw new Error('not connected to NATS yet');
-    return resolverReader(nc)(ref);
+    const read = deadLetters.started?.workload;
+    if (read === undefined) throw new Error('not connected to NATS yet');
+    return read(ref);
   },
 });
 
