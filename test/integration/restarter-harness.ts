@@ -25,7 +25,8 @@ export interface RestarterProcess {
    * Publishes a restart request on its namespace's subject, as the resolver does (`msgId`: another
    * de-duplication id, for a late copy of the same request).
    */
-  send(request: RestartRequest, msgId?: string): Promise<void>;
+  /** Publishes a restart request as the resolver does (`headers`: more, e.g. a traceparent). */
+  send(request: RestartRequest, msgId?: string, headers?: Record<string, string>): Promise<void>;
   /** The first outcome stored for `eventId` (waits up to `timeoutMs`; the last log lines if none). */
   outcomeOf(eventId: string, timeoutMs?: number): Promise<Outcome>;
   /** The process's last log lines (for a failure's message). */
@@ -58,7 +59,7 @@ export async function startRestarter(
     nc,
     supervisor,
     metricsUrl: `http://127.0.0.1:${port}/metrics`,
-    async send(request, msgId) {
+    async send(request, msgId, extra) {
       const { kind, namespace, name } = request.workload;
       await publisher(jetstream(nc))(restartSubject(namespace), encode(request), {
         msgId: msgId ?? `${request.eventId}:${kind}/${namespace}/${name}`,
@@ -67,6 +68,7 @@ export async function startRestarter(
           [HEADERS.workloadKind]: kind,
           [HEADERS.workloadNamespace]: namespace,
           [HEADERS.workloadName]: name,
+          ...extra,
         },
       });
     },

@@ -3,6 +3,7 @@
 // of wave n reports its rollout done (status written by the test, as a controller would) and the
 // soak passed — across a kill -9 of the restarter and of nats-server while a wave is gated — and a failed rollout
 // halts the later waves, each held workload ending `halted` with the workload that failed.
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STREAMS, type Outcome, type RestartRequest } from '@onpush/contracts';
 import { jetstreamManager } from '@onpush/nats';
@@ -15,6 +16,7 @@ import {
   type KubeHttp,
 } from '@onpush/kube';
 import { eventually, useSandbox } from '@onpush/testing';
+import { OtlpReceiver, STATUS, type ReceivedSpan } from '../e2e/otlp-receiver.js';
 import { readOutcomes } from '../e2e/pipeline.js';
 import { deployment, ensureNamespaces } from '../support/kube.js';
 import { receiver, type Receiver } from '../support/receiver.js';
@@ -25,6 +27,13 @@ const IMAGE = 'europe-west1-docker.pkg.dev/p/r/app';
 const DIGEST = `sha256:${'7'.repeat(64)}`;
 const SOAK_MS = 3_000;
 const D0 = `sha256:${'0'.repeat(64)}`;
+
+/** The trace a push's requests carry (the resolver's publish span, made up here). */
+const traceIdOf = (eventId: string) =>
+  createHash('sha256').update(eventId).digest('hex').slice(0, 32);
+const traced = (eventId: string) => ({
+  traceparent: `00-${traceIdOf(eventId)}-${'1'.repeat(16)}-01`,
+});
 
 /** A push's restart requests, as the resolver sends them: each with its wave and the waves' sizes. */
 function pushTo(eventId: string, waves: ReadonlyArray<readonly [number, string, string]>) {
@@ -50,6 +59,7 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
   let http: KubeHttp;
   let restarter: RestarterProcess;
   let hooks: Receiver;
+  let otlp: OtlpReceiver;
 
   beforeAll(async () => {
     const config = loadKubeConfig(sandbox().need('kube').kubeconfigPath);
@@ -65,19 +75,24 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
     await make('prod-a', 'web', { [ANNOTATIONS.wave]: '2' });
     await make('prod-b', 'web', { [ANNOTATIONS.wave]: '2' });
     await make('prod-a', 'api', { [ANNOTATIONS.wave]: '3' });
-    await make('staging', 'db', { [ANNOTATIONS.wave]: '1', [ANNOTATIONS.rollback]: 'auto' });
+    // rolled back by its namespace's default (ROLLBACK_NAMESPACES), not an annotation of its own
+    await make('staging', 'db', { [ANNOTATIONS.wave]: '1' });
     await make('prod-a', 'db', { [ANNOTATIONS.wave]: '2' });
     await make('prod-b', 'db', { [ANNOTATIONS.wave]: '3' });
     hooks = await receiver();
+    otlp = await OtlpReceiver.start();
     restarter = await startRestarter(sandbox(), {
+      ...(otlp.env() as Record<string, string>),
       NOTIFY_TARGETS: `hook=webhook:${hooks.base}/hook`,
       NOTIFY_DEFAULT: 'hook',
+      ROLLBACK_NAMESPACES: 'staging=auto',
     });
   });
 
   afterAll(async () => {
     await restarter?.stop();
     await hooks?.close();
+    await otlp?.close();
     http?.close();
   });
 
@@ -105,6 +120,18 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
     const object = await readWorkload(http, 'Deployment', namespace, name);
     await writeStatus(http, 'Deployment', namespace, name, doneStatus('Deployment', object));
   };
+  /** The push's spans named `name`, once `count` of them arrived. */
+  const spansOf = (eventId: string, name: string, count: number) =>
+    eventually(`${count} ${name} spans of ${eventId}`, () => {
+      const found = otlp.trace(traceIdOf(eventId)).filter((s) => s.name === name);
+      return found.length >= count ? found : undefined;
+    });
+  const rolloutOf = (spans: readonly ReceivedSpan[], namespace: string, name: string) =>
+    spans.find(
+      (s) =>
+        s.attributes['k8s.namespace.name'] === namespace &&
+        s.attributes['k8s.deployment.name'] === name,
+    );
   const reasons = async (namespace: string, name: string) =>
     (await kube.core.listNamespacedEvent({ namespace })).items
       .filter((e) => e.involvedObject.name === name)
@@ -119,7 +146,7 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
       [2, 'prod-b', 'web'],
       [3, 'prod-a', 'api'],
     ])) {
-      await restarter.send(request);
+      await restarter.send(request, undefined, traced(event));
     }
     // Wave 1 goes at once
     expect(await settledFate(event, 'staging', 'web')).toMatchObject({ fate: 'restarted' });
@@ -186,6 +213,31 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
       (o) => o.eventId === event && o.fate === 'restarted',
     );
     expect(outcomes).toHaveLength(4);
+
+    // One trace: each gate a span from the first ask to its opening (wave 1's after the soak),
+    // each rollout from its PATCH to ready; the trace ends when the last wave's rollout is ready
+    await rolledOut('prod-a', 'api');
+    const gates = await spansOf(event, 'wave gate', 2);
+    const gate = (wave: number) => gates.find((s) => s.attributes['onpush.wave'] === wave)!;
+    expect(gates.map((s) => s.attributes['onpush.wave.verdict'])).toEqual(['open', 'open']);
+    expect(gate(1).endMs).toBeGreaterThanOrEqual(readyAt + SOAK_MS - 500);
+    expect(gate(1).attributes['onpush.detail']).toBe('wave 1: 1 ready and healthy for 3 s');
+    expect(gate(2).startMs).toBeLessThan(gate(2).endMs);
+    // staging/web's rollout began before the kill -9: it is judged by its wave, not followed
+    const rollouts = await spansOf(event, 'rollout', 3);
+    const api = rolloutOf(rollouts, 'prod-a', 'api');
+    expect(api?.attributes['onpush.fate']).toBe('rollout-completed');
+    expect(rolloutOf(rollouts, 'prod-b', 'web')?.status.code).not.toBe(STATUS.error);
+    // a child of the restart that started it
+    const parent = otlp.trace(traceIdOf(event)).find((s) => s.spanId === api?.parentSpanId);
+    expect(parent?.name).toMatch(/^process onpush\.restart\.(held\.)?prod-a$/);
+    expect(api!.startMs).toBeGreaterThanOrEqual(gate(2).endMs - 50);
+    // but for the record of it, published once it ended
+    const after = otlp.trace(traceIdOf(event)).filter((s) => s.endMs > api!.endMs);
+    for (const span of after) {
+      expect(span.name).toBe('publish onpush.outcome.rollout-completed');
+      expect(span.startMs).toBeGreaterThanOrEqual(api!.endMs);
+    }
   });
 
   it('halts the later waves when a rollout of wave 1 fails, naming it, and rolls it back', async () => {
@@ -200,7 +252,7 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
       [2, 'prod-a', 'db'],
       [3, 'prod-b', 'db'],
     ])) {
-      await restarter.send(request);
+      await restarter.send(request, undefined, traced(event));
     }
     expect(await settledFate(event, 'staging', 'db')).toMatchObject({ fate: 'restarted' });
     // the Deployment controller gives up: progress deadline exceeded
@@ -236,6 +288,20 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
     await eventually('the RestartHalted Event', async () =>
       (await reasons('prod-b', 'db')).includes('RestartHalted') ? true : undefined,
     );
+    // the trace tells it too: the failed rollout and both gates that halted, errors
+    const [failed] = await spansOf(event, 'rollout', 1);
+    expect(failed).toMatchObject({
+      status: { code: STATUS.error },
+      attributes: expect.objectContaining({
+        'onpush.fate': 'rollout-failed',
+        'error.type': 'progress_deadline_exceeded',
+      }) as ReceivedSpan['attributes'],
+    });
+    const halts = await spansOf(event, 'wave gate', 2);
+    expect(halts.map((s) => [s.attributes['onpush.wave'], s.status.code]).sort()).toEqual([
+      [1, STATUS.error],
+      [2, STATUS.error],
+    ]);
 
     // and the failed workload is back on the digest it ran before, pinned, saying why
     const rolledBack = await eventually(

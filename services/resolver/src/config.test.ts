@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@onpush/config';
-import { kubeconfigFile, resolverSchema } from './config.js';
+import { kubeconfigFile, resolverSchema, wavePlan } from './config.js';
 
 describe('resolver config', () => {
   it('has defaults for everything', () => {
@@ -14,6 +14,38 @@ describe('resolver config', () => {
       REBUILD_MIN_INTERVAL: 5_000,
       DUPLICATE_WINDOW: 10_000,
     });
+  });
+
+  it('reads wave names and the wave of each namespace, named or numbered', () => {
+    const config = loadConfig(resolverSchema, {
+      WAVES: 'staging, canary,prod',
+      WAVE_NAMESPACES: 'shop-staging=staging, shop=prod,batch=5',
+    });
+    expect(wavePlan(config)).toEqual({
+      names: ['staging', 'canary', 'prod'],
+      namespaces: { 'shop-staging': 1, shop: 3, batch: 5 },
+    });
+    expect(wavePlan(loadConfig(resolverSchema, {}))).toEqual({ names: [], namespaces: {} });
+    const wrong = (env: Record<string, string>) => {
+      try {
+        loadConfig(resolverSchema, env);
+      } catch (error) {
+        // (without the value echoed back)
+        return (error as ConfigError).problems.map(
+          (p) => `${p.variable}: ${p.message.replace(/ \(got .*\)$/, '')}`,
+        );
+      }
+      return [];
+    };
+    expect(wrong({ WAVE_NAMESPACES: 'shop=prod' })).toEqual([
+      'WAVE_NAMESPACES: shop=prod: the wave is not a number',
+    ]);
+    expect(wrong({ WAVES: 'a,b', WAVE_NAMESPACES: 'shop=c' })).toEqual([
+      'WAVE_NAMESPACES: shop=c: the wave is not a number or one of WAVES (a, b)',
+    ]);
+    expect(wrong({ WAVES: 'prod,prod' })).toEqual(['WAVES: names a wave twice']);
+    expect(wrong({ WAVES: 'Prod' })[0]).toMatch(/^WAVES: .*wave name/);
+    expect(wrong({ WAVE_NAMESPACES: 'shop' })[0]).toMatch(/^WAVE_NAMESPACES: "shop" is not/);
   });
 
   it('reads durations, the selection and the kubeconfig path', () => {

@@ -10,6 +10,7 @@ import {
 import type { WorkloadKind } from '@onpush/contracts';
 import type { Logger } from '@onpush/telemetry';
 import { activeKinds } from './active-kinds.js';
+import type { WavePlan } from './config.js';
 import { workloadSources, type WorkloadSource } from './sources.js';
 
 export interface Discovery {
@@ -25,6 +26,8 @@ export function createDiscovery(options: {
   kubeConfig: KubeConfig;
   wanted: readonly WorkloadKind[];
   scope: Scope;
+  /** Wave names and namespace waves (WAVES, WAVE_NAMESPACES). */
+  waves?: WavePlan;
   log: Logger;
 }): Discovery {
   const { kubeConfig, scope, log } = options;
@@ -37,7 +40,13 @@ export function createDiscovery(options: {
       const http = await kubeHttp(kubeConfig);
       try {
         const active = await activeKinds(options.wanted, () => discoverRollouts(http), log);
-        const sources = workloadSources(kubeConfig, active, scope, watchedNamespaces(scope));
+        const sources = workloadSources(
+          kubeConfig,
+          active,
+          scope,
+          watchedNamespaces(scope),
+          options.waves,
+        );
         found = { sources, kinds: new Set(active) };
         log.info('watching', {
           kinds: active,

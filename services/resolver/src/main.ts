@@ -4,7 +4,7 @@ import { ImageIndex } from '@onpush/image-index';
 import { kubeClientsFrom, namespaceInScope, scopeFromConfig } from '@onpush/kube';
 import { defineStage, runService, stageSettings } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
-import { kubeconfigFile, resolverSchema } from './config.js';
+import { kubeconfigFile, resolverSchema, wavePlan } from './config.js';
 import { createDiscovery } from './discovery.js';
 import { createHandler } from './handler.js';
 import { registerIndexMetrics } from './metrics.js';
@@ -26,6 +26,7 @@ const discovery = createDiscovery({
   kubeConfig: kube.config,
   wanted: config.ONPUSH_KINDS,
   scope,
+  waves: wavePlan(config),
   log,
 });
 const watcher = createWatcher({ sources: discovery.sources, index, log });

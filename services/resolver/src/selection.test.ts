@@ -91,6 +91,21 @@ describe('selection', () => {
     expect(workloadOf('StatefulSet', scope, object('ops', {}, annotations))).toBeUndefined();
     expect(workloadOf('StatefulSet', scope, object('shop'))).toBeUndefined();
   });
+
+  it("gives each workload its own wave, a declared name, or its namespace's wave", () => {
+    const waves = { names: ['staging', 'prod'], namespaces: { shop: 2 } };
+    const optedIn = (namespace: string, annotations: Record<string, string> = {}) =>
+      workloadOf(
+        'Deployment',
+        base,
+        object(namespace, { 'onpush.dev/enabled': 'true' }, annotations),
+        waves,
+      )?.wave;
+    expect(optedIn('shop')).toBe(2);
+    expect(optedIn('shop', { 'onpush.dev/wave': 'staging' })).toBe(1);
+    expect(optedIn('shop', { 'onpush.dev/wave': '4' })).toBe(4);
+    expect(optedIn('blog')).toBeUndefined();
+  });
 });
 
 describe('active kinds', () => {

@@ -33,6 +33,7 @@ import {
   type Selection,
 } from '@onpush/kube';
 import type { ContainerImage, IndexedWorkload, WorkloadId } from '@onpush/image-index';
+import type { WavePlan } from './config.js';
 
 export type WorkloadInformer<T extends KubernetesObject> = Informer<T> &
   Pick<ObjectCache<T>, 'list' | 'get'>;
@@ -70,18 +71,20 @@ export function workloadOf(
   kind: WorkloadKind,
   scope: Scope,
   object: KubernetesObject,
+  waves?: WavePlan,
 ): IndexedWorkload | undefined {
   const id = idOf(kind, object);
   if (!id || !namespaceInScope(scope, id.namespace) || !optedIn(scope, object.metadata)) {
     return undefined;
   }
   const annotations = object.metadata?.annotations;
-  const settings = readSettings(annotations);
+  const settings = readSettings(annotations, waves?.names);
   const containers = templateContainers(KINDS[kind], object)
     .filter((c) => counts(settings, c.name))
     .map(({ name, image }) => ({ name, image }));
   const policy = annotations?.[ANNOTATIONS.policy];
-  const { wave } = settings;
+  // its own wave, else its namespace's (WAVE_NAMESPACES)
+  const wave = settings.wave ?? waves?.namespaces[id.namespace];
   return {
     ...id,
     containers,
@@ -100,6 +103,7 @@ export function workloadSource(
   kind: WorkloadKind,
   selection: Selection | Scope,
   namespace?: string,
+  waves?: WavePlan,
 ): WorkloadSource {
   const scope = scopeOf(selection);
   const { group, version, plural } = KINDS[kind];
@@ -114,7 +118,7 @@ export function workloadSource(
     namespace === undefined
       ? custom.listClusterCustomObject({ group, version, plural, ...filters })
       : custom.listNamespacedCustomObject({ group, version, namespace, plural, ...filters });
-  const toWorkload = (object: KubernetesObject) => workloadOf(kind, scope, object);
+  const toWorkload = (object: KubernetesObject) => workloadOf(kind, scope, object, waves);
   return {
     kind,
     namespace,
@@ -141,8 +145,11 @@ export function workloadSources(
   kinds: readonly WorkloadKind[],
   scope: Scope,
   namespaces: readonly (string | undefined)[],
+  waves?: WavePlan,
 ): WorkloadSource[] {
-  return kinds.flatMap((kind) => namespaces.map((ns) => workloadSource(config, kind, scope, ns)));
+  return kinds.flatMap((kind) =>
+    namespaces.map((ns) => workloadSource(config, kind, scope, ns, waves)),
+  );
 }
 
 /** Deployments across all namespaces (kept for callers of the first version). */

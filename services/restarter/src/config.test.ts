@@ -29,6 +29,51 @@ describe('restarter config', () => {
     expect(problems).toEqual(['DELAY', 'DELAY_NAMESPACES']);
   });
 
+  it('reads approval, rollback and soak defaults for all and per namespace', () => {
+    expect(loadConfig(restarterSchema, {})).toMatchObject({
+      APPROVAL: 'none',
+      APPROVAL_NAMESPACES: {},
+      ROLLBACK: 'none',
+      ROLLBACK_NAMESPACES: {},
+      SOAK: 0,
+      SOAK_NAMESPACES: {},
+    });
+    expect(
+      loadConfig(restarterSchema, {
+        APPROVAL: 'required',
+        APPROVAL_NAMESPACES: 'dev=none',
+        ROLLBACK_NAMESPACES: 'prod=auto, dev=none',
+        SOAK: '1m',
+        SOAK_NAMESPACES: 'prod=10m',
+      }),
+    ).toMatchObject({
+      APPROVAL: 'required',
+      APPROVAL_NAMESPACES: { dev: false },
+      ROLLBACK_NAMESPACES: { prod: true, dev: false },
+      SOAK: 60_000,
+      SOAK_NAMESPACES: { prod: 600_000 },
+    });
+    const problems = (() => {
+      try {
+        loadConfig(restarterSchema, {
+          APPROVAL: 'yes',
+          APPROVAL_NAMESPACES: 'prod=auto',
+          ROLLBACK_NAMESPACES: 'prod=required',
+          SOAK_NAMESPACES: 'prod=long',
+        });
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems.map((p) => p.variable).sort();
+      }
+    })();
+    expect(problems).toEqual([
+      'APPROVAL',
+      'APPROVAL_NAMESPACES',
+      'ROLLBACK_NAMESPACES',
+      'SOAK_NAMESPACES',
+    ]);
+  });
+
   it('reads a kubeconfig path and a fractional rate', () => {
     const config = loadConfig(restarterSchema, {
       KUBECONFIG: '/etc/kube/config',

@@ -17,9 +17,9 @@ function positiveNumber() {
 const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** `a=x,b=y`: a value per namespace, each read by `parse` (undefined: not one; `example` says what is). */
-function perNamespace(parse: (text: string) => number | undefined, example: string) {
-  return z.string().transform((raw, ctx): Record<string, number> => {
-    const values: Record<string, number> = {};
+function perNamespace<T>(parse: (text: string) => T | undefined, example: string) {
+  return z.string().transform((raw, ctx): Record<string, T> => {
+    const values: Record<string, T> = {};
     for (const part of raw.split(',').map((p) => p.trim())) {
       if (part === '') continue;
       const [namespace = '', text = ''] = part.split('=').map((p) => p.trim());
@@ -47,6 +47,20 @@ const namespaceBudgets = () =>
     (text) => (/^\d{1,6}$/.test(text) ? Number(text) : undefined),
     'namespace=count such as prod=2',
   );
+
+/** `prod=required,dev=none` (approval) or `prod=auto,dev=none` (rollback): yes or no per namespace. */
+const namespaceChoices = (yes: string) =>
+  perNamespace(
+    (text) => (text === yes ? true : text === 'none' ? false : undefined),
+    `namespace=${yes} or namespace=none such as prod=${yes}`,
+  );
+
+/** `shop=5m,blog=0s`: a soak per namespace. */
+const namespaceSoaks = () =>
+  perNamespace((text) => {
+    const ms = parseCooldown(text);
+    return ms !== undefined && ms <= WEEK_MS ? ms : undefined;
+  }, 'namespace=duration such as prod=5m (at most a week)');
 
 export const restarterSchema = baseServiceSchema
   .extend({
@@ -96,6 +110,13 @@ export const restarterSchema = baseServiceSchema
      */
     WAVE_TIMEOUT: duration({ min: 1_000, max: WEEK_MS }).default(3_600_000),
     /**
+     * The soak of a wave's workloads without `onpush.dev/soak`: how long the wave stays healthy
+     * before the next one starts. At most a week.
+     */
+    SOAK: duration({ max: WEEK_MS }).default(0),
+    /** The same per namespace, over SOAK: `staging=10m`. */
+    SOAK_NAMESPACES: namespaceSoaks().default({}),
+    /**
      * The rollout budget: at most this many workloads rolling out at once, cluster-wide (0: no
      * limit); further restarts wait their turn, in order, durably (KV onpush_restarter_budget).
      */
@@ -107,6 +128,14 @@ export const restarterSchema = baseServiceSchema
      * before it ends `expired`. At most a week (how long a request is kept).
      */
     APPROVAL_TIMEOUT: duration({ min: 1_000, max: WEEK_MS }).default(86_400_000),
+    /** `required`: every restart of a workload without `onpush.dev/approval` waits for an approval. */
+    APPROVAL: enumOf(['required', 'none']).default('none'),
+    /** The same per namespace, over APPROVAL: `prod=required,dev=none`. */
+    APPROVAL_NAMESPACES: namespaceChoices('required').default({}),
+    /** `auto`: a failed rollout of a workload without `onpush.dev/rollback` is rolled back. */
+    ROLLBACK: enumOf(['auto', 'none']).default('none'),
+    /** The same per namespace, over ROLLBACK: `prod=auto`. */
+    ROLLBACK_NAMESPACES: namespaceChoices('auto').default({}),
     /**
      * Kubernetes Events on the workload for each decision and rollout result (`kubectl describe`).
      * Best effort, with their own rate limit: the outcome stream is the record.

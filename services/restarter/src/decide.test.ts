@@ -127,6 +127,28 @@ describe('decide', () => {
     expect(decide(own, push('1.2', D1))).toMatchObject({ kind: 'patch', dryRun: true });
   });
 
+  it('asks for an approval and plans a rollback by default where a workload says nothing', () => {
+    const plain = snapshot({}, { app: `${REPO}:1.2` });
+    const defaults = { defaultApproval: true, defaultRollback: true };
+    expect(decide(plain, push('1.2', D1, defaults))).toMatchObject({
+      kind: 'hold',
+      approval: true,
+    });
+    expect(decide(plain, push('1.2', D1, { ...defaults, approved: true }))).toMatchObject({
+      kind: 'patch',
+      rollback: expect.anything() as object,
+    });
+    // a workload's own `none` wins over the defaults
+    const own = snapshot(
+      { [ANNOTATIONS.approval]: 'none', [ANNOTATIONS.rollback]: 'none' },
+      { app: `${REPO}:1.2` },
+    );
+    const decided = decide(own, push('1.2', D1, defaults));
+    expect(decided).toMatchObject({ kind: 'patch' });
+    expect(decided).not.toHaveProperty('rollback');
+    expect(decide(plain, push('1.2', D1))).not.toHaveProperty('rollback');
+  });
+
   it('leaves alone a workload whose containers already name a digest-only push', () => {
     const fixed = snapshot({}, { app: `${REPO}@${D1}` });
     const digestOnly = { eventId: 'evt-d', image: REPO, digest: D1, now: NOW };

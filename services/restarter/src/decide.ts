@@ -144,6 +144,10 @@ export interface DecisionInput {
   defaultDelayMs?: number | undefined;
   /** True when someone approved this push for the workload (`onpush.dev/approval: required`). */
   approved?: boolean | undefined;
+  /** Whether a workload without `onpush.dev/approval` needs one (APPROVAL, APPROVAL_NAMESPACES). */
+  defaultApproval?: boolean | undefined;
+  /** Whether a workload without `onpush.dev/rollback` is rolled back (ROLLBACK, ROLLBACK_NAMESPACES). */
+  defaultRollback?: boolean | undefined;
   /** Now, in ms (cooldowns, delays). */
   now: number;
 }
@@ -432,7 +436,8 @@ export function decide(snapshot: WorkloadSnapshot, input: DecisionInput): Decisi
     };
   }
   const dryRun = input.dryRun === true || settings.dryRun;
-  if (settings.approvalRequired && !dryRun && input.approved !== true) {
+  const approval = settings.approvalRequired ?? input.defaultApproval === true;
+  if (approval && !dryRun && input.approved !== true) {
     return {
       kind: 'hold',
       approval: true,
@@ -443,7 +448,9 @@ export function decide(snapshot: WorkloadSnapshot, input: DecisionInput): Decisi
   return {
     kind: 'patch',
     images,
-    ...(settings.rollbackAuto ? { rollback: rollbackPlan(settings, snapshot, input, images) } : {}),
+    ...((settings.rollbackAuto ?? input.defaultRollback === true)
+      ? { rollback: rollbackPlan(settings, snapshot, input, images) }
+      : {}),
     dryRun,
     notify: settings.notify,
     ...(detail !== undefined ? { detail } : {}),

@@ -28,6 +28,7 @@ import type { ReadRollout, ReadWorkload } from './rollout/read.js';
 import type { Budget } from './budget.js';
 import { rolloutState } from './rollout/status.js';
 import type { Holds } from './holds.js';
+import { inNamespace, type ByNamespace } from './by-namespace.js';
 import { gatesLater, previousWave, type HaltReason, type Settled, type Waves } from './waves.js';
 import { RestartError } from './errors.js';
 import { OwnWrites } from './own-writes.js';
@@ -80,7 +81,11 @@ export interface HandlerDeps {
    * The maturity delay of workloads without `onpush.dev/delay`: per namespace, else `all`
    * (DELAY_NAMESPACES, DELAY). Unset: none.
    */
-  delays?: { all: number; namespaces: Readonly<Record<string, number>> };
+  delays?: ByNamespace<number>;
+  /** Whether a workload that names none needs an approval (APPROVAL, APPROVAL_NAMESPACES). */
+  approvalDefaults?: ByNamespace<boolean>;
+  /** Whether a workload that names none is rolled back (ROLLBACK, ROLLBACK_NAMESPACES). */
+  rollbackDefaults?: ByNamespace<boolean>;
   /** Called when a push is first held (Kubernetes Events); must not block nor throw. */
   onHeld?: (request: RestartRequest, until: Date, detail: string | undefined) => void;
   /**
@@ -423,7 +428,9 @@ export function createHandler(deps: HandlerDeps): (msg: Incoming) => Promise<Out
         approved: approved.has(request),
         budgeted: deps.budget?.applies(request.workload.namespace),
         ticket: tickets.get(request),
-        defaultDelayMs: deps.delays?.namespaces[request.workload.namespace] ?? deps.delays?.all,
+        defaultDelayMs: inNamespace(deps.delays, request.workload.namespace),
+        defaultApproval: inNamespace(deps.approvalDefaults, request.workload.namespace),
+        defaultRollback: inNamespace(deps.rollbackDefaults, request.workload.namespace),
         calls: prepaid ? prepaidOnce() : undefined,
         workload: request.workload,
         eventId: request.eventId,

@@ -89,6 +89,9 @@ export interface RestartInput extends RestartMarkInput {
   defaultDelayMs?: number | undefined;
   /** Someone approved this push for the workload (`onpush.dev/approval: required`). */
   approved?: boolean | undefined;
+  /** Approval and rollback where the workload says nothing (APPROVAL*, ROLLBACK*). */
+  defaultApproval?: boolean | undefined;
+  defaultRollback?: boolean | undefined;
   /** A rollout budget applies: the PATCH waits for a slot. */
   budgeted?: boolean | undefined;
   /** The request's place in the rollout budget's line (its stream sequence). */

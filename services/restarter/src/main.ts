@@ -18,7 +18,12 @@ import {
   stageSettings,
   TokenBucket,
 } from '@onpush/service';
-import { createLogger, createMetrics, pushToRestartHistogram } from '@onpush/telemetry';
+import {
+  activeTraceparent,
+  createLogger,
+  createMetrics,
+  pushToRestartHistogram,
+} from '@onpush/telemetry';
 import { windowMs } from './coalesce.js';
 import { restarterSchema } from './config.js';
 import {
@@ -38,6 +43,7 @@ import { notifyDeadLetters, rolloutReporter } from './rollout/report.js';
 import { createTracker } from './rollout/tracker.js';
 import { apiRolloutReader } from './rollout/read.js';
 import { bucketBudgetStore, createBudget } from './budget.js';
+import { recordWaveGate } from './telemetry.js';
 import { bucketWaveStore, createWaves } from './waves.js';
 
 /** The kubeconfig, or a ConfigError naming KUBECONFIG when it cannot be read. */
@@ -132,9 +138,12 @@ const handle = createHandler({
   turn: () => bucket.take(),
   pushToRestart: pushToRestartHistogram(metrics.registry),
   dryRun: config.ONPUSH_DRY_RUN,
-  // After the outcome is on its way: following a rollout never delays a restart.
-  onRestarted: (request, result, trace) =>
-    setImmediate(() => tracker?.track(trackRequest(request, result, trace))),
+  // After the outcome is on its way: following a rollout never delays a restart. Its span will
+  // be a child of this restart's (the push's trace, as the notification's trace id).
+  onRestarted: (request, result, trace) => {
+    const restart = { traceparent: activeTraceparent() ?? trace.traceparent };
+    setImmediate(() => tracker?.track(trackRequest(request, result, restart)));
+  },
   onOutcome: (outcome, trace) => {
     recordEvent?.(outcome);
     // a workload left behind by a failed wave: people should hear of it as of the failure
@@ -142,6 +151,11 @@ const handle = createHandler({
   },
   holds: bucketHolds(() => stage.context?.js),
   delays: { all: config.DELAY, namespaces: config.DELAY_NAMESPACES },
+  approvalDefaults: {
+    all: config.APPROVAL === 'required',
+    namespaces: config.APPROVAL_NAMESPACES,
+  },
+  rollbackDefaults: { all: config.ROLLBACK === 'auto', namespaces: config.ROLLBACK_NAMESPACES },
   approvals: approvalsIn(lazyBucket(() => stage.context?.js, BUCKETS.approvals)),
   approvalTimeoutMs: config.APPROVAL_TIMEOUT,
   onAwaiting: (approval, trace) => {
@@ -169,6 +183,8 @@ const handle = createHandler({
     readRollout,
     rolloutTimeoutMs: config.ROLLOUT_TIMEOUT,
     waveTimeoutMs: config.WAVE_TIMEOUT,
+    soaks: { all: config.SOAK, namespaces: config.SOAK_NAMESPACES },
+    onDecided: recordWaveGate,
   }),
   ...(events
     ? {

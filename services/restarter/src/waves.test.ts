@@ -14,6 +14,7 @@ import { createHandler, REQUEUE_AFTER } from './handler.js';
 import type { ReadWorkload } from './rollout/read.js';
 import {
   createWaves,
+  type GateDecision,
   gatesLater,
   previousWave,
   verdictOf,
@@ -82,7 +83,10 @@ function deployment(
 }
 
 /** Waves over a memory store, rollouts read from `rollouts` (name → state), a clock. */
-function setUp(rollouts: Map<string, ReturnType<typeof deployment> | undefined>) {
+function setUp(
+  rollouts: Map<string, ReturnType<typeof deployment> | undefined>,
+  soaks?: { all: number; namespaces: Record<string, number> },
+) {
   let now = T0;
   const reads: string[] = [];
   const readRollout: ReadRollout = (w: WorkloadRef) => {
@@ -90,6 +94,7 @@ function setUp(rollouts: Map<string, ReturnType<typeof deployment> | undefined>)
     return Promise.resolve(rollouts.get(w.name));
   };
   const store = memoryStore();
+  const decisions: GateDecision[] = [];
   const waves = createWaves({
     store,
     readRollout,
@@ -97,6 +102,8 @@ function setUp(rollouts: Map<string, ReturnType<typeof deployment> | undefined>)
     waveTimeoutMs: 3_600_000,
     recheckMs: 2_000,
     now: () => new Date(now),
+    onDecided: (decision) => decisions.push(decision),
+    ...(soaks ? { soaks } : {}),
   });
   const rolling = (name: string): Settled => ({
     state: 'rolling',
@@ -107,6 +114,7 @@ function setUp(rollouts: Map<string, ReturnType<typeof deployment> | undefined>)
   return {
     waves,
     store,
+    decisions,
     reads,
     rolling,
     clock: () => new Date(now),
@@ -130,7 +138,7 @@ describe('waves of one push', () => {
       ['a1', deployment('rolling')],
       ['a2', deployment('done')],
     ]);
-    const { waves, reads, rolling, at } = setUp(rollouts);
+    const { waves, reads, rolling, at, decisions } = setUp(rollouts);
     await waves.settle(request('a1', 1), rolling('a1'));
     // one of the two workloads of wave 1 has not settled yet
     expect(await waves.gate(request('b', 2))).toMatchObject({
@@ -153,11 +161,23 @@ describe('waves of one push', () => {
       state: 'open',
       detail: 'wave 1: 2 ready',
     });
+    // the gate's span: from the first ask to the verdict, told once
+    expect(decisions).toEqual([
+      {
+        eventId: 'e1',
+        wave: 1,
+        since: new Date(T0),
+        at: new Date(T0 + 4_002),
+        state: 'open',
+        detail: 'wave 1: 2 ready',
+      },
+    ]);
     // open is final: no more reads
     reads.length = 0;
     at(T0 + 60_000);
     expect(await waves.gate(request('b', 2))).toMatchObject({ state: 'open' });
     expect(reads).toEqual([]);
+    expect(decisions).toHaveLength(1);
   });
 
   it('waits out the soak, and starts it over when a workload becomes unready during it', async () => {
@@ -191,16 +211,37 @@ describe('waves of one push', () => {
     });
   });
 
+  it("soaks a workload that names no soak for its namespace's (SOAK_NAMESPACES, else SOAK)", async () => {
+    const rollouts = new Map([
+      ['a1', deployment('done')],
+      ['a2', deployment('done')],
+    ]);
+    const { waves, rolling, at } = setUp(rollouts, { all: 5_000, namespaces: { shop: 30_000 } });
+    await waves.settle(request('a1', 1), rolling('a1'));
+    await waves.settle(request('a2', 1), rolling('a2'));
+    expect(await waves.gate(request('b', 2))).toMatchObject({
+      detail: 'wave 1: 2 ready, soaking 30 s more',
+    });
+    at(T0 + 30_001);
+    expect(await waves.gate(request('b', 2))).toMatchObject({
+      state: 'open',
+      detail: 'wave 1: 2 ready and healthy for 30 s',
+    });
+  });
+
   it('halts the later waves when a rollout of the wave fails, naming the workload', async () => {
     const rollouts = new Map([
       ['a1', deployment('deadline')],
       ['a2', deployment('done')],
     ]);
-    const { waves, rolling } = setUp(rollouts);
+    const { waves, rolling, decisions } = setUp(rollouts);
     await waves.settle(request('a1', 1), rolling('a1'));
     await waves.settle(request('a2', 1), rolling('a2'));
     const halted = await waves.gate(request('b', 2));
     expect(halted).toMatchObject({ state: 'halted', reason: 'wave_failed' });
+    expect(decisions).toEqual([
+      expect.objectContaining({ wave: 1, state: 'halted', reason: 'wave_failed' }),
+    ]);
     expect(halted.detail).toMatch(
       /^wave 1: Deployment\/shop\/a1 failed its rollout \(progress_deadline_exceeded: /,
     );

@@ -21,6 +21,7 @@ import {
   type CasStore,
   type JetStreamClient,
 } from '@onpush/nats';
+import { inNamespace, type ByNamespace } from './by-namespace.js';
 import type { ReadRollout } from './rollout/read.js';
 import { rolloutState } from './rollout/status.js';
 
@@ -97,6 +98,19 @@ export type Verdict =
   | { readonly state: 'halted'; readonly reason: HaltReason; readonly detail: string }
   | { readonly state: 'waiting'; readonly detail: string; readonly recheckMs: number };
 
+/** What a wave's gate decided, once: the wave waited for, since when, and the verdict. */
+export interface GateDecision {
+  readonly eventId: string;
+  /** The wave whose workloads were waited for. */
+  readonly wave: number;
+  /** When a request of the next wave first asked. */
+  readonly since: Date;
+  readonly at: Date;
+  readonly state: 'open' | 'halted';
+  readonly reason?: string;
+  readonly detail: string;
+}
+
 export interface WavesOptions {
   store: WaveStore;
   readRollout: ReadRollout;
@@ -106,7 +120,14 @@ export interface WavesOptions {
   waveTimeoutMs: number;
   /** How long a verdict stands before it is judged again (the recheck period). */
   recheckMs?: number;
+  /** The soak of a workload without `onpush.dev/soak` (SOAK, SOAK_NAMESPACES). */
+  soaks?: ByNamespace<number>;
   now?: () => Date;
+  /**
+   * Told once per push and wave, by the replica whose compare-and-set wrote it, when the gate
+   * opened or halted (its span); must not throw.
+   */
+  onDecided?: (decision: GateDecision) => void;
 }
 
 /** The waves of one push: the gate its requests ask, and the record of how each settled. */
@@ -145,7 +166,7 @@ const gateKey = (eventId: string, wave: number): string => `${pushKey(eventId, w
 /** A settlement as it reads once its rollout is judged now (unchanged while still rolling). */
 async function judged(
   settled: Settled,
-  options: Pick<WavesOptions, 'readRollout' | 'rolloutTimeoutMs'>,
+  options: Pick<WavesOptions, 'readRollout' | 'rolloutTimeoutMs' | 'soaks'>,
   now: Date,
 ): Promise<Settled> {
   const { workload } = settled;
@@ -158,7 +179,8 @@ async function judged(
     return { state: 'healthy', workload, detail: 'deleted since its restart' };
   const generation = settled.generation ?? 0;
   const state = rolloutState(workload.kind, read.object, generation);
-  const soak = read.soakMs !== undefined ? { soakMs: read.soakMs } : {};
+  const soakMs = read.soakMs ?? inNamespace(options.soaks, workload.namespace);
+  const soak = soakMs !== undefined && soakMs > 0 ? { soakMs } : {};
   switch (state.state) {
     case 'completed':
     case 'untrackable':
@@ -282,7 +304,18 @@ export function createWaves(options: WavesOptions): Waves {
         : verdict.state === 'halted'
           ? { state: 'halted', at: stamp, reason: verdict.reason, detail: verdict.detail }
           : { state: 'open', at: stamp, detail: verdict.detail };
-    await store.gates.write(gateKey(eventId, wave), next, revision);
+    const written = await store.gates.write(gateKey(eventId, wave), next, revision);
+    if (written > 0 && verdict.state !== 'waiting') {
+      options.onDecided?.({
+        eventId,
+        wave,
+        since: new Date(gate.since),
+        at,
+        state: verdict.state,
+        ...(verdict.state === 'halted' ? { reason: verdict.reason } : {}),
+        detail: verdict.detail,
+      });
+    }
     return verdict;
   }
 

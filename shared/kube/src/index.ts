@@ -57,6 +57,7 @@ export {
   acceptsTag,
   parseCooldown,
   readSettings,
+  waveNumber,
   counts,
   retagged,
   type Policy,

@@ -8,6 +8,7 @@ import {
   parseCooldown,
   parsePolicy,
   readSettings,
+  waveNumber,
   retagged,
 } from './policy.js';
 
@@ -138,6 +139,27 @@ describe('workload settings', () => {
     expect(
       readSettings({ 'onpush.dev/cooldown': 'soon', 'onpush.dev/policy': 'x' }).problems,
     ).toHaveLength(2);
+  });
+
+  it('reads a declared wave name as its place in WAVES, and says which names there are', () => {
+    const names = ['staging', 'canary', 'prod'];
+    expect(readSettings({ 'onpush.dev/wave': 'canary' }, names).wave).toBe(2);
+    expect(readSettings({ 'onpush.dev/wave': ' 7 ' }, names).wave).toBe(7);
+    expect(readSettings({ 'onpush.dev/wave': 'qa' }, names).problems).toEqual([
+      'onpush.dev/wave: "qa" is not a wave number such as 1 or one of WAVES (staging, canary, prod)',
+    ]);
+    expect(waveNumber('prod', names)).toBe(3);
+    expect(waveNumber('prod')).toBeUndefined();
+  });
+
+  it('leaves approval and rollback undecided when a workload says nothing, so defaults can apply', () => {
+    expect(readSettings({})).toMatchObject({
+      approvalRequired: undefined,
+      rollbackAuto: undefined,
+    });
+    expect(
+      readSettings({ 'onpush.dev/approval': 'none', 'onpush.dev/rollback': 'none' }),
+    ).toMatchObject({ approvalRequired: false, rollbackAuto: false });
   });
 
   it('reads cooldowns', () => {

@@ -129,10 +129,10 @@ export interface WorkloadSettings {
   readonly wave: number | undefined;
   /** `onpush.dev/soak`: how long its rollout must stay healthy before the next wave, ms. */
   readonly soakMs: number | undefined;
-  /** `onpush.dev/rollback: auto`: a failed rollout onpush started is undone. */
-  readonly rollbackAuto: boolean;
-  /** `onpush.dev/approval: required`: a restart waits for someone's approval. */
-  readonly approvalRequired: boolean;
+  /** `onpush.dev/rollback`: `auto` (true), `none` (false); undefined: not said (the defaults decide). */
+  readonly rollbackAuto: boolean | undefined;
+  /** `onpush.dev/approval`: `required` (true), `none` (false); undefined: not said (the defaults decide). */
+  readonly approvalRequired: boolean | undefined;
   /** `onpush.dev/dry-run: "true"`. */
   readonly dryRun: boolean;
   /** `onpush.dev/notify`: notification target names; `none` silences; undefined = routing. */
@@ -150,9 +150,25 @@ const names = (value: string | undefined): string[] | undefined => {
   return list.length === 0 || list.includes('*') ? undefined : list;
 };
 
-/** The settings in a workload's annotations. Never throws. */
+/** `yes` → true, `none` → false; anything else (absent, empty, unreadable) → undefined. */
+const choice = (text: string | undefined, yes: string): boolean | undefined =>
+  text === yes ? true : text === 'none' ? false : undefined;
+
+/**
+ * A wave as `onpush.dev/wave` or WAVE_NAMESPACES spells it: a number, or one of the declared
+ * names (WAVES: `staging,canary,prod` makes `staging` wave 1); undefined: neither.
+ */
+export function waveNumber(text: string, names: readonly string[] = []): number | undefined {
+  const trimmed = text.trim();
+  if (/^\d{1,6}$/.test(trimmed)) return Number(trimmed);
+  const at = names.indexOf(trimmed);
+  return at < 0 ? undefined : at + 1;
+}
+
+/** The settings in a workload's annotations (`waveNames`: WAVES, in order). Never throws. */
 export function readSettings(
   annotations: Readonly<Record<string, string>> | undefined,
+  waveNames: readonly string[] = [],
 ): WorkloadSettings {
   const a = annotations ?? {};
   const policy = parsePolicy(a[ANNOTATIONS.policy]);
@@ -169,9 +185,10 @@ export function readSettings(
     problems.push(`${ANNOTATIONS.delay}: "${delayText}" is not a duration such as 10m`);
   }
   const waveText = a[ANNOTATIONS.wave]?.trim();
-  const wave = waveText !== undefined && /^\d{1,6}$/.test(waveText) ? Number(waveText) : undefined;
+  const wave = waveText === undefined ? undefined : waveNumber(waveText, waveNames);
   if (waveText !== undefined && wave === undefined) {
-    problems.push(`${ANNOTATIONS.wave}: "${waveText}" is not a wave number such as 1`);
+    const named = waveNames.length > 0 ? ` or one of WAVES (${waveNames.join(', ')})` : '';
+    problems.push(`${ANNOTATIONS.wave}: "${waveText}" is not a wave number such as 1${named}`);
   }
   const soakText = a[ANNOTATIONS.soak];
   const soakMs = soakText === undefined ? undefined : parseCooldown(soakText);
@@ -179,12 +196,12 @@ export function readSettings(
     problems.push(`${ANNOTATIONS.soak}: "${soakText}" is not a duration such as 5m`);
   }
   const rollbackText = a[ANNOTATIONS.rollback]?.trim().toLowerCase();
-  const rollbackAuto = rollbackText === 'auto';
+  const rollbackAuto = choice(rollbackText, 'auto');
   if (rollbackText !== undefined && !['auto', 'none', ''].includes(rollbackText)) {
     problems.push(`${ANNOTATIONS.rollback}: "${rollbackText}" is not auto or none`);
   }
   const approvalText = a[ANNOTATIONS.approval]?.trim().toLowerCase();
-  const approvalRequired = approvalText === 'required';
+  const approvalRequired = choice(approvalText, 'required');
   if (approvalText !== undefined && !['required', 'none', ''].includes(approvalText)) {
     problems.push(`${ANNOTATIONS.approval}: "${approvalText}" is not required or none`);
   }

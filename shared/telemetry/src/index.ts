@@ -15,18 +15,22 @@ export {
 } from './metrics.js';
 export { startTracing, exportRequested, type Tracing, type Env } from './tracing.js';
 export {
+  activeTraceparent,
   annotate,
   captureContext,
   runInContext,
   carriesTrace,
+  contextOf,
   errorTypeOf,
   extractContext,
   injectContext,
   inSpan,
   linksTo,
   markError,
+  recordSpan,
   tracer,
   type Headers,
+  type RecordedSpan,
   type SpanSpec,
 } from './spans.js';
 export {

@@ -9,7 +9,7 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
 import { withProcessSpan, withPublishSpan, type Delivery } from './messaging.js';
-import { annotate, inSpan } from './spans.js';
+import { activeTraceparent, annotate, contextOf, inSpan, recordSpan } from './spans.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -153,5 +153,34 @@ describe('messaging spans', () => {
     const replay = byName('replay onpush.pushed');
     expect(replay?.spanContext().traceId).not.toBe(original?.traceId);
     expect(replay?.links[0]?.context.traceId).toBe(original?.traceId);
+  });
+
+  it('records work done elsewhere as a span of the trace a traceparent names, with its own times', async () => {
+    let traceparent: string | undefined;
+    await inSpan({ name: 'restart', kind: SpanKind.INTERNAL }, () => {
+      traceparent = activeTraceparent();
+      return Promise.resolve();
+    });
+    const restart = byName('restart')!.spanContext();
+    expect(traceparent).toBe(`00-${restart.traceId}-${restart.spanId}-01`);
+    recordSpan({
+      name: 'rollout',
+      kind: SpanKind.INTERNAL,
+      parent: contextOf(traceparent),
+      startTime: new Date(1_000),
+      endTime: new Date(4_500),
+      failed: { type: 'progress_deadline_exceeded', message: 'timed out progressing' },
+    });
+    const rollout = byName('rollout')!;
+    expect(rollout.spanContext().traceId).toBe(restart.traceId);
+    expect(rollout.parentSpanContext?.spanId).toBe(restart.spanId);
+    expect(rollout.duration).toEqual([3, 500_000_000]);
+    expect(rollout.status).toEqual({
+      code: SpanStatusCode.ERROR,
+      message: 'timed out progressing',
+    });
+    expect(rollout.attributes['error.type']).toBe('progress_deadline_exceeded');
+    // outside any span there is nothing to continue
+    expect(activeTraceparent()).toBeUndefined();
   });
 });

@@ -73,6 +73,11 @@ export const ATTR_ONPUSH_MATCHED_WORKLOADS = 'onpush.resolver.matched_workloads'
 export const ATTR_ONPUSH_IMAGE = 'onpush.image';
 export const ATTR_ONPUSH_WORKLOAD_KIND = 'onpush.workload.kind';
 export const ATTR_ONPUSH_FATE = 'onpush.fate';
+/** A staged rollout's wave (`onpush.dev/wave`) and what its gate decided: open or halted. */
+export const ATTR_ONPUSH_WAVE = 'onpush.wave';
+export const ATTR_ONPUSH_WAVE_VERDICT = 'onpush.wave.verdict';
+/** Why something ended as it did, in words (a wave's verdict, a rollout's failure). */
+export const ATTR_ONPUSH_DETAIL = 'onpush.detail';
 export const ATTR_ONPUSH_DLQ_ENTRY = 'onpush.dlq.entry_id';
 export const ATTR_ONPUSH_DLQ_STAGE = 'onpush.dlq.stage';
 export const ATTR_ONPUSH_DLQ_REASON = 'onpush.dlq.reason';

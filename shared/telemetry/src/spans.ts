@@ -150,6 +150,48 @@ export async function inSpan<T>(spec: SpanSpec, work: (span: Span) => Promise<T>
   }
 }
 
+/** A span of work already done, recorded with its own start and end (a rollout, a wait). */
+export interface RecordedSpan extends SpanSpec {
+  startTime: TimeInput;
+  endTime: TimeInput;
+  /** When set, the work failed: `error.type` and status ERROR with this message. */
+  failed?: { type: string; message: string };
+}
+
+/**
+ * Records work that was not a call of this process — a rollout followed through a watch, a wave
+ * waited for across deliveries and restarts — as a span from `startTime` to `endTime`.
+ */
+export function recordSpan(spec: RecordedSpan): void {
+  guarded(undefined, () => {
+    const span = tracer().startSpan(
+      spec.name,
+      {
+        kind: spec.kind,
+        startTime: spec.startTime,
+        ...(spec.attributes ? { attributes: spec.attributes } : {}),
+        ...(spec.links ? { links: spec.links } : {}),
+      },
+      spec.parent ?? context.active(),
+    );
+    if (spec.failed) {
+      span.setAttribute(ATTR_ERROR_TYPE, spec.failed.type);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: spec.failed.message.slice(0, 500) });
+    }
+    span.end(spec.endTime);
+  });
+}
+
+/** The context a W3C `traceparent` names (no trace when it is absent or malformed). */
+export function contextOf(traceparent: string | undefined): Context {
+  return traceparent === undefined ? ROOT_CONTEXT : extractContext({ traceparent });
+}
+
+/** The `traceparent` of the active span, to continue its trace later; undefined without one. */
+export function activeTraceparent(): string | undefined {
+  return injectContext({})['traceparent'];
+}
+
 /** The active trace context, to run later work in it (e.g. work batched across deliveries). */
 export function captureContext(): Context {
   return context.active();

@@ -14,6 +14,7 @@ import {
 import type { NatsConnection, Publish } from '@onpush/nats';
 import type { Notifier } from '@onpush/notify';
 import type { Logger } from '@onpush/telemetry';
+import { recordRollout } from '../telemetry.js';
 import { rolloutMsgId } from './outcome.js';
 
 export interface ReporterDeps {
@@ -59,6 +60,7 @@ export function rolloutReporter(deps: ReporterDeps) {
       ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
     });
     void publish(outcome);
+    recordRollout(outcome, traceparent);
     // the push's trace id goes in the notification (people jump from it to the trace)
     deps.notifier?.notify(outcome, notify, { traceparent });
     deps.onOutcome?.(outcome);
