@@ -5,8 +5,6 @@
 // delay is over and not before, the approved restart goes; each workload restarted exactly once
 // and each request ends with exactly one fate. Real nats-server, kube-apiserver, restarter
 // process and `onpush` CLI.
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   isAccountingFate,
@@ -19,13 +17,13 @@ import { eventually, useSandbox } from '@onpush/testing';
 import { readOutcomes } from '../e2e/pipeline.js';
 import { startRestarter, type RestarterProcess } from '../integration/restarter-harness.js';
 import { doneStatus, readWorkload, writeStatus } from '../integration/workloads-harness.js';
+import { onpushCli } from '../support/cli.js';
 import { deployment, ensureNamespaces } from '../support/kube.js';
 
 const IMAGE = 'europe-west1-docker.pkg.dev/p/r/guarded';
 const DIGEST = `sha256:${'9'.repeat(64)}`;
 const DELAY_S = 12;
 const NS = 'guarded';
-const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 
 function request(
   eventId: string,
@@ -72,25 +70,13 @@ describe('guardrails across a kill -9 of the restarter and of nats-server', () =
     http?.close();
   });
 
-  function onpush(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [cliMain, ...args],
-        { env: { ...process.env, ...sandbox().env }, timeout: 30_000 },
-        (error, stdout, stderr) => {
-          const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-          resolve({ code, stdout, stderr });
-        },
-      );
-    });
-  }
+  const onpush = onpushCli(() => sandbox().need('nats').url);
   const pendingApproval = () =>
     eventually(
       'the approval pending',
       async () => {
-        const { stdout } = await onpush(['pending', '--json']);
-        return (JSON.parse(stdout || '[]') as Approval[]).find(
+        const stdout = await onpush(['pending', '--json']);
+        return (JSON.parse(stdout) as Approval[]).find(
           (a) => a.workload.name === 'approved' && a.state === 'pending',
         );
       },
@@ -146,8 +132,7 @@ describe('guardrails across a kill -9 of the restarter and of nats-server', () =
 
     // the approval is still pending, and goes once approved
     expect((await pendingApproval()).id).toBe(approval.id);
-    const approved = await onpush(['approve', approval.id]);
-    expect(approved.code, approved.stderr).toBe(0);
+    expect(await onpush(['approve', approval.id])).toContain(`${approval.id} approved`);
     expect(await restartedOnce('guard:approval', 'approved')).toMatchObject([
       { fate: 'restarted' },
     ]);
@@ -179,6 +164,11 @@ describe('guardrails across a kill -9 of the restarter and of nats-server', () =
         }[eventId],
       );
     }
+    // wave 1's rollout, started before the kill, was followed again: told once
+    const rollouts = (await readOutcomes(restarter.nc)).filter(
+      (o) => o.eventId === 'guard:wave' && o.fate === 'rollout-completed',
+    );
+    expect(rollouts.map((o) => o.workload?.name)).toEqual(['first']);
     expect(restarter.supervisor.restarts()['restarter']).toBe(1);
   });
 });

@@ -223,8 +223,13 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
     expect(gate(1).endMs).toBeGreaterThanOrEqual(readyAt + SOAK_MS - 500);
     expect(gate(1).attributes['onpush.detail']).toBe('wave 1: 1 ready and healthy for 3 s');
     expect(gate(2).startMs).toBeLessThan(gate(2).endMs);
-    // staging/web's rollout began before the kill -9: it is judged by its wave, not followed
-    const rollouts = await spansOf(event, 'rollout', 3);
+    // staging/web's rollout began before the kill -9: the restarter started again followed it
+    // again (from the outcomes stream), so it has its span and its Event too
+    const rollouts = await spansOf(event, 'rollout', 4);
+    expect(rolloutOf(rollouts, 'staging', 'web')?.attributes['onpush.fate']).toBe(
+      'rollout-completed',
+    );
+    expect(await reasons('staging', 'web')).toContain('RolloutCompleted');
     const api = rolloutOf(rollouts, 'prod-a', 'api');
     expect(api?.attributes['onpush.fate']).toBe('rollout-completed');
     expect(rolloutOf(rollouts, 'prod-b', 'web')?.status.code).not.toBe(STATUS.error);

@@ -9,7 +9,7 @@ import {
   type KubeConfig,
 } from '@onpush/kube';
 import { BUCKETS, type Outcome } from '@onpush/contracts';
-import { approvalsIn, lazyBucket } from '@onpush/nats';
+import { approvalsIn, lazyBucket, type JetStreamClient } from '@onpush/nats';
 import { approvalNotification, createNotifier, notificationCounter } from '@onpush/notify';
 import {
   consumerSpecOrExit,
@@ -40,7 +40,8 @@ import { kubeEffects } from './kube.js';
 import { followingGauge, kubeRequestCounter, outcomeCounter, rolloutCounter } from './metrics.js';
 import { trackRequest } from './rollout/outcome.js';
 import { notifyDeadLetters, rolloutReporter } from './rollout/report.js';
-import { createTracker } from './rollout/tracker.js';
+import { readUnfinishedRollouts } from './rollout/recover.js';
+import { createTracker, type Tracker } from './rollout/tracker.js';
 import { apiRolloutReader } from './rollout/read.js';
 import { bucketBudgetStore, createBudget } from './budget.js';
 import { recordWaveGate } from './telemetry.js';
@@ -194,11 +195,30 @@ const handle = createHandler({
     : {}),
 });
 
+/**
+ * Follows again the rollouts a stopped restarter (a kill -9, an upgrade) left unfinished: the
+ * restarts of the last ROLLOUT_TIMEOUT with no rollout outcome yet (rollout/recover.ts).
+ */
+function followUnfinished(js: JetStreamClient, following: Tracker): void {
+  const since = new Date(Date.now() - config.ROLLOUT_TIMEOUT);
+  readUnfinishedRollouts(js, since)
+    .then((rollouts) => {
+      if (rollouts.length > 0) {
+        log.info('following again the rollouts left unfinished', { rollouts: rollouts.length });
+      }
+      for (const rollout of rollouts) following.track(rollout);
+    })
+    .catch((error: unknown) => {
+      log.warn('rollouts left unfinished not looked for', { error: String(error) });
+    });
+}
+
 const stage = defineStage({
   stage: 'restarter',
   ...settings,
   start: (ctx) => {
     const stopDeadLetters = notifier ? notifyDeadLetters(ctx.nc, notifier, log) : undefined;
+    if (tracker) followUnfinished(ctx.js, tracker);
     return {
       handle,
       close: async () => {

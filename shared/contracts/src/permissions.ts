@@ -155,6 +155,9 @@ function permissionsOf(identity: NatsIdentity): NatsPermissions {
           ...bucket(BUCKETS.approvals),
           // Its own requests put back while a wave gate holds them (never the resolver's).
           RESTART_HELD_ALL,
+          // At start, the rollouts a stopped replica left unfinished: its recent outcomes, read
+          // with an ordered consumer (the stream has no durable to touch).
+          ...scan(STREAMS.outcomes),
         ],
         [outcomeSubject('dead')],
       );

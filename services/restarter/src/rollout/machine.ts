@@ -17,7 +17,9 @@ export type RolloutResult =
   | { end: 'stopped' };
 
 interface RolloutContext {
+  /** The limit from the restart (ROLLOUT_TIMEOUT), and what is left of it when following starts. */
   timeoutMs: number;
+  leftMs: number;
   last: RolloutState | undefined;
   result: RolloutResult | undefined;
 }
@@ -28,7 +30,7 @@ const observed = (event: RolloutEvent): RolloutState | undefined =>
 export const rolloutMachine = setup({
   types: {
     context: {} as RolloutContext,
-    input: {} as { timeoutMs: number },
+    input: {} as { timeoutMs: number; leftMs?: number },
     events: {} as RolloutEvent,
     output: {} as RolloutResult,
   },
@@ -42,11 +44,16 @@ export const rolloutMachine = setup({
     end: assign((_, result: RolloutResult) => ({ result })),
   },
   delays: {
-    timeout: ({ context }) => context.timeoutMs,
+    timeout: ({ context }) => context.leftMs,
   },
 }).createMachine({
   id: 'rollout',
-  context: ({ input }) => ({ timeoutMs: input.timeoutMs, last: undefined, result: undefined }),
+  context: ({ input }) => ({
+    timeoutMs: input.timeoutMs,
+    leftMs: input.leftMs ?? input.timeoutMs,
+    last: undefined,
+    result: undefined,
+  }),
   initial: 'following',
   states: {
     following: {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Outcome, RestartRequest } from '@onpush/contracts';
 import { notificationOf, type Notifier, type TraceContext } from '@onpush/notify';
 import { createLogger } from '@onpush/telemetry';
@@ -9,7 +9,7 @@ const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
 
 describe('rollout reporter', () => {
-  it("notifies a rollout's outcome with the trace id of the push that restarted it", () => {
+  it("notifies a rollout's outcome with the trace id of the push that restarted it", async () => {
     const request: RestartRequest = {
       v: 1,
       eventId: 'evt-1',
@@ -44,7 +44,8 @@ describe('rollout reporter', () => {
     });
     report(outcome, tracked.notify, tracked.traceparent);
 
-    expect(notified).toHaveLength(1);
+    // (told once the publish ended: here it failed, and people are told all the same)
+    await vi.waitFor(() => expect(notified).toHaveLength(1));
     const [o, annotation, trace] = notified[0]!;
     expect(annotation).toEqual(['ops']);
     expect(notificationOf(o, trace)).toMatchObject({
@@ -52,5 +53,45 @@ describe('rollout reporter', () => {
       traceId: TRACE_ID,
       traceparent: TRACEPARENT,
     });
+  });
+
+  it('tells nobody of a rollout another replica stored first (same message id)', async () => {
+    const outcome = rolloutOutcome(
+      trackRequest(
+        {
+          v: 1,
+          eventId: 'evt-2',
+          image: 'ghcr.io/acme/web',
+          workload: { kind: 'Deployment', namespace: 'shop', name: 'web', containers: ['main'] },
+        },
+        { respondedAt: new Date('2026-11-26T10:00:00.000Z') },
+      ),
+      { end: 'completed', detail: 'ready' },
+      new Date('2026-11-26T10:01:00.000Z'),
+    );
+    const told: string[] = [];
+    const stored = new Set<string>();
+    const report = rolloutReporter({
+      publish:
+        () =>
+        (_subject, _data, { msgId }) => {
+          const duplicate = stored.has(msgId);
+          stored.add(msgId);
+          return Promise.resolve({ stream: 'ONPUSH_OUTCOMES', seq: stored.size, duplicate });
+        },
+      notifier: {
+        notify: (o) => void told.push(`notified ${o.eventId}`),
+        announce: () => undefined,
+        pending: 0,
+        close: () => Promise.resolve(),
+      },
+      log: createLogger({ test: 'report' }, { write: () => undefined }),
+      onOutcome: (o) => told.push(`event ${o.eventId}`),
+    });
+    report(outcome, undefined);
+    report(outcome, undefined);
+    await vi.waitFor(() => expect(told).toEqual(['notified evt-2', 'event evt-2']));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(told).toHaveLength(2);
   });
 });

@@ -1,5 +1,6 @@
 // Where rollout outcomes and dead letters go: rollout-completed / rollout-failed are published to
-// ONPUSH_OUTCOMES (informational: no request is accounted for by them) and notified; every `dead`
+// ONPUSH_OUTCOMES (informational: no request is accounted for by them) and, by the replica whose
+// publish stored it (not a duplicate of another's), logged, traced and notified; every `dead`
 // outcome of any stage is notified too, through a core-NATS queue subscription, so one replica of
 // the restarter notifies each (best effort: a dead letter stored while no restarter runs is kept
 // in the DLQ, but not notified).
@@ -33,37 +34,48 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).u
 /** Publishes a rollout outcome (retrying a few times) and notifies it; never throws. */
 export function rolloutReporter(deps: ReporterDeps) {
   const retries = deps.retriesMs ?? [1_000, 5_000, 30_000];
-  async function publish(outcome: Outcome): Promise<void> {
+  /** Stores the outcome: `duplicate` when another replica stored it first (same message id). */
+  async function publish(outcome: Outcome): Promise<'stored' | 'duplicate' | 'failed'> {
     const msgId = rolloutMsgId({ eventId: outcome.eventId, workload: outcome.workload! });
     const headers = { [HEADERS.eventId]: outcome.eventId };
     for (let attempt = 0; ; attempt += 1) {
       try {
         const send = deps.publish();
         if (!send) throw new Error('not connected to NATS');
-        await send(outcomeSubject(outcome.fate), encode(outcome), { msgId, headers });
-        return;
+        const published = await send(outcomeSubject(outcome.fate), encode(outcome), {
+          msgId,
+          headers,
+        });
+        return published.duplicate ? 'duplicate' : 'stored';
       } catch (error) {
         const wait = retries[attempt];
         if (wait === undefined) {
           deps.log.warn('rollout outcome not published', { error, eventId: outcome.eventId });
-          return;
+          return 'failed';
         }
         await sleep(wait);
       }
     }
   }
   return (outcome: Outcome, notify: readonly string[] | undefined, traceparent?: string): void => {
-    deps.log.info(outcome.fate, {
-      workload: `${outcome.workload?.kind}/${outcome.workload?.namespace}/${outcome.workload?.name}`,
-      eventId: outcome.eventId,
-      durationMs: outcome.durationMs,
-      ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+    const workload = `${outcome.workload?.kind}/${outcome.workload?.namespace}/${outcome.workload?.name}`;
+    void publish(outcome).then((stored) => {
+      // Another replica (one that followed it before this one started) told of it already.
+      if (stored === 'duplicate') {
+        deps.log.debug('rollout outcome stored already', { workload, eventId: outcome.eventId });
+        return;
+      }
+      deps.log.info(outcome.fate, {
+        workload,
+        eventId: outcome.eventId,
+        durationMs: outcome.durationMs,
+        ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+      });
+      recordRollout(outcome, traceparent);
+      // the push's trace id goes in the notification (people jump from it to the trace)
+      deps.notifier?.notify(outcome, notify, { traceparent });
+      deps.onOutcome?.(outcome);
     });
-    void publish(outcome);
-    recordRollout(outcome, traceparent);
-    // the push's trace id goes in the notification (people jump from it to the trace)
-    deps.notifier?.notify(outcome, notify, { traceparent });
-    deps.onOutcome?.(outcome);
   };
 }
 

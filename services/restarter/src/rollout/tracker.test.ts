@@ -189,6 +189,23 @@ describe('rollout tracker', () => {
     expect(outcomes[1]?.outcome.detail).toBe('not done after 10 s: 1 of 2 updated');
   });
 
+  it('counts the time limit from the restart, for a rollout followed again after a restart', async () => {
+    const { fake, tracker } = setUp(10_000);
+    // restarted 8 s before this restarter started following it
+    tracker.track({ ...request('web'), respondedAt: new Date(START.getTime() - 8_000) });
+    await vi.advanceTimersByTimeAsync(0);
+    fake.emit(
+      'MODIFIED',
+      deployment('web', 3, { observedGeneration: 3, updatedReplicas: 1, replicas: 2 }),
+    );
+    await vi.advanceTimersByTimeAsync(1_900);
+    expect(outcomes).toEqual([]);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(outcomes.map((o) => [o.outcome.fate, o.outcome.detail, o.outcome.durationMs])).toEqual([
+      ['rollout-failed', 'not done after 10 s: 1 of 2 updated', 10_000],
+    ]);
+  });
+
   it('reopens a watch the server ended, after a growing delay when it failed', async () => {
     const { fake, tracker } = setUp();
     tracker.track(request('web'));

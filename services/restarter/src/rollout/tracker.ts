@@ -122,9 +122,14 @@ export function createTracker(options: TrackerOptions): Tracker {
       const refusedAs = refusal(request);
       if (refusedAs !== undefined) return options.onResult?.(kind, refusedAs);
       const group = groupOf(request);
+      // ROLLOUT_TIMEOUT counts from the restart (a rollout followed again after a restart of
+      // the restarter has had part of it already)
+      const elapsed = Math.max(0, now().getTime() - request.respondedAt.getTime());
       const tracked: Tracked = {
         request,
-        actor: createActor(rolloutMachine, { input: { timeoutMs } }),
+        actor: createActor(rolloutMachine, {
+          input: { timeoutMs, leftMs: Math.max(1_000, timeoutMs - elapsed) },
+        }),
       };
       group.follow(name, tracked);
       void toPromise(tracked.actor).then((result) => finish(group, name, tracked, result));
