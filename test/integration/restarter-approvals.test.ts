@@ -2,7 +2,8 @@
 // kube-apiserver, restarter and dlq-manager processes and the `onpush` CLI: a restart waits —
 // across a kill -9 of the restarter and of nats-server — until `onpush approve` lets it go; one rejected through the
 // dlq-manager's /approvals API (bearer token; 401 without) ends `rejected`; one nobody decides
-// ends `expired` at its deadline. Nothing waiting is patched.
+// ends `expired` at its deadline; `onpush reject` and an approval through the API too. Nothing
+// waiting is patched.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,7 +45,7 @@ describe('approvals: onpush approve, reject through the API, expiry', () => {
   beforeAll(async () => {
     kube = kubeClients(loadKubeConfig(sandbox().need('kube').kubeconfigPath));
     await ensureNamespaces(kube, ['shop']);
-    for (const name of ['a', 'b', 'c']) {
+    for (const name of ['a', 'b', 'c', 'd', 'e']) {
       const body = deployment(name, `${IMAGE}:1.0`);
       body.metadata!.annotations = { [ANNOTATIONS.approval]: 'required' };
       await kube.apps.createNamespacedDeployment({ namespace: 'shop', body });
@@ -114,11 +115,7 @@ describe('approvals: onpush approve, reject through the API, expiry', () => {
     expect(await digestOf('a')).toBeUndefined();
 
     // the restarter and nats-server killed while it waits
-    process.kill(restarter.supervisor.pid('restarter')!, 'SIGKILL');
-    const nats = sandbox().need('nats');
-    await nats.kill();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await nats.start();
+    await restarter.crash({ nats: true });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(await digestOf('a')).toBeUndefined();
     expect((await waitingFor('a')).id).toBe(waiting.id);
@@ -170,6 +167,42 @@ describe('approvals: onpush approve, reject through the API, expiry', () => {
     );
   });
 
+  it('ends rejected by `onpush reject`, and restarts once approved through the API', async () => {
+    await restarter.send(push('approve:d', 'd'));
+    await restarter.send(push('approve:e', 'e'));
+    // (read and decided through the API first, quickly: APPROVAL_TIMEOUT here is short)
+    const listed = () =>
+      fetch(`${api}/approvals`, { headers: { authorization: `Bearer ${TOKEN}` } }).then(
+        async (r) => ((await r.json()) as { approvals: Approval[] }).approvals,
+      );
+    const [d, e] = await eventually('d and e waiting', async () => {
+      const waiting = await listed();
+      const of = (name: string) =>
+        waiting.find((x) => x.workload.name === name && x.state === 'pending');
+      const both = [of('d'), of('e')];
+      return both[0] && both[1] ? (both as [Approval, Approval]) : undefined;
+    });
+    const approved = await fetch(`${api}/approvals/${e.id}/approve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ note: 'looks good' }),
+    });
+    expect(approved.status).toBe(200);
+    expect(await approved.json()).toMatchObject({ id: e.id, state: 'approved', decidedBy: 'api' });
+    const rejected = await onpush(['reject', d.id, '--note', 'wrong tag']);
+    expect(rejected.code, rejected.stderr).toBe(0);
+    expect(rejected.stdout).toContain(`${d.id} rejected: Deployment/shop/d`);
+
+    const outcome = await outcomeOf('approve:d');
+    expect(outcome).toMatchObject({ fate: 'rejected', workload: { name: 'd' } });
+    expect(outcome.detail).toMatch(
+      new RegExp(`^approval ${d.id} rejected by cli:.* at .*: wrong tag$`),
+    );
+    expect(await digestOf('d')).toBeUndefined();
+    expect(await outcomeOf('approve:e')).toMatchObject({ fate: 'restarted' });
+    expect(await digestOf('e')).toBe(DIGEST);
+  });
+
   it('ends expired when nobody decides before the deadline', async () => {
     const sent = Date.now();
     await restarter.send(push('approve:c', 'c'));
@@ -189,6 +222,8 @@ describe('approvals: onpush approve, reject through the API, expiry', () => {
       'approve:a restarted',
       'approve:b rejected',
       'approve:c expired',
+      'approve:d rejected',
+      'approve:e restarted',
     ]);
   });
 });

@@ -63,7 +63,7 @@ describe('maturity delay: held by JetStream, latest wins, survives kill -9', () 
     expect((await readOutcomes(restarter.nc)).some((o) => o.eventId === 'delay:web')).toBe(false);
 
     // When the restarter is killed while the push waits (its supervisor starts it again)
-    process.kill(restarter.supervisor.pid('restarter')!, 'SIGKILL');
+    await restarter.crash();
 
     // Then the push is applied once its delay is over, not before
     const outcome = await outcomeOf('delay:web');

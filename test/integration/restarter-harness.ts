@@ -23,14 +23,18 @@ export interface RestarterProcess {
   readonly metricsUrl: string;
   /**
    * Publishes a restart request on its namespace's subject, as the resolver does (`msgId`: another
-   * de-duplication id, for a late copy of the same request).
+   * de-duplication id, for a late copy of the same request; `headers`: more, e.g. a traceparent).
    */
-  /** Publishes a restart request as the resolver does (`headers`: more, e.g. a traceparent). */
   send(request: RestartRequest, msgId?: string, headers?: Record<string, string>): Promise<void>;
   /** The first outcome stored for `eventId` (waits up to `timeoutMs`; the last log lines if none). */
   outcomeOf(eventId: string, timeoutMs?: number): Promise<Outcome>;
   /** The process's last log lines (for a failure's message). */
   logs(lines?: number): string;
+  /**
+   * Kills the restarter with SIGKILL (its supervisor starts it again) and, with `nats`, kills
+   * nats-server too and starts it again on its store.
+   */
+  crash(options?: { nats?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,6 +85,14 @@ export async function startRestarter(
         throw new Error(`${String(e)}\n${logs.slice(-20).join('\n')}`);
       }),
     logs: (lines = 20) => logs.slice(-lines).join('\n'),
+    async crash(options = {}) {
+      process.kill(supervisor.pid('restarter')!, 'SIGKILL');
+      if (!options.nats) return;
+      const nats = sandbox.need('nats');
+      await nats.kill();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await nats.start();
+    },
     async stop() {
       await supervisor.stop();
       await nc.close();

@@ -157,11 +157,7 @@ describe('waves: one push restarted wave by wave, halted when a wave fails', () 
 
     // When the restarter and nats-server are killed while wave 2 is gated (the supervisor starts
     // the restarter again; nats-server comes back on its store)
-    process.kill(restarter.supervisor.pid('restarter')!, 'SIGKILL');
-    const nats = sandbox().need('nats');
-    await nats.kill();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await nats.start();
+    await restarter.crash({ nats: true });
     // and then wave 1's rollout completes
     await rolledOut('staging', 'web');
     const readyAt = Date.now();
