@@ -94,4 +94,42 @@ describe('rollout reporter', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(told).toHaveLength(2);
   });
+
+  it('tells when a retry finds its own first attempt stored (its answer was lost)', async () => {
+    const outcome = rolloutOutcome(
+      trackRequest(
+        {
+          v: 1,
+          eventId: 'evt-3',
+          image: 'ghcr.io/acme/web',
+          workload: { kind: 'Deployment', namespace: 'shop', name: 'web', containers: ['main'] },
+        },
+        { respondedAt: new Date('2026-11-26T10:00:00.000Z') },
+      ),
+      { end: 'completed', detail: 'ready' },
+      new Date('2026-11-26T10:01:00.000Z'),
+    );
+    const told: string[] = [];
+    let attempts = 0;
+    const report = rolloutReporter({
+      // stored on the first attempt, but the answer never came
+      publish: () => () => {
+        attempts += 1;
+        return attempts === 1
+          ? Promise.reject(new Error('timeout'))
+          : Promise.resolve({ stream: 'ONPUSH_OUTCOMES', seq: 1, duplicate: true });
+      },
+      notifier: {
+        notify: (o) => void told.push(o.eventId),
+        announce: () => undefined,
+        pending: 0,
+        close: () => Promise.resolve(),
+      },
+      log: createLogger({ test: 'report' }, { write: () => undefined }),
+      retriesMs: [1],
+    });
+    report(outcome, undefined);
+    await vi.waitFor(() => expect(told).toEqual(['evt-3']));
+    expect(attempts).toBe(2);
+  });
 });

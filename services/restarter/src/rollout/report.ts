@@ -46,7 +46,9 @@ export function rolloutReporter(deps: ReporterDeps) {
           msgId,
           headers,
         });
-        return published.duplicate ? 'duplicate' : 'stored';
+        // A duplicate on a retry may be this replica's own first attempt, stored but unanswered:
+        // telling twice beats telling nobody.
+        return published.duplicate && attempt === 0 ? 'duplicate' : 'stored';
       } catch (error) {
         const wait = retries[attempt];
         if (wait === undefined) {
