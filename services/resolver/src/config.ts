@@ -3,29 +3,12 @@ import { z } from 'zod';
 import { RESOLVER_MEMORY_MS, WORKLOAD_KINDS } from '@onpush/contracts';
 import { scopeFields, waveNumber } from '@onpush/kube';
 import { baseServiceSchema } from '@onpush/service';
-import { duration, enumOf, list, port } from '@onpush/config';
+import { duration, enumOf, list, perNamespace, port } from '@onpush/config';
 
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** A declared wave's name (WAVES): a word such as `staging` or `prod-eu`. */
 const WAVE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
-
-/** `staging=1,prod=prod`: namespace → the wave as `onpush.dev/wave` spells it (read against WAVES). */
-const namespaceWaves = () =>
-  z.string().transform((raw, ctx): Record<string, string> => {
-    const values: Record<string, string> = {};
-    for (const part of raw.split(',').map((p) => p.trim())) {
-      if (part === '') continue;
-      const [namespace = '', wave = ''] = part.split('=').map((p) => p.trim());
-      if (namespace === '' || wave === '') {
-        const message = `"${part}" is not namespace=wave such as prod=2`;
-        ctx.issues.push({ code: 'custom', message, input: raw });
-        return z.NEVER;
-      }
-      values[namespace] = wave;
-    }
-    return values;
-  });
 
 export const resolverSchema = baseServiceSchema
   .extend({
@@ -58,7 +41,10 @@ export const resolverSchema = baseServiceSchema
       .refine((names) => new Set(names).size === names.length, { error: 'names a wave twice' })
       .default([]),
     /** The wave of workloads without `onpush.dev/wave`, per namespace: `staging=1,prod=prod`. */
-    WAVE_NAMESPACES: namespaceWaves().default({}),
+    WAVE_NAMESPACES: perNamespace(
+      (wave) => (wave === '' ? undefined : wave),
+      'namespace=wave such as prod=2',
+    ).default({}),
   })
   .superRefine((config, ctx) => {
     for (const [namespace, wave] of Object.entries(config.WAVE_NAMESPACES)) {

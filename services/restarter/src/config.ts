@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, duration, enumOf, int, port } from '@onpush/config';
+import { bool, duration, enumOf, int, perNamespace, port } from '@onpush/config';
 import { parseCooldown, scopeFields } from '@onpush/kube';
 import { notifyFields, unknownTargets } from '@onpush/notify';
 import { baseServiceSchema } from '@onpush/service';
@@ -16,30 +16,12 @@ function positiveNumber() {
 /** The longest maturity delay: how long the work stream keeps a held request. */
 const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 
-/** `a=x,b=y`: a value per namespace, each read by `parse` (undefined: not one; `example` says what is). */
-function perNamespace<T>(parse: (text: string) => T | undefined, example: string) {
-  return z.string().transform((raw, ctx): Record<string, T> => {
-    const values: Record<string, T> = {};
-    for (const part of raw.split(',').map((p) => p.trim())) {
-      if (part === '') continue;
-      const [namespace = '', text = ''] = part.split('=').map((p) => p.trim());
-      const value = parse(text);
-      if (namespace === '' || value === undefined) {
-        ctx.issues.push({ code: 'custom', message: `"${part}" is not ${example}`, input: raw });
-        return z.NEVER;
-      }
-      values[namespace] = value;
-    }
-    return values;
-  });
-}
-
-/** `shop=10m,blog=0s`: a maturity delay per namespace. */
-const namespaceDelays = () =>
+/** `shop=10m,blog=0s`: a duration per namespace, at most a week (a maturity delay, a soak). */
+const namespaceDurations = (example: string) =>
   perNamespace((text) => {
     const ms = parseCooldown(text);
     return ms !== undefined && ms <= WEEK_MS ? ms : undefined;
-  }, 'namespace=duration such as shop=10m (at most a week)');
+  }, `namespace=duration such as ${example} (at most a week)`);
 
 /** `prod=2,staging=5`: rollouts in progress at most per namespace. */
 const namespaceBudgets = () =>
@@ -54,13 +36,6 @@ const namespaceChoices = (yes: string) =>
     (text) => (text === yes ? true : text === 'none' ? false : undefined),
     `namespace=${yes} or namespace=none such as prod=${yes}`,
   );
-
-/** `shop=5m,blog=0s`: a soak per namespace. */
-const namespaceSoaks = () =>
-  perNamespace((text) => {
-    const ms = parseCooldown(text);
-    return ms !== undefined && ms <= WEEK_MS ? ms : undefined;
-  }, 'namespace=duration such as prod=5m (at most a week)');
 
 export const restarterSchema = baseServiceSchema
   .extend({
@@ -102,7 +77,7 @@ export const restarterSchema = baseServiceSchema
      */
     DELAY: duration({ max: WEEK_MS }).default(0),
     /** The same per namespace, over DELAY: `shop=10m,blog=0s`. */
-    DELAY_NAMESPACES: namespaceDelays().default({}),
+    DELAY_NAMESPACES: namespaceDurations('shop=10m').default({}),
     /**
      * Staged rollouts (`onpush.dev/wave`): how long a wave may take to settle — every workload of
      * it restarted, or decided — before the later waves of the push are halted (`wave_timeout`).
@@ -115,7 +90,7 @@ export const restarterSchema = baseServiceSchema
      */
     SOAK: duration({ max: WEEK_MS }).default(0),
     /** The same per namespace, over SOAK: `staging=10m`. */
-    SOAK_NAMESPACES: namespaceSoaks().default({}),
+    SOAK_NAMESPACES: namespaceDurations('prod=5m').default({}),
     /**
      * The rollout budget: at most this many workloads rolling out at once, cluster-wide (0: no
      * limit); further restarts wait their turn, in order, durably (KV onpush_restarter_budget).

@@ -139,3 +139,21 @@ export function list<T extends z.ZodType<unknown, string> = z.ZodString>(item?: 
 export function enumOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, { error: `must be one of ${values.join(', ')}` });
 }
+
+/** `a=x,b=y`: a value per namespace, each read by `parse` (undefined: not one; `example` says what is). */
+export function perNamespace<T>(parse: (text: string) => T | undefined, example: string) {
+  return z.string().transform((raw, ctx): Record<string, T> => {
+    const values: Record<string, T> = {};
+    for (const part of raw.split(',').map((p) => p.trim())) {
+      if (part === '') continue;
+      const [namespace = '', text = ''] = part.split('=').map((p) => p.trim());
+      const value = parse(text);
+      if (namespace === '' || value === undefined) {
+        ctx.issues.push({ code: 'custom', message: `"${part}" is not ${example}`, input: raw });
+        return z.NEVER;
+      }
+      values[namespace] = value;
+    }
+    return values;
+  });
+}

@@ -2,6 +2,18 @@
 // environment, with field helpers for the usual variable shapes.
 export { loadConfig, configOrExit, orExit, ConfigError, formatProblem, EX_CONFIG } from './load.js';
 export type { Env, ConfigProblem } from './load.js';
-export { secret, isSecret, url, host, port, duration, bool, int, list, enumOf } from './fields.js';
+export {
+  secret,
+  isSecret,
+  url,
+  host,
+  port,
+  duration,
+  bool,
+  int,
+  list,
+  enumOf,
+  perNamespace,
+} from './fields.js';
 // The one redaction of URL credentials, shared with the logger (@onpush/telemetry).
 export { redactUrls } from '@onpush/contracts';

@@ -8,6 +8,30 @@ import { rolloutReporter } from './report.js';
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
 
+/** A notifier that only hands each notification to `notify`. */
+const notifierOf = (notify: Notifier['notify']): Notifier => ({
+  notify,
+  announce: () => undefined,
+  pending: 0,
+  close: () => Promise.resolve(),
+});
+
+/** A completed rollout of shop/web, restarted by `eventId`. */
+const completed = (eventId: string): Outcome =>
+  rolloutOutcome(
+    trackRequest(
+      {
+        v: 1,
+        eventId,
+        image: 'ghcr.io/acme/web',
+        workload: { kind: 'Deployment', namespace: 'shop', name: 'web', containers: ['main'] },
+      },
+      { respondedAt: new Date('2026-11-26T10:00:00.000Z') },
+    ),
+    { end: 'completed', detail: 'ready' },
+    new Date('2026-11-26T10:01:00.000Z'),
+  );
+
 describe('rollout reporter', () => {
   it("notifies a rollout's outcome with the trace id of the push that restarted it", async () => {
     const request: RestartRequest = {
@@ -30,12 +54,9 @@ describe('rollout reporter', () => {
     );
 
     const notified: [Outcome, readonly string[] | undefined, TraceContext | undefined][] = [];
-    const notifier: Notifier = {
-      notify: (o, annotation, trace) => void notified.push([o, annotation, trace]),
-      announce: () => undefined,
-      pending: 0,
-      close: () => Promise.resolve(),
-    };
+    const notifier = notifierOf(
+      (o, annotation, trace) => void notified.push([o, annotation, trace]),
+    );
     const report = rolloutReporter({
       publish: () => undefined,
       notifier,
@@ -56,19 +77,7 @@ describe('rollout reporter', () => {
   });
 
   it('tells nobody of a rollout another replica stored first (same message id)', async () => {
-    const outcome = rolloutOutcome(
-      trackRequest(
-        {
-          v: 1,
-          eventId: 'evt-2',
-          image: 'ghcr.io/acme/web',
-          workload: { kind: 'Deployment', namespace: 'shop', name: 'web', containers: ['main'] },
-        },
-        { respondedAt: new Date('2026-11-26T10:00:00.000Z') },
-      ),
-      { end: 'completed', detail: 'ready' },
-      new Date('2026-11-26T10:01:00.000Z'),
-    );
+    const outcome = completed('evt-2');
     const told: string[] = [];
     const stored = new Set<string>();
     const report = rolloutReporter({
@@ -79,12 +88,7 @@ describe('rollout reporter', () => {
           stored.add(msgId);
           return Promise.resolve({ stream: 'ONPUSH_OUTCOMES', seq: stored.size, duplicate });
         },
-      notifier: {
-        notify: (o) => void told.push(`notified ${o.eventId}`),
-        announce: () => undefined,
-        pending: 0,
-        close: () => Promise.resolve(),
-      },
+      notifier: notifierOf((o) => void told.push(`notified ${o.eventId}`)),
       log: createLogger({ test: 'report' }, { write: () => undefined }),
       onOutcome: (o) => told.push(`event ${o.eventId}`),
     });
@@ -96,19 +100,7 @@ describe('rollout reporter', () => {
   });
 
   it('tells when a retry finds its own first attempt stored (its answer was lost)', async () => {
-    const outcome = rolloutOutcome(
-      trackRequest(
-        {
-          v: 1,
-          eventId: 'evt-3',
-          image: 'ghcr.io/acme/web',
-          workload: { kind: 'Deployment', namespace: 'shop', name: 'web', containers: ['main'] },
-        },
-        { respondedAt: new Date('2026-11-26T10:00:00.000Z') },
-      ),
-      { end: 'completed', detail: 'ready' },
-      new Date('2026-11-26T10:01:00.000Z'),
-    );
+    const outcome = completed('evt-3');
     const told: string[] = [];
     let attempts = 0;
     const report = rolloutReporter({
@@ -119,12 +111,7 @@ describe('rollout reporter', () => {
           ? Promise.reject(new Error('timeout'))
           : Promise.resolve({ stream: 'ONPUSH_OUTCOMES', seq: 1, duplicate: true });
       },
-      notifier: {
-        notify: (o) => void told.push(o.eventId),
-        announce: () => undefined,
-        pending: 0,
-        close: () => Promise.resolve(),
-      },
+      notifier: notifierOf((o) => void told.push(o.eventId)),
       log: createLogger({ test: 'report' }, { write: () => undefined }),
       retriesMs: [1],
     });
