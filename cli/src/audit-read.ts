@@ -7,8 +7,10 @@ import {
   STREAMS,
   TOPOLOGY,
   decode,
+  fleetWaveGate,
   OutcomeSchema,
   type ConsumerName,
+  type ConsumerSpec,
 } from '@onpush/contracts';
 import { openDlqStore, type DlqEntry } from '@onpush/dlq';
 import {
@@ -181,6 +183,24 @@ export function readClusterAuditInput(
   return whileUnanswered(() => readClusterOnce(nc, since, cluster), 15_000);
 }
 
+/** The wave whose gate feeds a cluster's ONPUSH (its source's `onpush.fleet.wave.<n>`), if any. */
+function waveOfSources(
+  sources: readonly { subject_transforms?: readonly { src?: string }[] | undefined }[],
+): number | undefined {
+  for (const source of sources)
+    for (const t of source.subject_transforms ?? []) {
+      const wave = /^onpush\.fleet\.wave\.(\d+)$/.exec(t.src ?? '')?.[1];
+      if (wave !== undefined) return Number(wave);
+    }
+  return undefined;
+}
+
+/** The hub's gate's ack floor; a gate not there (yet) has let nothing through. */
+async function gateAckFloor(jsm: JetStreamManager, spec: ConsumerSpec): Promise<number> {
+  const info = await jsm.consumers.info(spec.stream, spec.durable).catch(() => undefined);
+  return info?.ack_floor.stream_seq ?? 0;
+}
+
 /** Above every consumer's ack floor: what a cluster has yet to copy counts as in flight. */
 const IN_TRANSIT = Number.MAX_SAFE_INTEGER;
 
@@ -200,14 +220,21 @@ async function readClusterOnce(
     await consumerState(hubJsm, 'dlq-manager-advisories'),
     await consumerState(jsm, 'dlq-manager-advisories'),
   ];
-  const lagging = ((await jsm.streams.info(STREAMS.main)).sources ?? []).some((s) => s.lag > 0);
+  const main = await jsm.streams.info(STREAMS.main);
+  const lagging = (main.sources ?? []).some((s) => s.lag > 0);
+  // A later wave of clusters (FLEET_WAVES) copies what the hub's gate let through: a push the
+  // gate still holds is in flight too.
+  const wave = waveOfSources(main.config.sources ?? []);
+  const gateFloor =
+    wave === undefined ? undefined : await gateAckFloor(hubJsm, fleetWaveGate(wave));
   const deadLetters = await readDeadLetters(nc, since, cluster);
   const hub = await readWork(jetstream(nc), since);
   const there = await readWork(jetstream(nc, { domain: cluster }), since);
   const copied = new Set(there.pushed.map((p) => p.eventId));
-  const inTransit = lagging
-    ? hub.pushed.filter((p) => !copied.has(p.eventId)).map((p) => ({ ...p, seq: IN_TRANSIT }))
-    : [];
+  const held = (seq: number) => gateFloor !== undefined && seq > gateFloor;
+  const inTransit = hub.pushed
+    .filter((p) => !copied.has(p.eventId) && (lagging || held(p.seq)))
+    .map((p) => ({ ...p, seq: IN_TRANSIT }));
   const { outcomes, invalid } = await readOutcomes(jetstream(nc), since, cluster);
   return {
     raw: hub.raw,

@@ -9,7 +9,7 @@ import { demoCommand } from './demo-command.js';
 import { dlqCommand } from './dlq-command.js';
 import { output } from './output.js';
 import { provisionCommand } from './provision-command.js';
-import { isClusterName, type FleetRole } from '@onpush/contracts';
+import { isClusterName, parseFleetWaves, type FleetRole, type FleetWaves } from '@onpush/contracts';
 import { parseClusters, sandboxCommand, sandboxDir } from './sandbox-command.js';
 import { isService, runOne, SERVICES } from './services.js';
 import { startCommand } from './start-command.js';
@@ -23,9 +23,11 @@ usage:
   onpush start [--scale N]            the five services as supervised processes, N of each (NATS_URL, or a local nats-server)
   onpush run <service>                one service in this process (${SERVICES.join(', ')})
   onpush provision [--replicas N]     create or update the JetStream streams, consumers and KV buckets (as admin)
-      [--hub --clusters a,b | --cluster a]
+      [--hub --clusters a,b | --cluster a] [--fleet-waves staging=1,prod-*=2]
                                       one side of a fleet: the hub (copies its clusters' outcomes and dead
-                                      letters) or a cluster (copies the hub's pushes)
+                                      letters) or a cluster (copies the hub's pushes); --fleet-waves (on
+                                      both sides, as the hub parser's FLEET_WAVES): a later wave's clusters
+                                      copy only what the hub's gate let through
   onpush credentials [--dir DIR] [--secrets NAMESPACE] [--server-name HOST]...
                                       NATS identities (an NKEY seed per service and admin), the server's auth.conf, TLS
                                       (default DIR: ./.onpush/credentials; services read NATS_CREDENTIALS_DIR);
@@ -79,16 +81,30 @@ function fleetRole(values: {
   hub?: boolean | undefined;
   clusters?: string | undefined;
   cluster?: string | undefined;
+  'fleet-waves'?: string | undefined;
 }): FleetRole | undefined | string {
   if (values.hub && values.cluster !== undefined) return '--hub or --cluster, not both';
+  let waves: FleetWaves | undefined;
+  if (values['fleet-waves'] !== undefined) {
+    if (!values.hub && values.cluster === undefined)
+      return '--fleet-waves needs --hub or --cluster';
+    try {
+      waves = parseFleetWaves(values['fleet-waves']);
+    } catch (error) {
+      return `--fleet-waves ${(error as Error).message}`;
+    }
+  }
+  const withWaves = waves === undefined ? {} : { waves };
   if (values.cluster !== undefined)
     return isClusterName(values.cluster)
-      ? { role: 'cluster', cluster: values.cluster }
+      ? { role: 'cluster', cluster: values.cluster, ...withWaves }
       : `--cluster ${JSON.stringify(values.cluster)}: not a cluster name (a DNS label, not "hub")`;
   if (!values.hub) return undefined;
   const clusters = parseClusters(values.clusters);
   if (clusters === undefined) return '--hub needs --clusters (the names of its clusters)';
-  return typeof clusters === 'string' ? `--clusters ${clusters}` : { role: 'hub', clusters };
+  return typeof clusters === 'string'
+    ? `--clusters ${clusters}`
+    : { role: 'hub', clusters, ...withWaves };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -108,6 +124,7 @@ async function main(argv: string[]): Promise<number> {
       note: { type: 'string' },
       'nats-cluster': { type: 'string' },
       clusters: { type: 'string' },
+      'fleet-waves': { type: 'string' },
       'server-name': { type: 'string', multiple: true },
       hub: { type: 'boolean' },
       cluster: { type: 'string' },

@@ -41,6 +41,8 @@ export async function startFleetServices(
     restarterNamespaces: (cluster: string) => readonly string[];
     /** Over every service's environment (e.g. an OTLP receiver's). */
     env?: NodeJS.ProcessEnv;
+    /** The restarters may watch Deployments and record Events: they follow their rollouts. */
+    followRollouts?: boolean;
   },
 ): Promise<FleetServices> {
   const fleet = sandbox.need('fleet');
@@ -64,7 +66,9 @@ export async function startFleetServices(
       const apiServer = fleet.cluster(name).kube!;
       const api = loadKubeConfig(apiServer.kubeconfigPath).makeApiClient(RbacAuthorizationV1Api);
       rbac.set(name, api);
-      const token = await restarterIdentity(clients, api, options.restarterNamespaces(name));
+      const token = await restarterIdentity(clients, api, options.restarterNamespaces(name), {
+        rollouts: options.followRollouts ?? false,
+      });
       const file = join(sandbox.dir, `restarter-${name}.kubeconfig`);
       writeFileSync(file, kubeconfig(apiServer.server, apiServer.caFile, token));
       const services = await startServices(sandbox, {

@@ -59,12 +59,14 @@ export async function grantRestarter(
 /**
  * The restarter's identity: ServiceAccount onpush/restarter (namespace `onpush` must exist),
  * allowed to get and patch Deployments in `namespaces` only (least privilege; grant more later
- * with grantRestarter); returns its token.
+ * with grantRestarter); with `rollouts`, also to watch them and record Events, as the shipped
+ * role allows (to follow its rollouts); returns its token.
  */
 export async function restarterIdentity(
   kube: KubeClients,
   rbac: RbacAuthorizationV1Api,
   namespaces: readonly string[],
+  options: { rollouts?: boolean } = {},
 ): Promise<string> {
   await kube.core.createNamespacedServiceAccount({
     namespace: 'onpush',
@@ -73,7 +75,12 @@ export async function restarterIdentity(
   await rbac.createClusterRole({
     body: {
       metadata: { name: 'onpush-restarter' },
-      rules: [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] }],
+      rules: options.rollouts
+        ? [
+            { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch', 'watch'] },
+            { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
+          ]
+        : [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] }],
     },
   });
   for (const namespace of namespaces) await grantRestarter(rbac, namespace);

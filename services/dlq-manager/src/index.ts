@@ -16,4 +16,3 @@ export {
   originalReader,
   type AdvisoryHandlerDeps,
 } from './advisory-handler.js';
-export { bothEffects } from './effects.js';

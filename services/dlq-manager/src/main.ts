@@ -12,11 +12,10 @@ import {
 import { openDlqStore } from '@onpush/dlq';
 import { BUCKETS, FLEET_SERVICES } from '@onpush/contracts';
 import { approvalsIn, jetstreamManager, lazyBucket, listApprovals } from '@onpush/nats';
-import { adminOptions, defineStage, runService, stageSettings } from '@onpush/service';
+import { adminOptions, allEffects, defineStage, runService, stageSettings } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { createAdvisoryHandler, originalReader } from './advisory-handler.js';
 import { dlqManagerSchema } from './config.js';
-import { bothEffects } from './effects.js';
 import { createHandler } from './handler.js';
 import { createDlqMetrics, statsUpdater } from './metrics.js';
 import { approvalRoutes } from './approval-routes.js';
@@ -116,6 +115,6 @@ await runService({
     ],
     consoleApi.shell,
   ),
-  effects: bothEffects(deadLetters, advisories),
+  effects: allEffects(deadLetters, advisories),
 });
 process.exit(0);

@@ -157,3 +157,22 @@ export function perNamespace<T>(parse: (text: string) => T | undefined, example:
     return values;
   });
 }
+
+/**
+ * A value read by `parse`, which throws an Error saying what is wrong (its message becomes the
+ * problem, named by the variable); an empty value is undefined (unset).
+ */
+export function parsedBy<T>(parse: (text: string) => T) {
+  return z
+    .string()
+    .transform((raw, ctx): T | undefined => {
+      if (raw.trim() === '') return undefined;
+      try {
+        return parse(raw);
+      } catch (error) {
+        ctx.issues.push({ code: 'custom', message: (error as Error).message, input: raw });
+        return z.NEVER;
+      }
+    })
+    .optional();
+}

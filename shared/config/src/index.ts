@@ -14,6 +14,7 @@ export {
   list,
   enumOf,
   perNamespace,
+  parsedBy,
 } from './fields.js';
 // The one redaction of URL credentials, shared with the logger (@onpush/telemetry).
 export { redactUrls } from '@onpush/contracts';

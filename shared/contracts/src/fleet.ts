@@ -11,12 +11,16 @@
 import {
   STREAMS,
   PUSHED,
+  FLEET_WAVE_ALL,
+  fleetWaveSubject,
   REPLAY_ALL,
   SUBJECT_PREFIX,
   TOPOLOGY,
   isSubjectToken,
   SubjectError,
   type ConsumerName,
+  type ConsumerSpec,
+  type FleetWaveConsumer,
   type StreamSourceSpec,
   type StreamSpec,
   type Topology,
@@ -47,10 +51,104 @@ export const LEAF_LINK = {
   denyExports: ['onpush.>', '$KV.>', '$JS.EVENT.>'],
 } as const;
 
-/** What one nats-server of a fleet is: the hub, or one cluster. */
+/**
+ * Waves across a fleet (FLEET_WAVES, e.g. `staging=1,prod-*=2`): which clusters get a push first,
+ * and which only once every cluster of the wave before settled it. Each entry names a cluster or
+ * a glob over names (`*` any run of characters); the first entry that matches a cluster gives its
+ * wave. A cluster no entry matches is outside the waves: it gets every push at once and holds
+ * no wave back.
+ */
+export interface FleetWaves {
+  readonly entries: readonly { readonly pattern: string; readonly wave: number }[];
+}
+
+/** The most waves a fleet may declare (each later wave is one durable consumer at the hub). */
+export const MAX_FLEET_WAVES = 9;
+
+/** Parses FLEET_WAVES (`name=1,glob-*=2`); throws an Error saying what is wrong. */
+export function parseFleetWaves(text: string): FleetWaves {
+  const entries = text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map((part) => {
+      const match = /^([a-z0-9*][a-z0-9*_-]*)\s*=\s*(\d+)$/.exec(part);
+      const wave = Number(match?.[2]);
+      if (!match || !Number.isInteger(wave) || wave < 1 || wave > MAX_FLEET_WAVES)
+        throw new Error(
+          `${JSON.stringify(part)}: expected <cluster or glob>=<wave 1-${MAX_FLEET_WAVES}>`,
+        );
+      return { pattern: match[1]!, wave };
+    });
+  if (entries.length === 0) throw new Error('no waves (expected e.g. staging=1,prod-*=2)');
+  return { entries };
+}
+
+const globOf = (pattern: string) =>
+  new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[-_]/g, '\\$&'))
+      .join('.*')}$`,
+  );
+
+/** The wave of `cluster`, or undefined when it is outside the waves. */
+export function fleetWaveOf(waves: FleetWaves | undefined, cluster: string): number | undefined {
+  return waves?.entries.find((e) => globOf(e.pattern).test(cluster))?.wave;
+}
+
+/** The waves FLEET_WAVES declares, lowest first: the first is let through at once. */
+export function fleetWaveNumbers(waves: FleetWaves | undefined): number[] {
+  return [...new Set(waves?.entries.map((e) => e.wave) ?? [])].sort((a, b) => a - b);
+}
+
+/**
+ * What the gate of wave `wave` waits for: the clusters of every earlier wave (those of the wave
+ * before got the push only once the ones before them had settled it).
+ */
+export function earlierWaveClusters(
+  waves: FleetWaves | undefined,
+  clusters: readonly string[],
+  wave: number,
+): string[] {
+  return clusters.filter((c) => {
+    const own = fleetWaveOf(waves, c);
+    return own !== undefined && own < wave;
+  });
+}
+
+/** The durable consumer of the gate of wave `wave` at the hub. */
+export function fleetWaveConsumer(wave: number): FleetWaveConsumer {
+  return `fleet-wave-${wave}`;
+}
+
+/**
+ * The hub's gate of wave `wave`: the parser's durable consumer of `onpush.pushed` that holds each
+ * push (NAKs with a delay) until the wave before settled it, then lets it through on
+ * `onpush.fleet.wave.<wave>` — or ends it `halted` for the wave's clusters. A wait is no failure:
+ * its max deliver is high enough for FLEET_WAVE_TIMEOUT's longest wait at the longest hold.
+ */
+export function fleetWaveGate(wave: number): ConsumerSpec {
+  return {
+    durable: fleetWaveConsumer(wave),
+    stage: 'parser',
+    stream: STREAMS.main,
+    filterSubject: PUSHED,
+    description: `holds pushes for fleet wave ${wave} until the wave before settled them`,
+    ackPolicy: 'explicit',
+    deliverPolicy: 'all',
+    replayPolicy: 'instant',
+    ackWaitMs: 30_000,
+    maxAckPending: 10_000,
+    maxDeliver: 100_000,
+    backoffMs: [],
+  };
+}
+
+/** What one nats-server of a fleet is: the hub, or one cluster (with the fleet's waves, if any). */
 export type FleetRole =
-  | { readonly role: 'hub'; readonly clusters: readonly string[] }
-  | { readonly role: 'cluster'; readonly cluster: string };
+  | { readonly role: 'hub'; readonly clusters: readonly string[]; readonly waves?: FleetWaves }
+  | { readonly role: 'cluster'; readonly cluster: string; readonly waves?: FleetWaves };
 
 /** The durable consumers each side runs (a cluster's dlq-manager turns its own advisories). */
 const CONSUMERS: Readonly<Record<FleetRole['role'], readonly ConsumerName[]>> = {
@@ -92,13 +190,23 @@ export function fleetTopology(role: FleetRole): {
   if (role.role === 'hub') {
     const fromClusters = (name: StreamSpec['name']) =>
       role.clusters.map((cluster) => ({ name, domain: clusterName(cluster) }));
+    const gates = fleetWaveNumbers(role.waves).slice(1).map(fleetWaveGate);
     return {
       topology: {
         consumers: TOPOLOGY.consumers,
+        ...(gates.length ? { gates } : {}),
         streams: {
           ...streams,
-          // The dlq-manager's replays of the clusters' dead letters, each for one cluster.
-          main: { ...streams.main, subjects: [...streams.main.subjects, REPLAY_ALL] },
+          // The dlq-manager's replays of the clusters' dead letters, each for one cluster; what
+          // the wave gates let through, when the fleet has waves.
+          main: {
+            ...streams.main,
+            subjects: [
+              ...streams.main.subjects,
+              REPLAY_ALL,
+              ...(role.waves === undefined ? [] : [FLEET_WAVE_ALL]),
+            ],
+          },
           outcomes: withSources(streams.outcomes, fromClusters(STREAMS.outcomes)),
           dlq: withSources(streams.dlq, fromClusters(STREAMS.dlq)),
         },
@@ -107,6 +215,13 @@ export function fleetTopology(role: FleetRole): {
     };
   }
   clusterName(role.cluster);
+  // The first wave, and a cluster outside the waves, copy every push as the hub stores it; a
+  // later wave what its gate let through.
+  const wave = fleetWaveOf(role.waves, role.cluster);
+  const pushes =
+    wave === undefined || wave === fleetWaveNumbers(role.waves)[0]
+      ? PUSHED
+      : fleetWaveSubject(wave);
   return {
     topology: {
       consumers: TOPOLOGY.consumers,
@@ -117,7 +232,7 @@ export function fleetTopology(role: FleetRole): {
             name: STREAMS.main,
             domain: HUB_DOMAIN,
             transforms: [
-              { src: PUSHED, dest: PUSHED },
+              { src: pushes, dest: PUSHED },
               // Replays of its own dead letters, back on their subjects.
               { src: `${SUBJECT_PREFIX}.replay.${role.cluster}.>`, dest: `${SUBJECT_PREFIX}.>` },
             ],

@@ -17,6 +17,8 @@ export {
   OUTCOME_ALL,
   DEAD_ALL,
   REPLAY_ALL,
+  FLEET_WAVE_ALL,
+  fleetWaveSubject,
   WORKLOAD_QUERY,
   clusterReplaySubject,
   rawSubject,
@@ -54,6 +56,7 @@ export type {
   BucketSpec,
   ConsumerStage,
   ConsumerName,
+  FleetWaveConsumer,
   ConsumerSpec,
   Topology,
 } from './subjects.js';
@@ -137,5 +140,12 @@ export {
   isClusterName,
   clusterName,
   fleetTopology,
+  MAX_FLEET_WAVES,
+  parseFleetWaves,
+  fleetWaveOf,
+  fleetWaveNumbers,
+  earlierWaveClusters,
+  fleetWaveConsumer,
+  fleetWaveGate,
 } from './fleet.js';
-export type { FleetRole } from './fleet.js';
+export type { FleetRole, FleetWaves } from './fleet.js';

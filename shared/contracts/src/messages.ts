@@ -133,7 +133,6 @@ const WORKLOAD_ONLY: readonly Fate[] = [
   'gone',
   'would-restart',
   'refused',
-  'halted',
   'rejected',
   'expired',
   'rollout-completed',
@@ -144,8 +143,9 @@ const EVENT_ONLY: readonly Fate[] = ['ignored', 'no-match', 'dispatched'];
 
 /**
  * One terminal fate. Workload fates (`restarted`, `unchanged`, `gone`, `would-restart`, `refused`) carry the
- * workload; event fates (`ignored`, `no-match`, `dispatched`) do not; `dead` is a workload fate
- * when it names a workload and an event fate otherwise. `rollout-completed` / `rollout-failed`
+ * workload; event fates (`ignored`, `no-match`, `dispatched`) do not; `dead` and `halted` are
+ * workload fates when they name a workload and event fates otherwise (`halted` without one: a
+ * fleet's cluster whose wave never got the push). `rollout-completed` / `rollout-failed`
  * name the workload too, but only inform about a `restarted` (see ROLLOUT_FATES); their
  * `durationMs` is the rollout's, from the restart to its end.
  */

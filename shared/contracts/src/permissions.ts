@@ -5,6 +5,7 @@
 import {
   BUCKETS,
   DEAD_ALL,
+  FLEET_WAVE_ALL,
   PUSHED,
   RAW_ALL,
   REPLAY_ALL,
@@ -18,8 +19,24 @@ import {
   deadSubject,
   outcomeSubject,
   type ConsumerName,
+  type ConsumerSpec,
   type Stage,
 } from './subjects.js';
+import { MAX_FLEET_WAVES, fleetWaveGate } from './fleet.js';
+
+/**
+ * At a fleet's hub with waves (FLEET_WAVES), the parser's gates: pulling from the gate of every
+ * wave that can be one (2 to MAX_FLEET_WAVES), letting pushes through to a wave, ending a push
+ * `halted` for a wave's clusters, and following the clusters' outcomes to know what settled.
+ */
+const fleetGates = (): string[] => [
+  FLEET_WAVE_ALL,
+  outcomeSubject('halted'),
+  ...Array.from({ length: MAX_FLEET_WAVES - 1 }, (_, i) =>
+    consumeSpec(fleetWaveGate(i + 2)),
+  ).flat(),
+  ...scan(STREAMS.outcomes),
+];
 
 /** A service's identity, or `admin`: provisioning (streams, consumers, buckets) and operators. */
 export type NatsIdentity = Stage | 'admin';
@@ -57,7 +74,10 @@ const readStream = (stream: string): string[] => [
  * (CONSUMER_*): creating or updating that one consumer, never another or a stream.
  */
 function consume(durable: ConsumerName): string[] {
-  const { stream } = TOPOLOGY.consumers[durable];
+  return consumeSpec(TOPOLOGY.consumers[durable]);
+}
+
+function consumeSpec({ stream, durable }: Pick<ConsumerSpec, 'stream' | 'durable'>): string[] {
   return [
     `${API}.CONSUMER.INFO.${stream}.${durable}`,
     `${API}.CONSUMER.MSG.NEXT.${stream}.${durable}`,
@@ -121,6 +141,7 @@ function permissionsOf(identity: NatsIdentity): NatsPermissions {
         outcomeSubject('ignored'),
         ...deadLetters('parser'),
         ...consume('parser'),
+        ...fleetGates(),
       ]);
     case 'resolver':
       // Only the resolver publishes restart requests. It answers the console's workload

@@ -7,8 +7,12 @@ import { OnpushError } from './failure.js';
 export const STAGES = ['ingest', 'parser', 'resolver', 'restarter', 'dlq-manager'] as const;
 export type Stage = (typeof STAGES)[number];
 
-/** How an accepted event ends. `dispatched` means it became one or more restart requests. */
-export const EVENT_FATES = ['ignored', 'no-match', 'dead', 'dispatched'] as const;
+/**
+ * How an accepted event ends. `dispatched` means it became one or more restart requests. `halted`
+ * (at a fleet's hub, for one cluster): the cluster's wave never got the push, because an earlier
+ * wave of clusters failed it or did not settle in time (FLEET_WAVES).
+ */
+export const EVENT_FATES = ['ignored', 'no-match', 'dead', 'dispatched', 'halted'] as const;
 export type EventFate = (typeof EVENT_FATES)[number];
 
 /**
@@ -106,6 +110,18 @@ export const RESTART_HELD_ALL = 'onpush.restart.held.*';
 export const DEAD_ALL = 'onpush.dead.>';
 /** A fleet hub's replays into its clusters (clusterReplaySubject). */
 export const REPLAY_ALL = 'onpush.replay.>';
+/** A fleet hub's pushes let through to a later wave of clusters (fleetWaveSubject). */
+export const FLEET_WAVE_ALL = 'onpush.fleet.wave.*';
+
+/**
+ * `onpush.fleet.wave.<n>`: at a fleet's hub, a push its gate let through to the clusters of wave
+ * `n` (FLEET_WAVES) once every cluster of the wave before settled it; those clusters copy it from
+ * here (onto `onpush.pushed`) instead of copying `onpush.pushed` itself.
+ */
+export function fleetWaveSubject(wave: number): string {
+  if (!Number.isInteger(wave) || wave < 1) throw new SubjectError(String(wave));
+  return `onpush.fleet.wave.${wave}`;
+}
 /**
  * Core NATS request–reply, in no stream: the console (served by the dlq-manager) asks the resolver
  * how it sees one workload — the view from its watch, as onpush reads it (WorkloadQuery →
@@ -318,6 +334,9 @@ export type ConsumerStage = Exclude<Stage, 'ingest'>;
 /** Durable consumers: one per consuming stage, plus the dlq-manager's advisory consumer. */
 export type ConsumerName = ConsumerStage | 'dlq-manager-advisories';
 
+/** At a fleet's hub with waves: the parser's gate of wave n (fleetWaveGate). */
+export type FleetWaveConsumer = `fleet-wave-${number}`;
+
 /**
  * Every max-deliveries advisory of a consumer of the work stream (ONPUSH): captured by stream
  * ONPUSH_ADVISORIES, so none is missed while the dlq-manager is down. The one `$` subject onpush
@@ -335,7 +354,7 @@ export const MAX_DELIVERIES_MAIN = maxDeliveriesAdvisory(STREAMS.main, '*');
  * `maxDeliver` must exceed the number of backoff steps.
  */
 export interface ConsumerSpec {
-  readonly durable: ConsumerName;
+  readonly durable: ConsumerName | FleetWaveConsumer;
   /** The stage that binds to it (and dead-letters what it gives up on). */
   readonly stage: ConsumerStage;
   readonly stream: StreamName;
@@ -353,6 +372,8 @@ export interface ConsumerSpec {
 export interface Topology {
   readonly streams: Readonly<Record<keyof typeof STREAMS, StreamSpec>>;
   readonly consumers: Readonly<Record<ConsumerName, ConsumerSpec>>;
+  /** At a fleet's hub with waves: the gate of each later wave (fleetTopology). */
+  readonly gates?: readonly ConsumerSpec[];
 }
 
 const DEDUP = 2 * MINUTE;

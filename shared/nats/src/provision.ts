@@ -237,8 +237,12 @@ export async function provision(
     const action = await ensureStream(jsm, streamConfig(spec, options.replicas));
     changes.push({ kind: 'stream', name: spec.name, action });
   }
-  const wanted = (spec: ConsumerSpec) => options.only?.includes(spec.durable) ?? true;
-  for (const spec of Object.values(topology.consumers).filter(wanted)) {
+  const wanted = (spec: ConsumerSpec) =>
+    options.only?.includes(spec.durable as ConsumerName) ?? true;
+  for (const spec of [
+    ...Object.values(topology.consumers).filter(wanted),
+    ...(topology.gates ?? []),
+  ]) {
     const update = options.consumers?.includes(spec.durable) ?? true;
     const action = await ensureConsumer(jsm, spec.stream, consumerConfig(spec), update);
     changes.push({ kind: 'consumer', name: `${spec.stream}/${spec.durable}`, action });

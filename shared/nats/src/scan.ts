@@ -58,6 +58,8 @@ export interface FollowOptions {
   readonly subjects?: string | string[];
   /** Start with the last `history` messages already stored (0: only what is stored from now). */
   readonly history?: number;
+  /** Start with the messages stored at or after this time instead (`history` is then ignored). */
+  readonly since?: Date;
 }
 
 /** What `followStream` hands back: the messages, and a way to stop (ends the iteration). */
@@ -80,10 +82,9 @@ export async function followStream(
   const { state } = await (await js.jetstreamManager()).streams.info(stream);
   const history = Math.max(0, options.history ?? 0);
   const start = Math.max(state.first_seq, state.last_seq + 1 - history, 1);
-  const config: Partial<OrderedConsumerOptions> = {
-    deliver_policy: 'by_start_sequence',
-    opt_start_seq: start,
-  };
+  const config: Partial<OrderedConsumerOptions> = options.since
+    ? { opt_start_time: options.since.toISOString() }
+    : { deliver_policy: 'by_start_sequence', opt_start_seq: start };
   if (options.subjects !== undefined) config.filter_subjects = options.subjects;
   const consumer = await js.consumers.get(stream, config);
   const messages = await consumer.consume({ max_messages: 256 });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { clusterName } from '@onpush/contracts';
+import { clusterName, parseFleetWaves, type FleetWaves } from '@onpush/contracts';
 import { ensureCredentials, ensureTls } from '@onpush/nats';
 import { KubeApiServer } from './kube-apiserver.js';
 import { Link } from './link.js';
@@ -13,6 +13,8 @@ export interface FleetOptions extends ServerOptions {
   kube?: boolean;
   /** Route each cluster's leaf-node link through a Link the caller may cut (`cut(name)`). */
   partitionable?: boolean;
+  /** FLEET_WAVES (`staging=1,prod-*=2`): later waves copy only what the hub's gates let through. */
+  waves?: string | undefined;
 }
 
 /** One cluster of a fleet: its own nats-server (a leaf of the hub's) and its own API server. */
@@ -42,6 +44,8 @@ export class Fleet {
     const names = options.clusters.map(clusterName);
     if (new Set(names).size !== names.length || names.length === 0)
       throw new Error(`a fleet needs distinct cluster names, got ${names.join(', ')}`);
+    const waves: { waves?: FleetWaves } =
+      options.waves === undefined ? {} : { waves: parseFleetWaves(options.waves) };
     const credentialsDir = join(options.dir, 'credentials');
     ensureCredentials(credentialsDir);
     await ensureTls(credentialsDir);
@@ -54,13 +58,13 @@ export class Fleet {
     const hub = await NatsServer.create({
       ...common,
       dir: join(options.dir, 'hub'),
-      fleet: { role: { role: 'hub', clusters: names }, leafPort },
+      fleet: { role: { role: 'hub', clusters: names, ...waves }, leafPort },
       provision: false,
     });
     // The hub's streams first without what they copy from the clusters, and those sources once
     // the clusters are there: a source whose domain does not answer yet is retried by JetStream
     // only after a growing back-off.
-    await hub.provision({ role: 'hub', clusters: [] });
+    await hub.provision({ role: 'hub', clusters: [], ...waves });
     const started: FleetCluster[] = [];
     try {
       const members = await Promise.allSettled(
@@ -73,7 +77,7 @@ export class Fleet {
               ...common,
               dir: join(options.dir, name, 'nats'),
               fleet: {
-                role: { role: 'cluster', cluster: name },
+                role: { role: 'cluster', cluster: name, ...waves },
                 hubLeafUrl: `nats-leaf://127.0.0.1:${link?.port ?? leafPort}`,
               },
             }),

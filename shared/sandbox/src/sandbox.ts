@@ -28,7 +28,9 @@ export interface SandboxOptions {
    * A fleet instead of one cluster (Fleet): a hub nats-server and, per named cluster, a leaf
    * nats-server and (with `kube`) its own kube-apiserver + etcd. `nats` is then the hub.
    */
-  fleet?: { clusters: readonly string[]; partitionable?: boolean } | undefined;
+  fleet?:
+    | { clusters: readonly string[]; partitionable?: boolean; waves?: string | undefined }
+    | undefined;
   log?: Log;
 }
 
@@ -42,6 +44,8 @@ export interface SandboxEnv {
   KUBECONFIG?: string;
   /** A fleet's cluster (its env file `env.<cluster>`): the services there say where they run. */
   CLUSTER_NAME?: string;
+  /** A fleet's hub with waves: the parser's gates (FLEET_WAVES). */
+  FLEET_WAVES?: string;
 }
 
 interface SandboxState {
@@ -151,6 +155,7 @@ export class Sandbox {
         clusters: options.fleet?.clusters ?? [],
         kube: want.has('kube'),
         ...(options.fleet?.partitionable ? { partitionable: true } : {}),
+        ...(options.fleet?.waves ? { waves: options.fleet.waves } : {}),
       }),
       want.has('pubsub')
         ? PubsubEmulator.create({ dir: join(dir, 'pubsub'), ...common })
@@ -161,6 +166,8 @@ export class Sandbox {
     ) as [Fleet | undefined, PubsubEmulator | undefined];
     const env: SandboxEnv = {
       ...(fleet ? { NATS_URL: fleet.hub.url, NATS_CREDENTIALS_DIR: fleet.credentialsDir } : {}),
+      // the hub's parser gates the later waves
+      ...(fleet && options.fleet?.waves ? { FLEET_WAVES: options.fleet.waves } : {}),
       ...(pubsub
         ? {
             PUBSUB_EMULATOR_HOST: pubsub.host,

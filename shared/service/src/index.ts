@@ -60,6 +60,7 @@ export {
 } from './stage.js';
 export { instrumentPublish, traceDelivery, trackConsumerLag, type Handled } from './tracing.js';
 export { runService, type RunOptions, type ServiceEffects } from './run.js';
+export { allEffects } from './effects.js';
 export {
   adminFields,
   adminOptions,

@@ -57,6 +57,8 @@ export interface StageOptions<T extends StageStarted = StageStarted> {
   stage: ConsumerStage;
   /** The durable consumer to bind (default: the stage's own); provisioned with `tuning`. */
   durable?: ConsumerName;
+  /** Or a consumer outside the topology's (a fleet hub's wave gate), bound as declared. */
+  consumer?: ConsumerSpec;
   /** CONSUMER_MAX_DELIVER / CONSUMER_BACKOFF / CONSUMER_ACK_WAIT (see `consumerTuning`). */
   tuning?: ConsumerTuning;
   natsUrl: string;
@@ -130,6 +132,7 @@ export async function publishAll(publish: Publish, outgoing: readonly Outgoing[]
 
 /** The stage's durable consumer, tuned. */
 function consumerOf(options: StageOptions<StageStarted>): ConsumerSpec {
+  if (options.consumer) return options.consumer;
   return consumerSpecOrExit(options.durable ?? options.stage, options.tuning ?? {}, options.stage);
 }
 
