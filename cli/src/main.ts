@@ -50,9 +50,11 @@ usage:
                                       let them restart, or end them rejected
   onpush sandbox up|down              local nats-server, Pub/Sub emulator, kube-apiserver + etcd
       [--dir DIR] [--only nats,pubsub,kube] [--nats-cluster 3] [--clusters 3|a,b,c]
+      [--fleet-waves staging=1,prod-*=2]
                                       --nats-cluster N: a JetStream cluster of N nats-servers, streams on each
                                       --clusters: a fleet — a hub nats-server, and per cluster a leaf
                                       nats-server and its own kube-apiserver (env.<cluster> for its services)
+                                      --fleet-waves: waves across those clusters (FLEET_WAVES in env)
   onpush help
 options:
   --json   machine-readable output on stdout`;
@@ -225,6 +227,7 @@ async function main(argv: string[]): Promise<number> {
           only: values.only,
           natsCluster: values['nats-cluster'],
           clusters: values.clusters,
+          fleetWaves: values['fleet-waves'],
         },
         out,
       );

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { sandboxDown, sandboxUp, type Component, ALL_COMPONENTS } from '@onpush/sandbox';
-import { isClusterName } from '@onpush/contracts';
+import { isClusterName, parseFleetWaves } from '@onpush/contracts';
 import type { Output } from './output.js';
 
 export function sandboxDir(env: NodeJS.ProcessEnv, flag?: string): string {
@@ -14,6 +14,8 @@ export async function sandboxCommand(
     only?: string | undefined;
     natsCluster?: string | undefined;
     clusters?: string | undefined;
+    /** FLEET_WAVES for the fleet (`staging=1,prod-*=2`): provisioned on both sides, in `env`. */
+    fleetWaves?: string | undefined;
   },
   out: Output,
 ): Promise<number> {
@@ -30,6 +32,13 @@ export async function sandboxCommand(
         out.error(`onpush sandbox up: --clusters ${clusters}`);
         return 2;
       }
+      if (options.fleetWaves !== undefined) {
+        const problem = wavesProblem(options.fleetWaves, clusters);
+        if (problem) {
+          out.error(`onpush sandbox up: --fleet-waves ${problem}`);
+          return 2;
+        }
+      }
       if (clusters && nodes > 1) {
         out.error('onpush sandbox up: --clusters and --nats-cluster do not go together (yet)');
         return 2;
@@ -38,7 +47,14 @@ export async function sandboxCommand(
         dir: options.dir,
         components,
         ...(nodes > 1 ? { natsCluster: { nodes } } : {}),
-        ...(clusters ? { fleet: { clusters } } : {}),
+        ...(clusters
+          ? {
+              fleet: {
+                clusters,
+                ...(options.fleetWaves === undefined ? {} : { waves: options.fleetWaves }),
+              },
+            }
+          : {}),
         log: (l) => out.info(l),
       });
       out.info(result.status === 'running' ? 'sandbox already running' : 'sandbox started');
@@ -67,7 +83,7 @@ export async function sandboxCommand(
     }
     default:
       out.error(
-        'usage: onpush sandbox up|down [--dir DIR] [--only nats,pubsub,kube] [--nats-cluster 3] [--clusters 3|a,b,c]',
+        'usage: onpush sandbox up|down [--dir DIR] [--only nats,pubsub,kube] [--nats-cluster 3] [--clusters 3|a,b,c [--fleet-waves staging=1,prod-*=2]]',
       );
       return 2;
   }
@@ -99,4 +115,15 @@ export function parseClusters(flag: string | undefined): string[] | undefined | 
     return `names ${JSON.stringify(bad)}: not a cluster name (a DNS label, and not "hub")`;
   if (new Set(names).size !== names.length) return 'names a cluster twice';
   return names;
+}
+
+/** What is wrong with `--fleet-waves` for these clusters, or undefined. */
+function wavesProblem(text: string, clusters: readonly string[] | undefined): string | undefined {
+  if (!clusters) return 'needs --clusters';
+  try {
+    parseFleetWaves(text);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }

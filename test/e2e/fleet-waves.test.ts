@@ -1,8 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditFleet } from '@onpush/cli';
-import { HEADERS, STREAMS, parseOutcome, type Outcome } from '@onpush/contracts';
+import {
+  HEADERS,
+  STREAMS,
+  fleetWaveSubject,
+  parseOutcome,
+  type Outcome,
+} from '@onpush/contracts';
 import { ANNOTATIONS, kubeHttp, loadKubeConfig, type KubeHttp } from '@onpush/kube';
-import { connectNats, jetstream, scanStream, type NatsConnection } from '@onpush/nats';
+import {
+  connectNats,
+  jetstream,
+  jetstreamManager,
+  publisher,
+  scanStream,
+  type NatsConnection,
+} from '@onpush/nats';
 import { eventually, useSandbox } from '@onpush/testing';
 import { doneStatus, readWorkload, writeStatus } from '../integration/workloads-harness.js';
 import { fleetKube, startFleetServices, type FleetServices } from '../support/fleet-services.js';
@@ -213,6 +226,37 @@ describe('fleet waves: prod gets a push only once staging rolled it out healthy'
     expect(await digestIn('prod')).toBe(digest(3));
     const fates = (await hubOutcomes(eventId)).filter((o) => o.fate === 'restarted');
     expect(fates.map((o) => o.cluster).sort()).toEqual(['prod', 'staging']);
+  });
+
+  it('lets no identity but the parser put a push on a wave, and stores nothing it refused', async () => {
+    const fleet = sandbox().need('fleet');
+    const onWave = async () =>
+      (await jetstreamManager(hub)).streams
+        .info(STREAMS.main, { subjects_filter: fleetWaveSubject(2) })
+        .then((i) => i.state.subjects?.[fleetWaveSubject(2)] ?? 0);
+    const before = await onWave();
+    for (const identity of ['ingest', 'resolver', 'restarter', 'dlq-manager'] as const) {
+      const nc = await connectNats({
+        url: fleet.hub.url,
+        name: `waves-${identity}`,
+        credentialsDir: fleet.credentialsDir,
+        identity,
+      });
+      try {
+        const refused = await publisher(jetstream(nc, { timeout: 2_000 }))(
+          fleetWaveSubject(2),
+          new TextEncoder().encode('{}'),
+          { msgId: `forged:${identity}` },
+        ).then(
+          () => 'stored',
+          (error: unknown) => String(error),
+        );
+        expect(refused, identity).toMatch(/permission|timeout/i);
+      } finally {
+        await nc.close();
+      }
+    }
+    expect(await onWave()).toBe(before);
   });
 
   it("the hub's audit is clean in both clusters: every push ended once, halted ones too", async () => {

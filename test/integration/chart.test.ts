@@ -734,6 +734,36 @@ describe('the Helm chart (charts/onpush)', () => {
         ).toContain('onpush-config');
     });
 
+    it('takes waves across clusters on both sides (fleet.waves): provisioning, and the hub parser’s FLEET_WAVES', async () => {
+      const waves = 'staging=1\\,prod-*=2';
+      const hub = await render({ set: [...HUB_SET, `fleet.waves=${waves}`] });
+      const cluster = await render({
+        set: [
+          'fleet.role=cluster',
+          `fleet.cluster.name=${FLEET.cluster}`,
+          `fleet.cluster.hubLeafUrl=${FLEET.hubLeafUrl}`,
+          `fleet.waves=${waves}`,
+        ],
+      });
+      const provisioned = (objects: Obj[]) => container(ofKind<V1Job>(objects, 'Job')[0])?.args;
+      expect(provisioned(hub)?.slice(-2)).toEqual(['--fleet-waves', 'staging=1,prod-*=2']);
+      expect(provisioned(cluster)?.slice(-2)).toEqual(['--fleet-waves', 'staging=1,prod-*=2']);
+      expect(configOf(hub, 'onpush-config')['FLEET_WAVES']).toBe('staging=1,prod-*=2');
+      // the clusters' services need not know: their provisioning chose what they copy
+      expect(configOf(cluster, 'onpush-config')['FLEET_WAVES']).toBeUndefined();
+      expect(configOf(fleet.hub, 'onpush-config')['FLEET_WAVES']).toBeUndefined();
+      // a list the parser would refuse is refused by the chart's schema already
+      const refused = await run(helm(), [
+        'template',
+        'x',
+        CHART,
+        ...[...HUB_SET, 'fleet.waves=prod.eu=2'].flatMap((v) => ['--set', v]),
+      ]).catch((error: unknown) => ({ stdout: '', stderr: String(error) }));
+      expect(`${refused.stdout}${'stderr' in refused ? refused.stderr : ''}`).toMatch(
+        /fleet\/waves/,
+      );
+    });
+
     it("links the two NATS (domains, leaf nodes, LEAF_LINK's deny lists), each nats.conf accepted by nats-server", async () => {
       const cases = {
         hub: {
