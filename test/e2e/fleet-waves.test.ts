@@ -1,12 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditFleet } from '@onpush/cli';
-import {
-  HEADERS,
-  STREAMS,
-  fleetWaveSubject,
-  parseOutcome,
-  type Outcome,
-} from '@onpush/contracts';
+import { HEADERS, STREAMS, fleetWaveSubject, parseOutcome, type Outcome } from '@onpush/contracts';
 import { ANNOTATIONS, kubeHttp, loadKubeConfig, type KubeHttp } from '@onpush/kube';
 import {
   connectNats,
