@@ -12,6 +12,7 @@ import {
 } from '@onpush/nats';
 import { eventually, useSandbox } from '@onpush/testing';
 import { doneStatus, readWorkload, writeStatus } from '../integration/workloads-harness.js';
+import { onpushCli } from '../support/cli.js';
 import { fleetKube, startFleetServices, type FleetServices } from '../support/fleet-services.js';
 import { deployment } from '../support/kube.js';
 import { PUSH_PATH, pushHeaders } from '../support/pubsub-push.js';
@@ -65,6 +66,7 @@ describe('fleet waves: prod gets a push only once staging rolled it out healthy'
     await receiver?.close();
   });
 
+  const onpush = onpushCli(() => sandbox().need('nats').url);
   const failWith = (error: unknown): never => {
     throw new Error(`${String(error)}\n${services.recentLogs(25)}`);
   };
@@ -159,6 +161,12 @@ describe('fleet waves: prod gets a push only once staging rolled it out healthy'
     const [, prod] = (await auditFleet(sandbox().need('nats').url, new Date(0)))!;
     expect(prod).toMatchObject({ cluster: 'prod', unaccounted: [] });
     expect('inFlight' in prod! && prod.inFlight.map((f) => f.eventId)).toEqual([eventId]);
+    // and `onpush status` at the hub shows the gate holding it
+    const status = JSON.parse(await onpush(['status', '--json'], true)) as {
+      consumers: { consumer: string; cluster?: string; pending: number; ackPending: number }[];
+    };
+    const held = status.consumers.find((c) => c.consumer === 'fleet-wave-2' && !c.cluster);
+    expect(held && held.pending + held.ackPending).toBe(1);
 
     await rollout('staging', 'done');
     const completed = await outcomeOf(eventId, 'staging', 'rollout-completed');

@@ -5,10 +5,12 @@
 import {
   FATES,
   FLEET_SERVICES,
+  FLEET_WAVE_GATES,
   STAGES,
   STREAMS,
   TOPOLOGY,
   subjectTail,
+  type ConsumerSpec,
   type Fate,
 } from '@onpush/contracts';
 import {
@@ -158,9 +160,13 @@ async function indexSize(
   return { workloads: size('workloads'), images: size('images') };
 }
 
-async function consumerLags(jsm: JetStreamManager, cluster?: string): Promise<ConsumerLag[]> {
+async function consumerLags(
+  jsm: JetStreamManager,
+  cluster?: string,
+  more: readonly ConsumerSpec[] = [],
+): Promise<ConsumerLag[]> {
   const lags: ConsumerLag[] = [];
-  for (const spec of Object.values(TOPOLOGY.consumers)) {
+  for (const spec of [...Object.values(TOPOLOGY.consumers), ...more]) {
     const info = await jsm.consumers.info(spec.stream, spec.durable).catch(() => undefined);
     if (info === undefined) continue;
     lags.push({
@@ -206,9 +212,10 @@ async function fromNats(options: StatusOptions, now: Date, report: StatusReport)
   if (nc === undefined) return;
   try {
     const jsm = await jetstreamManager(nc);
-    report.consumers = await consumerLags(jsm);
-    // At a fleet's hub, every cluster's consumers too (a cluster cut off is a problem, not a stop).
+    // At a fleet's hub, its wave gates (what each holds back) and every cluster's consumers too
+    // (a cluster cut off is a problem, not a stop).
     const clusters = await fleetClusters(nc).catch(() => []);
+    report.consumers = await consumerLags(jsm, undefined, clusters.length ? FLEET_WAVE_GATES : []);
     if (clusters.length) report.clusters = clusters;
     for (const cluster of clusters) {
       const lags = await jetstreamManager(nc, { domain: cluster, timeout: 2_000 }, 2_000)

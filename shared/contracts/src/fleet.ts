@@ -145,6 +145,12 @@ export function fleetWaveGate(wave: number): ConsumerSpec {
   };
 }
 
+/** Every gate a fleet's hub may run (waves 2 to MAX_FLEET_WAVES): what permissions and status name. */
+export const FLEET_WAVE_GATES: readonly ConsumerSpec[] = Array.from(
+  { length: MAX_FLEET_WAVES - 1 },
+  (_, i) => fleetWaveGate(i + 2),
+);
+
 /** What one nats-server of a fleet is: the hub, or one cluster (with the fleet's waves, if any). */
 export type FleetRole =
   | { readonly role: 'hub'; readonly clusters: readonly string[]; readonly waves?: FleetWaves }

@@ -141,6 +141,7 @@ export {
   clusterName,
   fleetTopology,
   MAX_FLEET_WAVES,
+  FLEET_WAVE_GATES,
   parseFleetWaves,
   fleetWaveOf,
   fleetWaveNumbers,

@@ -22,19 +22,17 @@ import {
   type ConsumerSpec,
   type Stage,
 } from './subjects.js';
-import { MAX_FLEET_WAVES, fleetWaveGate } from './fleet.js';
+import { FLEET_WAVE_GATES } from './fleet.js';
 
 /**
  * At a fleet's hub with waves (FLEET_WAVES), the parser's gates: pulling from the gate of every
- * wave that can be one (2 to MAX_FLEET_WAVES), letting pushes through to a wave, ending a push
+ * wave that can be one (FLEET_WAVE_GATES), letting pushes through to a wave, ending a push
  * `halted` for a wave's clusters, and following the clusters' outcomes to know what settled.
  */
 const fleetGates = (): string[] => [
   FLEET_WAVE_ALL,
   outcomeSubject('halted'),
-  ...Array.from({ length: MAX_FLEET_WAVES - 1 }, (_, i) =>
-    consumeSpec(fleetWaveGate(i + 2)),
-  ).flat(),
+  ...FLEET_WAVE_GATES.flatMap(consumeSpec),
   ...scan(STREAMS.outcomes),
 ];
 
@@ -113,7 +111,7 @@ const deadLetters = (stage: Stage): string[] => [deadSubject(stage), outcomeSubj
  * lag), here and, at a fleet's hub, in each cluster's JetStream domain — reading, never changing.
  */
 const consumerLags = (): string[] =>
-  Object.values(TOPOLOGY.consumers).flatMap(({ stream, durable }) => [
+  [...Object.values(TOPOLOGY.consumers), ...FLEET_WAVE_GATES].flatMap(({ stream, durable }) => [
     `${API}.CONSUMER.INFO.${stream}.${durable}`,
     `$JS.*.API.CONSUMER.INFO.${stream}.${durable}`,
   ]);
