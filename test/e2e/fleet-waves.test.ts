@@ -152,7 +152,7 @@ describe('fleet waves: prod gets a push only once staging rolled it out healthy'
       ),
     );
 
-  it('restarts prod only after staging’s rollout completed and soaked, in one trace', async () => {
+  it('restarts prod only after staging’s rollout completed and soaked, across a kill -9 of the hub’s parser, in one trace', async () => {
     const eventId = await push(1);
     await outcomeOf(eventId, 'staging', 'restarted');
     expect(await digestIn('staging')).toBe(digest(1));
@@ -170,6 +170,10 @@ describe('fleet waves: prod gets a push only once staging rolled it out healthy'
 
     await rollout('staging', 'done');
     const completed = await outcomeOf(eventId, 'staging', 'rollout-completed');
+    // kill -9 of the hub's parser during the soak, its gate holding the push: JetStream keeps the
+    // push, and the parser the supervisor starts again reads the clusters' outcomes (staging's
+    // completed rollout among them) before it judges
+    await services.crashHub('parser');
     const restarted = await outcomeOf(eventId, 'prod', 'restarted');
     expect(await digestIn('prod')).toBe(digest(1));
     // not before the soak: both times are stamped by processes on this one machine

@@ -20,6 +20,8 @@ export interface FleetServices {
   rbac: ReadonlyMap<string, RbacAuthorizationV1Api>;
   /** The last lines of every service's log. */
   recentLogs(lines?: number): string;
+  /** kill -9 of one of the hub's services; it is restarted as after any crash. */
+  crashHub(service: (typeof FLEET_SERVICES.hub)[number]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -85,6 +87,9 @@ export async function startFleetServices(
       kube,
       rbac,
       recentLogs: (lines = 15) => logs.flatMap((l) => l.slice(-lines)).join('\n'),
+      crashHub: async (service) => {
+        await hub.supervisor.kill(service, 'SIGKILL');
+      },
       stop,
     };
   } catch (error) {

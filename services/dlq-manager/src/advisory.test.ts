@@ -52,6 +52,8 @@ describe('max-deliveries advisories', () => {
     expect(parseAdvisory(encoder.encode('not json'))).toBeUndefined();
     expect(stageOf('ONPUSH', 'parser')).toBe('parser');
     expect(stageOf('ONPUSH', 'someone-else')).toBeUndefined();
+    // a fleet hub's wave gate is the parser's (its advisory becomes the parser's dead letter)
+    expect(stageOf('ONPUSH', 'fleet-wave-2')).toBe('parser');
     expect(stageOf('ONPUSH_DLQ', 'parser')).toBeUndefined();
   });
 

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import {
   TOPOLOGY,
+  FLEET_WAVE_GATES,
   deadSubject,
   encode,
   toPayload,
@@ -38,7 +39,7 @@ export function parseAdvisory(data: Uint8Array): MaxDeliveriesAdvisory | undefin
 
 /** The stage that binds `consumer` on `stream`, per the topology; undefined for any other. */
 export function stageOf(stream: string, consumer: string): ConsumerStage | undefined {
-  const spec = Object.values(TOPOLOGY.consumers).find(
+  const spec = [...Object.values(TOPOLOGY.consumers), ...FLEET_WAVE_GATES].find(
     (c) => c.durable === consumer && c.stream === stream,
   );
   return spec?.stage;

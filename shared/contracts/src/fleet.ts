@@ -126,7 +126,7 @@ export function fleetWaveConsumer(wave: number): FleetWaveConsumer {
  * The hub's gate of wave `wave`: the parser's durable consumer of `onpush.pushed` that holds each
  * push (NAKs with a delay) until the wave before settled it, then lets it through on
  * `onpush.fleet.wave.<wave>` — or ends it `halted` for the wave's clusters. A wait is no failure:
- * its max deliver is high enough for FLEET_WAVE_TIMEOUT's longest wait at the longest hold.
+ * its max deliver outlasts FLEET_WAVE_TIMEOUT's longest (a week: ~121,000 holds of 5 s).
  */
 export function fleetWaveGate(wave: number): ConsumerSpec {
   return {
@@ -140,7 +140,7 @@ export function fleetWaveGate(wave: number): ConsumerSpec {
     replayPolicy: 'instant',
     ackWaitMs: 30_000,
     maxAckPending: 10_000,
-    maxDeliver: 100_000,
+    maxDeliver: 1_000_000,
     backoffMs: [],
   };
 }
