@@ -1,30 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditFleet } from '@onpush/cli';
-import { HEADERS, STREAMS, fleetWaveSubject, parseOutcome, type Outcome } from '@onpush/contracts';
+import { STREAMS, fleetWaveSubject } from '@onpush/contracts';
 import { ANNOTATIONS, kubeHttp, loadKubeConfig, type KubeHttp } from '@onpush/kube';
 import {
   connectNats,
   jetstream,
   jetstreamManager,
   publisher,
-  scanStream,
   type NatsConnection,
 } from '@onpush/nats';
 import { eventually, useSandbox } from '@onpush/testing';
 import { doneStatus, readWorkload, writeStatus } from '../integration/workloads-harness.js';
 import { onpushCli } from '../support/cli.js';
-import { fleetKube, startFleetServices, type FleetServices } from '../support/fleet-services.js';
+import {
+  fleetKube,
+  hubOutcomes as hubOutcomesOf,
+  pushToHub,
+  startFleetServices,
+  type FleetServices,
+} from '../support/fleet-services.js';
 import { deployment } from '../support/kube.js';
-import { PUSH_PATH, pushHeaders } from '../support/pubsub-push.js';
 import { REPO, digest } from './cluster-fixtures.js';
 import { OtlpReceiver, STATUS } from './otlp-receiver.js';
 
 const CLUSTERS = ['staging', 'prod'] as const;
 type ClusterName = (typeof CLUSTERS)[number];
 const SOAK_MS = 2_000;
-
-/** An outcome as the hub keeps it, with the cluster that made it (header Onpush-Cluster). */
-type HubOutcome = Outcome & { cluster: string | undefined };
 
 // Given a fleet on loopback with waves across its clusters — FLEET_WAVES=staging=1,prod=2 at the
 // hub's parser (and in each cluster's provisioning), FLEET_WAVE_SOAK=2s — and in both clusters
@@ -74,31 +75,10 @@ describe('fleet waves: prod gets a push only once staging rolled it out healthy'
   /** One Artifact Registry push of …/app at digest `n`, delivered to the hub's ingest. */
   async function push(n: number): Promise<string> {
     pushes += 1;
-    const id = `waves-${pushes}`;
-    const body = { action: 'INSERT', digest: `${REPO}/app@${digest(n)}`, tag: `${REPO}/app:1.0` };
-    const message = {
-      data: Buffer.from(JSON.stringify(body)).toString('base64'),
-      messageId: id,
-      publishTime: new Date().toISOString(),
-    };
-    const res = await fetch(`http://127.0.0.1:${services.ingestPort}${PUSH_PATH}`, {
-      method: 'POST',
-      headers: pushHeaders(),
-      body: JSON.stringify({ message, subscription: 'projects/p/subscriptions/onpush-push' }),
-    });
-    expect(res.status).toBe(204);
-    return `gar:${id}`;
+    return pushToHub(services.ingestPort, `waves-${pushes}`, 'app', n);
   }
 
-  async function hubOutcomes(eventId: string): Promise<HubOutcome[]> {
-    const found: HubOutcome[] = [];
-    for await (const m of scanStream(jetstream(hub), STREAMS.outcomes)) {
-      const outcome = parseOutcome(m.data);
-      if (outcome.eventId === eventId)
-        found.push({ ...outcome, cluster: m.headers?.get(HEADERS.cluster) || undefined });
-    }
-    return found;
-  }
+  const hubOutcomes = (eventId: string) => hubOutcomesOf(hub, eventId);
 
   const outcomeOf = (eventId: string, cluster: ClusterName, fate: string) =>
     eventually(

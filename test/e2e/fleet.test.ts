@@ -1,32 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditFleet } from '@onpush/cli';
-import { HEADERS, STREAMS, parseOutcome, type Outcome } from '@onpush/contracts';
+import { STREAMS } from '@onpush/contracts';
 import type { Push as ConsolePush } from '@onpush/console';
 import type { DlqSummary } from '@onpush/dlq';
 import { ANNOTATIONS } from '@onpush/kube';
-import {
-  connectNats,
-  jetstream,
-  jetstreamManager,
-  scanStream,
-  type NatsConnection,
-} from '@onpush/nats';
+import { connectNats, jetstreamManager, type NatsConnection } from '@onpush/nats';
 import { freePort } from '@onpush/sandbox';
 import { eventually, useSandbox } from '@onpush/testing';
 import { onpushCli, onpushConsole } from '../support/cli.js';
-import { fleetKube, startFleetServices, type FleetServices } from '../support/fleet-services.js';
+import {
+  fleetKube,
+  hubOutcomes as hubOutcomesOf,
+  pushToHub,
+  startFleetServices,
+  type FleetServices,
+  type HubOutcome,
+} from '../support/fleet-services.js';
 import { deployment, grantRestarter } from '../support/kube.js';
-import { PUSH_PATH, pushHeaders } from '../support/pubsub-push.js';
 import { REPO, digest } from './cluster-fixtures.js';
 import { OtlpReceiver, one } from './otlp-receiver.js';
 import { childOf } from './trace-assertions.js';
 
 const CLUSTERS = ['staging', 'prod-a', 'prod-b'] as const;
 type ClusterName = (typeof CLUSTERS)[number];
-
-/** An outcome as the hub keeps it, with the cluster that made it (header Onpush-Cluster). */
-type HubOutcome = Outcome & { cluster: string | undefined };
 
 // Given a fleet on loopback — a hub nats-server running ingest, parser and dlq-manager, and three
 // clusters, each with its own kube-apiserver + etcd and its own nats-server joined to the hub as
@@ -80,36 +77,10 @@ describe('fleet: one push at the hub restarts what runs the image in every clust
   /** One Artifact Registry push, delivered to the hub's ingest as Pub/Sub push does. */
   async function push(image: string, n: number): Promise<string> {
     pushes += 1;
-    const id = `fleet-${pushes}`;
-    const body = {
-      action: 'INSERT',
-      digest: `${REPO}/${image}@${digest(n)}`,
-      tag: `${REPO}/${image}:1.0`,
-    };
-    const message = {
-      data: Buffer.from(JSON.stringify(body)).toString('base64'),
-      messageId: id,
-      publishTime: new Date().toISOString(),
-    };
-    const res = await fetch(`http://127.0.0.1:${ingestPort}${PUSH_PATH}`, {
-      method: 'POST',
-      headers: pushHeaders(),
-      body: JSON.stringify({ message, subscription: 'projects/p/subscriptions/onpush-push' }),
-    });
-    expect(res.status).toBe(204);
-    return `gar:${id}`;
+    return pushToHub(ingestPort, `fleet-${pushes}`, image, n);
   }
 
-  /** Every outcome of `eventId` the hub holds, with the cluster each came from. */
-  async function hubOutcomes(eventId: string): Promise<HubOutcome[]> {
-    const found: HubOutcome[] = [];
-    for await (const m of scanStream(jetstream(hub), STREAMS.outcomes)) {
-      const outcome = parseOutcome(m.data);
-      if (outcome.eventId === eventId)
-        found.push({ ...outcome, cluster: m.headers?.get(HEADERS.cluster) || undefined });
-    }
-    return found;
-  }
+  const hubOutcomes = (eventId: string): Promise<HubOutcome[]> => hubOutcomesOf(hub, eventId);
 
   const read = (cluster: ClusterName, name: string, namespace = 'shop') =>
     kube(cluster).apps.readNamespacedDeployment({ namespace, name });

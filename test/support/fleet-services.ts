@@ -4,12 +4,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { FLEET_SERVICES } from '@onpush/contracts';
+import { FLEET_SERVICES, HEADERS, STREAMS, parseOutcome, type Outcome } from '@onpush/contracts';
 import { kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
+import { jetstream, scanStream, type NatsConnection } from '@onpush/nats';
 import { kubeconfig, type Sandbox } from '@onpush/sandbox';
 import { startServices } from '../e2e/pipeline.js';
 import { restarterIdentity } from './kube.js';
-import { pushEnv } from './pubsub-push.js';
+import { REPO, digest } from '../e2e/cluster-fixtures.js';
+import { PUSH_PATH, pushEnv, pushHeaders } from './pubsub-push.js';
 
 export interface FleetServices {
   /** The hub's ingest (Pub/Sub push at PUSH_PATH). */
@@ -96,4 +98,48 @@ export async function startFleetServices(
     await stop();
     throw error;
   }
+}
+
+/** An outcome as a fleet's hub keeps it, with the cluster that made it (header Onpush-Cluster). */
+export type HubOutcome = Outcome & { cluster: string | undefined };
+
+/** Every outcome of `eventId` the hub (`hub`: a connection to its nats-server) holds. */
+export async function hubOutcomes(hub: NatsConnection, eventId: string): Promise<HubOutcome[]> {
+  const found: HubOutcome[] = [];
+  for await (const m of scanStream(jetstream(hub), STREAMS.outcomes)) {
+    const outcome = parseOutcome(m.data);
+    if (outcome.eventId === eventId)
+      found.push({ ...outcome, cluster: m.headers?.get(HEADERS.cluster) || undefined });
+  }
+  return found;
+}
+
+/**
+ * One Artifact Registry push of `${REPO}/${image}` at digest `n` (message id `id`), delivered to
+ * the hub's ingest at `ingestPort` as Pub/Sub push does; its event id. Throws unless ingest
+ * answered 204.
+ */
+export async function pushToHub(
+  ingestPort: number,
+  id: string,
+  image: string,
+  n: number,
+): Promise<string> {
+  const body = {
+    action: 'INSERT',
+    digest: `${REPO}/${image}@${digest(n)}`,
+    tag: `${REPO}/${image}:1.0`,
+  };
+  const message = {
+    data: Buffer.from(JSON.stringify(body)).toString('base64'),
+    messageId: id,
+    publishTime: new Date().toISOString(),
+  };
+  const res = await fetch(`http://127.0.0.1:${ingestPort}${PUSH_PATH}`, {
+    method: 'POST',
+    headers: pushHeaders(),
+    body: JSON.stringify({ message, subscription: 'projects/p/subscriptions/onpush-push' }),
+  });
+  if (res.status !== 204) throw new Error(`ingest answered ${res.status} to push ${id}`);
+  return `gar:${id}`;
 }
