@@ -2,7 +2,7 @@
 // the soak) ago, every cluster's outcome folded into Settlements as it is stored, and the
 // clusters read from the stream's sources. Each replica of the parser follows for itself, so any
 // replica judges alike; after a restart the fold is read again from the stream.
-import { HEADERS, STREAMS, OutcomeSchema, decode } from '@onpush/contracts';
+import { FLEET_WAVE_ALL, HEADERS, STREAMS, OutcomeSchema, decode } from '@onpush/contracts';
 import {
   fleetClusters,
   followStream,
@@ -28,9 +28,15 @@ export async function followFleet(
   options: { readonly windowMs: number; readonly log: Logger; readonly now?: () => number },
 ): Promise<FleetView> {
   const now = options.now ?? Date.now;
+  const jsm = await js.jetstreamManager();
+  // A gate could only fail to publish what it lets through: say so at once instead.
+  const main = await jsm.streams.info(STREAMS.main);
+  if (!main.config.subjects.includes(FLEET_WAVE_ALL))
+    throw new Error(
+      `FLEET_WAVES is set but stream ${STREAMS.main} does not take ${FLEET_WAVE_ALL}: provision the hub with --fleet-waves (the same list)`,
+    );
   const settlements = new Settlements();
   let clusters = await fleetClusters(nc);
-  const jsm = await js.jetstreamManager();
   const since = new Date(now() - options.windowMs);
   const { state } = await jsm.streams.info(STREAMS.outcomes);
   const lastAtStart = state.last_seq;
