@@ -1,6 +1,18 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { bool, duration, enumOf, host, int, isSecret, list, port, secret, url } from './fields.js';
+import {
+  bool,
+  duration,
+  enumOf,
+  host,
+  int,
+  isSecret,
+  list,
+  parsedBy,
+  port,
+  secret,
+  url,
+} from './fields.js';
 import { ConfigError, EX_CONFIG, configOrExit, loadConfig } from './load.js';
 import type { ConfigProblem, Env } from './load.js';
 
@@ -96,6 +108,28 @@ describe('field helpers', () => {
     ],
   ] as const)('%#: %j', (schema, raw, expected) => {
     expect(field(schema, raw)).toStrictEqual(expected);
+  });
+});
+
+describe('parsedBy', () => {
+  const waves = z.object({
+    WAVES: parsedBy((text) => {
+      const n = Number(text);
+      if (!Number.isInteger(n)) throw new Error(`${JSON.stringify(text)} is not a whole number`);
+      return n;
+    }),
+  });
+
+  it('reads a value with its parser; unset or empty is undefined', () => {
+    expect(loadConfig(waves, { WAVES: '3' }).WAVES).toBe(3);
+    expect(loadConfig(waves, { WAVES: '' }).WAVES).toBeUndefined();
+    expect(loadConfig(waves, {}).WAVES).toBeUndefined();
+  });
+
+  it("names the variable with the parser's own words when it throws", () => {
+    expect(problemsOf(waves, { WAVES: 'x' })).toEqual([
+      { variable: 'WAVES', message: '"x" is not a whole number (got "x")' },
+    ]);
   });
 });
 
