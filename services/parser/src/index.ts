@@ -9,3 +9,5 @@ export {
   type FormatResult,
   type Push,
 } from './formats/index.js';
+export { followFleet, type FleetView } from './fleet-gate/follow.js';
+export { Settlements, type Settlement } from './fleet-gate/settlements.js';
