@@ -8,6 +8,8 @@ import {
   TOPOLOGY,
   decode,
   fleetWaveGate,
+  subjectTail,
+  FLEET_WAVE_PREFIX,
   OutcomeSchema,
   type ConsumerName,
   type ConsumerSpec,
@@ -189,7 +191,7 @@ function waveOfSources(
 ): number | undefined {
   for (const source of sources)
     for (const t of source.subject_transforms ?? []) {
-      const wave = /^onpush\.fleet\.wave\.(\d+)$/.exec(t.src ?? '')?.[1];
+      const wave = subjectTail(t.src ?? '', FLEET_WAVE_PREFIX);
       if (wave !== undefined) return Number(wave);
     }
   return undefined;

@@ -59,11 +59,24 @@ export const LEAF_LINK = {
  * no wave back.
  */
 export interface FleetWaves {
-  readonly entries: readonly { readonly pattern: string; readonly wave: number }[];
+  readonly entries: readonly {
+    readonly pattern: string;
+    readonly wave: number;
+    /** `pattern` as a whole-name match, made once. */
+    readonly glob: RegExp;
+  }[];
 }
 
 /** The most waves a fleet may declare (each later wave is one durable consumer at the hub). */
 export const MAX_FLEET_WAVES = 9;
+
+const globOf = (pattern: string) =>
+  new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[-_]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 
 /** Parses FLEET_WAVES (`name=1,glob-*=2`); throws an Error saying what is wrong. */
 export function parseFleetWaves(text: string): FleetWaves {
@@ -78,23 +91,15 @@ export function parseFleetWaves(text: string): FleetWaves {
         throw new Error(
           `${JSON.stringify(part)}: expected <cluster or glob>=<wave 1-${MAX_FLEET_WAVES}>`,
         );
-      return { pattern: match[1]!, wave };
+      return { pattern: match[1]!, wave, glob: globOf(match[1]!) };
     });
   if (entries.length === 0) throw new Error('no waves (expected e.g. staging=1,prod-*=2)');
   return { entries };
 }
 
-const globOf = (pattern: string) =>
-  new RegExp(
-    `^${pattern
-      .split('*')
-      .map((p) => p.replace(/[-_]/g, '\\$&'))
-      .join('.*')}$`,
-  );
-
 /** The wave of `cluster`, or undefined when it is outside the waves. */
 export function fleetWaveOf(waves: FleetWaves | undefined, cluster: string): number | undefined {
-  return waves?.entries.find((e) => globOf(e.pattern).test(cluster))?.wave;
+  return waves?.entries.find((e) => e.glob.test(cluster))?.wave;
 }
 
 /** The waves FLEET_WAVES declares, lowest first: the first is let through at once. */

@@ -18,6 +18,7 @@ export {
   DEAD_ALL,
   REPLAY_ALL,
   FLEET_WAVE_ALL,
+  FLEET_WAVE_PREFIX,
   fleetWaveSubject,
   WORKLOAD_QUERY,
   clusterReplaySubject,

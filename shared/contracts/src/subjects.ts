@@ -111,7 +111,8 @@ export const DEAD_ALL = 'onpush.dead.>';
 /** A fleet hub's replays into its clusters (clusterReplaySubject). */
 export const REPLAY_ALL = 'onpush.replay.>';
 /** A fleet hub's pushes let through to a later wave of clusters (fleetWaveSubject). */
-export const FLEET_WAVE_ALL = 'onpush.fleet.wave.*';
+export const FLEET_WAVE_PREFIX = 'onpush.fleet.wave';
+export const FLEET_WAVE_ALL = `${FLEET_WAVE_PREFIX}.*`;
 
 /**
  * `onpush.fleet.wave.<n>`: at a fleet's hub, a push its gate let through to the clusters of wave
@@ -120,7 +121,7 @@ export const FLEET_WAVE_ALL = 'onpush.fleet.wave.*';
  */
 export function fleetWaveSubject(wave: number): string {
   if (!Number.isInteger(wave) || wave < 1) throw new SubjectError(String(wave));
-  return `onpush.fleet.wave.${wave}`;
+  return `${FLEET_WAVE_PREFIX}.${wave}`;
 }
 /**
  * Core NATS request–reply, in no stream: the console (served by the dlq-manager) asks the resolver

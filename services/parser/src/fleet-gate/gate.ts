@@ -26,6 +26,7 @@ import {
   recordSpan,
   type Logger,
 } from '@onpush/telemetry';
+import { derivedHeaders } from '../outgoing.js';
 import type { Settlement, Settlements } from './settlements.js';
 
 export interface WaveGateOptions {
@@ -45,13 +46,6 @@ export interface WaveGateOptions {
 /** How long one hold lasts: short at first (a quick wave), then every 5 s. */
 export function holdMs(deliveryCount: number): number {
   return Math.min(5_000, 500 * Math.max(1, deliveryCount));
-}
-
-/** Headers a let-through push keeps: everything but the broker's own (Nats-*). */
-function carried(headers: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(headers).filter(([name]) => !name.toLowerCase().startsWith('nats-')),
-  );
 }
 
 type Verdict =
@@ -110,7 +104,6 @@ export function createWaveGate(options: WaveGateOptions) {
     if (!options.caughtUp()) throw new Held("reading the clusters' outcomes before judging", 1_000);
     const clusters = options.clusters();
     const earlier = earlierWaveClusters(waves, clusters, wave);
-    const mine = clusters.filter((c) => fleetWaveOf(waves, c) === wave);
     const at = now();
     const storedAt = msg.storedAt?.getTime() ?? at;
     const verdict = verdictOf(
@@ -141,6 +134,7 @@ export function createWaveGate(options: WaveGateOptions) {
         ? { failed: { type: verdict.reason, message: verdict.detail } }
         : {}),
     });
+    const mine = clusters.filter((c) => fleetWaveOf(waves, c) === wave);
     options.log?.info(verdict.state === 'open' ? 'wave let through' : 'wave halted', {
       eventId,
       wave,
@@ -153,7 +147,7 @@ export function createWaveGate(options: WaveGateOptions) {
           subject: fleetWaveSubject(wave),
           data: msg.data,
           msgId: `${eventId}:wave:${wave}`,
-          headers: carried(msg.headers),
+          headers: derivedHeaders(msg, eventId),
         },
       ]);
     return Promise.resolve(
@@ -188,14 +182,7 @@ function haltedOutgoing(
       : {}),
     at: at.toISOString(),
   };
-  const headers: Record<string, string> = {
-    [HEADERS.eventId]: eventId,
-    [HEADERS.cluster]: cluster,
-  };
-  for (const name of [HEADERS.traceparent, HEADERS.tracestate]) {
-    const value = msg.headers[name];
-    if (value) headers[name] = value;
-  }
+  const headers = { ...derivedHeaders(msg, eventId), [HEADERS.cluster]: cluster };
   return {
     subject: outcomeSubject('halted'),
     data: encode(outcome),
