@@ -5,6 +5,7 @@ import { ImageIndex } from '@onpush/image-index';
 import { MemoryCasStore } from '@onpush/testing';
 import { createHandler, type HandlerDeps } from './handler.js';
 import { memoryDecisions } from './fakes.test-support.js';
+import { decisionBook, type Decision } from './decisions.js';
 import { createRecentPushes, type LastDispatch } from './repeats.js';
 
 const AT = new Date('2025-01-02T03:04:05.000Z');
@@ -302,5 +303,70 @@ describe('resolver handler', () => {
     expect(out.map((o) => [o.subject, o.msgId])).toEqual([
       ['onpush.outcome.no-match', 'evt-1:resolver'],
     ]);
+  });
+
+  it("records a new push's decision while it claims the image and tag: both writes at once", async () => {
+    const digest = `sha256:${'e'.repeat(64)}`;
+    const pending: string[] = [];
+    let release: () => void = () => undefined;
+    const bothSent = new Promise<void>((resolve) => (release = resolve));
+    /** A store whose writes are stored only once two are waiting. */
+    function slow<T>(name: string): MemoryCasStore<T> {
+      const store = new MemoryCasStore<T>();
+      const write = store.write.bind(store);
+      store.write = async (key, value, revision) => {
+        pending.push(name);
+        if (pending.length === 2) release();
+        await bothSent;
+        return write(key, value, revision);
+      };
+      return store;
+    }
+    const decisions = decisionBook(slow<Decision>('decision'));
+    const recent = createRecentPushes({ windowMs: 10_000, store: slow<LastDispatch>('claim') });
+    const out = await handler({ decisions, recent })(incoming(pushed({ digest })));
+    expect(pending.sort()).toEqual(['claim', 'decision']);
+    expect(out.map((o) => o.subject)).toEqual([
+      'onpush.restart.ops',
+      'onpush.restart.shop',
+      'onpush.outcome.dispatched',
+    ]);
+  });
+
+  it('dispatches a storm of one push once per replica: copies judged at once wait for the first claim', async () => {
+    const digest = `sha256:${'d'.repeat(64)}`;
+    const recent = createRecentPushes({ windowMs: 10_000, store: new MemoryCasStore() });
+    const handle = handler({ recent });
+    const outs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => handle(incoming(pushed({ id: `evt-${i}`, digest })))),
+    );
+    const fates = outs.map((out) => out.at(-1)!.subject);
+    expect(fates.filter((f) => f === 'onpush.outcome.dispatched')).toHaveLength(1);
+    expect(fates.filter((f) => f === 'onpush.outcome.ignored')).toHaveLength(19);
+  });
+
+  it('keeps a recorded dispatch when the claim made beside it finds another replica dispatched first', async () => {
+    const digest = `sha256:${'c'.repeat(64)}`;
+    const store = new MemoryCasStore<LastDispatch>();
+    const other = createRecentPushes({ windowMs: 10_000, store });
+    const mine = createRecentPushes({ windowMs: 10_000, store });
+    // another replica dispatches the push; this one knows nothing of that claim, so the next copy
+    // looks new to it and its decision is recorded while its claim is made
+    await other.repeatOf(pushed({ id: 'evt-0', digest }), [
+      'Deployment/ops/proxy',
+      'Deployment/shop/web',
+    ]);
+    const decisions = memoryDecisions();
+    const handle = handler({ decisions, recent: mine });
+    const out = await handle(incoming(pushed({ id: 'evt-1', digest })));
+    expect(out.map((o) => o.subject)).toEqual([
+      'onpush.restart.ops',
+      'onpush.restart.shop',
+      'onpush.outcome.dispatched',
+    ]);
+    expect(await decisions.recall('evt-1')).toMatchObject({ fate: 'dispatched' });
+    // and the next copy, judged on what the claim read, ends ignored
+    const next = await handle(incoming(pushed({ id: 'evt-2', digest })));
+    expect(next.map((o) => o.subject)).toEqual(['onpush.outcome.ignored']);
   });
 });

@@ -156,16 +156,24 @@ function eventOutcome(
 const repeatDetail = (first: Dispatch): string =>
   `repeats event ${first.eventId}, dispatched to the same workloads ${first.ageMs} ms before`;
 
-/** What the resolver concludes for an event now: the index's answer, unless it is a repeat. */
+/**
+ * What the resolver concludes for an event now — the index's answer, unless it is a repeat —
+ * recorded (decisions.ts) before anything is published; resolves with the decision that holds.
+ *
+ * Most pushes are no repeat, and this replica usually knows it (RecentPushes.likelyNew): then
+ * `dispatched` is recorded while the claim of the image and tag is made, one round trip instead
+ * of two on the way to the restart. Should the claim still find a repeat (another replica
+ * dispatched the same push a moment before), the recorded decision holds and the requests go out:
+ * the restarter finds the workloads already on that digest and ends them `unchanged`. While a claim
+ * of the same image and tag is under way in this replica, the next copies take the careful way
+ * (claim, then record): their claims, sent after it, find it, so a storm of one push is still
+ * dispatched once per replica.
+ */
 async function decide(deps: HandlerDeps, event: ImagePushed, msg: Incoming): Promise<Decision> {
   if (!deps.canAnswer()) await deps.rebuild();
   const matches = deps.index.lookup(event);
   annotate({ [ATTR_ONPUSH_MATCHED_WORKLOADS]: matches.length });
-  if (matches.length === 0) return { fate: 'no-match' };
-  const replay = msg.headers[HEADERS.replayOf] !== undefined;
-  const first = replay ? undefined : await deps.recent?.repeatOf(event, matches.map(workloadKey));
-  if (first !== undefined)
-    return { fate: 'ignored', reason: 'duplicate_push', detail: repeatDetail(first) };
+  if (matches.length === 0) return deps.decisions.settle(event.id, { fate: 'no-match' });
   const workloads = matches.map(({ kind, namespace, name, containers, wave }) => ({
     kind,
     namespace,
@@ -173,7 +181,25 @@ async function decide(deps: HandlerDeps, event: ImagePushed, msg: Incoming): Pro
     containers,
     ...(wave !== undefined ? { wave } : {}),
   }));
-  return { fate: 'dispatched', workloads };
+  const dispatched: Decision = { fate: 'dispatched', workloads };
+  const replay = msg.headers[HEADERS.replayOf] !== undefined;
+  const recent = replay ? undefined : deps.recent;
+  if (recent === undefined) return deps.decisions.settle(event.id, dispatched);
+  const keys = matches.map(workloadKey);
+  if (recent.likelyNew(event, keys)) {
+    const [held] = await Promise.all([
+      deps.decisions.settle(event.id, dispatched),
+      recent.repeatOf(event, keys),
+    ]);
+    return held;
+  }
+  const first = await recent.repeatOf(event, keys);
+  return deps.decisions.settle(
+    event.id,
+    first === undefined
+      ? dispatched
+      : { fate: 'ignored', reason: 'duplicate_push', detail: repeatDetail(first) },
+  );
 }
 
 /**
@@ -190,8 +216,7 @@ export function createHandler(deps: HandlerDeps) {
     const event = decodeEvent(msg.data);
     annotate({ [ATTR_ONPUSH_IMAGE]: event.image });
     const recorded = msg.deliveryCount > 1 ? await deps.decisions.recall(event.id) : undefined;
-    const decision =
-      recorded ?? (await deps.decisions.settle(event.id, await decide(deps, event, msg)));
+    const decision = recorded ?? (await decide(deps, event, msg));
     const headers = derivedHeaders(msg, event.id);
     switch (decision.fate) {
       case 'no-match':

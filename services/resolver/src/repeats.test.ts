@@ -75,17 +75,16 @@ describe('recent pushes', () => {
 
   it('lets one of two replicas claim a push they judge at the same moment', async () => {
     const store = new MemoryCasStore<LastDispatch>();
-    const read = store.read.bind(store);
-    // both read "nothing yet" before either writes
+    const write = store.write.bind(store);
+    // both send their claim before either is stored
     let gate: () => void = () => undefined;
-    const bothRead = new Promise<void>((resolve) => (gate = resolve));
-    let reads = 0;
-    store.read = async (key) => {
-      const value = await read(key);
-      reads += 1;
-      if (reads === 2) gate();
-      if (reads <= 2) await bothRead;
-      return value;
+    const bothSent = new Promise<void>((resolve) => (gate = resolve));
+    let writes = 0;
+    store.write = async (key, value, revision) => {
+      writes += 1;
+      if (writes === 2) gate();
+      if (writes <= 2) await bothSent;
+      return write(key, value, revision);
     };
     const a = clocked(10_000, store);
     const b = clocked(10_000, store);
@@ -95,6 +94,45 @@ describe('recent pushes', () => {
     ]);
     expect([first, second].filter((d) => d === undefined)).toHaveLength(1);
     expect([first, second].find((d) => d !== undefined)?.eventId).toMatch(/^e[12]$/);
+  });
+
+  it('claims an image and tag it knows nothing of with one write, and reads only when that fails', async () => {
+    const store = new MemoryCasStore<LastDispatch>();
+    const calls: string[] = [];
+    const read = store.read.bind(store);
+    const write = store.write.bind(store);
+    store.read = (key) => (calls.push('read'), read(key));
+    store.write = (key, value, revision) => (
+      calls.push(`write@${revision}`),
+      write(key, value, revision)
+    );
+    const a = clocked(10_000, store);
+    expect(await a.recent.repeatOf(push('e1'), WEB)).toBeUndefined();
+    expect(calls).toEqual(['write@0']);
+    // a replica that knows nothing of it (just started) creates, fails, reads and finds the repeat
+    calls.length = 0;
+    const b = clocked(10_000, store);
+    expect(await b.recent.repeatOf(push('e2'), WEB)).toEqual({ eventId: 'e1', ageMs: 0 });
+    expect(calls).toEqual(['write@0', 'read']);
+  });
+
+  it('says a push is likely new unless it remembers it dispatched, or is claiming its tag now', async () => {
+    const store = new MemoryCasStore<LastDispatch>();
+    const { recent } = clocked(10_000, store);
+    expect(recent.likelyNew(push('e1'), WEB)).toBe(true);
+    const write = store.write.bind(store);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    store.write = async (key, value, revision) => (await held, write(key, value, revision));
+    const claim = recent.repeatOf(push('e1'), WEB);
+    expect(recent.likelyNew(push('e2'), WEB)).toBe(false);
+    expect(recent.likelyNew(push('e2', { tag: '2.0' }), WEB)).toBe(true);
+    release();
+    expect(await claim).toBeUndefined();
+    expect(recent.likelyNew(push('e2'), WEB)).toBe(false);
+    expect(recent.likelyNew(push('e2', { digest: OTHER }), WEB)).toBe(true);
+    expect(recent.likelyNew(push('e2'), ['Deployment/shop/api'])).toBe(true);
+    expect(recent.likelyNew(push('e2', { digest: undefined }), WEB)).toBe(true);
   });
 
   it('reads again before it calls a push a repeat on what it remembers (another replica moved the tag)', async () => {

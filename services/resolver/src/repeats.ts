@@ -23,6 +23,12 @@ export interface Dispatch {
 export interface RecentPushes {
   /** The dispatch this event repeats, if any; otherwise claims it as the last dispatch now. */
   repeatOf(event: ImagePushed, workloads: readonly string[]): Promise<Dispatch | undefined>;
+  /**
+   * False when this replica has reason to think `event` repeats a dispatch: what it remembers of
+   * the image and tag says so, or a claim of them is under way here right now. True otherwise —
+   * most pushes: the resolver then records its decision while the claim is made (handler.ts).
+   */
+  likelyNew(event: ImagePushed, workloads: readonly string[]): boolean;
 }
 
 /** The last dispatch of one image and tag. */
@@ -67,9 +73,10 @@ function repeats(
 
 /**
  * The value per key this replica last wrote or read, so a claim usually costs one round trip: a
- * compare-and-set on the remembered revision. What it remembers is never trusted for a verdict of
- * "repeat" (that is read again first); a stale "not a repeat" only makes the compare-and-set
- * fail, and the key is read and judged again.
+ * compare-and-set on the remembered revision, or for a key it knows nothing of, a create. What it
+ * remembers is never trusted for a verdict of "repeat" (that is read again first); a stale "not a
+ * repeat", or a create where the key exists, only makes the write fail, and the key is read and
+ * judged again.
  */
 function memory() {
   const known = new Map<string, Versioned<LastDispatch>>();
@@ -88,28 +95,51 @@ export function createRecentPushes(options: RecentPushesOptions): RecentPushes {
   const { windowMs, store } = options;
   const now = options.now ?? Date.now;
   const known = memory();
+  /** Keys with a claim under way in this replica. */
+  const claiming = new Map<string, number>();
+  const judged = (event: ImagePushed) => windowMs > 0 && event.digest !== undefined;
+  const keyOf = (event: ImagePushed) => kvKey(`${event.image}:${event.tag ?? ''}`);
+  const claim = async (event: ImagePushed & { digest: string }, key: string, targets: string) => {
+    let current: Versioned<LastDispatch> = known.get(key) ?? { value: undefined, revision: 0 };
+    let fresh = false;
+    for (let attempt = 0; attempt < MAX_CLAIMS; attempt += 1) {
+      const at = now();
+      const last = current.value;
+      if (repeats(last, event, targets, at, windowMs)) {
+        if (fresh) return { eventId: last.eventId, ageMs: Math.max(0, at - last.at) };
+      } else {
+        const mine = { eventId: event.id, digest: event.digest, workloads: targets, at };
+        const revision = await store.write(key, mine, current.revision);
+        if (revision > 0) return void known.set(key, { value: mine, revision });
+      }
+      current = known.set(key, await store.read(key));
+      fresh = true;
+    }
+    return undefined;
+  };
   return {
     async repeatOf(event, workloads) {
-      if (windowMs <= 0 || event.digest === undefined) return undefined;
-      const key = kvKey(`${event.image}:${event.tag ?? ''}`);
-      const targets = kvKey(workloads.join('\n'));
-      const remembered = known.get(key);
-      let current = remembered ?? known.set(key, await store.read(key));
-      let fresh = remembered === undefined;
-      for (let claim = 0; claim < MAX_CLAIMS; claim += 1) {
-        const at = now();
-        const last = current.value;
-        if (repeats(last, event, targets, at, windowMs)) {
-          if (fresh) return { eventId: last.eventId, ageMs: Math.max(0, at - last.at) };
-        } else {
-          const mine = { eventId: event.id, digest: event.digest, workloads: targets, at };
-          const revision = await store.write(key, mine, current.revision);
-          if (revision > 0) return void known.set(key, { value: mine, revision });
-        }
-        current = known.set(key, await store.read(key));
-        fresh = true;
+      if (!judged(event)) return undefined;
+      const key = keyOf(event);
+      claiming.set(key, (claiming.get(key) ?? 0) + 1);
+      try {
+        return await claim(
+          event as ImagePushed & { digest: string },
+          key,
+          kvKey(workloads.join('\n')),
+        );
+      } finally {
+        const left = (claiming.get(key) ?? 1) - 1;
+        if (left === 0) claiming.delete(key);
+        else claiming.set(key, left);
       }
-      return undefined;
+    },
+    likelyNew(event, workloads) {
+      if (!judged(event)) return true;
+      const key = keyOf(event);
+      if (claiming.has(key)) return false;
+      const last = known.get(key)?.value;
+      return !repeats(last, event, kvKey(workloads.join('\n')), now(), windowMs);
     },
   };
 }
