@@ -65,6 +65,13 @@ function handler(overrides: Partial<HandlerDeps> = {}) {
   });
 }
 
+/** The subjects a push to both shop workloads publishes: a request each, then the fate. */
+const DISPATCHED_TO_BOTH = [
+  'onpush.restart.ops',
+  'onpush.restart.shop',
+  'onpush.outcome.dispatched',
+];
+
 const bodyOf = (out: Outgoing): unknown => JSON.parse(new TextDecoder().decode(out.data));
 
 describe('resolver handler', () => {
@@ -195,11 +202,7 @@ describe('resolver handler', () => {
     const replay = await handle(
       incoming(pushed({ id: 'evt-3', digest }), { 'Onpush-Replay-Of': 'dl-1' }),
     );
-    expect(replay.map((o) => o.subject)).toEqual([
-      'onpush.restart.ops',
-      'onpush.restart.shop',
-      'onpush.outcome.dispatched',
-    ]);
+    expect(replay.map((o) => o.subject)).toEqual(DISPATCHED_TO_BOTH);
   });
 
   it('emits only no-match when no workload runs the image', async () => {
@@ -326,11 +329,7 @@ describe('resolver handler', () => {
     const recent = createRecentPushes({ windowMs: 10_000, store: slow<LastDispatch>('claim') });
     const out = await handler({ decisions, recent })(incoming(pushed({ digest })));
     expect(pending.sort()).toEqual(['claim', 'decision']);
-    expect(out.map((o) => o.subject)).toEqual([
-      'onpush.restart.ops',
-      'onpush.restart.shop',
-      'onpush.outcome.dispatched',
-    ]);
+    expect(out.map((o) => o.subject)).toEqual(DISPATCHED_TO_BOTH);
   });
 
   it('dispatches a storm of one push once per replica: copies judged at once wait for the first claim', async () => {
@@ -359,11 +358,7 @@ describe('resolver handler', () => {
     const decisions = memoryDecisions();
     const handle = handler({ decisions, recent: mine });
     const out = await handle(incoming(pushed({ id: 'evt-1', digest })));
-    expect(out.map((o) => o.subject)).toEqual([
-      'onpush.restart.ops',
-      'onpush.restart.shop',
-      'onpush.outcome.dispatched',
-    ]);
+    expect(out.map((o) => o.subject)).toEqual(DISPATCHED_TO_BOTH);
     expect(await decisions.recall('evt-1')).toMatchObject({ fate: 'dispatched' });
     // and the next copy, judged on what the claim read, ends ignored
     const next = await handle(incoming(pushed({ id: 'evt-2', digest })));
