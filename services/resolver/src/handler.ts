@@ -161,8 +161,8 @@ const repeatDetail = (first: Dispatch): string =>
  * recorded (decisions.ts) before anything is published; resolves with the decision that holds.
  *
  * Most pushes are no repeat, and this replica usually knows it (RecentPushes.likelyNew): then
- * `dispatched` is recorded while the claim of the image and tag is made, one round trip instead
- * of two on the way to the restart. Should the claim still find a repeat (another replica
+ * `dispatched` is recorded while the claim of the image and tag is made: one round trip, not two
+ * or three, on the way to the restart. Should the claim still find a repeat (another replica
  * dispatched the same push a moment before), the recorded decision holds and the requests go out:
  * the restarter finds the workloads already on that digest and ends them `unchanged`. While a claim
  * of the same image and tag is under way in this replica, the next copies take the careful way
