@@ -42,7 +42,7 @@ const REPLICAS = 2;
  * How long the killed node stays down: past the recovery JetStream's design allows — an election
  * after 4–9 s (each raft group draws its own timeout; a second round if the first splits the two
  * votes left), then a stage's pull expires and is renewed at the new leader within 5 s. Runs
- * measured the first PATCH 4.8–14.3 s after the kill; one fresh-clone CI run saw none within the
+ * measured the longest push → PATCH at 4.8–14.3 s; one fresh-clone CI run saw no PATCH within the
  * 15 s this window was then.
  */
 const DOWN_MS = 25_000;
