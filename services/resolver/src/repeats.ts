@@ -97,9 +97,8 @@ export function createRecentPushes(options: RecentPushesOptions): RecentPushes {
   const known = memory();
   /** Keys with a claim under way in this replica. */
   const claiming = new Map<string, number>();
-  const judged = (event: ImagePushed) => windowMs > 0 && event.digest !== undefined;
   const keyOf = (event: ImagePushed) => kvKey(`${event.image}:${event.tag ?? ''}`);
-  const claim = async (event: ImagePushed & { digest: string }, key: string, targets: string) => {
+  const claim = async (event: ImagePushed, digest: string, key: string, targets: string) => {
     let current: Versioned<LastDispatch> = known.get(key) ?? { value: undefined, revision: 0 };
     let fresh = false;
     for (let attempt = 0; attempt < MAX_CLAIMS; attempt += 1) {
@@ -108,7 +107,7 @@ export function createRecentPushes(options: RecentPushesOptions): RecentPushes {
       if (repeats(last, event, targets, at, windowMs)) {
         if (fresh) return { eventId: last.eventId, ageMs: Math.max(0, at - last.at) };
       } else {
-        const mine = { eventId: event.id, digest: event.digest, workloads: targets, at };
+        const mine = { eventId: event.id, digest, workloads: targets, at };
         const revision = await store.write(key, mine, current.revision);
         if (revision > 0) return void known.set(key, { value: mine, revision });
       }
@@ -119,15 +118,12 @@ export function createRecentPushes(options: RecentPushesOptions): RecentPushes {
   };
   return {
     async repeatOf(event, workloads) {
-      if (!judged(event)) return undefined;
+      const { digest } = event;
+      if (windowMs <= 0 || digest === undefined) return undefined;
       const key = keyOf(event);
       claiming.set(key, (claiming.get(key) ?? 0) + 1);
       try {
-        return await claim(
-          event as ImagePushed & { digest: string },
-          key,
-          kvKey(workloads.join('\n')),
-        );
+        return await claim(event, digest, key, kvKey(workloads.join('\n')));
       } finally {
         const left = (claiming.get(key) ?? 1) - 1;
         if (left === 0) claiming.delete(key);
@@ -135,11 +131,14 @@ export function createRecentPushes(options: RecentPushesOptions): RecentPushes {
       }
     },
     likelyNew(event, workloads) {
-      if (!judged(event)) return true;
+      if (windowMs <= 0 || event.digest === undefined) return true;
       const key = keyOf(event);
       if (claiming.has(key)) return false;
       const last = known.get(key)?.value;
-      return !repeats(last, event, kvKey(workloads.join('\n')), now(), windowMs);
+      // the workloads are hashed only when there is a dispatch to compare them with
+      return (
+        last === undefined || !repeats(last, event, kvKey(workloads.join('\n')), now(), windowMs)
+      );
     },
   };
 }
