@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditFleet } from '@onpush/cli';
-import { STREAMS, fleetWaveSubject } from '@onpush/contracts';
+import { STREAMS, fleetWaveGate, fleetWaveSubject } from '@onpush/contracts';
 import { ANNOTATIONS, kubeHttp, loadKubeConfig, type KubeHttp } from '@onpush/kube';
 import {
   connectNats,
@@ -80,12 +80,12 @@ describe('fleet waves: prod gets a push only once staging rolled it out healthy'
 
   const hubOutcomes = (eventId: string) => hubOutcomesOf(hub, eventId);
 
-  const outcomeOf = (eventId: string, cluster: ClusterName, fate: string) =>
+  const outcomeOf = (eventId: string, cluster: ClusterName, fate: string, timeoutMs = 30_000) =>
     eventually(
       `${fate} of ${eventId} in ${cluster}`,
       async () =>
         (await hubOutcomes(eventId)).find((o) => o.cluster === cluster && o.fate === fate),
-      { timeoutMs: 30_000 },
+      { timeoutMs },
     ).catch(failWith);
 
   const digestIn = async (cluster: ClusterName) => {
@@ -154,7 +154,9 @@ describe('fleet waves: prod gets a push only once staging rolled it out healthy'
     // push, and the parser the supervisor starts again reads the clusters' outcomes (staging's
     // completed rollout among them) before it judges
     await services.crashHub('parser');
-    const restarted = await outcomeOf(eventId, 'prod', 'restarted');
+    // killed with the push in its hands, the gate sees it again only after the ack wait
+    const afterCrash = fleetWaveGate(2).ackWaitMs + 30_000;
+    const restarted = await outcomeOf(eventId, 'prod', 'restarted', afterCrash);
     expect(await digestIn('prod')).toBe(digest(1));
     // not before the soak: both times are stamped by processes on this one machine
     expect(Date.parse(restarted.at) - Date.parse(completed.at)).toBeGreaterThanOrEqual(

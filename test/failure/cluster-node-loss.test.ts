@@ -109,7 +109,7 @@ describe('JetStream cluster: SIGKILL of the node leading the main stream, mid-st
     // and the API server saw at most one PATCH per (workload, digest), the last digest once
     const last = lastDigests(realPushes(sent.pushes));
     expect(patchedTwice(sandbox())).toEqual([]);
-    expect(finalPatchNotOnce(sandbox(), fleet, last)).toEqual([]);
+    expect(finalPatchNotOnce(sandbox(), fleet, last, account.ledger.outcomes)).toEqual([]);
     expect(await staleWorkloads(run.kube, fleet, last)).toEqual([]);
 
     // and with two nodes left, restarts went on (after the election)

@@ -129,7 +129,7 @@ describe('JetStream cluster: the main stream leader partitioned from the other t
     );
     const last = lastDigests(realPushes(sent.pushes));
     expect(patchedTwice(sandbox())).toEqual([]);
-    expect(finalPatchNotOnce(sandbox(), fleet, last)).toEqual([]);
+    expect(finalPatchNotOnce(sandbox(), fleet, last, account.ledger.outcomes)).toEqual([]);
     expect(await staleWorkloads(run.kube, fleet, last)).toEqual([]);
 
     // and the majority went on restarting workloads during the partition

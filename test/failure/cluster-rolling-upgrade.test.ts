@@ -89,7 +89,7 @@ describe('JetStream cluster: a rolling restart of every node, mid-storm', () => 
     // and the API server saw at most one PATCH per (workload, digest), the last digest once
     const last = lastDigests(realPushes(sent.pushes));
     expect(patchedTwice(sandbox())).toEqual([]);
-    expect(finalPatchNotOnce(sandbox(), fleet, last)).toEqual([]);
+    expect(finalPatchNotOnce(sandbox(), fleet, last, account.ledger.outcomes)).toEqual([]);
     expect(await staleWorkloads(run.kube, fleet, last)).toEqual([]);
 
     const timing = pushToPatch(sandbox(), fleet, sent);

@@ -112,7 +112,7 @@ describe('crash storm: kill -9 each service in turn while pushes arrive', () => 
     // the API server's audit log shows no (workload, digest) patched twice
     const last = lastDigests(pushes);
     expect(patchedTwice(sandbox())).toEqual([]);
-    expect(finalPatchNotOnce(sandbox(), fleet, last)).toEqual([]);
+    expect(finalPatchNotOnce(sandbox(), fleet, last, account.ledger.outcomes)).toEqual([]);
 
     // and every workload carries the last digest pushed for its image
     expect(await staleWorkloads(run.kube, fleet, last)).toEqual([]);

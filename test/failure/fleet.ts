@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
+import type { Outcome } from '@onpush/contracts';
 import { auditedDeploymentWrites, kubeconfig, type Sandbox } from '@onpush/sandbox';
 import {
   deployment,
@@ -175,15 +176,48 @@ export function patchedTwice(sandbox: Sandbox): string[] {
   return [...auditedRestarts(sandbox)].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`);
 }
 
-/** Workloads whose last digest the API server did not patch exactly once. */
+/**
+ * Workloads whose last digest the API server did not patch exactly once. Given the outcomes
+ * (the ledger), each names what the API server and onpush saw of that workload, so a failure
+ * says why without a second run.
+ */
 export function finalPatchNotOnce(
   sandbox: Sandbox,
   fleet: Fleet,
   last: Map<string, string>,
+  outcomes?: readonly Outcome[],
 ): string[] {
   const restarts = auditedRestarts(sandbox);
-  return fleet.workloads
-    .map((w) => `${keyOf(w)} ${last.get(w.image) ?? '-'}`)
-    .filter((key) => restarts.get(key) !== 1)
-    .map((key) => `${key} patched ${restarts.get(key) ?? 0} times`);
+  const failing = fleet.workloads.filter(
+    (w) => restarts.get(`${keyOf(w)} ${last.get(w.image) ?? '-'}`) !== 1,
+  );
+  return failing.map((w) => {
+    const key = `${keyOf(w)} ${last.get(w.image) ?? '-'}`;
+    const line = `${key} patched ${restarts.get(key) ?? 0} times`;
+    return outcomes === undefined ? line : `${line}\n${historyOf(sandbox, w, outcomes)}`;
+  });
+}
+
+const short = (digest: string | undefined): string => (digest ?? '-').slice(7, 19);
+
+/** The audited writes to a workload and onpush's outcomes for it and its image, oldest first. */
+function historyOf(sandbox: Sandbox, w: Workload, outcomes: readonly Outcome[]): string {
+  const writes = auditedDeploymentWrites(sandbox.need('kube').auditLogPath)
+    .filter((a) => a.namespace === w.namespace && a.name === w.name)
+    .map(
+      (a) => `  ${a.at} ${a.verb} ${a.code} ${short(a.templateAnnotations[ANNOTATIONS.digest])}`,
+    );
+  const mine = outcomes
+    .filter((o) =>
+      o.workload
+        ? o.workload.namespace === w.namespace && o.workload.name === w.name
+        : o.image === w.image,
+    )
+    .map(
+      (o) =>
+        `  ${o.at} ${o.eventId} ${o.fate}${o.workload ? '' : ' (event)'} ${short(o.digest)}` +
+        `${o.pushedAt ? ` pushed ${o.pushedAt}` : ''} ${o.reason ?? ''} ${o.detail ?? ''}`,
+    )
+    .sort();
+  return [' audited:', ...writes, ' outcomes:', ...mine].join('\n');
 }

@@ -117,7 +117,7 @@ describe('ingest crash between the JetStream ack and the Pub/Sub ack', () => {
     // and no (workload, digest) was patched twice; every workload ends on its last digest
     const last = lastDigests(pushes);
     expect(patchedTwice(sandbox())).toEqual([]);
-    expect(finalPatchNotOnce(sandbox(), fleet, last)).toEqual([]);
+    expect(finalPatchNotOnce(sandbox(), fleet, last, account.ledger.outcomes)).toEqual([]);
     expect(await staleWorkloads(run.kube, fleet, last)).toEqual([]);
   });
 });

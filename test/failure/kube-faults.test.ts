@@ -182,7 +182,9 @@ describe('Kubernetes API faults: throttling, errors, conflicts, resets, latency,
     expect(await staleWorkloads(run.kube, fleet, lastDigests(pushes))).toEqual([]);
     // and still no (workload, digest) was patched twice, each last digest exactly once
     expect(patchedTwice(sandbox())).toEqual([]);
-    expect(finalPatchNotOnce(sandbox(), fleet, lastDigests(pushes))).toEqual([]);
+    expect(
+      finalPatchNotOnce(sandbox(), fleet, lastDigests(pushes), account.ledger.outcomes),
+    ).toEqual([]);
     const listed = JSON.parse(
       await onpush(['dlq', 'ls', '--stage', 'restarter', '--reason', 'http_403', '--json'], {
         NATS_URL: natsUrl,

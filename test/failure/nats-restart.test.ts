@@ -114,7 +114,7 @@ describe('NATS restart: the broker stops mid-storm and comes back on the same st
     // no (workload, digest) was patched twice, and every workload ends on its last digest
     const last = lastDigests(pushes);
     expect(patchedTwice(sandbox())).toEqual([]);
-    expect(finalPatchNotOnce(sandbox(), fleet, last)).toEqual([]);
+    expect(finalPatchNotOnce(sandbox(), fleet, last, account.ledger.outcomes)).toEqual([]);
     expect(await staleWorkloads(run.kube, fleet, last)).toEqual([]);
   });
 });

@@ -269,7 +269,7 @@ describe('scale-out storm: three replicas of every stage, kill -9 of services an
     for (let r = 0; r < ROUNDS; r += 1)
       for (const image of fleet.images) last.set(image, digestOf(image, r));
     expect(patchedTwice(sandbox())).toEqual([]);
-    expect(finalPatchNotOnce(sandbox(), fleet, last)).toEqual([]);
+    expect(finalPatchNotOnce(sandbox(), fleet, last, account.ledger.outcomes)).toEqual([]);
     expect(await staleWorkloads(run.kube, fleet, last)).toEqual([]);
   });
 });

@@ -107,6 +107,6 @@ describe('watch broken: the API server restarts while pushes arrive', () => {
     const last = lastDigests([...pushes, ...latePushes.flat()]);
     expect(await staleWorkloads(run.kube, all, last)).toEqual([]);
     expect(patchedTwice(sandbox())).toEqual([]);
-    expect(finalPatchNotOnce(sandbox(), all, last)).toEqual([]);
+    expect(finalPatchNotOnce(sandbox(), all, last, account.ledger.outcomes)).toEqual([]);
   });
 });

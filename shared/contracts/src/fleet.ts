@@ -131,7 +131,9 @@ export function fleetWaveConsumer(wave: number): FleetWaveConsumer {
  * The hub's gate of wave `wave`: the parser's durable consumer of `onpush.pushed` that holds each
  * push (NAKs with a delay) until the wave before settled it, then lets it through on
  * `onpush.fleet.wave.<wave>` — or ends it `halted` for the wave's clusters. A wait is no failure:
- * its max deliver outlasts FLEET_WAVE_TIMEOUT's longest (a week: ~121,000 holds of 5 s).
+ * its max deliver outlasts FLEET_WAVE_TIMEOUT's longest (a week: ~121,000 holds of 5 s). Judging
+ * a push takes milliseconds, so the ack wait is the parser's own (10 s): a push in the hands of a
+ * parser killed mid-judgement is judged again 10 s later, not 30.
  */
 export function fleetWaveGate(wave: number): ConsumerSpec {
   return {
@@ -143,7 +145,7 @@ export function fleetWaveGate(wave: number): ConsumerSpec {
     ackPolicy: 'explicit',
     deliverPolicy: 'all',
     replayPolicy: 'instant',
-    ackWaitMs: 30_000,
+    ackWaitMs: 10_000,
     maxAckPending: 10_000,
     maxDeliver: 1_000_000,
     backoffMs: [],
