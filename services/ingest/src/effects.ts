@@ -179,8 +179,9 @@ export function ingestService({ config, log, metrics, endpoints, fetcher }: Inge
   const anonymous = config.INSECURE_ALLOW_ANONYMOUS_PUSH && !config.PUBSUB_PULL;
   const http = endpoints !== undefined || anonymous;
   let remembered: RepeatMemory | undefined;
-  // Refused at once, as a publish is, while nothing could be stored anyway. The bucket is read
-  // before anything is published, so its reads count towards moving off a stranded server too.
+  // Refused at once, as a publish is, while nothing could be stored anyway. The bucket, when read,
+  // is read before anything is published, so its reads count towards moving off a stranded server
+  // too.
   const repeats: RepeatMemory = {
     seen: (key) => {
       const refused = refusal() ?? (remembered ? undefined : new NotConnectedError('no bucket'));

@@ -8,6 +8,7 @@ import { createLogger, createMetrics } from '@onpush/telemetry';
 import { ingestMetrics } from './metrics.js';
 import { PayloadTooLargeError } from './payload-limit.js';
 import { EnvelopeError, parseEnvelope, pushRoute } from './push.js';
+import { PUBLISH_CLOCK_SKEW_MS, brokerDeduplicates, type RepeatMemory } from './repeats.js';
 
 const log = createLogger({ service: 'ingest-test' }, { write: () => undefined });
 const garBody =
@@ -26,7 +27,13 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function start(publish: Publish, maxBodyBytes = 4096): Promise<string> {
+const NOW = new Date('2025-05-05T05:05:05.000Z');
+
+async function start(
+  publish: Publish,
+  maxBodyBytes = 4096,
+  repeats?: RepeatMemory,
+): Promise<string> {
   const metrics = ingestMetrics(createMetrics('ingest-test'));
   server = await startHttp({
     port: 0,
@@ -40,7 +47,8 @@ async function start(publish: Publish, maxBodyBytes = 4096): Promise<string> {
         maxBodyBytes,
         metrics,
         log,
-        now: () => new Date('2025-05-05T05:05:05.000Z'),
+        now: () => NOW,
+        repeats,
       }),
     ],
   });
@@ -188,6 +196,78 @@ describe('push route', () => {
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST');
     expect((await post(`${url}/elsewhere`, '{}')).status).toBe(404);
+  });
+});
+
+/** A repeats bucket in memory that counts its reads. */
+function memory(): RepeatMemory & { reads: string[]; kept: Map<string, string> } {
+  const kept = new Map<string, string>();
+  const reads: string[] = [];
+  return {
+    reads,
+    kept,
+    seen: (key) => {
+      reads.push(key);
+      return Promise.resolve(kept.get(key));
+    },
+    remember: (key, eventId) => {
+      if (!kept.has(key)) kept.set(key, eventId);
+      return Promise.resolve();
+    },
+  };
+}
+
+// Given ingest's repeats bucket (what was stored in the last day) and JetStream's own
+// de-duplication (Nats-Msg-Id = the event id, within the stream's duplicate window)
+describe('repeats of a push', () => {
+  const at = (msAgo: number) => ({ ...goodMessage, publishTime: new Date(NOW.getTime() - msAgo) });
+
+  it('a message younger than the duplicate window is not looked up: JetStream refuses its copy', async () => {
+    const repeats = memory();
+    const calls: Call[] = [];
+    const stored = new Set<string>();
+    // JetStream within its window: a second publish with the same Nats-Msg-Id is a duplicate
+    const publish: Publish = (subject, data, options) => {
+      calls.push({ subject, data, options });
+      const duplicate = stored.has(options.msgId ?? '');
+      stored.add(options.msgId ?? '');
+      return Promise.resolve({ stream: 'ONPUSH', seq: stored.size, duplicate });
+    };
+    const url = await start(publish, 4096, repeats);
+    const fresh = envelope(at(5_000));
+    expect((await post(`${url}/pubsub/push`, fresh)).status).toBe(204);
+    expect((await post(`${url}/pubsub/push`, fresh)).status).toBe(204);
+    // no read on the way in; remembered all the same, for a replay after the window
+    expect(repeats.reads).toEqual([]);
+    expect([...repeats.kept.keys()]).toEqual(['gar:2070443601311540']);
+    expect(calls.map((c) => c.options.msgId)).toEqual([
+      'gar:2070443601311540',
+      'gar:2070443601311540',
+    ]);
+    expect(stored.size).toBe(1);
+  });
+
+  it('an older message is looked up: one remembered is answered 204 and not published again', async () => {
+    const repeats = memory();
+    repeats.kept.set('gar:2070443601311540', 'gar:2070443601311540');
+    const { publish, calls } = recording();
+    const url = await start(publish, 4096, repeats);
+    expect((await post(`${url}/pubsub/push`, envelope(at(10 * 60_000)))).status).toBe(204);
+    expect(repeats.reads).toEqual(['gar:2070443601311540']);
+    expect(calls).toEqual([]);
+  });
+
+  it('judges by the publish time, allowing the clock skew either way', () => {
+    const window = 120_000;
+    const ago = (ms: number) => new Date(NOW.getTime() - ms);
+    expect(brokerDeduplicates(ago(0), NOW, window)).toBe(true);
+    expect(brokerDeduplicates(ago(window - PUBLISH_CLOCK_SKEW_MS), NOW, window)).toBe(true);
+    expect(brokerDeduplicates(ago(window - PUBLISH_CLOCK_SKEW_MS + 1), NOW, window)).toBe(false);
+    expect(brokerDeduplicates(ago(-PUBLISH_CLOCK_SKEW_MS), NOW, window)).toBe(true);
+    expect(brokerDeduplicates(ago(-PUBLISH_CLOCK_SKEW_MS - 1), NOW, window)).toBe(false);
+    expect(brokerDeduplicates(ago(0).toISOString(), NOW, window)).toBe(true);
+    expect(brokerDeduplicates('not a time', NOW, window)).toBe(false);
+    expect(brokerDeduplicates(undefined, NOW, window)).toBe(false);
   });
 });
 

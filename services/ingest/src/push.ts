@@ -14,7 +14,7 @@ import {
 import { storeOversized } from './dead-letter.js';
 import { countStored, type IngestMetrics } from './metrics.js';
 import { PayloadTooLargeError } from './payload-limit.js';
-import type { RepeatMemory } from './repeats.js';
+import { brokerDeduplicates, type RepeatMemory } from './repeats.js';
 import { bindingHeaders } from './webhooks/delivery.js';
 import type { Endpoint } from './webhooks/endpoints.js';
 import { isJsonType, mediaType } from './webhooks/request.js';
@@ -206,7 +206,9 @@ export async function storeEnvelope(
   }
   try {
     const key = garEventId(delivery.messageId);
-    if ((await options.repeats?.seen(key)) !== undefined) {
+    const now = options.now?.() ?? new Date();
+    const read = !brokerDeduplicates(delivery.publishTime, now);
+    if (read && (await options.repeats?.seen(key)) !== undefined) {
       options.metrics.deliveries.inc({ via: 'push', result: 'duplicate' });
       return { status: 204 };
     }

@@ -2,6 +2,7 @@
 // again is a repeat, answered as a duplicate and stored no second time. JetStream's own
 // de-duplication window is minutes; a replayed request can come much later.
 import { createHash } from 'node:crypto';
+import { TOPOLOGY } from '@onpush/contracts';
 import { kvKey, type CasStore } from '@onpush/nats';
 import type { Endpoint } from './webhooks/endpoints.js';
 
@@ -51,4 +52,25 @@ export function repeatKey(
 ) {
   if (endpoint.auth.type !== 'hmac') return eventId;
   return `${endpoint.source}:signed-body:${createHash('sha256').update(body).digest('hex')}`;
+}
+
+/** How far the publisher's clock (Pub/Sub's) may be from this one's, judging a message's age. */
+export const PUBLISH_CLOCK_SKEW_MS = 30_000;
+
+/**
+ * True when JetStream alone keeps a copy of this Pub/Sub message from being stored twice, so the
+ * repeats bucket need not be read first: any earlier copy was stored after the message was
+ * published, and a message younger than the stream's duplicate window (less the clock skew) was
+ * therefore stored within that window — its publish, whose Nats-Msg-Id is the event id, is answered
+ * as a duplicate. Older messages, ones without a publish time and ones dated too far ahead are read
+ * for (a replay may come a day later).
+ */
+export function brokerDeduplicates(
+  publishTime: Date | string | undefined,
+  now: Date,
+  windowMs: number = TOPOLOGY.streams.main.duplicateWindowMs,
+): boolean {
+  if (publishTime === undefined) return false;
+  const age = now.getTime() - new Date(publishTime).getTime();
+  return age >= -PUBLISH_CLOCK_SKEW_MS && age <= windowMs - PUBLISH_CLOCK_SKEW_MS;
 }
