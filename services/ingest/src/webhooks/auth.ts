@@ -5,7 +5,7 @@ import { AuthError } from './errors.js';
 import type { Fetcher } from './fetch.js';
 import { JwksKeys } from './jwks.js';
 import { headerOf } from './request.js';
-import { verifyOidc } from './oidc.js';
+import { VerifiedTokens, verifyOidc } from './oidc.js';
 import { safeEqual } from './secret.js';
 import { SnsCertificates, verifySns } from './sns.js';
 
@@ -74,10 +74,12 @@ export function authenticator(auth: EndpointAuth, deps: AuthDeps = {}): Authenti
       return path(auth);
     case 'oidc': {
       const keys = new JwksKeys(auth.keys, deps.fetcher, deps.now);
+      const verified = new VerifiedTokens();
+      const now = deps.now ?? Date.now;
       return {
         needsBody: false,
         verify: async ({ headers }) =>
-          void (await verifyOidc(headers.authorization, auth, keys, (deps.now ?? Date.now)())),
+          void (await verifyOidc(headers.authorization, auth, keys, now(), verified)),
       };
     }
     case 'sns': {

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError, AuthUnavailableError } from './errors.js';
 import { JwksKeys } from './jwks.js';
-import { verifyOidc, type OidcPolicy } from './oidc.js';
+import {
+  VERIFIED_TOKEN_MS,
+  VerifiedTokens,
+  verifyOidc,
+  type KeySource,
+  type OidcPolicy,
+} from './oidc.js';
 import { rsaSigner, serve, signJwt } from './senders.test-support.js';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
@@ -93,6 +99,65 @@ describe('Pub/Sub push OIDC token', () => {
     await expect(verifyOidc(bearer(claims), policy, nowhere, NOW)).rejects.toBeInstanceOf(
       AuthUnavailableError,
     );
+  });
+});
+
+// Given an endpoint's cache of the tokens it verified lately
+describe('a token seen again', () => {
+  /** The JWKS keys, counting how often a signature needed one. */
+  const counting = () => {
+    const source = { asked: 0, key: (kid: string) => ((source.asked += 1), keys.key(kid)) };
+    return source satisfies KeySource;
+  };
+  const verify = (authorization: string, source: KeySource, cache: VerifiedTokens, at = NOW) =>
+    verifyOidc(authorization, policy, source, at, cache);
+
+  it('is accepted without its signature checked again, within the trust time', async () => {
+    const source = counting();
+    const cache = new VerifiedTokens();
+    const token = bearer(claims);
+    await expect(verify(token, source, cache)).resolves.toMatchObject({ email: claims.email });
+    await expect(verify(token, source, cache, NOW + 1_000)).resolves.toMatchObject({
+      email: claims.email,
+    });
+    expect(source.asked).toBe(1);
+    // past the trust time it is verified again
+    await verify(token, source, cache, NOW + VERIFIED_TOKEN_MS);
+    expect(source.asked).toBe(2);
+  });
+
+  it('is refused once expired (beyond the skew), though verified moments before', async () => {
+    const source = counting();
+    const cache = new VerifiedTokens();
+    const token = bearer({ ...claims, exp: now + 5 });
+    await verify(token, source, cache);
+    await expect(verify(token, source, cache, NOW + 34_000)).resolves.toBeDefined();
+    await expect(verify(token, source, cache, NOW + 36_000)).rejects.toMatchObject({
+      reason: 'expired',
+    });
+  });
+
+  it('is checked every time when it failed: a refused token is never kept', async () => {
+    const source = counting();
+    const cache = new VerifiedTokens();
+    for (const forged of [
+      `Bearer ${signJwt(attacker, claims)}`,
+      bearer({ ...claims, email: 'x@y.z' }),
+    ]) {
+      await expect(verify(forged, source, cache)).rejects.toBeInstanceOf(AuthError);
+      await expect(verify(forged, source, cache)).rejects.toBeInstanceOf(AuthError);
+    }
+    expect(source.asked).toBe(4);
+  });
+
+  it('keeps at most its limit, forgetting the least recently verified', async () => {
+    const source = counting();
+    const cache = new VerifiedTokens(VERIFIED_TOKEN_MS, 2);
+    const [a, b, c] = [1, 2, 3].map((n) => bearer({ ...claims, sub: `s-${n}` }));
+    for (const token of [a!, b!, c!, c!, b!]) await verify(token, source, cache);
+    expect(source.asked).toBe(3);
+    await verify(a!, source, cache);
+    expect(source.asked).toBe(4);
   });
 });
 

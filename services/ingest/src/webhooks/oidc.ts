@@ -51,19 +51,63 @@ function checkGoogleClaims(claims: JWTPayload, policy: OidcPolicy, nowMs: number
     throw new AuthError('unverified_email', 'the token email is not verified');
 }
 
+/** How long a verified token is taken on trust at most, and how many are kept. */
+export const VERIFIED_TOKEN_MS = 60_000;
+export const VERIFIED_TOKENS_KEPT = 256;
+
+/**
+ * The tokens one endpoint verified lately, each exactly as sent (signature included), with its
+ * claims. A sender reuses its token for many requests (Pub/Sub's are valid for an hour), and the
+ * RS256 check runs on Node's thread pool: a token seen again within VERIFIED_TOKEN_MS, and before
+ * its exp (plus the clock skew), is accepted without it. Nothing else about the token can change
+ * meanwhile — its issuer, audience, email, iat and nbf were checked against the same policy — so
+ * only time is checked again; a key rotated out of the JWKS stops a cached token within a minute.
+ * Only tokens that verified are kept.
+ */
+export class VerifiedTokens {
+  private readonly verified = new Map<string, { claims: JWTPayload; until: number }>();
+
+  constructor(
+    private readonly trustMs = VERIFIED_TOKEN_MS,
+    private readonly limit = VERIFIED_TOKENS_KEPT,
+  ) {}
+
+  get(token: string, nowMs: number): JWTPayload | undefined {
+    const entry = this.verified.get(token);
+    if (entry === undefined) return undefined;
+    if (nowMs < entry.until) return entry.claims;
+    this.verified.delete(token);
+    return undefined;
+  }
+
+  add(token: string, claims: JWTPayload, policy: OidcPolicy, nowMs: number): void {
+    const expires = (claims.exp ?? 0) * 1000 + policy.clockSkewMs;
+    this.verified.delete(token);
+    this.verified.set(token, { claims, until: Math.min(nowMs + this.trustMs, expires) });
+    if (this.verified.size > this.limit) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest !== undefined) this.verified.delete(oldest);
+    }
+  }
+}
+
 /**
  * Verifies a Google-signed OIDC ID token (Pub/Sub push) with jose: RS256 only, with the key
  * named by `kid`; issuer, audience, exp / nbf within the clock skew; then the service-account
  * email, email_verified and iat. Throws AuthError with the reason (the 401's metric label), or
- * AuthUnavailableError when the keys cannot be fetched.
+ * AuthUnavailableError when the keys cannot be fetched. With `verified`, a token it verified
+ * lately is accepted again without its signature being checked (VerifiedTokens).
  */
 export async function verifyOidc(
   authorization: string | undefined,
   policy: OidcPolicy,
   keys: KeySource,
   nowMs: number = Date.now(),
+  verified?: VerifiedTokens,
 ): Promise<Record<string, unknown>> {
   const token = bearerToken(authorization);
+  const known = verified?.get(token, nowMs);
+  if (known !== undefined) return known;
   let claims: JWTPayload;
   try {
     ({ payload: claims } = await jwtVerify(
@@ -89,5 +133,6 @@ export async function verifyOidc(
     throw new AuthError(reasonOf(error), `the token does not verify: ${(error as Error).message}`);
   }
   checkGoogleClaims(claims, policy, nowMs);
+  verified?.add(token, claims, policy, nowMs);
   return claims;
 }
