@@ -259,6 +259,9 @@ describe('scale-out storm: three replicas of every stage, kill -9 of services an
         .map((s) => `${s.eventId} ${s.dead}`)
         .sort();
       expect(got).toEqual(want);
+      // and nothing else died: no restart request or push of a real image was given up on
+      const dead = account.ledger.outcomes.filter((o) => o.fate === 'dead');
+      expect(dead.map((o) => `${o.eventId} ${o.reason ?? ''}`).sort()).toEqual(want);
     } finally {
       await nc.close();
     }
