@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { ANNOTATIONS, kubeClients, loadKubeConfig, type KubeClients } from '@onpush/kube';
 import type { Outcome } from '@onpush/contracts';
-import { auditedDeploymentWrites, kubeconfig, type Sandbox } from '@onpush/sandbox';
+import {
+  auditedDeploymentWrites,
+  kubeconfig,
+  type AuditedWrite,
+  type Sandbox,
+} from '@onpush/sandbox';
 import {
   deployment,
   ensureNamespaces,
@@ -188,21 +193,25 @@ export function finalPatchNotOnce(
   outcomes?: readonly Outcome[],
 ): string[] {
   const restarts = auditedRestarts(sandbox);
-  const failing = fleet.workloads.filter(
-    (w) => restarts.get(`${keyOf(w)} ${last.get(w.image) ?? '-'}`) !== 1,
-  );
-  return failing.map((w) => {
-    const key = `${keyOf(w)} ${last.get(w.image) ?? '-'}`;
+  const failing = fleet.workloads
+    .map((w) => ({ w, key: `${keyOf(w)} ${last.get(w.image) ?? '-'}` }))
+    .filter(({ key }) => restarts.get(key) !== 1);
+  // the audit log is read again only to explain a failure, and then once
+  const writes =
+    outcomes && failing.length > 0
+      ? auditedDeploymentWrites(sandbox.need('kube').auditLogPath)
+      : [];
+  return failing.map(({ w, key }) => {
     const line = `${key} patched ${restarts.get(key) ?? 0} times`;
-    return outcomes === undefined ? line : `${line}\n${historyOf(sandbox, w, outcomes)}`;
+    return outcomes === undefined ? line : `${line}\n${historyOf(w, writes, outcomes)}`;
   });
 }
 
 const short = (digest: string | undefined): string => (digest ?? '-').slice(7, 19);
 
 /** The audited writes to a workload and onpush's outcomes for it and its image, oldest first. */
-function historyOf(sandbox: Sandbox, w: Workload, outcomes: readonly Outcome[]): string {
-  const writes = auditedDeploymentWrites(sandbox.need('kube').auditLogPath)
+function historyOf(w: Workload, audited: readonly AuditedWrite[], outcomes: readonly Outcome[]) {
+  const writes = audited
     .filter((a) => a.namespace === w.namespace && a.name === w.name)
     .map(
       (a) => `  ${a.at} ${a.verb} ${a.code} ${short(a.templateAnnotations[ANNOTATIONS.digest])}`,

@@ -2,13 +2,19 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseDeadLetter, parseOutcome } from '@onpush/contracts';
-import type { Publish, PublishOptions } from '@onpush/nats';
+import { kvKey, type Publish, type PublishOptions } from '@onpush/nats';
 import { startHttp } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { ingestMetrics } from './metrics.js';
 import { PayloadTooLargeError } from './payload-limit.js';
 import { EnvelopeError, parseEnvelope, pushRoute } from './push.js';
-import { PUBLISH_CLOCK_SKEW_MS, brokerDeduplicates, type RepeatMemory } from './repeats.js';
+import {
+  PUBLISH_CLOCK_SKEW_MS,
+  brokerDeduplicates,
+  repeatMemory,
+  type RepeatMemory,
+} from './repeats.js';
+import { memoryStore } from './repeats.test-support.js';
 
 const log = createLogger({ service: 'ingest-test' }, { write: () => undefined });
 const garBody =
@@ -199,31 +205,13 @@ describe('push route', () => {
   });
 });
 
-/** A repeats bucket in memory that counts its reads. */
-function memory(): RepeatMemory & { reads: string[]; kept: Map<string, string> } {
-  const kept = new Map<string, string>();
-  const reads: string[] = [];
-  return {
-    reads,
-    kept,
-    seen: (key) => {
-      reads.push(key);
-      return Promise.resolve(kept.get(key));
-    },
-    remember: (key, eventId) => {
-      if (!kept.has(key)) kept.set(key, eventId);
-      return Promise.resolve();
-    },
-  };
-}
-
 // Given ingest's repeats bucket (what was stored in the last day) and JetStream's own
 // de-duplication (Nats-Msg-Id = the event id, within the stream's duplicate window)
 describe('repeats of a push', () => {
   const at = (msAgo: number) => ({ ...goodMessage, publishTime: new Date(NOW.getTime() - msAgo) });
 
   it('a message younger than the duplicate window is not looked up: JetStream refuses its copy', async () => {
-    const repeats = memory();
+    const bucket = memoryStore();
     const calls: Call[] = [];
     const stored = new Set<string>();
     // JetStream within its window: a second publish with the same Nats-Msg-Id is a duplicate
@@ -233,13 +221,13 @@ describe('repeats of a push', () => {
       stored.add(options.msgId ?? '');
       return Promise.resolve({ stream: 'ONPUSH', seq: stored.size, duplicate });
     };
-    const url = await start(publish, 4096, repeats);
+    const url = await start(publish, 4096, repeatMemory(bucket));
     const fresh = envelope(at(5_000));
     expect((await post(`${url}/pubsub/push`, fresh)).status).toBe(204);
     expect((await post(`${url}/pubsub/push`, fresh)).status).toBe(204);
     // no read on the way in; remembered all the same, for a replay after the window
-    expect(repeats.reads).toEqual([]);
-    expect([...repeats.kept.keys()]).toEqual(['gar:2070443601311540']);
+    expect(bucket.reads).toEqual([]);
+    expect([...bucket.values.keys()]).toEqual([kvKey('gar:2070443601311540')]);
     expect(calls.map((c) => c.options.msgId)).toEqual([
       'gar:2070443601311540',
       'gar:2070443601311540',
@@ -248,12 +236,13 @@ describe('repeats of a push', () => {
   });
 
   it('an older message is looked up: one remembered is answered 204 and not published again', async () => {
-    const repeats = memory();
-    repeats.kept.set('gar:2070443601311540', 'gar:2070443601311540');
+    const bucket = memoryStore();
+    const key = kvKey('gar:2070443601311540');
+    bucket.values.set(key, { at: NOW.toISOString(), eventId: 'gar:2070443601311540' });
     const { publish, calls } = recording();
-    const url = await start(publish, 4096, repeats);
+    const url = await start(publish, 4096, repeatMemory(bucket));
     expect((await post(`${url}/pubsub/push`, envelope(at(10 * 60_000)))).status).toBe(204);
-    expect(repeats.reads).toEqual(['gar:2070443601311540']);
+    expect(bucket.reads).toEqual([key]);
     expect(calls).toEqual([]);
   });
 

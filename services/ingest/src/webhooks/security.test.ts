@@ -5,11 +5,12 @@ import { createHmac } from 'node:crypto';
 import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { CasStore, Publish, PublishOptions } from '@onpush/nats';
+import type { Publish, PublishOptions } from '@onpush/nats';
 import { startHttp } from '@onpush/service';
 import { createLogger, createMetrics } from '@onpush/telemetry';
 import { ingestMetrics } from '../metrics.js';
-import { repeatMemory, type Remembered } from '../repeats.js';
+import { repeatMemory } from '../repeats.js';
+import { memoryStore } from '../repeats.test-support.js';
 import type { Endpoint } from './endpoints.js';
 import { peerKey } from './peers.js';
 import { webhookRoute } from './route.js';
@@ -41,19 +42,6 @@ const endpoints: Endpoint[] = [
     maxBodyBytes: 4096,
   },
 ];
-
-/** A compare-and-set store in memory, as the KV bucket behaves for one replica. */
-function memoryStore(): CasStore<Remembered> {
-  const values = new Map<string, Remembered>();
-  return {
-    read: (key) => Promise.resolve({ value: values.get(key), revision: values.has(key) ? 1 : 0 }),
-    write: (key, value, revision) => {
-      if (revision === 0 && values.has(key)) return Promise.resolve(0);
-      values.set(key, value);
-      return Promise.resolve(1);
-    },
-  };
-}
 
 let server: Server;
 let port = 0;
