@@ -10,7 +10,7 @@ import {
 } from '@onpush/nats';
 import { Link } from './link.js';
 import { NatsServer } from './nats-server.js';
-import { freePort, waitUntil, type ServerOptions } from './process.js';
+import { SandboxError, freePort, waitUntil, type ServerOptions } from './process.js';
 
 export interface NatsClusterOptions extends ServerOptions {
   /** Nodes (3 in production). */
@@ -150,11 +150,19 @@ export class NatsCluster {
 
   /** Every running node healthy (`/healthz`: JetStream current); `within` ms at most. */
   async waitHealthy(within: number): Promise<void> {
+    let last: string[] = [];
     await waitUntil(
       'every nats-server node healthy',
-      async () => (await Promise.all(this.nodes.map((n) => n.healthy()))).every(Boolean),
+      async () => {
+        last = await Promise.all(this.nodes.map((n) => n.health()));
+        return last.every((h) => h === 'ok');
+      },
       { timeoutMs: within, intervalMs: 100 },
-    );
+    ).catch((error: unknown) => {
+      // say which node was not, and what its /healthz answered last
+      const nodes = last.map((h, i) => `n${i}: ${h}`).join('; ');
+      throw new SandboxError('timeout', `${(error as Error).message} (last /healthz: ${nodes})`);
+    });
   }
 
   /** Per node, how many client connections named `name` it holds (its `/connz`). */

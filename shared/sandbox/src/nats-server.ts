@@ -281,11 +281,17 @@ export class NatsServer {
    * every stream and consumer it holds current with its leader.
    */
   async healthy(): Promise<boolean> {
-    if (!this.process?.running) return false;
+    return (await this.health()) === 'ok';
+  }
+
+  /** What `/healthz` says: `ok`, or why not (its status and body, `down`, the fetch error). */
+  async health(): Promise<string> {
+    if (!this.process?.running) return 'down';
     try {
-      return (await fetch(`http://127.0.0.1:${this.monitorPort}/healthz`)).ok;
-    } catch {
-      return false;
+      const res = await fetch(`http://127.0.0.1:${this.monitorPort}/healthz`);
+      return res.ok ? 'ok' : `${res.status} ${(await res.text()).trim().slice(0, 300)}`;
+    } catch (error) {
+      return `unreachable: ${(error as Error).message}`;
     }
   }
 
