@@ -22,6 +22,7 @@ import {
   type Publish,
 } from '@onpush/nats';
 import type { Logger, Metrics } from '@onpush/telemetry';
+import { LingeringAcks, withAcks } from './acks.js';
 import { tuneConsumer, workingPlan, WorkingKeeper, type ConsumerTuning } from './consumer.js';
 import { deadLetterFor } from './dead-letter.js';
 import { fitDeadLetters } from './dead-letter-fit.js';
@@ -140,6 +141,7 @@ function consumerOf(options: StageOptions<StageStarted>): ConsumerSpec {
 async function openSession<T extends StageStarted>(
   options: StageOptions<T>,
   spec: ConsumerSpec,
+  acks: Pick<LingeringAcks, 'flush'>,
 ): Promise<{ ctx: StageContext; started: T }> {
   const nc = await connectNats({
     url: options.natsUrl,
@@ -161,7 +163,7 @@ async function openSession<T extends StageStarted>(
         }),
     });
     const publish = instrumentPublish(
-      failingOver(publisher(js, undefined, options.cluster), failover),
+      failingOver(withAcks(publisher(js, undefined, options.cluster), acks), failover),
       options.metrics,
     );
     const ctx = { nc, js, publish, failover };
@@ -180,6 +182,7 @@ function deliveryRunner(
   options: StageOptions<StageStarted>,
   spec: ConsumerSpec,
   session: () => { ctx: StageContext; started: StageStarted } | undefined,
+  acks: LingeringAcks<JsMsg>,
 ): (m: JsMsg, msg: Incoming) => Promise<Handled> {
   const raw = new WeakMap<Incoming, JsMsg>();
   // A dead letter over the server's max_payload is cut to fit rather than refused forever.
@@ -193,9 +196,7 @@ function deliveryRunner(
       publish: fromPromise(({ input }) => publish(input.outgoing)),
       ack: fromPromise(({ input }) => {
         const m = raw.get(input.msg);
-        m?.ack();
-        // kept to be sent again should this server turn out to be cut off
-        if (m) session()?.ctx.failover.acked(ackSubjectOf(m));
+        if (m) acks.add(m); // sent with the next publish, or within ACK_LINGER_MS
         return Promise.resolve();
       }),
       nak: fromPromise(({ input }) => Promise.resolve(raw.get(input.msg)?.nak(input.delayMs))),
@@ -304,7 +305,9 @@ export function defineStage<T extends StageStarted>(options: StageOptions<T>): S
   let session: { ctx: StageContext; started: T } | undefined;
   let stopConsuming: (() => Promise<void>) | undefined;
   trackConsumerLag(options.metrics, spec, () => session?.ctx.js);
-  const deliver = deliveryRunner(options, spec, () => session);
+  // Each ack sent is kept to be sent again should this server turn out to be cut off.
+  const acks = new LingeringAcks<JsMsg>((m) => session?.ctx.failover.acked(ackSubjectOf(m)));
+  const deliver = deliveryRunner(options, spec, () => session, acks);
   return {
     get started() {
       return session?.started;
@@ -313,7 +316,7 @@ export function defineStage<T extends StageStarted>(options: StageOptions<T>): S
       return session?.ctx;
     },
     async connect() {
-      session = await openSession(options, spec);
+      session = await openSession(options, spec, acks);
     },
     run(report: (event: LifecycleEvent) => void) {
       const { ctx } = session!;
@@ -324,6 +327,7 @@ export function defineStage<T extends StageStarted>(options: StageOptions<T>): S
     async drain() {
       await withTimeout(stopConsuming?.(), 5_000);
       await Promise.allSettled([...inFlight]);
+      acks.flush();
       await session?.started.close?.();
       if (session) await closeGracefully(session.ctx.nc);
     },
