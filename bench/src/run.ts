@@ -370,6 +370,7 @@ async function serviceBenches(
     }
     if (want('idle')) results['idle'] = await idle(sandbox, ports, size.idleSeconds, log);
     if (want('churn')) {
+      await drained(sandbox.need('nats').url); // an earlier section's backlog is not the quiet window's
       log(
         `churn: ${size.churnOthers} Deployments that did not opt in changed at ` +
           `${size.churnRate}/s for ${size.churnSeconds}s, beside as long without`,

@@ -241,6 +241,34 @@ describe('rollout tracker', () => {
     expect(fake.opened).toHaveLength(2);
   });
 
+  it('past maxTracked, warns once a minute with how many rollouts it did not follow', async () => {
+    const lines: string[] = [];
+    const warnings = createLogger({ test: 'tracker' }, { write: (line) => lines.push(line) });
+    let at = START.getTime();
+    const tracker = createTracker({
+      watch: fakeWatch().watch,
+      timeoutMs: 600_000,
+      report: () => undefined,
+      log: warnings,
+      maxTracked: 1,
+      now: () => new Date(at),
+    });
+    tracker.track(request('web', 1));
+    for (const name of ['a', 'b', 'c']) tracker.track(request(name, 1));
+    at += 59_000;
+    tracker.track(request('d', 1));
+    at += 1_000;
+    tracker.track(request('e', 1));
+    const said = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => String(entry['msg']).startsWith('too many rollouts'));
+    expect(said.map((entry) => [entry['notFollowed'], entry['sinceMs']])).toEqual([
+      [1, 0],
+      [4, 60_000], // b, c and d quietly, then e, a minute after the first warning
+    ]);
+    await tracker.stop();
+  });
+
   it('follows nothing for a CronJob; only the latest restart of a workload; at most maxTracked', async () => {
     const fake = fakeWatch();
     const results: string[] = [];

@@ -52,6 +52,8 @@ export interface Tracker {
 
 /** How long a refused watch (RBAC) is not tried again for its kind and namespace. */
 const REFUSED_MS = 5 * 60_000;
+/** At most one warning this often about rollouts not followed for the limit. */
+const DROPPED_WARNING_MS = 60_000;
 
 export function createTracker(options: TrackerOptions): Tracker {
   const { log, timeoutMs, maxTracked = 1_000 } = options;
@@ -104,11 +106,25 @@ export function createTracker(options: TrackerOptions): Tracker {
   }
 
   /** Why `request` is not followed, if it is not: counted, and logged when over the limit. */
+  /** Rollouts not followed for maxTracked since the last warning, and when that was. */
+  const dropped = { since: 0, warnedAt: Number.NEGATIVE_INFINITY };
+
   function refusal(request: TrackRequest): TrackResult | undefined {
     const { kind, namespace, name } = request.workload;
     if ((refused.get(`${kind}/${namespace}`) ?? 0) > now().getTime()) return 'untracked';
     if (size() < maxTracked || groups.get(`${kind}/${namespace}`)?.tracked.has(name)) return;
-    log.warn('too many rollouts followed at once: not following this one', { maxTracked });
+    // A burst past the limit drops rollouts by the thousand: one line a minute says how many
+    // (each is counted in onpush_rollouts_total{result="dropped"} as it happens).
+    dropped.since += 1;
+    if (now().getTime() - dropped.warnedAt >= DROPPED_WARNING_MS) {
+      log.warn('too many rollouts followed at once: not following new ones', {
+        maxTracked,
+        notFollowed: dropped.since,
+        sinceMs: Number.isFinite(dropped.warnedAt) ? now().getTime() - dropped.warnedAt : 0,
+      });
+      dropped.warnedAt = now().getTime();
+      dropped.since = 0;
+    }
     return 'dropped';
   }
 
