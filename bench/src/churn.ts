@@ -19,6 +19,9 @@ export interface ChurnResult {
   cpuPerChangeMs: number;
 }
 
+/** How long after the follow pushes the quiet window starts. */
+const SETTLE_MS = 5_000;
+
 /** CPU seconds each service spends while `work` runs. */
 async function cpuDuring(
   ports: Record<ServiceName, number>,
@@ -43,6 +46,8 @@ export async function benchChurn(options: {
 }): Promise<ChurnResult> {
   const { kube, ports, others, namespaces, rate, seconds } = options;
   await options.follow();
+  // The follow pushes' own work (their Events, the rollout watches opening) is not the quiet's.
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   const quiet = await cpuDuring(ports, () => new Promise((r) => setTimeout(r, seconds * 1_000)));
   const changes = Math.round(rate * seconds);
   const churn = await cpuDuring(ports, async () => {
