@@ -105,10 +105,10 @@ export function createTracker(options: TrackerOptions): Tracker {
     }
   }
 
-  /** Why `request` is not followed, if it is not: counted, and logged when over the limit. */
   /** Rollouts not followed for maxTracked since the last warning, and when that was. */
   const dropped = { since: 0, warnedAt: Number.NEGATIVE_INFINITY };
 
+  /** Why `request` is not followed, if it is not: counted, and logged when over the limit. */
   function refusal(request: TrackRequest): TrackResult | undefined {
     const { kind, namespace, name } = request.workload;
     if ((refused.get(`${kind}/${namespace}`) ?? 0) > now().getTime()) return 'untracked';
