@@ -116,13 +116,14 @@ export function createTracker(options: TrackerOptions): Tracker {
     // A burst past the limit drops rollouts by the thousand: one line a minute says how many
     // (each is counted in onpush_rollouts_total{result="dropped"} as it happens).
     dropped.since += 1;
-    if (now().getTime() - dropped.warnedAt >= DROPPED_WARNING_MS) {
+    const at = now().getTime();
+    if (at - dropped.warnedAt >= DROPPED_WARNING_MS) {
       log.warn('too many rollouts followed at once: not following new ones', {
         maxTracked,
         notFollowed: dropped.since,
-        sinceMs: Number.isFinite(dropped.warnedAt) ? now().getTime() - dropped.warnedAt : 0,
+        sinceMs: Number.isFinite(dropped.warnedAt) ? at - dropped.warnedAt : 0,
       });
-      dropped.warnedAt = now().getTime();
+      dropped.warnedAt = at;
       dropped.since = 0;
     }
     return 'dropped';
